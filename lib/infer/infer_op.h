@@ -93,6 +93,7 @@ typedef struct edge_op_node {
 	edge_tensor *outputs[EDGE_INFER_MAX_OP_OUTPUTS];
 	edge_op_options opt;
 	void *prep;                  /* prepare()'s result, owned by the model */
+	void *opt_prep;              /* optimised kernels' own prepared data (packed weights), or NULL */
 	uint64_t macs;               /* multiply-accumulates per invoke (set by prepare) */
 	void *scratch;               /* arena scratch of prep_scratch_bytes (planned) */
 	size_t scratch_bytes;        /* requested by prepare(), planned by the loader */
