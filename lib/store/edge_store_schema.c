@@ -1,0 +1,103 @@
+/* Schema migrations, keyed on PRAGMA user_version.
+ *
+ * Step i (1-based) brings the schema from version i-1 to i and runs in its own
+ * transaction together with the user_version bump, so a crash leaves the
+ * database at a whole version. Steps are append-only: never edit a released
+ * step, add a new one (and bump EDGE_STORE_SCHEMA_VERSION). */
+#include "edge_store_internal.h"
+
+#include <stdio.h>
+
+#include "edge_log.h"
+
+static const char *const migrations[] = {
+	/* 1: node registry. State is the last one recorded; on start every node
+	 * is treated as offline until it speaks again. Times are wall-clock ms
+	 * since the epoch. */
+	"CREATE TABLE nodes ("
+	" id TEXT PRIMARY KEY NOT NULL,"
+	" state TEXT NOT NULL DEFAULT 'offline'"
+	"  CHECK (state IN ('online', 'stale', 'offline')),"
+	" fw_version TEXT NOT NULL DEFAULT '',"
+	" runtime_name TEXT NOT NULL DEFAULT '',"
+	" runtime_version TEXT NOT NULL DEFAULT '',"
+	" ops TEXT NOT NULL DEFAULT '',"          /* comma-separated op names */
+	" ram_bytes INTEGER NOT NULL DEFAULT 0,"
+	" flash_bytes INTEGER NOT NULL DEFAULT 0,"
+	" arena_bytes INTEGER NOT NULL DEFAULT 0,"
+	" sensor TEXT NOT NULL DEFAULT '',"
+	" model_name TEXT,"                       /* NULL: no model running */
+	" model_version TEXT,"
+	" model_sha256 TEXT,"
+	" heartbeat_interval_ms INTEGER NOT NULL DEFAULT 0,"
+	" first_seen_ms INTEGER NOT NULL,"
+	" last_seen_ms INTEGER NOT NULL,"
+	" reconnect_count INTEGER NOT NULL DEFAULT 0,"
+	" status_reason TEXT NOT NULL DEFAULT '',"
+	" hb_seq INTEGER NOT NULL DEFAULT 0,"
+	" hb_uptime_s INTEGER NOT NULL DEFAULT 0,"
+	" hb_inferences INTEGER NOT NULL DEFAULT 0,"
+	" hb_anomalies INTEGER NOT NULL DEFAULT 0,"
+	" hb_mqtt_reconnects INTEGER NOT NULL DEFAULT 0,"
+	" hb_free_heap_bytes INTEGER NOT NULL DEFAULT 0,"
+	" hb_min_free_heap_bytes INTEGER,"        /* NULL: not reported */
+	" hb_rssi_dbm INTEGER"                     /* NULL: not reported */
+	");",
+};
+
+_Static_assert(sizeof migrations / sizeof migrations[0] == EDGE_STORE_SCHEMA_VERSION,
+	       "one migration step per schema version");
+
+static int apply_step(sqlite3 *db, int to_version, char *errbuf, size_t errbuf_len)
+{
+	char bump[64];
+	int rc;
+
+	/* PRAGMA takes no bound parameters; the value is our own integer. */
+	snprintf(bump, sizeof bump, "PRAGMA user_version = %d", to_version);
+	rc = edge__store_exec(db, "BEGIN IMMEDIATE", errbuf, errbuf_len);
+	if (rc < 0)
+		return rc;
+	rc = edge__store_exec(db, migrations[to_version - 1], errbuf, errbuf_len);
+	if (rc == 0)
+		rc = edge__store_exec(db, bump, errbuf, errbuf_len);
+	if (rc == 0)
+		rc = edge__store_exec(db, "COMMIT", errbuf, errbuf_len);
+	if (rc < 0) {
+		(void)edge__store_exec(db, "ROLLBACK", NULL, 0);
+		return rc;
+	}
+	edge_log(EDGE_LOG_INFO, "store", "database schema migrated to version %d", to_version);
+	return 0;
+}
+
+int edge__store_migrate(sqlite3 *db, char *errbuf, size_t errbuf_len)
+{
+	int version = 0;
+	int rc = edge__store_user_version(db, &version);
+
+	if (rc < 0) {
+		if (errbuf && errbuf_len)
+			snprintf(errbuf, errbuf_len, "cannot read schema version: %s",
+				 sqlite3_errmsg(db));
+		return rc;
+	}
+	if (version > EDGE_STORE_SCHEMA_VERSION) {
+		if (errbuf && errbuf_len)
+			snprintf(errbuf, errbuf_len,
+				 "database schema version %d is newer than this build (%d); refusing to downgrade",
+				 version, EDGE_STORE_SCHEMA_VERSION);
+		return EDGE_ESCHEMA;
+	}
+	if (version < 0) {
+		if (errbuf && errbuf_len)
+			snprintf(errbuf, errbuf_len, "invalid database schema version %d", version);
+		return EDGE_ESCHEMA;
+	}
+	for (int v = version + 1; v <= EDGE_STORE_SCHEMA_VERSION; v++) {
+		rc = apply_step(db, v, errbuf, errbuf_len);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}

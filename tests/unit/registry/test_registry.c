@@ -1,0 +1,809 @@
+/* Suite 'registry': registration, limits, the node state machine under a
+ * controlled clock, persistence through a real store file, queries. */
+#include <check.h>
+#include <errno.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "edge_registry.h"
+#include "test_tmpdir.h"
+
+#define WALL0 1700000000000LL /* an arbitrary wall-clock origin, ms */
+
+static struct test_tmpdir tmp;
+static char db_path[PATH_MAX + 64];
+
+static void setup(void)
+{
+	test_tmpdir_make(&tmp);
+	test_tmpdir_path(&tmp, "edged.db", db_path, sizeof db_path);
+}
+
+static void teardown(void)
+{
+	test_tmpdir_remove(&tmp);
+}
+
+/* ---- message builders ---- */
+
+static struct edge_msg_hello hello_msg(const char *id, uint32_t heartbeat_s, const char *fw)
+{
+	struct edge_msg_hello h;
+
+	memset(&h, 0, sizeof h);
+	h.proto = EDGE_PROTO_VERSION;
+	snprintf(h.id, sizeof h.id, "%s", id);
+	snprintf(h.fw, sizeof h.fw, "%s", fw);
+	snprintf(h.runtime_name, sizeof h.runtime_name, "tflm");
+	snprintf(h.runtime_version, sizeof h.runtime_version, "2.14.0");
+	h.n_ops = 3;
+	snprintf(h.ops[0], sizeof h.ops[0], "CONV_2D");
+	snprintf(h.ops[1], sizeof h.ops[1], "FULLY_CONNECTED");
+	snprintf(h.ops[2], sizeof h.ops[2], "SOFTMAX");
+	h.ram_bytes = 262144;
+	h.flash_bytes = 1048576;
+	h.arena_bytes = 65536;
+	snprintf(h.sensor, sizeof h.sensor, "accel-3axis");
+	h.has_model = 1;
+	snprintf(h.model.name, sizeof h.model.name, "kws");
+	snprintf(h.model.version, sizeof h.model.version, "1.2.0");
+	memset(h.model.sha256, 'a', EDGE_MSG_SHA256_HEX);
+	h.heartbeat_s = heartbeat_s;
+	return h;
+}
+
+static struct edge_msg_status status_msg(enum edge_msg_state state, const char *reason)
+{
+	struct edge_msg_status st;
+
+	memset(&st, 0, sizeof st);
+	st.proto = EDGE_PROTO_VERSION;
+	st.state = state;
+	st.reason = EDGE_MSG_STATUS_OTHER;
+	snprintf(st.reason_text, sizeof st.reason_text, "%s", reason);
+	return st;
+}
+
+static struct edge_msg_heartbeat hb_msg(uint32_t seq)
+{
+	struct edge_msg_heartbeat hb;
+
+	memset(&hb, 0, sizeof hb);
+	hb.proto = EDGE_PROTO_VERSION;
+	hb.seq = seq;
+	hb.uptime_s = 100 + seq;
+	hb.inferences = 1000 + seq;
+	hb.anomalies = seq / 2;
+	hb.mqtt_reconnects = 1;
+	hb.free_heap_bytes = 40000;
+	hb.has_min_free_heap = 1;
+	hb.min_free_heap_bytes = 30000;
+	hb.has_rssi = 1;
+	hb.rssi_dbm = -61;
+	return hb;
+}
+
+/* ---- hook recorder ---- */
+
+struct event_log {
+	int n;
+	char id[16][EDGE_REGISTRY_ID_MAX + 1];
+	enum edge_registry_event ev[16];
+	enum edge_node_state old[16], now[16];
+};
+
+static void record(const struct edge_node_info *node, enum edge_node_state old,
+		   enum edge_registry_event ev, void *ud)
+{
+	struct event_log *log = ud;
+
+	if (log->n >= 16)
+		return;
+	snprintf(log->id[log->n], sizeof log->id[0], "%s", node->id);
+	log->ev[log->n] = ev;
+	log->old[log->n] = old;
+	log->now[log->n] = node->state;
+	log->n++;
+}
+
+static edge_registry *new_registry(edge_store *store, unsigned max, struct event_log *log)
+{
+	struct edge_registry_options opt;
+	edge_registry *reg = NULL;
+
+	edge_registry_options_init(&opt);
+	opt.max_devices = max;
+	opt.stale_after_missed_heartbeats = 3;
+	opt.default_heartbeat_interval_ms = 20000;
+	opt.persist_interval_ms = 5000;
+	opt.on_change = log ? record : NULL;
+	opt.on_change_ud = log;
+	ck_assert_int_eq(edge_registry_new(store, &opt, &reg), 0);
+	return reg;
+}
+
+static edge_store *open_store(void)
+{
+	edge_store *s = NULL;
+	int rc = edge_store_open(db_path, NULL, &s);
+
+	ck_assert_msg(rc == 0, "store open: %s", edge_strerror(rc));
+	return s;
+}
+
+static enum edge_node_state state_of(edge_registry *reg, const char *id)
+{
+	struct edge_node_info info;
+
+	ck_assert_int_eq(edge_registry_get(reg, id, &info), 0);
+	return info.state;
+}
+
+static void hello(edge_registry *reg, const char *id, uint32_t hb_s, uint64_t now)
+{
+	struct edge_msg_hello h = hello_msg(id, hb_s, "1.0.0");
+
+	ck_assert_int_eq(edge_registry_on_hello(reg, &h, now, WALL0 + (int64_t)now), 0);
+}
+
+/* ---- registration ---- */
+
+START_TEST(register_and_get)
+{
+	struct event_log log = { 0 };
+	edge_registry *reg = new_registry(NULL, 8, &log);
+	struct edge_registry_counts c;
+	struct edge_node_info info;
+
+	hello(reg, "node-1", 10, 1000);
+	ck_assert_int_eq(log.n, 1);
+	ck_assert_int_eq(log.ev[0], EDGE_REGISTRY_REGISTERED);
+	ck_assert_str_eq(log.id[0], "node-1");
+	ck_assert_int_eq(log.now[0], EDGE_NODE_ONLINE);
+
+	ck_assert_int_eq(edge_registry_get(reg, "node-1", &info), 0);
+	ck_assert_str_eq(info.id, "node-1");
+	ck_assert_int_eq(info.state, EDGE_NODE_ONLINE);
+	ck_assert_str_eq(info.fw_version, "1.0.0");
+	ck_assert_str_eq(info.runtime_name, "tflm");
+	ck_assert_str_eq(info.runtime_version, "2.14.0");
+	ck_assert_uint_eq(info.n_ops, 3);
+	ck_assert_str_eq(info.ops, "CONV_2D,FULLY_CONNECTED,SOFTMAX");
+	ck_assert_uint_eq(info.ram_bytes, 262144);
+	ck_assert_uint_eq(info.flash_bytes, 1048576);
+	ck_assert_uint_eq(info.arena_bytes, 65536);
+	ck_assert_str_eq(info.sensor, "accel-3axis");
+	ck_assert(info.has_model);
+	ck_assert_str_eq(info.model_name, "kws");
+	ck_assert_str_eq(info.model_version, "1.2.0");
+	ck_assert_uint_eq(strlen(info.model_sha256), 64);
+	ck_assert_uint_eq(info.heartbeat_interval_ms, 10000);
+	ck_assert_int_eq(info.first_seen_ms, WALL0 + 1000);
+	ck_assert_int_eq(info.last_seen_ms, WALL0 + 1000);
+	ck_assert_uint_eq(info.reconnect_count, 0);
+
+	edge_registry_counts(reg, &c);
+	ck_assert_uint_eq(c.total, 1);
+	ck_assert_uint_eq(c.by_state[EDGE_NODE_ONLINE], 1);
+	ck_assert_int_eq(edge_registry_get(reg, "node-2", &info), EDGE_ENOTFOUND);
+	edge_registry_free(reg);
+	edge_registry_free(NULL);
+}
+END_TEST
+
+START_TEST(hello_updates_known_node)
+{
+	struct event_log log = { 0 };
+	edge_registry *reg = new_registry(NULL, 8, &log);
+	struct edge_msg_hello h = hello_msg("node-1", 10, "1.0.0");
+	struct edge_node_info info;
+
+	ck_assert_int_eq(edge_registry_on_hello(reg, &h, 0, WALL0), 0);
+	h = hello_msg("node-1", 30, "1.1.0");
+	h.has_model = 0;
+	h.n_ops = 1;
+	ck_assert_int_eq(edge_registry_on_hello(reg, &h, 5000, WALL0 + 5000), 0);
+	ck_assert_int_eq(log.n, 2);
+	ck_assert_int_eq(log.ev[1], EDGE_REGISTRY_UPDATED);
+	ck_assert_int_eq(edge_registry_get(reg, "node-1", &info), 0);
+	ck_assert_str_eq(info.fw_version, "1.1.0");
+	ck_assert(!info.has_model);
+	ck_assert_str_eq(info.model_name, "");
+	ck_assert_str_eq(info.ops, "CONV_2D");
+	ck_assert_uint_eq(info.heartbeat_interval_ms, 30000);
+	ck_assert_int_eq(info.first_seen_ms, WALL0);
+	ck_assert_int_eq(info.last_seen_ms, WALL0 + 5000);
+	ck_assert_uint_eq(info.reconnect_count, 0); /* it never went away */
+	edge_registry_free(reg);
+}
+END_TEST
+
+START_TEST(rejects_bad_ids_and_unknown_nodes)
+{
+	edge_registry *reg = new_registry(NULL, 8, NULL);
+	struct edge_msg_hello h = hello_msg("bad/id", 10, "1.0.0");
+	struct edge_msg_status st = status_msg(EDGE_MSG_STATE_ONLINE, "boot");
+	struct edge_msg_heartbeat hb = hb_msg(1);
+	struct edge_registry_counts c;
+
+	ck_assert_int_eq(edge_registry_on_hello(reg, &h, 0, WALL0), EDGE_EPROTO);
+	h = hello_msg("", 10, "1.0.0");
+	ck_assert_int_eq(edge_registry_on_hello(reg, &h, 0, WALL0), EDGE_EPROTO);
+	ck_assert_int_eq(edge_registry_on_status(reg, "ghost", &st, 0, WALL0), EDGE_ENOTFOUND);
+	ck_assert_int_eq(edge_registry_on_heartbeat(reg, "ghost", &hb, 0, WALL0), EDGE_ENOTFOUND);
+	ck_assert_int_eq(edge_registry_on_lost(reg, "ghost", NULL, 0, WALL0), EDGE_ENOTFOUND);
+	ck_assert_int_eq(edge_registry_on_status(reg, "a+b", &st, 0, WALL0), EDGE_EPROTO);
+	ck_assert_int_eq(edge_registry_on_heartbeat(reg, NULL, &hb, 0, WALL0), EDGE_EPROTO);
+	hello(reg, "n1", 10, 0);
+	st.state = (enum edge_msg_state)7;
+	ck_assert_int_eq(edge_registry_on_status(reg, "n1", &st, 0, WALL0), EDGE_EPROTO);
+	edge_registry_counts(reg, &c);
+	ck_assert_uint_eq(c.total, 1);
+	edge_registry_free(reg);
+}
+END_TEST
+
+START_TEST(device_limit_refuses_new_nodes_only)
+{
+	edge_registry *reg = new_registry(NULL, 3, NULL);
+	struct edge_msg_hello h = hello_msg("n4", 10, "1.0.0");
+	struct edge_msg_heartbeat hb = hb_msg(1);
+	struct edge_registry_counts c;
+	struct edge_node_info info;
+
+	hello(reg, "n1", 10, 0);
+	hello(reg, "n2", 10, 0);
+	hello(reg, "n3", 10, 0);
+	ck_assert_int_eq(edge_registry_on_hello(reg, &h, 0, WALL0), EDGE_ELIMIT);
+	ck_assert_int_eq(edge_registry_get(reg, "n4", &info), EDGE_ENOTFOUND);
+	/* existing nodes keep working */
+	hello(reg, "n2", 10, 100);
+	ck_assert_int_eq(edge_registry_on_heartbeat(reg, "n3", &hb, 200, WALL0 + 200), 0);
+	edge_registry_counts(reg, &c);
+	ck_assert_uint_eq(c.total, 3);
+	edge_registry_free(reg);
+}
+END_TEST
+
+/* ---- the state machine ---- */
+
+START_TEST(online_stale_online_via_heartbeat)
+{
+	struct event_log log = { 0 };
+	edge_registry *reg = new_registry(NULL, 8, &log);
+	struct edge_msg_heartbeat hb = hb_msg(7);
+	struct edge_node_info info;
+
+	hello(reg, "n1", 10, 0); /* 10 s interval, stale after 3 missed = 30 s */
+	edge_registry_tick(reg, 29999);
+	ck_assert_int_eq(state_of(reg, "n1"), EDGE_NODE_ONLINE);
+	edge_registry_tick(reg, 30000);
+	ck_assert_int_eq(state_of(reg, "n1"), EDGE_NODE_STALE);
+	ck_assert_int_eq(log.n, 2);
+	ck_assert_int_eq(log.ev[1], EDGE_REGISTRY_STALE);
+	ck_assert_int_eq(log.old[1], EDGE_NODE_ONLINE);
+	edge_registry_tick(reg, 40000); /* no repeated event */
+	ck_assert_int_eq(log.n, 2);
+
+	ck_assert_int_eq(edge_registry_on_heartbeat(reg, "n1", &hb, 41000, WALL0 + 41000), 0);
+	ck_assert_int_eq(edge_registry_get(reg, "n1", &info), 0);
+	ck_assert_int_eq(info.state, EDGE_NODE_ONLINE);
+	ck_assert_int_eq(log.n, 3);
+	ck_assert_int_eq(log.ev[2], EDGE_REGISTRY_ONLINE);
+	ck_assert_int_eq(log.old[2], EDGE_NODE_STALE);
+	ck_assert_uint_eq(info.reconnect_count, 0); /* late heartbeats are no reconnect */
+	ck_assert_uint_eq(info.hb_seq, 7);
+	ck_assert_uint_eq(info.hb_uptime_s, 107);
+	ck_assert_uint_eq(info.hb_inferences, 1007);
+	ck_assert_uint_eq(info.hb_anomalies, 3);
+	ck_assert_uint_eq(info.hb_free_heap_bytes, 40000);
+	ck_assert(info.hb_has_rssi);
+	ck_assert_int_eq(info.hb_rssi_dbm, -61);
+	ck_assert_int_eq(info.last_seen_ms, WALL0 + 41000);
+
+	/* the heartbeat restarted the clock */
+	edge_registry_tick(reg, 41000 + 29999);
+	ck_assert_int_eq(state_of(reg, "n1"), EDGE_NODE_ONLINE);
+	edge_registry_tick(reg, 41000 + 30000);
+	ck_assert_int_eq(state_of(reg, "n1"), EDGE_NODE_STALE);
+	edge_registry_free(reg);
+}
+END_TEST
+
+START_TEST(each_node_has_its_own_interval)
+{
+	edge_registry *reg = new_registry(NULL, 8, NULL);
+
+	hello(reg, "fast", 5, 0);
+	hello(reg, "slow", 60, 0);
+	hello(reg, "default", 0, 0); /* no interval: 20 s default */
+	edge_registry_tick(reg, 15000);
+	ck_assert_int_eq(state_of(reg, "fast"), EDGE_NODE_STALE);
+	ck_assert_int_eq(state_of(reg, "slow"), EDGE_NODE_ONLINE);
+	ck_assert_int_eq(state_of(reg, "default"), EDGE_NODE_ONLINE);
+	edge_registry_tick(reg, 60000);
+	ck_assert_int_eq(state_of(reg, "default"), EDGE_NODE_STALE);
+	ck_assert_int_eq(state_of(reg, "slow"), EDGE_NODE_ONLINE);
+	edge_registry_tick(reg, 180000);
+	ck_assert_int_eq(state_of(reg, "slow"), EDGE_NODE_STALE);
+	edge_registry_free(reg);
+}
+END_TEST
+
+START_TEST(lost_offline_and_reconnect_counting)
+{
+	struct event_log log = { 0 };
+	edge_registry *reg = new_registry(NULL, 8, &log);
+	struct edge_msg_status off = status_msg(EDGE_MSG_STATE_OFFLINE, "shutdown");
+	struct edge_msg_status on = status_msg(EDGE_MSG_STATE_ONLINE, "boot");
+	struct edge_node_info info;
+	struct edge_registry_counts c;
+
+	hello(reg, "n1", 10, 0);
+	ck_assert_int_eq(edge_registry_on_lost(reg, "n1", "session-expired", 1000, WALL0 + 1000), 0);
+	ck_assert_int_eq(edge_registry_get(reg, "n1", &info), 0);
+	ck_assert_int_eq(info.state, EDGE_NODE_OFFLINE);
+	ck_assert_str_eq(info.status_reason, "session-expired");
+	ck_assert_int_eq(info.last_seen_ms, WALL0); /* being lost is not being seen */
+	ck_assert_int_eq(log.ev[log.n - 1], EDGE_REGISTRY_OFFLINE);
+	ck_assert_int_eq(log.old[log.n - 1], EDGE_NODE_ONLINE);
+
+	/* offline nodes never turn stale */
+	edge_registry_tick(reg, 1000000);
+	ck_assert_int_eq(state_of(reg, "n1"), EDGE_NODE_OFFLINE);
+
+	hello(reg, "n1", 10, 2000000);
+	ck_assert_int_eq(edge_registry_get(reg, "n1", &info), 0);
+	ck_assert_int_eq(info.state, EDGE_NODE_ONLINE);
+	ck_assert_uint_eq(info.reconnect_count, 1);
+	ck_assert_int_eq(log.ev[log.n - 1], EDGE_REGISTRY_RECONNECTED);
+
+	/* offline status (clean goodbye), then online status, then hello */
+	ck_assert_int_eq(edge_registry_on_status(reg, "n1", &off, 2001000, WALL0 + 2001000), 0);
+	ck_assert_int_eq(state_of(reg, "n1"), EDGE_NODE_OFFLINE);
+	ck_assert_int_eq(log.ev[log.n - 1], EDGE_REGISTRY_OFFLINE);
+	ck_assert_int_eq(edge_registry_on_status(reg, "n1", &on, 2002000, WALL0 + 2002000), 0);
+	ck_assert_int_eq(state_of(reg, "n1"), EDGE_NODE_ONLINE);
+	ck_assert_int_eq(log.ev[log.n - 1], EDGE_REGISTRY_ONLINE);
+	hello(reg, "n1", 10, 2002100); /* already online by its status: no reconnect */
+	ck_assert_int_eq(edge_registry_get(reg, "n1", &info), 0);
+	ck_assert_uint_eq(info.reconnect_count, 1);
+	ck_assert_str_eq(info.status_reason, "boot");
+
+	/* stale → hello counts as a reconnect */
+	edge_registry_tick(reg, 2002100 + 30000);
+	ck_assert_int_eq(state_of(reg, "n1"), EDGE_NODE_STALE);
+	hello(reg, "n1", 10, 2002100 + 31000);
+	ck_assert_int_eq(edge_registry_get(reg, "n1", &info), 0);
+	ck_assert_uint_eq(info.reconnect_count, 2);
+
+	edge_registry_counts(reg, &c);
+	ck_assert_uint_eq(c.by_state[EDGE_NODE_ONLINE], 1);
+	ck_assert_uint_eq(c.by_state[EDGE_NODE_STALE], 0);
+	ck_assert_uint_eq(c.by_state[EDGE_NODE_OFFLINE], 0);
+	edge_registry_free(reg);
+}
+END_TEST
+
+/* ---- queries ---- */
+
+struct listing {
+	int n;
+	char ids[8][EDGE_REGISTRY_ID_MAX + 1];
+	int stop_after;
+};
+
+static int collect(const struct edge_node_info *node, void *ud)
+{
+	struct listing *l = ud;
+
+	snprintf(l->ids[l->n], sizeof l->ids[0], "%s", node->id);
+	l->n++;
+	return l->stop_after && l->n >= l->stop_after ? 42 : 0;
+}
+
+START_TEST(counts_and_filtered_iteration)
+{
+	edge_registry *reg = new_registry(NULL, 8, NULL);
+	struct edge_registry_counts c;
+	struct listing l = { 0 };
+
+	hello(reg, "delta", 10, 0);
+	hello(reg, "alpha", 10, 0);
+	hello(reg, "charlie", 100, 0);
+	hello(reg, "bravo", 10, 0);
+	hello(reg, "echo", 100, 0);
+	edge_registry_tick(reg, 30000); /* 10 s nodes go stale */
+	ck_assert_int_eq(edge_registry_on_lost(reg, "echo", NULL, 30000, WALL0 + 30000), 0);
+
+	edge_registry_counts(reg, &c);
+	ck_assert_uint_eq(c.total, 5);
+	ck_assert_uint_eq(c.by_state[EDGE_NODE_STALE], 3);
+	ck_assert_uint_eq(c.by_state[EDGE_NODE_ONLINE], 1);
+	ck_assert_uint_eq(c.by_state[EDGE_NODE_OFFLINE], 1);
+
+	ck_assert_int_eq(edge_registry_foreach(reg, EDGE_NODE_MASK_ALL, collect, &l), 0);
+	ck_assert_int_eq(l.n, 5);
+	ck_assert_str_eq(l.ids[0], "alpha");
+	ck_assert_str_eq(l.ids[1], "bravo");
+	ck_assert_str_eq(l.ids[2], "charlie");
+	ck_assert_str_eq(l.ids[3], "delta");
+	ck_assert_str_eq(l.ids[4], "echo");
+
+	memset(&l, 0, sizeof l);
+	ck_assert_int_eq(edge_registry_foreach(reg, EDGE_NODE_MASK(EDGE_NODE_STALE), collect, &l), 0);
+	ck_assert_int_eq(l.n, 3);
+	ck_assert_str_eq(l.ids[0], "alpha");
+	ck_assert_str_eq(l.ids[2], "delta");
+
+	memset(&l, 0, sizeof l);
+	ck_assert_int_eq(edge_registry_foreach(reg, EDGE_NODE_MASK(EDGE_NODE_ONLINE) |
+						    EDGE_NODE_MASK(EDGE_NODE_OFFLINE), collect, &l), 0);
+	ck_assert_int_eq(l.n, 2);
+	ck_assert_str_eq(l.ids[0], "charlie");
+	ck_assert_str_eq(l.ids[1], "echo");
+
+	memset(&l, 0, sizeof l);
+	l.stop_after = 2;
+	ck_assert_int_eq(edge_registry_foreach(reg, EDGE_NODE_MASK_ALL, collect, &l), 42);
+	ck_assert_int_eq(l.n, 2);
+
+	ck_assert_str_eq(edge_node_state_name(EDGE_NODE_STALE), "stale");
+	ck_assert_int_eq(edge_node_state_from_name("offline"), EDGE_NODE_OFFLINE);
+	ck_assert_int_eq(edge_node_state_from_name("gone"), -1);
+	ck_assert_str_eq(edge_registry_event_name(EDGE_REGISTRY_REGISTERED), "registered");
+	edge_registry_free(reg);
+}
+END_TEST
+
+/* ---- persistence ---- */
+
+static void settle(edge_store *s)
+{
+	edge_store_flush(s);
+	(void)edge_store_run_completions(s);
+}
+
+START_TEST(persists_across_reopen)
+{
+	edge_store *s = open_store();
+	edge_registry *reg = new_registry(s, 8, NULL);
+	struct edge_msg_heartbeat hb = hb_msg(9);
+	struct edge_registry_counts c;
+	struct edge_node_info info;
+	struct edge_msg_hello h;
+
+	ck_assert_int_eq(edge_registry_load(reg), 0); /* empty database */
+	hello(reg, "n1", 10, 0);
+	hello(reg, "n2", 10, 0);
+	h = hello_msg("n3", 15, "2.0.0");
+	h.has_model = 0;
+	ck_assert_int_eq(edge_registry_on_hello(reg, &h, 0, WALL0), 0);
+	ck_assert_int_eq(edge_registry_on_lost(reg, "n2", "gone", 10, WALL0 + 10), 0);
+	hello(reg, "n2", 10, 20); /* reconnect_count 1 */
+	ck_assert_int_eq(edge_registry_on_heartbeat(reg, "n1", &hb, 100, WALL0 + 100), 0);
+	ck_assert_int_eq(edge_registry_sync(reg), 0);
+	settle(s);
+	edge_registry_free(reg);
+	edge_store_close(s);
+
+	s = open_store();
+	reg = new_registry(s, 8, NULL);
+	ck_assert_int_eq(edge_registry_load(reg), 0);
+	edge_registry_counts(reg, &c);
+	ck_assert_uint_eq(c.total, 3);
+	ck_assert_uint_eq(c.by_state[EDGE_NODE_OFFLINE], 3); /* until they speak again */
+
+	ck_assert_int_eq(edge_registry_get(reg, "n1", &info), 0);
+	ck_assert_str_eq(info.fw_version, "1.0.0");
+	ck_assert_str_eq(info.ops, "CONV_2D,FULLY_CONNECTED,SOFTMAX");
+	ck_assert_uint_eq(info.n_ops, 3);
+	ck_assert(info.has_model);
+	ck_assert_str_eq(info.model_version, "1.2.0");
+	ck_assert_uint_eq(info.heartbeat_interval_ms, 10000);
+	ck_assert_int_eq(info.first_seen_ms, WALL0);
+	ck_assert_int_eq(info.last_seen_ms, WALL0 + 100);
+	ck_assert_uint_eq(info.hb_seq, 9);
+	ck_assert_uint_eq(info.hb_inferences, 1009);
+	ck_assert(info.hb_has_min_free_heap);
+	ck_assert_uint_eq(info.hb_min_free_heap_bytes, 30000);
+	ck_assert_int_eq(info.hb_rssi_dbm, -61);
+	ck_assert_int_eq(edge_registry_get(reg, "n2", &info), 0);
+	ck_assert_uint_eq(info.reconnect_count, 1);
+	ck_assert_int_eq(edge_registry_get(reg, "n3", &info), 0);
+	ck_assert(!info.has_model);
+	ck_assert_str_eq(info.fw_version, "2.0.0");
+	ck_assert_uint_eq(info.heartbeat_interval_ms, 15000);
+
+	/* a loaded node comes back: it is a reconnect, with first_seen kept */
+	hello(reg, "n1", 10, 5000);
+	ck_assert_int_eq(edge_registry_get(reg, "n1", &info), 0);
+	ck_assert_int_eq(info.state, EDGE_NODE_ONLINE);
+	ck_assert_uint_eq(info.reconnect_count, 1);
+	ck_assert_int_eq(info.first_seen_ms, WALL0);
+	ck_assert_int_eq(edge_registry_sync(reg), 0);
+	settle(s);
+	edge_registry_free(reg);
+	edge_store_close(s);
+
+	/* the stored states: n1 online, the others recorded as offline */
+	{
+		sqlite3 *db = NULL;
+		sqlite3_stmt *st = NULL;
+		int rows = 0;
+
+		ck_assert_int_eq(sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+		ck_assert_int_eq(sqlite3_prepare_v2(db, "SELECT id, state FROM nodes ORDER BY id",
+						    -1, &st, NULL), SQLITE_OK);
+		while (sqlite3_step(st) == SQLITE_ROW) {
+			const char *id = (const char *)sqlite3_column_text(st, 0);
+			const char *state = (const char *)sqlite3_column_text(st, 1);
+
+			ck_assert_str_eq(state, strcmp(id, "n1") == 0 ? "online" : "offline");
+			rows++;
+		}
+		ck_assert_int_eq(rows, 3);
+		sqlite3_finalize(st);
+		sqlite3_close(db);
+	}
+}
+END_TEST
+
+START_TEST(heartbeat_writes_are_coalesced)
+{
+	edge_store *s = open_store();
+	edge_registry *reg = new_registry(s, 8, NULL);
+	struct edge_msg_heartbeat hb = hb_msg(1);
+	struct edge_store_stats st0, st;
+
+	hello(reg, "n1", 10, 0); /* written */
+	settle(s);
+	edge_store_get_stats(s, &st0);
+	ck_assert_uint_eq(st0.ops_submitted, 1);
+
+	for (uint64_t t = 1000; t < 5000; t += 1000)
+		ck_assert_int_eq(edge_registry_on_heartbeat(reg, "n1", &hb, t, WALL0 + (int64_t)t), 0);
+	edge_registry_tick(reg, 4500);
+	edge_store_get_stats(s, &st);
+	ck_assert_uint_eq(st.ops_submitted, 1); /* nothing written within 5 s */
+
+	ck_assert_int_eq(edge_registry_on_heartbeat(reg, "n1", &hb, 5000, WALL0 + 5000), 0);
+	edge_store_get_stats(s, &st);
+	ck_assert_uint_eq(st.ops_submitted, 2); /* one write after 5 s */
+
+	ck_assert_int_eq(edge_registry_on_heartbeat(reg, "n1", &hb, 6000, WALL0 + 6000), 0);
+	edge_registry_tick(reg, 9000);
+	edge_store_get_stats(s, &st);
+	ck_assert_uint_eq(st.ops_submitted, 2);
+	edge_registry_tick(reg, 10000); /* the pending change goes out on a tick */
+	edge_store_get_stats(s, &st);
+	ck_assert_uint_eq(st.ops_submitted, 3);
+	edge_registry_tick(reg, 20000); /* clean: no more writes */
+	edge_store_get_stats(s, &st);
+	ck_assert_uint_eq(st.ops_submitted, 3);
+
+	settle(s);
+	edge_registry_free(reg);
+	edge_store_close(s);
+}
+END_TEST
+
+START_TEST(load_respects_device_limit)
+{
+	edge_store *s = open_store();
+	edge_registry *reg = new_registry(s, 8, NULL);
+	struct edge_registry_counts c;
+	char id[16];
+
+	for (int i = 0; i < 5; i++) {
+		snprintf(id, sizeof id, "n%d", i);
+		hello(reg, id, 10, 0);
+	}
+	settle(s);
+	edge_registry_free(reg);
+
+	reg = new_registry(s, 3, NULL);
+	ck_assert_int_eq(edge_registry_load(reg), EDGE_ELIMIT);
+	edge_registry_counts(reg, &c);
+	ck_assert_uint_eq(c.total, 3);
+	edge_registry_free(reg);
+	edge_store_close(s);
+}
+END_TEST
+
+START_TEST(full_store_queue_defers_writes)
+{
+	struct edge_store_options so;
+	edge_store *s = NULL;
+	edge_registry *reg;
+	struct edge_store_stats st;
+	struct edge_node_info info;
+
+	edge_store_options_init(&so);
+	so.queue_max_ops = 2;
+	ck_assert_int_eq(edge_store_open(db_path, &so, &s), 0);
+	reg = new_registry(s, 8, NULL);
+	hello(reg, "n1", 10, 0);
+	hello(reg, "n2", 10, 0);
+	hello(reg, "n3", 10, 0); /* accepted in memory, its write deferred */
+	ck_assert_int_eq(edge_registry_get(reg, "n3", &info), 0);
+	edge_store_flush(s);
+	ck_assert_int_eq(edge_registry_sync(reg), EDGE_ELIMIT); /* completions not yet run */
+	ck_assert_uint_eq(edge_store_run_completions(s), 2);
+	ck_assert_int_eq(edge_registry_sync(reg), 0);
+	settle(s);
+	edge_store_get_stats(s, &st);
+	ck_assert_uint_eq(st.ops_committed, 3);
+	edge_registry_free(reg);
+	edge_store_close(s);
+
+	s = open_store();
+	reg = new_registry(s, 8, NULL);
+	ck_assert_int_eq(edge_registry_load(reg), 0);
+	ck_assert_int_eq(edge_registry_get(reg, "n3", &info), 0);
+	edge_registry_free(reg);
+	edge_store_close(s);
+}
+END_TEST
+
+START_TEST(save_blocks_until_everything_is_stored)
+{
+	struct edge_store_options so;
+	edge_store *s = NULL;
+	edge_registry *reg;
+	struct edge_registry_counts c;
+	char id[16];
+
+	edge_store_options_init(&so);
+	so.queue_max_ops = 2;
+	ck_assert_int_eq(edge_store_open(db_path, &so, &s), 0);
+	reg = new_registry(s, 16, NULL);
+	for (int i = 0; i < 9; i++) { /* most writes deferred: the queue holds 2 */
+		snprintf(id, sizeof id, "n%d", i);
+		hello(reg, id, 10, 0);
+	}
+	ck_assert_int_eq(edge_registry_save(reg), 0);
+	ck_assert_uint_eq(edge_store_run_completions(s), 0);
+	edge_registry_free(reg);
+	edge_store_close(s);
+
+	s = open_store();
+	reg = new_registry(s, 16, NULL);
+	ck_assert_int_eq(edge_registry_load(reg), 0);
+	edge_registry_counts(reg, &c);
+	ck_assert_uint_eq(c.total, 9);
+	edge_registry_free(reg);
+	edge_store_close(s);
+}
+END_TEST
+
+START_TEST(forget_removes_node_and_row)
+{
+	struct event_log log = { 0 };
+	edge_store *s = open_store();
+	edge_registry *reg = new_registry(s, 8, &log);
+	struct edge_registry_counts c;
+	struct edge_node_info info;
+
+	hello(reg, "n1", 10, 0);
+	hello(reg, "n2", 10, 0);
+	ck_assert_int_eq(edge_registry_forget(reg, "n1"), 0);
+	ck_assert_int_eq(log.ev[log.n - 1], EDGE_REGISTRY_FORGOTTEN);
+	ck_assert_str_eq(log.id[log.n - 1], "n1");
+	ck_assert_int_eq(edge_registry_get(reg, "n1", &info), EDGE_ENOTFOUND);
+	ck_assert_int_eq(edge_registry_forget(reg, "n1"), EDGE_ENOTFOUND);
+	ck_assert_int_eq(edge_registry_forget(reg, "../x"), EDGE_EPROTO);
+	edge_registry_counts(reg, &c);
+	ck_assert_uint_eq(c.total, 1);
+	ck_assert_uint_eq(c.by_state[EDGE_NODE_ONLINE], 1);
+	settle(s);
+	edge_registry_free(reg);
+	edge_store_close(s);
+
+	s = open_store();
+	reg = new_registry(s, 8, NULL);
+	ck_assert_int_eq(edge_registry_load(reg), 0);
+	edge_registry_counts(reg, &c);
+	ck_assert_uint_eq(c.total, 1);
+	ck_assert_int_eq(edge_registry_get(reg, "n2", &info), 0);
+	/* a forgotten node registers afresh */
+	hello(reg, "n1", 10, 100);
+	ck_assert_int_eq(edge_registry_get(reg, "n1", &info), 0);
+	ck_assert_uint_eq(info.reconnect_count, 0);
+	ck_assert_int_eq(info.first_seen_ms, WALL0 + 100);
+	settle(s);
+	edge_registry_free(reg);
+	edge_store_close(s);
+}
+END_TEST
+
+static int run_sql(edge_store_conn *c, void *ud)
+{
+	sqlite3_stmt *st;
+	int rc = edge_store_conn_prepare(c, ud, &st);
+
+	if (rc < 0)
+		return rc;
+	return sqlite3_step(st) == SQLITE_DONE ? 0 : EDGE_ESTORE;
+}
+
+START_TEST(failed_row_write_is_retried)
+{
+	edge_store *s = open_store();
+	edge_registry *reg = new_registry(s, 8, NULL);
+	struct edge_store_stats st;
+	struct edge_registry_counts c;
+
+	ck_assert_int_eq(edge_store_read(s, run_sql,
+		"CREATE TRIGGER refuse BEFORE INSERT ON nodes WHEN NEW.id = 'n2'"
+		" BEGIN SELECT RAISE(ABORT, 'refused'); END"), 0);
+	hello(reg, "n1", 10, 0);
+	hello(reg, "n2", 10, 0);
+	settle(s); /* n2's write failed alone; its completion marks it dirty */
+	edge_store_get_stats(s, &st);
+	ck_assert_uint_eq(st.ops_failed, 1);
+	ck_assert_int_eq(edge_store_read(s, run_sql, "DROP TRIGGER refuse"), 0);
+	edge_registry_tick(reg, 1000);
+	edge_store_get_stats(s, &st);
+	ck_assert_uint_eq(st.ops_submitted, 2); /* not before persist_interval_ms */
+	edge_registry_tick(reg, 5000);
+	edge_store_get_stats(s, &st);
+	ck_assert_uint_eq(st.ops_submitted, 3);
+	settle(s);
+
+	/* a completion arriving after the registry is gone is harmless */
+	hello(reg, "n3", 10, 6000);
+	edge_registry_free(reg);
+	settle(s);
+	edge_store_close(s);
+
+	s = open_store();
+	reg = new_registry(s, 8, NULL);
+	ck_assert_int_eq(edge_registry_load(reg), 0);
+	edge_registry_counts(reg, &c);
+	ck_assert_uint_eq(c.total, 3);
+	edge_registry_free(reg);
+	edge_store_close(s);
+}
+END_TEST
+
+static Suite *registry_suite(void)
+{
+	Suite *s = suite_create("registry");
+	TCase *mem = tcase_create("memory");
+	TCase *db = tcase_create("persistence");
+
+	tcase_add_test(mem, register_and_get);
+	tcase_add_test(mem, hello_updates_known_node);
+	tcase_add_test(mem, rejects_bad_ids_and_unknown_nodes);
+	tcase_add_test(mem, device_limit_refuses_new_nodes_only);
+	tcase_add_test(mem, online_stale_online_via_heartbeat);
+	tcase_add_test(mem, each_node_has_its_own_interval);
+	tcase_add_test(mem, lost_offline_and_reconnect_counting);
+	tcase_add_test(mem, counts_and_filtered_iteration);
+	suite_add_tcase(s, mem);
+
+	tcase_add_checked_fixture(db, setup, teardown);
+	tcase_add_test(db, persists_across_reopen);
+	tcase_add_test(db, heartbeat_writes_are_coalesced);
+	tcase_add_test(db, load_respects_device_limit);
+	tcase_add_test(db, full_store_queue_defers_writes);
+	tcase_add_test(db, save_blocks_until_everything_is_stored);
+	tcase_add_test(db, forget_removes_node_and_row);
+	tcase_add_test(db, failed_row_write_is_retried);
+	suite_add_tcase(s, db);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(registry_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -1,0 +1,733 @@
+/* Suite 'store': open/migrate/refuse, the writer thread's group commit,
+ * per-op savepoints, queue bound, completion delivery, flush and close. */
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "edge_store.h"
+#include "test_tmpdir.h"
+
+#define WAIT_LIMIT_S 10
+
+static struct test_tmpdir tmp;
+static char db_path[PATH_MAX + 64];
+
+static void setup(void)
+{
+	test_tmpdir_make(&tmp);
+	test_tmpdir_path(&tmp, "edged.db", db_path, sizeof db_path);
+}
+
+static void teardown(void)
+{
+	test_tmpdir_remove(&tmp);
+}
+
+/* ---- helpers ---- */
+
+static atomic_int wake_count;
+static void count_wake(void *ud)
+{
+	(void)ud;
+	atomic_fetch_add(&wake_count, 1);
+}
+
+static edge_store *open_store(unsigned queue_max, unsigned batch_max, unsigned delay_ms)
+{
+	struct edge_store_options opt;
+	edge_store *s = NULL;
+	char err[256] = "";
+	int rc;
+
+	edge_store_options_init(&opt);
+	opt.queue_max_ops = queue_max;
+	opt.group_commit_max_ops = batch_max;
+	opt.group_commit_max_delay_ms = delay_ms;
+	opt.wake = count_wake;
+	opt.errbuf = err;
+	opt.errbuf_len = sizeof err;
+	rc = edge_store_open(db_path, &opt, &s);
+	ck_assert_msg(rc == 0, "open: %s (%s)", edge_strerror(rc), err);
+	return s;
+}
+
+/* A direct connection for checking the file from outside the store. */
+static sqlite3 *raw_open(const char *path)
+{
+	sqlite3 *db = NULL;
+
+	ck_assert_int_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
+					 NULL), SQLITE_OK);
+	return db;
+}
+
+static long long raw_int(sqlite3 *db, const char *sql)
+{
+	sqlite3_stmt *st = NULL;
+	long long v;
+
+	ck_assert_msg(sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK, "%s: %s", sql,
+		      sqlite3_errmsg(db));
+	ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+	v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+static void raw_exec(sqlite3 *db, const char *sql)
+{
+	char *err = NULL;
+
+	ck_assert_msg(sqlite3_exec(db, sql, NULL, NULL, &err) == SQLITE_OK, "%s: %s", sql,
+		      err ? err : "?");
+}
+
+/* Runs `sql` (no data) inside a store op / read. */
+static int op_exec(edge_store_conn *c, void *ud)
+{
+	sqlite3_stmt *st;
+	int rc = edge_store_conn_prepare(c, ud, &st);
+
+	if (rc < 0)
+		return rc;
+	rc = sqlite3_step(st);
+	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : edge_store_error_from_sqlite(rc);
+}
+
+static void create_items_table(edge_store *s)
+{
+	ck_assert_int_eq(edge_store_read(s, op_exec,
+		"CREATE TABLE IF NOT EXISTS items (v INTEGER PRIMARY KEY)"), 0);
+}
+
+/* An op inserting one item; `fail_with` != 0 makes it fail after inserting. */
+struct item_op {
+	long long v;
+	int fail_with;
+	int result;
+	bool done;
+	pthread_t done_thread;
+};
+
+static int item_run(edge_store_conn *c, void *ud)
+{
+	struct item_op *op = ud;
+	sqlite3_stmt *st;
+	int rc = edge_store_conn_prepare(c, "INSERT INTO items (v) VALUES (?1)", &st);
+
+	if (rc < 0)
+		return rc;
+	sqlite3_bind_int64(st, 1, op->v);
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_DONE)
+		return edge_store_error_from_sqlite(rc);
+	return op->fail_with;
+}
+
+static void item_done(int result, void *ud)
+{
+	struct item_op *op = ud;
+
+	op->result = result;
+	op->done = true;
+	op->done_thread = pthread_self();
+}
+
+static long long count_items(edge_store *s);
+
+/* A gate: an op that holds the writer until the test opens it, so that the
+ * ops queued meanwhile form predictable batches. */
+struct gate {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool entered, open;
+};
+
+static struct timespec wait_deadline(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += WAIT_LIMIT_S;
+	return ts;
+}
+
+static int gate_run(edge_store_conn *c, void *ud)
+{
+	struct gate *g = ud;
+	struct timespec dl = wait_deadline();
+	int rc = 0;
+
+	pthread_mutex_lock(&g->mu);
+	g->entered = true;
+	pthread_cond_broadcast(&g->cv);
+	while (!g->open && rc == 0)
+		rc = pthread_cond_timedwait(&g->cv, &g->mu, &dl);
+	pthread_mutex_unlock(&g->mu);
+	return rc == 0 ? 0 : -ETIMEDOUT;
+}
+
+static void gate_init(struct gate *g)
+{
+	pthread_mutex_init(&g->mu, NULL);
+	pthread_cond_init(&g->cv, NULL);
+	g->entered = g->open = false;
+}
+
+static void gate_wait_entered(struct gate *g)
+{
+	struct timespec dl = wait_deadline();
+	int rc = 0;
+
+	pthread_mutex_lock(&g->mu);
+	while (!g->entered && rc == 0)
+		rc = pthread_cond_timedwait(&g->cv, &g->mu, &dl);
+	pthread_mutex_unlock(&g->mu);
+	ck_assert_msg(rc == 0, "writer did not start the gate op within %d s", WAIT_LIMIT_S);
+}
+
+static void gate_open(struct gate *g)
+{
+	pthread_mutex_lock(&g->mu);
+	g->open = true;
+	pthread_cond_broadcast(&g->cv);
+	pthread_mutex_unlock(&g->mu);
+}
+
+static void gate_destroy(struct gate *g)
+{
+	pthread_cond_destroy(&g->cv);
+	pthread_mutex_destroy(&g->mu);
+}
+
+static int count_run(edge_store_conn *c, void *ud)
+{
+	sqlite3_stmt *st;
+	int rc = edge_store_conn_prepare(c, "SELECT count(*) FROM items", &st);
+
+	if (rc < 0)
+		return rc;
+	if (sqlite3_step(st) != SQLITE_ROW)
+		return EDGE_ESTORE;
+	*(long long *)ud = sqlite3_column_int64(st, 0);
+	return 0;
+}
+
+static long long count_items(edge_store *s)
+{
+	long long n = -1;
+
+	ck_assert_int_eq(edge_store_read(s, count_run, &n), 0);
+	return n;
+}
+
+/* ---- open, pragmas, migrations ---- */
+
+START_TEST(open_creates_and_migrates)
+{
+	edge_store *s = open_store(64, 16, 0);
+	struct stat st;
+	sqlite3 *db;
+
+	ck_assert_int_eq(stat(db_path, &st), 0);
+	ck_assert_str_eq(edge_store_path(s), db_path);
+	edge_store_close(s);
+
+	db = raw_open(db_path);
+	ck_assert_int_eq(raw_int(db, "PRAGMA user_version"), EDGE_STORE_SCHEMA_VERSION);
+	ck_assert_int_eq(raw_int(db, "SELECT count(*) FROM sqlite_master WHERE type='table' AND name='nodes'"), 1);
+	sqlite3_close(db);
+}
+END_TEST
+
+struct pragmas {
+	char journal[16];
+	int synchronous, foreign_keys, busy_timeout;
+};
+
+static int read_pragmas(edge_store_conn *c, void *ud)
+{
+	struct pragmas *p = ud;
+	sqlite3_stmt *st;
+	int rc;
+
+	if ((rc = edge_store_conn_prepare(c, "PRAGMA journal_mode", &st)) < 0)
+		return rc;
+	if (sqlite3_step(st) != SQLITE_ROW)
+		return EDGE_ESTORE;
+	snprintf(p->journal, sizeof p->journal, "%s", sqlite3_column_text(st, 0));
+	if ((rc = edge_store_conn_prepare(c, "PRAGMA synchronous", &st)) < 0)
+		return rc;
+	if (sqlite3_step(st) != SQLITE_ROW)
+		return EDGE_ESTORE;
+	p->synchronous = sqlite3_column_int(st, 0);
+	if ((rc = edge_store_conn_prepare(c, "PRAGMA foreign_keys", &st)) < 0)
+		return rc;
+	if (sqlite3_step(st) != SQLITE_ROW)
+		return EDGE_ESTORE;
+	p->foreign_keys = sqlite3_column_int(st, 0);
+	if ((rc = edge_store_conn_prepare(c, "PRAGMA busy_timeout", &st)) < 0)
+		return rc;
+	if (sqlite3_step(st) != SQLITE_ROW)
+		return EDGE_ESTORE;
+	p->busy_timeout = sqlite3_column_int(st, 0);
+	return 0;
+}
+
+START_TEST(pragmas_in_effect)
+{
+	edge_store *s = open_store(64, 16, 0);
+	struct pragmas p = { 0 };
+
+	ck_assert_int_eq(edge_store_read(s, read_pragmas, &p), 0);
+	ck_assert_str_eq(p.journal, "wal");
+	ck_assert_int_eq(p.synchronous, 2); /* FULL */
+	ck_assert_int_eq(p.foreign_keys, 1);
+	ck_assert_int_eq(p.busy_timeout, 5000);
+	edge_store_close(s);
+}
+END_TEST
+
+START_TEST(reopen_is_idempotent_and_keeps_data)
+{
+	edge_store *s = open_store(64, 16, 0);
+	struct item_op op = { .v = 42 };
+	sqlite3 *db;
+
+	create_items_table(s);
+	ck_assert_int_eq(edge_store_submit(s, item_run, item_done, &op), 0);
+	edge_store_close(s);
+	ck_assert(op.done);
+	ck_assert_int_eq(op.result, 0);
+
+	s = open_store(64, 16, 0);
+	ck_assert_int_eq(count_items(s), 1);
+	edge_store_close(s);
+
+	db = raw_open(db_path);
+	ck_assert_int_eq(raw_int(db, "PRAGMA user_version"), EDGE_STORE_SCHEMA_VERSION);
+	sqlite3_close(db);
+}
+END_TEST
+
+START_TEST(refuses_newer_schema)
+{
+	struct edge_store_options opt;
+	edge_store *s = NULL;
+	char err[256] = "";
+	sqlite3 *db = raw_open(db_path);
+
+	raw_exec(db, "PRAGMA user_version = 99");
+	sqlite3_close(db);
+
+	edge_store_options_init(&opt);
+	opt.errbuf = err;
+	opt.errbuf_len = sizeof err;
+	ck_assert_int_eq(edge_store_open(db_path, &opt, &s), EDGE_ESCHEMA);
+	ck_assert_ptr_null(s);
+	ck_assert_msg(strstr(err, "99") != NULL, "message names the version: %s", err);
+
+	db = raw_open(db_path);
+	ck_assert_int_eq(raw_int(db, "PRAGMA user_version"), 99); /* never downgraded */
+	sqlite3_close(db);
+}
+END_TEST
+
+START_TEST(detects_garbage_file)
+{
+	struct edge_store_options opt;
+	edge_store *s = NULL;
+	char err[256] = "";
+	char junk[8192];
+	FILE *f = fopen(db_path, "wb");
+
+	ck_assert_ptr_nonnull(f);
+	for (size_t i = 0; i < sizeof junk; i++)
+		junk[i] = (char)(i * 131 + 7);
+	ck_assert_uint_eq(fwrite(junk, 1, sizeof junk, f), sizeof junk);
+	fclose(f);
+
+	edge_store_options_init(&opt);
+	opt.errbuf = err;
+	opt.errbuf_len = sizeof err;
+	ck_assert_int_eq(edge_store_open(db_path, &opt, &s), EDGE_ECORRUPT);
+	ck_assert_ptr_null(s);
+	ck_assert_msg(strlen(err) > 0, "a reason is given");
+}
+END_TEST
+
+START_TEST(detects_damaged_pages)
+{
+	struct edge_store_options opt;
+	edge_store *s = NULL;
+	char err[256] = "";
+	sqlite3 *db = raw_open(db_path);
+	struct stat st;
+	int fd, rc;
+
+	/* A valid database with an index over many pages, then scribble over
+	 * the middle of the file (page 1 stays intact). */
+	raw_exec(db, "PRAGMA journal_mode=DELETE; PRAGMA page_size=1024;"
+		     "CREATE TABLE t (a INTEGER PRIMARY KEY, b TEXT);"
+		     "CREATE INDEX tb ON t(b);"
+		     "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n WHERE i<2000)"
+		     " INSERT INTO t SELECT i, printf('row-%08d-padding-padding', i) FROM n;");
+	sqlite3_close(db);
+	ck_assert_int_eq(stat(db_path, &st), 0);
+	ck_assert_int_gt(st.st_size, 16 * 1024);
+	fd = open(db_path, O_WRONLY);
+	ck_assert_int_ge(fd, 0);
+	for (off_t off = 4096; off + 512 < st.st_size; off += 8192) {
+		char junk[512];
+
+		memset(junk, 0xA5, sizeof junk);
+		ck_assert_int_eq(pwrite(fd, junk, sizeof junk, off), (ssize_t)sizeof junk);
+	}
+	close(fd);
+
+	edge_store_options_init(&opt);
+	opt.errbuf = err;
+	opt.errbuf_len = sizeof err;
+	rc = edge_store_open(db_path, &opt, &s);
+	ck_assert_int_eq(rc, EDGE_ECORRUPT);
+	ck_assert_ptr_null(s);
+	ck_assert_msg(strstr(err, "integrity") || strstr(err, "corrupt"), "reason: %s", err);
+}
+END_TEST
+
+START_TEST(missing_directory_fails_cleanly)
+{
+	edge_store *s = NULL;
+	char path[PATH_MAX + 64];
+	int rc;
+
+	test_tmpdir_path(&tmp, "no-such-dir/edged.db", path, sizeof path);
+	rc = edge_store_open(path, NULL, &s);
+	ck_assert_int_lt(rc, 0);
+	ck_assert_ptr_null(s);
+	ck_assert_int_eq(edge_store_open("", NULL, &s), -EINVAL);
+}
+END_TEST
+
+/* ---- the writer ---- */
+
+START_TEST(group_commit_batches)
+{
+	enum { N = 1000, BATCH = 100 };
+	edge_store *s = open_store(N + 8, BATCH, 0);
+	static struct item_op ops[N];
+	struct edge_store_stats stats;
+	struct gate g;
+
+	create_items_table(s);
+	gate_init(&g);
+	ck_assert_int_eq(edge_store_submit(s, gate_run, NULL, &g), 0);
+	gate_wait_entered(&g);
+	memset(ops, 0, sizeof ops);
+	for (int i = 0; i < N; i++) {
+		ops[i].v = i;
+		ck_assert_int_eq(edge_store_submit(s, item_run, item_done, &ops[i]), 0);
+	}
+	edge_store_get_stats(s, &stats);
+	ck_assert_uint_eq(stats.queue_depth, N + 1);
+	gate_open(&g);
+	edge_store_flush(s);
+	ck_assert_uint_eq(edge_store_run_completions(s), N + 1);
+	for (int i = 0; i < N; i++) {
+		ck_assert(ops[i].done);
+		ck_assert_int_eq(ops[i].result, 0);
+	}
+	edge_store_get_stats(s, &stats);
+	/* the gate alone, then N ops in full batches */
+	ck_assert_uint_eq(stats.transactions, 1 + N / BATCH);
+	ck_assert_uint_eq(stats.ops_committed, N + 1);
+	ck_assert_uint_eq(stats.ops_failed, 0);
+	ck_assert_uint_eq(stats.max_batch_ops, BATCH);
+	ck_assert_uint_eq(stats.queue_depth, 0);
+	ck_assert_uint_eq(stats.completions_pending, 0);
+	ck_assert_uint_gt(stats.db_bytes, 0);
+	ck_assert_uint_gt(stats.wal_bytes, 0);
+	ck_assert_int_eq(count_items(s), N);
+	edge_store_close(s);
+	gate_destroy(&g);
+}
+END_TEST
+
+START_TEST(failing_op_fails_alone)
+{
+	edge_store *s = open_store(64, 16, 0);
+	struct item_op a = { .v = 1 }, b = { .v = 2, .fail_with = -EIO }, c = { .v = 3 };
+	struct item_op dup = { .v = 1 };
+	struct edge_store_stats stats;
+	struct gate g;
+
+	create_items_table(s);
+	gate_init(&g);
+	ck_assert_int_eq(edge_store_submit(s, gate_run, NULL, &g), 0);
+	gate_wait_entered(&g);
+	ck_assert_int_eq(edge_store_submit(s, item_run, item_done, &a), 0);
+	ck_assert_int_eq(edge_store_submit(s, item_run, item_done, &b), 0);
+	ck_assert_int_eq(edge_store_submit(s, item_run, item_done, &dup), 0);
+	ck_assert_int_eq(edge_store_submit(s, item_run, item_done, &c), 0);
+	gate_open(&g);
+	edge_store_flush(s);
+	ck_assert_uint_eq(edge_store_run_completions(s), 5);
+	ck_assert_int_eq(a.result, 0);
+	ck_assert_int_eq(b.result, -EIO);
+	ck_assert_int_eq(dup.result, -EEXIST); /* primary key clash */
+	ck_assert_int_eq(c.result, 0);
+	edge_store_get_stats(s, &stats);
+	ck_assert_uint_eq(stats.transactions, 2); /* gate, then all four together */
+	ck_assert_uint_eq(stats.ops_failed, 2);
+	ck_assert_int_eq(count_items(s), 2); /* 1 and 3; 2 rolled back alone */
+	edge_store_close(s);
+	gate_destroy(&g);
+}
+END_TEST
+
+START_TEST(failed_commit_fails_batch_and_writer_recovers)
+{
+	edge_store *s = open_store(64, 16, 0);
+	struct item_op after = { .v = 7 };
+	struct item_op good_done = { 0 };
+	struct gate g;
+
+	create_items_table(s);
+	ck_assert_int_eq(edge_store_read(s, op_exec,
+		"CREATE TABLE child (p INTEGER REFERENCES items(v) DEFERRABLE INITIALLY DEFERRED)"), 0);
+	gate_init(&g);
+	ck_assert_int_eq(edge_store_submit(s, gate_run, NULL, &g), 0);
+	gate_wait_entered(&g);
+	/* A deferred foreign-key violation passes its savepoint and fails COMMIT. */
+	ck_assert_int_eq(edge_store_submit(s, op_exec, NULL, "INSERT INTO child VALUES (999)"), 0);
+	ck_assert_int_eq(edge_store_submit(s, item_run, item_done, &good_done), 0);
+	gate_open(&g);
+	edge_store_flush(s);
+	ck_assert_uint_eq(edge_store_run_completions(s), 3);
+	ck_assert(good_done.done);
+	ck_assert_int_eq(good_done.result, -EEXIST); /* the whole batch failed */
+	ck_assert_int_eq(count_items(s), 0);
+
+	/* the writer keeps working */
+	ck_assert_int_eq(edge_store_submit(s, item_run, item_done, &after), 0);
+	edge_store_flush(s);
+	ck_assert_uint_eq(edge_store_run_completions(s), 1);
+	ck_assert_int_eq(after.result, 0);
+	ck_assert_int_eq(count_items(s), 1);
+	edge_store_close(s);
+	gate_destroy(&g);
+}
+END_TEST
+
+START_TEST(rolled_back_transaction_fails_its_ops_honestly)
+{
+	edge_store *s = open_store(64, 16, 0);
+	struct item_op a = { .v = 1 }, c = { .v = 3 };
+	struct gate g;
+
+	create_items_table(s);
+	gate_init(&g);
+	ck_assert_int_eq(edge_store_submit(s, gate_run, NULL, &g), 0);
+	gate_wait_entered(&g);
+	ck_assert_int_eq(edge_store_submit(s, item_run, item_done, &a), 0);
+	/* stands in for SQLite's own rollback on I/O errors: the whole
+	 * transaction, with op a, is gone */
+	ck_assert_int_eq(edge_store_submit(s, op_exec, NULL, "ROLLBACK"), 0);
+	ck_assert_int_eq(edge_store_submit(s, item_run, item_done, &c), 0);
+	gate_open(&g);
+	edge_store_flush(s);
+	ck_assert_uint_eq(edge_store_run_completions(s), 4);
+	ck_assert_int_lt(a.result, 0); /* not reported as stored */
+	ck_assert_int_eq(c.result, 0); /* continued in a new transaction */
+	ck_assert_int_eq(count_items(s), 1);
+	edge_store_close(s);
+	gate_destroy(&g);
+}
+END_TEST
+
+START_TEST(queue_limit_refuses_without_blocking)
+{
+	enum { QMAX = 8 };
+	edge_store *s = open_store(QMAX, 4, 0);
+	struct item_op ops[QMAX] = { 0 }, extra = { .v = 100 };
+	struct gate g;
+
+	create_items_table(s);
+	gate_init(&g);
+	ck_assert_int_eq(edge_store_submit(s, gate_run, NULL, &g), 0);
+	gate_wait_entered(&g);
+	for (int i = 0; i < QMAX - 1; i++) {
+		ops[i].v = i;
+		ck_assert_int_eq(edge_store_submit(s, item_run, item_done, &ops[i]), 0);
+	}
+	ck_assert_int_eq(edge_store_submit(s, item_run, item_done, &extra), EDGE_ELIMIT);
+	gate_open(&g);
+	edge_store_flush(s);
+	/* committed but not yet completed: still counted against the bound */
+	ck_assert_int_eq(edge_store_submit(s, item_run, item_done, &extra), EDGE_ELIMIT);
+	ck_assert_uint_eq(edge_store_run_completions(s), QMAX);
+	ck_assert_int_eq(edge_store_submit(s, item_run, item_done, &extra), 0);
+	edge_store_flush(s);
+	ck_assert_uint_eq(edge_store_run_completions(s), 1);
+	ck_assert(extra.done);
+	ck_assert_int_eq(extra.result, 0);
+	ck_assert_int_eq(count_items(s), QMAX);
+	ck_assert_int_eq(edge_store_submit(s, NULL, NULL, NULL), -EINVAL);
+	edge_store_close(s);
+	gate_destroy(&g);
+}
+END_TEST
+
+START_TEST(completions_only_through_run_completions)
+{
+	edge_store *s = open_store(64, 16, 0);
+	struct item_op op = { .v = 5 };
+	int wakes_before;
+
+	create_items_table(s);
+	wakes_before = atomic_load(&wake_count);
+	ck_assert_int_eq(edge_store_submit(s, item_run, item_done, &op), 0);
+	edge_store_flush(s);
+	ck_assert_msg(!op.done, "completion ran outside run_completions");
+	/* the writer calls wake right after publishing the commit */
+	for (int i = 0; i < WAIT_LIMIT_S * 100 && atomic_load(&wake_count) == wakes_before; i++) {
+		struct timespec ts = { 0, 10 * 1000 * 1000 };
+
+		nanosleep(&ts, NULL);
+	}
+	ck_assert_msg(atomic_load(&wake_count) > wakes_before, "wake hook not called");
+	ck_assert_msg(!op.done, "completion ran outside run_completions");
+	ck_assert_uint_eq(edge_store_run_completions(s), 1);
+	ck_assert(op.done);
+	ck_assert_int_eq(op.result, 0);
+	ck_assert(pthread_equal(op.done_thread, pthread_self()));
+	ck_assert_uint_eq(edge_store_run_completions(s), 0);
+	edge_store_close(s);
+}
+END_TEST
+
+/* A completion that chains a follow-up op (what the registry does). */
+static edge_store *chain_store;
+static struct item_op chain_second = { .v = 2000 };
+static void chain_done(int result, void *ud)
+{
+	item_done(result, ud);
+	ck_assert_int_eq(edge_store_submit(chain_store, item_run, item_done, &chain_second), 0);
+}
+
+START_TEST(flush_and_close_with_pending_ops)
+{
+	enum { N = 500 };
+	edge_store *s = open_store(N + 1, 64, 50);
+	static struct item_op ops[N];
+	struct item_op first = { .v = 1000 };
+
+	create_items_table(s);
+	memset(ops, 0, sizeof ops);
+	for (int i = 0; i < N; i++) {
+		ops[i].v = i;
+		ck_assert_int_eq(edge_store_submit(s, item_run, item_done, &ops[i]), 0);
+	}
+	/* close: everything is committed and every completion runs here */
+	edge_store_close(s);
+	for (int i = 0; i < N; i++) {
+		ck_assert_msg(ops[i].done, "op %d not completed", i);
+		ck_assert_int_eq(ops[i].result, 0);
+	}
+	s = open_store(64, 16, 0);
+	ck_assert_int_eq(count_items(s), N);
+
+	/* a completion may submit a follow-up op, also during close */
+	chain_store = s;
+	ck_assert_int_eq(edge_store_submit(s, item_run, chain_done, &first), 0);
+	edge_store_close(s);
+	ck_assert(first.done);
+	ck_assert(chain_second.done);
+	ck_assert_int_eq(chain_second.result, 0);
+}
+END_TEST
+
+START_TEST(read_sees_submitted_ops_and_returns_fn_result)
+{
+	edge_store *s = open_store(64, 16, 1000);
+	struct item_op op = { .v = 9 };
+
+	create_items_table(s);
+	ck_assert_int_eq(edge_store_submit(s, item_run, item_done, &op), 0);
+	/* read flushes first, even with a long group-commit delay */
+	ck_assert_int_eq(count_items(s), 1);
+	ck_assert_int_eq(edge_store_read(s, op_exec, "SELECT nonsense FROM nowhere"), EDGE_ESTORE);
+	ck_assert_uint_eq(edge_store_run_completions(s), 1);
+	edge_store_close(s);
+}
+END_TEST
+
+START_TEST(progress_advances_while_idle)
+{
+	edge_store *s = open_store(64, 16, 0);
+	uint64_t p0 = edge_store_progress(s);
+	uint64_t p = p0;
+
+	/* the writer wakes at least once a second; allow a generous bound */
+	for (int i = 0; i < WAIT_LIMIT_S * 20 && p == p0; i++) {
+		struct timespec ts = { 0, 50 * 1000 * 1000 };
+
+		nanosleep(&ts, NULL);
+		p = edge_store_progress(s);
+	}
+	ck_assert_msg(p > p0, "writer progress counter did not advance in %d s", WAIT_LIMIT_S);
+	edge_store_close(s);
+	edge_store_close(NULL);
+}
+END_TEST
+
+static Suite *store_suite(void)
+{
+	Suite *s = suite_create("store");
+	TCase *open = tcase_create("open");
+	TCase *writer = tcase_create("writer");
+
+	tcase_add_checked_fixture(open, setup, teardown);
+	tcase_add_test(open, open_creates_and_migrates);
+	tcase_add_test(open, pragmas_in_effect);
+	tcase_add_test(open, reopen_is_idempotent_and_keeps_data);
+	tcase_add_test(open, refuses_newer_schema);
+	tcase_add_test(open, detects_garbage_file);
+	tcase_add_test(open, detects_damaged_pages);
+	tcase_add_test(open, missing_directory_fails_cleanly);
+	suite_add_tcase(s, open);
+
+	tcase_add_checked_fixture(writer, setup, teardown);
+	tcase_add_test(writer, group_commit_batches);
+	tcase_add_test(writer, failing_op_fails_alone);
+	tcase_add_test(writer, failed_commit_fails_batch_and_writer_recovers);
+	tcase_add_test(writer, rolled_back_transaction_fails_its_ops_honestly);
+	tcase_add_test(writer, queue_limit_refuses_without_blocking);
+	tcase_add_test(writer, completions_only_through_run_completions);
+	tcase_add_test(writer, flush_and_close_with_pending_ops);
+	tcase_add_test(writer, read_sees_submitted_ops_and_returns_fn_result);
+	tcase_add_test(writer, progress_advances_while_idle);
+	suite_add_tcase(s, writer);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(store_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
