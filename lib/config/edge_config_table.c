@@ -1,0 +1,217 @@
+/* The settings table: the single source of truth for every key. The
+ * reference config (config/edged.conf) is generated from it, and a unit
+ * test keeps the two in step. */
+#include "edge_config_table.h"
+
+#include <string.h>
+
+#include "edge_ctl_frame.h"
+#include "edge_log.h"
+#include "edge_node_msg.h"
+
+#define FIELD_OF(sec, key) (((struct edge_settings *)0)->sec.key)
+
+/* _Generic makes a mismatch between a key's type and its field's C type a
+ * compile error. */
+#define NUM(sec, key_, type_, ctype, def_, lo, hi, flags_, doc_) \
+	{ .section = #sec, .key = #key_, .name = #sec "." #key_, .type = type_, \
+	  .offset = offsetof(struct edge_settings, sec.key_) + \
+		    _Generic(FIELD_OF(sec, key_), ctype: 0), \
+	  .size = sizeof FIELD_OF(sec, key_), .def = def_, .min = lo, \
+	  .max = hi, .flags = flags_, .doc = doc_ }
+
+#define INT(sec, key, def, lo, hi, flags, doc) \
+	NUM(sec, key, EDGE__CFG_INT, int, def, lo, hi, flags, doc)
+#define SECONDS(sec, key, def, lo, hi, flags, doc) \
+	NUM(sec, key, EDGE__CFG_DURATION_S, int, def, lo, hi, flags, doc)
+#define MILLIS(sec, key, def, lo, hi, flags, doc) \
+	NUM(sec, key, EDGE__CFG_DURATION_MS, int, def, lo, hi, flags, doc)
+#define SIZE(sec, key, def, lo, hi, flags, doc) \
+	NUM(sec, key, EDGE__CFG_SIZE, size_t, def, lo, hi, flags, doc)
+#define MODE(sec, key, def, flags, doc) \
+	NUM(sec, key, EDGE__CFG_MODE, int, def, 0, 0777, flags, doc)
+#define BOOL(sec, key, def, flags, doc) \
+	NUM(sec, key, EDGE__CFG_BOOL, bool, def, 0, 1, flags, doc)
+
+#define ENUM(sec, key_, def_, values, flags_, doc_) \
+	{ .section = #sec, .key = #key_, .name = #sec "." #key_, \
+	  .type = EDGE__CFG_ENUM, \
+	  .offset = offsetof(struct edge_settings, sec.key_) + \
+		    _Generic(FIELD_OF(sec, key_), int: 0), \
+	  .size = sizeof FIELD_OF(sec, key_), .def = def_, .enums = values, \
+	  .flags = flags_, .doc = doc_ }
+
+/* Strings: length range 1..size-1, or 0..size-1 with EDGE_CONFIG_EMPTY_OK. */
+#define TEXT(sec, key_, type_, def_, rule_, flags_, doc_) \
+	{ .section = #sec, .key = #key_, .name = #sec "." #key_, .type = type_, \
+	  .offset = offsetof(struct edge_settings, sec.key_) + \
+		    _Generic(FIELD_OF(sec, key_), char *: 0), \
+	  .size = sizeof FIELD_OF(sec, key_), .def = def_, \
+	  .min = ((flags_) & EDGE_CONFIG_EMPTY_OK) ? 0 : 1, \
+	  .max = (long long)sizeof FIELD_OF(sec, key_) - 1, .rule = rule_, \
+	  .flags = flags_, .doc = doc_ }
+#define STRING(sec, key, def, rule, flags, doc) \
+	TEXT(sec, key, EDGE__CFG_STRING, def, rule, flags, doc)
+#define PATH(sec, key, def, flags, doc) \
+	TEXT(sec, key, EDGE__CFG_PATH, def, NULL, flags, doc)
+
+#define R EDGE_CONFIG_RELOADABLE
+#define SECRET EDGE_CONFIG_SECRET
+#define EMPTY EDGE_CONFIG_EMPTY_OK
+#define ABS EDGE__CFG_ABSOLUTE
+
+static const struct edge__cfg_enum_value log_levels[] = {
+	{ "err", EDGE_LOG_ERR },
+	{ "warning", EDGE_LOG_WARNING },
+	{ "notice", EDGE_LOG_NOTICE },
+	{ "info", EDGE_LOG_INFO },
+	{ "debug", EDGE_LOG_DEBUG },
+	{ NULL, 0 },
+};
+
+/* Nodes subscribe below the prefix, so it must be a plain topic: no
+ * wildcards, no empty levels at either end. */
+static const char *topic_prefix_rule(const struct edge__cfg_key *k,
+				     const void *field)
+{
+	const char *v = field;
+	size_t n = strlen(v);
+
+	if (n == 0)
+		return NULL; /* the length rule reports it */
+	if (strpbrk(v, "+#"))
+		return "must not contain the MQTT wildcards '+' or '#'";
+	if (v[0] == '/' || v[n - 1] == '/')
+		return "must not start or end with '/'";
+	if (strstr(v, "//"))
+		return "must not contain an empty level ('//')";
+	return NULL;
+}
+
+static const char *no_blank_rule(const struct edge__cfg_key *k,
+				 const void *field)
+{
+	const char *v = field;
+
+	for (; *v; v++)
+		if (*v == ' ' || *v == '\t')
+			return "must not contain blanks";
+	return NULL;
+}
+
+const struct edge__cfg_section edge__cfg_sections[] = {
+	{ "log", "Logging to the journal (stderr with <N> priority prefixes)." },
+	{ "paths", "Where edged keeps its state and its control socket." },
+	{ "mqtt", "Connection to the local MQTT broker (MQTT v5)." },
+	{ "registry", "The registry of nodes." },
+	{ "store", "The SQLite database and its writer thread." },
+	{ "control", "The control socket used by edgectl." },
+};
+const size_t edge__cfg_nsections =
+	sizeof edge__cfg_sections / sizeof edge__cfg_sections[0];
+
+const struct edge__cfg_key edge__cfg_keys[] = {
+	ENUM(log, level, "info", log_levels, R,
+	     "Most verbose priority written to the journal."),
+	SECONDS(log, bad_input_interval_s, "60", 1, 86400, R,
+		"Window of the per-node limit on log lines about bad input."),
+	INT(log, bad_input_burst, "5", 1, 1000, R,
+	    "Log lines about bad input allowed per node and window; the rest are counted and reported as suppressed."),
+	INT(log, bad_input_total_burst, "100", 0, 1000000, R,
+	    "Log lines about bad input allowed per window across all nodes, against floods of made-up ids; 0 = no total limit."),
+
+	PATH(paths, state_dir, "/var/lib/edged", ABS,
+	     "Directory of the persistent state (the database)."),
+	PATH(paths, runtime_dir, "/run/edged", ABS,
+	     "Directory of runtime files (the control socket)."),
+	PATH(paths, database, "edged.db", 0,
+	     "SQLite database file; relative to state_dir unless absolute."),
+	PATH(paths, control_socket, "edged.sock", 0,
+	     "Control socket for edgectl; relative to runtime_dir unless absolute. The full path must fit in 107 bytes."),
+
+	STRING(mqtt, host, "127.0.0.1", no_blank_rule, 0,
+	       "Broker host name or address (no blanks)."),
+	INT(mqtt, port, "1883", 1, 65535, 0, "Broker TCP port."),
+	STRING(mqtt, client_id, "edged", no_blank_rule, 0,
+	       "MQTT client identifier of edged (no blanks); must be unique on the broker."),
+	STRING(mqtt, username, "", NULL, EMPTY,
+	       "User name for the broker; empty = anonymous."),
+	STRING(mqtt, password, "", NULL, EMPTY | SECRET,
+	       "Password for the broker (needs username); never shown by edgectl or --dump-config."),
+	PATH(mqtt, tls_ca_file, "", EMPTY | ABS,
+	     "CA certificate file (PEM); setting it enables TLS to the broker."),
+	PATH(mqtt, tls_cert_file, "", EMPTY | ABS,
+	     "Client certificate file (PEM) for TLS client authentication; needs tls_key_file and tls_ca_file."),
+	PATH(mqtt, tls_key_file, "", EMPTY | ABS,
+	     "Private key file (PEM) of tls_cert_file."),
+	SECONDS(mqtt, keepalive_s, "30", 5, 65535, 0,
+		"MQTT keepalive interval."),
+	MILLIS(mqtt, reconnect_min_ms, "200", 1, 3600000, R,
+	       "Base of the full-jitter exponential reconnect backoff."),
+	MILLIS(mqtt, reconnect_max_ms, "30000", 1, 3600000, R,
+	       "Cap of the reconnect backoff; at least reconnect_min_ms."),
+	INT(mqtt, outbox_max_messages, "1000", 0, 1000000, R,
+	    "Publishes kept while disconnected; when full the oldest is dropped."),
+	STRING(mqtt, topic_prefix, "edge/v1", topic_prefix_rule, 0,
+	       "Topic prefix of the node subtrees (<prefix>/<id>/...): no wildcards, no '/' at either end."),
+	SIZE(mqtt, max_payload_bytes, "4096", 64, EDGE_MSG_MAX_PAYLOAD, R,
+	     "Largest node message accepted; bigger ones are rejected before parsing. The node protocol allows at most 4096."),
+
+	INT(registry, max_devices, "10000", 1, 1000000, 0,
+	    "Most nodes in the registry; hellos from further nodes are refused."),
+	INT(registry, stale_after_missed_heartbeats, "3", 1, 1000, R,
+	    "A node turns stale after this many heartbeat intervals without news."),
+	SECONDS(registry, default_heartbeat_interval_s, "10", 1, 86400, 0,
+		"Heartbeat interval assumed for a node whose hello does not state one."),
+
+	MILLIS(store, busy_timeout_ms, "5000", 0, 600000, 0,
+	       "SQLite busy timeout."),
+	INT(store, group_commit_max_ops, "256", 1, 100000, 0,
+	    "Most operations committed in one transaction."),
+	MILLIS(store, group_commit_max_delay_ms, "20", 0, 10000, 0,
+	       "Longest wait for more operations before a commit."),
+	INT(store, queue_max_ops, "100000", 1, 10000000, 0,
+	    "Most operations queued for the writer; beyond it submissions fail."),
+	BOOL(store, quick_check_on_start, "true", 0,
+	     "Run PRAGMA quick_check when opening the database."),
+
+	MODE(control, socket_mode, "0660", 0,
+	     "Permissions of the control socket (octal)."),
+	STRING(control, socket_group, "", no_blank_rule, EMPTY,
+	       "Group allowed to use the control socket (besides root and edged's user); empty = edged's own group."),
+	INT(control, max_clients, "16", 1, 1024, R,
+	    "Most simultaneous edgectl connections."),
+	SIZE(control, max_request_bytes, "65536", 1024, EDGE_CTL_REQUEST_MAX, 0,
+	     "Largest control request accepted; the control protocol allows at most 65536."),
+	MILLIS(control, client_timeout_ms, "30000", 100, 3600000, R,
+	       "Idle control connections are closed after this time."),
+};
+const size_t edge__cfg_nkeys = sizeof edge__cfg_keys / sizeof edge__cfg_keys[0];
+
+_Static_assert(sizeof edge__cfg_keys / sizeof edge__cfg_keys[0] <=
+	       EDGE__CFG_MAX_KEYS, "raise EDGE__CFG_MAX_KEYS");
+
+const struct edge__cfg_key *edge__cfg_find(const char *section, const char *key)
+{
+	for (size_t i = 0; i < edge__cfg_nkeys; i++)
+		if (strcmp(edge__cfg_keys[i].section, section) == 0 &&
+		    strcmp(edge__cfg_keys[i].key, key) == 0)
+			return &edge__cfg_keys[i];
+	return NULL;
+}
+
+const struct edge__cfg_key *edge__cfg_find_name(const char *name)
+{
+	for (size_t i = 0; i < edge__cfg_nkeys; i++)
+		if (strcmp(edge__cfg_keys[i].name, name) == 0)
+			return &edge__cfg_keys[i];
+	return NULL;
+}
+
+const struct edge__cfg_section *edge__cfg_find_section(const char *name)
+{
+	for (size_t i = 0; i < edge__cfg_nsections; i++)
+		if (strcmp(edge__cfg_sections[i].name, name) == 0)
+			return &edge__cfg_sections[i];
+	return NULL;
+}
