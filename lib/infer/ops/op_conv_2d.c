@@ -1,0 +1,155 @@
+/* CONV_2D, int8 per-channel (TFLM reference_integer_ops::ConvPerChannel).
+ * inputs: 0 input [N,H,W,C] int8, 1 filter [OC,KH,KW,IC/groups] int8
+ * (per-channel along dim 0 or per-tensor), 2 bias [OC] int32 (optional). */
+#include "fixedpoint.h"
+#include "op_common.h"
+#include "op_kernels.h"
+
+static int conv_2d_prepare(edge_op_node *node, edge_prep_ctx *ctx)
+{
+	int rc;
+	if ((rc = edge__check_io_count(ctx, node, 2, 3, 1)))
+		return rc;
+	edge_tensor *input = node->inputs[0], *filter = node->inputs[1];
+	edge_tensor *bias = node->n_inputs > 2 ? node->inputs[2] : NULL;
+	edge_tensor *output = node->outputs[0];
+	if ((rc = edge__check_present(ctx, node, input, "input")) ||
+	    (rc = edge__check_present(ctx, node, filter, "filter")))
+		return rc;
+	if ((rc = edge__check_type(ctx, node, input, "input", EDGE_TT_INT8)) ||
+	    (rc = edge__check_type(ctx, node, filter, "filter", EDGE_TT_INT8)) ||
+	    (rc = edge__check_type(ctx, node, output, "output", EDGE_TT_INT8)) ||
+	    (rc = edge__check_rank(ctx, node, filter, "filter", 4, 4)) ||
+	    (rc = edge__check_quant(ctx, node, input, "input")) ||
+	    (rc = edge__check_quant(ctx, node, output, "output")))
+		return rc;
+
+	edge_conv_prep *p = edge__op_alloc(ctx, sizeof(*p));
+	if (!p)
+		return edge__op_fail(ctx, node, EDGE_INFER_ENOMEM, "out of memory");
+	const __typeof__(node->opt.conv) *o = &node->opt.conv;
+	if ((rc = edge__window_prepare(ctx, node, input, output, o->padding, filter->dims[1],
+				       filter->dims[2], o->stride_h, o->stride_w,
+				       o->dilation_h, o->dilation_w, &p->g)))
+		return rc;
+	int32_t oc = p->g.out_c;
+	if (filter->dims[0] != oc)
+		return edge__op_fail(ctx, node, EDGE_INFER_EOP,
+				     "filter has %d output channels, output has %d",
+				     filter->dims[0], oc);
+	p->filter_in_c = filter->dims[3];
+	if (p->filter_in_c < 1 || p->g.in_c < 1 || p->g.in_c % p->filter_in_c != 0)
+		return edge__op_fail(ctx, node, EDGE_INFER_EOP,
+				     "input channels %d are not a multiple of the filter's %d",
+				     p->g.in_c, p->filter_in_c);
+	p->groups = p->g.in_c / p->filter_in_c;
+	if (oc % p->groups != 0)
+		return edge__op_fail(ctx, node, EDGE_INFER_EOP,
+				     "output channels %d are not a multiple of the %d groups",
+				     oc, p->groups);
+	p->depth_multiplier = 1;
+
+	/* Filter quantization: one scale broadcast to all channels, or one
+	 * per output channel along dim 0. Zero points must be 0. */
+	if (filter->n_quant < 1 || !filter->scale || !filter->zero_point)
+		return edge__op_fail(ctx, node, EDGE_INFER_EQUANT,
+				     "filter has no quantization parameters");
+	if (filter->n_quant > 1 && (filter->n_quant != oc || filter->quant_dim != 0))
+		return edge__op_fail(ctx, node, EDGE_INFER_EQUANT,
+				     "filter has %d scales along dim %d, expected %d along dim 0",
+				     filter->n_quant, filter->quant_dim, oc);
+	for (int i = 0; i < filter->n_quant; i++)
+		if (filter->zero_point[i] != 0)
+			return edge__op_fail(ctx, node, EDGE_INFER_EQUANT,
+					     "filter zero point of channel %d is %lld, must be 0",
+					     i, (long long)filter->zero_point[i]);
+	if (bias) {
+		if ((rc = edge__check_type(ctx, node, bias, "bias", EDGE_TT_INT32)))
+			return rc;
+		int64_t nb = edge__elements(bias);
+		if (nb != oc)
+			return edge__op_fail(ctx, node, EDGE_INFER_EOP,
+					     "bias has %lld elements, expected %d",
+					     (long long)nb, oc);
+	}
+
+	p->in_zp = edge__zp(input);
+	p->out_zp = edge__zp(output);
+	if ((rc = edge__activation_range(ctx, node, o->activation, output, &p->act_min,
+					 &p->act_max)))
+		return rc;
+	p->out_multiplier = edge__op_alloc(ctx, sizeof(int32_t) * (size_t)oc);
+	p->out_shift = edge__op_alloc(ctx, sizeof(int32_t) * (size_t)oc);
+	if (!p->out_multiplier || !p->out_shift)
+		return edge__op_fail(ctx, node, EDGE_INFER_ENOMEM, "out of memory");
+	/* PopulateConvolutionQuantizationParams: double in * double filter / double out. */
+	for (int c = 0; c < oc; c++) {
+		float fs = filter->scale[filter->n_quant > 1 ? c : 0];
+		double m = (double)edge__scale(input) * (double)fs / (double)edge__scale(output);
+		int shift;
+		if ((rc = edge__quantize_multiplier(ctx, node, m, "output channel", &p->out_multiplier[c],
+						    &shift)))
+			return rc;
+		p->out_shift[c] = shift;
+	}
+	node->macs = (uint64_t)p->g.batches * (uint64_t)p->g.out_h * (uint64_t)p->g.out_w *
+		     (uint64_t)oc * (uint64_t)p->g.k_h * (uint64_t)p->g.k_w *
+		     (uint64_t)p->filter_in_c;
+	node->prep = p;
+	return 0;
+}
+
+static int conv_2d_eval(edge_op_node *node, int flavour)
+{
+	(void)flavour;
+	const edge_conv_prep *p = node->prep;
+	const edge_window_prep *g = &p->g;
+	const int8_t *input = node->inputs[0]->data;
+	const int8_t *filter = node->inputs[1]->data;
+	const edge_tensor *bias_t = node->n_inputs > 2 ? node->inputs[2] : NULL;
+	const int32_t *bias = bias_t ? bias_t->data : NULL;
+	int8_t *output = node->outputs[0]->data;
+	const int32_t filters_per_group = g->out_c / p->groups;
+
+	for (int32_t b = 0; b < g->batches; b++) {
+		for (int32_t out_y = 0; out_y < g->out_h; out_y++) {
+			const int32_t in_y_origin = out_y * g->stride_h - g->pad_top;
+			for (int32_t out_x = 0; out_x < g->out_w; out_x++) {
+				const int32_t in_x_origin = out_x * g->stride_w - g->pad_left;
+				for (int32_t oc = 0; oc < g->out_c; oc++) {
+					const int32_t group = oc / filters_per_group;
+					int64_t acc = 0;
+					for (int32_t ky = 0; ky < g->k_h; ky++) {
+						const int32_t in_y = in_y_origin + g->dil_h * ky;
+						for (int32_t kx = 0; kx < g->k_w; kx++) {
+							const int32_t in_x = in_x_origin + g->dil_w * kx;
+							/* Zero padding by omitting the areas outside the image. */
+							if (in_x < 0 || in_x >= g->in_w || in_y < 0 || in_y >= g->in_h)
+								continue;
+							const int8_t *x = input + (((int64_t)b * g->in_h + in_y) * g->in_w + in_x) * g->in_c +
+									  (int64_t)group * p->filter_in_c;
+							const int8_t *w = filter + (((int64_t)oc * g->k_h + ky) * g->k_w + kx) * p->filter_in_c;
+							for (int32_t ic = 0; ic < p->filter_in_c; ic++)
+								acc += (int32_t)w[ic] * ((int32_t)x[ic] - p->in_zp);
+						}
+					}
+					if (bias)
+						acc += bias[oc];
+					/* int32 accumulator, wrapping like the original. */
+					int32_t v = edge_mbqm((int32_t)(uint32_t)acc, p->out_multiplier[oc], p->out_shift[oc]);
+					v += p->out_zp;
+					v = edge_clamp_i32(v, p->act_min, p->act_max);
+					output[(((int64_t)b * g->out_h + out_y) * g->out_w + out_x) * g->out_c + oc] = (int8_t)v;
+				}
+			}
+		}
+	}
+	return 0;
+}
+
+const edge_op_kernel edge__op_conv_2d = {
+	.builtin = EDGE_OP_CONV_2D,
+	.name = "CONV_2D",
+	.prepare = conv_2d_prepare,
+	.eval = conv_2d_eval,
+};

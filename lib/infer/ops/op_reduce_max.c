@@ -1,0 +1,53 @@
+/* REDUCE_MAX, int8 (TFLM reduce_common.cc, reference ReduceGeneric): the maximum
+ * of the raw values over the axes; input and output must share scale and
+ * zero point. An empty input leaves every output at the initial value. */
+#include "op_common.h"
+#include "op_kernels.h"
+#include "op_reduce_common.h"
+
+static int reduce_max_prepare(edge_op_node *node, edge_prep_ctx *ctx)
+{
+	edge_reduce_prep *p = NULL;
+	int rc = edge__reduce_prepare(node, ctx, EDGE_INFER_MAX_RANK, EDGE_INFER_MAX_RANK, &p);
+	if (rc)
+		return rc;
+	const edge_tensor *input = node->inputs[0], *output = node->outputs[0];
+	if ((rc = edge__check_quant(ctx, node, input, "input")) ||
+	    (rc = edge__check_quant(ctx, node, output, "output")))
+		return rc;
+	if (edge__scale(input) != edge__scale(output) || p->in_zp != p->out_zp)
+		return edge__op_fail(ctx, node, EDGE_INFER_EQUANT,
+				     "input and output quantization differ (%g, %d vs %g, %d)",
+				     (double)edge__scale(input), p->in_zp,
+				     (double)edge__scale(output), p->out_zp);
+	node->prep = p;
+	return 0;
+}
+
+static int reduce_max_eval(edge_op_node *node, int flavour)
+{
+	(void)flavour;
+	const edge_reduce_prep *p = node->prep;
+	const int8_t *input = node->inputs[0]->data;
+	int8_t *output = node->outputs[0]->data;
+
+	for (int32_t o = 0; o < p->out_n; o++) {
+		int8_t v = INT8_MIN;
+		if (!p->empty_input) {
+			int64_t base = edge__reduce_base(p, o);
+			for (int32_t r = 0; r < p->count; r++) {
+				int8_t x = input[base + edge__reduce_offset(p, r)];
+				v = x > v ? x : v;
+			}
+		}
+		output[o] = v;
+	}
+	return 0;
+}
+
+const edge_op_kernel edge__op_reduce_max = {
+	.builtin = EDGE_OP_REDUCE_MAX,
+	.name = "REDUCE_MAX",
+	.prepare = reduce_max_prepare,
+	.eval = reduce_max_eval,
+};
