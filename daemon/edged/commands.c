@@ -1,0 +1,343 @@
+#include "commands.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "edge_build_config.h"
+#include "edge_ctl_frame.h"
+#include "edge_msg_reject.h"
+#include "edge_time.h"
+#include "edged.h"
+#include "mqtt.h"
+#include "router.h"
+
+/* json_object_set_new that reports allocation failure through *ok. */
+static void put(json_t *obj, const char *key, json_t *value, bool *ok)
+{
+	if (!value || json_object_set_new(obj, key, value) < 0)
+		*ok = false;
+}
+
+static int fail_internal(json_t *obj, char *msg, size_t msglen)
+{
+	json_decref(obj);
+	snprintf(msg, msglen, "out of memory");
+	return EDGE_CTL_E_INTERNAL;
+}
+
+static json_t *status_broker(struct edged *d, bool *ok)
+{
+	struct edged_mqtt_stats ms;
+	json_t *b = json_object();
+
+	if (!b || !d->mqtt) {
+		if (b)
+			put(b, "state", json_string("not running"), ok);
+		return b;
+	}
+	edged_mqtt_get_stats(d->mqtt, &ms);
+	put(b, "state", json_string(edged_mqtt_state_name(ms.state)), ok);
+	put(b, "host", json_string(ms.host), ok);
+	put(b, "port", json_integer(ms.port), ok);
+	put(b, "tls", json_boolean(ms.tls), ok);
+	put(b, "connects", json_integer((json_int_t)ms.connects), ok);
+	put(b, "reconnects", json_integer((json_int_t)ms.reconnects), ok);
+	put(b, "connect_failures", json_integer((json_int_t)ms.connect_failures), ok);
+	put(b, "messages_in", json_integer((json_int_t)ms.messages_in), ok);
+	put(b, "messages_out", json_integer((json_int_t)ms.messages_out), ok);
+	put(b, "last_error", json_string(ms.last_error), ok);
+	put(b, "outbox", json_pack("{s:I, s:I, s:I}", "depth", (json_int_t)ms.outbox_depth,
+				   "capacity", (json_int_t)ms.outbox_capacity, "dropped",
+				   (json_int_t)ms.outbox_dropped), ok);
+	return b;
+}
+
+static json_t *status_nodes(struct edged *d, bool *ok)
+{
+	struct edge_registry_counts rc = { 0 };
+	json_t *n;
+
+	if (d->registry)
+		edge_registry_counts(d->registry, &rc);
+	n = json_object();
+	if (!n)
+		return NULL;
+	put(n, "total", json_integer(rc.total), ok);
+	for (int s = 0; s < EDGE_NODE_STATE_COUNT; s++)
+		put(n, edge_node_state_name((enum edge_node_state)s), json_integer(rc.by_state[s]),
+		    ok);
+	if (d->config)
+		put(n, "max", json_integer(edge_config_settings(d->config)->registry.max_devices),
+		    ok);
+	return n;
+}
+
+/* Every reject reason, zero or not: scripts can rely on the keys. */
+static json_t *status_rejects(struct edged *d, bool *ok)
+{
+	struct edged_router_stats rs = { 0 };
+	json_t *r = json_object();
+
+	if (!r)
+		return NULL;
+	if (d->router)
+		edged_router_get_stats(d->router, &rs);
+	for (int i = EDGE_MSG_OK + 1; i < EDGE_MSG_REJECT_COUNT; i++)
+		put(r, edge_msg_reject_name((enum edge_msg_reject)i),
+		    json_integer((json_int_t)rs.rejects[i]), ok);
+	for (int i = 0; i < EDGED_ROUTER_REFUSAL_COUNT; i++)
+		put(r, edged_router_refusal_name((enum edged_router_refusal)i),
+		    json_integer((json_int_t)rs.refusals[i]), ok);
+	return r;
+}
+
+static json_t *status_messages(struct edged *d, bool *ok)
+{
+	struct edged_router_stats rs = { 0 };
+
+	if (d->router)
+		edged_router_get_stats(d->router, &rs);
+	return json_pack("{s:I, s:I, s:I, s:I}", "hello", (json_int_t)rs.hello, "status",
+			 (json_int_t)rs.status, "heartbeat", (json_int_t)rs.heartbeat,
+			 "log_suppressed", (json_int_t)rs.log_suppressed);
+}
+
+static json_t *status_store(struct edged *d, bool *ok)
+{
+	struct edge_store_stats ss;
+
+	if (!d->store)
+		return json_pack("{s:s}", "state", "not open");
+	edge_store_get_stats(d->store, &ss);
+	return json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:i, s:i}", "state", "open",
+			 "path", edge_store_path(d->store), "db_bytes", (json_int_t)ss.db_bytes,
+			 "wal_bytes", (json_int_t)ss.wal_bytes, "ops_submitted",
+			 (json_int_t)ss.ops_submitted, "ops_committed", (json_int_t)ss.ops_committed,
+			 "ops_failed", (json_int_t)ss.ops_failed, "transactions",
+			 (json_int_t)ss.transactions, "avg_batch_ops", ss.avg_batch_ops,
+			 "queue_depth", (int)ss.queue_depth, "completions_pending",
+			 (int)ss.completions_pending);
+}
+
+static int cmd_status(void *ud, json_t *args, json_t **result, char *msg, size_t msglen)
+{
+	struct edged *d = ud;
+	json_t *st = json_object();
+	bool ok = true;
+
+	if (!st)
+		return fail_internal(NULL, msg, msglen);
+	put(st, "version", json_string(EDGE_VERSION), &ok);
+	put(st, "pid", json_integer(getpid()), &ok);
+	put(st, "uptime_s", json_integer((json_int_t)((edge_time_monotonic_ms() - d->start_ms) / 1000)),
+	    &ok);
+	put(st, "state", json_string(d->stopping ? "stopping" : "running"), &ok);
+	put(st, "broker", status_broker(d, &ok), &ok);
+	put(st, "nodes", status_nodes(d, &ok), &ok);
+	put(st, "messages", status_messages(d, &ok), &ok);
+	put(st, "rejects", status_rejects(d, &ok), &ok);
+	put(st, "store", status_store(d, &ok), &ok);
+	put(st, "reloads", json_pack("{s:I, s:I, s:s}", "ok", (json_int_t)d->reloads, "failed",
+				     (json_int_t)d->reload_failures, "last_error",
+				     d->last_reload_error), &ok);
+	if (d->control) {
+		struct edged_control_stats cs;
+
+		edged_control_get_stats(d->control, &cs);
+		put(st, "control", json_pack("{s:i, s:I, s:I, s:I}", "clients", (int)cs.clients,
+					     "requests", (json_int_t)cs.requests, "refused_auth",
+					     (json_int_t)cs.refused_auth, "too_large",
+					     (json_int_t)cs.too_large), &ok);
+	}
+	if (!ok)
+		return fail_internal(st, msg, msglen);
+	*result = st;
+	return 0;
+}
+
+/* "name@version", or "" when the node runs no model. */
+static void node_model(const struct edge_node_info *n, char *buf, size_t cap)
+{
+	if (n->has_model)
+		snprintf(buf, cap, "%s@%s", n->model_name, n->model_version);
+	else
+		buf[0] = '\0';
+}
+
+static json_t *node_summary(const struct edge_node_info *n)
+{
+	char model[2 * sizeof n->model_name + 2];
+
+	node_model(n, model, sizeof model);
+	return json_pack("{s:s, s:s, s:s, s:s, s:I}", "id", n->id, "state",
+			 edge_node_state_name(n->state), "fw", n->fw_version, "model", model,
+			 "last_seen_ms", (json_int_t)n->last_seen_ms);
+}
+
+static int devices_add(const struct edge_node_info *node, void *ud)
+{
+	json_t *j = node_summary(node);
+
+	if (!j || json_array_append_new(ud, j) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int cmd_devices(void *ud, json_t *args, json_t **result, char *msg, size_t msglen)
+{
+	struct edged *d = ud;
+	json_t *jstate = json_object_get(args, "state");
+	unsigned mask = EDGE_NODE_MASK_ALL;
+	json_t *list;
+	int rc;
+
+	if (jstate && !json_is_null(jstate)) {
+		int s = json_is_string(jstate) ? edge_node_state_from_name(json_string_value(jstate))
+					       : -1;
+		if (s < 0) {
+			snprintf(msg, msglen, "state must be online, stale or offline");
+			return EDGE_CTL_E_BAD_ARGS;
+		}
+		mask = EDGE_NODE_MASK((enum edge_node_state)s);
+	}
+	list = json_array();
+	if (!list)
+		return fail_internal(NULL, msg, msglen);
+	rc = d->registry ? edge_registry_foreach(d->registry, mask, devices_add, list) : 0;
+	if (rc != 0)
+		return fail_internal(list, msg, msglen);
+	*result = json_pack("{s:I, s:o}", "count", (json_int_t)json_array_size(list), "devices",
+			    list);
+	return *result ? 0 : fail_internal(NULL, msg, msglen);
+}
+
+static json_t *node_detail(const struct edge_node_info *n)
+{
+	json_t *o = json_object(), *hb, *model;
+	bool ok = o != NULL;
+
+	if (!o)
+		return NULL;
+	put(o, "id", json_string(n->id), &ok);
+	put(o, "state", json_string(edge_node_state_name(n->state)), &ok);
+	put(o, "fw", json_string(n->fw_version), &ok);
+	put(o, "runtime", json_pack("{s:s, s:s}", "name", n->runtime_name, "version",
+				    n->runtime_version), &ok);
+	put(o, "ops", json_string(n->ops), &ok);
+	put(o, "n_ops", json_integer(n->n_ops), &ok);
+	put(o, "ram_bytes", json_integer(n->ram_bytes), &ok);
+	put(o, "flash_bytes", json_integer(n->flash_bytes), &ok);
+	put(o, "arena_bytes", json_integer(n->arena_bytes), &ok);
+	put(o, "sensor", json_string(n->sensor), &ok);
+	model = n->has_model ? json_pack("{s:s, s:s, s:s}", "name", n->model_name, "version",
+					 n->model_version, "sha256", n->model_sha256)
+			     : json_null();
+	put(o, "model", model, &ok);
+	put(o, "heartbeat_interval_ms", json_integer(n->heartbeat_interval_ms), &ok);
+	put(o, "first_seen_ms", json_integer(n->first_seen_ms), &ok);
+	put(o, "last_seen_ms", json_integer(n->last_seen_ms), &ok);
+	put(o, "reconnect_count", json_integer(n->reconnect_count), &ok);
+	put(o, "status_reason", json_string(n->status_reason), &ok);
+	hb = json_object();
+	if (hb) {
+		put(hb, "seq", json_integer(n->hb_seq), &ok);
+		put(hb, "uptime_s", json_integer((json_int_t)n->hb_uptime_s), &ok);
+		put(hb, "inferences", json_integer((json_int_t)n->hb_inferences), &ok);
+		put(hb, "anomalies", json_integer((json_int_t)n->hb_anomalies), &ok);
+		put(hb, "mqtt_reconnects", json_integer(n->hb_mqtt_reconnects), &ok);
+		put(hb, "free_heap_bytes", json_integer(n->hb_free_heap_bytes), &ok);
+		if (n->hb_has_min_free_heap)
+			put(hb, "min_free_heap_bytes", json_integer(n->hb_min_free_heap_bytes), &ok);
+		if (n->hb_has_rssi)
+			put(hb, "rssi_dbm", json_integer(n->hb_rssi_dbm), &ok);
+	}
+	put(o, "heartbeat", hb, &ok);
+	if (!ok) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
+static int cmd_device(void *ud, json_t *args, json_t **result, char *msg, size_t msglen)
+{
+	struct edged *d = ud;
+	json_t *jid = json_object_get(args, "id");
+	struct edge_node_info n;
+	int rc;
+
+	if (!json_is_string(jid)) {
+		snprintf(msg, msglen, "missing device id (args.id)");
+		return EDGE_CTL_E_BAD_ARGS;
+	}
+	rc = d->registry ? edge_registry_get(d->registry, json_string_value(jid), &n)
+			 : EDGE_ENOTFOUND;
+	if (rc == EDGE_ENOTFOUND) {
+		snprintf(msg, msglen, "no device '%.64s'", json_string_value(jid));
+		return EDGE_CTL_E_NOT_FOUND;
+	}
+	if (rc < 0) {
+		snprintf(msg, msglen, "%s", edge_strerror(rc));
+		return EDGE_CTL_E_INTERNAL;
+	}
+	*result = node_detail(&n);
+	return *result ? 0 : fail_internal(NULL, msg, msglen);
+}
+
+static int config_add(const struct edge_config_key_info *info, void *ud)
+{
+	json_t *j = json_pack("{s:s, s:s, s:s, s:b, s:b}", "name", info->name, "value", info->value,
+			      "default", info->default_value, "reloadable",
+			      (info->flags & EDGE_CONFIG_RELOADABLE) != 0, "secret",
+			      (info->flags & EDGE_CONFIG_SECRET) != 0);
+
+	if (!j || json_array_append_new(ud, j) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static int cmd_config(void *ud, json_t *args, json_t **result, char *msg, size_t msglen)
+{
+	struct edged *d = ud;
+	json_t *list = json_array();
+
+	if (!list)
+		return fail_internal(NULL, msg, msglen);
+	/* foreach reports secrets that are set as "<hidden>". */
+	if (d->config && edge_config_foreach(d->config, config_add, list) != 0)
+		return fail_internal(list, msg, msglen);
+	*result = json_pack("{s:s?, s:o}", "file", d->config_path, "keys", list);
+	return *result ? 0 : fail_internal(NULL, msg, msglen);
+}
+
+static int cmd_reload(void *ud, json_t *args, json_t **result, char *msg, size_t msglen)
+{
+	struct edged *d = ud;
+	char restart[512] = "", err[256] = "";
+	json_t *list;
+	int rc;
+
+	rc = edged_reload(d, restart, sizeof restart, err, sizeof err);
+	if (rc < 0) {
+		snprintf(msg, msglen, "%s", err[0] ? err : edge_strerror(rc));
+		return EDGE_CTL_E_INTERNAL; /* the running config stays in force */
+	}
+	list = json_array();
+	if (!list)
+		return fail_internal(NULL, msg, msglen);
+	for (char *save = NULL, *k = strtok_r(restart, ", ", &save); k;
+	     k = strtok_r(NULL, ", ", &save))
+		json_array_append_new(list, json_string(k));
+	*result = json_pack("{s:b, s:o}", "reloaded", 1, "needs_restart", list);
+	return *result ? 0 : fail_internal(NULL, msg, msglen);
+}
+
+const struct edged_ctl_command edged_commands[] = {
+	{ "status", cmd_status, "daemon, broker, node, reject and store summary" },
+	{ "devices", cmd_devices, "list nodes; args: state (online|stale|offline)" },
+	{ "device", cmd_device, "all registry fields of one node; args: id" },
+	{ "config", cmd_config, "effective configuration (secrets hidden)" },
+	{ "reload", cmd_reload, "re-read the configuration file (like SIGHUP)" },
+};
+const size_t edged_commands_count = sizeof edged_commands / sizeof edged_commands[0];

@@ -1,0 +1,538 @@
+#include "control.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "edge_ctl_frame.h"
+#include "edge_log.h"
+
+#define CONTROL_READ_CHUNK 4096
+#define CONTROL_BACKLOG 16
+
+struct control_client {
+	uv_pipe_t pipe;
+	uv_timer_t idle;
+	struct edged_control *server;
+	struct control_client *prev, *next;
+	struct edge_ctl_decoder dec;
+	uint8_t *body;            /* decoder buffer, max_request_bytes */
+	char rbuf[CONTROL_READ_CHUNK];
+	size_t out_queued;        /* bytes handed to uv_write, not yet written */
+	unsigned writes_pending;
+	int open_handles;
+	bool closing;
+	bool close_after_write;
+};
+
+struct control_write {
+	uv_write_t req;
+	struct control_client *client;
+	size_t len;
+	uint8_t hdr[EDGE_CTL_HEADER_LEN];
+	char *body;
+};
+
+struct edged_control {
+	uv_loop_t *loop;
+	uv_pipe_t listener;
+	char *path;
+	struct edged_control_options opt;
+	gid_t group;
+	uid_t self_uid;
+	struct control_client *clients;
+	bool freeing;
+	int open_handles; /* the listener */
+	struct edged_control_stats stats;
+};
+
+bool edged_control_peer_allowed(uid_t uid, gid_t gid, pid_t pid, uid_t self_uid, gid_t group)
+{
+	char path[64], line[4096];
+	bool allowed = false;
+	FILE *f;
+
+	if (uid == 0 || uid == self_uid || gid == group)
+		return true;
+	/* Supplementary groups straight from the kernel's view of the peer:
+	 * no NSS lookup (which might block) on the loop. */
+	snprintf(path, sizeof path, "/proc/%ld/status", (long)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return false;
+	while (fgets(line, sizeof line, f)) {
+		char *p, *end;
+
+		if (strncmp(line, "Groups:", 7) != 0)
+			continue;
+		for (p = line + 7;; p = end) {
+			unsigned long g = strtoul(p, &end, 10);
+			if (end == p)
+				break;
+			if ((gid_t)g == group) {
+				allowed = true;
+				break;
+			}
+		}
+		break;
+	}
+	fclose(f);
+	return allowed;
+}
+
+/* ---- client lifetime ---- */
+
+static void client_handle_closed(uv_handle_t *h)
+{
+	struct control_client *cl = h->data;
+
+	if (--cl->open_handles > 0 || cl->writes_pending > 0)
+		return;
+	free(cl->body);
+	free(cl);
+}
+
+static void client_close(struct control_client *cl)
+{
+	struct edged_control *c = cl->server;
+
+	if (cl->closing)
+		return;
+	cl->closing = true;
+	if (cl->prev)
+		cl->prev->next = cl->next;
+	else
+		c->clients = cl->next;
+	if (cl->next)
+		cl->next->prev = cl->prev;
+	cl->prev = cl->next = NULL;
+	c->stats.clients--;
+	uv_close((uv_handle_t *)&cl->pipe, client_handle_closed);
+	uv_close((uv_handle_t *)&cl->idle, client_handle_closed);
+}
+
+static void client_write_done(uv_write_t *req, int status)
+{
+	struct control_write *w = req->data;
+	struct control_client *cl = w->client;
+
+	cl->out_queued -= w->len;
+	cl->writes_pending--;
+	free(w->body);
+	free(w);
+	if (cl->closing) {
+		/* Handles closed while the write was in flight: the last one
+		 * out frees the client. */
+		if (cl->writes_pending == 0 && cl->open_handles == 0) {
+			free(cl->body);
+			free(cl);
+		}
+		return;
+	}
+	if (status < 0 || (cl->close_after_write && cl->writes_pending == 0))
+		client_close(cl);
+}
+
+/* Queue one framed response; takes ownership of body (malloc'd). */
+static void client_send(struct control_client *cl, char *body, size_t len)
+{
+	struct edged_control *c = cl->server;
+	size_t limit = c->opt.max_output_bytes ? c->opt.max_output_bytes : 2 * EDGE_CTL_RESPONSE_MAX;
+	struct control_write *w;
+	uv_buf_t bufs[2];
+	int r;
+
+	if (cl->out_queued + len + EDGE_CTL_HEADER_LEN > limit) {
+		/* The client does not read its answers: drop it rather than
+		 * buffer without bound. */
+		edge_log(EDGE_LOG_WARNING, "control", "client not reading its responses; closed");
+		free(body);
+		client_close(cl);
+		return;
+	}
+	w = calloc(1, sizeof *w);
+	if (!w || edge_ctl_frame_header(w->hdr, len, EDGE_CTL_RESPONSE_MAX) < 0) {
+		free(w);
+		free(body);
+		client_close(cl);
+		return;
+	}
+	w->client = cl;
+	w->body = body;
+	w->len = len + EDGE_CTL_HEADER_LEN;
+	w->req.data = w;
+	bufs[0] = uv_buf_init((char *)w->hdr, EDGE_CTL_HEADER_LEN);
+	bufs[1] = uv_buf_init(body, (unsigned)len);
+	r = uv_write(&w->req, (uv_stream_t *)&cl->pipe, bufs, 2, client_write_done);
+	if (r < 0) {
+		free(w->body);
+		free(w);
+		client_close(cl);
+		return;
+	}
+	cl->out_queued += w->len;
+	cl->writes_pending++;
+}
+
+static void client_send_json(struct control_client *cl, json_t *resp)
+{
+	char *text = json_dumps(resp, JSON_COMPACT | JSON_ENSURE_ASCII);
+
+	json_decref(resp);
+	if (text && strlen(text) > EDGE_CTL_RESPONSE_MAX) {
+		free(text);
+		text = strdup("{\"ok\":false,\"error\":{\"code\":\"internal\","
+			      "\"message\":\"response too large\"}}");
+	}
+	if (!text) {
+		client_close(cl);
+		return;
+	}
+	client_send(cl, text, strlen(text));
+}
+
+static void client_send_error(struct control_client *cl, const char *code, const char *message)
+{
+	json_t *resp = json_pack("{s:b, s:{s:s, s:s}}", "ok", 0, "error", "code", code, "message",
+				 message);
+
+	cl->server->stats.errors++;
+	if (!resp) {
+		client_close(cl);
+		return;
+	}
+	client_send_json(cl, resp);
+}
+
+/* ---- requests ---- */
+
+static int control_help(struct edged_control *c, json_t **result)
+{
+	json_t *list = json_array();
+
+	if (!list)
+		return EDGE_CTL_E_INTERNAL;
+	for (size_t i = 0; i < c->opt.ncommands; i++)
+		json_array_append_new(list, json_pack("{s:s, s:s}", "name", c->opt.commands[i].name,
+						      "help", c->opt.commands[i].help));
+	json_array_append_new(list, json_pack("{s:s, s:s}", "name", "help", "help",
+					      "list the commands"));
+	*result = json_pack("{s:o}", "commands", list);
+	return *result ? 0 : EDGE_CTL_E_INTERNAL;
+}
+
+static void client_request(struct control_client *cl, const uint8_t *body, size_t len)
+{
+	struct edged_control *c = cl->server;
+	const struct edged_ctl_command *cmd = NULL;
+	json_t *req, *jcmd, *args, *result = NULL;
+	json_error_t jerr;
+	char msg[256] = "";
+	const char *name;
+	int code;
+
+	c->stats.requests++;
+	req = json_loadb((const char *)body, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!req) {
+		snprintf(msg, sizeof msg, "invalid JSON: %s", jerr.text);
+		client_send_error(cl, edge_ctl_error_name(EDGE_CTL_E_BAD_REQUEST), msg);
+		return;
+	}
+	jcmd = json_object_get(req, "cmd");
+	args = json_object_get(req, "args");
+	if (!json_is_object(req) || !json_is_string(jcmd) || (args && !json_is_object(args) &&
+							       !json_is_null(args))) {
+		json_decref(req);
+		client_send_error(cl, edge_ctl_error_name(EDGE_CTL_E_BAD_REQUEST),
+				  "request must be {\"cmd\": string, \"args\": object}");
+		return;
+	}
+	name = json_string_value(jcmd);
+	for (size_t i = 0; i < c->opt.ncommands; i++)
+		if (strcmp(c->opt.commands[i].name, name) == 0)
+			cmd = &c->opt.commands[i];
+	if (!args || json_is_null(args))
+		args = json_object();
+	else
+		json_incref(args);
+	if (cmd)
+		code = cmd->run(c->opt.ud, args, &result, msg, sizeof msg);
+	else if (strcmp(name, "help") == 0)
+		code = control_help(c, &result);
+	else {
+		code = EDGE_CTL_E_UNKNOWN_COMMAND;
+		snprintf(msg, sizeof msg, "unknown command '%.64s' (try help)", name);
+	}
+	json_decref(args);
+	json_decref(req);
+	if (code == 0 && !result) {
+		code = EDGE_CTL_E_INTERNAL;
+		snprintf(msg, sizeof msg, "command produced no result");
+	}
+	if (code != 0) {
+		json_decref(result);
+		client_send_error(cl, edge_ctl_error_name(code), msg[0] ? msg : "failed");
+		return;
+	}
+	client_send_json(cl, json_pack("{s:b, s:o}", "ok", 1, "result", result));
+}
+
+static void client_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	struct control_client *cl = h->data;
+
+	*buf = uv_buf_init(cl->rbuf, sizeof cl->rbuf);
+}
+
+static void client_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+	struct control_client *cl = s->data;
+	struct edged_control *c = cl->server;
+	const uint8_t *p = (const uint8_t *)buf->base;
+	size_t left;
+
+	if (cl->closing)
+		return;
+	if (nread == UV_EOF && cl->writes_pending > 0) {
+		/* Half-closed after its last request: answer, then close. */
+		cl->close_after_write = true;
+		uv_read_stop(s);
+		return;
+	}
+	if (nread < 0) {
+		client_close(cl);
+		return;
+	}
+	if (c->opt.idle_timeout_ms)
+		uv_timer_again(&cl->idle);
+	left = (size_t)nread;
+	while (left > 0 && !cl->closing && !cl->close_after_write) {
+		const uint8_t *body;
+		size_t consumed = 0, body_len = 0;
+		int r = edge_ctl_decoder_feed(&cl->dec, p, left, &consumed, &body, &body_len);
+
+		p += consumed;
+		left -= consumed;
+		if (r == 1) {
+			client_request(cl, body, body_len);
+		} else if (r == -EMSGSIZE) {
+			char msg[96];
+
+			c->stats.too_large++;
+			snprintf(msg, sizeof msg, "request of %zu bytes exceeds the limit of %zu",
+				 body_len, c->opt.max_request_bytes);
+			client_send_error(cl, edge_ctl_error_name(EDGE_CTL_E_TOO_LARGE), msg);
+			cl->close_after_write = true;
+			uv_read_stop(s);
+		} else if (r < 0) {
+			client_close(cl);
+		} else if (consumed == 0) {
+			break;
+		}
+	}
+	if (cl->close_after_write && cl->writes_pending == 0)
+		client_close(cl);
+}
+
+static void client_on_idle(uv_timer_t *t)
+{
+	struct control_client *cl = t->data;
+
+	edge_log(EDGE_LOG_DEBUG, "control", "idle client disconnected");
+	client_close(cl);
+}
+
+static void control_on_connection(uv_stream_t *server, int status)
+{
+	struct edged_control *c = server->data;
+	struct control_client *cl;
+	struct ucred cred;
+	socklen_t credlen = sizeof cred;
+	uv_os_fd_t fd;
+
+	if (status < 0) {
+		edge_log(EDGE_LOG_WARNING, "control", "accept: %s", uv_strerror(status));
+		return;
+	}
+	cl = calloc(1, sizeof *cl);
+	if (cl)
+		cl->body = malloc(c->opt.max_request_bytes ? c->opt.max_request_bytes : 1);
+	if (!cl || !cl->body) {
+		/* libuv holds the pending connection until the next accept. */
+		if (cl)
+			free(cl);
+		edge_log(EDGE_LOG_ERR, "control", "out of memory for a client");
+		return;
+	}
+	cl->server = c;
+	uv_pipe_init(c->loop, &cl->pipe, 0);
+	uv_timer_init(c->loop, &cl->idle);
+	cl->pipe.data = cl->idle.data = cl;
+	cl->open_handles = 2;
+	edge_ctl_decoder_init(&cl->dec, cl->body, c->opt.max_request_bytes);
+	/* Linked before any early close so client_close can unlink it. */
+	cl->next = c->clients;
+	if (c->clients)
+		c->clients->prev = cl;
+	c->clients = cl;
+	c->stats.clients++;
+	if (uv_accept(server, (uv_stream_t *)&cl->pipe) < 0) {
+		client_close(cl);
+		return;
+	}
+	c->stats.accepted++;
+	if (uv_fileno((uv_handle_t *)&cl->pipe, &fd) < 0 ||
+	    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &credlen) < 0 ||
+	    !edged_control_peer_allowed(cred.uid, cred.gid, cred.pid, c->self_uid, c->group)) {
+		c->stats.refused_auth++;
+		edge_log(EDGE_LOG_NOTICE, "control", "refused control client uid %ld: not authorised",
+			 credlen == sizeof cred ? (long)cred.uid : -1L);
+		client_send_error(cl, "not_authorised", "not authorised to control edged");
+		cl->close_after_write = true;
+		if (cl->writes_pending == 0)
+			client_close(cl);
+		return;
+	}
+	if (c->stats.clients > c->opt.max_clients) {
+		c->stats.refused_busy++;
+		client_send_error(cl, edge_ctl_error_name(EDGE_CTL_E_BUSY), "too many control clients");
+		cl->close_after_write = true;
+		if (cl->writes_pending == 0)
+			client_close(cl);
+		return;
+	}
+	if (c->opt.idle_timeout_ms)
+		uv_timer_start(&cl->idle, client_on_idle, c->opt.idle_timeout_ms,
+			       c->opt.idle_timeout_ms);
+	if (uv_read_start((uv_stream_t *)&cl->pipe, client_alloc, client_on_read) < 0)
+		client_close(cl);
+}
+
+/* ---- the listening socket ---- */
+
+/* A socket file left behind by a dead edged is removed; one somebody still
+ * listens on, or anything that is not a socket, is left alone. */
+static int control_clear_stale(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct stat st;
+	int fd, r;
+
+	if (lstat(path, &st) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	if (!S_ISSOCK(st.st_mode))
+		return -EEXIST;
+	if (strlen(path) >= sizeof sa.sun_path)
+		return -ENAMETOOLONG;
+	strcpy(sa.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	r = connect(fd, (struct sockaddr *)&sa, sizeof sa);
+	close(fd);
+	if (r == 0)
+		return -EADDRINUSE;
+	if (errno != ECONNREFUSED && errno != ENOENT)
+		return -errno;
+	if (unlink(path) < 0 && errno != ENOENT)
+		return -errno;
+	return 0;
+}
+
+static void control_listener_closed(uv_handle_t *h)
+{
+	struct edged_control *c = h->data;
+
+	free(c->path);
+	free(c);
+}
+
+int edged_control_new(uv_loop_t *loop, const struct edged_control_options *opt,
+		      struct edged_control **out)
+{
+	struct edged_control *c;
+	mode_t old_umask;
+	int r;
+
+	if (!opt->path || !opt->path[0] || opt->max_request_bytes > EDGE_CTL_REQUEST_MAX ||
+	    opt->max_clients == 0)
+		return -EINVAL;
+	c = calloc(1, sizeof *c);
+	if (!c)
+		return -ENOMEM;
+	c->path = strdup(opt->path);
+	if (!c->path) {
+		free(c);
+		return -ENOMEM;
+	}
+	c->loop = loop;
+	c->opt = *opt;
+	c->opt.path = c->path;
+	c->self_uid = geteuid();
+	c->group = opt->group == (gid_t)-1 ? getegid() : opt->group;
+
+	r = control_clear_stale(c->path);
+	if (r < 0)
+		goto fail_free;
+	uv_pipe_init(loop, &c->listener, 0);
+	c->listener.data = c;
+	/* Created owner-only, then opened up to the configured mode: there is
+	 * never a moment where the socket is wider than intended. */
+	old_umask = umask(0177);
+	r = uv_pipe_bind(&c->listener, c->path);
+	umask(old_umask);
+	if (r < 0)
+		goto fail_close;
+	if (opt->group != (gid_t)-1 && chown(c->path, (uid_t)-1, c->group) < 0) {
+		r = -errno;
+		goto fail_unlink;
+	}
+	if (chmod(c->path, opt->mode & 0777) < 0) {
+		r = -errno;
+		goto fail_unlink;
+	}
+	r = uv_listen((uv_stream_t *)&c->listener, CONTROL_BACKLOG, control_on_connection);
+	if (r < 0)
+		goto fail_unlink;
+	*out = c;
+	return 0;
+
+fail_unlink:
+	unlink(c->path);
+fail_close:
+	uv_close((uv_handle_t *)&c->listener, control_listener_closed);
+	return r;
+fail_free:
+	free(c->path);
+	free(c);
+	return r;
+}
+
+void edged_control_free(struct edged_control *c)
+{
+	if (!c)
+		return;
+	c->freeing = true;
+	while (c->clients)
+		client_close(c->clients);
+	unlink(c->path);
+	uv_close((uv_handle_t *)&c->listener, control_listener_closed);
+}
+
+void edged_control_set_limits(struct edged_control *c, unsigned max_clients,
+			      unsigned idle_timeout_ms)
+{
+	if (max_clients)
+		c->opt.max_clients = max_clients;
+	c->opt.idle_timeout_ms = idle_timeout_ms;
+}
+
+void edged_control_get_stats(const struct edged_control *c, struct edged_control_stats *out)
+{
+	*out = c->stats;
+}

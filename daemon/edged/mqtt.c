@@ -1,0 +1,653 @@
+#include "mqtt.h"
+
+#include <mosquitto.h>
+#include <mqtt_protocol.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "edge_backoff.h"
+#include "edge_log.h"
+#include "outbox.h"
+
+#define MQTT_MAX_SUBS 16
+/* How long a graceful stop waits for DISCONNECT to leave. */
+#define MQTT_STOP_TIMEOUT_MS 2000
+
+/* A poll handle lives until its close callback, which may be after the fd
+ * changed, so each watched fd gets its own allocation. */
+struct mqtt_poll {
+	uv_poll_t handle;
+	struct edged_mqtt *m; /* only used while this is the current watcher */
+	int events;
+};
+
+struct mqtt_sub {
+	char *filter;
+	int qos;
+};
+
+struct edged_mqtt {
+	uv_loop_t *loop;
+	struct mosquitto *mosq;
+	struct edged_mqtt_callbacks cb;
+
+	struct mqtt_poll *poll; /* watcher of `fd`, NULL when no socket */
+	int fd;
+	uv_timer_t misc_timer;
+	uv_timer_t retry_timer;
+	uv_timer_t stop_timer;
+	uv_prepare_t prepare;
+	int open_handles;
+	bool freeing;
+
+	edge_backoff *backoff;
+	struct edged_outbox *outbox;
+	struct mqtt_sub subs[MQTT_MAX_SUBS];
+	int nsubs;
+
+	char host[EDGE_CONFIG_NAME_MAX];
+	int port;
+	int keepalive_s;
+	bool tls;
+
+	enum edged_mqtt_state state;
+	bool started;
+	uint64_t failure_streak; /* failed attempts since the last connect */
+	bool connack_refused;    /* last_error holds the broker's reason */
+	void (*stop_done)(void *ud);
+	void *stop_ud;
+	struct edged_mqtt_stats stats;
+};
+
+const char *edged_mqtt_state_name(enum edged_mqtt_state s)
+{
+	switch (s) {
+	case EDGED_MQTT_DISCONNECTED: return "disconnected";
+	case EDGED_MQTT_CONNECTING: return "connecting";
+	case EDGED_MQTT_CONNECTED: return "connected";
+	case EDGED_MQTT_STOPPING: return "stopping";
+	case EDGED_MQTT_STOPPED: return "stopped";
+	}
+	return "unknown";
+}
+
+static void mqtt_set_state(struct edged_mqtt *m, enum edged_mqtt_state s)
+{
+	if (m->state == s)
+		return;
+	m->state = s;
+	if (m->cb.on_state && !m->freeing)
+		m->cb.on_state(m->cb.ud, s);
+}
+
+static void mqtt_set_error(struct edged_mqtt *m, const char *what, const char *why)
+{
+	snprintf(m->stats.last_error, sizeof m->stats.last_error, "%s: %s", what, why);
+}
+
+static void mqtt_poll_closed(uv_handle_t *h)
+{
+	free(h->data);
+}
+
+static void mqtt_poll_close(struct edged_mqtt *m)
+{
+	if (!m->poll)
+		return;
+	uv_poll_stop(&m->poll->handle);
+	uv_close((uv_handle_t *)&m->poll->handle, mqtt_poll_closed);
+	m->poll = NULL;
+	m->fd = -1;
+}
+
+static void mqtt_on_poll(uv_poll_t *h, int status, int events);
+static void mqtt_on_stop_timer(uv_timer_t *t);
+
+static void mqtt_update_poll(struct edged_mqtt *m)
+{
+	int events;
+	int r;
+
+	if (!m->poll)
+		return;
+	/* Writable only while libmosquitto has bytes queued: asking for it
+	 * otherwise (or while a TLS handshake waits for the peer) spins. */
+	events = UV_READABLE | UV_DISCONNECT |
+		 (mosquitto_want_write(m->mosq) ? UV_WRITABLE : 0);
+	if (events == m->poll->events)
+		return;
+	r = uv_poll_start(&m->poll->handle, events, mqtt_on_poll);
+	if (r < 0)
+		edge_log(EDGE_LOG_ERR, "mqtt", "cannot watch broker socket: %s", uv_strerror(r));
+	else
+		m->poll->events = events;
+}
+
+/* libmosquitto may have closed or replaced its socket inside the call we just
+ * made; watch whatever fd it has now. */
+static void mqtt_sync_socket(struct edged_mqtt *m)
+{
+	int fd = mosquitto_socket(m->mosq);
+	struct mqtt_poll *p;
+	int r;
+
+	/* While waiting to retry, the library may still hold the dead socket
+	 * of the failed attempt (it closes it on the next connect): watching
+	 * it would only report the hang-up again and again. */
+	if (m->state == EDGED_MQTT_DISCONNECTED || m->state == EDGED_MQTT_STOPPED)
+		fd = -1;
+	if (fd == m->fd)
+		return;
+	mqtt_poll_close(m);
+	if (fd < 0 || m->freeing)
+		return;
+	p = calloc(1, sizeof *p);
+	if (!p) {
+		edge_log(EDGE_LOG_ERR, "mqtt", "out of memory watching broker socket");
+		return;
+	}
+	r = uv_poll_init(m->loop, &p->handle, fd);
+	if (r < 0) {
+		edge_log(EDGE_LOG_ERR, "mqtt", "cannot watch broker socket %d: %s", fd,
+			 uv_strerror(r));
+		free(p);
+		return;
+	}
+	p->handle.data = p;
+	p->m = m;
+	m->poll = p;
+	m->fd = fd;
+	mqtt_update_poll(m);
+}
+
+static void mqtt_after_call(struct edged_mqtt *m, int rc, const char *what)
+{
+	if (rc != MOSQ_ERR_SUCCESS && rc != MOSQ_ERR_NO_CONN)
+		edge_log(EDGE_LOG_DEBUG, "mqtt", "%s: %s", what, mosquitto_strerror(rc));
+	mqtt_sync_socket(m);
+}
+
+static void mqtt_schedule_retry(struct edged_mqtt *m);
+static void mqtt_log_failure(struct edged_mqtt *m);
+
+static void mqtt_peer_gone(struct edged_mqtt *m)
+{
+	enum edged_mqtt_state was = m->state;
+
+	mqtt_poll_close(m);
+	if (was == EDGED_MQTT_STOPPING) {
+		mqtt_set_state(m, EDGED_MQTT_STOPPED);
+		uv_timer_start(&m->stop_timer, mqtt_on_stop_timer, 0, 0);
+		return;
+	}
+	if (was == EDGED_MQTT_CONNECTING) {
+		m->stats.connect_failures++;
+		mqtt_set_error(m, "connect", m->tls ? "connection closed during TLS handshake"
+						    : "connection closed by the broker");
+		mqtt_log_failure(m);
+	} else {
+		mqtt_set_error(m, "connection lost", "closed by the broker");
+		edge_log(EDGE_LOG_WARNING, "mqtt", "lost broker %s:%d: closed by the broker", m->host,
+			 m->port);
+	}
+	mqtt_schedule_retry(m);
+}
+
+static void mqtt_on_poll(uv_poll_t *h, int status, int events)
+{
+	struct mqtt_poll *p = h->data;
+	struct edged_mqtt *m = p->m;
+	int rc;
+
+	if (m->poll != p)
+		return;
+	/* On a poll error (libuv has stopped the handle) let the library run
+	 * into it; if it does not, the connection is treated as gone. */
+	if (status < 0) {
+		p->events = 0;
+		events = UV_READABLE | UV_DISCONNECT;
+	}
+	if (events & (UV_READABLE | UV_DISCONNECT)) {
+		rc = mosquitto_loop_read(m->mosq, 1);
+		mqtt_after_call(m, rc, "read");
+		if (m->poll != p)
+			return;
+	}
+	if (events & UV_WRITABLE) {
+		rc = mosquitto_loop_write(m->mosq, 1);
+		mqtt_after_call(m, rc, "write");
+		if (m->poll != p)
+			return;
+	}
+	if (events & UV_DISCONNECT) {
+		/* The peer hung up and the library did not notice: it retries a
+		 * TLS handshake on a dead socket forever. Count the attempt as
+		 * failed and connect afresh (which closes that socket). */
+		mqtt_peer_gone(m);
+		return;
+	}
+	mqtt_update_poll(m);
+}
+
+static void mqtt_on_prepare(uv_prepare_t *h)
+{
+	struct edged_mqtt *m = h->data;
+
+	mqtt_sync_socket(m);
+	mqtt_update_poll(m);
+}
+
+static void mqtt_on_misc(uv_timer_t *t)
+{
+	struct edged_mqtt *m = t->data;
+	int rc;
+
+	if (m->state == EDGED_MQTT_DISCONNECTED || m->state == EDGED_MQTT_STOPPED)
+		return;
+	if (mosquitto_socket(m->mosq) < 0) {
+		/* Safety net: a socket that went away without on_disconnect
+		 * must not leave us waiting forever. */
+		if ((m->state == EDGED_MQTT_CONNECTED || m->state == EDGED_MQTT_CONNECTING) &&
+		    !uv_is_active((uv_handle_t *)&m->retry_timer)) {
+			mqtt_poll_close(m);
+			mqtt_set_error(m, "connection", "socket closed");
+			mqtt_schedule_retry(m);
+		}
+		return;
+	}
+	rc = mosquitto_loop_misc(m->mosq);
+	mqtt_after_call(m, rc, "keepalive");
+	/* TLS may hold decrypted bytes the socket no longer signals. */
+	if (m->tls && m->state == EDGED_MQTT_CONNECTED && mosquitto_socket(m->mosq) >= 0) {
+		rc = mosquitto_loop_read(m->mosq, 1);
+		mqtt_after_call(m, rc, "read");
+	}
+}
+
+static void mqtt_attempt(struct edged_mqtt *m);
+
+/* The first failure of a streak is a warning; repeats are only worth a line
+ * now and then, or a broker that is down fills the journal. */
+static void mqtt_log_failure(struct edged_mqtt *m)
+{
+	uint64_t n = ++m->failure_streak;
+	bool loud = n == 1 || (n & (n - 1)) == 0; /* 1, 2, 4, 8, ... */
+
+	edge_log(loud ? EDGE_LOG_WARNING : EDGE_LOG_DEBUG, "mqtt",
+		 "cannot connect to %s:%d: %s (attempt %llu)", m->host, m->port,
+		 m->stats.last_error, (unsigned long long)n);
+}
+
+static void mqtt_on_retry(uv_timer_t *t)
+{
+	mqtt_attempt(t->data);
+}
+
+static void mqtt_schedule_retry(struct edged_mqtt *m)
+{
+	uint32_t delay;
+	int r;
+
+	if (m->freeing || m->state == EDGED_MQTT_STOPPING || m->state == EDGED_MQTT_STOPPED)
+		return;
+	delay = edge_backoff_next(m->backoff);
+	m->stats.next_retry_ms = delay;
+	mqtt_set_state(m, EDGED_MQTT_DISCONNECTED);
+	r = uv_timer_start(&m->retry_timer, mqtt_on_retry, delay, 0);
+	if (r < 0)
+		edge_log(EDGE_LOG_ERR, "mqtt", "cannot schedule reconnect: %s", uv_strerror(r));
+	else
+		edge_log(EDGE_LOG_DEBUG, "mqtt", "next connection attempt in %u ms", delay);
+}
+
+static void mqtt_attempt(struct edged_mqtt *m)
+{
+	int rc, err;
+
+	if (m->freeing || m->state == EDGED_MQTT_STOPPING || m->state == EDGED_MQTT_STOPPED)
+		return;
+	mqtt_poll_close(m);
+	mqtt_set_state(m, EDGED_MQTT_CONNECTING);
+	/* Non-blocking: returns once the TCP connect is in flight (the name
+	 * lookup still blocks; the broker is configured by address or as a
+	 * local name). */
+	rc = mosquitto_connect_bind_async(m->mosq, m->host, m->port, m->keepalive_s, NULL);
+	err = errno;
+	mqtt_sync_socket(m);
+	if (rc != MOSQ_ERR_SUCCESS) {
+		m->stats.connect_failures++;
+		mqtt_set_error(m, "connect", rc == MOSQ_ERR_ERRNO ? strerror(err)
+							   : mosquitto_strerror(rc));
+		mqtt_log_failure(m);
+		mqtt_schedule_retry(m);
+	}
+}
+
+static void mqtt_flush_outbox(struct edged_mqtt *m)
+{
+	struct edged_outbox_msg *msg;
+	int rc;
+
+	while ((msg = edged_outbox_pop(m->outbox))) {
+		rc = mosquitto_publish_v5(m->mosq, NULL, msg->topic, (int)msg->len, msg->payload,
+					  msg->qos, msg->retain, NULL);
+		if (rc != MOSQ_ERR_SUCCESS) {
+			edged_outbox_unpop(m->outbox, msg);
+			return;
+		}
+		m->stats.messages_out++;
+		edged_outbox_msg_free(msg);
+	}
+}
+
+static void mqtt_on_connect(struct mosquitto *mosq, void *ud, int rc, int flags,
+			    const mosquitto_property *props)
+{
+	struct edged_mqtt *m = ud;
+
+	if (rc != 0) {
+		/* The library closes the connection next; on_disconnect counts
+		 * the failure and retries. */
+		mqtt_set_error(m, "broker refused the connection", mosquitto_reason_string(rc));
+		m->connack_refused = true;
+		return;
+	}
+	m->stats.connects++;
+	if (m->stats.connects > 1)
+		m->stats.reconnects++;
+	m->stats.last_error[0] = '\0';
+	m->failure_streak = 0;
+	edge_backoff_reset(m->backoff);
+	for (int i = 0; i < m->nsubs; i++) {
+		int r = mosquitto_subscribe_v5(mosq, NULL, m->subs[i].filter, m->subs[i].qos, 0, NULL);
+		if (r != MOSQ_ERR_SUCCESS)
+			edge_log(EDGE_LOG_ERR, "mqtt", "subscribe %s: %s", m->subs[i].filter,
+				 mosquitto_strerror(r));
+	}
+	edge_log(EDGE_LOG_NOTICE, "mqtt", "connected to broker %s:%d", m->host, m->port);
+	mqtt_set_state(m, EDGED_MQTT_CONNECTED);
+	mqtt_flush_outbox(m);
+}
+
+static void mqtt_on_stop_timer(uv_timer_t *t)
+{
+	struct edged_mqtt *m = t->data;
+	void (*done)(void *ud) = m->stop_done;
+
+	if (m->state == EDGED_MQTT_STOPPING) {
+		edge_log(EDGE_LOG_WARNING, "mqtt", "broker did not take DISCONNECT in time");
+		mqtt_poll_close(m);
+		mqtt_set_state(m, EDGED_MQTT_STOPPED);
+	}
+	m->stop_done = NULL;
+	if (done)
+		done(m->stop_ud);
+}
+
+static void mqtt_finish_stop(struct edged_mqtt *m)
+{
+	mqtt_poll_close(m);
+	uv_timer_stop(&m->retry_timer);
+	mqtt_set_state(m, EDGED_MQTT_STOPPED);
+	/* Report from a fresh loop turn, never from inside a libmosquitto
+	 * callback: the owner may free the client in done(). */
+	uv_timer_start(&m->stop_timer, mqtt_on_stop_timer, 0, 0);
+}
+
+static void mqtt_on_disconnect(struct mosquitto *mosq, void *ud, int rc,
+			       const mosquitto_property *props)
+{
+	struct edged_mqtt *m = ud;
+	enum edged_mqtt_state was = m->state;
+
+	/* The library has closed its socket already; the fd number may come
+	 * back with the next connect. */
+	mqtt_poll_close(m);
+	if (m->freeing)
+		return;
+	if (was == EDGED_MQTT_STOPPING || was == EDGED_MQTT_STOPPED) {
+		mqtt_finish_stop(m);
+		return;
+	}
+	if (was == EDGED_MQTT_CONNECTED) {
+		mqtt_set_error(m, "connection lost", mosquitto_strerror(rc));
+		edge_log(EDGE_LOG_WARNING, "mqtt", "lost broker %s:%d: %s", m->host, m->port,
+			 mosquitto_strerror(rc));
+	} else if (was == EDGED_MQTT_CONNECTING) {
+		m->stats.connect_failures++;
+		if (!m->connack_refused)
+			mqtt_set_error(m, "connect", rc == MOSQ_ERR_ERRNO ? strerror(errno)
+								   : mosquitto_strerror(rc));
+		m->connack_refused = false;
+		mqtt_log_failure(m);
+	}
+	mqtt_schedule_retry(m);
+}
+
+static void mqtt_on_message(struct mosquitto *mosq, void *ud, const struct mosquitto_message *msg,
+			    const mosquitto_property *props)
+{
+	struct edged_mqtt *m = ud;
+
+	m->stats.messages_in++;
+	if (m->cb.on_message && msg->topic)
+		m->cb.on_message(m->cb.ud, msg->topic, msg->payload, (size_t)msg->payloadlen);
+}
+
+static void mqtt_handle_closed(uv_handle_t *h)
+{
+	struct edged_mqtt *m = h->data;
+
+	if (--m->open_handles > 0)
+		return;
+	edged_outbox_free(m->outbox);
+	edge_backoff_free(m->backoff);
+	for (int i = 0; i < m->nsubs; i++)
+		free(m->subs[i].filter);
+	free(m);
+}
+
+static int mqtt_configure(struct edged_mqtt *m, const struct edge_settings *s)
+{
+	int rc;
+
+	mosquitto_int_option(m->mosq, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V5);
+	mosquitto_connect_v5_callback_set(m->mosq, mqtt_on_connect);
+	mosquitto_disconnect_v5_callback_set(m->mosq, mqtt_on_disconnect);
+	mosquitto_message_v5_callback_set(m->mosq, mqtt_on_message);
+	if (s->mqtt.username[0]) {
+		rc = mosquitto_username_pw_set(m->mosq, s->mqtt.username,
+					       s->mqtt.password[0] ? s->mqtt.password : NULL);
+		if (rc != MOSQ_ERR_SUCCESS) {
+			edge_log(EDGE_LOG_ERR, "mqtt", "credentials: %s", mosquitto_strerror(rc));
+			return -EINVAL;
+		}
+	}
+	if (s->mqtt.tls_ca_file[0]) {
+		rc = mosquitto_tls_set(m->mosq, s->mqtt.tls_ca_file, NULL,
+				       s->mqtt.tls_cert_file[0] ? s->mqtt.tls_cert_file : NULL,
+				       s->mqtt.tls_key_file[0] ? s->mqtt.tls_key_file : NULL, NULL);
+		if (rc != MOSQ_ERR_SUCCESS) {
+			edge_log(EDGE_LOG_ERR, "mqtt", "TLS setup (%s): %s", s->mqtt.tls_ca_file,
+				 rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc));
+			return -EINVAL;
+		}
+		m->tls = true;
+	}
+	return 0;
+}
+
+int edged_mqtt_new(uv_loop_t *loop, const struct edge_settings *s,
+		   const struct edged_mqtt_callbacks *cb, struct edged_mqtt **out)
+{
+	struct edged_mqtt *m = calloc(1, sizeof *m);
+	int r;
+
+	if (!m)
+		return -ENOMEM;
+	m->loop = loop;
+	m->fd = -1;
+	if (cb)
+		m->cb = *cb;
+	snprintf(m->host, sizeof m->host, "%s", s->mqtt.host);
+	m->port = s->mqtt.port;
+	m->keepalive_s = s->mqtt.keepalive_s;
+	m->backoff = edge_backoff_new((uint32_t)s->mqtt.reconnect_min_ms,
+				      (uint32_t)s->mqtt.reconnect_max_ms);
+	m->outbox = edged_outbox_new((size_t)s->mqtt.outbox_max_messages);
+	m->mosq = mosquitto_new(s->mqtt.client_id[0] ? s->mqtt.client_id : NULL, true, m);
+	if (!m->backoff || !m->outbox || !m->mosq) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	r = mqtt_configure(m, s);
+	if (r < 0)
+		goto fail;
+
+	/* The four fixed handles cannot fail to init on a live loop. */
+	uv_timer_init(loop, &m->misc_timer);
+	uv_timer_init(loop, &m->retry_timer);
+	uv_timer_init(loop, &m->stop_timer);
+	uv_prepare_init(loop, &m->prepare);
+	m->misc_timer.data = m->retry_timer.data = m->stop_timer.data = m->prepare.data = m;
+	m->open_handles = 4;
+	m->state = EDGED_MQTT_DISCONNECTED;
+	*out = m;
+	return 0;
+fail:
+	if (m->mosq)
+		mosquitto_destroy(m->mosq);
+	edged_outbox_free(m->outbox);
+	edge_backoff_free(m->backoff);
+	free(m);
+	return r;
+}
+
+int edged_mqtt_subscribe(struct edged_mqtt *m, const char *filter, int qos)
+{
+	char *copy;
+
+	if (m->nsubs == MQTT_MAX_SUBS)
+		return -E2BIG;
+	copy = strdup(filter);
+	if (!copy)
+		return -ENOMEM;
+	m->subs[m->nsubs].filter = copy;
+	m->subs[m->nsubs].qos = qos;
+	m->nsubs++;
+	if (m->state == EDGED_MQTT_CONNECTED) {
+		int rc = mosquitto_subscribe_v5(m->mosq, NULL, copy, qos, 0, NULL);
+		mqtt_after_call(m, rc, "subscribe");
+	}
+	return 0;
+}
+
+int edged_mqtt_start(struct edged_mqtt *m)
+{
+	if (m->freeing || m->state == EDGED_MQTT_STOPPING || m->state == EDGED_MQTT_STOPPED)
+		return EDGE_ECLOSED;
+	if (m->started)
+		return 0;
+	m->started = true;
+	uv_timer_start(&m->misc_timer, mqtt_on_misc, 1000, 1000);
+	uv_prepare_start(&m->prepare, mqtt_on_prepare);
+	edge_log(EDGE_LOG_INFO, "mqtt", "connecting to broker %s:%d%s", m->host, m->port,
+		 m->tls ? " (TLS)" : "");
+	mqtt_attempt(m);
+	return 0;
+}
+
+int edged_mqtt_publish(struct edged_mqtt *m, const char *topic, const void *payload, size_t len,
+		       int qos, bool retain)
+{
+	int rc;
+
+	if (m->freeing || m->state == EDGED_MQTT_STOPPING || m->state == EDGED_MQTT_STOPPED)
+		return EDGE_ECLOSED;
+	if (len > INT32_MAX)
+		return -EMSGSIZE;
+	if (m->state == EDGED_MQTT_CONNECTED) {
+		rc = mosquitto_publish_v5(m->mosq, NULL, topic, (int)len, payload, qos, retain, NULL);
+		mqtt_after_call(m, rc, "publish");
+		switch (rc) {
+		case MOSQ_ERR_SUCCESS:
+			m->stats.messages_out++;
+			return 0;
+		case MOSQ_ERR_PAYLOAD_SIZE:
+		case MOSQ_ERR_OVERSIZE_PACKET:
+			return -EMSGSIZE;
+		case MOSQ_ERR_NOMEM:
+			return -ENOMEM;
+		case MOSQ_ERR_INVAL:
+		case MOSQ_ERR_MALFORMED_UTF8:
+		case MOSQ_ERR_QOS_NOT_SUPPORTED:
+			return -EINVAL;
+		default:
+			break; /* connection going away: keep it for later */
+		}
+	}
+	return edged_outbox_push(m->outbox, topic, payload, len, qos, retain);
+}
+
+void edged_mqtt_apply_settings(struct edged_mqtt *m, const struct edge_settings *s)
+{
+	if (edge_backoff_set_bounds(m->backoff, (uint32_t)s->mqtt.reconnect_min_ms,
+				    (uint32_t)s->mqtt.reconnect_max_ms) < 0)
+		edge_log(EDGE_LOG_WARNING, "mqtt", "reconnect bounds not applied");
+	if (edged_outbox_set_capacity(m->outbox, (size_t)s->mqtt.outbox_max_messages) < 0)
+		edge_log(EDGE_LOG_WARNING, "mqtt", "outbox size not applied");
+}
+
+void edged_mqtt_stop(struct edged_mqtt *m, void (*done)(void *ud), void *ud)
+{
+	int rc;
+
+	m->stop_done = done;
+	m->stop_ud = ud;
+	uv_timer_stop(&m->retry_timer);
+	if (m->state != EDGED_MQTT_CONNECTED) {
+		mqtt_finish_stop(m);
+		return;
+	}
+	mqtt_set_state(m, EDGED_MQTT_STOPPING);
+	rc = mosquitto_disconnect_v5(m->mosq, MQTT_RC_NORMAL_DISCONNECTION, NULL);
+	mqtt_after_call(m, rc, "disconnect");
+	if (m->state == EDGED_MQTT_STOPPING) {
+		if (rc != MOSQ_ERR_SUCCESS)
+			mqtt_finish_stop(m);
+		else
+			uv_timer_start(&m->stop_timer, mqtt_on_stop_timer, MQTT_STOP_TIMEOUT_MS, 0);
+	}
+}
+
+void edged_mqtt_free(struct edged_mqtt *m)
+{
+	if (!m)
+		return;
+	m->freeing = true;
+	mqtt_poll_close(m);
+	/* Closes the socket without calling back (freeing is set anyway). */
+	mosquitto_destroy(m->mosq);
+	m->mosq = NULL;
+	uv_close((uv_handle_t *)&m->misc_timer, mqtt_handle_closed);
+	uv_close((uv_handle_t *)&m->retry_timer, mqtt_handle_closed);
+	uv_close((uv_handle_t *)&m->stop_timer, mqtt_handle_closed);
+	uv_close((uv_handle_t *)&m->prepare, mqtt_handle_closed);
+}
+
+void edged_mqtt_get_stats(const struct edged_mqtt *m, struct edged_mqtt_stats *out)
+{
+	*out = m->stats;
+	out->state = m->state;
+	snprintf(out->host, sizeof out->host, "%s", m->host);
+	out->port = m->port;
+	out->tls = m->tls;
+	out->outbox_depth = edged_outbox_depth(m->outbox);
+	out->outbox_capacity = edged_outbox_capacity(m->outbox);
+	out->outbox_dropped = edged_outbox_dropped(m->outbox);
+}
+
+enum edged_mqtt_state edged_mqtt_state(const struct edged_mqtt *m)
+{
+	return m->state;
+}

@@ -1,0 +1,93 @@
+/* The MQTT v5 client of edged: libmosquitto driven by the libuv loop.
+ *
+ * No libmosquitto thread and no blocking call: a uv_poll_t watches
+ * mosquitto_socket(), a 1 s timer runs mosquitto_loop_misc (keepalive), and a
+ * uv_prepare_t asks for writability only while mosquitto_want_write(). The
+ * library may close and reopen its socket inside any call (fd reuse), so the
+ * fd is compared after every call. Reconnects use full-jitter exponential
+ * backoff; subscriptions are renewed on every connect; publishes made while
+ * disconnected wait in a bounded outbox. */
+#ifndef EDGED_MQTT_H
+#define EDGED_MQTT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "edge_config.h"
+#include "edge_error.h"
+
+struct edged_mqtt;
+struct mosquitto_message;
+
+enum edged_mqtt_state {
+	EDGED_MQTT_DISCONNECTED,  /* waiting for the next attempt */
+	EDGED_MQTT_CONNECTING,    /* TCP/TLS/CONNECT in progress */
+	EDGED_MQTT_CONNECTED,
+	EDGED_MQTT_STOPPING,      /* DISCONNECT sent, waiting for the close */
+	EDGED_MQTT_STOPPED,
+};
+const char *edged_mqtt_state_name(enum edged_mqtt_state s);
+
+struct edged_mqtt_callbacks {
+	/* A message arrived. topic and payload are borrowed for the call;
+	 * payload is NOT NUL-terminated. */
+	void (*on_message)(void *ud, const char *topic, const void *payload, size_t len);
+	/* The connection state changed (also to CONNECTED after subscribing). */
+	void (*on_state)(void *ud, enum edged_mqtt_state state);
+	void *ud;
+};
+
+struct edged_mqtt_stats {
+	enum edged_mqtt_state state;
+	char host[EDGE_CONFIG_NAME_MAX];
+	int port;
+	bool tls;
+	uint64_t connects;         /* successful CONNACKs */
+	uint64_t reconnects;       /* connects after the first */
+	uint64_t connect_failures; /* attempts that did not reach CONNACK success */
+	uint64_t messages_in;
+	uint64_t messages_out;     /* handed to libmosquitto */
+	uint64_t outbox_depth;
+	uint64_t outbox_capacity;
+	uint64_t outbox_dropped;
+	uint32_t next_retry_ms;    /* delay chosen for the pending attempt */
+	char last_error[128];
+};
+
+/* settings are copied. cb is copied; cb->ud borrowed. loop borrowed.
+ * mosquitto_lib_init() must have run. Errors: -ENOMEM, -EINVAL (bad TLS
+ * files, credentials). Starts nothing; see edged_mqtt_start. */
+EDGE_WUR int edged_mqtt_new(uv_loop_t *loop, const struct edge_settings *settings,
+			    const struct edged_mqtt_callbacks *cb, struct edged_mqtt **out);
+
+/* Remember a subscription (renewed on every connect; sent now if connected).
+ * filter is copied. -ENOMEM, -E2BIG (too many). */
+EDGE_WUR int edged_mqtt_subscribe(struct edged_mqtt *m, const char *filter, int qos);
+
+/* Starts the first connection attempt (non-blocking). A failed attempt is
+ * retried with backoff, so this only fails on a closed client. */
+EDGE_WUR int edged_mqtt_start(struct edged_mqtt *m);
+
+/* Publish (copies topic and payload). Connected: handed to libmosquitto;
+ * otherwise queued in the outbox. Returns 0, -ENOMEM, -EMSGSIZE,
+ * EDGE_ECLOSED (stopping). */
+EDGE_WUR int edged_mqtt_publish(struct edged_mqtt *m, const char *topic, const void *payload,
+				size_t len, int qos, bool retain);
+
+/* Apply reloadable settings (reconnect bounds, outbox size). */
+void edged_mqtt_apply_settings(struct edged_mqtt *m, const struct edge_settings *settings);
+
+/* Graceful stop: send DISCONNECT, wait for it to leave (bounded by 2 s), then
+ * call done(ud) once. No more reconnects. done may be NULL. */
+void edged_mqtt_stop(struct edged_mqtt *m, void (*done)(void *ud), void *ud);
+
+/* Closes every handle and destroys the client; memory goes once the loop ran
+ * the close callbacks. NULL-safe. */
+void edged_mqtt_free(struct edged_mqtt *m);
+
+void edged_mqtt_get_stats(const struct edged_mqtt *m, struct edged_mqtt_stats *out);
+enum edged_mqtt_state edged_mqtt_state(const struct edged_mqtt *m);
+
+#endif

@@ -1,0 +1,314 @@
+#include "router.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "edge_log.h"
+#include "edge_node_msg.h"
+#include "edge_ratelimit.h"
+#include "edge_time.h"
+#include "edge_topic.h"
+
+/* proto parses the canonical tree; a configured prefix is mapped onto it. */
+#define ROUTER_CANON_PREFIX "edge/v1"
+#define ROUTER_RATELIMIT_MIN_KEYS 1024
+
+struct edged_router {
+	struct edged_mqtt *mqtt;
+	edge_registry *registry;
+	const struct edge_settings *s;
+	edge_ratelimit *log_limit;    /* per node */
+	edge_ratelimit *total_limit;  /* all nodes together; NULL = none */
+	char prefix[EDGE_CONFIG_NAME_MAX];
+	struct edged_router_stats stats;
+};
+
+const char *edged_router_refusal_name(enum edged_router_refusal r)
+{
+	switch (r) {
+	case EDGED_ROUTER_DEVICE_LIMIT: return "device_limit";
+	case EDGED_ROUTER_UNKNOWN_NODE: return "unknown_node";
+	case EDGED_ROUTER_INTERNAL: return "internal";
+	case EDGED_ROUTER_REFUSAL_COUNT: break;
+	}
+	return "unknown";
+}
+
+static int64_t router_wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int router_subscribe(struct edged_router *r)
+{
+	static const char *const types[] = { "hello", "status", "heartbeat" };
+	char filter[EDGE_CONFIG_NAME_MAX + 32];
+
+	for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
+		int rc;
+
+		snprintf(filter, sizeof filter, "%s/+/%s", r->prefix, types[i]);
+		rc = edged_mqtt_subscribe(r->mqtt, filter, 1);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+static edge_ratelimit *router_new_limit(const struct edge_settings *s)
+{
+	size_t keys = (size_t)s->registry.max_devices * 2;
+
+	if (keys < ROUTER_RATELIMIT_MIN_KEYS)
+		keys = ROUTER_RATELIMIT_MIN_KEYS;
+	return edge_ratelimit_new(keys, (uint64_t)s->log.bad_input_interval_s * 1000,
+				  (uint32_t)s->log.bad_input_burst);
+}
+
+int edged_router_new(struct edged_mqtt *mqtt, edge_registry *registry,
+		     const struct edge_settings *s, struct edged_router **out)
+{
+	struct edged_router *r = calloc(1, sizeof *r);
+	int rc;
+
+	if (!r)
+		return -ENOMEM;
+	r->mqtt = mqtt;
+	r->registry = registry;
+	r->s = s;
+	snprintf(r->prefix, sizeof r->prefix, "%s", s->mqtt.topic_prefix);
+	r->log_limit = router_new_limit(s);
+	/* One shared key: a flood of made-up ids passes the per-node limit. */
+	r->total_limit = edge_ratelimit_new(1, (uint64_t)s->log.bad_input_interval_s * 1000,
+					    s->log.bad_input_total_burst > 0
+						    ? (uint32_t)s->log.bad_input_total_burst : 1);
+	if (!r->log_limit || !r->total_limit) {
+		edged_router_free(r);
+		return -ENOMEM;
+	}
+	rc = router_subscribe(r);
+	if (rc < 0) {
+		edged_router_free(r);
+		return rc;
+	}
+	*out = r;
+	return 0;
+}
+
+void edged_router_free(struct edged_router *r)
+{
+	if (!r)
+		return;
+	edge_ratelimit_free(r->log_limit);
+	edge_ratelimit_free(r->total_limit);
+	free(r);
+}
+
+void edged_router_apply_settings(struct edged_router *r, const struct edge_settings *s)
+{
+	r->s = s;
+	if (edge_ratelimit_set_limits(r->log_limit, (uint64_t)s->log.bad_input_interval_s * 1000,
+				      (uint32_t)s->log.bad_input_burst) < 0)
+		edge_log(EDGE_LOG_WARNING, "router", "bad-input log limits not applied");
+	if (edge_ratelimit_set_limits(r->total_limit, (uint64_t)s->log.bad_input_interval_s * 1000,
+				      s->log.bad_input_total_burst > 0
+					      ? (uint32_t)s->log.bad_input_total_burst : 1) < 0)
+		edge_log(EDGE_LOG_WARNING, "router", "bad-input total log limit not applied");
+}
+
+void edged_router_get_stats(const struct edged_router *r, struct edged_router_stats *out)
+{
+	*out = r->stats;
+}
+
+/* Log about one node's bad input, at most burst lines per interval. */
+static void router_log_bad(struct edged_router *r, const char *id, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void router_log_bad(struct edged_router *r, const char *id, const char *fmt, ...)
+{
+	uint64_t now = edge_time_monotonic_ms();
+	uint64_t suppressed = 0;
+	char msg[512];
+	va_list ap;
+
+	if (!edge_ratelimit_allow(r->log_limit, id, now, &suppressed) ||
+	    (r->s->log.bad_input_total_burst > 0 &&
+	     !edge_ratelimit_allow(r->total_limit, "*", now, NULL))) {
+		r->stats.log_suppressed++;
+		return;
+	}
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	if (suppressed)
+		edge_log(EDGE_LOG_WARNING, "router", "%s (%llu similar suppressed)", msg,
+			 (unsigned long long)suppressed);
+	else
+		edge_log(EDGE_LOG_WARNING, "router", "%s", msg);
+}
+
+static void router_reply(struct edged_router *r, const char *id,
+			 const struct edge_msg_registered *reg)
+{
+	char topic[EDGE_CONFIG_NAME_MAX + EDGE_ID_MAX_LEN + 16];
+	char payload[EDGE_MSG_MAX_PAYLOAD];
+	int n, rc;
+
+	n = edge_msg_encode_registered(payload, sizeof payload, reg);
+	if (n < 0) {
+		edge_log(EDGE_LOG_ERR, "router", "cannot encode reply to %s: %s", id, strerror(-n));
+		return;
+	}
+	snprintf(topic, sizeof topic, "%s/%s/registered", r->prefix, id);
+	rc = edged_mqtt_publish(r->mqtt, topic, payload, (size_t)n, 1, false);
+	if (rc < 0)
+		edge_log(EDGE_LOG_WARNING, "router", "reply to %s not sent: %s", id,
+			 edge_strerror(rc));
+}
+
+static void router_refuse(struct edged_router *r, const char *id, enum edge_msg_refusal why,
+			  const char *detail)
+{
+	struct edge_msg_registered reg = {
+		.proto = EDGE_PROTO_VERSION,
+		.accepted = 0,
+		.refusal = why,
+	};
+
+	snprintf(reg.refusal_text, sizeof reg.refusal_text, "%s", edge_msg_refusal_name(why));
+	if (detail)
+		snprintf(reg.detail, sizeof reg.detail, "%s", detail);
+	router_reply(r, id, &reg);
+}
+
+static void router_hello(struct edged_router *r, const struct edge_msg_hello *hello,
+			 uint64_t now_ms, int64_t wall_ms)
+{
+	struct edge_msg_registered reg = { .proto = EDGE_PROTO_VERSION };
+	int rc;
+
+	r->stats.hello++;
+	rc = edge_registry_on_hello(r->registry, hello, now_ms, wall_ms);
+	if (rc == EDGE_ELIMIT) {
+		r->stats.refusals[EDGED_ROUTER_DEVICE_LIMIT]++;
+		router_log_bad(r, hello->id, "node %s refused: device limit %d reached", hello->id,
+			       r->s->registry.max_devices);
+		router_refuse(r, hello->id, EDGE_MSG_REFUSE_DEVICE_LIMIT, NULL);
+		return;
+	}
+	if (rc < 0) {
+		r->stats.refusals[EDGED_ROUTER_INTERNAL]++;
+		edge_log(EDGE_LOG_ERR, "router", "hello from %s: %s", hello->id, edge_strerror(rc));
+		router_refuse(r, hello->id, EDGE_MSG_REFUSE_INTERNAL, NULL);
+		return;
+	}
+	reg.accepted = 1;
+	reg.heartbeat_s = hello->heartbeat_s;
+	reg.stale_after = (uint32_t)r->s->registry.stale_after_missed_heartbeats;
+	router_reply(r, hello->id, &reg);
+}
+
+static void router_known_node_result(struct edged_router *r, const char *id, const char *what,
+				     int rc)
+{
+	if (rc == 0)
+		return;
+	if (rc == EDGE_ENOTFOUND) {
+		r->stats.refusals[EDGED_ROUTER_UNKNOWN_NODE]++;
+		router_log_bad(r, id, "%s from unknown node %s ignored (no hello yet)", what, id);
+		return;
+	}
+	r->stats.refusals[EDGED_ROUTER_INTERNAL]++;
+	edge_log(EDGE_LOG_ERR, "router", "%s from %s: %s", what, id, edge_strerror(rc));
+}
+
+/* Map <prefix>/<rest> onto edge/v1/<rest>; false if the topic is not ours. */
+static bool router_canonical_topic(const struct edged_router *r, const char *topic, char *out,
+				   size_t cap)
+{
+	size_t plen = strlen(r->prefix);
+
+	if (strncmp(topic, r->prefix, plen) != 0 || topic[plen] != '/')
+		return false;
+	return (size_t)snprintf(out, cap, "%s%s", ROUTER_CANON_PREFIX, topic + plen) < cap;
+}
+
+void edged_router_on_message(struct edged_router *r, const char *topic, const void *payload,
+			     size_t len)
+{
+	char canon[EDGE_TOPIC_MAX_LEN + 1];
+	struct edge_node_msg msg;
+	struct edge_msg_error err = { 0 };
+	struct edge_topic parsed;
+	const char *id = "?";
+	uint64_t now_ms = edge_time_monotonic_ms();
+	int64_t wall_ms = router_wall_ms();
+	int rc;
+
+	if (!router_canonical_topic(r, topic, canon, sizeof canon)) {
+		r->stats.rejects[EDGE_MSG_BAD_TOPIC]++;
+		router_log_bad(r, "?", "message on unexpected topic ignored");
+		return;
+	}
+	/* The id for logs and replies, when the topic has a valid one. */
+	if (edge_topic_parse(canon, strlen(canon), &parsed, NULL) == 0)
+		id = parsed.id;
+	else
+		parsed.type = EDGE_TOPIC_NONE;
+
+	/* Checked before parsing: an oversized payload costs nothing. */
+	if (len > r->s->mqtt.max_payload_bytes) {
+		r->stats.rejects[EDGE_MSG_TOO_LARGE]++;
+		router_log_bad(r, id, "node %s: %zu-byte message rejected (limit %zu)", id, len,
+			       r->s->mqtt.max_payload_bytes);
+		if (parsed.type == EDGE_TOPIC_HELLO)
+			router_refuse(r, id, EDGE_MSG_REFUSE_BAD_HELLO, "too_large");
+		return;
+	}
+	rc = edge_msg_parse_node(canon, strlen(canon), payload, len, &msg, &err);
+	if (rc < 0) {
+		enum edge_msg_reject why = err.reason;
+		char detail[EDGE_MSG_DETAIL_CAP];
+
+		if (why <= EDGE_MSG_OK || why >= EDGE_MSG_REJECT_COUNT)
+			why = EDGE_MSG_BAD_JSON;
+		r->stats.rejects[why]++;
+		router_log_bad(r, id, "node %s: %s message rejected: %s%s%s", id,
+			       edge_topic_type_name(parsed.type), edge_msg_reject_name(why),
+			       err.field[0] ? " at " : "", err.field);
+		if (parsed.type == EDGE_TOPIC_HELLO) {
+			snprintf(detail, sizeof detail, "%s%s%s", edge_msg_reject_name(why),
+				 err.field[0] ? ":" : "", err.field);
+			router_refuse(r, id, why == EDGE_MSG_UNSUPPORTED_VERSION
+						     ? EDGE_MSG_REFUSE_UNSUPPORTED_VERSION
+						     : EDGE_MSG_REFUSE_BAD_HELLO,
+				      detail);
+		}
+		return;
+	}
+	switch (msg.type) {
+	case EDGE_TOPIC_HELLO:
+		router_hello(r, &msg.u.hello, now_ms, wall_ms);
+		break;
+	case EDGE_TOPIC_STATUS:
+		r->stats.status++;
+		rc = edge_registry_on_status(r->registry, msg.id, &msg.u.status, now_ms, wall_ms);
+		router_known_node_result(r, msg.id, "status", rc);
+		break;
+	case EDGE_TOPIC_HEARTBEAT:
+		r->stats.heartbeat++;
+		rc = edge_registry_on_heartbeat(r->registry, msg.id, &msg.u.heartbeat, now_ms,
+						wall_ms);
+		router_known_node_result(r, msg.id, "heartbeat", rc);
+		break;
+	default:
+		r->stats.rejects[EDGE_MSG_UNHANDLED_TYPE]++;
+		break;
+	}
+}

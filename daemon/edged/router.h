@@ -1,0 +1,57 @@
+/* Node messages in, registry calls and replies out.
+ *
+ * Subscribes to <prefix>/+/hello, /status and /heartbeat; each message is
+ * size-checked (mqtt.max_payload_bytes) before any parsing, parsed by proto,
+ * and handed to the registry. A hello is answered on <prefix>/<id>/registered
+ * (accepted, or refused with a reason). Every rejection is counted per reason;
+ * log lines about bad input are rate-limited per node, so one noisy node
+ * cannot flood the journal or slow down the others. */
+#ifndef EDGED_ROUTER_H
+#define EDGED_ROUTER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "edge_config.h"
+#include "edge_error.h"
+#include "edge_msg_reject.h"
+#include "edge_registry.h"
+#include "mqtt.h"
+
+struct edged_router;
+
+/* Reasons counted by the router on top of proto's (edge_msg_reject). */
+enum edged_router_refusal {
+	EDGED_ROUTER_DEVICE_LIMIT,  /* "device_limit": hello beyond registry.max_devices */
+	EDGED_ROUTER_UNKNOWN_NODE,  /* "unknown_node": status/heartbeat before any hello */
+	EDGED_ROUTER_INTERNAL,      /* "internal": registry/store failure */
+	EDGED_ROUTER_REFUSAL_COUNT
+};
+const char *edged_router_refusal_name(enum edged_router_refusal r);
+
+struct edged_router_stats {
+	uint64_t hello;
+	uint64_t status;
+	uint64_t heartbeat;
+	uint64_t rejects[EDGE_MSG_REJECT_COUNT];           /* by edge_msg_reject */
+	uint64_t refusals[EDGED_ROUTER_REFUSAL_COUNT];     /* by edged_router_refusal */
+	uint64_t log_suppressed;
+};
+
+/* mqtt, registry and settings are borrowed and must outlive the router
+ * (settings: until the next edged_router_apply_settings). Subscribes the
+ * node topics. Errors: -ENOMEM, -EINVAL. */
+EDGE_WUR int edged_router_new(struct edged_mqtt *mqtt, edge_registry *registry,
+			      const struct edge_settings *settings, struct edged_router **out);
+void edged_router_free(struct edged_router *r); /* NULL-safe */
+
+/* Feed one message (the mqtt on_message callback). */
+void edged_router_on_message(struct edged_router *r, const char *topic, const void *payload,
+			     size_t len);
+
+/* Reloadable settings: payload limit, log rate limit. */
+void edged_router_apply_settings(struct edged_router *r, const struct edge_settings *settings);
+
+void edged_router_get_stats(const struct edged_router *r, struct edged_router_stats *out);
+
+#endif
