@@ -1,6 +1,9 @@
 #include "control.h"
 
+#include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +13,7 @@
 #include <unistd.h>
 
 #include "edge_ctl_frame.h"
+#include "edge_ctl_json.h"
 #include "edge_log.h"
 
 #define CONTROL_READ_CHUNK 4096
@@ -34,8 +38,7 @@ struct control_write {
 	uv_write_t req;
 	struct control_client *client;
 	size_t len;
-	uint8_t hdr[EDGE_CTL_HEADER_LEN];
-	char *body;
+	char *frame;
 };
 
 struct edged_control {
@@ -46,43 +49,77 @@ struct edged_control {
 	gid_t group;
 	uid_t self_uid;
 	struct control_client *clients;
-	bool freeing;
-	int open_handles; /* the listener */
+	uv_pipe_t spare;          /* takes a connection there is no memory for */
+	bool spare_open;
+	int open_handles;         /* listener and spare: the last close frees */
 	struct edged_control_stats stats;
 };
 
-bool edged_control_peer_allowed(uid_t uid, gid_t gid, pid_t pid, uid_t self_uid, gid_t group)
-{
-	char path[64], line[4096];
-	bool allowed = false;
-	FILE *f;
+/* Longest passwd entry buffer and group list we are prepared to read. */
+#define PEER_PW_BUF_MAX (1u << 20)
+#define PEER_GROUPS_MAX 65536
 
+/* Is uid a member of group according to the user and group databases? The
+ * peer's own kernel group list (/proc/PID/status) is hidden from edged under
+ * ProtectProc=invisible; /etc/passwd and /etc/group stay readable under
+ * ProtectSystem=strict. Only asked for peers that are neither root, edged's
+ * own user nor in the group by their effective gid. */
+static bool peer_in_group(uid_t uid, gid_t group)
+{
+	struct passwd pw, *found = NULL;
+	long hint = sysconf(_SC_GETPW_R_SIZE_MAX);
+	size_t buflen = hint > 0 && hint <= (long)PEER_PW_BUF_MAX ? (size_t)hint : 4096;
+	char *buf = NULL;
+	gid_t *groups = NULL;
+	int ngroups = 64;
+	bool member = false;
+	int r;
+
+	for (;;) {
+		char *bigger = realloc(buf, buflen);
+
+		if (!bigger)
+			goto out;
+		buf = bigger;
+		r = getpwuid_r(uid, &pw, buf, buflen, &found);
+		if (r != ERANGE || buflen >= PEER_PW_BUF_MAX)
+			break;
+		buflen *= 2;
+	}
+	if (r != 0 || !found)
+		goto out; /* no such user: only its gid could have let it in */
+	if (pw.pw_gid == group) {
+		member = true;
+		goto out;
+	}
+	/* glibc reports the size it needs, so the second round fits. */
+	for (int round = 0; round < 2; round++) {
+		int n = ngroups;
+		gid_t *bigger = realloc(groups, (size_t)n * sizeof *groups);
+
+		if (!bigger)
+			goto out;
+		groups = bigger;
+		if (getgrouplist(pw.pw_name, pw.pw_gid, groups, &n) >= 0) {
+			for (int i = 0; i < n && !member; i++)
+				member = groups[i] == group;
+			break;
+		}
+		if (n <= ngroups || n > PEER_GROUPS_MAX)
+			break;
+		ngroups = n;
+	}
+out:
+	free(groups);
+	free(buf);
+	return member;
+}
+
+bool edged_control_peer_allowed(uid_t uid, gid_t gid, uid_t self_uid, gid_t group)
+{
 	if (uid == 0 || uid == self_uid || gid == group)
 		return true;
-	/* Supplementary groups straight from the kernel's view of the peer:
-	 * no NSS lookup (which might block) on the loop. */
-	snprintf(path, sizeof path, "/proc/%ld/status", (long)pid);
-	f = fopen(path, "re");
-	if (!f)
-		return false;
-	while (fgets(line, sizeof line, f)) {
-		char *p, *end;
-
-		if (strncmp(line, "Groups:", 7) != 0)
-			continue;
-		for (p = line + 7;; p = end) {
-			unsigned long g = strtoul(p, &end, 10);
-			if (end == p)
-				break;
-			if ((gid_t)g == group) {
-				allowed = true;
-				break;
-			}
-		}
-		break;
-	}
-	fclose(f);
-	return allowed;
+	return peer_in_group(uid, group);
 }
 
 /* ---- client lifetime ---- */
@@ -123,7 +160,7 @@ static void client_write_done(uv_write_t *req, int status)
 
 	cl->out_queued -= w->len;
 	cl->writes_pending--;
-	free(w->body);
+	free(w->frame);
 	free(w);
 	if (cl->closing) {
 		/* Handles closed while the write was in flight: the last one
@@ -138,39 +175,35 @@ static void client_write_done(uv_write_t *req, int status)
 		client_close(cl);
 }
 
-/* Queue one framed response; takes ownership of body (malloc'd). */
-static void client_send(struct control_client *cl, char *body, size_t len)
+/* Queue one response frame; takes ownership of frame (malloc'd). */
+static void client_send(struct control_client *cl, char *frame, size_t len)
 {
 	struct edged_control *c = cl->server;
 	size_t limit = c->opt.max_output_bytes ? c->opt.max_output_bytes : 2 * EDGE_CTL_RESPONSE_MAX;
 	struct control_write *w;
-	uv_buf_t bufs[2];
-	int r;
+	uv_buf_t buf;
 
-	if (cl->out_queued + len + EDGE_CTL_HEADER_LEN > limit) {
+	if (cl->out_queued + len > limit) {
 		/* The client does not read its answers: drop it rather than
 		 * buffer without bound. */
 		edge_log(EDGE_LOG_WARNING, "control", "client not reading its responses; closed");
-		free(body);
+		free(frame);
 		client_close(cl);
 		return;
 	}
 	w = calloc(1, sizeof *w);
-	if (!w || edge_ctl_frame_header(w->hdr, len, EDGE_CTL_RESPONSE_MAX) < 0) {
-		free(w);
-		free(body);
+	if (!w) {
+		free(frame);
 		client_close(cl);
 		return;
 	}
 	w->client = cl;
-	w->body = body;
-	w->len = len + EDGE_CTL_HEADER_LEN;
+	w->frame = frame;
+	w->len = len;
 	w->req.data = w;
-	bufs[0] = uv_buf_init((char *)w->hdr, EDGE_CTL_HEADER_LEN);
-	bufs[1] = uv_buf_init(body, (unsigned)len);
-	r = uv_write(&w->req, (uv_stream_t *)&cl->pipe, bufs, 2, client_write_done);
-	if (r < 0) {
-		free(w->body);
+	buf = uv_buf_init(frame, (unsigned)len);
+	if (uv_write(&w->req, (uv_stream_t *)&cl->pipe, &buf, 1, client_write_done) < 0) {
+		free(w->frame);
 		free(w);
 		client_close(cl);
 		return;
@@ -179,21 +212,27 @@ static void client_send(struct control_client *cl, char *body, size_t len)
 	cl->writes_pending++;
 }
 
+/* Takes the reference to resp. */
 static void client_send_json(struct control_client *cl, json_t *resp)
 {
-	char *text = json_dumps(resp, JSON_COMPACT | JSON_ENSURE_ASCII);
+	char *frame = NULL;
+	size_t len = 0;
+	int r = resp ? edge_ctl_json_frame(resp, EDGE_CTL_RESPONSE_MAX, &frame, &len) : -ENOMEM;
 
 	json_decref(resp);
-	if (text && strlen(text) > EDGE_CTL_RESPONSE_MAX) {
-		free(text);
-		text = strdup("{\"ok\":false,\"error\":{\"code\":\"internal\","
-			      "\"message\":\"response too large\"}}");
+	if (r == -EMSGSIZE) {
+		json_t *err = json_pack("{s:b, s:{s:s, s:s}}", "ok", 0, "error", "code",
+					edge_ctl_error_name(EDGE_CTL_E_INTERNAL), "message",
+					"response too large");
+
+		r = err ? edge_ctl_json_frame(err, EDGE_CTL_RESPONSE_MAX, &frame, &len) : -ENOMEM;
+		json_decref(err);
 	}
-	if (!text) {
+	if (r < 0) {
 		client_close(cl);
 		return;
 	}
-	client_send(cl, text, strlen(text));
+	client_send(cl, frame, len);
 }
 
 static void client_send_error(struct control_client *cl, const char *code, const char *message)
@@ -202,10 +241,6 @@ static void client_send_error(struct control_client *cl, const char *code, const
 				 message);
 
 	cl->server->stats.errors++;
-	if (!resp) {
-		client_close(cl);
-		return;
-	}
 	client_send_json(cl, resp);
 }
 
@@ -347,6 +382,32 @@ static void client_on_idle(uv_timer_t *t)
 	client_close(cl);
 }
 
+static void control_handle_closed(uv_handle_t *h)
+{
+	struct edged_control *c = h->data;
+
+	if (h == (uv_handle_t *)&c->spare)
+		c->spare_open = false;
+	if (--c->open_handles > 0)
+		return;
+	free(c->path);
+	free(c);
+}
+
+/* No memory for a client: libuv stops watching the listener until the
+ * pending connection is accepted, so take it into the spare handle and
+ * hang up at once rather than leave the socket deaf. */
+static void control_shed(struct edged_control *c, uv_stream_t *server)
+{
+	if (c->spare_open || uv_pipe_init(c->loop, &c->spare, 0) < 0)
+		return;
+	c->spare.data = c;
+	c->spare_open = true;
+	c->open_handles++;
+	(void)uv_accept(server, (uv_stream_t *)&c->spare);
+	uv_close((uv_handle_t *)&c->spare, control_handle_closed);
+}
+
 static void control_on_connection(uv_stream_t *server, int status)
 {
 	struct edged_control *c = server->data;
@@ -363,10 +424,9 @@ static void control_on_connection(uv_stream_t *server, int status)
 	if (cl)
 		cl->body = malloc(c->opt.max_request_bytes ? c->opt.max_request_bytes : 1);
 	if (!cl || !cl->body) {
-		/* libuv holds the pending connection until the next accept. */
-		if (cl)
-			free(cl);
+		free(cl);
 		edge_log(EDGE_LOG_ERR, "control", "out of memory for a client");
+		control_shed(c, server);
 		return;
 	}
 	cl->server = c;
@@ -388,11 +448,12 @@ static void control_on_connection(uv_stream_t *server, int status)
 	c->stats.accepted++;
 	if (uv_fileno((uv_handle_t *)&cl->pipe, &fd) < 0 ||
 	    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &credlen) < 0 ||
-	    !edged_control_peer_allowed(cred.uid, cred.gid, cred.pid, c->self_uid, c->group)) {
+	    !edged_control_peer_allowed(cred.uid, cred.gid, c->self_uid, c->group)) {
 		c->stats.refused_auth++;
 		edge_log(EDGE_LOG_NOTICE, "control", "refused control client uid %ld: not authorised",
 			 credlen == sizeof cred ? (long)cred.uid : -1L);
-		client_send_error(cl, "not_authorised", "not authorised to control edged");
+		client_send_error(cl, edge_ctl_error_name(EDGE_CTL_E_NOT_AUTHORISED),
+				  "not authorised to control edged");
 		cl->close_after_write = true;
 		if (cl->writes_pending == 0)
 			client_close(cl);
@@ -444,14 +505,6 @@ static int control_clear_stale(const char *path)
 	return 0;
 }
 
-static void control_listener_closed(uv_handle_t *h)
-{
-	struct edged_control *c = h->data;
-
-	free(c->path);
-	free(c);
-}
-
 int edged_control_new(uv_loop_t *loop, const struct edged_control_options *opt,
 		      struct edged_control **out)
 {
@@ -481,6 +534,7 @@ int edged_control_new(uv_loop_t *loop, const struct edged_control_options *opt,
 		goto fail_free;
 	uv_pipe_init(loop, &c->listener, 0);
 	c->listener.data = c;
+	c->open_handles = 1;
 	/* Created owner-only, then opened up to the configured mode: there is
 	 * never a moment where the socket is wider than intended. */
 	old_umask = umask(0177);
@@ -505,7 +559,7 @@ int edged_control_new(uv_loop_t *loop, const struct edged_control_options *opt,
 fail_unlink:
 	unlink(c->path);
 fail_close:
-	uv_close((uv_handle_t *)&c->listener, control_listener_closed);
+	uv_close((uv_handle_t *)&c->listener, control_handle_closed);
 	return r;
 fail_free:
 	free(c->path);
@@ -517,11 +571,10 @@ void edged_control_free(struct edged_control *c)
 {
 	if (!c)
 		return;
-	c->freeing = true;
 	while (c->clients)
 		client_close(c->clients);
 	unlink(c->path);
-	uv_close((uv_handle_t *)&c->listener, control_listener_closed);
+	uv_close((uv_handle_t *)&c->listener, control_handle_closed);
 }
 
 void edged_control_set_limits(struct edged_control *c, unsigned max_clients,

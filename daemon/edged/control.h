@@ -4,12 +4,14 @@
  * big-endian length + JSON). A request is {"cmd": NAME, "args": {...}}; the
  * answer is {"ok": true, "result": {...}} or
  * {"ok": false, "error": {"code": CODE, "message": TEXT}} with CODE from
- * edge_ctl_error_name() or "not_authorised". Commands come from a table
- * given by the owner; "help" is built in.
+ * edge_ctl_error_name(). Commands come from a table given by the owner;
+ * "help" is built in.
  *
  * Access: the socket file gets the configured mode (0660) and group, and
- * each peer's SO_PEERCRED is checked (root, edged's own uid, or a member of
- * the group); others get "not_authorised" and are disconnected. Bounded:
+ * each peer's SO_PEERCRED is checked: root, edged's own uid, a peer whose
+ * gid is the group, or a user the group database lists as a member of it
+ * (supplementary groups from /etc/group via getgrouplist, so no /proc
+ * access is needed). Others get "not_authorised" and are disconnected. Bounded:
  * clients, request size (over the limit: "too_large", then close), queued
  * output per client, idle time. Writes never block the loop. */
 #ifndef EDGED_CONTROL_H
@@ -77,7 +79,9 @@ struct edged_control_stats {
 };
 void edged_control_get_stats(const struct edged_control *c, struct edged_control_stats *out);
 
-/* Decide whether a peer may talk to edged (exposed for tests). */
-bool edged_control_peer_allowed(uid_t uid, gid_t gid, pid_t pid, uid_t self_uid, gid_t group);
+/* Decide whether a peer (its SO_PEERCRED uid and gid) may talk to edged
+ * running as self_uid with control group `group` (exposed for tests). May
+ * consult the user/group databases (NSS). */
+bool edged_control_peer_allowed(uid_t uid, gid_t gid, uid_t self_uid, gid_t group);
 
 #endif

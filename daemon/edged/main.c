@@ -413,13 +413,17 @@ void edged_shutdown(struct edged *d)
 	d->stopping = true;
 	if (d->notify)
 		edged_notify_stopping(d->notify);
-	/* Step 1: no new operator requests; node state written out. */
+	/* Step 1: no new operator requests; node state committed. This blocks
+	 * the loop until the writer has taken every dirty node, also when
+	 * there are more than its queue holds: acceptable once stopping (far
+	 * below the watchdog interval), and the nodes' state must not depend
+	 * on how long the drain below may wait. */
 	edged_control_free(d->control);
 	d->control = NULL;
 	if (d->registry) {
-		rc = edge_registry_sync(d->registry);
+		rc = edge_registry_save(d->registry);
 		if (rc < 0)
-			edge_log(EDGE_LOG_WARNING, "edged", "registry sync: %s", edge_strerror(rc));
+			edge_log(EDGE_LOG_WARNING, "edged", "registry not saved: %s", edge_strerror(rc));
 	}
 	d->drain_deadline_ms = edge_time_monotonic_ms() + SHUTDOWN_DRAIN_MS;
 	if (d->drain_open)
@@ -455,7 +459,9 @@ static void edged_teardown(struct edged *d)
 	edged_mqtt_free(d->mqtt);
 	d->mqtt = NULL;
 	if (d->registry) {
-		/* The loop no longer runs: this may block until committed. */
+		/* What changed while draining (messages keep arriving until the
+		 * broker connection is closed), or everything after a failed
+		 * start-up. */
 		rc = edge_registry_save(d->registry);
 		if (rc < 0)
 			edge_log(EDGE_LOG_WARNING, "edged", "registry not fully saved: %s",

@@ -1,5 +1,6 @@
 #include "mqtt.h"
 
+#include <errno.h>
 #include <mosquitto.h>
 #include <mqtt_protocol.h>
 #include <stdlib.h>
@@ -7,7 +8,7 @@
 
 #include "edge_backoff.h"
 #include "edge_log.h"
-#include "outbox.h"
+#include "edge_outbox.h"
 
 #define MQTT_MAX_SUBS 16
 /* How long a graceful stop waits for DISCONNECT to leave. */
@@ -41,7 +42,7 @@ struct edged_mqtt {
 	bool freeing;
 
 	edge_backoff *backoff;
-	struct edged_outbox *outbox;
+	edge_outbox *outbox;
 	struct mqtt_sub subs[MQTT_MAX_SUBS];
 	int nsubs;
 
@@ -52,6 +53,9 @@ struct edged_mqtt {
 
 	enum edged_mqtt_state state;
 	bool started;
+	/* TLS handshake in progress and its TCP connect done: see
+	 * mqtt_wanted_events. */
+	bool tls_tcp_up;
 	uint64_t failure_streak; /* failed attempts since the last connect */
 	bool connack_refused;    /* last_error holds the broker's reason */
 	void (*stop_done)(void *ud);
@@ -103,6 +107,21 @@ static void mqtt_poll_close(struct edged_mqtt *m)
 static void mqtt_on_poll(uv_poll_t *h, int status, int events);
 static void mqtt_on_stop_timer(uv_timer_t *t);
 
+/* Writable only while libmosquitto has bytes queued: asking for it otherwise
+ * spins. During a TLS handshake mosquitto_want_write() can stay true while
+ * the library refuses to write (it writes nothing until the handshake is
+ * done, and only its read path drives the handshake), so then writability
+ * is asked for once, to learn that the TCP connect completed; after that the
+ * handshake moves on readable events (see mqtt_on_poll). */
+static int mqtt_wanted_events(struct edged_mqtt *m)
+{
+	int events = UV_READABLE | UV_DISCONNECT;
+
+	if (m->tls && m->state == EDGED_MQTT_CONNECTING && m->tls_tcp_up)
+		return events;
+	return events | (mosquitto_want_write(m->mosq) ? UV_WRITABLE : 0);
+}
+
 static void mqtt_update_poll(struct edged_mqtt *m)
 {
 	int events;
@@ -110,10 +129,7 @@ static void mqtt_update_poll(struct edged_mqtt *m)
 
 	if (!m->poll)
 		return;
-	/* Writable only while libmosquitto has bytes queued: asking for it
-	 * otherwise (or while a TLS handshake waits for the peer) spins. */
-	events = UV_READABLE | UV_DISCONNECT |
-		 (mosquitto_want_write(m->mosq) ? UV_WRITABLE : 0);
+	events = mqtt_wanted_events(m);
 	if (events == m->poll->events)
 		return;
 	r = uv_poll_start(&m->poll->handle, events, mqtt_on_poll);
@@ -207,6 +223,13 @@ static void mqtt_on_poll(uv_poll_t *h, int status, int events)
 		p->events = 0;
 		events = UV_READABLE | UV_DISCONNECT;
 	}
+	if (m->tls && m->state == EDGED_MQTT_CONNECTING) {
+		/* Handshake: the read path sends and receives its records, and
+		 * a write right after sends CONNECT once it is done. */
+		if (events & UV_WRITABLE)
+			m->tls_tcp_up = true;
+		events |= UV_READABLE | UV_WRITABLE;
+	}
 	if (events & (UV_READABLE | UV_DISCONNECT)) {
 		rc = mosquitto_loop_read(m->mosq, 1);
 		mqtt_after_call(m, rc, "read");
@@ -237,6 +260,8 @@ static void mqtt_on_prepare(uv_prepare_t *h)
 	mqtt_update_poll(m);
 }
 
+static void mqtt_flush_outbox(struct edged_mqtt *m);
+
 static void mqtt_on_misc(uv_timer_t *t)
 {
 	struct edged_mqtt *m = t->data;
@@ -257,6 +282,22 @@ static void mqtt_on_misc(uv_timer_t *t)
 	}
 	rc = mosquitto_loop_misc(m->mosq);
 	mqtt_after_call(m, rc, "keepalive");
+	/* What the library refused while connected is retried here. */
+	if (m->state == EDGED_MQTT_CONNECTED && edge_outbox_depth(m->outbox) > 0) {
+		mqtt_flush_outbox(m);
+		mqtt_sync_socket(m);
+	}
+	/* A TLS handshake that wanted to write while we only wait for
+	 * readability gets another chance each second. */
+	if (m->tls && m->state == EDGED_MQTT_CONNECTING && m->tls_tcp_up &&
+	    mosquitto_socket(m->mosq) >= 0) {
+		rc = mosquitto_loop_read(m->mosq, 1);
+		mqtt_after_call(m, rc, "read");
+		if (m->state == EDGED_MQTT_CONNECTING && mosquitto_socket(m->mosq) >= 0) {
+			rc = mosquitto_loop_write(m->mosq, 1);
+			mqtt_after_call(m, rc, "write");
+		}
+	}
 	/* TLS may hold decrypted bytes the socket no longer signals. */
 	if (m->tls && m->state == EDGED_MQTT_CONNECTED && mosquitto_socket(m->mosq) >= 0) {
 		rc = mosquitto_loop_read(m->mosq, 1);
@@ -307,6 +348,7 @@ static void mqtt_attempt(struct edged_mqtt *m)
 	if (m->freeing || m->state == EDGED_MQTT_STOPPING || m->state == EDGED_MQTT_STOPPED)
 		return;
 	mqtt_poll_close(m);
+	m->tls_tcp_up = false;
 	mqtt_set_state(m, EDGED_MQTT_CONNECTING);
 	/* Non-blocking: returns once the TCP connect is in flight (the name
 	 * lookup still blocks; the broker is configured by address or as a
@@ -323,20 +365,45 @@ static void mqtt_attempt(struct edged_mqtt *m)
 	}
 }
 
+/* What a mosquitto_publish_v5 result means for the message: 0 sent, a
+ * negative errno if it can never be sent, 1 if it may be sent later (the
+ * connection is going away). */
+static int mqtt_publish_outcome(int rc)
+{
+	switch (rc) {
+	case MOSQ_ERR_SUCCESS:
+		return 0;
+	case MOSQ_ERR_PAYLOAD_SIZE:
+	case MOSQ_ERR_OVERSIZE_PACKET:
+		return -EMSGSIZE;
+	case MOSQ_ERR_INVAL:
+	case MOSQ_ERR_MALFORMED_UTF8:
+	case MOSQ_ERR_QOS_NOT_SUPPORTED:
+		return -EINVAL;
+	default:
+		return 1;
+	}
+}
+
 static void mqtt_flush_outbox(struct edged_mqtt *m)
 {
-	struct edged_outbox_msg *msg;
-	int rc;
+	struct edge_outbox_msg *msg;
+	int r;
 
-	while ((msg = edged_outbox_pop(m->outbox))) {
-		rc = mosquitto_publish_v5(m->mosq, NULL, msg->topic, (int)msg->len, msg->payload,
-					  msg->qos, msg->retain, NULL);
-		if (rc != MOSQ_ERR_SUCCESS) {
-			edged_outbox_unpop(m->outbox, msg);
+	while ((msg = edge_outbox_pop(m->outbox))) {
+		r = mqtt_publish_outcome(mosquitto_publish_v5(m->mosq, NULL, msg->topic,
+							      (int)msg->len, msg->payload,
+							      msg->qos, msg->retain, NULL));
+		if (r == 1) {
+			edge_outbox_unpop(m->outbox, msg);
 			return;
 		}
-		m->stats.messages_out++;
-		edged_outbox_msg_free(msg);
+		if (r == 0)
+			m->stats.messages_out++;
+		else
+			edge_log(EDGE_LOG_WARNING, "mqtt", "queued message to %s dropped: %s",
+				 msg->topic, strerror(-r));
+		edge_outbox_msg_free(msg);
 	}
 }
 
@@ -440,7 +507,7 @@ static void mqtt_handle_closed(uv_handle_t *h)
 
 	if (--m->open_handles > 0)
 		return;
-	edged_outbox_free(m->outbox);
+	edge_outbox_free(m->outbox);
 	edge_backoff_free(m->backoff);
 	for (int i = 0; i < m->nsubs; i++)
 		free(m->subs[i].filter);
@@ -494,7 +561,7 @@ int edged_mqtt_new(uv_loop_t *loop, const struct edge_settings *s,
 	m->keepalive_s = s->mqtt.keepalive_s;
 	m->backoff = edge_backoff_new((uint32_t)s->mqtt.reconnect_min_ms,
 				      (uint32_t)s->mqtt.reconnect_max_ms);
-	m->outbox = edged_outbox_new((size_t)s->mqtt.outbox_max_messages);
+	m->outbox = edge_outbox_new((size_t)s->mqtt.outbox_max_messages);
 	m->mosq = mosquitto_new(s->mqtt.client_id[0] ? s->mqtt.client_id : NULL, true, m);
 	if (!m->backoff || !m->outbox || !m->mosq) {
 		r = -ENOMEM;
@@ -517,7 +584,7 @@ int edged_mqtt_new(uv_loop_t *loop, const struct edge_settings *s,
 fail:
 	if (m->mosq)
 		mosquitto_destroy(m->mosq);
-	edged_outbox_free(m->outbox);
+	edge_outbox_free(m->outbox);
 	edge_backoff_free(m->backoff);
 	free(m);
 	return r;
@@ -566,27 +633,21 @@ int edged_mqtt_publish(struct edged_mqtt *m, const char *topic, const void *payl
 		return EDGE_ECLOSED;
 	if (len > INT32_MAX)
 		return -EMSGSIZE;
-	if (m->state == EDGED_MQTT_CONNECTED) {
+	/* Connected with nothing waiting: straight to the library; otherwise
+	 * behind what waits, to keep the order. */
+	if (m->state == EDGED_MQTT_CONNECTED && edge_outbox_depth(m->outbox) == 0) {
 		rc = mosquitto_publish_v5(m->mosq, NULL, topic, (int)len, payload, qos, retain, NULL);
 		mqtt_after_call(m, rc, "publish");
-		switch (rc) {
-		case MOSQ_ERR_SUCCESS:
-			m->stats.messages_out++;
-			return 0;
-		case MOSQ_ERR_PAYLOAD_SIZE:
-		case MOSQ_ERR_OVERSIZE_PACKET:
-			return -EMSGSIZE;
-		case MOSQ_ERR_NOMEM:
+		if (rc == MOSQ_ERR_NOMEM)
 			return -ENOMEM;
-		case MOSQ_ERR_INVAL:
-		case MOSQ_ERR_MALFORMED_UTF8:
-		case MOSQ_ERR_QOS_NOT_SUPPORTED:
-			return -EINVAL;
-		default:
-			break; /* connection going away: keep it for later */
-		}
+		rc = mqtt_publish_outcome(rc);
+		if (rc == 0)
+			m->stats.messages_out++;
+		if (rc <= 0)
+			return rc;
+		/* connection going away: keep it for later */
 	}
-	return edged_outbox_push(m->outbox, topic, payload, len, qos, retain);
+	return edge_outbox_push(m->outbox, topic, payload, len, qos, retain);
 }
 
 void edged_mqtt_apply_settings(struct edged_mqtt *m, const struct edge_settings *s)
@@ -594,7 +655,7 @@ void edged_mqtt_apply_settings(struct edged_mqtt *m, const struct edge_settings 
 	if (edge_backoff_set_bounds(m->backoff, (uint32_t)s->mqtt.reconnect_min_ms,
 				    (uint32_t)s->mqtt.reconnect_max_ms) < 0)
 		edge_log(EDGE_LOG_WARNING, "mqtt", "reconnect bounds not applied");
-	if (edged_outbox_set_capacity(m->outbox, (size_t)s->mqtt.outbox_max_messages) < 0)
+	if (edge_outbox_set_capacity(m->outbox, (size_t)s->mqtt.outbox_max_messages) < 0)
 		edge_log(EDGE_LOG_WARNING, "mqtt", "outbox size not applied");
 }
 
@@ -642,9 +703,9 @@ void edged_mqtt_get_stats(const struct edged_mqtt *m, struct edged_mqtt_stats *o
 	snprintf(out->host, sizeof out->host, "%s", m->host);
 	out->port = m->port;
 	out->tls = m->tls;
-	out->outbox_depth = edged_outbox_depth(m->outbox);
-	out->outbox_capacity = edged_outbox_capacity(m->outbox);
-	out->outbox_dropped = edged_outbox_dropped(m->outbox);
+	out->outbox_depth = edge_outbox_depth(m->outbox);
+	out->outbox_capacity = edge_outbox_capacity(m->outbox);
+	out->outbox_dropped = edge_outbox_dropped(m->outbox);
 }
 
 enum edged_mqtt_state edged_mqtt_state(const struct edged_mqtt *m)

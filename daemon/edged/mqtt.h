@@ -4,9 +4,12 @@
  * mosquitto_socket(), a 1 s timer runs mosquitto_loop_misc (keepalive), and a
  * uv_prepare_t asks for writability only while mosquitto_want_write(). The
  * library may close and reopen its socket inside any call (fd reuse), so the
- * fd is compared after every call. Reconnects use full-jitter exponential
- * backoff; subscriptions are renewed on every connect; publishes made while
- * disconnected wait in a bounded outbox. */
+ * fd is compared after every call. While a TLS handshake is pending,
+ * writability is only asked for until the TCP connect is done (the library
+ * may want to write but refuses to until the handshake ends: polling for it
+ * would spin). Reconnects use full-jitter exponential backoff; subscriptions
+ * are renewed on every connect; publishes made while disconnected wait in a
+ * bounded outbox (edge_outbox). */
 #ifndef EDGED_MQTT_H
 #define EDGED_MQTT_H
 
@@ -70,9 +73,11 @@ EDGE_WUR int edged_mqtt_subscribe(struct edged_mqtt *m, const char *filter, int 
  * retried with backoff, so this only fails on a closed client. */
 EDGE_WUR int edged_mqtt_start(struct edged_mqtt *m);
 
-/* Publish (copies topic and payload). Connected: handed to libmosquitto;
- * otherwise queued in the outbox. Returns 0, -ENOMEM, -EMSGSIZE,
- * EDGE_ECLOSED (stopping). */
+/* Publish (copies topic and payload). Connected with an empty outbox: handed
+ * to libmosquitto; otherwise queued in the outbox behind what waits there
+ * (sent on the next connect, or retried each second while connected; a
+ * queued message the library can never send is dropped and logged).
+ * Returns 0, -ENOMEM, -EMSGSIZE, -EINVAL, EDGE_ECLOSED (stopping). */
 EDGE_WUR int edged_mqtt_publish(struct edged_mqtt *m, const char *topic, const void *payload,
 				size_t len, int qos, bool retain);
 

@@ -48,6 +48,10 @@ int edged_reload(struct edged *d, char *needs_restart, size_t nr_len, char *err,
 		edged_mqtt_apply_settings(d->mqtt, s);
 	if (d->router)
 		edged_router_apply_settings(d->router, s);
+	if (d->registry &&
+	    edge_registry_set_stale_after(d->registry,
+					  (unsigned)s->registry.stale_after_missed_heartbeats) < 0)
+		edge_log(EDGE_LOG_WARNING, "edged", "registry.stale_after_missed_heartbeats not applied");
 	if (d->control)
 		edged_control_set_limits(d->control, (unsigned)s->control.max_clients,
 					 (unsigned)s->control.client_timeout_ms);

@@ -14,14 +14,17 @@
 
 /* proto parses the canonical tree; a configured prefix is mapped onto it. */
 #define ROUTER_CANON_PREFIX "edge/v1"
-#define ROUTER_RATELIMIT_MIN_KEYS 1024
+/* Nodes tracked by the bad-input log limiter: fixed, whatever
+ * registry.max_devices says, since ids in bad input are made up at will; the
+ * limiter evicts the oldest entry when full (about 0.4 MB). */
+#define ROUTER_RATELIMIT_KEYS 4096
 
 struct edged_router {
 	struct edged_mqtt *mqtt;
 	edge_registry *registry;
 	const struct edge_settings *s;
-	edge_ratelimit *log_limit;    /* per node */
-	edge_ratelimit *total_limit;  /* all nodes together; NULL = none */
+	edge_ratelimit *log_limit;    /* per node, plus the total budget */
+	uint64_t suppressed_at_last_line; /* stats.log_suppressed then */
 	char prefix[EDGE_CONFIG_NAME_MAX];
 	struct edged_router_stats stats;
 };
@@ -61,16 +64,6 @@ static int router_subscribe(struct edged_router *r)
 	return 0;
 }
 
-static edge_ratelimit *router_new_limit(const struct edge_settings *s)
-{
-	size_t keys = (size_t)s->registry.max_devices * 2;
-
-	if (keys < ROUTER_RATELIMIT_MIN_KEYS)
-		keys = ROUTER_RATELIMIT_MIN_KEYS;
-	return edge_ratelimit_new(keys, (uint64_t)s->log.bad_input_interval_s * 1000,
-				  (uint32_t)s->log.bad_input_burst);
-}
-
 int edged_router_new(struct edged_mqtt *mqtt, edge_registry *registry,
 		     const struct edge_settings *s, struct edged_router **out)
 {
@@ -83,15 +76,15 @@ int edged_router_new(struct edged_mqtt *mqtt, edge_registry *registry,
 	r->registry = registry;
 	r->s = s;
 	snprintf(r->prefix, sizeof r->prefix, "%s", s->mqtt.topic_prefix);
-	r->log_limit = router_new_limit(s);
-	/* One shared key: a flood of made-up ids passes the per-node limit. */
-	r->total_limit = edge_ratelimit_new(1, (uint64_t)s->log.bad_input_interval_s * 1000,
-					    s->log.bad_input_total_burst > 0
-						    ? (uint32_t)s->log.bad_input_total_burst : 1);
-	if (!r->log_limit || !r->total_limit) {
+	r->log_limit = edge_ratelimit_new(ROUTER_RATELIMIT_KEYS,
+					  (uint64_t)s->log.bad_input_interval_s * 1000,
+					  (uint32_t)s->log.bad_input_burst);
+	if (!r->log_limit) {
 		edged_router_free(r);
 		return -ENOMEM;
 	}
+	/* A flood of made-up ids passes any per-node limit. */
+	edge_ratelimit_set_total(r->log_limit, (uint32_t)s->log.bad_input_total_burst);
 	rc = router_subscribe(r);
 	if (rc < 0) {
 		edged_router_free(r);
@@ -106,7 +99,6 @@ void edged_router_free(struct edged_router *r)
 	if (!r)
 		return;
 	edge_ratelimit_free(r->log_limit);
-	edge_ratelimit_free(r->total_limit);
 	free(r);
 }
 
@@ -116,10 +108,7 @@ void edged_router_apply_settings(struct edged_router *r, const struct edge_setti
 	if (edge_ratelimit_set_limits(r->log_limit, (uint64_t)s->log.bad_input_interval_s * 1000,
 				      (uint32_t)s->log.bad_input_burst) < 0)
 		edge_log(EDGE_LOG_WARNING, "router", "bad-input log limits not applied");
-	if (edge_ratelimit_set_limits(r->total_limit, (uint64_t)s->log.bad_input_interval_s * 1000,
-				      s->log.bad_input_total_burst > 0
-					      ? (uint32_t)s->log.bad_input_total_burst : 1) < 0)
-		edge_log(EDGE_LOG_WARNING, "router", "bad-input total log limit not applied");
+	edge_ratelimit_set_total(r->log_limit, (uint32_t)s->log.bad_input_total_burst);
 }
 
 void edged_router_get_stats(const struct edged_router *r, struct edged_router_stats *out)
@@ -127,28 +116,39 @@ void edged_router_get_stats(const struct edged_router *r, struct edged_router_st
 	*out = r->stats;
 }
 
-/* Log about one node's bad input, at most burst lines per interval. */
+/* Log about one node's bad input: at most log.bad_input_burst lines per node
+ * and log.bad_input_total_burst for all nodes per interval. A line that
+ * follows suppressed ones says how many: of this node since its previous
+ * line, and of all nodes since the previous line of any. */
 static void router_log_bad(struct edged_router *r, const char *id, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 static void router_log_bad(struct edged_router *r, const char *id, const char *fmt, ...)
 {
-	uint64_t now = edge_time_monotonic_ms();
-	uint64_t suppressed = 0;
+	uint64_t mine = 0, all;
 	char msg[512];
 	va_list ap;
 
-	if (!edge_ratelimit_allow(r->log_limit, id, now, &suppressed) ||
-	    (r->s->log.bad_input_total_burst > 0 &&
-	     !edge_ratelimit_allow(r->total_limit, "*", now, NULL))) {
+	if (!edge_ratelimit_allow(r->log_limit, id, edge_time_monotonic_ms(), &mine)) {
 		r->stats.log_suppressed++;
 		return;
 	}
+	all = r->stats.log_suppressed - r->suppressed_at_last_line;
+	r->suppressed_at_last_line = r->stats.log_suppressed;
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
-	if (suppressed)
+	if (mine && all)
+		edge_log(EDGE_LOG_WARNING, "router",
+			 "%s (%llu similar suppressed; %llu bad-input lines suppressed since "
+			 "the previous one)", msg, (unsigned long long)mine,
+			 (unsigned long long)all);
+	else if (mine)
 		edge_log(EDGE_LOG_WARNING, "router", "%s (%llu similar suppressed)", msg,
-			 (unsigned long long)suppressed);
+			 (unsigned long long)mine);
+	else if (all)
+		edge_log(EDGE_LOG_WARNING, "router",
+			 "%s (%llu bad-input lines suppressed since the previous one)", msg,
+			 (unsigned long long)all);
 	else
 		edge_log(EDGE_LOG_WARNING, "router", "%s", msg);
 }

@@ -4,8 +4,11 @@
  * size-checked (mqtt.max_payload_bytes) before any parsing, parsed by proto,
  * and handed to the registry. A hello is answered on <prefix>/<id>/registered
  * (accepted, or refused with a reason). Every rejection is counted per reason;
- * log lines about bad input are rate-limited per node, so one noisy node
- * cannot flood the journal or slow down the others. */
+ * log lines about bad input are rate-limited per node (log.bad_input_burst
+ * per log.bad_input_interval_s, for up to 4096 recent nodes) and in total
+ * (log.bad_input_total_burst), so one noisy node, or a flood of made-up ids,
+ * cannot flood the journal or slow down the others. The first line after
+ * suppressed ones says how many were suppressed. */
 #ifndef EDGED_ROUTER_H
 #define EDGED_ROUTER_H
 

@@ -486,6 +486,14 @@ int edge_registry_forget(edge_registry *reg, const char *id)
 	return 0;
 }
 
+int edge_registry_set_stale_after(edge_registry *reg, unsigned missed)
+{
+	if (!reg || missed == 0)
+		return -EINVAL;
+	reg->opt.stale_after_missed_heartbeats = missed;
+	return 0;
+}
+
 void edge_registry_tick(edge_registry *reg, uint64_t now_ms)
 {
 	if (!reg)

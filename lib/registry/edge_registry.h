@@ -169,6 +169,13 @@ EDGE_WUR int edge_registry_on_lost(edge_registry *reg, const char *id, const cha
  * EDGE_ENOTFOUND, EDGE_ELIMIT (store queue full: nothing removed), -ENOMEM. */
 EDGE_WUR int edge_registry_forget(edge_registry *reg, const char *id);
 
+/* Reloadable option: a node turns stale after `missed` of its heartbeat
+ * intervals without news. Applies from the next edge_registry_tick on, to
+ * every node's running clock (a node already later than the new limit turns
+ * stale at that tick; a stale node stays stale until it is heard from).
+ * Errors: -EINVAL (reg NULL or missed == 0; the old value stays). */
+EDGE_WUR int edge_registry_set_stale_after(edge_registry *reg, unsigned missed);
+
 /* Periodic (about once a second): ONLINE nodes whose last heartbeat (or hello)
  * is older than stale_after_missed_heartbeats × their interval become STALE;
  * retries rows the store could not take. O(nodes). */
@@ -180,7 +187,8 @@ EDGE_WUR int edge_registry_sync(edge_registry *reg);
 
 /* Shutdown: like sync, but blocks (edge_store_flush + run_completions) while
  * the store queue is full, so every change is committed on return even with
- * more dirty nodes than queue_max_ops. Only when the loop no longer runs.
+ * more dirty nodes than queue_max_ops. Blocks the calling thread: only once
+ * the owner is stopping (the loop may still be running, e.g. to drain).
  * Returns 0 or the first submit error; a failed commit is logged by the
  * op's completion (group "registry"). */
 EDGE_WUR int edge_registry_save(edge_registry *reg);

@@ -332,6 +332,46 @@ START_TEST(each_node_has_its_own_interval)
 }
 END_TEST
 
+START_TEST(stale_after_change_applies_at_next_tick)
+{
+	struct event_log log = { 0 };
+	edge_registry *reg = new_registry(NULL, 8, &log);
+
+	hello(reg, "early", 10, 0); /* 10 s interval, 3 missed = 30 s */
+	hello(reg, "late", 10, 0);
+	edge_registry_tick(reg, 15000);
+	ck_assert_int_eq(state_of(reg, "early"), EDGE_NODE_ONLINE);
+
+	/* Lowered: a node already past the new limit turns stale now. */
+	ck_assert_int_eq(edge_registry_set_stale_after(reg, 1), 0);
+	edge_registry_tick(reg, 15000);
+	ck_assert_int_eq(state_of(reg, "early"), EDGE_NODE_STALE);
+	ck_assert_int_eq(state_of(reg, "late"), EDGE_NODE_STALE);
+	ck_assert_int_eq(log.ev[log.n - 1], EDGE_REGISTRY_STALE);
+
+	/* Raised: a heartbeat revives "late", which then lasts 5 intervals. */
+	struct edge_msg_heartbeat hb = hb_msg(1);
+	ck_assert_int_eq(edge_registry_on_heartbeat(reg, "late", &hb, 20000, WALL0 + 20000), 0);
+	ck_assert_int_eq(edge_registry_set_stale_after(reg, 5), 0);
+	edge_registry_tick(reg, 20000 + 30000); /* the old limit of 3 */
+	ck_assert_int_eq(state_of(reg, "late"), EDGE_NODE_ONLINE);
+	edge_registry_tick(reg, 20000 + 49999);
+	ck_assert_int_eq(state_of(reg, "late"), EDGE_NODE_ONLINE);
+	edge_registry_tick(reg, 20000 + 50000);
+	ck_assert_int_eq(state_of(reg, "late"), EDGE_NODE_STALE);
+	/* A stale node is not revived by a longer limit. */
+	ck_assert_int_eq(state_of(reg, "early"), EDGE_NODE_STALE);
+
+	ck_assert_int_eq(edge_registry_set_stale_after(reg, 0), -EINVAL);
+	ck_assert_int_eq(edge_registry_set_stale_after(NULL, 3), -EINVAL);
+	/* The refused value changed nothing: still 5 intervals. */
+	ck_assert_int_eq(edge_registry_on_heartbeat(reg, "late", &hb, 100000, WALL0 + 100000), 0);
+	edge_registry_tick(reg, 100000 + 49999);
+	ck_assert_int_eq(state_of(reg, "late"), EDGE_NODE_ONLINE);
+	edge_registry_free(reg);
+}
+END_TEST
+
 START_TEST(lost_offline_and_reconnect_counting)
 {
 	struct event_log log = { 0 };
@@ -781,6 +821,7 @@ static Suite *registry_suite(void)
 	tcase_add_test(mem, device_limit_refuses_new_nodes_only);
 	tcase_add_test(mem, online_stale_online_via_heartbeat);
 	tcase_add_test(mem, each_node_has_its_own_interval);
+	tcase_add_test(mem, stale_after_change_applies_at_next_tick);
 	tcase_add_test(mem, lost_offline_and_reconnect_counting);
 	tcase_add_test(mem, counts_and_filtered_iteration);
 	suite_add_tcase(s, mem);

@@ -24,6 +24,13 @@ if [ ! -r "$unit" ]; then
 	exit 1
 fi
 
+# Operators in edged's group use edgectl: PrivateUsers= would map them to
+# nobody in edged's view, and edged's peer check would refuse them.
+if grep -Eiq '^[[:space:]]*PrivateUsers[[:space:]]*=[[:space:]]*(yes|true|on|1|self|identity)' "$unit"; then
+	echo "FAIL: $unit sets PrivateUsers=; operators could no longer use edgectl"
+	exit 1
+fi
+
 out=$(systemd-analyze security --offline=yes --no-pager "$unit" 2>&1)
 rc=$?
 line=$(printf '%s\n' "$out" | grep 'Overall exposure level')

@@ -8,5 +8,6 @@ TCase *test_backoff_tcase(void);
 TCase *test_ratelimit_tcase(void);
 TCase *test_error_tcase(void);
 TCase *test_log_tcase(void);
+TCase *test_outbox_tcase(void);
 
 #endif

@@ -12,6 +12,7 @@ int main(void)
 	suite_add_tcase(s, test_log_tcase());
 	suite_add_tcase(s, test_backoff_tcase());
 	suite_add_tcase(s, test_ratelimit_tcase());
+	suite_add_tcase(s, test_outbox_tcase());
 
 	SRunner *sr = srunner_create(s);
 	srunner_set_tap(sr, "-");

@@ -1,20 +1,21 @@
-#include "outbox.h"
+#include "edge_outbox.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 /* Ring buffer of message pointers. */
-struct edged_outbox {
-	struct edged_outbox_msg **ring;
+struct edge_outbox {
+	struct edge_outbox_msg **ring;
 	size_t capacity;
 	size_t head;  /* index of the oldest message */
 	size_t count;
 	uint64_t dropped;
 };
 
-struct edged_outbox *edged_outbox_new(size_t capacity)
+edge_outbox *edge_outbox_new(size_t capacity)
 {
-	struct edged_outbox *ob;
+	edge_outbox *ob;
 
 	ob = calloc(1, sizeof *ob);
 	if (!ob)
@@ -28,7 +29,7 @@ struct edged_outbox *edged_outbox_new(size_t capacity)
 	return ob;
 }
 
-void edged_outbox_msg_free(struct edged_outbox_msg *msg)
+void edge_outbox_msg_free(struct edge_outbox_msg *msg)
 {
 	if (!msg)
 		return;
@@ -37,22 +38,22 @@ void edged_outbox_msg_free(struct edged_outbox_msg *msg)
 	free(msg);
 }
 
-void edged_outbox_free(struct edged_outbox *ob)
+void edge_outbox_free(edge_outbox *ob)
 {
-	struct edged_outbox_msg *msg;
+	struct edge_outbox_msg *msg;
 
 	if (!ob)
 		return;
-	while ((msg = edged_outbox_pop(ob)))
-		edged_outbox_msg_free(msg);
+	while ((msg = edge_outbox_pop(ob)))
+		edge_outbox_msg_free(msg);
 	free(ob->ring);
 	free(ob);
 }
 
-int edged_outbox_push(struct edged_outbox *ob, const char *topic, const void *payload, size_t len,
-		      int qos, bool retain)
+int edge_outbox_push(edge_outbox *ob, const char *topic, const void *payload, size_t len,
+		     int qos, bool retain)
 {
-	struct edged_outbox_msg *msg;
+	struct edge_outbox_msg *msg;
 
 	if (ob->capacity == 0) {
 		ob->dropped++;
@@ -64,7 +65,7 @@ int edged_outbox_push(struct edged_outbox *ob, const char *topic, const void *pa
 	msg->topic = strdup(topic);
 	msg->payload = malloc(len ? len : 1);
 	if (!msg->topic || !msg->payload) {
-		edged_outbox_msg_free(msg);
+		edge_outbox_msg_free(msg);
 		return -ENOMEM;
 	}
 	if (len)
@@ -73,7 +74,7 @@ int edged_outbox_push(struct edged_outbox *ob, const char *topic, const void *pa
 	msg->qos = qos;
 	msg->retain = retain;
 	if (ob->count == ob->capacity) {
-		edged_outbox_msg_free(edged_outbox_pop(ob));
+		edge_outbox_msg_free(edge_outbox_pop(ob));
 		ob->dropped++;
 	}
 	ob->ring[(ob->head + ob->count) % ob->capacity] = msg;
@@ -81,9 +82,9 @@ int edged_outbox_push(struct edged_outbox *ob, const char *topic, const void *pa
 	return 0;
 }
 
-struct edged_outbox_msg *edged_outbox_pop(struct edged_outbox *ob)
+struct edge_outbox_msg *edge_outbox_pop(edge_outbox *ob)
 {
-	struct edged_outbox_msg *msg;
+	struct edge_outbox_msg *msg;
 
 	if (!ob->count)
 		return NULL;
@@ -94,11 +95,11 @@ struct edged_outbox_msg *edged_outbox_pop(struct edged_outbox *ob)
 	return msg;
 }
 
-void edged_outbox_unpop(struct edged_outbox *ob, struct edged_outbox_msg *msg)
+void edge_outbox_unpop(edge_outbox *ob, struct edge_outbox_msg *msg)
 {
 	if (ob->count == ob->capacity || ob->capacity == 0) {
 		/* Cannot happen right after a pop; keep the invariant anyway. */
-		edged_outbox_msg_free(msg);
+		edge_outbox_msg_free(msg);
 		ob->dropped++;
 		return;
 	}
@@ -107,9 +108,9 @@ void edged_outbox_unpop(struct edged_outbox *ob, struct edged_outbox_msg *msg)
 	ob->count++;
 }
 
-int edged_outbox_set_capacity(struct edged_outbox *ob, size_t capacity)
+int edge_outbox_set_capacity(edge_outbox *ob, size_t capacity)
 {
-	struct edged_outbox_msg **ring;
+	struct edge_outbox_msg **ring;
 	size_t n = 0;
 
 	if (capacity == ob->capacity)
@@ -118,11 +119,11 @@ int edged_outbox_set_capacity(struct edged_outbox *ob, size_t capacity)
 	if (!ring)
 		return -ENOMEM;
 	while (ob->count > capacity) {
-		edged_outbox_msg_free(edged_outbox_pop(ob));
+		edge_outbox_msg_free(edge_outbox_pop(ob));
 		ob->dropped++;
 	}
 	while (ob->count)
-		ring[n++] = edged_outbox_pop(ob);
+		ring[n++] = edge_outbox_pop(ob);
 	free(ob->ring);
 	ob->ring = ring;
 	ob->capacity = capacity;
@@ -131,6 +132,6 @@ int edged_outbox_set_capacity(struct edged_outbox *ob, size_t capacity)
 	return 0;
 }
 
-size_t edged_outbox_depth(const struct edged_outbox *ob) { return ob->count; }
-size_t edged_outbox_capacity(const struct edged_outbox *ob) { return ob->capacity; }
-uint64_t edged_outbox_dropped(const struct edged_outbox *ob) { return ob->dropped; }
+size_t edge_outbox_depth(const edge_outbox *ob) { return ob->count; }
+size_t edge_outbox_capacity(const edge_outbox *ob) { return ob->capacity; }
+uint64_t edge_outbox_dropped(const edge_outbox *ob) { return ob->dropped; }

@@ -1,0 +1,273 @@
+/* edgectl's side of the control protocol: one request, one response, over a
+ * blocking AF_UNIX socket with a receive timeout. */
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "edge_ctl_frame.h"
+#include "edge_ctl_json.h"
+#include "edgectl.h"
+
+#define CLIENT_TIMEOUT_S 30
+
+static int client_connect(const char *path, int *out)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct timeval tv = { .tv_sec = CLIENT_TIMEOUT_S };
+	int fd;
+
+	if (strlen(path) >= sizeof sa.sun_path) {
+		fprintf(stderr, "edgectl: socket path too long: %s\n", path);
+		return EDGECTL_EUSAGE;
+	}
+	strcpy(sa.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		fprintf(stderr, "edgectl: socket: %s\n", strerror(errno));
+		return EDGECTL_EDAEMON;
+	}
+	if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
+		int e = errno;
+
+		close(fd);
+		if (e == ENOENT || e == ECONNREFUSED || e == ENOTDIR) {
+			fprintf(stderr, "edgectl: edged is not running (%s: %s)\n", path, strerror(e));
+			return EDGECTL_ENOTRUNNING;
+		}
+		if (e == EACCES || e == EPERM) {
+			fprintf(stderr, "edgectl: permission denied on %s (are you in edged's group?)\n",
+				path);
+			return EDGECTL_EPERM;
+		}
+		fprintf(stderr, "edgectl: cannot connect to %s: %s\n", path, strerror(e));
+		return EDGECTL_EDAEMON;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+	*out = fd;
+	return EDGECTL_OK;
+}
+
+static int write_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+
+	while (len > 0) {
+		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -errno;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Reads one response frame into a new buffer. */
+static int read_response(int fd, char **body, size_t *body_len)
+{
+	uint8_t *buf = malloc(EDGE_CTL_RESPONSE_MAX + 1);
+	struct edge_ctl_decoder dec;
+	uint8_t chunk[8192];
+
+	if (!buf)
+		return -ENOMEM;
+	edge_ctl_decoder_init(&dec, buf, EDGE_CTL_RESPONSE_MAX);
+	for (;;) {
+		ssize_t n = recv(fd, chunk, sizeof chunk, 0);
+		size_t off = 0;
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			int e = errno == EAGAIN ? ETIMEDOUT : errno;
+			free(buf);
+			return -e;
+		}
+		if (n == 0) {
+			free(buf);
+			return -ECONNRESET;
+		}
+		while (off < (size_t)n) {
+			const uint8_t *b;
+			size_t used = 0, blen = 0;
+			int r = edge_ctl_decoder_feed(&dec, chunk + off, (size_t)n - off, &used, &b,
+						      &blen);
+
+			off += used;
+			if (r == 1) {
+				/* b points into buf: move it to the front and end it. */
+				memmove(buf, b, blen);
+				buf[blen] = '\0';
+				*body = (char *)buf;
+				*body_len = blen;
+				return 0;
+			}
+			if (r < 0) {
+				free(buf);
+				return r;
+			}
+			if (used == 0)
+				break;
+		}
+	}
+}
+
+int edgectl_call(const char *cmd, json_t *args, json_t **result)
+{
+	json_t *req, *resp, *err;
+	json_error_t jerr;
+	char *frame = NULL, *body = NULL;
+	size_t frame_len = 0, body_len = 0;
+	int fd, rc;
+
+	req = json_pack("{s:s, s:O?}", "cmd", cmd, "args", args);
+	rc = req ? edge_ctl_json_frame(req, EDGE_CTL_REQUEST_MAX, &frame, &frame_len) : -ENOMEM;
+	json_decref(req);
+	if (rc == -EMSGSIZE) {
+		fprintf(stderr, "edgectl: request too large\n");
+		return EDGECTL_EUSAGE;
+	}
+	if (rc < 0) {
+		fprintf(stderr, "edgectl: out of memory\n");
+		return EDGECTL_EDAEMON;
+	}
+	rc = client_connect(edgectl_globals.socket_path, &fd);
+	if (rc != EDGECTL_OK) {
+		free(frame);
+		return rc;
+	}
+	(void)write_all(fd, frame, frame_len);
+	free(frame);
+	/* A refusing daemon answers and hangs up even if the write failed. */
+	rc = read_response(fd, &body, &body_len);
+	close(fd);
+	if (rc < 0) {
+		fprintf(stderr, "edgectl: no answer from edged: %s\n",
+			rc == -ECONNRESET ? "connection closed" : strerror(-rc));
+		return EDGECTL_EDAEMON;
+	}
+	resp = json_loadb(body, body_len, JSON_REJECT_DUPLICATES, &jerr);
+	free(body);
+	if (!json_is_object(resp)) {
+		fprintf(stderr, "edgectl: malformed answer from edged: %s\n", jerr.text);
+		json_decref(resp);
+		return EDGECTL_EDAEMON;
+	}
+	if (json_is_true(json_object_get(resp, "ok"))) {
+		*result = json_incref(json_object_get(resp, "result"));
+		json_decref(resp);
+		if (!*result) {
+			fprintf(stderr, "edgectl: answer without a result\n");
+			return EDGECTL_EDAEMON;
+		}
+		return EDGECTL_OK;
+	}
+	err = json_object_get(resp, "error");
+	const char *code = json_string_value(json_object_get(err, "code"));
+	const char *message = json_string_value(json_object_get(err, "message"));
+
+	fprintf(stderr, "edgectl: %s (%s)\n", message ? message : "request failed",
+		code ? code : "internal");
+	rc = code && edge_ctl_error_from_name(code) == EDGE_CTL_E_NOT_AUTHORISED ? EDGECTL_EPERM
+										: EDGECTL_EDAEMON;
+	json_decref(resp);
+	return rc;
+}
+
+int edgectl_print_json(json_t *result)
+{
+	if (json_dumpf(result, stdout, JSON_INDENT(2) | JSON_SORT_KEYS) < 0 ||
+	    fputc('\n', stdout) == EOF || fflush(stdout) != 0) {
+		fprintf(stderr, "edgectl: cannot write output\n");
+		return EDGECTL_EDAEMON;
+	}
+	return EDGECTL_OK;
+}
+
+int edgectl_query(const char *cmd, json_t *args, int (*print)(json_t *result))
+{
+	json_t *result;
+	int rc = edgectl_call(cmd, args, &result);
+
+	if (rc != EDGECTL_OK)
+		return rc;
+	rc = edgectl_globals.json ? edgectl_print_json(result) : print(result);
+	json_decref(result);
+	return rc;
+}
+
+int edgectl_parse_exit(int parse_rc)
+{
+	return parse_rc == -1 ? EDGECTL_OK : EDGECTL_EUSAGE;
+}
+
+int edgectl_run_plain(int argc, char **argv, const char *usage, const char *cmd,
+		      int (*print)(json_t *result))
+{
+	int npos, rc = edgectl_parse_args(argc, argv, usage, NULL, 0, NULL, 0, &npos);
+
+	if (rc < 0)
+		return edgectl_parse_exit(rc);
+	return edgectl_query(cmd, NULL, print);
+}
+
+int edgectl_parse_args(int argc, char **argv, const char *usage, const struct edgectl_opt *opts,
+		       int nopts, const char **positional, int max_positional, int *npositional)
+{
+	*npositional = 0;
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		bool matched = false;
+
+		if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+			fputs(usage, stdout);
+			return -1;
+		}
+		if (strcmp(a, "--json") == 0) {
+			edgectl_globals.json = true;
+			continue;
+		}
+		for (int o = 0; o < nopts; o++) {
+			size_t n = strlen(opts[o].name);
+
+			if (strncmp(a, opts[o].name, n) != 0)
+				continue;
+			if (a[n] == '=') {
+				*opts[o].value = a + n + 1;
+			} else if (a[n] == '\0' && i + 1 < argc) {
+				*opts[o].value = argv[++i];
+			} else if (a[n] == '\0') {
+				fprintf(stderr, "edgectl %s: %s needs a value\n", argv[0], a);
+				fputs(usage, stderr);
+				return -2;
+			} else {
+				continue;
+			}
+			matched = true;
+			break;
+		}
+		if (matched)
+			continue;
+		if (a[0] == '-' && a[1] != '\0') {
+			fprintf(stderr, "edgectl %s: unknown option %s\n", argv[0], a);
+			fputs(usage, stderr);
+			return -2;
+		}
+		if (*npositional == max_positional) {
+			fprintf(stderr, "edgectl %s: unexpected argument '%s'\n", argv[0], a);
+			fputs(usage, stderr);
+			return -2;
+		}
+		positional[(*npositional)++] = a;
+	}
+	return argc;
+}

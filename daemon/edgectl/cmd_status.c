@@ -1,0 +1,111 @@
+/* edgectl status */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "edgectl.h"
+#include "table.h"
+
+static const char status_usage[] =
+	"Usage: edgectl status [--json]\n"
+	"\n"
+	"Daemon version and uptime, broker connection, nodes by state, rejected\n"
+	"messages by reason, database and outbox figures.\n";
+
+static json_int_t num(json_t *obj, const char *key)
+{
+	return json_integer_value(json_object_get(obj, key));
+}
+
+static const char *str(json_t *obj, const char *key)
+{
+	const char *s = json_string_value(json_object_get(obj, key));
+
+	return s ? s : "";
+}
+
+static void format_bytes(char *buf, size_t cap, json_int_t bytes)
+{
+	if (bytes >= 10 * 1024 * 1024)
+		snprintf(buf, cap, "%" JSON_INTEGER_FORMAT " MiB", bytes / (1024 * 1024));
+	else if (bytes >= 10 * 1024)
+		snprintf(buf, cap, "%" JSON_INTEGER_FORMAT " KiB", bytes / 1024);
+	else
+		snprintf(buf, cap, "%" JSON_INTEGER_FORMAT " B", bytes);
+}
+
+static int print_status(json_t *r)
+{
+	json_t *b = json_object_get(r, "broker"), *n = json_object_get(r, "nodes");
+	json_t *m = json_object_get(r, "messages"), *rej = json_object_get(r, "rejects");
+	json_t *st = json_object_get(r, "store"), *ob = json_object_get(b, "outbox");
+	json_int_t up = num(r, "uptime_s");
+	struct edgectl_table *t = edgectl_table_new(2, NULL);
+	char line[1024], db[32], wal[32];
+	const char *key;
+	json_t *val;
+	size_t off = 0;
+	int rc;
+
+	if (!t)
+		return EDGECTL_EDAEMON;
+	snprintf(line, sizeof line, "%s (pid %" JSON_INTEGER_FORMAT "), %s, up %" JSON_INTEGER_FORMAT
+		 "d %02" JSON_INTEGER_FORMAT ":%02" JSON_INTEGER_FORMAT ":%02" JSON_INTEGER_FORMAT,
+		 str(r, "version"), num(r, "pid"), str(r, "state"), up / 86400, up / 3600 % 24,
+		 up / 60 % 60, up % 60);
+	edgectl_table_add(t, (const char *[]){ "edged", line });
+
+	if (json_object_get(b, "host")) {
+		snprintf(line, sizeof line, "%s:%" JSON_INTEGER_FORMAT "%s %s, reconnects %"
+			 JSON_INTEGER_FORMAT ", outbox %" JSON_INTEGER_FORMAT "/%" JSON_INTEGER_FORMAT
+			 " (dropped %" JSON_INTEGER_FORMAT ")%s%s",
+			 str(b, "host"), num(b, "port"), json_is_true(json_object_get(b, "tls"))
+				 ? " (TLS)" : "",
+			 str(b, "state"), num(b, "reconnects"), num(ob, "depth"), num(ob, "capacity"),
+			 num(ob, "dropped"), str(b, "last_error")[0] ? ", last error: " : "",
+			 str(b, "last_error"));
+	} else {
+		snprintf(line, sizeof line, "%s", str(b, "state"));
+	}
+	edgectl_table_add(t, (const char *[]){ "broker", line });
+
+	snprintf(line, sizeof line, "%" JSON_INTEGER_FORMAT " total: %" JSON_INTEGER_FORMAT
+		 " online, %" JSON_INTEGER_FORMAT " stale, %" JSON_INTEGER_FORMAT " offline (max %"
+		 JSON_INTEGER_FORMAT ")", num(n, "total"), num(n, "online"), num(n, "stale"),
+		 num(n, "offline"), num(n, "max"));
+	edgectl_table_add(t, (const char *[]){ "nodes", line });
+
+	snprintf(line, sizeof line, "hello %" JSON_INTEGER_FORMAT ", status %" JSON_INTEGER_FORMAT
+		 ", heartbeat %" JSON_INTEGER_FORMAT ", log lines suppressed %" JSON_INTEGER_FORMAT,
+		 num(m, "hello"), num(m, "status"), num(m, "heartbeat"), num(m, "log_suppressed"));
+	edgectl_table_add(t, (const char *[]){ "messages", line });
+
+	line[0] = '\0';
+	json_object_foreach(rej, key, val) {
+		if (json_integer_value(val) == 0 || off >= sizeof line)
+			continue;
+		off += (size_t)snprintf(line + off, sizeof line - off, "%s%s %" JSON_INTEGER_FORMAT,
+					off ? ", " : "", key, json_integer_value(val));
+	}
+	edgectl_table_add(t, (const char *[]){ "rejects", line[0] ? line : "none" });
+
+	if (json_object_get(st, "path")) {
+		format_bytes(db, sizeof db, num(st, "db_bytes"));
+		format_bytes(wal, sizeof wal, num(st, "wal_bytes"));
+		snprintf(line, sizeof line, "%s, %s (+ %s WAL), %" JSON_INTEGER_FORMAT
+			 " ops committed, %" JSON_INTEGER_FORMAT " failed, queue %" JSON_INTEGER_FORMAT,
+			 str(st, "path"), db, wal, num(st, "ops_committed"), num(st, "ops_failed"),
+			 num(st, "queue_depth"));
+	} else {
+		snprintf(line, sizeof line, "%s", str(st, "state"));
+	}
+	edgectl_table_add(t, (const char *[]){ "store", line });
+	rc = edgectl_table_print(t, stdout);
+	edgectl_table_free(t);
+	return rc < 0 ? EDGECTL_EDAEMON : EDGECTL_OK;
+}
+
+int edgectl_cmd_status(int argc, char **argv)
+{
+	return edgectl_run_plain(argc, argv, status_usage, "status", print_status);
+}

@@ -1,0 +1,66 @@
+/* edgectl: the operator's command line for edged. Every fleet question goes
+ * through the daemon's control socket; edgectl never opens the database. */
+#ifndef EDGECTL_H
+#define EDGECTL_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+/* Exit codes (documented in `edgectl --help`). */
+enum edgectl_exit {
+	EDGECTL_OK = 0,
+	EDGECTL_EDAEMON = 1,      /* the daemon reported an error (or I/O failed) */
+	EDGECTL_EUSAGE = 2,       /* bad usage */
+	EDGECTL_ENOTRUNNING = 3,  /* no socket / connection refused */
+	EDGECTL_EPERM = 4,        /* permission denied / not authorised */
+};
+
+/* Global options, set before a subcommand runs. */
+struct edgectl_globals {
+	const char *socket_path;
+	bool json;
+};
+extern struct edgectl_globals edgectl_globals;
+
+/* Sends {"cmd": cmd, "args": args} (args: borrowed, may be NULL) and waits for
+ * the answer. On success *result is a new reference to the result object and
+ * EDGECTL_OK is returned; otherwise an error was printed to stderr and the
+ * exit code is returned. */
+int edgectl_call(const char *cmd, json_t *args, json_t **result);
+
+/* Prints a result as indented JSON on stdout (for --json). */
+int edgectl_print_json(json_t *result);
+
+/* The shape of every daemon command: edgectl_call, then the result as JSON
+ * (--json) or through print (human form). args is borrowed (may be NULL).
+ * Returns the exit code. */
+int edgectl_query(const char *cmd, json_t *args, int (*print)(json_t *result));
+
+/* Common subcommand option parsing: --json, -h/--help. Positional arguments
+ * and unknown options are left for the caller: returns the index of the
+ * first unhandled argument in argv (or argc), -1 if help was printed
+ * (exit 0), -2 on bad usage (message printed). */
+struct edgectl_opt {
+	const char *name;   /* "--state" */
+	const char **value; /* where to put its argument */
+};
+int edgectl_parse_args(int argc, char **argv, const char *usage,
+		       const struct edgectl_opt *opts, int nopts, const char **positional,
+		       int max_positional, int *npositional);
+/* Exit code for a negative edgectl_parse_args result. */
+int edgectl_parse_exit(int parse_rc);
+
+/* A subcommand with no arguments but --json/--help: parse, then
+ * edgectl_query(cmd, no args, print). Returns the exit code. */
+int edgectl_run_plain(int argc, char **argv, const char *usage, const char *cmd,
+		      int (*print)(json_t *result));
+
+/* Subcommands: argv[0] is the subcommand name. Return an exit code. */
+int edgectl_cmd_status(int argc, char **argv);
+int edgectl_cmd_devices(int argc, char **argv);
+int edgectl_cmd_config(int argc, char **argv);
+int edgectl_cmd_reload(int argc, char **argv);
+/* Offline model tools (work on a local file, no daemon). */
+int edgectl_cmd_model(int argc, char **argv);
+
+#endif
