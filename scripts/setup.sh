@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Install every Debian 12 package that building, running and testing edged needs.
+# Idempotent: when everything is present it does not touch apt at all.
+# Works as root or through sudo; never prompts (safe with no stdin, as in CI).
+set -euo pipefail
+
+packages=(
+  # build
+  gcc pkg-config meson ninja-build
+  # libraries edged links
+  libuv1-dev libmosquitto-dev libsqlite3-dev libssl-dev libjansson-dev
+  libsystemd-dev libinih-dev
+  # tests: unit framework, the real broker, sanitizers/fuzzing, tools
+  check mosquitto clang libclang-rt-14-dev sqlite3 openssl procps
+  # runtime supervision (unit files, systemd-analyze verify)
+  systemd
+  # the aarch64 cross build of the INT8 engine, run under qemu
+  gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+  [[ "$status" == "install ok installed" ]] || missing+=("$p")
+done
+
+if ((${#missing[@]} == 0)); then
+  echo "setup: all ${#packages[@]} packages present"
+  exit 0
+fi
+
+echo "setup: installing ${missing[*]}"
+sudo=()
+if ((EUID != 0)); then
+  command -v sudo >/dev/null || { echo "setup: need root or sudo to install packages" >&2; exit 1; }
+  sudo=(sudo)
+fi
+export DEBIAN_FRONTEND=noninteractive
+"${sudo[@]}" apt-get update -q
+"${sudo[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
+
+# The Debian package enables a system-wide broker on port 1883; edged's tests
+# and scripts start their own private brokers and do not need it.
+echo "setup: done"

@@ -1,0 +1,138 @@
+/* Integration harness: a private world per test — a temp dir, the real
+ * mosquitto on a free 127.0.0.1 port, the built edged with a generated
+ * config, the simulator, and edgectl — with every wait bounded.
+ *
+ * Usage in a Check test (fork mode):
+ *   struct h_env *e = h_env_new();          // fails the test if impossible
+ *   h_broker_start(e);
+ *   h_cfg_set(e, "registry.max_devices", "5");
+ *   h_edged_start(e);                       // waits for edgectl status
+ *   h_sim_start(e, "--count", "20", NULL);
+ *   h_sim_wait(e, "sim: registered all", 30000);
+ *   json_t *st = h_edgectl_json(e, "status", NULL);
+ *   ...
+ *   h_env_free(e);                          // stops everything by PID
+ *
+ * All h_* functions that can fail end the test with a clear message
+ * (ck_abort_msg) instead of returning an error: a failed step has no
+ * meaningful continuation. Tests run in Check's no-fork mode with
+ * h_teardown as checked teardown: if a test fails (or the process exits
+ * early: atexit, or its deadline passes: SIGALRM), the tail of every log is
+ * printed, every process it started is stopped (SIGTERM, bounded wait,
+ * SIGKILL) and the temp dir is kept for inspection. Spawned processes also
+ * get PR_SET_PDEATHSIG, so none outlives the test. */
+#ifndef EDGE_HARNESS_H
+#define EDGE_HARNESS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include <jansson.h>
+
+struct h_proc {
+	pid_t pid;          /* 0 = not running */
+	char name[32];
+	char log_path[512]; /* stdout+stderr */
+	int stdin_fd;       /* write end of its stdin pipe, or -1 */
+	int status;         /* waitpid status once reaped */
+	bool reaped;
+};
+
+struct h_env {
+	char dir[256];           /* the temp dir */
+	char state_dir[320], runtime_dir[320], sock_path[400];
+	char edged_conf[320], broker_conf[320];
+	char edged_bin[512], edgectl_bin[512], sim_bin[512], mosquitto_bin[512];
+	int broker_port;
+	struct h_proc broker, edged, sim;
+	unsigned n_cfg;
+	struct { char name[64]; char value[256]; } cfg[64];
+};
+
+/* Checked teardown for Check's no-fork mode (where a failed assertion
+ * returns here): if the test did not reach h_env_free, print the logs, stop
+ * every process and keep the temp dir. */
+void h_teardown(void);
+/* After `seconds`, print the logs, stop everything and exit 1: the last word
+ * before an outer timeout would kill the test silently. */
+void h_set_deadline(unsigned seconds);
+
+/* Exit 77 (skip) from main() when the integration prerequisites are missing
+ * (no mosquitto binary, no EDGE_BUILD_ROOT); prints why. */
+void h_require_prerequisites(void);
+
+struct h_env *h_env_new(void);
+/* Stops everything, removes the temp dir, marks the test as passed. */
+void h_env_free(struct h_env *e);
+
+/* Bounded sleep in milliseconds (for paced polling). */
+void h_sleep_ms(unsigned ms);
+
+/* ---- broker */
+void h_broker_start(struct h_env *e); /* waits until the port accepts */
+void h_broker_stop(struct h_env *e);  /* SIGTERM, bounded wait, SIGKILL */
+
+/* ---- edged: config by key ("section.key"), then start */
+void h_cfg_set(struct h_env *e, const char *name, const char *value);
+void h_edged_write_config(struct h_env *e);
+/* Write config, start, wait until `edgectl status` answers and the broker
+ * connection is up (when a broker runs). */
+void h_edged_start(struct h_env *e);
+/* SIGTERM and bounded wait; returns the exit status (WEXITSTATUS) or -1. */
+int h_edged_stop(struct h_env *e);
+bool h_proc_alive(struct h_proc *p);
+void h_proc_signal(struct h_proc *p, int sig);
+
+/* ---- edgectl: argv is NULL-terminated after `cmd`; "-s SOCK" and "--json"
+ * are added. Returns the exit code; *out gets the parsed JSON of stdout
+ * (the "result" object when edgectl prints the whole response) or NULL. */
+int h_edgectl(struct h_env *e, json_t **out, const char *cmd, ...)
+	__attribute__((sentinel));
+/* Same, but the command must succeed with JSON: returns it (caller decrefs). */
+json_t *h_edgectl_json(struct h_env *e, const char *cmd, ...)
+	__attribute__((sentinel));
+/* Run edgectl against an explicit socket path; returns the exit code. */
+int h_edgectl_at(struct h_env *e, const char *sock, const char *cmd);
+
+/* Integer at a dotted path ("nodes.online"); -1 if absent or not a number. */
+long long h_json_int(json_t *j, const char *path);
+const char *h_json_str(json_t *j, const char *path);
+
+/* Poll `edgectl status --json` (every 100 ms, at most timeout_ms) until the
+ * integer at path satisfies `op` ("==", ">=", "<=") value. Fails the test
+ * with the last value seen otherwise. */
+void h_wait_status(struct h_env *e, const char *path, const char *op,
+		   long long value, unsigned timeout_ms);
+/* Poll `edgectl devices show ID --json` until "state" equals state; returns
+ * the final device JSON (caller decrefs). */
+json_t *h_wait_device_state(struct h_env *e, const char *id, const char *state,
+			    unsigned timeout_ms);
+
+/* ---- simulator: extra args NULL-terminated; --host/--port/--duration-s added */
+void h_sim_start(struct h_env *e, ...) __attribute__((sentinel));
+/* Wait for a line containing `needle` in the sim's output (from the start
+ * of its log); returns that line (static buffer). */
+const char *h_sim_wait(struct h_env *e, const char *needle, unsigned timeout_ms);
+/* Send one control command and wait for its "cmd-ok" acknowledgement. */
+void h_sim_cmd(struct h_env *e, const char *line);
+/* Ask for "stats" and return the value of key in that line. */
+long long h_sim_stat(struct h_env *e, const char *key);
+/* Copy of the sim's log (caller frees). */
+char *h_sim_output(struct h_env *e);
+
+/* ---- raw control-socket client */
+/* Send `len` bytes to the socket at path, then read one framed response
+ * (bounded by timeout_ms). Returns 0 and *resp (parsed body), or -errno
+ * (connect failure, EOF before a response: -ECONNRESET). */
+int h_ctl_raw(const char *path, const void *data, size_t len, json_t **resp,
+	      unsigned timeout_ms);
+/* Frame and send {"cmd": cmd} as h_ctl_raw. */
+int h_ctl_request(const char *path, const char *cmd, json_t **resp,
+		  unsigned timeout_ms);
+
+/* Run fn in a forked child under uid/gid `nobody` (no supplementary
+ * groups); returns the child's exit code (or -1 on a signal/timeout). */
+int h_run_as_nobody(int (*fn)(void *ud), void *ud, unsigned timeout_ms);
+
+#endif

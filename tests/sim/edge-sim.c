@@ -1,0 +1,1063 @@
+/* edge-sim: N TinyML nodes (1..10,000) as real MQTT v5 clients of the
+ * broker, in one process on one libuv loop. Every message goes through
+ * proto's codec. See `edge-sim --help` and the README's simulator section.
+ *
+ * Output (stdout, one line per event, stable for tests to parse):
+ *   sim: connected all N in S s
+ *   sim: registered all N in S s
+ *   sim: settled registered=R refused=F total=N in S s
+ *   sim: refused node=ID reason=R detail=D
+ *   sim: malformed node=ID kind=K expect=REASON
+ *   sim: cmd-ok LINE | sim: cmd-error LINE: why
+ *   sim: stats ... / sim: summary ...   (same fields) */
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <uv.h>
+
+#include "edge_node_msg.h"
+#include "sim_conn.h"
+#include "sim_malformed.h"
+#include "sim_msgs.h"
+#include "sim_nofile.h"
+#include "sim_pacer.h"
+#include "sim_select.h"
+
+#define SIM_MAX_NODES 10000
+#define SIM_PAYLOAD_CAP (EDGE_MSG_MAX_PAYLOAD + 1)
+
+enum node_state {
+	N_IDLE,       /* not connected, nothing scheduled */
+	N_QUEUED,     /* waiting for the pacer */
+	N_CONNECTING, /* socket open, no CONNACK yet */
+	N_WAIT_REG,   /* hello sent, waiting for `registered` */
+	N_REGISTERED, /* accepted, heartbeating */
+	N_REFUSED,    /* the gateway said no; stays connected and quiet */
+	N_DOWN,       /* no socket; maybe a reconnect is scheduled */
+};
+
+struct sim;
+
+struct node {
+	struct sim *sim;
+	unsigned idx;
+	char id[EDGE_ID_MAX_LEN + 1];
+	char topic_registered[EDGE_TOPIC_MAX_LEN + 1];
+	struct sim_conn *conn;
+	uv_timer_t hb_timer;  /* heartbeats, or hello retries before registration */
+	uv_timer_t act_timer; /* crash / disconnect / flap / reconnect */
+	enum node_state st;
+	bool silent, crash, disconnect, flap, malformed;
+	bool stay_down;       /* killed or disconnected on purpose */
+	bool pacer_pending;   /* counted in the pacer's pending until CONNACK */
+	bool ever_connected, ever_registered, ever_refused, behaviour_done;
+	bool malformed_sent;
+	uint32_t hb_seq, reconnects, heartbeat_s;
+	unsigned backoff_exp, hello_tries;
+	uint64_t boot_ms;
+};
+
+struct sim_opts {
+	const char *host;
+	int port;
+	unsigned count;
+	const char *id_prefix;
+	unsigned heartbeat_s;
+	double connect_rate;
+	unsigned max_pending;
+	unsigned duration_s;
+	unsigned keepalive_s;
+	double reconnect_s;     /* mean base delay after a lost connection */
+	double reconnect_max_s;
+	unsigned hello_retry_s;
+	double crash_after_s, disconnect_after_s, flap_every_s;
+	struct sim_select sel_silent, sel_crash, sel_disconnect, sel_flap,
+		sel_malformed;
+	const char *malformed_kind; /* NULL, a kind name or "all" */
+	bool exit_crash;            /* at the end: drop sockets instead of DISCONNECT */
+	bool verbose;
+};
+
+struct sim_counts {
+	unsigned open_sockets;
+	unsigned connected_now, registered_now, refused_now;
+	unsigned ever_connected, ever_registered, ever_refused;
+	unsigned long registered_acks, refusals, heartbeats, malformed, hellos;
+	unsigned long lost, reconnects, kills, disconnects;
+	unsigned long err_connect, err_connack, err_publish, err_reply;
+};
+
+struct sim {
+	struct sim_opts o;
+	uv_loop_t *loop;
+	struct node *nodes;
+	struct sim_pacer *pacer;
+	uv_timer_t tick, duration, drain;
+	uv_signal_t sigint, sigterm, sigusr1;
+	uv_stream_t *input;
+	union {
+		uv_pipe_t pipe;
+		uv_tty_t tty;
+	} input_h;
+	char line[1024];
+	size_t line_len;
+	uint64_t t0;
+	struct sim_counts c;
+	bool said_connected, said_registered, said_settled, stopping, finished;
+	const struct sim_malformed_kind *malformed_kind;
+};
+
+static const char *progname = "edge-sim";
+
+__attribute__((format(printf, 1, 2)))
+static void say(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fputs("sim: ", stdout);
+	vprintf(fmt, ap);
+	fputc('\n', stdout);
+	va_end(ap);
+}
+
+static double elapsed_s(const struct sim *s)
+{
+	return (double)(uv_hrtime() - s->t0) / 1e9;
+}
+
+static double rand01(void)
+{
+	return (double)rand() / ((double)RAND_MAX + 1.0);
+}
+
+/* mean * U[0.5, 1.5): spread events without changing their average. */
+static uint64_t jitter_ms(double mean_s)
+{
+	double ms = mean_s * 1000.0 * (0.5 + rand01());
+	return ms < 1 ? 1 : (uint64_t)ms;
+}
+
+static void print_counts(struct sim *s, const char *what)
+{
+	const struct sim_counts *c = &s->c;
+	unsigned long errors = c->err_connect + c->err_connack + c->err_publish +
+			       c->err_reply;
+	say("%s nodes=%u connected=%u registered=%u refused=%u "
+	    "registered_acks=%lu refusals=%lu hellos=%lu heartbeats=%lu "
+	    "malformed=%lu lost=%lu reconnects=%lu killed=%lu disconnected=%lu "
+	    "errors=%lu err_connect=%lu err_connack=%lu err_publish=%lu "
+	    "err_reply=%lu seconds=%.3f",
+	    what, s->o.count, c->connected_now, c->registered_now, c->refused_now,
+	    c->registered_acks, c->refusals, c->hellos, c->heartbeats,
+	    c->malformed, c->lost, c->reconnects, c->kills, c->disconnects, errors,
+	    c->err_connect, c->err_connack, c->err_publish, c->err_reply,
+	    elapsed_s(s));
+}
+
+static void check_milestones(struct sim *s)
+{
+	unsigned n = s->o.count;
+	if (!s->said_connected && s->c.ever_connected == n) {
+		s->said_connected = true;
+		say("connected all %u in %.3f s", n, elapsed_s(s));
+	}
+	if (!s->said_settled && s->c.ever_registered + s->c.ever_refused == n) {
+		s->said_settled = true;
+		say("settled registered=%u refused=%u total=%u in %.3f s",
+		    s->c.ever_registered, s->c.ever_refused, n, elapsed_s(s));
+	}
+	if (!s->said_registered && s->c.ever_registered == n) {
+		s->said_registered = true;
+		say("registered all %u in %.3f s", n, elapsed_s(s));
+	}
+}
+
+/* ---- state bookkeeping: every transition goes through set_state. */
+
+static void set_state(struct node *nd, enum node_state st)
+{
+	struct sim_counts *c = &nd->sim->c;
+	bool was_conn = nd->st == N_WAIT_REG || nd->st == N_REGISTERED ||
+			nd->st == N_REFUSED;
+	bool is_conn = st == N_WAIT_REG || st == N_REGISTERED || st == N_REFUSED;
+	c->open_sockets += (is_conn || st == N_CONNECTING) -
+			   (was_conn || nd->st == N_CONNECTING);
+	c->connected_now += is_conn - was_conn;
+	c->registered_now += (st == N_REGISTERED) - (nd->st == N_REGISTERED);
+	c->refused_now += (st == N_REFUSED) - (nd->st == N_REFUSED);
+	nd->st = st;
+}
+
+static void pacer_release(struct node *nd)
+{
+	if (nd->pacer_pending) {
+		nd->pacer_pending = false;
+		sim_pacer_done(nd->sim->pacer);
+	}
+}
+
+static void queue_connect(struct node *nd)
+{
+	if (nd->st != N_IDLE && nd->st != N_DOWN)
+		return;
+	if (sim_pacer_push(nd->sim->pacer, nd->idx) == 0)
+		set_state(nd, N_QUEUED);
+}
+
+/* Full-jitter exponential backoff for reconnects after a lost connection. */
+static void schedule_reconnect(struct node *nd);
+
+static int publish(struct node *nd, enum edge_topic_type type,
+		   const char *payload, int len, int qos, bool retain)
+{
+	char topic[EDGE_TOPIC_MAX_LEN + 1];
+	int rc = len < 0 ? len : sim_msgs_topic(topic, sizeof(topic), nd->id, type);
+	if (rc >= 0)
+		rc = sim_conn_publish(nd->conn, topic, payload, (size_t)len, qos,
+				      retain, NULL);
+	if (rc < 0) {
+		nd->sim->c.err_publish++;
+		if (nd->sim->o.verbose)
+			say("publish-error node=%s type=%s: %s", nd->id,
+			    edge_topic_type_name(type), strerror(-rc));
+	}
+	return rc;
+}
+
+static void send_hello(struct node *nd)
+{
+	char buf[SIM_PAYLOAD_CAP];
+	int n = sim_msgs_encode_hello(buf, sizeof(buf), nd->id,
+				      nd->sim->o.heartbeat_s);
+	if (publish(nd, EDGE_TOPIC_HELLO, buf, n, 1, false) == 0)
+		nd->sim->c.hellos++;
+	nd->hello_tries++;
+}
+
+static void send_status(struct node *nd, enum edge_msg_state state,
+			enum edge_msg_status_reason reason)
+{
+	char buf[SIM_PAYLOAD_CAP];
+	int n = sim_msgs_encode_status(buf, sizeof(buf), state, reason);
+	(void)publish(nd, EDGE_TOPIC_STATUS, buf, n, 1, true);
+}
+
+static void send_heartbeat(struct node *nd)
+{
+	char buf[SIM_PAYLOAD_CAP];
+	uint64_t up = (uv_now(nd->sim->loop) - nd->boot_ms) / 1000;
+	int n = sim_msgs_encode_heartbeat(buf, sizeof(buf), nd->hb_seq++, up,
+					  nd->reconnects);
+	if (publish(nd, EDGE_TOPIC_HEARTBEAT, buf, n, 0, false) == 0)
+		nd->sim->c.heartbeats++;
+}
+
+static void send_malformed(struct node *nd, const struct sim_malformed_kind *only)
+{
+	struct sim *s = nd->sim;
+	for (size_t i = 0; i < sim_malformed_count; i++) {
+		const struct sim_malformed_kind *k = &sim_malformed_kinds[i];
+		if (only && only != k)
+			continue;
+		struct sim_malformed_msg m;
+		int rc = sim_malformed_build(k, nd->id, s->o.heartbeat_s, &m);
+		if (rc == 0) {
+			rc = sim_conn_publish(nd->conn, m.topic, m.payload, m.len,
+					      1, m.retain != 0, NULL);
+			free(m.payload);
+		}
+		if (rc < 0) {
+			s->c.err_publish++;
+			say("malformed-error node=%s kind=%s: %s", nd->id, k->name,
+			    strerror(-rc));
+			continue;
+		}
+		s->c.malformed++;
+		say("malformed node=%s kind=%s expect=%s", nd->id, k->name,
+		    edge_msg_reject_name(k->expect));
+	}
+}
+
+/* ---- behaviours */
+
+static void crash(struct node *nd)
+{
+	if (!sim_conn_has_socket(nd->conn))
+		return;
+	sim_conn_abort(nd->conn);
+	pacer_release(nd);
+	uv_timer_stop(&nd->hb_timer);
+	set_state(nd, N_DOWN);
+}
+
+static void clean_disconnect(struct node *nd)
+{
+	if (!sim_conn_is_connected(nd->conn)) {
+		crash(nd);
+		return;
+	}
+	uv_timer_stop(&nd->hb_timer);
+	send_status(nd, EDGE_MSG_STATE_OFFLINE, EDGE_MSG_STATUS_SHUTDOWN);
+	sim_conn_disconnect(nd->conn); /* → on_disconnected(rc 0) */
+}
+
+static void on_act_timer(uv_timer_t *t)
+{
+	struct node *nd = t->data;
+	struct sim *s = nd->sim;
+	if (s->stopping)
+		return;
+	if (nd->st == N_DOWN || nd->st == N_IDLE) {
+		/* a scheduled reconnect */
+		if (!nd->stay_down)
+			queue_connect(nd);
+		return;
+	}
+	if (nd->st != N_REGISTERED)
+		return;
+	if (nd->flap) {
+		crash(nd);
+		schedule_reconnect(nd);
+	} else if (nd->crash && !nd->behaviour_done) {
+		nd->behaviour_done = true;
+		nd->stay_down = true;
+		s->c.kills++;
+		crash(nd);
+	} else if (nd->disconnect && !nd->behaviour_done) {
+		nd->behaviour_done = true;
+		nd->stay_down = true;
+		s->c.disconnects++;
+		clean_disconnect(nd);
+	}
+}
+
+static void schedule_reconnect(struct node *nd)
+{
+	struct sim *s = nd->sim;
+	if (nd->stay_down || s->stopping || !(s->o.reconnect_s > 0))
+		return;
+	double cap = s->o.reconnect_s * 1000.0 * (double)(1u << nd->backoff_exp);
+	if (cap > s->o.reconnect_max_s * 1000.0)
+		cap = s->o.reconnect_max_s * 1000.0;
+	else
+		nd->backoff_exp++;
+	uint64_t ms = (uint64_t)(cap * rand01()) + 1;
+	uv_timer_start(&nd->act_timer, on_act_timer, ms, 0);
+}
+
+static void on_hb_timer(uv_timer_t *t)
+{
+	struct node *nd = t->data;
+	if (nd->st == N_REGISTERED && !nd->silent) {
+		send_heartbeat(nd);
+	} else if (nd->st == N_WAIT_REG) {
+		/* No answer yet (gateway down or slow): say hello again, backing off. */
+		send_hello(nd);
+		unsigned shift = nd->hello_tries < 4 ? nd->hello_tries : 4;
+		uv_timer_start(&nd->hb_timer, on_hb_timer,
+			       jitter_ms(nd->sim->o.hello_retry_s * (double)(1u << shift)), 0);
+	}
+}
+
+static void start_heartbeats(struct node *nd)
+{
+	uint64_t period = (uint64_t)nd->heartbeat_s * 1000;
+	/* First beat at a random phase so a fleet does not beat in lockstep. */
+	uv_timer_start(&nd->hb_timer, on_hb_timer, 1 + (uint64_t)(rand01() * (double)period),
+		       period);
+}
+
+static void on_drain(uv_timer_t *t);
+
+/* ---- MQTT events */
+
+static void on_connected(struct sim_conn *conn, int reason)
+{
+	struct node *nd = sim_conn_userdata(conn);
+	struct sim *s = nd->sim;
+	pacer_release(nd);
+	if (reason != 0) {
+		s->c.err_connack++;
+		if (s->o.verbose)
+			say("connack-refused node=%s reason=%d", nd->id, reason);
+		return; /* the broker closes; on_disconnected follows */
+	}
+	nd->backoff_exp = 0;
+	if (nd->ever_connected) {
+		nd->reconnects++;
+		s->c.reconnects++;
+	} else {
+		nd->ever_connected = true;
+		s->c.ever_connected++;
+	}
+	set_state(nd, N_WAIT_REG);
+	nd->hello_tries = 0;
+	/* Subscribe before hello so the reply cannot be missed; hello before
+	 * the retained online status so a new node is known when it lands. */
+	if (sim_conn_subscribe(conn, nd->topic_registered, 1) != 0)
+		s->c.err_publish++;
+	send_hello(nd);
+	send_status(nd, EDGE_MSG_STATE_ONLINE,
+		    nd->reconnects ? EDGE_MSG_STATUS_RECONNECT : EDGE_MSG_STATUS_BOOT);
+	uv_timer_start(&nd->hb_timer, on_hb_timer, jitter_ms(s->o.hello_retry_s), 0);
+	check_milestones(s);
+}
+
+static void on_disconnected(struct sim_conn *conn, int rc)
+{
+	struct node *nd = sim_conn_userdata(conn);
+	struct sim *s = nd->sim;
+	bool was_connecting = nd->st == N_CONNECTING;
+	pacer_release(nd);
+	uv_timer_stop(&nd->hb_timer);
+	set_state(nd, N_DOWN);
+	if (s->stopping) {
+		/* Finish from the loop, never inside libmosquitto's callback. */
+		if (s->c.open_sockets == 0)
+			uv_timer_start(&s->drain, on_drain, 0, 0);
+		return;
+	}
+	if (rc == 0)
+		return; /* our own DISCONNECT */
+	if (was_connecting)
+		s->c.err_connect++;
+	else
+		s->c.lost++;
+	schedule_reconnect(nd);
+}
+
+static void on_registered(struct node *nd, const struct mosquitto_message *msg)
+{
+	struct sim *s = nd->sim;
+	struct edge_msg_registered r;
+	struct edge_msg_error err;
+	if (edge_msg_parse_registered(msg->payload, (size_t)msg->payloadlen, &r,
+				      &err) != 0) {
+		s->c.err_reply++;
+		say("bad-reply node=%s reason=%s field=%s", nd->id,
+		    edge_msg_reject_name(err.reason), err.field);
+		return;
+	}
+	if (!r.accepted && nd->st == N_REGISTERED) {
+		/* The answer to a malformed hello: the registration stands. */
+		s->c.refusals++;
+		return;
+	}
+	if (!r.accepted) {
+		s->c.refusals++;
+		if (!nd->ever_refused) {
+			nd->ever_refused = true;
+			s->c.ever_refused++;
+		}
+		uv_timer_stop(&nd->hb_timer);
+		set_state(nd, N_REFUSED);
+		say("refused node=%s reason=%s detail=%s", nd->id,
+		    r.refusal_text[0] ? r.refusal_text : edge_msg_refusal_name(r.refusal),
+		    r.detail[0] ? r.detail : "-");
+		check_milestones(s);
+		return;
+	}
+	s->c.registered_acks++;
+	if (nd->st == N_REGISTERED)
+		return; /* an answer to a retried hello */
+	if (!nd->ever_registered) {
+		nd->ever_registered = true;
+		s->c.ever_registered++;
+		if (nd->ever_refused) {
+			nd->ever_refused = false;
+			s->c.ever_refused--;
+		}
+	}
+	set_state(nd, N_REGISTERED);
+	nd->heartbeat_s = r.heartbeat_s ? r.heartbeat_s : s->o.heartbeat_s;
+	if (!nd->silent)
+		start_heartbeats(nd);
+	else
+		uv_timer_stop(&nd->hb_timer);
+	if (nd->malformed && !nd->malformed_sent) {
+		nd->malformed_sent = true;
+		send_malformed(nd, s->malformed_kind);
+	}
+	if (nd->flap)
+		uv_timer_start(&nd->act_timer, on_act_timer,
+			       jitter_ms(s->o.flap_every_s), 0);
+	else if (nd->crash && !nd->behaviour_done)
+		uv_timer_start(&nd->act_timer, on_act_timer,
+			       jitter_ms(s->o.crash_after_s), 0);
+	else if (nd->disconnect && !nd->behaviour_done)
+		uv_timer_start(&nd->act_timer, on_act_timer,
+			       jitter_ms(s->o.disconnect_after_s), 0);
+	check_milestones(s);
+}
+
+static void on_message(struct sim_conn *conn, const struct mosquitto_message *msg,
+		       const mosquitto_property *props)
+{
+	struct node *nd = sim_conn_userdata(conn);
+	if (strcmp(msg->topic, nd->topic_registered) == 0)
+		on_registered(nd, msg);
+}
+
+static const struct sim_conn_handlers node_handlers = {
+	.connected = on_connected,
+	.disconnected = on_disconnected,
+	.message = on_message,
+};
+
+static void pacer_start(unsigned idx, void *ud)
+{
+	struct sim *s = ud;
+	struct node *nd = &s->nodes[idx];
+	if (nd->st != N_QUEUED || s->stopping || nd->stay_down) {
+		/* Killed or stopped while waiting in the queue. */
+		if (nd->st == N_QUEUED)
+			set_state(nd, N_DOWN);
+		sim_pacer_done(s->pacer);
+		return;
+	}
+	nd->pacer_pending = true;
+	if (!nd->ever_connected)
+		nd->boot_ms = uv_now(s->loop);
+	int rc = sim_conn_connect(nd->conn, s->o.host, s->o.port,
+				  (int)s->o.keepalive_s);
+	if (rc != 0) {
+		s->c.err_connect++;
+		if (s->o.verbose)
+			say("connect-error node=%s: %s", nd->id, strerror(-rc));
+		pacer_release(nd);
+		set_state(nd, N_DOWN);
+		schedule_reconnect(nd);
+		return;
+	}
+	set_state(nd, N_CONNECTING);
+}
+
+/* ---- control channel: one command per stdin line */
+
+static void stop_sim(struct sim *s);
+
+static int control_command(struct sim *s, char *line, char *why, size_t whylen)
+{
+	char *save = NULL;
+	char *cmd = strtok_r(line, " \t", &save);
+	if (!cmd)
+		return 0;
+	if (strcmp(cmd, "stats") == 0) {
+		print_counts(s, "stats");
+		return 0;
+	}
+	if (strcmp(cmd, "quit") == 0) {
+		stop_sim(s);
+		return 0;
+	}
+	char *spec = strtok_r(NULL, " \t", &save);
+	char *arg = strtok_r(NULL, " \t", &save);
+	struct sim_select sel;
+	if (!spec || sim_select_parse(&sel, spec, 99) != 0) {
+		snprintf(why, whylen, "expected: %s NODES (all | 3 | 1,4-9 | 10%%)", cmd);
+		return -EINVAL;
+	}
+	const struct sim_malformed_kind *kind = NULL;
+	if (strcmp(cmd, "malformed") == 0 && arg && strcmp(arg, "all") != 0) {
+		kind = sim_malformed_find(arg);
+		if (!kind) {
+			snprintf(why, whylen, "unknown malformed kind '%s'", arg);
+			return -EINVAL;
+		}
+	}
+	static const char *const known[] = {
+		"kill", "disconnect", "silence", "resume", "connect", "hello",
+		"malformed",
+	};
+	bool ok = false;
+	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+		ok |= strcmp(cmd, known[i]) == 0;
+	if (!ok) {
+		snprintf(why, whylen, "unknown command '%s' (kill, disconnect, "
+			 "silence, resume, connect, hello, malformed, stats, quit)", cmd);
+		return -EINVAL;
+	}
+	for (unsigned i = 0; i < s->o.count; i++) {
+		struct node *nd = &s->nodes[i];
+		if (!sim_select_has(&sel, i))
+			continue;
+		if (strcmp(cmd, "kill") == 0) {
+			nd->stay_down = true;
+			uv_timer_stop(&nd->act_timer);
+			if (sim_conn_has_socket(nd->conn))
+				s->c.kills++;
+			crash(nd);
+		} else if (strcmp(cmd, "disconnect") == 0) {
+			nd->stay_down = true;
+			uv_timer_stop(&nd->act_timer);
+			if (sim_conn_has_socket(nd->conn))
+				s->c.disconnects++;
+			clean_disconnect(nd);
+		} else if (strcmp(cmd, "silence") == 0) {
+			nd->silent = true;
+			if (nd->st == N_REGISTERED)
+				uv_timer_stop(&nd->hb_timer);
+		} else if (strcmp(cmd, "resume") == 0) {
+			nd->silent = false;
+			if (nd->st == N_REGISTERED) {
+				send_heartbeat(nd);
+				start_heartbeats(nd);
+			}
+		} else if (strcmp(cmd, "connect") == 0) {
+			nd->stay_down = false;
+			queue_connect(nd);
+		} else if (strcmp(cmd, "hello") == 0) {
+			if (sim_conn_is_connected(nd->conn))
+				send_hello(nd);
+		} else if (strcmp(cmd, "malformed") == 0) {
+			if (sim_conn_is_connected(nd->conn))
+				send_malformed(nd, kind);
+		}
+	}
+	return 0;
+}
+
+static void on_input_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	static char chunk[4096];
+	buf->base = chunk;
+	buf->len = sizeof(chunk);
+}
+
+static void on_input(uv_stream_t *stream, ssize_t n, const uv_buf_t *buf)
+{
+	struct sim *s = stream->data;
+	if (n < 0) {
+		/* EOF: the controller went away; the run still ends by duration. */
+		uv_read_stop(stream);
+		return;
+	}
+	for (ssize_t i = 0; i < n; i++) {
+		char ch = buf->base[i];
+		if (ch != '\n') {
+			if (s->line_len < sizeof(s->line) - 1)
+				s->line[s->line_len++] = ch;
+			continue;
+		}
+		s->line[s->line_len] = '\0';
+		s->line_len = 0;
+		if (s->line[0] == '\0' || s->line[0] == '#')
+			continue;
+		char copy[sizeof(s->line)], why[256] = "";
+		snprintf(copy, sizeof(copy), "%s", s->line);
+		if (control_command(s, s->line, why, sizeof(why)) == 0)
+			say("cmd-ok %s", copy);
+		else
+			say("cmd-error %s: %s", copy, why);
+	}
+}
+
+static void open_input(struct sim *s)
+{
+	uv_handle_type t = uv_guess_handle(0);
+	uv_stream_t *st = NULL;
+	if (t == UV_NAMED_PIPE && uv_pipe_init(s->loop, &s->input_h.pipe, 0) == 0) {
+		if (uv_pipe_open(&s->input_h.pipe, 0) == 0)
+			st = (uv_stream_t *)&s->input_h.pipe;
+		else
+			uv_close((uv_handle_t *)&s->input_h.pipe, NULL);
+	} else if (t == UV_TTY && uv_tty_init(s->loop, &s->input_h.tty, 0, 1) == 0) {
+		st = (uv_stream_t *)&s->input_h.tty;
+	}
+	/* A file or /dev/null on stdin: no control channel. */
+	if (!st)
+		return;
+	st->data = s;
+	if (uv_read_start(st, on_input_alloc, on_input) != 0) {
+		uv_close((uv_handle_t *)st, NULL);
+		return;
+	}
+	s->input = st;
+}
+
+/* ---- run control */
+
+static void on_tick(uv_timer_t *t)
+{
+	struct sim *s = t->data;
+	for (unsigned i = 0; i < s->o.count; i++)
+		sim_conn_tick(s->nodes[i].conn);
+}
+
+static void close_walk(uv_handle_t *h, void *arg)
+{
+	if (!uv_is_closing(h))
+		uv_close(h, NULL);
+}
+
+static void finish(struct sim *s)
+{
+	if (s->finished)
+		return;
+	s->finished = true;
+	for (unsigned i = 0; i < s->o.count; i++)
+		sim_conn_abort(s->nodes[i].conn);
+	print_counts(s, "summary");
+	uv_stop(s->loop);
+}
+
+static void on_drain(uv_timer_t *t)
+{
+	finish(t->data);
+}
+
+static void stop_sim(struct sim *s)
+{
+	if (s->stopping)
+		return;
+	s->stopping = true;
+	uv_timer_stop(&s->duration);
+	for (unsigned i = 0; i < s->o.count; i++) {
+		struct node *nd = &s->nodes[i];
+		uv_timer_stop(&nd->hb_timer);
+		uv_timer_stop(&nd->act_timer);
+		if (s->o.exit_crash)
+			crash(nd);
+		else if (sim_conn_has_socket(nd->conn))
+			clean_disconnect(nd);
+	}
+	/* Bounded wait for the DISCONNECTs to leave, then drop whatever is left. */
+	uv_timer_start(&s->drain, on_drain, s->c.open_sockets ? 1500 : 0, 0);
+}
+
+static void on_duration(uv_timer_t *t)
+{
+	stop_sim(t->data);
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+	struct sim *s = h->data;
+	if (signum == SIGUSR1)
+		print_counts(s, "stats");
+	else
+		stop_sim(s);
+}
+
+/* ---- options */
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+"usage: %s --port P [options]\n"
+"Simulate N nodes as MQTT v5 clients of the broker (one process, one loop).\n"
+"\n"
+"  --host H               broker address (127.0.0.1)\n"
+"  --port P               broker port (required)\n"
+"  --count N              nodes, 1..%d (10)\n"
+"  --id-prefix P          node ids are P-00000, P-00001, ... (sim)\n"
+"  --heartbeat-s S        heartbeat interval announced in hello, %d..%d (30)\n"
+"  --connect-rate R       mean connects per second, jittered (200)\n"
+"  --max-pending M        connects in flight without CONNACK, 0 = no cap (64)\n"
+"  --duration-s S         stop after S seconds, 1..86400 (60)\n"
+"  --keepalive-s S        MQTT keepalive (30)\n"
+"  --reconnect-s S        base of the jittered backoff after a lost\n"
+"                         connection; 0 = never reconnect (1)\n"
+"  --reconnect-max-s S    backoff cap (10)\n"
+"  --hello-retry-s S      resend hello while unanswered, backing off (10)\n"
+"  --silent NODES         connect and register, never heartbeat (go stale)\n"
+"  --crash NODES          drop the socket without DISCONNECT after\n"
+"  --crash-after-s S      S seconds registered (2); the broker fires the will\n"
+"  --disconnect NODES     offline status + DISCONNECT after\n"
+"  --disconnect-after-s S S seconds registered (2)\n"
+"  --flap NODES           crash every ~S s and reconnect with jitter\n"
+"  --flap-every-s S       (5)\n"
+"  --malformed KIND|all   after registering, send malformed messages from\n"
+"  --malformed-nodes N    these nodes (0)\n"
+"  --list-malformed       print the malformed kinds and exit\n"
+"  --exit-crash           at the end drop sockets instead of disconnecting\n"
+"  --verbose              print per-node errors\n"
+"NODES: all | none | 3 | 1,4-9 | 12.5%% (deterministic fraction)\n"
+"\n"
+"stdin (when a pipe or tty) takes commands, one per line:\n"
+"  kill NODES | disconnect NODES | silence NODES | resume NODES |\n"
+"  connect NODES | hello NODES | malformed NODES [KIND|all] | stats | quit\n"
+"Each is answered by 'sim: cmd-ok LINE' or 'sim: cmd-error LINE: why'.\n"
+"SIGINT/SIGTERM stop (summary printed); SIGUSR1 prints stats.\n",
+		progname, SIM_MAX_NODES, EDGE_MSG_HEARTBEAT_MIN_S,
+		EDGE_MSG_HEARTBEAT_MAX_S);
+}
+
+static int opt_double(const char *name, const char *v, double lo, double hi,
+		      double *out)
+{
+	char *end;
+	double d = strtod(v, &end);
+	if (end == v || *end || !(d >= lo && d <= hi)) {
+		fprintf(stderr, "%s: --%s %s: must be a number in %g..%g\n",
+			progname, name, v, lo, hi);
+		return -EINVAL;
+	}
+	*out = d;
+	return 0;
+}
+
+static int opt_uint(const char *name, const char *v, unsigned lo, unsigned hi,
+		    unsigned *out)
+{
+	double d = 0;
+	if (opt_double(name, v, lo, hi, &d))
+		return -EINVAL;
+	if (d != floor(d)) {
+		fprintf(stderr, "%s: --%s %s: must be an integer\n", progname, name, v);
+		return -EINVAL;
+	}
+	*out = (unsigned)d;
+	return 0;
+}
+
+static int opt_select(const char *name, const char *v, unsigned salt,
+		      struct sim_select *out)
+{
+	if (sim_select_parse(out, v, salt) != 0) {
+		fprintf(stderr, "%s: --%s %s: expected all, none, 3, 1,4-9 or 10%%\n",
+			progname, name, v);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int parse_opts(int argc, char **argv, struct sim_opts *o)
+{
+	enum {
+		O_HOST = 256, O_PORT, O_COUNT, O_PREFIX, O_HB, O_RATE, O_PENDING,
+		O_DURATION, O_KEEPALIVE, O_RECONNECT, O_RECONNECT_MAX, O_HELLO_RETRY,
+		O_SILENT, O_CRASH, O_CRASH_AFTER, O_DISC, O_DISC_AFTER, O_FLAP,
+		O_FLAP_EVERY, O_MALFORMED, O_MALFORMED_NODES, O_LIST, O_EXIT_CRASH,
+		O_VERBOSE, O_HELP,
+	};
+	static const struct option longopts[] = {
+		{"host", required_argument, NULL, O_HOST},
+		{"port", required_argument, NULL, O_PORT},
+		{"count", required_argument, NULL, O_COUNT},
+		{"id-prefix", required_argument, NULL, O_PREFIX},
+		{"heartbeat-s", required_argument, NULL, O_HB},
+		{"connect-rate", required_argument, NULL, O_RATE},
+		{"max-pending", required_argument, NULL, O_PENDING},
+		{"duration-s", required_argument, NULL, O_DURATION},
+		{"keepalive-s", required_argument, NULL, O_KEEPALIVE},
+		{"reconnect-s", required_argument, NULL, O_RECONNECT},
+		{"reconnect-max-s", required_argument, NULL, O_RECONNECT_MAX},
+		{"hello-retry-s", required_argument, NULL, O_HELLO_RETRY},
+		{"silent", required_argument, NULL, O_SILENT},
+		{"crash", required_argument, NULL, O_CRASH},
+		{"crash-after-s", required_argument, NULL, O_CRASH_AFTER},
+		{"disconnect", required_argument, NULL, O_DISC},
+		{"disconnect-after-s", required_argument, NULL, O_DISC_AFTER},
+		{"flap", required_argument, NULL, O_FLAP},
+		{"flap-every-s", required_argument, NULL, O_FLAP_EVERY},
+		{"malformed", required_argument, NULL, O_MALFORMED},
+		{"malformed-nodes", required_argument, NULL, O_MALFORMED_NODES},
+		{"list-malformed", no_argument, NULL, O_LIST},
+		{"exit-crash", no_argument, NULL, O_EXIT_CRASH},
+		{"verbose", no_argument, NULL, O_VERBOSE},
+		{"help", no_argument, NULL, O_HELP},
+		{0},
+	};
+	unsigned port = 0;
+	int ch, rc = 0;
+	while (rc == 0 && (ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (ch) {
+		case O_HOST: o->host = optarg; break;
+		case O_PORT: rc = opt_uint("port", optarg, 1, 65535, &port); break;
+		case O_COUNT: rc = opt_uint("count", optarg, 1, SIM_MAX_NODES, &o->count); break;
+		case O_PREFIX: o->id_prefix = optarg; break;
+		case O_HB:
+			rc = opt_uint("heartbeat-s", optarg, EDGE_MSG_HEARTBEAT_MIN_S,
+				      EDGE_MSG_HEARTBEAT_MAX_S, &o->heartbeat_s);
+			break;
+		case O_RATE: rc = opt_double("connect-rate", optarg, 0.1, 100000, &o->connect_rate); break;
+		case O_PENDING: rc = opt_uint("max-pending", optarg, 0, 100000, &o->max_pending); break;
+		case O_DURATION: rc = opt_uint("duration-s", optarg, 1, 86400, &o->duration_s); break;
+		case O_KEEPALIVE: rc = opt_uint("keepalive-s", optarg, 5, 65535, &o->keepalive_s); break;
+		case O_RECONNECT: rc = opt_double("reconnect-s", optarg, 0, 3600, &o->reconnect_s); break;
+		case O_RECONNECT_MAX: rc = opt_double("reconnect-max-s", optarg, 0.01, 3600, &o->reconnect_max_s); break;
+		case O_HELLO_RETRY: rc = opt_uint("hello-retry-s", optarg, 1, 3600, &o->hello_retry_s); break;
+		case O_SILENT: rc = opt_select("silent", optarg, 1, &o->sel_silent); break;
+		case O_CRASH: rc = opt_select("crash", optarg, 2, &o->sel_crash); break;
+		case O_CRASH_AFTER: rc = opt_double("crash-after-s", optarg, 0.001, 86400, &o->crash_after_s); break;
+		case O_DISC: rc = opt_select("disconnect", optarg, 3, &o->sel_disconnect); break;
+		case O_DISC_AFTER: rc = opt_double("disconnect-after-s", optarg, 0.001, 86400, &o->disconnect_after_s); break;
+		case O_FLAP: rc = opt_select("flap", optarg, 4, &o->sel_flap); break;
+		case O_FLAP_EVERY: rc = opt_double("flap-every-s", optarg, 0.01, 86400, &o->flap_every_s); break;
+		case O_MALFORMED: o->malformed_kind = optarg; break;
+		case O_MALFORMED_NODES: rc = opt_select("malformed-nodes", optarg, 5, &o->sel_malformed); break;
+		case O_LIST:
+			for (size_t i = 0; i < sim_malformed_count; i++)
+				printf("%-22s -> %-20s %s\n", sim_malformed_kinds[i].name,
+				       edge_msg_reject_name(sim_malformed_kinds[i].expect),
+				       sim_malformed_kinds[i].what);
+			exit(0);
+		case O_EXIT_CRASH: o->exit_crash = true; break;
+		case O_VERBOSE: o->verbose = true; break;
+		case O_HELP: usage(stdout); exit(0);
+		default: return -EINVAL;
+		}
+	}
+	if (rc)
+		return rc;
+	if (optind != argc) {
+		fprintf(stderr, "%s: unexpected argument '%s'\n", progname, argv[optind]);
+		return -EINVAL;
+	}
+	if (port == 0) {
+		fprintf(stderr, "%s: --port is required\n", progname);
+		return -EINVAL;
+	}
+	o->port = (int)port;
+	/* ids are PREFIX-NNNNN and must stay within [A-Za-z0-9_-]{1,64} */
+	char probe[EDGE_ID_MAX_LEN + 16];
+	snprintf(probe, sizeof(probe), "%s-00000", o->id_prefix);
+	if (strlen(o->id_prefix) > EDGE_ID_MAX_LEN - 6 || !edge_id_valid_str(probe)) {
+		fprintf(stderr, "%s: --id-prefix '%s': must be 1..%d characters of "
+			"[A-Za-z0-9_-]\n", progname, o->id_prefix, EDGE_ID_MAX_LEN - 6);
+		return -EINVAL;
+	}
+	if (o->malformed_kind && strcmp(o->malformed_kind, "all") != 0 &&
+	    !sim_malformed_find(o->malformed_kind)) {
+		fprintf(stderr, "%s: --malformed %s: unknown kind (see --list-malformed)\n",
+			progname, o->malformed_kind);
+		return -EINVAL;
+	}
+	if (o->reconnect_max_s < o->reconnect_s)
+		o->reconnect_max_s = o->reconnect_s;
+	return 0;
+}
+
+/* ---- main */
+
+static int setup_nodes(struct sim *s)
+{
+	s->nodes = calloc(s->o.count, sizeof(*s->nodes));
+	if (!s->nodes)
+		return -ENOMEM;
+	for (unsigned i = 0; i < s->o.count; i++) {
+		struct node *nd = &s->nodes[i];
+		nd->sim = s;
+		nd->idx = i;
+		snprintf(nd->id, sizeof(nd->id), "%s-%05u", s->o.id_prefix, i);
+		if (sim_msgs_topic(nd->topic_registered, sizeof(nd->topic_registered),
+				   nd->id, EDGE_TOPIC_REGISTERED) < 0)
+			return -EINVAL;
+		nd->heartbeat_s = s->o.heartbeat_s;
+		nd->silent = sim_select_has(&s->o.sel_silent, i);
+		nd->crash = sim_select_has(&s->o.sel_crash, i);
+		nd->disconnect = sim_select_has(&s->o.sel_disconnect, i);
+		nd->flap = sim_select_has(&s->o.sel_flap, i);
+		nd->malformed = s->o.malformed_kind &&
+				sim_select_has(&s->o.sel_malformed, i);
+		nd->conn = sim_conn_new(s->loop, nd->id, &node_handlers, nd);
+		if (!nd->conn)
+			return -ENOMEM;
+		/* The last will: what the broker says for us if we vanish. */
+		char will[SIM_PAYLOAD_CAP], topic[EDGE_TOPIC_MAX_LEN + 1];
+		int n = sim_msgs_encode_status(will, sizeof(will), EDGE_MSG_STATE_OFFLINE,
+					       EDGE_MSG_STATUS_LOST);
+		if (n < 0 || sim_msgs_topic(topic, sizeof(topic), nd->id,
+					    EDGE_TOPIC_STATUS) < 0)
+			return -EINVAL;
+		int rc = sim_conn_set_will(nd->conn, topic, will, (size_t)n, 1, true);
+		if (rc)
+			return rc;
+		uv_timer_init(s->loop, &nd->hb_timer);
+		uv_timer_init(s->loop, &nd->act_timer);
+		nd->hb_timer.data = nd;
+		nd->act_timer.data = nd;
+		rc = sim_pacer_push(s->pacer, i);
+		if (rc)
+			return rc;
+		nd->st = N_QUEUED;
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static struct sim s = {
+		.o = {
+			.host = "127.0.0.1",
+			.count = 10,
+			.id_prefix = "sim",
+			.heartbeat_s = 30,
+			.connect_rate = 200,
+			.max_pending = 64,
+			.duration_s = 60,
+			.keepalive_s = 30,
+			.reconnect_s = 1,
+			.reconnect_max_s = 10,
+			.hello_retry_s = 10,
+			.crash_after_s = 2,
+			.disconnect_after_s = 2,
+			.flap_every_s = 5,
+		},
+	};
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	sim_select_parse(&s.o.sel_malformed, "0", 5);
+	if (parse_opts(argc, argv, &s.o) != 0) {
+		fprintf(stderr, "Try '%s --help'.\n", progname);
+		return 2;
+	}
+	if (s.o.malformed_kind && strcmp(s.o.malformed_kind, "all") != 0)
+		s.malformed_kind = sim_malformed_find(s.o.malformed_kind);
+	srand((unsigned)time(NULL) ^ (unsigned)getpid());
+
+	unsigned long have = 0, need = (unsigned long)s.o.count * SIM_CONN_FDS + 64;
+	if (sim_raise_nofile(need, &have) != 0) {
+		fprintf(stderr, "%s: %u nodes need %lu file descriptors, the limit is %lu "
+			"(raise it with ulimit -n, or run as root)\n", progname,
+			s.o.count, need, have);
+		return 1;
+	}
+	sim_conn_lib_init();
+	s.loop = uv_default_loop();
+	s.pacer = sim_pacer_new(s.loop, s.o.count, s.o.connect_rate, s.o.max_pending,
+				pacer_start, &s);
+	if (!s.pacer || setup_nodes(&s) != 0) {
+		fprintf(stderr, "%s: cannot set up %u nodes: out of memory\n", progname,
+			s.o.count);
+		return 1;
+	}
+	uv_timer_init(s.loop, &s.tick);
+	uv_timer_init(s.loop, &s.duration);
+	uv_timer_init(s.loop, &s.drain);
+	s.tick.data = s.duration.data = s.drain.data = &s;
+	uv_timer_start(&s.tick, on_tick, 1000, 1000);
+	uv_timer_start(&s.duration, on_duration, (uint64_t)s.o.duration_s * 1000, 0);
+	uv_signal_init(s.loop, &s.sigint);
+	uv_signal_init(s.loop, &s.sigterm);
+	uv_signal_init(s.loop, &s.sigusr1);
+	s.sigint.data = s.sigterm.data = s.sigusr1.data = &s;
+	uv_signal_start(&s.sigint, on_signal, SIGINT);
+	uv_signal_start(&s.sigterm, on_signal, SIGTERM);
+	uv_signal_start(&s.sigusr1, on_signal, SIGUSR1);
+	open_input(&s);
+
+	say("starting %u nodes -> %s:%d (connect rate %.0f/s, heartbeat %u s, "
+	    "duration %u s)", s.o.count, s.o.host, s.o.port, s.o.connect_rate,
+	    s.o.heartbeat_s, s.o.duration_s);
+	s.t0 = uv_hrtime();
+	uv_run(s.loop, UV_RUN_DEFAULT);
+
+	/* Tear down: every handle closed, every connection freed. */
+	for (unsigned i = 0; i < s.o.count; i++)
+		sim_conn_free(s.nodes[i].conn);
+	sim_pacer_free(s.pacer);
+	uv_walk(s.loop, close_walk, NULL);
+	uv_run(s.loop, UV_RUN_DEFAULT);
+	uv_loop_close(s.loop);
+	free(s.nodes);
+	sim_conn_lib_cleanup();
+	return 0;
+}

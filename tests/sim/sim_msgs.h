@@ -1,0 +1,24 @@
+/* The valid messages a simulated node sends, encoded with proto's codec so
+ * the simulator cannot drift from what edged parses. */
+#ifndef SIM_MSGS_H
+#define SIM_MSGS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "edge_node_msg.h"
+
+/* Encode into buf[0..cap) (cap >= EDGE_MSG_MAX_PAYLOAD + 1 always suffices).
+ * Return the length, or a negative errno from the codec. */
+int sim_msgs_encode_hello(char *buf, size_t cap, const char *id,
+			  uint32_t heartbeat_s);
+int sim_msgs_encode_status(char *buf, size_t cap, enum edge_msg_state state,
+			   enum edge_msg_status_reason reason);
+int sim_msgs_encode_heartbeat(char *buf, size_t cap, uint32_t seq,
+			      uint64_t uptime_s, uint32_t reconnects);
+
+/* Topic of type for id into buf; returns the length or a negative errno. */
+int sim_msgs_topic(char *buf, size_t cap, const char *id,
+		   enum edge_topic_type type);
+
+#endif
