@@ -419,3 +419,78 @@ int edge__broadcast_prepare(edge_prep_ctx *ctx, const edge_op_node *node,
 			bc->n = 0;
 	return 0;
 }
+
+int edge__binary_prepare(edge_prep_ctx *ctx, edge_op_node *node, int quantized,
+			 size_t prep_size, void **prep)
+{
+	int rc;
+	if ((rc = edge__check_io_count(ctx, node, 2, 2, 1)))
+		return rc;
+	edge_tensor *in1 = node->inputs[0], *in2 = node->inputs[1], *output = node->outputs[0];
+	if ((rc = edge__check_present(ctx, node, in1, "input 0")) ||
+	    (rc = edge__check_present(ctx, node, in2, "input 1")) ||
+	    (rc = edge__check_type(ctx, node, in1, "input 0", EDGE_TT_INT8)) ||
+	    (rc = edge__check_type(ctx, node, in2, "input 1", EDGE_TT_INT8)) ||
+	    (rc = edge__check_type(ctx, node, output, "output", EDGE_TT_INT8)))
+		return rc;
+	if (quantized &&
+	    ((rc = edge__check_quant(ctx, node, in1, "input 0")) ||
+	     (rc = edge__check_quant(ctx, node, in2, "input 1")) ||
+	     (rc = edge__check_quant(ctx, node, output, "output"))))
+		return rc;
+	edge_bcast_prep *bc = edge__op_alloc(ctx, prep_size);
+	if (!bc)
+		return edge__op_fail(ctx, node, EDGE_INFER_ENOMEM, "out of memory");
+	if ((rc = edge__broadcast_prepare(ctx, node, bc)))
+		return rc;
+	node->macs = (uint64_t)bc->n;
+	*prep = bc;
+	return 0;
+}
+
+int edge__check_int8_in_out(edge_prep_ctx *ctx, const edge_op_node *node)
+{
+	int rc;
+	if ((rc = edge__check_io_count(ctx, node, 1, 1, 1)))
+		return rc;
+	const edge_tensor *input = node->inputs[0], *output = node->outputs[0];
+	if ((rc = edge__check_present(ctx, node, input, "input")) ||
+	    (rc = edge__check_type(ctx, node, input, "input", EDGE_TT_INT8)) ||
+	    (rc = edge__check_type(ctx, node, output, "output", EDGE_TT_INT8)))
+		return rc;
+	return 0;
+}
+
+int edge__unary_prepare(edge_prep_ctx *ctx, edge_op_node *node, int output_quantized,
+			size_t prep_size, void **prep, int32_t *n)
+{
+	const edge_tensor *input = node->inputs[0], *output = node->outputs[0];
+	int rc;
+	if ((rc = edge__check_int8_in_out(ctx, node)) ||
+	    (rc = edge__check_quant(ctx, node, input, "input")))
+		return rc;
+	if (output_quantized && (rc = edge__check_quant(ctx, node, output, "output")))
+		return rc;
+	return edge__elementwise_alloc(ctx, node, prep_size, prep, n);
+}
+
+int edge__elementwise_alloc(edge_prep_ctx *ctx, edge_op_node *node, size_t prep_size,
+			    void **prep, int32_t *n)
+{
+	const edge_tensor *input = node->inputs[0], *output = node->outputs[0];
+	void *p = edge__op_alloc(ctx, prep_size);
+	if (!p)
+		return edge__op_fail(ctx, node, EDGE_INFER_ENOMEM, "out of memory");
+	int rc;
+	int32_t n_in, n_out;
+	if ((rc = edge__check_elements(ctx, node, input, "input", &n_in)) ||
+	    (rc = edge__check_elements(ctx, node, output, "output", &n_out)))
+		return rc;
+	if (n_out != n_in)
+		return edge__op_fail(ctx, node, EDGE_INFER_EOP,
+				     "output has %d elements, input %d", n_out, n_in);
+	node->macs = (uint64_t)n_in;
+	*n = n_in;
+	*prep = p;
+	return 0;
+}

@@ -95,15 +95,40 @@ int edge__window_prepare(edge_prep_ctx *ctx, const edge_op_node *node,
 int edge__broadcast_prepare(edge_prep_ctx *ctx, const edge_op_node *node,
 			    edge_bcast_prep *bc) EDGE_INFER_WUR;
 
-/* ADD/SUB: io, types, quantization, broadcasting, zero points, activation
- * range and left_shift into a new edge_add_prep (*out). */
-int edge__add_sub_check(edge_op_node *node, edge_prep_ctx *ctx,
-			edge_add_prep **out) EDGE_INFER_WUR;
+/* The common prepare() part of the int8 binary operators (ADD, SUB, MUL,
+ * MAXIMUM, MINIMUM): two inputs and one output, all present and int8,
+ * per-tensor quantization when `quantized`, then a zeroed prep of
+ * prep_size bytes whose FIRST member is an edge_bcast_prep, filled by
+ * edge__broadcast_prepare. Sets node->macs; the caller sets node->prep. */
+int edge__binary_prepare(edge_prep_ctx *ctx, edge_op_node *node, int quantized,
+			 size_t prep_size, void **prep) EDGE_INFER_WUR;
 
-/* Flat offsets of output element i's inputs under bc. */
+/* One input and one output, the input present, both int8. */
+int edge__check_int8_in_out(edge_prep_ctx *ctx, const edge_op_node *node) EDGE_INFER_WUR;
+
+/* A zeroed prep of prep_size bytes for an element-wise operator and the
+ * element count *n, which input 0 and output 0 must share (both fit
+ * int32). Sets node->macs; the caller sets node->prep. */
+int edge__elementwise_alloc(edge_prep_ctx *ctx, edge_op_node *node, size_t prep_size,
+			    void **prep, int32_t *n) EDGE_INFER_WUR;
+
+/* The common prepare() part of the int8 element-wise unary operators (RELU,
+ * RELU6, LEAKY_RELU, LOGISTIC, TANH): edge__check_int8_in_out,
+ * per-tensor quantization of the input (and of the
+ * output when `output_quantized`), then edge__elementwise_alloc. */
+int edge__unary_prepare(edge_prep_ctx *ctx, edge_op_node *node, int output_quantized,
+			size_t prep_size, void **prep, int32_t *n) EDGE_INFER_WUR;
+
+/* Flat offsets of output element i's inputs under bc (i itself when the
+ * inputs have the output's shape). */
 static inline void edge__broadcast_offsets(const edge_bcast_prep *bc, int32_t i,
 					   int32_t *off1, int32_t *off2)
 {
+	if (!bc->broadcast) {
+		*off1 = i;
+		*off2 = i;
+		return;
+	}
 	int32_t o1 = 0, o2 = 0;
 	for (int d = EDGE_BCAST_RANK - 1; d >= 0; d--) {
 		int32_t idx = i % bc->out_dims[d];

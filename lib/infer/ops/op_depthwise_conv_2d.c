@@ -4,37 +4,24 @@
  * or per-tensor), 2 bias [OC] int32 (optional). */
 #include "fixedpoint.h"
 #include "op_common.h"
+#include "op_conv_common.h"
 #include "op_kernels.h"
 
 static int depthwise_conv_2d_prepare(edge_op_node *node, edge_prep_ctx *ctx)
 {
-	int rc;
-	if ((rc = edge__check_io_count(ctx, node, 2, 3, 1)))
+	int rc = edge__conv_check_tensors(ctx, node);
+	if (rc)
 		return rc;
-	edge_tensor *input = node->inputs[0], *filter = node->inputs[1];
-	edge_tensor *bias = node->n_inputs > 2 ? node->inputs[2] : NULL;
-	edge_tensor *output = node->outputs[0];
-	if ((rc = edge__check_present(ctx, node, input, "input")) ||
-	    (rc = edge__check_present(ctx, node, filter, "filter")))
-		return rc;
-	if ((rc = edge__check_type(ctx, node, input, "input", EDGE_TT_INT8)) ||
-	    (rc = edge__check_type(ctx, node, filter, "filter", EDGE_TT_INT8)) ||
-	    (rc = edge__check_type(ctx, node, output, "output", EDGE_TT_INT8)) ||
-	    (rc = edge__check_rank(ctx, node, filter, "filter", 4, 4)) ||
-	    (rc = edge__check_quant(ctx, node, input, "input")) ||
-	    (rc = edge__check_quant(ctx, node, output, "output")))
-		return rc;
+	const edge_tensor *filter = node->inputs[1];
+	const edge_tensor *bias = node->n_inputs > 2 ? node->inputs[2] : NULL;
 	if (filter->dims[0] != 1)
 		return edge__op_fail(ctx, node, EDGE_INFER_EOP, "filter dim 0 is %d, must be 1",
 				     filter->dims[0]);
 
-	edge_conv_prep *p = edge__op_alloc(ctx, sizeof(*p));
-	if (!p)
-		return edge__op_fail(ctx, node, EDGE_INFER_ENOMEM, "out of memory");
 	const __typeof__(node->opt.dw) *o = &node->opt.dw;
-	if ((rc = edge__window_prepare(ctx, node, input, output, o->padding, filter->dims[1],
-				       filter->dims[2], o->stride_h, o->stride_w,
-				       o->dilation_h, o->dilation_w, &p->g)))
+	edge_conv_prep *p = NULL;
+	if ((rc = edge__conv_window_prepare(ctx, node, o->padding, o->stride_h, o->stride_w,
+					    o->dilation_h, o->dilation_w, &p)))
 		return rc;
 	int32_t oc = p->g.out_c;
 	if (filter->dims[3] != oc)
@@ -48,46 +35,10 @@ static int depthwise_conv_2d_prepare(edge_op_node *node, edge_prep_ctx *ctx)
 	p->filter_in_c = 1;
 	p->groups = 1;
 
-	if (filter->n_quant < 1 || !filter->scale || !filter->zero_point)
-		return edge__op_fail(ctx, node, EDGE_INFER_EQUANT,
-				     "filter has no quantization parameters");
-	if (filter->n_quant > 1 && (filter->n_quant != oc || filter->quant_dim != 3))
-		return edge__op_fail(ctx, node, EDGE_INFER_EQUANT,
-				     "filter has %d scales along dim %d, expected %d along dim 3",
-				     filter->n_quant, filter->quant_dim, oc);
-	for (int i = 0; i < filter->n_quant; i++)
-		if (filter->zero_point[i] != 0)
-			return edge__op_fail(ctx, node, EDGE_INFER_EQUANT,
-					     "filter zero point of channel %d is %lld, must be 0",
-					     i, (long long)filter->zero_point[i]);
-	/* The bias's own quantized_dimension is ignored (TOCO writes 3 on 1-D biases). */
-	if (bias) {
-		if ((rc = edge__check_type(ctx, node, bias, "bias", EDGE_TT_INT32)))
-			return rc;
-		int64_t nb = edge__elements(bias);
-		if (nb != oc)
-			return edge__op_fail(ctx, node, EDGE_INFER_EOP,
-					     "bias has %lld elements, expected %d", (long long)nb, oc);
-	}
-
-	p->in_zp = edge__zp(input);
-	p->out_zp = edge__zp(output);
-	if ((rc = edge__activation_range(ctx, node, o->activation, output, &p->act_min,
-					 &p->act_max)))
+	if ((rc = edge__conv_check_filter_quant(ctx, node, filter, oc, 3)) ||
+	    (rc = edge__check_bias(ctx, node, bias, oc)) ||
+	    (rc = edge__conv_output_prepare(ctx, node, o->activation, p)))
 		return rc;
-	p->out_multiplier = edge__op_alloc(ctx, sizeof(int32_t) * (size_t)oc);
-	p->out_shift = edge__op_alloc(ctx, sizeof(int32_t) * (size_t)oc);
-	if (!p->out_multiplier || !p->out_shift)
-		return edge__op_fail(ctx, node, EDGE_INFER_ENOMEM, "out of memory");
-	for (int c = 0; c < oc; c++) {
-		float fs = filter->scale[filter->n_quant > 1 ? c : 0];
-		double m = (double)edge__scale(input) * (double)fs / (double)edge__scale(output);
-		int shift;
-		if ((rc = edge__quantize_multiplier(ctx, node, m, "output channel", &p->out_multiplier[c],
-						    &shift)))
-			return rc;
-		p->out_shift[c] = shift;
-	}
 	node->macs = (uint64_t)p->g.batches * (uint64_t)p->g.out_h * (uint64_t)p->g.out_w *
 		     (uint64_t)oc * (uint64_t)p->g.k_h * (uint64_t)p->g.k_w;
 	node->prep = p;
@@ -101,8 +52,7 @@ static int depthwise_conv_2d_eval(edge_op_node *node, int flavour)
 	const edge_window_prep *g = &p->g;
 	const int8_t *input = node->inputs[0]->data;
 	const int8_t *filter = node->inputs[1]->data;
-	const edge_tensor *bias_t = node->n_inputs > 2 ? node->inputs[2] : NULL;
-	const int32_t *bias = bias_t ? bias_t->data : NULL;
+	const int32_t *bias = edge__conv_bias_data(node);
 	int8_t *output = node->outputs[0]->data;
 
 	for (int32_t b = 0; b < g->batches; b++) {
@@ -125,12 +75,9 @@ static int depthwise_conv_2d_eval(edge_op_node *node, int flavour)
 								acc += w * (x - p->in_zp);
 							}
 						}
-						if (bias)
-							acc += bias[oc];
-						int32_t v = edge_mbqm((int32_t)(uint32_t)acc, p->out_multiplier[oc], p->out_shift[oc]);
-						v += p->out_zp;
-						v = edge_clamp_i32(v, p->act_min, p->act_max);
-						output[(((int64_t)b * g->out_h + out_y) * g->out_w + out_x) * g->out_c + oc] = (int8_t)v;
+						output[(((int64_t)b * g->out_h + out_y) * g->out_w + out_x) * g->out_c + oc] =
+							edge__conv_output(acc, bias, oc, p->out_multiplier[oc], p->out_shift[oc],
+									  p->out_zp, p->act_min, p->act_max);
 					}
 				}
 			}

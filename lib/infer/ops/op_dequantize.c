@@ -19,22 +19,16 @@ static int dequantize_prepare(edge_op_node *node, edge_prep_ctx *ctx)
 				     edge__type_str(input->type));
 	if ((rc = edge__check_quant(ctx, node, input, "input")))
 		return rc;
-	edge_quantize_prep *p = edge__op_alloc(ctx, sizeof(*p));
-	if (!p)
-		return edge__op_fail(ctx, node, EDGE_INFER_ENOMEM, "out of memory");
-	int32_t n_out;
-	if ((rc = edge__check_elements(ctx, node, input, "input", &p->n)) ||
-	    (rc = edge__check_elements(ctx, node, output, "output", &n_out)))
+	edge_quantize_prep *p = NULL;
+	int32_t n;
+	if ((rc = edge__elementwise_alloc(ctx, node, sizeof(*p), (void **)&p, &n)))
 		return rc;
-	if (n_out != p->n)
-		return edge__op_fail(ctx, node, EDGE_INFER_EOP,
-				     "output has %d elements, input %d", n_out, p->n);
+	p->n = n;
 	p->kind = EDGE_DEQUANTIZE_TO_FLOAT;
 	p->in_type = input->type;
 	p->out_type = EDGE_TT_FLOAT32;
 	p->in_zp = edge__zp(input);
 	p->scale = edge__scale(input);
-	node->macs = (uint64_t)p->n;
 	node->prep = p;
 	return 0;
 }

@@ -6,6 +6,7 @@
 
 #include "fixedpoint.h"
 #include "op_common.h"
+#include "op_conv_common.h"
 #include "op_kernels.h"
 
 static int fully_connected_prepare(edge_op_node *node, edge_prep_ctx *ctx)
@@ -62,14 +63,8 @@ static int fully_connected_prepare(edge_op_node *node, edge_prep_ctx *ctx)
 			return edge__op_fail(ctx, node, EDGE_INFER_EQUANT,
 					     "weights zero point %lld must be 0",
 					     (long long)filter->zero_point[i]);
-	if (bias) {
-		if ((rc = edge__check_type(ctx, node, bias, "bias", EDGE_TT_INT32)))
-			return rc;
-		if (edge__elements(bias) != p->units)
-			return edge__op_fail(ctx, node, EDGE_INFER_EOP,
-					     "bias has %lld elements, expected %d",
-					     (long long)edge__elements(bias), p->units);
-	}
+	if ((rc = edge__check_bias(ctx, node, bias, p->units)))
+		return rc;
 
 	float in_scale = edge__scale(input), out_scale = edge__scale(output);
 	p->per_channel = filter->n_quant > 1;
@@ -85,13 +80,9 @@ static int fully_connected_prepare(edge_op_node *node, edge_prep_ctx *ctx)
 					     "weights have %d scales along dim %d, expected %d along dim 0",
 					     filter->n_quant, filter->quant_dim, p->units);
 		/* Per channel as conv: double in * double w / double out. */
-		for (int u = 0; u < p->units; u++) {
-			double m = (double)in_scale * (double)filter->scale[u] / (double)out_scale;
-			if ((rc = edge__quantize_multiplier(ctx, node, m, "output channel",
-							    &p->out_multiplier[u], &shift)))
-				return rc;
-			p->out_shift[u] = shift;
-		}
+		if ((rc = edge__per_channel_multipliers(ctx, node, p->units, p->out_multiplier,
+							 p->out_shift)))
+			return rc;
 	} else {
 		float w_scale = filter->scale[0];
 		/* GetQuantizedConvolutionMultipler with a bias: sanity check of the
@@ -127,8 +118,7 @@ static int fully_connected_eval(edge_op_node *node, int flavour)
 	const edge_fc_prep *p = node->prep;
 	const int8_t *input = node->inputs[0]->data;
 	const int8_t *filter = node->inputs[1]->data;
-	const edge_tensor *bias_t = node->n_inputs > 2 ? node->inputs[2] : NULL;
-	const int32_t *bias = bias_t ? bias_t->data : NULL;
+	const int32_t *bias = edge__conv_bias_data(node);
 	int8_t *output = node->outputs[0]->data;
 
 	for (int32_t b = 0; b < p->batches; b++) {
@@ -139,13 +129,10 @@ static int fully_connected_eval(edge_op_node *node, int flavour)
 				int32_t w = filter[(int64_t)u * p->depth + d];
 				acc += w * (x - p->in_zp);
 			}
-			if (bias)
-				acc += bias[u];
-			int c = p->per_channel ? u : 0;
-			int32_t v = edge_mbqm((int32_t)(uint32_t)acc, p->out_multiplier[c], p->out_shift[c]);
-			v += p->out_zp;
-			v = edge_clamp_i32(v, p->act_min, p->act_max);
-			output[(int64_t)b * p->units + u] = (int8_t)v;
+			const int c = p->per_channel ? u : 0;
+			output[(int64_t)b * p->units + u] =
+				edge__conv_output(acc, bias, u, p->out_multiplier[c], p->out_shift[c],
+						  p->out_zp, p->act_min, p->act_max);
 		}
 	}
 	return 0;

@@ -1,29 +1,21 @@
 /* MUL, int8 (TFLM mul_common.cc + reference_integer_ops::MulElementwise):
  * out = clamp(mbqm((x1 - z1) * (x2 - z2), M, s) + zo). Broadcasting up to rank 6. */
+#include <stddef.h>
+
 #include "fixedpoint.h"
 #include "op_common.h"
 #include "op_kernels.h"
 
+_Static_assert(offsetof(edge_mul_prep, bc) == 0, "edge__binary_prepare fills bc first");
+
 static int mul_prepare(edge_op_node *node, edge_prep_ctx *ctx)
 {
-	int rc;
-	if ((rc = edge__check_io_count(ctx, node, 2, 2, 1)))
+	edge_mul_prep *p = NULL;
+	int rc = edge__binary_prepare(ctx, node, 1, sizeof(*p), (void **)&p);
+	if (rc)
 		return rc;
-	edge_tensor *in1 = node->inputs[0], *in2 = node->inputs[1], *output = node->outputs[0];
-	if ((rc = edge__check_present(ctx, node, in1, "input 0")) ||
-	    (rc = edge__check_present(ctx, node, in2, "input 1")) ||
-	    (rc = edge__check_type(ctx, node, in1, "input 0", EDGE_TT_INT8)) ||
-	    (rc = edge__check_type(ctx, node, in2, "input 1", EDGE_TT_INT8)) ||
-	    (rc = edge__check_type(ctx, node, output, "output", EDGE_TT_INT8)) ||
-	    (rc = edge__check_quant(ctx, node, in1, "input 0")) ||
-	    (rc = edge__check_quant(ctx, node, in2, "input 1")) ||
-	    (rc = edge__check_quant(ctx, node, output, "output")))
-		return rc;
-	edge_mul_prep *p = edge__op_alloc(ctx, sizeof(*p));
-	if (!p)
-		return edge__op_fail(ctx, node, EDGE_INFER_ENOMEM, "out of memory");
-	if ((rc = edge__broadcast_prepare(ctx, node, &p->bc)))
-		return rc;
+	const edge_tensor *in1 = node->inputs[0], *in2 = node->inputs[1];
+	const edge_tensor *output = node->outputs[0];
 	p->in1_zp = edge__zp(in1);
 	p->in2_zp = edge__zp(in2);
 	p->out_zp = edge__zp(output);
@@ -36,7 +28,6 @@ static int mul_prepare(edge_op_node *node, edge_prep_ctx *ctx)
 	if ((rc = edge__activation_range(ctx, node, node->opt.arith.activation, output,
 					 &p->act_min, &p->act_max)))
 		return rc;
-	node->macs = (uint64_t)p->bc.n;
 	node->prep = p;
 	return 0;
 }
@@ -50,9 +41,8 @@ static int mul_eval(edge_op_node *node, int flavour)
 	int8_t *output = node->outputs[0]->data;
 
 	for (int32_t i = 0; i < p->bc.n; i++) {
-		int32_t o1 = i, o2 = i;
-		if (p->bc.broadcast)
-			edge__broadcast_offsets(&p->bc, i, &o1, &o2);
+		int32_t o1, o2;
+		edge__broadcast_offsets(&p->bc, i, &o1, &o2);
 		const int32_t input1_val = (int32_t)in1[o1] - p->in1_zp;
 		const int32_t input2_val = (int32_t)in2[o2] - p->in2_zp;
 		int32_t v = edge_mbqm(input1_val * input2_val, p->out_multiplier, p->out_shift) + p->out_zp;

@@ -52,16 +52,11 @@ static int quantize_prepare(edge_op_node *node, edge_prep_ctx *ctx)
 				     output->n_quant);
 	if ((rc = edge__check_quant(ctx, node, output, "output")))
 		return rc;
-	edge_quantize_prep *p = edge__op_alloc(ctx, sizeof(*p));
-	if (!p)
-		return edge__op_fail(ctx, node, EDGE_INFER_ENOMEM, "out of memory");
-	int32_t n_out;
-	if ((rc = edge__check_elements(ctx, node, input, "input", &p->n)) ||
-	    (rc = edge__check_elements(ctx, node, output, "output", &n_out)))
+	edge_quantize_prep *p = NULL;
+	int32_t n;
+	if ((rc = edge__elementwise_alloc(ctx, node, sizeof(*p), (void **)&p, &n)))
 		return rc;
-	if (n_out != p->n)
-		return edge__op_fail(ctx, node, EDGE_INFER_EOP,
-				     "output has %d elements, input %d", n_out, p->n);
+	p->n = n;
 	p->in_type = it;
 	p->out_type = ot;
 	p->out_zp = edge__zp(output);
@@ -90,7 +85,6 @@ static int quantize_prepare(edge_op_node *node, edge_prep_ctx *ctx)
 				     "%s input to %s output is not supported",
 				     edge__type_str(it), edge__type_str(ot));
 	}
-	node->macs = (uint64_t)p->n;
 	node->prep = p;
 	return 0;
 }

@@ -87,6 +87,9 @@ int edge__reduce_prepare(edge_op_node *node, edge_prep_ctx *ctx, int max_rank,
 	p->out_n = n_out;
 	p->in_zp = edge__zp(input);
 	p->out_zp = edge__zp(output);
+	if ((rc = edge__check_quant(ctx, node, input, "input")) ||
+	    (rc = edge__check_quant(ctx, node, output, "output")))
+		return rc;
 	node->macs = (uint64_t)n_in;
 	*out = p;
 	return 0;

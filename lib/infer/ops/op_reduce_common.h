@@ -7,7 +7,8 @@
 
 /* Checks input 0 (int8), input 1 (constant int32 axes, negative counted
  * from the end, duplicates ignored, all in range), the output type and that
- * its element count is the product of the kept dims; fills the geometry of
+ * its element count is the product of the kept dims, and per-tensor
+ * quantization of input and output; fills the geometry and zero points of
  * a new edge_reduce_prep (*out). max_rank / max_axes: limits of the TFLM
  * kernel in question. */
 int edge__reduce_prepare(edge_op_node *node, edge_prep_ctx *ctx, int max_rank,

@@ -8,26 +8,13 @@
 
 static int relu_prepare(edge_op_node *node, edge_prep_ctx *ctx)
 {
-	int rc;
-	if ((rc = edge__check_io_count(ctx, node, 1, 1, 1)))
+	edge_relu_prep *p = NULL;
+	int32_t n;
+	int rc = edge__unary_prepare(ctx, node, 1, sizeof(*p), (void **)&p, &n);
+	if (rc)
 		return rc;
-	edge_tensor *input = node->inputs[0], *output = node->outputs[0];
-	if ((rc = edge__check_present(ctx, node, input, "input")) ||
-	    (rc = edge__check_type(ctx, node, input, "input", EDGE_TT_INT8)) ||
-	    (rc = edge__check_type(ctx, node, output, "output", EDGE_TT_INT8)) ||
-	    (rc = edge__check_quant(ctx, node, input, "input")) ||
-	    (rc = edge__check_quant(ctx, node, output, "output")))
-		return rc;
-	edge_relu_prep *p = edge__op_alloc(ctx, sizeof(*p));
-	if (!p)
-		return edge__op_fail(ctx, node, EDGE_INFER_ENOMEM, "out of memory");
-	int32_t n_out;
-	if ((rc = edge__check_elements(ctx, node, input, "input", &p->n)) ||
-	    (rc = edge__check_elements(ctx, node, output, "output", &n_out)))
-		return rc;
-	if (n_out != p->n)
-		return edge__op_fail(ctx, node, EDGE_INFER_EOP,
-				     "output has %d elements, input %d", n_out, p->n);
+	p->n = n;
+	const edge_tensor *input = node->inputs[0], *output = node->outputs[0];
 	float si = edge__scale(input), so = edge__scale(output);
 	/* The ratio is taken in float, then widened. */
 	double m = (double)(si / so);
@@ -40,7 +27,6 @@ static int relu_prepare(edge_op_node *node, edge_prep_ctx *ctx)
 	int32_t q0 = p->out_zp + (int32_t)roundf(0.0f / so);
 	p->act_min = q0 > INT8_MIN ? q0 : INT8_MIN;
 	p->act_max = INT8_MAX;
-	node->macs = (uint64_t)p->n;
 	node->prep = p;
 	return 0;
 }

@@ -9,25 +9,13 @@
 
 static int relu6_prepare(edge_op_node *node, edge_prep_ctx *ctx)
 {
-	int rc;
-	if ((rc = edge__check_io_count(ctx, node, 1, 1, 1)))
+	edge_relu_prep *p = NULL;
+	int32_t n;
+	int rc = edge__unary_prepare(ctx, node, 0, sizeof(*p), (void **)&p, &n);
+	if (rc)
 		return rc;
-	edge_tensor *input = node->inputs[0], *output = node->outputs[0];
-	if ((rc = edge__check_present(ctx, node, input, "input")) ||
-	    (rc = edge__check_type(ctx, node, input, "input", EDGE_TT_INT8)) ||
-	    (rc = edge__check_type(ctx, node, output, "output", EDGE_TT_INT8)) ||
-	    (rc = edge__check_quant(ctx, node, input, "input")))
-		return rc;
-	edge_relu_prep *p = edge__op_alloc(ctx, sizeof(*p));
-	if (!p)
-		return edge__op_fail(ctx, node, EDGE_INFER_ENOMEM, "out of memory");
-	int32_t n_out;
-	if ((rc = edge__check_elements(ctx, node, input, "input", &p->n)) ||
-	    (rc = edge__check_elements(ctx, node, output, "output", &n_out)))
-		return rc;
-	if (n_out != p->n)
-		return edge__op_fail(ctx, node, EDGE_INFER_EOP,
-				     "output has %d elements, input %d", n_out, p->n);
+	p->n = n;
+	const edge_tensor *input = node->inputs[0];
 	p->in_zp = edge__zp(input);
 	p->out_zp = p->in_zp;
 	/* FloatToQuantizedType<int8_t>(6.0f, scale, zp): round(6 / scale) + zp,
@@ -35,7 +23,6 @@ static int relu6_prepare(edge_op_node *node, edge_prep_ctx *ctx)
 	double six = (double)roundf(6.0f / edge__scale(input)) + p->in_zp;
 	p->act_min = p->in_zp;
 	p->act_max = six > INT8_MAX ? INT8_MAX : (six < INT8_MIN ? INT8_MIN : (int32_t)six);
-	node->macs = (uint64_t)p->n;
 	node->prep = p;
 	return 0;
 }

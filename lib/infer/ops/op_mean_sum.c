@@ -1,30 +1,27 @@
-/* MEAN, int8 (TFLM reduce_common.cc -> reference QuantizedMeanOrSum): the
- * int32 sum over the axes, minus in_zp * count, rescaled by in_scale /
- * out_scale with 1/count folded into the multiplier. Also when input and
- * output share quantization (TFLM's vectors show the rounded, not the
- * truncated, average). TFLM's kernel holds input rank <= 5 and <= 2
- * distinct axes. */
+/* MEAN and SUM, int8 (TFLM reduce_common.cc -> reference QuantizedMeanOrSum):
+ * the int32 sum over the axes, minus in_zp * count, rescaled by
+ * in_scale / out_scale: out = clamp(mbqm(sum - in_zp*count, M, s) + out_zp).
+ * MEAN folds 1/count into (M, s), also when input and output share
+ * quantization (TFLM's vectors show the rounded, not the truncated,
+ * average); that is the only difference. TFLM's kernel holds input
+ * rank <= 5 and <= 2 distinct axes. */
 #include "fixedpoint.h"
 #include "op_common.h"
 #include "op_kernels.h"
 #include "op_reduce_common.h"
 
-static int mean_prepare(edge_op_node *node, edge_prep_ctx *ctx)
+static int mean_sum_prepare(edge_op_node *node, edge_prep_ctx *ctx, int is_mean)
 {
 	edge_reduce_prep *p = NULL;
 	int rc = edge__reduce_prepare(node, ctx, 5, 2, &p);
 	if (rc)
 		return rc;
-	const edge_tensor *input = node->inputs[0], *output = node->outputs[0];
-	if ((rc = edge__check_quant(ctx, node, input, "input")) ||
-	    (rc = edge__check_quant(ctx, node, output, "output")))
-		return rc;
-	float si = edge__scale(input), so = edge__scale(output);
+	float si = edge__scale(node->inputs[0]), so = edge__scale(node->outputs[0]);
 	int32_t m;
 	int s;
 	if ((rc = edge__quantize_multiplier(ctx, node, (double)si / (double)so, "output", &m, &s)))
 		return rc;
-	if (p->count > 0) {
+	if (is_mean && p->count > 0) {
 		/* Fold 1/count into the multiplier, keeping the shift >= -31. */
 		int k = 63 - __builtin_clzll((unsigned long long)p->count);
 		if (k > 32)
@@ -43,7 +40,18 @@ static int mean_prepare(edge_op_node *node, edge_prep_ctx *ctx)
 	return 0;
 }
 
-static int mean_eval(edge_op_node *node, int flavour)
+static int mean_prepare(edge_op_node *node, edge_prep_ctx *ctx)
+{
+	return mean_sum_prepare(node, ctx, 1);
+}
+
+static int sum_prepare(edge_op_node *node, edge_prep_ctx *ctx)
+{
+	return mean_sum_prepare(node, ctx, 0);
+}
+
+/* Both operators: the mean is in the multiplier. */
+static int mean_sum_eval(edge_op_node *node, int flavour)
 {
 	(void)flavour;
 	const edge_reduce_prep *p = node->prep;
@@ -70,5 +78,12 @@ const edge_op_kernel edge__op_mean = {
 	.builtin = EDGE_OP_MEAN,
 	.name = "MEAN",
 	.prepare = mean_prepare,
-	.eval = mean_eval,
+	.eval = mean_sum_eval,
+};
+
+const edge_op_kernel edge__op_sum = {
+	.builtin = EDGE_OP_SUM,
+	.name = "SUM",
+	.prepare = sum_prepare,
+	.eval = mean_sum_eval,
 };
