@@ -20,7 +20,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define EDGE_INFER_MAX_RANK 8
+/* Shape capacity of a tensor. The kernels follow TFLM, whose RESHAPE accepts
+ * rank 9; a model may hold at most EDGE_INFER_MODEL_MAX_RANK, which the
+ * loader enforces (and the public tensor info is sized for). */
+#define EDGE_INFER_MAX_RANK 9
+#define EDGE_INFER_MODEL_MAX_RANK 8
 #define EDGE_INFER_MAX_OP_INPUTS 16 /* CONCATENATION may have more: refused beyond */
 #define EDGE_INFER_MAX_OP_OUTPUTS 4
 

@@ -301,9 +301,9 @@ static int load_tensor(struct loader *ld, int ti)
 		return fail(ld, EDGE_INFER_ETYPE, -1, ti, "tensor %d (%s): type %s (%d) is not supported",
 			    ti, t->name, tn ? tn : "UNKNOWN", t->type);
 	}
-	if (shape.n > EDGE_INFER_MAX_RANK)
+	if (shape.n > EDGE_INFER_MODEL_MAX_RANK)
 		return fail(ld, EDGE_INFER_ESHAPE, -1, ti, "tensor %d (%s): rank %u exceeds %d", ti,
-			    t->name, shape.n, EDGE_INFER_MAX_RANK);
+			    t->name, shape.n, EDGE_INFER_MODEL_MAX_RANK);
 	t->rank = (int)shape.n;
 	uint64_t count = 1;
 	for (int d = 0; d < t->rank; d++) {
@@ -501,10 +501,10 @@ static int load_options(struct loader *ld, int oi, int opt_type, const edge__fb_
 		edge__fb_vec ns;
 		if ((rc = edge__fb_vector(fb, o, 0, 4, ld->what, &ns)))
 			return at(ld, rc, oi, -1);
-		if (ns.n > EDGE_INFER_MAX_RANK)
+		if (ns.n > EDGE_INFER_MODEL_MAX_RANK)
 			return fail(ld, EDGE_INFER_EOPTIONS, oi, -1,
 				    "operator %d (RESHAPE): new_shape has %u entries (max %d)", oi,
-				    ns.n, EDGE_INFER_MAX_RANK);
+				    ns.n, EDGE_INFER_MODEL_MAX_RANK);
 		p->reshape.n_new_shape = (int)ns.n;
 		for (uint32_t i = 0; i < ns.n; i++)
 			p->reshape.new_shape[i] = edge__fb_vec_i32(fb, &ns, i);

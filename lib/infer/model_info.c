@@ -19,6 +19,9 @@ int edge_infer_model_tensor(const edge_infer_model *m, int index,
 	out->name = t->name ? t->name : "";
 	out->type = t->type;
 	out->rank = t->rank;
+	/* The loader keeps model tensors within EDGE_INFER_MODEL_MAX_RANK. */
+	_Static_assert(sizeof out->dims / sizeof out->dims[0] == EDGE_INFER_MODEL_MAX_RANK,
+		       "public tensor info holds a model's largest rank");
 	memcpy(out->dims, t->dims, sizeof out->dims);
 	out->bytes = t->bytes;
 	out->is_const = t->is_const;

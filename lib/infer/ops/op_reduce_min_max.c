@@ -9,7 +9,8 @@
 static int reduce_min_max_prepare(edge_op_node *node, edge_prep_ctx *ctx)
 {
 	edge_reduce_prep *p = NULL;
-	int rc = edge__reduce_prepare(node, ctx, EDGE_INFER_MAX_RANK, EDGE_INFER_MAX_RANK, &p);
+	int rc = edge__reduce_prepare(node, ctx, EDGE_REDUCE_MAX_RANK,
+				      EDGE_REDUCE_MAX_RANK, &p);
 	if (rc)
 		return rc;
 	const edge_tensor *input = node->inputs[0], *output = node->outputs[0];
