@@ -10,6 +10,10 @@
 #include "edge_log.h"
 #include "edge_outbox.h"
 
+/* edged subscribes to whole node subtrees, where it also publishes its own
+ * replies: no-local keeps those from coming back as node input. */
+#define EDGED_SUB_OPTIONS MQTT_SUB_OPT_NO_LOCAL
+
 #define MQTT_MAX_SUBS 16
 /* How long a graceful stop waits for DISCONNECT to leave. */
 #define MQTT_STOP_TIMEOUT_MS 2000
@@ -426,7 +430,8 @@ static void mqtt_on_connect(struct mosquitto *mosq, void *ud, int rc, int flags,
 	m->failure_streak = 0;
 	edge_backoff_reset(m->backoff);
 	for (int i = 0; i < m->nsubs; i++) {
-		int r = mosquitto_subscribe_v5(mosq, NULL, m->subs[i].filter, m->subs[i].qos, 0, NULL);
+		int r = mosquitto_subscribe_v5(mosq, NULL, m->subs[i].filter, m->subs[i].qos,
+					       EDGED_SUB_OPTIONS, NULL);
 		if (r != MOSQ_ERR_SUCCESS)
 			edge_log(EDGE_LOG_ERR, "mqtt", "subscribe %s: %s", m->subs[i].filter,
 				 mosquitto_strerror(r));
@@ -603,7 +608,7 @@ int edged_mqtt_subscribe(struct edged_mqtt *m, const char *filter, int qos)
 	m->subs[m->nsubs].qos = qos;
 	m->nsubs++;
 	if (m->state == EDGED_MQTT_CONNECTED) {
-		int rc = mosquitto_subscribe_v5(m->mosq, NULL, copy, qos, 0, NULL);
+		int rc = mosquitto_subscribe_v5(m->mosq, NULL, copy, qos, EDGED_SUB_OPTIONS, NULL);
 		mqtt_after_call(m, rc, "subscribe");
 	}
 	return 0;

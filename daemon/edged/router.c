@@ -48,20 +48,15 @@ static int64_t router_wall_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* The whole node tree, not just the types this revision handles: anything
+ * else a node sends (unknown, reserved or gateway-to-node types) is then
+ * counted under its reject reason instead of passing unseen. */
 static int router_subscribe(struct edged_router *r)
 {
-	static const char *const types[] = { "hello", "status", "heartbeat" };
 	char filter[EDGE_CONFIG_NAME_MAX + 32];
 
-	for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
-		int rc;
-
-		snprintf(filter, sizeof filter, "%s/+/%s", r->prefix, types[i]);
-		rc = edged_mqtt_subscribe(r->mqtt, filter, 1);
-		if (rc < 0)
-			return rc;
-	}
-	return 0;
+	snprintf(filter, sizeof filter, "%s/+/#", r->prefix);
+	return edged_mqtt_subscribe(r->mqtt, filter, 1);
 }
 
 int edged_router_new(struct edged_mqtt *mqtt, edge_registry *registry,
