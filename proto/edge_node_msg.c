@@ -2,6 +2,7 @@
 #include "edge_node_msg.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "edge_json.h"
@@ -225,6 +226,17 @@ static enum edge_msg_reject json_reason(enum edge_json_error_code code)
 	return EDGE_MSG_BAD_JSON;
 }
 
+/* A number token holding an integer, else the rejection for its field. */
+static int check_integer(struct ctx *c, int t, const char *parent,
+			 const char *key)
+{
+	if (edge_json_type_of(&c->doc, t) != EDGE_JSON_NUMBER)
+		return reject_at(c, EDGE_MSG_WRONG_TYPE, parent, key, -1, t);
+	if (!edge_json_is_integer(&c->doc, t))
+		return reject_at(c, EDGE_MSG_NOT_INTEGER, parent, key, -1, t);
+	return 0;
+}
+
 /* Parse the payload into c->doc and check the common envelope: an object
  * whose "proto" is 1 (checked first, so a newer message reports
  * unsupported_version rather than whatever else changed). */
@@ -253,10 +265,8 @@ static int open_message(struct ctx *c, const char *buf, size_t len,
 	t = edge_json_obj_get(&c->doc, 0, "proto");
 	if (t < 0)
 		return reject_at(c, EDGE_MSG_MISSING_FIELD, "proto", NULL, -1, -1);
-	if (edge_json_type_of(&c->doc, t) != EDGE_JSON_NUMBER)
-		return reject_at(c, EDGE_MSG_WRONG_TYPE, "proto", NULL, -1, t);
-	if (!edge_json_is_integer(&c->doc, t))
-		return reject_at(c, EDGE_MSG_NOT_INTEGER, "proto", NULL, -1, t);
+	if (check_integer(c, t, "proto", NULL) < 0)
+		return -EPROTO;
 	if (edge_json_get_uint(&c->doc, t, UINT64_MAX, &proto) < 0 ||
 	    proto != EDGE_PROTO_VERSION)
 		return reject_at(c, EDGE_MSG_UNSUPPORTED_VERSION, "proto", NULL, -1, t);
@@ -282,10 +292,8 @@ static int read_uint(struct ctx *c, int t, const char *parent, const char *key,
 {
 	uint64_t v;
 
-	if (edge_json_type_of(&c->doc, t) != EDGE_JSON_NUMBER)
-		return reject_at(c, EDGE_MSG_WRONG_TYPE, parent, key, -1, t);
-	if (!edge_json_is_integer(&c->doc, t))
-		return reject_at(c, EDGE_MSG_NOT_INTEGER, parent, key, -1, t);
+	if (check_integer(c, t, parent, key) < 0)
+		return -EPROTO;
 	if (edge_json_get_uint(&c->doc, t, max, &v) < 0 || v < min)
 		return reject_at(c, EDGE_MSG_OUT_OF_RANGE, parent, key, -1, t);
 	*out = v;
@@ -302,16 +310,6 @@ static int get_uint(struct ctx *c, int obj, const char *parent, const char *key,
 	return read_uint(c, t, parent, key, min, max, out);
 }
 
-static int get_u32(struct ctx *c, int obj, const char *key, uint64_t min,
-		   uint64_t max, uint32_t *out)
-{
-	uint64_t v;
-	int rc = get_uint(c, obj, NULL, key, min, max, &v);
-
-	if (rc == 0)
-		*out = (uint32_t)v;
-	return rc;
-}
 
 /* String token t into out[cap] with charset cs; index >= 0 for arrays. */
 static int read_text(struct ctx *c, int t, const char *parent, const char *key,
@@ -358,10 +356,211 @@ static int get_object(struct ctx *c, int obj, const char *key, int required,
 	return t;
 }
 
+/* ------------------------------------------------------------ field tables */
+
+/* A required unsigned integer member: wire key (the member's name), place
+ * in the message struct, width and accepted range. One table serves the
+ * parser, the encoder's validation and the encoder's output. */
+struct uint_field {
+	const char *key;
+	size_t offset;
+	int is_u64;
+	uint64_t min, max;
+};
+
+#define U32_FIELD(type, member, lo, hi) \
+	{ #member, offsetof(type, member), 0, (lo), (hi) }
+#define U64_FIELD(type, member, lo, hi) \
+	{ #member, offsetof(type, member), 1, (lo), (hi) }
+
+static uint64_t uint_member(const struct uint_field *f, const void *msg)
+{
+	const char *p = (const char *)msg + f->offset;
+	uint64_t v64;
+	uint32_t v32;
+
+	if (f->is_u64) {
+		memcpy(&v64, p, sizeof v64);
+		return v64;
+	}
+	memcpy(&v32, p, sizeof v32);
+	return v32;
+}
+
+static void set_uint_member(const struct uint_field *f, void *msg, uint64_t v)
+{
+	char *p = (char *)msg + f->offset;
+	uint32_t v32 = (uint32_t)v;
+
+	if (f->is_u64)
+		memcpy(p, &v, sizeof v);
+	else
+		memcpy(p, &v32, sizeof v32);
+}
+
+static int parse_uints(struct ctx *c, const struct uint_field *f, size_t n,
+		       void *msg)
+{
+	uint64_t v;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (get_uint(c, 0, NULL, f[i].key, f[i].min, f[i].max, &v) < 0)
+			return -EPROTO;
+		set_uint_member(&f[i], msg, v);
+	}
+	return 0;
+}
+
+static int uints_valid(const struct uint_field *f, size_t n, const void *msg)
+{
+	size_t i;
+	uint64_t v;
+
+	for (i = 0; i < n; i++) {
+		v = uint_member(&f[i], msg);
+		if (v < f[i].min || v > f[i].max)
+			return 0;
+	}
+	return 1;
+}
+
+static void encode_uints(struct edge_json_writer *w, const struct uint_field *f,
+			 size_t n, const void *msg)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		edge_json_key(w, f[i].key);
+		edge_json_uint(w, uint_member(&f[i], msg));
+	}
+}
+
+/* A required text member of a nested object ("runtime", "model"). */
+struct text_field {
+	const char *key;
+	size_t offset;
+	size_t cap;
+	enum charset cs;
+};
+
+static int parse_texts(struct ctx *c, int obj, const char *parent,
+		       const struct text_field *f, size_t n, void *msg)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (get_text(c, obj, parent, f[i].key, 1,
+			     (char *)msg + f[i].offset, f[i].cap, f[i].cs) < 0)
+			return -EPROTO;
+	return 0;
+}
+
+static int texts_valid(const struct text_field *f, size_t n, const void *msg)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (check_text((const char *)msg + f[i].offset, f[i].cap,
+			       f[i].cs) != EDGE_MSG_OK)
+			return 0;
+	return 1;
+}
+
+static void encode_texts(struct edge_json_writer *w, const struct text_field *f,
+			 size_t n, const void *msg)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		edge_json_key(w, f[i].key);
+		edge_json_str(w, (const char *)msg + f[i].offset);
+	}
+}
+
+static const struct uint_field hello_sizes[] = {
+	U32_FIELD(struct edge_msg_hello, ram_bytes, 1, UINT32_MAX),
+	U32_FIELD(struct edge_msg_hello, flash_bytes, 1, UINT32_MAX),
+	U32_FIELD(struct edge_msg_hello, arena_bytes, 0, UINT32_MAX),
+};
+
+static const struct uint_field hello_heartbeat[] = {
+	U32_FIELD(struct edge_msg_hello, heartbeat_s, EDGE_MSG_HEARTBEAT_MIN_S,
+		  EDGE_MSG_HEARTBEAT_MAX_S),
+};
+
+static const struct text_field hello_runtime[] = {
+	{ "name", offsetof(struct edge_msg_hello, runtime_name),
+	  EDGE_MSG_TOKEN_CAP, CS_TOKEN },
+	{ "version", offsetof(struct edge_msg_hello, runtime_version),
+	  EDGE_MSG_VERSION_CAP, CS_VERSION },
+};
+
+static const struct text_field hello_model[] = {
+	{ "name", offsetof(struct edge_msg_model, name), EDGE_MSG_TOKEN_CAP,
+	  CS_TOKEN },
+	{ "version", offsetof(struct edge_msg_model, version),
+	  EDGE_MSG_VERSION_CAP, CS_VERSION },
+};
+
+static const struct uint_field heartbeat_counters[] = {
+	U32_FIELD(struct edge_msg_heartbeat, seq, 0, UINT32_MAX),
+	U64_FIELD(struct edge_msg_heartbeat, uptime_s, 0, EDGE_MSG_UINT_MAX),
+	U64_FIELD(struct edge_msg_heartbeat, inferences, 0, EDGE_MSG_UINT_MAX),
+	U64_FIELD(struct edge_msg_heartbeat, anomalies, 0, EDGE_MSG_UINT_MAX),
+	U32_FIELD(struct edge_msg_heartbeat, mqtt_reconnects, 0, UINT32_MAX),
+	U32_FIELD(struct edge_msg_heartbeat, free_heap_bytes, 0, UINT32_MAX),
+};
+
+static const struct uint_field registered_timing[] = {
+	U32_FIELD(struct edge_msg_registered, heartbeat_s,
+		  EDGE_MSG_HEARTBEAT_MIN_S, EDGE_MSG_HEARTBEAT_MAX_S),
+	U32_FIELD(struct edge_msg_registered, stale_after, 1,
+		  EDGE_MSG_STALE_AFTER_MAX),
+};
+
+/* ------------------------------------------------------- message frame */
+
+typedef int (*body_parser)(struct ctx *c, void *msg);
+
+/* Shared by every parser: clear the message, check the envelope, then let
+ * body read the fields. proto points into msg. */
+static int parse_message(const char *buf, size_t len,
+			 struct edge_msg_error *err, void *msg, size_t size,
+			 uint32_t *proto, body_parser body)
+{
+	struct edge_json_tok toks[EDGE_MSG_MAX_TOKENS];
+	struct ctx c;
+
+	c.err = err;
+	memset(msg, 0, size);
+	if (open_message(&c, buf, len, toks, EDGE_MSG_MAX_TOKENS) < 0)
+		return -EPROTO;
+	*proto = EDGE_PROTO_VERSION;
+	return body(&c, msg) < 0 ? -EPROTO : 0;
+}
+
+/* Every encoded message opens with the version. */
+static void begin_message(struct edge_json_writer *w, char *buf, size_t cap)
+{
+	edge_json_writer_init(w, buf, cap);
+	edge_json_obj_begin(w);
+	edge_json_key(w, "proto");
+	edge_json_uint(w, EDGE_PROTO_VERSION);
+}
+
+/* The message was validated first, so only lack of room can fail here. */
+static int end_message(struct edge_json_writer *w)
+{
+	edge_json_obj_end(w);
+	return edge_json_writer_finish(w);
+}
+
 /* ------------------------------------------------------------------ hello */
 
-static int parse_hello_fields(struct ctx *c, struct edge_msg_hello *m)
+static int parse_hello_fields(struct ctx *c, void *msg)
 {
+	struct edge_msg_hello *m = msg;
 	int t, e;
 	size_t i;
 	char id[EDGE_ID_MAX_LEN + 2];
@@ -380,12 +579,8 @@ static int parse_hello_fields(struct ctx *c, struct edge_msg_hello *m)
 		return -EPROTO;
 
 	t = get_object(c, 0, "runtime", 1, 0);
-	if (t < 0)
-		return -EPROTO;
-	if (get_text(c, t, "runtime", "name", 1, m->runtime_name,
-		     sizeof m->runtime_name, CS_TOKEN) < 0 ||
-	    get_text(c, t, "runtime", "version", 1, m->runtime_version,
-		     sizeof m->runtime_version, CS_VERSION) < 0)
+	if (t < 0 || parse_texts(c, t, "runtime", hello_runtime,
+				 N_ELEMS(hello_runtime), m) < 0)
 		return -EPROTO;
 
 	t = field(c, 0, NULL, "ops", 1);
@@ -403,9 +598,7 @@ static int parse_hello_fields(struct ctx *c, struct edge_msg_hello *m)
 		m->n_ops++;
 	}
 
-	if (get_u32(c, 0, "ram_bytes", 1, UINT32_MAX, &m->ram_bytes) < 0 ||
-	    get_u32(c, 0, "flash_bytes", 1, UINT32_MAX, &m->flash_bytes) < 0 ||
-	    get_u32(c, 0, "arena_bytes", 0, UINT32_MAX, &m->arena_bytes) < 0)
+	if (parse_uints(c, hello_sizes, N_ELEMS(hello_sizes), m) < 0)
 		return -EPROTO;
 	if (m->arena_bytes > m->ram_bytes)
 		return reject_at(c, EDGE_MSG_INCONSISTENT, "arena_bytes", NULL, -1,
@@ -422,10 +615,8 @@ static int parse_hello_fields(struct ctx *c, struct edge_msg_hello *m)
 	if (m->has_model) {
 		int h;
 
-		if (get_text(c, t, "model", "name", 1, m->model.name,
-			     sizeof m->model.name, CS_TOKEN) < 0 ||
-		    get_text(c, t, "model", "version", 1, m->model.version,
-			     sizeof m->model.version, CS_VERSION) < 0)
+		if (parse_texts(c, t, "model", hello_model, N_ELEMS(hello_model),
+				&m->model) < 0)
 			return -EPROTO;
 		h = field(c, t, "model", "sha256", 1);
 		if (h < 0)
@@ -438,22 +629,14 @@ static int parse_hello_fields(struct ctx *c, struct edge_msg_hello *m)
 			return reject_at(c, EDGE_MSG_BAD_HASH, "model", "sha256", -1, h);
 	}
 
-	return get_u32(c, 0, "heartbeat_s", EDGE_MSG_HEARTBEAT_MIN_S,
-		       EDGE_MSG_HEARTBEAT_MAX_S, &m->heartbeat_s);
+	return parse_uints(c, hello_heartbeat, N_ELEMS(hello_heartbeat), m);
 }
 
 int edge_msg_parse_hello(const char *buf, size_t len, struct edge_msg_hello *out,
 			 struct edge_msg_error *err)
 {
-	struct edge_json_tok toks[EDGE_MSG_MAX_TOKENS];
-	struct ctx c;
-
-	c.err = err;
-	memset(out, 0, sizeof *out);
-	if (open_message(&c, buf, len, toks, EDGE_MSG_MAX_TOKENS) < 0)
-		return -EPROTO;
-	out->proto = EDGE_PROTO_VERSION;
-	return parse_hello_fields(&c, out) < 0 ? -EPROTO : 0;
+	return parse_message(buf, len, err, out, sizeof *out, &out->proto,
+			     parse_hello_fields);
 }
 
 /* ----------------------------------------------------------------- status */
@@ -467,32 +650,24 @@ static int status_reason_fits(enum edge_msg_state s, enum edge_msg_status_reason
 	return r != EDGE_MSG_STATUS_BOOT && r != EDGE_MSG_STATUS_RECONNECT;
 }
 
-int edge_msg_parse_status(const char *buf, size_t len,
-			  struct edge_msg_status *out, struct edge_msg_error *err)
+static int parse_status_fields(struct ctx *c, void *msg)
 {
-	struct edge_json_tok toks[EDGE_MSG_MAX_TOKENS];
-	struct ctx c;
+	struct edge_msg_status *out = msg;
 	int t;
 
-	c.err = err;
-	memset(out, 0, sizeof *out);
-	if (open_message(&c, buf, len, toks, EDGE_MSG_MAX_TOKENS) < 0)
-		return -EPROTO;
-	out->proto = EDGE_PROTO_VERSION;
-
-	t = field(&c, 0, NULL, "state", 1);
+	t = field(c, 0, NULL, "state", 1);
 	if (t < 0)
 		return -EPROTO;
-	if (edge_json_type_of(&c.doc, t) != EDGE_JSON_STRING)
-		return reject_at(&c, EDGE_MSG_WRONG_TYPE, "state", NULL, -1, t);
-	if (edge_json_str_eq(&c.doc, t, "online"))
+	if (edge_json_type_of(&c->doc, t) != EDGE_JSON_STRING)
+		return reject_at(c, EDGE_MSG_WRONG_TYPE, "state", NULL, -1, t);
+	if (edge_json_str_eq(&c->doc, t, "online"))
 		out->state = EDGE_MSG_STATE_ONLINE;
-	else if (edge_json_str_eq(&c.doc, t, "offline"))
+	else if (edge_json_str_eq(&c->doc, t, "offline"))
 		out->state = EDGE_MSG_STATE_OFFLINE;
 	else
-		return reject_at(&c, EDGE_MSG_BAD_ENUM, "state", NULL, -1, t);
+		return reject_at(c, EDGE_MSG_BAD_ENUM, "state", NULL, -1, t);
 
-	t = get_text(&c, 0, NULL, "reason", 0, out->reason_text,
+	t = get_text(c, 0, NULL, "reason", 0, out->reason_text,
 		     sizeof out->reason_text, CS_LOWER);
 	if (t == -EPROTO)
 		return t;
@@ -503,94 +678,83 @@ int edge_msg_parse_status(const char *buf, size_t len,
 			status_reason_names, N_ELEMS(status_reason_names),
 			out->reason_text, EDGE_MSG_STATUS_OTHER);
 	if (!status_reason_fits(out->state, out->reason))
-		return reject_at(&c, EDGE_MSG_INCONSISTENT, "reason", NULL, -1,
-				 edge_json_obj_get(&c.doc, 0, "reason"));
+		return reject_at(c, EDGE_MSG_INCONSISTENT, "reason", NULL, -1,
+				 edge_json_obj_get(&c->doc, 0, "reason"));
 	return 0;
+}
+
+int edge_msg_parse_status(const char *buf, size_t len,
+			  struct edge_msg_status *out, struct edge_msg_error *err)
+{
+	return parse_message(buf, len, err, out, sizeof *out, &out->proto,
+			     parse_status_fields);
 }
 
 /* -------------------------------------------------------------- heartbeat */
 
-int edge_msg_parse_heartbeat(const char *buf, size_t len,
-			     struct edge_msg_heartbeat *out,
-			     struct edge_msg_error *err)
+static int parse_heartbeat_fields(struct ctx *c, void *msg)
 {
-	struct edge_json_tok toks[EDGE_MSG_MAX_TOKENS];
-	struct ctx c;
+	struct edge_msg_heartbeat *out = msg;
 	uint64_t v;
 	int64_t rssi;
 	int t;
 
-	c.err = err;
-	memset(out, 0, sizeof *out);
-	if (open_message(&c, buf, len, toks, EDGE_MSG_MAX_TOKENS) < 0)
-		return -EPROTO;
-	out->proto = EDGE_PROTO_VERSION;
-
-	if (get_u32(&c, 0, "seq", 0, UINT32_MAX, &out->seq) < 0 ||
-	    get_uint(&c, 0, NULL, "uptime_s", 0, EDGE_MSG_UINT_MAX, &out->uptime_s) < 0 ||
-	    get_uint(&c, 0, NULL, "inferences", 0, EDGE_MSG_UINT_MAX, &out->inferences) < 0 ||
-	    get_uint(&c, 0, NULL, "anomalies", 0, EDGE_MSG_UINT_MAX, &out->anomalies) < 0 ||
-	    get_u32(&c, 0, "mqtt_reconnects", 0, UINT32_MAX, &out->mqtt_reconnects) < 0 ||
-	    get_u32(&c, 0, "free_heap_bytes", 0, UINT32_MAX, &out->free_heap_bytes) < 0)
+	if (parse_uints(c, heartbeat_counters, N_ELEMS(heartbeat_counters),
+			out) < 0)
 		return -EPROTO;
 
-	t = field(&c, 0, NULL, "min_free_heap_bytes", 0);
+	t = field(c, 0, NULL, "min_free_heap_bytes", 0);
 	if (t >= 0) {
-		if (read_uint(&c, t, "min_free_heap_bytes", NULL, 0, UINT32_MAX, &v) < 0)
+		if (read_uint(c, t, "min_free_heap_bytes", NULL, 0, UINT32_MAX, &v) < 0)
 			return -EPROTO;
 		if (v > out->free_heap_bytes)
-			return reject_at(&c, EDGE_MSG_INCONSISTENT,
+			return reject_at(c, EDGE_MSG_INCONSISTENT,
 					 "min_free_heap_bytes", NULL, -1, t);
 		out->has_min_free_heap = 1;
 		out->min_free_heap_bytes = (uint32_t)v;
 	}
 
-	t = field(&c, 0, NULL, "rssi_dbm", 0);
+	t = field(c, 0, NULL, "rssi_dbm", 0);
 	if (t >= 0) {
-		if (edge_json_type_of(&c.doc, t) != EDGE_JSON_NUMBER)
-			return reject_at(&c, EDGE_MSG_WRONG_TYPE, "rssi_dbm", NULL, -1, t);
-		if (!edge_json_is_integer(&c.doc, t))
-			return reject_at(&c, EDGE_MSG_NOT_INTEGER, "rssi_dbm", NULL, -1, t);
-		if (edge_json_get_int(&c.doc, t, -127, 0, &rssi) < 0)
-			return reject_at(&c, EDGE_MSG_OUT_OF_RANGE, "rssi_dbm", NULL, -1, t);
+		if (check_integer(c, t, "rssi_dbm", NULL) < 0)
+			return -EPROTO;
+		if (edge_json_get_int(&c->doc, t, -127, 0, &rssi) < 0)
+			return reject_at(c, EDGE_MSG_OUT_OF_RANGE, "rssi_dbm", NULL, -1, t);
 		out->has_rssi = 1;
 		out->rssi_dbm = (int32_t)rssi;
 	}
 	return 0;
 }
 
+int edge_msg_parse_heartbeat(const char *buf, size_t len,
+			     struct edge_msg_heartbeat *out,
+			     struct edge_msg_error *err)
+{
+	return parse_message(buf, len, err, out, sizeof *out, &out->proto,
+			     parse_heartbeat_fields);
+}
+
 /* ------------------------------------------------------------- registered */
 
-int edge_msg_parse_registered(const char *buf, size_t len,
-			      struct edge_msg_registered *out,
-			      struct edge_msg_error *err)
+static int parse_registered_fields(struct ctx *c, void *msg)
 {
-	struct edge_json_tok toks[EDGE_MSG_MAX_TOKENS];
-	struct ctx c;
+	struct edge_msg_registered *out = msg;
 	int t;
 
-	c.err = err;
-	memset(out, 0, sizeof *out);
-	if (open_message(&c, buf, len, toks, EDGE_MSG_MAX_TOKENS) < 0)
-		return -EPROTO;
-	out->proto = EDGE_PROTO_VERSION;
-
-	t = field(&c, 0, NULL, "accepted", 1);
+	t = field(c, 0, NULL, "accepted", 1);
 	if (t < 0)
 		return -EPROTO;
-	if (edge_json_get_bool(&c.doc, t, &out->accepted) < 0)
-		return reject_at(&c, EDGE_MSG_WRONG_TYPE, "accepted", NULL, -1, t);
+	if (edge_json_get_bool(&c->doc, t, &out->accepted) < 0)
+		return reject_at(c, EDGE_MSG_WRONG_TYPE, "accepted", NULL, -1, t);
 
 	if (out->accepted) {
-		if (get_u32(&c, 0, "heartbeat_s", EDGE_MSG_HEARTBEAT_MIN_S,
-			    EDGE_MSG_HEARTBEAT_MAX_S, &out->heartbeat_s) < 0 ||
-		    get_u32(&c, 0, "stale_after", 1, EDGE_MSG_STALE_AFTER_MAX,
-			    &out->stale_after) < 0)
+		if (parse_uints(c, registered_timing, N_ELEMS(registered_timing),
+				out) < 0)
 			return -EPROTO;
 		out->refusal = EDGE_MSG_REFUSE_NONE;
 		return 0;
 	}
-	if (get_text(&c, 0, NULL, "reason", 1, out->refusal_text,
+	if (get_text(c, 0, NULL, "reason", 1, out->refusal_text,
 		     sizeof out->refusal_text, CS_LOWER) < 0)
 		return -EPROTO;
 	/* A newer gateway may refuse for a reason v1 does not know: still a
@@ -598,9 +762,17 @@ int edge_msg_parse_registered(const char *buf, size_t len,
 	out->refusal = (enum edge_msg_refusal)lookup_name(
 		refusal_names, N_ELEMS(refusal_names), out->refusal_text,
 		EDGE_MSG_REFUSE_OTHER);
-	t = get_text(&c, 0, NULL, "detail", 0, out->detail, sizeof out->detail,
+	t = get_text(c, 0, NULL, "detail", 0, out->detail, sizeof out->detail,
 		     CS_DETAIL);
 	return t == -EPROTO ? -EPROTO : 0;
+}
+
+int edge_msg_parse_registered(const char *buf, size_t len,
+			      struct edge_msg_registered *out,
+			      struct edge_msg_error *err)
+{
+	return parse_message(buf, len, err, out, sizeof *out, &out->proto,
+			     parse_registered_fields);
 }
 
 /* ------------------------------------------------------ node dispatcher */
@@ -644,12 +816,6 @@ static int text_ok(const char *s, size_t cap, enum charset cs)
 	return check_text(s, cap, cs) == EDGE_MSG_OK;
 }
 
-/* The message was validated first, so only lack of room can fail here. */
-static int finish(const struct edge_json_writer *w)
-{
-	return edge_json_writer_finish(w);
-}
-
 int edge_msg_encode_hello(char *buf, size_t cap, const struct edge_msg_hello *m)
 {
 	struct edge_json_writer w;
@@ -657,102 +823,92 @@ int edge_msg_encode_hello(char *buf, size_t cap, const struct edge_msg_hello *m)
 
 	if (!m || !edge_id_valid_str(m->id) ||
 	    !text_ok(m->fw, sizeof m->fw, CS_VERSION) ||
-	    !text_ok(m->runtime_name, sizeof m->runtime_name, CS_TOKEN) ||
-	    !text_ok(m->runtime_version, sizeof m->runtime_version, CS_VERSION) ||
-	    m->n_ops > EDGE_MSG_MAX_OPS || m->ram_bytes == 0 ||
-	    m->flash_bytes == 0 || m->arena_bytes > m->ram_bytes ||
+	    !texts_valid(hello_runtime, N_ELEMS(hello_runtime), m) ||
+	    m->n_ops > EDGE_MSG_MAX_OPS ||
+	    !uints_valid(hello_sizes, N_ELEMS(hello_sizes), m) ||
+	    m->arena_bytes > m->ram_bytes ||
 	    !text_ok(m->sensor, sizeof m->sensor, CS_TOKEN) ||
-	    m->heartbeat_s < EDGE_MSG_HEARTBEAT_MIN_S ||
-	    m->heartbeat_s > EDGE_MSG_HEARTBEAT_MAX_S)
+	    !uints_valid(hello_heartbeat, N_ELEMS(hello_heartbeat), m))
 		return -EINVAL;
 	for (i = 0; i < m->n_ops; i++)
 		if (!text_ok(m->ops[i], EDGE_MSG_OP_CAP, CS_OP))
 			return -EINVAL;
 	if (m->has_model &&
-	    (!text_ok(m->model.name, sizeof m->model.name, CS_TOKEN) ||
-	     !text_ok(m->model.version, sizeof m->model.version, CS_VERSION) ||
+	    (!texts_valid(hello_model, N_ELEMS(hello_model), &m->model) ||
 	     !check_sha256(m->model.sha256)))
 		return -EINVAL;
 
-	edge_json_writer_init(&w, buf, cap);
-	edge_json_obj_begin(&w);
-	edge_json_key(&w, "proto");
-	edge_json_uint(&w, EDGE_PROTO_VERSION);
+	begin_message(&w, buf, cap);
 	edge_json_key(&w, "id");
 	edge_json_str(&w, m->id);
 	edge_json_key(&w, "fw");
 	edge_json_str(&w, m->fw);
 	edge_json_key(&w, "runtime");
 	edge_json_obj_begin(&w);
-	edge_json_key(&w, "name");
-	edge_json_str(&w, m->runtime_name);
-	edge_json_key(&w, "version");
-	edge_json_str(&w, m->runtime_version);
+	encode_texts(&w, hello_runtime, N_ELEMS(hello_runtime), m);
 	edge_json_obj_end(&w);
 	edge_json_key(&w, "ops");
 	edge_json_arr_begin(&w);
 	for (i = 0; i < m->n_ops; i++)
 		edge_json_str(&w, m->ops[i]);
 	edge_json_arr_end(&w);
-	edge_json_key(&w, "ram_bytes");
-	edge_json_uint(&w, m->ram_bytes);
-	edge_json_key(&w, "flash_bytes");
-	edge_json_uint(&w, m->flash_bytes);
-	edge_json_key(&w, "arena_bytes");
-	edge_json_uint(&w, m->arena_bytes);
+	encode_uints(&w, hello_sizes, N_ELEMS(hello_sizes), m);
 	edge_json_key(&w, "sensor");
 	edge_json_str(&w, m->sensor);
 	edge_json_key(&w, "model");
 	if (m->has_model) {
 		edge_json_obj_begin(&w);
-		edge_json_key(&w, "name");
-		edge_json_str(&w, m->model.name);
-		edge_json_key(&w, "version");
-		edge_json_str(&w, m->model.version);
+		encode_texts(&w, hello_model, N_ELEMS(hello_model), &m->model);
 		edge_json_key(&w, "sha256");
 		edge_json_str(&w, m->model.sha256);
 		edge_json_obj_end(&w);
 	} else {
 		edge_json_null(&w);
 	}
-	edge_json_key(&w, "heartbeat_s");
-	edge_json_uint(&w, m->heartbeat_s);
-	edge_json_obj_end(&w);
-	return finish(&w);
+	encode_uints(&w, hello_heartbeat, N_ELEMS(hello_heartbeat), m);
+	return end_message(&w);
+}
+
+/* The wire name of a known enum value, or for OTHER the text as sent, which
+ * must be well-formed and must not hide a known value. NULL: invalid. */
+static const char *enum_wire_name(const char *const *names, size_t n,
+				  unsigned value, unsigned other,
+				  const char *text, size_t text_cap)
+{
+	if (value >= n)
+		return NULL;
+	if (value != other)
+		return names[value];
+	if (!text_ok(text, text_cap, CS_LOWER) ||
+	    lookup_name(names, n, text, -1) >= 0)
+		return NULL;
+	return text;
 }
 
 int edge_msg_encode_status(char *buf, size_t cap, const struct edge_msg_status *m)
 {
 	struct edge_json_writer w;
-	const char *reason = NULL;
+	const char *reason;
 
 	if (!m || (m->state != EDGE_MSG_STATE_ONLINE &&
 		   m->state != EDGE_MSG_STATE_OFFLINE) ||
 	    (unsigned)m->reason >= N_ELEMS(status_reason_names) ||
 	    !status_reason_fits(m->state, m->reason))
 		return -EINVAL;
-	if (m->reason == EDGE_MSG_STATUS_OTHER) {
-		if (!text_ok(m->reason_text, sizeof m->reason_text, CS_LOWER) ||
-		    lookup_name(status_reason_names, N_ELEMS(status_reason_names),
-				m->reason_text, -1) >= 0)
-			return -EINVAL; /* OTHER must not hide a known value */
-		reason = m->reason_text;
-	} else if (m->reason != EDGE_MSG_STATUS_NONE) {
-		reason = status_reason_names[m->reason];
-	}
+	reason = enum_wire_name(status_reason_names, N_ELEMS(status_reason_names),
+				m->reason, EDGE_MSG_STATUS_OTHER, m->reason_text,
+				sizeof m->reason_text);
+	if (!reason)
+		return -EINVAL;
 
-	edge_json_writer_init(&w, buf, cap);
-	edge_json_obj_begin(&w);
-	edge_json_key(&w, "proto");
-	edge_json_uint(&w, EDGE_PROTO_VERSION);
+	begin_message(&w, buf, cap);
 	edge_json_key(&w, "state");
 	edge_json_str(&w, state_names[m->state]);
-	if (reason) {
+	if (m->reason != EDGE_MSG_STATUS_NONE) {
 		edge_json_key(&w, "reason");
 		edge_json_str(&w, reason);
 	}
-	edge_json_obj_end(&w);
-	return finish(&w);
+	return end_message(&w);
 }
 
 int edge_msg_encode_heartbeat(char *buf, size_t cap,
@@ -760,28 +916,13 @@ int edge_msg_encode_heartbeat(char *buf, size_t cap,
 {
 	struct edge_json_writer w;
 
-	if (!m || m->uptime_s > EDGE_MSG_UINT_MAX ||
-	    m->inferences > EDGE_MSG_UINT_MAX || m->anomalies > EDGE_MSG_UINT_MAX ||
+	if (!m || !uints_valid(heartbeat_counters, N_ELEMS(heartbeat_counters), m) ||
 	    (m->has_min_free_heap && m->min_free_heap_bytes > m->free_heap_bytes) ||
 	    (m->has_rssi && (m->rssi_dbm < -127 || m->rssi_dbm > 0)))
 		return -EINVAL;
 
-	edge_json_writer_init(&w, buf, cap);
-	edge_json_obj_begin(&w);
-	edge_json_key(&w, "proto");
-	edge_json_uint(&w, EDGE_PROTO_VERSION);
-	edge_json_key(&w, "seq");
-	edge_json_uint(&w, m->seq);
-	edge_json_key(&w, "uptime_s");
-	edge_json_uint(&w, m->uptime_s);
-	edge_json_key(&w, "inferences");
-	edge_json_uint(&w, m->inferences);
-	edge_json_key(&w, "anomalies");
-	edge_json_uint(&w, m->anomalies);
-	edge_json_key(&w, "mqtt_reconnects");
-	edge_json_uint(&w, m->mqtt_reconnects);
-	edge_json_key(&w, "free_heap_bytes");
-	edge_json_uint(&w, m->free_heap_bytes);
+	begin_message(&w, buf, cap);
+	encode_uints(&w, heartbeat_counters, N_ELEMS(heartbeat_counters), m);
 	if (m->has_min_free_heap) {
 		edge_json_key(&w, "min_free_heap_bytes");
 		edge_json_uint(&w, m->min_free_heap_bytes);
@@ -790,8 +931,7 @@ int edge_msg_encode_heartbeat(char *buf, size_t cap,
 		edge_json_key(&w, "rssi_dbm");
 		edge_json_int(&w, m->rssi_dbm);
 	}
-	edge_json_obj_end(&w);
-	return finish(&w);
+	return end_message(&w);
 }
 
 int edge_msg_encode_registered(char *buf, size_t cap,
@@ -803,37 +943,24 @@ int edge_msg_encode_registered(char *buf, size_t cap,
 	if (!m)
 		return -EINVAL;
 	if (m->accepted) {
-		if (m->heartbeat_s < EDGE_MSG_HEARTBEAT_MIN_S ||
-		    m->heartbeat_s > EDGE_MSG_HEARTBEAT_MAX_S ||
-		    m->stale_after < 1 || m->stale_after > EDGE_MSG_STALE_AFTER_MAX)
+		if (!uints_valid(registered_timing, N_ELEMS(registered_timing), m))
 			return -EINVAL;
 	} else {
 		if (m->refusal == EDGE_MSG_REFUSE_NONE ||
-		    (unsigned)m->refusal >= N_ELEMS(refusal_names) ||
 		    !text_ok(m->detail, sizeof m->detail, CS_DETAIL))
 			return -EINVAL;
-		if (m->refusal == EDGE_MSG_REFUSE_OTHER) {
-			if (!text_ok(m->refusal_text, sizeof m->refusal_text, CS_LOWER) ||
-			    lookup_name(refusal_names, N_ELEMS(refusal_names),
-					m->refusal_text, -1) >= 0)
-				return -EINVAL;
-			reason = m->refusal_text;
-		} else {
-			reason = refusal_names[m->refusal];
-		}
+		reason = enum_wire_name(refusal_names, N_ELEMS(refusal_names),
+					m->refusal, EDGE_MSG_REFUSE_OTHER,
+					m->refusal_text, sizeof m->refusal_text);
+		if (!reason)
+			return -EINVAL;
 	}
 
-	edge_json_writer_init(&w, buf, cap);
-	edge_json_obj_begin(&w);
-	edge_json_key(&w, "proto");
-	edge_json_uint(&w, EDGE_PROTO_VERSION);
+	begin_message(&w, buf, cap);
 	edge_json_key(&w, "accepted");
 	edge_json_bool(&w, m->accepted);
 	if (m->accepted) {
-		edge_json_key(&w, "heartbeat_s");
-		edge_json_uint(&w, m->heartbeat_s);
-		edge_json_key(&w, "stale_after");
-		edge_json_uint(&w, m->stale_after);
+		encode_uints(&w, registered_timing, N_ELEMS(registered_timing), m);
 	} else {
 		edge_json_key(&w, "reason");
 		edge_json_str(&w, reason);
@@ -842,6 +969,5 @@ int edge_msg_encode_registered(char *buf, size_t cap,
 			edge_json_str(&w, m->detail);
 		}
 	}
-	edge_json_obj_end(&w);
-	return finish(&w);
+	return end_message(&w);
 }

@@ -35,6 +35,19 @@ static const char *either(const unsigned *lines, const char *a, const char *b)
 	return b;
 }
 
+/* Two settings out of order: "<where>a = x exceeds b = y", located at
+ * whichever of them the file set. */
+static int order_error(char *err, size_t errlen, const char *file,
+		       const unsigned *lines, const char *a, int va,
+		       const char *b, int vb)
+{
+	char at[EDGE_CONFIG_PATH_MAX + 32];
+
+	return edge__cfg_error(err, errlen, "%s%s = %d exceeds %s = %d",
+			       where(at, sizeof at, file, lines, either(lines, a, b)),
+			       a, va, b, vb);
+}
+
 static int join(char *out, size_t len, const char *dir, const char *name)
 {
 	size_t dl = strlen(dir);
@@ -54,14 +67,10 @@ int edge__cfg_check(struct edge_settings *s, const char *file,
 	char at[EDGE_CONFIG_PATH_MAX + 32];
 	const char *k;
 
-	if (s->mqtt.reconnect_min_ms > s->mqtt.reconnect_max_ms) {
-		k = either(lines, "mqtt.reconnect_min_ms", "mqtt.reconnect_max_ms");
-		return edge__cfg_error(err, errlen,
-				       "%smqtt.reconnect_min_ms = %d exceeds mqtt.reconnect_max_ms = %d",
-				       where(at, sizeof at, file, lines, k),
-				       s->mqtt.reconnect_min_ms,
-				       s->mqtt.reconnect_max_ms);
-	}
+	if (s->mqtt.reconnect_min_ms > s->mqtt.reconnect_max_ms)
+		return order_error(err, errlen, file, lines,
+				   "mqtt.reconnect_min_ms", s->mqtt.reconnect_min_ms,
+				   "mqtt.reconnect_max_ms", s->mqtt.reconnect_max_ms);
 	if (!s->mqtt.tls_cert_file[0] != !s->mqtt.tls_key_file[0]) {
 		k = either(lines, "mqtt.tls_cert_file", "mqtt.tls_key_file");
 		return edge__cfg_error(err, errlen,
@@ -78,14 +87,10 @@ int edge__cfg_check(struct edge_settings *s, const char *file,
 				       "%smqtt.password needs mqtt.username",
 				       where(at, sizeof at, file, lines,
 					     "mqtt.password"));
-	if (s->store.group_commit_max_ops > s->store.queue_max_ops) {
-		k = either(lines, "store.group_commit_max_ops", "store.queue_max_ops");
-		return edge__cfg_error(err, errlen,
-				       "%sstore.group_commit_max_ops = %d exceeds store.queue_max_ops = %d",
-				       where(at, sizeof at, file, lines, k),
-				       s->store.group_commit_max_ops,
-				       s->store.queue_max_ops);
-	}
+	if (s->store.group_commit_max_ops > s->store.queue_max_ops)
+		return order_error(err, errlen, file, lines,
+				   "store.group_commit_max_ops", s->store.group_commit_max_ops,
+				   "store.queue_max_ops", s->store.queue_max_ops);
 
 	if (join(s->paths.database_file, sizeof s->paths.database_file,
 		 s->paths.state_dir, s->paths.database) < 0) {

@@ -357,32 +357,53 @@ int edge_registry_on_hello(edge_registry *reg, const struct edge_msg_hello *hell
 	return 0;
 }
 
+/* The known node a status, heartbeat or loss is about: 0 with *out, else
+ * EDGE_EPROTO (malformed id) or EDGE_ENOTFOUND (not in the registry). */
+static int find_sender(const edge_registry *reg, const char *id,
+		       struct edge__reg_node **out)
+{
+	if (!edge_id_valid_str(id))
+		return EDGE_EPROTO;
+	*out = find(reg, id);
+	return *out ? 0 : EDGE_ENOTFOUND;
+}
+
+/* An online status or a heartbeat: the node is alive. Already online, only
+ * a coalesced write; otherwise it is back online. */
+static void heard_alive(edge_registry *reg, struct edge__reg_node *n,
+			uint64_t now_ms, int64_t wall_ms)
+{
+	enum edge_node_state old = n->info.state;
+
+	n->info.last_seen_ms = wall_ms;
+	n->last_heard_ms = now_ms;
+	if (old == EDGE_NODE_ONLINE) {
+		persist_coalesced(reg, n, now_ms);
+		return;
+	}
+	set_state(reg, n, EDGE_NODE_ONLINE);
+	(void)persist(reg, n, now_ms);
+	notify(reg, n, old, EDGE_REGISTRY_ONLINE);
+}
+
 int edge_registry_on_status(edge_registry *reg, const char *id,
 			    const struct edge_msg_status *st, uint64_t now_ms, int64_t wall_ms)
 {
 	struct edge__reg_node *n;
 	enum edge_node_state old;
+	int rc;
 
 	if (!reg || !st)
 		return -EINVAL;
-	if (!edge_id_valid_str(id) ||
-	    (st->state != EDGE_MSG_STATE_ONLINE && st->state != EDGE_MSG_STATE_OFFLINE))
+	if (st->state != EDGE_MSG_STATE_ONLINE && st->state != EDGE_MSG_STATE_OFFLINE)
 		return EDGE_EPROTO;
-	n = find(reg, id);
-	if (!n)
-		return EDGE_ENOTFOUND;
+	rc = find_sender(reg, id, &n);
+	if (rc < 0)
+		return rc;
 	old = n->info.state;
 	copy_text(n->info.status_reason, sizeof n->info.status_reason, st->reason_text);
 	if (st->state == EDGE_MSG_STATE_ONLINE) {
-		n->info.last_seen_ms = wall_ms;
-		n->last_heard_ms = now_ms;
-		if (old == EDGE_NODE_ONLINE) {
-			persist_coalesced(reg, n, now_ms);
-			return 0;
-		}
-		set_state(reg, n, EDGE_NODE_ONLINE);
-		(void)persist(reg, n, now_ms);
-		notify(reg, n, old, EDGE_REGISTRY_ONLINE);
+		heard_alive(reg, n, now_ms, wall_ms);
 		return 0;
 	}
 	/* offline (a clean goodbye or the broker's last will) */
@@ -400,16 +421,14 @@ int edge_registry_on_heartbeat(edge_registry *reg, const char *id,
 			       const struct edge_msg_heartbeat *hb, uint64_t now_ms, int64_t wall_ms)
 {
 	struct edge__reg_node *n;
-	enum edge_node_state old;
 	struct edge_node_info *i;
+	int rc;
 
 	if (!reg || !hb)
 		return -EINVAL;
-	if (!edge_id_valid_str(id))
-		return EDGE_EPROTO;
-	n = find(reg, id);
-	if (!n)
-		return EDGE_ENOTFOUND;
+	rc = find_sender(reg, id, &n);
+	if (rc < 0)
+		return rc;
 	i = &n->info;
 	i->hb_seq = hb->seq;
 	i->hb_uptime_s = hb->uptime_s;
@@ -421,16 +440,7 @@ int edge_registry_on_heartbeat(edge_registry *reg, const char *id,
 	i->hb_min_free_heap_bytes = hb->has_min_free_heap ? hb->min_free_heap_bytes : 0;
 	i->hb_has_rssi = hb->has_rssi != 0;
 	i->hb_rssi_dbm = hb->has_rssi ? hb->rssi_dbm : 0;
-	i->last_seen_ms = wall_ms;
-	n->last_heard_ms = now_ms;
-	old = i->state;
-	if (old == EDGE_NODE_ONLINE) {
-		persist_coalesced(reg, n, now_ms);
-		return 0;
-	}
-	set_state(reg, n, EDGE_NODE_ONLINE);
-	(void)persist(reg, n, now_ms);
-	notify(reg, n, old, EDGE_REGISTRY_ONLINE);
+	heard_alive(reg, n, now_ms, wall_ms);
 	return 0;
 }
 
@@ -439,15 +449,14 @@ int edge_registry_on_lost(edge_registry *reg, const char *id, const char *reason
 {
 	struct edge__reg_node *n;
 	enum edge_node_state old;
+	int rc;
 
 	(void)wall_ms; /* losing a node is not hearing from it */
 	if (!reg)
 		return -EINVAL;
-	if (!edge_id_valid_str(id))
-		return EDGE_EPROTO;
-	n = find(reg, id);
-	if (!n)
-		return EDGE_ENOTFOUND;
+	rc = find_sender(reg, id, &n);
+	if (rc < 0)
+		return rc;
 	old = n->info.state;
 	copy_text(n->info.status_reason, sizeof n->info.status_reason, reason ? reason : "lost");
 	if (old != EDGE_NODE_OFFLINE)

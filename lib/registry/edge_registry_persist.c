@@ -3,6 +3,8 @@
 
 #include <errno.h>
 #include <sqlite3.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,6 +49,156 @@ static void bind_text(sqlite3_stmt *st, int i, const char *s)
 	sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
 }
 
+/* How one column of upsert_sql/select_sql (same order, ?N = index + 1)
+ * maps to a member of struct edge_node_info; one table drives both the
+ * binds and the reads. */
+enum node_col_kind {
+	COL_TEXT,  /* char[cap]; NULL reads back as "" */
+	COL_STATE, /* enum edge_node_state, by its stable name */
+	COL_U32,   /* uint32_t; read back clamped to 0..UINT32_MAX */
+	COL_U64,   /* uint64_t; the protocol caps counters at 2^53-1: fits int64 */
+	COL_I64,   /* int64_t */
+	COL_I32,   /* int32_t */
+};
+
+#define NO_FLAG ((size_t)-1)
+
+struct node_column {
+	enum node_col_kind kind;
+	size_t offset;
+	size_t cap;     /* COL_TEXT: size of the member */
+	size_t flag;    /* bool member saying the value is set (else the column
+			 * stays NULL), or NO_FLAG */
+	bool sets_flag; /* on load, this column being non-NULL sets flag */
+};
+
+#define MEMBER(m) offsetof(struct edge_node_info, m)
+#define MEMBER_SIZE(m) sizeof(((struct edge_node_info *)0)->m)
+#define TEXT_COL(m) { COL_TEXT, MEMBER(m), MEMBER_SIZE(m), NO_FLAG, false }
+#define NUM_COL(kind, m) { kind, MEMBER(m), 0, NO_FLAG, false }
+#define OPT_TEXT_COL(m, f, sets) { COL_TEXT, MEMBER(m), MEMBER_SIZE(m), MEMBER(f), sets }
+#define OPT_NUM_COL(kind, m, f) { kind, MEMBER(m), 0, MEMBER(f), true }
+
+static const struct node_column node_columns[] = {
+	TEXT_COL(id),
+	NUM_COL(COL_STATE, state),
+	TEXT_COL(fw_version),
+	TEXT_COL(runtime_name),
+	TEXT_COL(runtime_version),
+	TEXT_COL(ops),
+	NUM_COL(COL_U32, ram_bytes),
+	NUM_COL(COL_U32, flash_bytes),
+	NUM_COL(COL_U32, arena_bytes),
+	TEXT_COL(sensor),
+	OPT_TEXT_COL(model_name, has_model, true),
+	OPT_TEXT_COL(model_version, has_model, false),
+	OPT_TEXT_COL(model_sha256, has_model, false),
+	NUM_COL(COL_U32, heartbeat_interval_ms),
+	NUM_COL(COL_I64, first_seen_ms),
+	NUM_COL(COL_I64, last_seen_ms),
+	NUM_COL(COL_U32, reconnect_count),
+	TEXT_COL(status_reason),
+	NUM_COL(COL_U32, hb_seq),
+	NUM_COL(COL_U64, hb_uptime_s),
+	NUM_COL(COL_U64, hb_inferences),
+	NUM_COL(COL_U64, hb_anomalies),
+	NUM_COL(COL_U32, hb_mqtt_reconnects),
+	NUM_COL(COL_U32, hb_free_heap_bytes),
+	OPT_NUM_COL(COL_U32, hb_min_free_heap_bytes, hb_has_min_free_heap),
+	OPT_NUM_COL(COL_I32, hb_rssi_dbm, hb_has_rssi),
+};
+
+#define N_NODE_COLUMNS (sizeof node_columns / sizeof node_columns[0])
+_Static_assert(N_NODE_COLUMNS == 26, "node_columns must list the 26 columns of upsert_sql and select_sql");
+
+static bool *flag_of(const struct node_column *c, struct edge_node_info *n)
+{
+	return (bool *)((char *)n + c->flag);
+}
+
+static void bind_column(sqlite3_stmt *st, int i, const struct node_column *c,
+			const struct edge_node_info *n)
+{
+	const void *p = (const char *)n + c->offset;
+
+	if (c->flag != NO_FLAG && !*(const bool *)((const char *)n + c->flag))
+		return; /* stays NULL */
+	switch (c->kind) {
+	case COL_TEXT:
+		bind_text(st, i, p);
+		break;
+	case COL_STATE:
+		bind_text(st, i, edge_node_state_name(n->state));
+		break;
+	case COL_U32:
+		sqlite3_bind_int64(st, i, *(const uint32_t *)p);
+		break;
+	case COL_U64:
+		sqlite3_bind_int64(st, i, (sqlite3_int64)*(const uint64_t *)p);
+		break;
+	case COL_I64:
+		sqlite3_bind_int64(st, i, *(const int64_t *)p);
+		break;
+	case COL_I32:
+		sqlite3_bind_int(st, i, *(const int32_t *)p);
+		break;
+	}
+}
+
+static void column_text(sqlite3_stmt *st, int i, char *out, size_t cap)
+{
+	const unsigned char *t = sqlite3_column_text(st, i);
+
+	snprintf(out, cap, "%s", t ? (const char *)t : "");
+}
+
+static uint64_t column_u64(sqlite3_stmt *st, int i)
+{
+	sqlite3_int64 v = sqlite3_column_int64(st, i);
+
+	return v < 0 ? 0 : (uint64_t)v;
+}
+
+static uint32_t column_u32(sqlite3_stmt *st, int i)
+{
+	uint64_t v = column_u64(st, i);
+
+	return v > UINT32_MAX ? UINT32_MAX : (uint32_t)v;
+}
+
+static void read_column(sqlite3_stmt *st, int i, const struct node_column *c,
+			struct edge_node_info *n)
+{
+	void *p = (char *)n + c->offset;
+	char state[16];
+	int s;
+
+	if (c->sets_flag)
+		*flag_of(c, n) = sqlite3_column_type(st, i) != SQLITE_NULL;
+	switch (c->kind) {
+	case COL_TEXT:
+		column_text(st, i, p, c->cap);
+		break;
+	case COL_STATE:
+		column_text(st, i, state, sizeof state);
+		s = edge_node_state_from_name(state);
+		n->state = s < 0 ? EDGE_NODE_OFFLINE : (enum edge_node_state)s;
+		break;
+	case COL_U32:
+		*(uint32_t *)p = column_u32(st, i);
+		break;
+	case COL_U64:
+		*(uint64_t *)p = column_u64(st, i);
+		break;
+	case COL_I64:
+		*(int64_t *)p = sqlite3_column_int64(st, i);
+		break;
+	case COL_I32:
+		*(int32_t *)p = sqlite3_column_int(st, i);
+		break;
+	}
+}
+
 struct row_write {
 	struct edge__registry_link *link;
 	struct edge_node_info info;
@@ -62,41 +214,13 @@ static int upsert_run(edge_store_conn *conn, void *ud)
 {
 	const struct edge_node_info *n = &((struct row_write *)ud)->info;
 	sqlite3_stmt *st;
+	size_t i;
 	int rc = edge_store_conn_prepare(conn, upsert_sql, &st);
 
 	if (rc < 0)
 		return rc;
-	bind_text(st, 1, n->id);
-	bind_text(st, 2, edge_node_state_name(n->state));
-	bind_text(st, 3, n->fw_version);
-	bind_text(st, 4, n->runtime_name);
-	bind_text(st, 5, n->runtime_version);
-	bind_text(st, 6, n->ops);
-	sqlite3_bind_int64(st, 7, n->ram_bytes);
-	sqlite3_bind_int64(st, 8, n->flash_bytes);
-	sqlite3_bind_int64(st, 9, n->arena_bytes);
-	bind_text(st, 10, n->sensor);
-	if (n->has_model) {
-		bind_text(st, 11, n->model_name);
-		bind_text(st, 12, n->model_version);
-		bind_text(st, 13, n->model_sha256);
-	}
-	sqlite3_bind_int64(st, 14, n->heartbeat_interval_ms);
-	sqlite3_bind_int64(st, 15, n->first_seen_ms);
-	sqlite3_bind_int64(st, 16, n->last_seen_ms);
-	sqlite3_bind_int64(st, 17, n->reconnect_count);
-	bind_text(st, 18, n->status_reason);
-	sqlite3_bind_int64(st, 19, n->hb_seq);
-	/* counters are capped at 2^53-1 by the protocol: they fit an int64 */
-	sqlite3_bind_int64(st, 20, (sqlite3_int64)n->hb_uptime_s);
-	sqlite3_bind_int64(st, 21, (sqlite3_int64)n->hb_inferences);
-	sqlite3_bind_int64(st, 22, (sqlite3_int64)n->hb_anomalies);
-	sqlite3_bind_int64(st, 23, n->hb_mqtt_reconnects);
-	sqlite3_bind_int64(st, 24, n->hb_free_heap_bytes);
-	if (n->hb_has_min_free_heap)
-		sqlite3_bind_int64(st, 25, n->hb_min_free_heap_bytes);
-	if (n->hb_has_rssi)
-		sqlite3_bind_int(st, 26, n->hb_rssi_dbm);
+	for (i = 0; i < N_NODE_COLUMNS; i++)
+		bind_column(st, (int)i + 1, &node_columns[i], n);
 	rc = sqlite3_step(st);
 	if (rc != SQLITE_DONE) {
 		edge_log(EDGE_LOG_ERR, "registry", "storing node %s failed: %s", n->id,
@@ -172,27 +296,6 @@ int edge__registry_delete_node(edge_store *store, const char *id)
 	return rc;
 }
 
-static void column_text(sqlite3_stmt *st, int i, char *out, size_t cap)
-{
-	const unsigned char *t = sqlite3_column_text(st, i);
-
-	snprintf(out, cap, "%s", t ? (const char *)t : "");
-}
-
-static uint64_t column_u64(sqlite3_stmt *st, int i)
-{
-	sqlite3_int64 v = sqlite3_column_int64(st, i);
-
-	return v < 0 ? 0 : (uint64_t)v;
-}
-
-static uint32_t column_u32(sqlite3_stmt *st, int i)
-{
-	uint64_t v = column_u64(st, i);
-
-	return v > UINT32_MAX ? UINT32_MAX : (uint32_t)v;
-}
-
 struct load_ctx {
 	edge__registry_row_fn fn;
 	void *ud;
@@ -211,41 +314,11 @@ static int load_run(edge_store_conn *conn, void *ud)
 	if (!row)
 		return -ENOMEM;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		char state[16];
-		int s;
+		size_t i;
 
 		memset(row, 0, sizeof *row);
-		column_text(st, 0, row->id, sizeof row->id);
-		column_text(st, 1, state, sizeof state);
-		s = edge_node_state_from_name(state);
-		row->state = s < 0 ? EDGE_NODE_OFFLINE : (enum edge_node_state)s;
-		column_text(st, 2, row->fw_version, sizeof row->fw_version);
-		column_text(st, 3, row->runtime_name, sizeof row->runtime_name);
-		column_text(st, 4, row->runtime_version, sizeof row->runtime_version);
-		column_text(st, 5, row->ops, sizeof row->ops);
-		row->ram_bytes = column_u32(st, 6);
-		row->flash_bytes = column_u32(st, 7);
-		row->arena_bytes = column_u32(st, 8);
-		column_text(st, 9, row->sensor, sizeof row->sensor);
-		row->has_model = sqlite3_column_type(st, 10) != SQLITE_NULL;
-		column_text(st, 10, row->model_name, sizeof row->model_name);
-		column_text(st, 11, row->model_version, sizeof row->model_version);
-		column_text(st, 12, row->model_sha256, sizeof row->model_sha256);
-		row->heartbeat_interval_ms = column_u32(st, 13);
-		row->first_seen_ms = sqlite3_column_int64(st, 14);
-		row->last_seen_ms = sqlite3_column_int64(st, 15);
-		row->reconnect_count = column_u32(st, 16);
-		column_text(st, 17, row->status_reason, sizeof row->status_reason);
-		row->hb_seq = column_u32(st, 18);
-		row->hb_uptime_s = column_u64(st, 19);
-		row->hb_inferences = column_u64(st, 20);
-		row->hb_anomalies = column_u64(st, 21);
-		row->hb_mqtt_reconnects = column_u32(st, 22);
-		row->hb_free_heap_bytes = column_u32(st, 23);
-		row->hb_has_min_free_heap = sqlite3_column_type(st, 24) != SQLITE_NULL;
-		row->hb_min_free_heap_bytes = column_u32(st, 24);
-		row->hb_has_rssi = sqlite3_column_type(st, 25) != SQLITE_NULL;
-		row->hb_rssi_dbm = sqlite3_column_int(st, 25);
+		for (i = 0; i < N_NODE_COLUMNS; i++)
+			read_column(st, (int)i, &node_columns[i], row);
 		row->n_ops = 0;
 		if (row->ops[0]) {
 			row->n_ops = 1;

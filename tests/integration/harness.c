@@ -158,6 +158,37 @@ static void proc_init(struct h_proc *p, const struct h_env *e, const char *name)
 	snprintf(p->log_path, sizeof(p->log_path), "%s/%s.log", e->dir, name);
 }
 
+/* fork and execv argv with stdin from in_fd (-1: /dev/null), stdout and
+ * stderr to out_fd and err_fd; many_files raises the open-files limit to
+ * its hard limit. The child dies with the test process, whatever happens
+ * to it. Returns the child's pid. */
+static pid_t spawn(char *const argv[], int in_fd, int out_fd, int err_fd,
+		   bool many_files)
+{
+	pid_t parent = getpid();
+	pid_t pid = fork();
+	ck_assert_msg(pid >= 0, "fork: %s", strerror(errno));
+	if (pid != 0)
+		return pid;
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != parent)
+		_exit(126);
+	signal(SIGPIPE, SIG_DFL);
+	dup2(out_fd, STDOUT_FILENO);
+	dup2(err_fd, STDERR_FILENO);
+	dup2(in_fd >= 0 ? in_fd : open("/dev/null", O_RDONLY), STDIN_FILENO);
+	if (many_files) {
+		struct rlimit rl;
+		if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+			rl.rlim_cur = rl.rlim_max;
+			setrlimit(RLIMIT_NOFILE, &rl);
+		}
+	}
+	execv(argv[0], argv);
+	dprintf(STDERR_FILENO, "harness: exec %s: %s\n", argv[0], strerror(errno));
+	_exit(127);
+}
+
 static void proc_spawn(struct h_proc *p, char *const argv[], bool want_stdin,
 		       bool many_files)
 {
@@ -167,30 +198,7 @@ static void proc_spawn(struct h_proc *p, char *const argv[], bool want_stdin,
 	int in[2] = { -1, -1 };
 	if (want_stdin)
 		ck_assert_msg(pipe2(in, O_CLOEXEC) == 0, "pipe: %s", strerror(errno));
-	pid_t parent = getpid();
-	pid_t pid = fork();
-	ck_assert_msg(pid >= 0, "fork: %s", strerror(errno));
-	if (pid == 0) {
-		/* Dies with the test process, whatever happens to it. */
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (getppid() != parent)
-			_exit(126);
-		signal(SIGPIPE, SIG_DFL);
-		dup2(logfd, STDOUT_FILENO);
-		dup2(logfd, STDERR_FILENO);
-		int infd = want_stdin ? in[0] : open("/dev/null", O_RDONLY);
-		dup2(infd, STDIN_FILENO);
-		if (many_files) {
-			struct rlimit rl;
-			if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
-				rl.rlim_cur = rl.rlim_max;
-				setrlimit(RLIMIT_NOFILE, &rl);
-			}
-		}
-		execv(argv[0], argv);
-		dprintf(STDERR_FILENO, "harness: exec %s: %s\n", argv[0], strerror(errno));
-		_exit(127);
-	}
+	pid_t pid = spawn(argv, want_stdin ? in[0] : -1, logfd, logfd, many_files);
 	close(logfd);
 	if (want_stdin) {
 		close(in[0]);
@@ -221,6 +229,17 @@ static bool proc_reap(struct h_proc *p, unsigned timeout_ms)
 	}
 }
 
+/* Reap within timeout_ms, else SIGKILL and reap (bounded): true when it
+ * ended by itself. */
+static bool proc_reap_or_kill(struct h_proc *p, unsigned timeout_ms)
+{
+	if (proc_reap(p, timeout_ms))
+		return true;
+	kill(p->pid, SIGKILL);
+	proc_reap(p, 5000);
+	return false;
+}
+
 bool h_proc_alive(struct h_proc *p)
 {
 	return p->pid > 0 && !proc_reap(p, 0);
@@ -240,12 +259,9 @@ static int proc_stop(struct h_proc *p, unsigned timeout_ms)
 	if (p->pid > 0) {
 		if (!p->reaped) {
 			kill(p->pid, SIGTERM);
-			if (!proc_reap(p, timeout_ms)) {
+			if (!proc_reap_or_kill(p, timeout_ms))
 				fprintf(stderr, "harness: %s (pid %d) ignored SIGTERM for %u ms: SIGKILL\n",
 					p->name, (int)p->pid, timeout_ms);
-				kill(p->pid, SIGKILL);
-				proc_reap(p, 5000);
-			}
 		}
 		if (p->reaped && WIFEXITED(p->status))
 			code = WEXITSTATUS(p->status);
@@ -583,18 +599,7 @@ static int run_edgectl(struct h_env *e, const char *sock, const char *const *arg
 	int outp[2];
 	ck_assert_msg(errfd >= 0 && pipe2(outp, O_CLOEXEC) == 0, "edgectl pipes: %s",
 		      strerror(errno));
-	pid_t pid = fork();
-	ck_assert_msg(pid >= 0, "fork: %s", strerror(errno));
-	if (pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		signal(SIGPIPE, SIG_DFL);
-		dup2(outp[1], STDOUT_FILENO);
-		dup2(errfd, STDERR_FILENO);
-		int nul = open("/dev/null", O_RDONLY);
-		dup2(nul, STDIN_FILENO);
-		execv(argv[0], (char *const *)argv);
-		_exit(127);
-	}
+	pid_t pid = spawn((char *const *)argv, -1, outp[1], errfd, false);
 	close(outp[1]);
 	close(errfd);
 
@@ -628,9 +633,7 @@ static int run_edgectl(struct h_env *e, const char *sock, const char *const *arg
 	buf[len] = '\0';
 	struct h_proc p = { .pid = pid };
 	snprintf(p.name, sizeof(p.name), "edgectl");
-	if (!proc_reap(&p, 2000)) {
-		kill(pid, SIGKILL);
-		proc_reap(&p, 2000);
+	if (!proc_reap_or_kill(&p, 2000)) {
 		free(buf);
 		ck_abort_msg("edgectl %s did not finish within %d ms", nargs ? args[0] : "",
 			     H_EDGECTL_TIMEOUT_MS);
@@ -1005,10 +1008,7 @@ int h_run_as_nobody(int (*fn)(void *ud), void *ud, unsigned timeout_ms)
 		_exit(fn(ud));
 	}
 	struct h_proc p = { .pid = pid };
-	if (!proc_reap(&p, timeout_ms)) {
-		kill(pid, SIGKILL);
-		proc_reap(&p, 2000);
+	if (!proc_reap_or_kill(&p, timeout_ms))
 		return -1;
-	}
 	return WIFEXITED(p.status) ? WEXITSTATUS(p.status) : -1;
 }

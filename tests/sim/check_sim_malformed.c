@@ -9,6 +9,7 @@
 #include "edge_node_msg.h"
 #include "sim_malformed.h"
 #include "sim_msgs.h"
+#include "test_run.h"
 
 START_TEST(each_kind_rejected_for_its_reason)
 {
@@ -77,10 +78,5 @@ int main(void)
 	tcase_add_test(tc, kinds_cover_twenty_reasons);
 	tcase_add_test(tc, valid_messages_parse);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_set_tap(sr, "-");
-	srunner_run_all(sr, CK_SILENT);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return test_run_suite(s, TEST_REPORT_TAP, CK_FORK_GETENV);
 }

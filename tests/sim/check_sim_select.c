@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "sim_select.h"
+#include "test_run.h"
 
 START_TEST(indices_and_ranges)
 {
@@ -56,10 +57,5 @@ int main(void)
 	tcase_add_test(tc, fraction_is_deterministic_and_close);
 	tcase_add_test(tc, rejects_bad_syntax);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_set_tap(sr, "-");
-	srunner_run_all(sr, CK_SILENT);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return test_run_suite(s, TEST_REPORT_TAP, CK_FORK_GETENV);
 }

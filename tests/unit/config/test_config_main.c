@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "test_config.h"
+#include "test_run.h"
 
 int load_text(const char *text, char *err, size_t errlen, edge_config **out)
 {
@@ -41,10 +42,5 @@ int main(void)
 	else
 		printf("# EDGE_SOURCE_ROOT not set: config/edged.conf not checked\n");
 
-	SRunner *sr = srunner_create(s);
-	srunner_set_tap(sr, "-");
-	srunner_run_all(sr, CK_SILENT);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return test_run_suite(s, TEST_REPORT_TAP, CK_FORK_GETENV);
 }

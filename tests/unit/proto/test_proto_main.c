@@ -3,6 +3,7 @@
 #include <stdlib.h>
 
 #include "test_proto.h"
+#include "test_run.h"
 
 int main(void)
 {
@@ -15,10 +16,5 @@ int main(void)
 	suite_add_tcase(s, test_vectors_tcase());
 	suite_add_tcase(s, test_ctl_frame_tcase());
 
-	SRunner *sr = srunner_create(s);
-	srunner_set_tap(sr, "-");
-	srunner_run_all(sr, CK_SILENT);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return test_run_suite(s, TEST_REPORT_TAP, CK_FORK_GETENV);
 }

@@ -8,23 +8,10 @@
 #include <string.h>
 
 #include "edge_registry.h"
-#include "test_tmpdir.h"
+#include "test_db_fixture.h"
+#include "test_run.h"
 
 #define WALL0 1700000000000LL /* an arbitrary wall-clock origin, ms */
-
-static struct test_tmpdir tmp;
-static char db_path[PATH_MAX + 64];
-
-static void setup(void)
-{
-	test_tmpdir_make(&tmp);
-	test_tmpdir_path(&tmp, "edged.db", db_path, sizeof db_path);
-}
-
-static void teardown(void)
-{
-	test_tmpdir_remove(&tmp);
-}
 
 /* ---- message builders ---- */
 
@@ -127,7 +114,7 @@ static edge_registry *new_registry(edge_store *store, unsigned max, struct event
 static edge_store *open_store(void)
 {
 	edge_store *s = NULL;
-	int rc = edge_store_open(db_path, NULL, &s);
+	int rc = edge_store_open(test_db_path, NULL, &s);
 
 	ck_assert_msg(rc == 0, "store open: %s", edge_strerror(rc));
 	return s;
@@ -506,6 +493,24 @@ static void settle(edge_store *s)
 	(void)edge_store_run_completions(s);
 }
 
+/* After a close: the store reopened and a registry loaded from it. */
+static edge_registry *reopen_loaded(edge_store **s, unsigned max)
+{
+	edge_registry *reg;
+
+	*s = open_store();
+	reg = new_registry(*s, max, NULL);
+	ck_assert_int_eq(edge_registry_load(reg), 0);
+	return reg;
+}
+
+/* The registry before the store it writes to. */
+static void close_registry_and_store(edge_registry *reg, edge_store *s)
+{
+	edge_registry_free(reg);
+	edge_store_close(s);
+}
+
 START_TEST(persists_across_reopen)
 {
 	edge_store *s = open_store();
@@ -526,12 +531,9 @@ START_TEST(persists_across_reopen)
 	ck_assert_int_eq(edge_registry_on_heartbeat(reg, "n1", &hb, 100, WALL0 + 100), 0);
 	ck_assert_int_eq(edge_registry_sync(reg), 0);
 	settle(s);
-	edge_registry_free(reg);
-	edge_store_close(s);
+	close_registry_and_store(reg, s);
 
-	s = open_store();
-	reg = new_registry(s, 8, NULL);
-	ck_assert_int_eq(edge_registry_load(reg), 0);
+	reg = reopen_loaded(&s, 8);
 	edge_registry_counts(reg, &c);
 	ck_assert_uint_eq(c.total, 3);
 	ck_assert_uint_eq(c.by_state[EDGE_NODE_OFFLINE], 3); /* until they speak again */
@@ -565,8 +567,7 @@ START_TEST(persists_across_reopen)
 	ck_assert_int_eq(info.first_seen_ms, WALL0);
 	ck_assert_int_eq(edge_registry_sync(reg), 0);
 	settle(s);
-	edge_registry_free(reg);
-	edge_store_close(s);
+	close_registry_and_store(reg, s);
 
 	/* the stored states: n1 online, the others recorded as offline */
 	{
@@ -574,7 +575,7 @@ START_TEST(persists_across_reopen)
 		sqlite3_stmt *st = NULL;
 		int rows = 0;
 
-		ck_assert_int_eq(sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+		ck_assert_int_eq(sqlite3_open_v2(test_db_path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
 		ck_assert_int_eq(sqlite3_prepare_v2(db, "SELECT id, state FROM nodes ORDER BY id",
 						    -1, &st, NULL), SQLITE_OK);
 		while (sqlite3_step(st) == SQLITE_ROW) {
@@ -625,8 +626,7 @@ START_TEST(heartbeat_writes_are_coalesced)
 	ck_assert_uint_eq(st.ops_submitted, 3);
 
 	settle(s);
-	edge_registry_free(reg);
-	edge_store_close(s);
+	close_registry_and_store(reg, s);
 }
 END_TEST
 
@@ -648,8 +648,7 @@ START_TEST(load_respects_device_limit)
 	ck_assert_int_eq(edge_registry_load(reg), EDGE_ELIMIT);
 	edge_registry_counts(reg, &c);
 	ck_assert_uint_eq(c.total, 3);
-	edge_registry_free(reg);
-	edge_store_close(s);
+	close_registry_and_store(reg, s);
 }
 END_TEST
 
@@ -663,7 +662,7 @@ START_TEST(full_store_queue_defers_writes)
 
 	edge_store_options_init(&so);
 	so.queue_max_ops = 2;
-	ck_assert_int_eq(edge_store_open(db_path, &so, &s), 0);
+	ck_assert_int_eq(edge_store_open(test_db_path, &so, &s), 0);
 	reg = new_registry(s, 8, NULL);
 	hello(reg, "n1", 10, 0);
 	hello(reg, "n2", 10, 0);
@@ -676,15 +675,11 @@ START_TEST(full_store_queue_defers_writes)
 	settle(s);
 	edge_store_get_stats(s, &st);
 	ck_assert_uint_eq(st.ops_committed, 3);
-	edge_registry_free(reg);
-	edge_store_close(s);
+	close_registry_and_store(reg, s);
 
-	s = open_store();
-	reg = new_registry(s, 8, NULL);
-	ck_assert_int_eq(edge_registry_load(reg), 0);
+	reg = reopen_loaded(&s, 8);
 	ck_assert_int_eq(edge_registry_get(reg, "n3", &info), 0);
-	edge_registry_free(reg);
-	edge_store_close(s);
+	close_registry_and_store(reg, s);
 }
 END_TEST
 
@@ -698,7 +693,7 @@ START_TEST(save_blocks_until_everything_is_stored)
 
 	edge_store_options_init(&so);
 	so.queue_max_ops = 2;
-	ck_assert_int_eq(edge_store_open(db_path, &so, &s), 0);
+	ck_assert_int_eq(edge_store_open(test_db_path, &so, &s), 0);
 	reg = new_registry(s, 16, NULL);
 	for (int i = 0; i < 9; i++) { /* most writes deferred: the queue holds 2 */
 		snprintf(id, sizeof id, "n%d", i);
@@ -706,16 +701,12 @@ START_TEST(save_blocks_until_everything_is_stored)
 	}
 	ck_assert_int_eq(edge_registry_save(reg), 0);
 	ck_assert_uint_eq(edge_store_run_completions(s), 0);
-	edge_registry_free(reg);
-	edge_store_close(s);
+	close_registry_and_store(reg, s);
 
-	s = open_store();
-	reg = new_registry(s, 16, NULL);
-	ck_assert_int_eq(edge_registry_load(reg), 0);
+	reg = reopen_loaded(&s, 16);
 	edge_registry_counts(reg, &c);
 	ck_assert_uint_eq(c.total, 9);
-	edge_registry_free(reg);
-	edge_store_close(s);
+	close_registry_and_store(reg, s);
 }
 END_TEST
 
@@ -739,12 +730,9 @@ START_TEST(forget_removes_node_and_row)
 	ck_assert_uint_eq(c.total, 1);
 	ck_assert_uint_eq(c.by_state[EDGE_NODE_ONLINE], 1);
 	settle(s);
-	edge_registry_free(reg);
-	edge_store_close(s);
+	close_registry_and_store(reg, s);
 
-	s = open_store();
-	reg = new_registry(s, 8, NULL);
-	ck_assert_int_eq(edge_registry_load(reg), 0);
+	reg = reopen_loaded(&s, 8);
 	edge_registry_counts(reg, &c);
 	ck_assert_uint_eq(c.total, 1);
 	ck_assert_int_eq(edge_registry_get(reg, "n2", &info), 0);
@@ -754,8 +742,7 @@ START_TEST(forget_removes_node_and_row)
 	ck_assert_uint_eq(info.reconnect_count, 0);
 	ck_assert_int_eq(info.first_seen_ms, WALL0 + 100);
 	settle(s);
-	edge_registry_free(reg);
-	edge_store_close(s);
+	close_registry_and_store(reg, s);
 }
 END_TEST
 
@@ -799,13 +786,10 @@ START_TEST(failed_row_write_is_retried)
 	settle(s);
 	edge_store_close(s);
 
-	s = open_store();
-	reg = new_registry(s, 8, NULL);
-	ck_assert_int_eq(edge_registry_load(reg), 0);
+	reg = reopen_loaded(&s, 8);
 	edge_registry_counts(reg, &c);
 	ck_assert_uint_eq(c.total, 3);
-	edge_registry_free(reg);
-	edge_store_close(s);
+	close_registry_and_store(reg, s);
 }
 END_TEST
 
@@ -826,7 +810,7 @@ static Suite *registry_suite(void)
 	tcase_add_test(mem, counts_and_filtered_iteration);
 	suite_add_tcase(s, mem);
 
-	tcase_add_checked_fixture(db, setup, teardown);
+	tcase_add_checked_fixture(db, test_db_setup, test_db_teardown);
 	tcase_add_test(db, persists_across_reopen);
 	tcase_add_test(db, heartbeat_writes_are_coalesced);
 	tcase_add_test(db, load_respects_device_limit);
@@ -840,11 +824,5 @@ static Suite *registry_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(registry_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return test_run_suite(registry_suite(), TEST_REPORT_TEXT, CK_FORK_GETENV);
 }

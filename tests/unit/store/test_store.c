@@ -15,23 +15,10 @@
 #include <unistd.h>
 
 #include "edge_store.h"
-#include "test_tmpdir.h"
+#include "test_db_fixture.h"
+#include "test_run.h"
 
 #define WAIT_LIMIT_S 10
-
-static struct test_tmpdir tmp;
-static char db_path[PATH_MAX + 64];
-
-static void setup(void)
-{
-	test_tmpdir_make(&tmp);
-	test_tmpdir_path(&tmp, "edged.db", db_path, sizeof db_path);
-}
-
-static void teardown(void)
-{
-	test_tmpdir_remove(&tmp);
-}
 
 /* ---- helpers ---- */
 
@@ -56,7 +43,7 @@ static edge_store *open_store(unsigned queue_max, unsigned batch_max, unsigned d
 	opt.wake = count_wake;
 	opt.errbuf = err;
 	opt.errbuf_len = sizeof err;
-	rc = edge_store_open(db_path, &opt, &s);
+	rc = edge_store_open(test_db_path, &opt, &s);
 	ck_assert_msg(rc == 0, "open: %s (%s)", edge_strerror(rc), err);
 	return s;
 }
@@ -239,11 +226,11 @@ START_TEST(open_creates_and_migrates)
 	struct stat st;
 	sqlite3 *db;
 
-	ck_assert_int_eq(stat(db_path, &st), 0);
-	ck_assert_str_eq(edge_store_path(s), db_path);
+	ck_assert_int_eq(stat(test_db_path, &st), 0);
+	ck_assert_str_eq(edge_store_path(s), test_db_path);
 	edge_store_close(s);
 
-	db = raw_open(db_path);
+	db = raw_open(test_db_path);
 	ck_assert_int_eq(raw_int(db, "PRAGMA user_version"), EDGE_STORE_SCHEMA_VERSION);
 	ck_assert_int_eq(raw_int(db, "SELECT count(*) FROM sqlite_master WHERE type='table' AND name='nodes'"), 1);
 	sqlite3_close(db);
@@ -314,30 +301,40 @@ START_TEST(reopen_is_idempotent_and_keeps_data)
 	ck_assert_int_eq(count_items(s), 1);
 	edge_store_close(s);
 
-	db = raw_open(db_path);
+	db = raw_open(test_db_path);
 	ck_assert_int_eq(raw_int(db, "PRAGMA user_version"), EDGE_STORE_SCHEMA_VERSION);
 	sqlite3_close(db);
 }
 END_TEST
 
-START_TEST(refuses_newer_schema)
+/* Opens test_db_path expecting a refusal: the code, with the reason in
+ * err; a refused open hands out no store. */
+static int open_refused(char *err, size_t err_len)
 {
 	struct edge_store_options opt;
 	edge_store *s = NULL;
+	int rc;
+
+	edge_store_options_init(&opt);
+	opt.errbuf = err;
+	opt.errbuf_len = err_len;
+	rc = edge_store_open(test_db_path, &opt, &s);
+	ck_assert_ptr_null(s);
+	return rc;
+}
+
+START_TEST(refuses_newer_schema)
+{
 	char err[256] = "";
-	sqlite3 *db = raw_open(db_path);
+	sqlite3 *db = raw_open(test_db_path);
 
 	raw_exec(db, "PRAGMA user_version = 99");
 	sqlite3_close(db);
 
-	edge_store_options_init(&opt);
-	opt.errbuf = err;
-	opt.errbuf_len = sizeof err;
-	ck_assert_int_eq(edge_store_open(db_path, &opt, &s), EDGE_ESCHEMA);
-	ck_assert_ptr_null(s);
+	ck_assert_int_eq(open_refused(err, sizeof err), EDGE_ESCHEMA);
 	ck_assert_msg(strstr(err, "99") != NULL, "message names the version: %s", err);
 
-	db = raw_open(db_path);
+	db = raw_open(test_db_path);
 	ck_assert_int_eq(raw_int(db, "PRAGMA user_version"), 99); /* never downgraded */
 	sqlite3_close(db);
 }
@@ -345,11 +342,9 @@ END_TEST
 
 START_TEST(detects_garbage_file)
 {
-	struct edge_store_options opt;
-	edge_store *s = NULL;
 	char err[256] = "";
 	char junk[8192];
-	FILE *f = fopen(db_path, "wb");
+	FILE *f = fopen(test_db_path, "wb");
 
 	ck_assert_ptr_nonnull(f);
 	for (size_t i = 0; i < sizeof junk; i++)
@@ -357,23 +352,17 @@ START_TEST(detects_garbage_file)
 	ck_assert_uint_eq(fwrite(junk, 1, sizeof junk, f), sizeof junk);
 	fclose(f);
 
-	edge_store_options_init(&opt);
-	opt.errbuf = err;
-	opt.errbuf_len = sizeof err;
-	ck_assert_int_eq(edge_store_open(db_path, &opt, &s), EDGE_ECORRUPT);
-	ck_assert_ptr_null(s);
+	ck_assert_int_eq(open_refused(err, sizeof err), EDGE_ECORRUPT);
 	ck_assert_msg(strlen(err) > 0, "a reason is given");
 }
 END_TEST
 
 START_TEST(detects_damaged_pages)
 {
-	struct edge_store_options opt;
-	edge_store *s = NULL;
 	char err[256] = "";
-	sqlite3 *db = raw_open(db_path);
+	sqlite3 *db = raw_open(test_db_path);
 	struct stat st;
-	int fd, rc;
+	int fd;
 
 	/* A valid database with an index over many pages, then scribble over
 	 * the middle of the file (page 1 stays intact). */
@@ -383,9 +372,9 @@ START_TEST(detects_damaged_pages)
 		     "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n WHERE i<2000)"
 		     " INSERT INTO t SELECT i, printf('row-%08d-padding-padding', i) FROM n;");
 	sqlite3_close(db);
-	ck_assert_int_eq(stat(db_path, &st), 0);
+	ck_assert_int_eq(stat(test_db_path, &st), 0);
 	ck_assert_int_gt(st.st_size, 16 * 1024);
-	fd = open(db_path, O_WRONLY);
+	fd = open(test_db_path, O_WRONLY);
 	ck_assert_int_ge(fd, 0);
 	for (off_t off = 4096; off + 512 < st.st_size; off += 8192) {
 		char junk[512];
@@ -395,12 +384,7 @@ START_TEST(detects_damaged_pages)
 	}
 	close(fd);
 
-	edge_store_options_init(&opt);
-	opt.errbuf = err;
-	opt.errbuf_len = sizeof err;
-	rc = edge_store_open(db_path, &opt, &s);
-	ck_assert_int_eq(rc, EDGE_ECORRUPT);
-	ck_assert_ptr_null(s);
+	ck_assert_int_eq(open_refused(err, sizeof err), EDGE_ECORRUPT);
 	ck_assert_msg(strstr(err, "integrity") || strstr(err, "corrupt"), "reason: %s", err);
 }
 END_TEST
@@ -411,7 +395,7 @@ START_TEST(missing_directory_fails_cleanly)
 	char path[PATH_MAX + 64];
 	int rc;
 
-	test_tmpdir_path(&tmp, "no-such-dir/edged.db", path, sizeof path);
+	test_tmpdir_path(&test_db_dir, "no-such-dir/edged.db", path, sizeof path);
 	rc = edge_store_open(path, NULL, &s);
 	ck_assert_int_lt(rc, 0);
 	ck_assert_ptr_null(s);
@@ -697,7 +681,7 @@ static Suite *store_suite(void)
 	TCase *open = tcase_create("open");
 	TCase *writer = tcase_create("writer");
 
-	tcase_add_checked_fixture(open, setup, teardown);
+	tcase_add_checked_fixture(open, test_db_setup, test_db_teardown);
 	tcase_add_test(open, open_creates_and_migrates);
 	tcase_add_test(open, pragmas_in_effect);
 	tcase_add_test(open, reopen_is_idempotent_and_keeps_data);
@@ -707,7 +691,7 @@ static Suite *store_suite(void)
 	tcase_add_test(open, missing_directory_fails_cleanly);
 	suite_add_tcase(s, open);
 
-	tcase_add_checked_fixture(writer, setup, teardown);
+	tcase_add_checked_fixture(writer, test_db_setup, test_db_teardown);
 	tcase_add_test(writer, group_commit_batches);
 	tcase_add_test(writer, failing_op_fails_alone);
 	tcase_add_test(writer, failed_commit_fails_batch_and_writer_recovers);
@@ -723,11 +707,5 @@ static Suite *store_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(store_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return test_run_suite(store_suite(), TEST_REPORT_TEXT, CK_FORK_GETENV);
 }

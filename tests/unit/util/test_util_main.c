@@ -3,6 +3,7 @@
 #include <stdlib.h>
 
 #include "test_util.h"
+#include "test_run.h"
 
 int main(void)
 {
@@ -14,10 +15,5 @@ int main(void)
 	suite_add_tcase(s, test_ratelimit_tcase());
 	suite_add_tcase(s, test_outbox_tcase());
 
-	SRunner *sr = srunner_create(s);
-	srunner_set_tap(sr, "-");
-	srunner_run_all(sr, CK_SILENT);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return test_run_suite(s, TEST_REPORT_TAP, CK_FORK_GETENV);
 }

@@ -1,4 +1,5 @@
-/* A scratch directory per test (removed afterwards) for real database files. */
+/* A scratch directory per test (removed afterwards) for real files: database
+ * files of the store and registry suites. */
 #ifndef EDGE_TEST_TMPDIR_H
 #define EDGE_TEST_TMPDIR_H
 
