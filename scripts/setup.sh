@@ -11,7 +11,8 @@ packages=(
   libuv1-dev libmosquitto-dev libsqlite3-dev libssl-dev libjansson-dev
   libsystemd-dev libinih-dev
   # tests: unit framework, the real broker, sanitizers/fuzzing, tools
-  check mosquitto clang libclang-rt-14-dev sqlite3 openssl procps
+  check mosquitto mosquitto-clients python3 clang libclang-rt-14-dev sqlite3 openssl
+  procps util-linux
   # runtime supervision (unit files, systemd-analyze verify)
   systemd
   # the aarch64 cross build of the INT8 engine, run under qemu
@@ -20,8 +21,9 @@ packages=(
 
 missing=()
 for p in "${packages[@]}"; do
-  status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
-  [[ "$status" == "install ok installed" ]] || missing+=("$p")
+  # One line per installed architecture (arm64 may sit beside amd64).
+  dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -qx "install ok installed" ||
+    missing+=("$p")
 done
 
 if ((${#missing[@]} == 0)); then
