@@ -67,14 +67,19 @@ static void add_fields(struct edgectl_table *t, const char *prefix, json_t *obj)
 			add_fields(t, sub, val);
 			continue;
 		}
-		if (json_is_string(val))
+		if (json_is_string(val)) {
 			snprintf(text, sizeof text, "%s", json_string_value(val));
-		else if (json_is_integer(val) && strstr(key, "seen_ms"))
+		} else if (json_is_integer(val) && strstr(key, "seen_ms")) {
+			/* Shown as a date, so the label loses its unit. */
+			name[strlen(name) - 3] = '\0';
 			format_time(text, sizeof text, json_integer_value(val));
-		else if (json_is_integer(val))
+		} else if (json_is_integer(val)) {
 			snprintf(text, sizeof text, "%" JSON_INTEGER_FORMAT, json_integer_value(val));
-		else
+		} else if (json_is_null(val)) {
+			snprintf(text, sizeof text, "-");
+		} else {
 			snprintf(text, sizeof text, "%s", json_is_true(val) ? "yes" : "no");
+		}
 		edgectl_table_add(t, (const char *[]){ name, text });
 	}
 }
