@@ -69,6 +69,19 @@ typedef struct edge__opt_isa_ops {
 	void (*add)(const edge__opt_add *p, const int8_t *x1, const int8_t *x2, int8_t *out, int32_t n);
 } edge__opt_isa_ops;
 
+/* Defines a flavour's table from the static gemm(), dw_all() and add() and
+ * the NR of the kernel file that expands it. */
+#define EDGE__OPT_DEFINE_ISA_OPS(name, isa_level, takes_x_u8, rows_are_i16) \
+	const edge__opt_isa_ops name = {                                        \
+		.isa = (isa_level),                                             \
+		.nr = NR,                                                       \
+		.x_u8 = (takes_x_u8),                                           \
+		.row_i16 = (rows_are_i16),                                      \
+		.gemm = gemm,                                                   \
+		.dw_all = dw_all,                                               \
+		.add = add,                                                     \
+	}
+
 extern const edge__opt_isa_ops edge__opt_avx2_ops;
 extern const edge__opt_isa_ops edge__opt_avxvnni_ops;
 extern const edge__opt_isa_ops edge__opt_avx512vnni_ops;
@@ -103,6 +116,10 @@ typedef struct edge__opt_node {
 	int32_t k_h, k_w, stride_h, stride_w, dil_h, dil_w, pad_top, pad_left;
 } edge__opt_node;
 
+/* A node's optimised data from ctx's prepare-time allocator, with bytes,
+ * kind and ops set (other fields as the allocator leaves them); NULL when
+ * out of memory. Lives as long as the model's arena. */
+edge__opt_node *edge__opt_node_alloc(edge_prep_ctx *ctx, int kind, const edge__opt_isa_ops *ops);
 int edge__opt_prepare_conv(edge_op_node *node, edge_prep_ctx *ctx, const edge__opt_isa_ops *ops);
 int edge__opt_prepare_dw(edge_op_node *node, edge_prep_ctx *ctx, const edge__opt_isa_ops *ops);
 int edge__opt_prepare_add(edge_op_node *node, edge_prep_ctx *ctx, const edge__opt_isa_ops *ops);

@@ -15,12 +15,9 @@ int edge__opt_prepare_pad(edge_op_node *node, edge_prep_ctx *ctx, const edge__op
 	if (!in || p->elem_size != 1 || p->rank < 1 || p->rank > EDGE_PAD_MAX_RANK || in->type != EDGE_TT_INT8 ||
 	    out->type != EDGE_TT_INT8)
 		return 0;
-	edge__opt_node *o = ctx->alloc(ctx, sizeof(*o));
+	edge__opt_node *o = edge__opt_node_alloc(ctx, EDGE__OPT_PAD, ops);
 	if (!o)
 		return -ENOMEM;
-	o->bytes = sizeof(*o);
-	o->kind = EDGE__OPT_PAD;
-	o->ops = ops;
 	o->pad = p;
 	node->opt_prep = o;
 	return 0;

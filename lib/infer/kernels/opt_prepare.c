@@ -17,6 +17,17 @@
 #define ROWBUF_MAX ((size_t)64 << 10)  /* arena scratch; larger rows: leave the node to the reference */
 #define TAPS_MAX 65536
 
+edge__opt_node *edge__opt_node_alloc(edge_prep_ctx *ctx, int kind, const edge__opt_isa_ops *ops)
+{
+	edge__opt_node *o = ctx->alloc(ctx, sizeof(*o));
+	if (!o)
+		return NULL;
+	o->bytes = sizeof(*o);
+	o->kind = kind;
+	o->ops = ops;
+	return o;
+}
+
 static void *opt_alloc(edge_prep_ctx *ctx, edge__opt_node *o, size_t bytes)
 {
 	bytes = (bytes + 63) & ~(size_t)63;
@@ -156,11 +167,9 @@ int edge__opt_prepare_conv(edge_op_node *node, edge_prep_ctx *ctx, const edge__o
 	const int64_t k = (int64_t)g->k_h * g->k_w * g->in_c;
 	if (!const_tensor(f, EDGE_TT_INT8, (size_t)(k * g->out_c)) || !bias_ok(node, g->out_c, &bias))
 		return 0;
-	edge__opt_node *o = ctx->alloc(ctx, sizeof(*o));
+	edge__opt_node *o = edge__opt_node_alloc(ctx, EDGE__OPT_CONV, ops);
 	if (!o)
 		return -ENOMEM;
-	o->bytes = sizeof(*o);
-	o->kind = EDGE__OPT_CONV;
 	copy_geometry(o, g);
 	int64_t pixels = (int64_t)g->batches * g->out_h * g->out_w;
 	int rc = prepare_gemm(node, ctx, o, ops, f->data, g->out_c, k, bias, p->in_zp,
@@ -180,11 +189,9 @@ int edge__opt_prepare_fc(edge_op_node *node, edge_prep_ctx *ctx, const edge__opt
 		return 0;
 	if (!const_tensor(f, EDGE_TT_INT8, (size_t)p->depth * (size_t)p->units) || !bias_ok(node, p->units, &bias))
 		return 0;
-	edge__opt_node *o = ctx->alloc(ctx, sizeof(*o));
+	edge__opt_node *o = edge__opt_node_alloc(ctx, EDGE__OPT_FC, ops);
 	if (!o)
 		return -ENOMEM;
-	o->bytes = sizeof(*o);
-	o->kind = EDGE__OPT_FC;
 	o->batches = p->batches;
 	o->out_c = p->units;
 	int rc = prepare_gemm(node, ctx, o, ops, f->data, p->units, p->depth, bias, p->in_zp,
@@ -210,12 +217,9 @@ int edge__opt_prepare_dw(edge_op_node *node, edge_prep_ctx *ctx, const edge__opt
 	if (taps > TAPS_MAX || !const_tensor(f, EDGE_TT_INT8, (size_t)(taps * g->out_c)) ||
 	    !bias_ok(node, g->out_c, &bias))
 		return 0;
-	edge__opt_node *o = ctx->alloc(ctx, sizeof(*o));
+	edge__opt_node *o = edge__opt_node_alloc(ctx, EDGE__OPT_DW, ops);
 	if (!o)
 		return -ENOMEM;
-	o->bytes = sizeof(*o);
-	o->kind = EDGE__OPT_DW;
-	o->ops = ops;
 	copy_geometry(o, g);
 	const int32_t padded = (g->out_c + 63) & ~63;
 	int32_t *b = opt_alloc(ctx, o, (size_t)padded * 4);
@@ -242,12 +246,9 @@ int edge__opt_prepare_add(edge_op_node *node, edge_prep_ctx *ctx, const edge__op
 	if (p->left_shift < 0 || p->left_shift > 31 || p->in1_shift > 0 || p->in2_shift > 0 || p->out_shift > 0 ||
 	    p->in1_shift < -31 || p->in2_shift < -31 || p->out_shift < -31)
 		return 0;
-	edge__opt_node *o = ctx->alloc(ctx, sizeof(*o));
+	edge__opt_node *o = edge__opt_node_alloc(ctx, EDGE__OPT_ADD, ops);
 	if (!o)
 		return -ENOMEM;
-	o->bytes = sizeof(*o);
-	o->kind = EDGE__OPT_ADD;
-	o->ops = ops;
 	o->n = p->bc.n;
 	o->add = (edge__opt_add){
 		.in1_zp = p->in1_zp, .in2_zp = p->in2_zp, .left_shift = p->left_shift,

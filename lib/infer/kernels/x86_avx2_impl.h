@@ -8,6 +8,7 @@
 
 #include "../infer_op.h"
 #include "edge_opt.h"
+#include "opt_dw_pixels.h"
 #include "opt_internal.h"
 
 #define NR 8
@@ -126,28 +127,7 @@ static inline __attribute__((always_inline)) void gemm_tile(const edge__opt_gemm
 }
 #endif
 
-static void gemm(const edge__opt_gemm *g, const int8_t *const *rows, int n_rows, int8_t *const *outs)
-{
-	while (n_rows > 0) {
-		int n = n_rows < MR_MAX ? n_rows : MR_MAX;
-		switch (n) {
-		case 1: gemm_tile(g, rows, outs, 1); break;
-		case 2: gemm_tile(g, rows, outs, 2); break;
-		case 3: gemm_tile(g, rows, outs, 3); break;
-#if MR_MAX > 4
-		case 4: gemm_tile(g, rows, outs, 4); break;
-		case 5: gemm_tile(g, rows, outs, 5); break;
-		case 6: gemm_tile(g, rows, outs, 6); break;
-		case 7: gemm_tile(g, rows, outs, 7); break;
-#endif
-		default: gemm_tile(g, rows, outs, MR_MAX); break;
-		}
-		rows += n;
-		outs += n;
-		n_rows -= n;
-	}
-}
-
+#include "opt_gemm_tiles.h"
 
 static void add(const edge__opt_add *p, const int8_t *x1, const int8_t *x2, int8_t *out, int32_t n)
 {
@@ -169,76 +149,56 @@ static void add(const edge__opt_add *p, const int8_t *x1, const int8_t *x2, int8
 		out[i] = edge__opt_add1(p, x1[i], x2[i]);
 }
 
-/* The whole depthwise operator: valid tap ranges per output pixel (outside
- * positions skipped as in the reference); channel chunks of 16 (int16
- * products), 8 (int32 products), then scalar. */
-static void dw_all(const edge__opt_node *o, const int8_t *in, int8_t *out)
+/* One depthwise output pixel: channel chunks of 16 (int16 products), 8
+ * (int32 products), then scalar. */
+static inline __attribute__((always_inline)) void dw_pixel(const edge__opt_node *o, const edge__opt_dw_taps *t,
+							    int8_t *px)
 {
 	const edge__opt_dw *d = &o->dw;
 	const __m256i zp16 = _mm256_set1_epi16((int16_t)d->in_zp);
 	const __m256i zp32 = _mm256_set1_epi32(d->in_zp);
-	const size_t xs_y = (size_t)o->dil_h * o->in_w * o->in_c, xs_x = (size_t)o->dil_w * o->in_c;
-	for (int32_t b = 0; b < o->batches; b++)
-		for (int32_t oy = 0; oy < o->out_h; oy++) {
-			const int32_t iy0 = oy * o->stride_h - o->pad_top;
-			int ky0, ky1;
-			edge__opt_tap_range(iy0, o->k_h, o->dil_h, o->in_h, &ky0, &ky1);
-			for (int32_t ox = 0; ox < o->out_w; ox++) {
-				const int32_t ix0 = ox * o->stride_w - o->pad_left;
-				int kx0, kx1;
-				edge__opt_tap_range(ix0, o->k_w, o->dil_w, o->in_w, &kx0, &kx1);
-				const int8_t *xbase = in;
-				if (ky0 < ky1 && kx0 < kx1)
-					xbase += (((size_t)b * o->in_h + (size_t)(iy0 + ky0 * o->dil_h)) * o->in_w +
-						  (size_t)(ix0 + kx0 * o->dil_w)) * o->in_c;
-				int8_t *px = out + (((size_t)b * o->out_h + (size_t)oy) * o->out_w + (size_t)ox) * o->out_c;
-				int c0 = 0;
-				for (; c0 + 16 <= d->channels; c0 += 16) {
-					__m256i lo = _mm256_loadu_si256((const __m256i *)(d->bias + c0));
-					__m256i hi = _mm256_loadu_si256((const __m256i *)(d->bias + c0 + 8));
-					for (int ky = ky0; ky < ky1; ky++) {
-						const int8_t *xp = xbase + (size_t)(ky - ky0) * xs_y;
-						const int8_t *wp = o->filter + ((size_t)ky * o->k_w + (size_t)kx0) * o->out_c;
-						for (int kx = kx0; kx < kx1; kx++, xp += xs_x, wp += o->out_c) {
-							__m256i xv = d->x_broadcast
-									     ? _mm256_set1_epi16((int16_t)(xp[0] - d->in_zp))
-									     : _mm256_sub_epi16(_mm256_cvtepi8_epi16(_mm_loadu_si128(
-											(const __m128i *)(xp + c0))), zp16);
-							__m256i wv = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(wp + c0)));
-							__m256i p = _mm256_mullo_epi16(xv, wv);
-							lo = _mm256_add_epi32(lo, _mm256_cvtepi16_epi32(_mm256_castsi256_si128(p)));
-							hi = _mm256_add_epi32(hi, _mm256_cvtepi16_epi32(_mm256_extracti128_si256(p, 1)));
-						}
-					}
-					_mm_storel_epi64((__m128i *)(px + c0), requant8(lo, &d->rq, c0));
-					_mm_storel_epi64((__m128i *)(px + c0 + 8), requant8(hi, &d->rq, c0 + 8));
-				}
-				for (; c0 + 8 <= d->channels; c0 += 8) {
-					__m256i acc = _mm256_loadu_si256((const __m256i *)(d->bias + c0));
-					for (int ky = ky0; ky < ky1; ky++) {
-						const int8_t *xp = xbase + (size_t)(ky - ky0) * xs_y;
-						const int8_t *wp = o->filter + ((size_t)ky * o->k_w + (size_t)kx0) * o->out_c;
-						for (int kx = kx0; kx < kx1; kx++, xp += xs_x, wp += o->out_c) {
-							__m256i xv = d->x_broadcast
-									     ? _mm256_set1_epi32(xp[0] - d->in_zp)
-									     : _mm256_sub_epi32(_mm256_cvtepi8_epi32(_mm_loadl_epi64(
-											(const __m128i *)(xp + c0))), zp32);
-							__m256i wv = _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(wp + c0)));
-							acc = _mm256_add_epi32(acc, _mm256_mullo_epi32(xv, wv));
-						}
-					}
-					_mm_storel_epi64((__m128i *)(px + c0), requant8(acc, &d->rq, c0));
-				}
-				for (; c0 < d->channels; c0++) {
-					int32_t acc = d->bias[c0];
-					for (int ky = ky0; ky < ky1; ky++) {
-						const int8_t *xp = xbase + (size_t)(ky - ky0) * xs_y;
-						const int8_t *wp = o->filter + ((size_t)ky * o->k_w + (size_t)kx0) * o->out_c;
-						for (int kx = kx0; kx < kx1; kx++, xp += xs_x, wp += o->out_c)
-							acc += (int32_t)wp[c0] * ((d->x_broadcast ? xp[0] : xp[c0]) - d->in_zp);
-					}
-					px[c0] = edge__opt_requant1(&d->rq, c0, acc);
-				}
+	int c0 = 0;
+	for (; c0 + 16 <= d->channels; c0 += 16) {
+		__m256i lo = _mm256_loadu_si256((const __m256i *)(d->bias + c0));
+		__m256i hi = _mm256_loadu_si256((const __m256i *)(d->bias + c0 + 8));
+		for (int ky = t->ky0; ky < t->ky1; ky++) {
+			const int8_t *xp = edge__opt_dw_x_row(t, ky);
+			const int8_t *wp = edge__opt_dw_w_row(o, t, ky);
+			for (int kx = t->kx0; kx < t->kx1; kx++, xp += t->xs_x, wp += o->out_c) {
+				__m256i xv = d->x_broadcast
+						     ? _mm256_set1_epi16((int16_t)(xp[0] - d->in_zp))
+						     : _mm256_sub_epi16(_mm256_cvtepi8_epi16(_mm_loadu_si128(
+								(const __m128i *)(xp + c0))), zp16);
+				__m256i wv = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(wp + c0)));
+				__m256i p = _mm256_mullo_epi16(xv, wv);
+				lo = _mm256_add_epi32(lo, _mm256_cvtepi16_epi32(_mm256_castsi256_si128(p)));
+				hi = _mm256_add_epi32(hi, _mm256_cvtepi16_epi32(_mm256_extracti128_si256(p, 1)));
 			}
 		}
+		_mm_storel_epi64((__m128i *)(px + c0), requant8(lo, &d->rq, c0));
+		_mm_storel_epi64((__m128i *)(px + c0 + 8), requant8(hi, &d->rq, c0 + 8));
+	}
+	for (; c0 + 8 <= d->channels; c0 += 8) {
+		__m256i acc = _mm256_loadu_si256((const __m256i *)(d->bias + c0));
+		for (int ky = t->ky0; ky < t->ky1; ky++) {
+			const int8_t *xp = edge__opt_dw_x_row(t, ky);
+			const int8_t *wp = edge__opt_dw_w_row(o, t, ky);
+			for (int kx = t->kx0; kx < t->kx1; kx++, xp += t->xs_x, wp += o->out_c) {
+				__m256i xv = d->x_broadcast
+						     ? _mm256_set1_epi32(xp[0] - d->in_zp)
+						     : _mm256_sub_epi32(_mm256_cvtepi8_epi32(_mm_loadl_epi64(
+								(const __m128i *)(xp + c0))), zp32);
+				__m256i wv = _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(wp + c0)));
+				acc = _mm256_add_epi32(acc, _mm256_mullo_epi32(xv, wv));
+			}
+		}
+		_mm_storel_epi64((__m128i *)(px + c0), requant8(acc, &d->rq, c0));
+	}
+	for (; c0 < d->channels; c0++)
+		px[c0] = edge__opt_dw_channel1(o, t, c0);
+}
+
+static void dw_all(const edge__opt_node *o, const int8_t *in, int8_t *out)
+{
+	edge__opt_dw_for_each_pixel(o, in, out, dw_pixel);
 }

@@ -7,9 +7,11 @@
 
 #include "../infer_op.h"
 #include "edge_opt.h"
+#include "opt_dw_pixels.h"
 #include "opt_internal.h"
 
 #define NR 16
+#define MR_MAX EDGE__OPT_MAX_MR
 
 /* SaturatingRoundingDoublingHighMul on 16 lanes (multipliers >= 0, so the
  * INT32_MIN x INT32_MIN case cannot occur): floor((a*m + 2^30) / 2^31). */
@@ -62,7 +64,7 @@ static inline __attribute__((always_inline)) void gemm_tile(const edge__opt_gemm
 {
 	for (int ob = 0; ob < g->n_blocks; ob++) {
 		const int8_t *wp = g->packed + (size_t)ob * g->k4 * (NR * 4);
-		__m512i acc[EDGE__OPT_MAX_MR];
+		__m512i acc[MR_MAX];
 		for (int m = 0; m < mr; m++)
 			acc[m] = _mm512_setzero_si512();
 		for (int k = 0; k < g->k4; k++) {
@@ -83,33 +85,19 @@ static inline __attribute__((always_inline)) void gemm_tile(const edge__opt_gemm
 	}
 }
 
-static void gemm(const edge__opt_gemm *g, const int8_t *const *rows, int n_rows, int8_t *const *outs)
-{
-	switch (n_rows) {
-	case 1: gemm_tile(g, rows, outs, 1); break;
-	case 2: gemm_tile(g, rows, outs, 2); break;
-	case 3: gemm_tile(g, rows, outs, 3); break;
-	case 4: gemm_tile(g, rows, outs, 4); break;
-	case 5: gemm_tile(g, rows, outs, 5); break;
-	case 6: gemm_tile(g, rows, outs, 6); break;
-	case 7: gemm_tile(g, rows, outs, 7); break;
-	default: gemm_tile(g, rows, outs, 8); break;
-	}
-}
+#include "opt_gemm_tiles.h"
 
 /* One output pixel, channels [c0, c0 + 16) with int32 lanes (narrow layers). */
-static inline __attribute__((always_inline)) __m512i dw_acc16(const edge__opt_node *o, const int8_t *xbase,
-							       const int8_t *wrow0, int ky0, int ky1, int kx0, int kx1,
+static inline __attribute__((always_inline)) __m512i dw_acc16(const edge__opt_node *o, const edge__opt_dw_taps *t,
 							       int c0, __mmask16 lm)
 {
 	const edge__opt_dw *d = &o->dw;
 	const __m512i zp = _mm512_set1_epi32(d->in_zp);
-	const size_t xs_y = (size_t)o->dil_h * o->in_w * o->in_c, xs_x = (size_t)o->dil_w * o->in_c;
 	__m512i acc = _mm512_maskz_loadu_epi32(lm, d->bias + c0);
-	for (int ky = ky0; ky < ky1; ky++) {
-		const int8_t *xp = xbase + (size_t)(ky - ky0) * xs_y;
-		const int8_t *wp = wrow0 + ((size_t)ky * o->k_w + (size_t)kx0) * o->out_c;
-		for (int kx = kx0; kx < kx1; kx++, xp += xs_x, wp += o->out_c) {
+	for (int ky = t->ky0; ky < t->ky1; ky++) {
+		const int8_t *xp = edge__opt_dw_x_row(t, ky);
+		const int8_t *wp = edge__opt_dw_w_row(o, t, ky);
+		for (int kx = t->kx0; kx < t->kx1; kx++, xp += t->xs_x, wp += o->out_c) {
 			__m512i xv = d->x_broadcast ? _mm512_set1_epi32(xp[0] - d->in_zp)
 						    : _mm512_sub_epi32(_mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(lm, xp + c0)), zp);
 			__m512i wv = _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(lm, wp + c0));
@@ -119,60 +107,46 @@ static inline __attribute__((always_inline)) __m512i dw_acc16(const edge__opt_no
 	return acc;
 }
 
-/* The whole depthwise operator: valid tap ranges per output pixel
- * (positions outside the input are skipped, as in the reference), channel
- * chunks of 32 (int16 products) or 16 (int32 products). */
-static void dw_all(const edge__opt_node *o, const int8_t *in, int8_t *out)
+/* One depthwise output pixel: channel chunks of 32 (int16 products) or 16
+ * (int32 products), masked at the end. */
+static inline __attribute__((always_inline)) void dw_pixel(const edge__opt_node *o, const edge__opt_dw_taps *t,
+							    int8_t *px)
 {
 	const edge__opt_dw *d = &o->dw;
 	const __m512i zp16 = _mm512_set1_epi16((int16_t)d->in_zp);
-	const size_t xs_y = (size_t)o->dil_h * o->in_w * o->in_c, xs_x = (size_t)o->dil_w * o->in_c;
-	for (int32_t b = 0; b < o->batches; b++)
-		for (int32_t oy = 0; oy < o->out_h; oy++) {
-			const int32_t iy0 = oy * o->stride_h - o->pad_top;
-			int ky0, ky1;
-			edge__opt_tap_range(iy0, o->k_h, o->dil_h, o->in_h, &ky0, &ky1);
-			for (int32_t ox = 0; ox < o->out_w; ox++) {
-				const int32_t ix0 = ox * o->stride_w - o->pad_left;
-				int kx0, kx1;
-				edge__opt_tap_range(ix0, o->k_w, o->dil_w, o->in_w, &kx0, &kx1);
-				/* Tap (ky, kx) reads xbase + (ky-ky0)*xs_y + (kx-kx0)*xs_x. */
-				const int8_t *xbase = in;
-				if (ky0 < ky1 && kx0 < kx1)
-					xbase += (((size_t)b * o->in_h + (size_t)(iy0 + ky0 * o->dil_h)) * o->in_w +
-						  (size_t)(ix0 + kx0 * o->dil_w)) * o->in_c;
-				int8_t *px = out + (((size_t)b * o->out_h + (size_t)oy) * o->out_w + (size_t)ox) * o->out_c;
-				int c0 = 0;
-				for (; d->channels - c0 > 16; c0 += 32) {
-					const int n = d->channels - c0;
-					const __mmask32 lm = n >= 32 ? (__mmask32)0xFFFFFFFFu : (__mmask32)((1u << n) - 1u);
-					__m512i lo = _mm512_loadu_si512(d->bias + c0);
-					__m512i hi = _mm512_loadu_si512(d->bias + c0 + 16);
-					for (int ky = ky0; ky < ky1; ky++) {
-						const int8_t *xp = xbase + (size_t)(ky - ky0) * xs_y;
-						const int8_t *wp = o->filter + ((size_t)ky * o->k_w + (size_t)kx0) * o->out_c;
-						for (int kx = kx0; kx < kx1; kx++, xp += xs_x, wp += o->out_c) {
-							__m512i xv = d->x_broadcast
-									     ? _mm512_set1_epi16((int16_t)(xp[0] - d->in_zp))
-									     : _mm512_sub_epi16(_mm512_cvtepi8_epi16(
-											_mm256_maskz_loadu_epi8(lm, xp + c0)), zp16);
-							__m512i wv = _mm512_cvtepi8_epi16(_mm256_maskz_loadu_epi8(lm, wp + c0));
-							__m512i p = _mm512_mullo_epi16(xv, wv);
-							lo = _mm512_add_epi32(lo, _mm512_cvtepi16_epi32(_mm512_castsi512_si256(p)));
-							hi = _mm512_add_epi32(hi, _mm512_cvtepi16_epi32(_mm512_extracti64x4_epi64(p, 1)));
-						}
-					}
-					_mm_mask_storeu_epi8(px + c0, tail_mask16(n), requant16(lo, &d->rq, c0));
-					if (n > 16)
-						_mm_mask_storeu_epi8(px + c0 + 16, tail_mask16(n - 16), requant16(hi, &d->rq, c0 + 16));
-				}
-				if (c0 < d->channels) {
-					const __mmask16 lm = tail_mask16(d->channels - c0);
-					__m512i acc = dw_acc16(o, xbase, o->filter, ky0, ky1, kx0, kx1, c0, lm);
-					_mm_mask_storeu_epi8(px + c0, lm, requant16(acc, &d->rq, c0));
-				}
+	int c0 = 0;
+	for (; d->channels - c0 > 16; c0 += 32) {
+		const int n = d->channels - c0;
+		const __mmask32 lm = n >= 32 ? (__mmask32)0xFFFFFFFFu : (__mmask32)((1u << n) - 1u);
+		__m512i lo = _mm512_loadu_si512(d->bias + c0);
+		__m512i hi = _mm512_loadu_si512(d->bias + c0 + 16);
+		for (int ky = t->ky0; ky < t->ky1; ky++) {
+			const int8_t *xp = edge__opt_dw_x_row(t, ky);
+			const int8_t *wp = edge__opt_dw_w_row(o, t, ky);
+			for (int kx = t->kx0; kx < t->kx1; kx++, xp += t->xs_x, wp += o->out_c) {
+				__m512i xv = d->x_broadcast
+						     ? _mm512_set1_epi16((int16_t)(xp[0] - d->in_zp))
+						     : _mm512_sub_epi16(_mm512_cvtepi8_epi16(
+								_mm256_maskz_loadu_epi8(lm, xp + c0)), zp16);
+				__m512i wv = _mm512_cvtepi8_epi16(_mm256_maskz_loadu_epi8(lm, wp + c0));
+				__m512i p = _mm512_mullo_epi16(xv, wv);
+				lo = _mm512_add_epi32(lo, _mm512_cvtepi16_epi32(_mm512_castsi512_si256(p)));
+				hi = _mm512_add_epi32(hi, _mm512_cvtepi16_epi32(_mm512_extracti64x4_epi64(p, 1)));
 			}
 		}
+		_mm_mask_storeu_epi8(px + c0, tail_mask16(n), requant16(lo, &d->rq, c0));
+		if (n > 16)
+			_mm_mask_storeu_epi8(px + c0 + 16, tail_mask16(n - 16), requant16(hi, &d->rq, c0 + 16));
+	}
+	if (c0 < d->channels) {
+		const __mmask16 lm = tail_mask16(d->channels - c0);
+		_mm_mask_storeu_epi8(px + c0, lm, requant16(dw_acc16(o, t, c0, lm), &d->rq, c0));
+	}
+}
+
+static void dw_all(const edge__opt_node *o, const int8_t *in, int8_t *out)
+{
+	edge__opt_dw_for_each_pixel(o, in, out, dw_pixel);
 }
 
 static void add(const edge__opt_add *p, const int8_t *x1, const int8_t *x2, int8_t *out, int32_t n)
@@ -195,12 +169,4 @@ static void add(const edge__opt_add *p, const int8_t *x1, const int8_t *x2, int8
 		out[i] = edge__opt_add1(p, x1[i], x2[i]);
 }
 
-const edge__opt_isa_ops edge__opt_avx512vnni_ops = {
-	.isa = EDGE_OPT_ISA_AVX512_VNNI,
-	.nr = NR,
-	.x_u8 = 1,
-	.row_i16 = 0,
-	.gemm = gemm,
-	.dw_all = dw_all,
-	.add = add,
-};
+EDGE__OPT_DEFINE_ISA_OPS(edge__opt_avx512vnni_ops, EDGE_OPT_ISA_AVX512_VNNI, 1, 0);

@@ -3,12 +3,4 @@
 #define OPT_VNNI 1
 #include "x86_avx2_impl.h"
 
-const edge__opt_isa_ops edge__opt_avxvnni_ops = {
-	.isa = EDGE_OPT_ISA_AVX_VNNI,
-	.nr = NR,
-	.x_u8 = 1,
-	.row_i16 = 0,
-	.gemm = gemm,
-	.dw_all = dw_all,
-	.add = add,
-};
+EDGE__OPT_DEFINE_ISA_OPS(edge__opt_avxvnni_ops, EDGE_OPT_ISA_AVX_VNNI, 1, 0);

@@ -127,6 +127,30 @@ static void case_free(struct tcase_data *d)
 	memset(d, 0, sizeof(*d));
 }
 
+/* A blank case of one builtin with one output and the test allocator. */
+static edge_op_node *case_start(struct tcase_data *d, int builtin)
+{
+	memset(d, 0, sizeof(*d));
+	d->ctx.alloc = test_alloc;
+	d->ctx.err = d->err;
+	d->ctx.err_len = sizeof(d->err);
+	d->node.builtin = builtin;
+	d->node.n_outputs = 1;
+	return &d->node;
+}
+
+/* The input and both output buffers, sized from t_in / t_out; the
+ * reference writes out_ref. */
+static void case_alloc_io(struct tcase_data *d)
+{
+	d->in = malloc(d->t_in.bytes);
+	d->out_ref = malloc(d->t_out.bytes);
+	d->out_opt = malloc(d->t_out.bytes);
+	ck_assert(d->in && d->out_ref && d->out_opt);
+	d->t_in.data = d->in;
+	d->t_out.data = d->out_ref;
+}
+
 /* What the loader's planner does after all prepares: give the node its
  * scratch (poisoned, so nothing may depend on its contents). */
 static void plan_scratch(struct tcase_data *d)
@@ -156,13 +180,7 @@ static const int activations[] = { EDGE_ACT_NONE, EDGE_ACT_RELU, EDGE_ACT_RELU6,
  * drawn geometry is empty (caller draws again). */
 static int case_build(struct tcase_data *d, int builtin)
 {
-	memset(d, 0, sizeof(*d));
-	d->ctx.alloc = test_alloc;
-	d->ctx.err = d->err;
-	d->ctx.err_len = sizeof(d->err);
-	edge_op_node *n = &d->node;
-	n->builtin = builtin;
-	n->n_outputs = 1;
+	edge_op_node *n = case_start(d, builtin);
 	int batches = rnd(1, 3) == 1 ? 2 : 1;
 	int oc, k_count; /* output channels, MACs per output */
 	int32_t in_dims[4], f_dims[4], out_dims[4];
@@ -221,19 +239,15 @@ static int case_build(struct tcase_data *d, int builtin)
 	set_dims(&d->t_in, in_rank, in_dims, EDGE_TT_INT8, 1);
 	set_dims(&d->t_filter, f_rank, f_dims, EDGE_TT_INT8, 1);
 	set_dims(&d->t_out, out_rank, out_dims, EDGE_TT_INT8, 1);
-	d->in = malloc(d->t_in.bytes);
+	case_alloc_io(d);
 	d->filter = malloc(d->t_filter.bytes);
-	d->out_ref = malloc(d->t_out.bytes);
-	d->out_opt = malloc(d->t_out.bytes);
-	ck_assert(d->in && d->filter && d->out_ref && d->out_opt);
+	ck_assert(d->filter);
 	/* Mostly realistic data; sometimes the extremes (-128 weights, full-range input). */
 	int extreme = rnd(0, 9) == 0;
 	fill_i8(d->in, d->t_in.bytes, -128, 127);
 	fill_i8(d->filter, d->t_filter.bytes, extreme ? -128 : -127, 127);
-	d->t_in.data = d->in;
 	d->t_filter.data = d->filter;
 	d->t_filter.is_const = 1;
-	d->t_out.data = d->out_ref;
 
 	/* Quantization: per-channel filters for conv/dw (sometimes per-tensor),
 	 * per-tensor for FC; output scale near the accumulator's spread so that
@@ -292,14 +306,8 @@ static int64_t ew_zp[3];
 
 static int case_build_eltwise(struct tcase_data *d, int builtin)
 {
-	memset(d, 0, sizeof(*d));
-	d->ctx.alloc = test_alloc;
-	d->ctx.err = d->err;
-	d->ctx.err_len = sizeof(d->err);
-	edge_op_node *n = &d->node;
-	n->builtin = builtin;
+	edge_op_node *n = case_start(d, builtin);
 	n->n_inputs = 2;
-	n->n_outputs = 1;
 	n->opt.arith.activation = activations[rnd(0, 2)];
 	int32_t dims[4] = { 1, rnd(1, 9), rnd(1, 9), rnd(1, 40) };
 	int32_t bdims[4] = { 1, dims[1], dims[2], dims[3] };
@@ -308,11 +316,9 @@ static int case_build_eltwise(struct tcase_data *d, int builtin)
 	set_dims(&d->t_in, 4, dims, EDGE_TT_INT8, 1);
 	set_dims(&d->t_bias, 4, bdims, EDGE_TT_INT8, 1); /* second input */
 	set_dims(&d->t_out, 4, dims, EDGE_TT_INT8, 1);
-	d->in = malloc(d->t_in.bytes);
+	case_alloc_io(d);
 	d->filter = malloc(d->t_bias.bytes);
-	d->out_ref = malloc(d->t_out.bytes);
-	d->out_opt = malloc(d->t_out.bytes);
-	ck_assert(d->in && d->filter && d->out_ref && d->out_opt);
+	ck_assert(d->filter);
 	fill_i8(d->in, d->t_in.bytes, -128, 127);
 	fill_i8(d->filter, d->t_bias.bytes, -128, 127);
 	for (int i = 0; i < 3; i++) {
@@ -322,9 +328,7 @@ static int case_build_eltwise(struct tcase_data *d, int builtin)
 	quant_tensor(&d->t_in, &ew_scale[0], &ew_zp[0], 1, 0);
 	quant_tensor(&d->t_bias, &ew_scale[1], &ew_zp[1], 1, 0);
 	quant_tensor(&d->t_out, &ew_scale[2], &ew_zp[2], 1, 0);
-	d->t_in.data = d->in;
 	d->t_bias.data = d->filter;
-	d->t_out.data = d->out_ref;
 	n->inputs[0] = &d->t_in;
 	n->inputs[1] = &d->t_bias;
 	n->outputs[0] = &d->t_out;
@@ -334,14 +338,8 @@ static int case_build_eltwise(struct tcase_data *d, int builtin)
 /* PAD: rank 1..4, random paddings per dim (output zero point as value). */
 static int case_build_pad(struct tcase_data *d, int builtin)
 {
-	memset(d, 0, sizeof(*d));
-	d->ctx.alloc = test_alloc;
-	d->ctx.err = d->err;
-	d->ctx.err_len = sizeof(d->err);
-	edge_op_node *n = &d->node;
-	n->builtin = builtin;
+	edge_op_node *n = case_start(d, builtin);
 	n->n_inputs = 2;
-	n->n_outputs = 1;
 	int rank = rnd(1, 4);
 	int32_t dims[4], odims[4], pdims[2] = { rank, 2 };
 	d->bias = malloc(sizeof(int32_t) * 8);
@@ -355,19 +353,14 @@ static int case_build_pad(struct tcase_data *d, int builtin)
 	set_dims(&d->t_in, rank, dims, EDGE_TT_INT8, 1);
 	set_dims(&d->t_bias, 2, pdims, EDGE_TT_INT32, 4); /* paddings */
 	set_dims(&d->t_out, rank, odims, EDGE_TT_INT8, 1);
-	d->in = malloc(d->t_in.bytes);
-	d->out_ref = malloc(d->t_out.bytes);
-	d->out_opt = malloc(d->t_out.bytes);
-	ck_assert(d->in && d->out_ref && d->out_opt);
+	case_alloc_io(d);
 	fill_i8(d->in, d->t_in.bytes, -128, 127);
 	ew_scale[0] = rndf(0.005f, 0.2f);
 	ew_zp[0] = rnd(-128, 127);
 	quant_tensor(&d->t_in, &ew_scale[0], &ew_zp[0], 1, 0);
 	quant_tensor(&d->t_out, &ew_scale[0], &ew_zp[0], 1, 0);
-	d->t_in.data = d->in;
 	d->t_bias.data = d->bias;
 	d->t_bias.is_const = 1;
-	d->t_out.data = d->out_ref;
 	n->inputs[0] = &d->t_in;
 	n->inputs[1] = &d->t_bias;
 	n->outputs[0] = &d->t_out;
@@ -454,60 +447,31 @@ static void report(const char *what, const struct run_stats *st)
 	       st->compared, edge_opt_isa_name(edge_opt_isa_best()));
 }
 
-START_TEST(conv_2d_matches_reference)
+/* The operators checked against the reference, one fixed seed each. */
+static const struct {
+	const char *what;
+	int builtin;
+	uint64_t seed;
+} checked_ops[] = {
+	{ "CONV_2D", EDGE_OP_CONV_2D, 0xC0417ull },
+	{ "DEPTHWISE_CONV_2D", EDGE_OP_DEPTHWISE_CONV_2D, 0xD3E7ull },
+	{ "FULLY_CONNECTED", EDGE_OP_FULLY_CONNECTED, 0xFC00ull },
+	{ "ADD", EDGE_OP_ADD, 0xADDull },
+	{ "SUB", EDGE_OP_SUB, 0x5B0ull },
+	{ "PAD", EDGE_OP_PAD, 0xBADull },
+};
+
+/* Random cases of one operator: every optimised run equals the reference
+ * and, with an optimised level present, most cases take the optimised path. */
+START_TEST(operator_matches_reference)
 {
 	struct run_stats st = { 0 };
-	run_random(EDGE_OP_CONV_2D, 0xC0417ull, &st);
-	report("CONV_2D", &st);
-	if (edge_opt_isa_best() != EDGE_OPT_ISA_NONE)
+	run_random(checked_ops[_i].builtin, checked_ops[_i].seed, &st);
+	report(checked_ops[_i].what, &st);
+	if (edge_opt_isa_best() != EDGE_OPT_ISA_NONE) {
 		ck_assert_int_eq(st.covered, st.compared);
-	if (edge_opt_isa_best() != EDGE_OPT_ISA_NONE)
 		ck_assert_int_gt(st.covered, st.cases / 2);
-}
-END_TEST
-
-START_TEST(depthwise_conv_2d_matches_reference)
-{
-	struct run_stats st = { 0 };
-	run_random(EDGE_OP_DEPTHWISE_CONV_2D, 0xD3E7ull, &st);
-	report("DEPTHWISE_CONV_2D", &st);
-	if (edge_opt_isa_best() != EDGE_OPT_ISA_NONE)
-		ck_assert_int_gt(st.covered, st.cases / 2);
-}
-END_TEST
-
-START_TEST(fully_connected_matches_reference)
-{
-	struct run_stats st = { 0 };
-	run_random(EDGE_OP_FULLY_CONNECTED, 0xFC00ull, &st);
-	report("FULLY_CONNECTED", &st);
-	if (edge_opt_isa_best() != EDGE_OPT_ISA_NONE)
-		ck_assert_int_gt(st.covered, st.cases / 2);
-}
-END_TEST
-
-START_TEST(add_sub_match_reference)
-{
-	struct run_stats st = { 0 };
-	run_random(EDGE_OP_ADD, 0xADDull, &st);
-	report("ADD", &st);
-	struct run_stats st2 = { 0 };
-	run_random(EDGE_OP_SUB, 0x5B0ull, &st2);
-	report("SUB", &st2);
-	if (edge_opt_isa_best() != EDGE_OPT_ISA_NONE)
-		ck_assert_int_gt(st.covered + st2.covered, (st.cases + st2.cases) / 2);
-}
-END_TEST
-
-START_TEST(pad_matches_reference)
-{
-	struct run_stats st = { 0 };
-	run_random(EDGE_OP_PAD, 0xBADull, &st);
-	report("PAD", &st);
-	if (edge_opt_isa_best() != EDGE_OPT_ISA_NONE)
-		ck_assert_int_eq(st.covered, st.compared);
-	if (edge_opt_isa_best() != EDGE_OPT_ISA_NONE)
-		ck_assert_int_gt(st.covered, st.cases / 2);
+	}
 }
 END_TEST
 
@@ -658,11 +622,7 @@ static Suite *opt_suite(void)
 	suite_add_tcase(s, t);
 	t = tcase_create("bit-exact");
 	tcase_set_timeout(t, 600);
-	tcase_add_test(t, conv_2d_matches_reference);
-	tcase_add_test(t, depthwise_conv_2d_matches_reference);
-	tcase_add_test(t, fully_connected_matches_reference);
-	tcase_add_test(t, add_sub_match_reference);
-	tcase_add_test(t, pad_matches_reference);
+	tcase_add_loop_test(t, operator_matches_reference, 0, (int)(sizeof(checked_ops) / sizeof(checked_ops[0])));
 	suite_add_tcase(s, t);
 	return s;
 }
