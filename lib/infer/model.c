@@ -9,6 +9,7 @@
  * the operators' own prepare(), the arena plan. */
 #include <errno.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -393,20 +394,101 @@ static int check_range(struct loader *ld, int oi, const char *field, int v, int 
 	return 0;
 }
 
-#define INT_FIELD(tbl, id, dflt, dst)                                                     \
-	do {                                                                              \
-		int32_t v_;                                                               \
-		if ((rc = edge__fb_i32(fb, (tbl), (id), (dflt), ld->what, &v_)))          \
-			return at(ld, rc, oi, -1);                                        \
-		(dst) = v_;                                                               \
-	} while (0)
-#define BYTE_FIELD(tbl, id, dflt, dst)                                                    \
-	do {                                                                              \
-		uint8_t v_;                                                               \
-		if ((rc = edge__fb_u8(fb, (tbl), (id), (dflt), ld->what, &v_)))           \
-			return at(ld, rc, oi, -1);                                        \
-		(dst) = (int8_t)v_;                                                       \
-	} while (0)
+/* One integer field of a builtin options table: its id and width in the
+ * flatbuffer, its default, where it lands in edge_op_options (every such
+ * member is an int) and the range it must lie in. */
+struct opt_field {
+	int id;
+	enum { OPT_INT32, OPT_BYTE, OPT_BOOL } kind;
+	int dflt;
+	size_t offset;
+	const char *name; /* NULL: any value */
+	int lo, hi;
+};
+
+#define OPT(id, kind, dflt, member, name, lo, hi) \
+	{ (id), (kind), (dflt), offsetof(edge_op_options, member), (name), (lo), (hi) }
+#define OPT_PADDING(id, member) OPT(id, OPT_BYTE, 0, member, "padding", 0, 1)
+#define OPT_ACTIVATION(id, member) \
+	OPT(id, OPT_BYTE, 0, member, "fused_activation_function", 0, 5)
+#define OPT_POSITIVE(id, dflt, member, name) OPT(id, OPT_INT32, dflt, member, name, 1, INT32_MAX)
+
+static const struct opt_field conv_fields[] = {
+	OPT_PADDING(0, conv.padding),
+	OPT_POSITIVE(1, 0, conv.stride_w, "stride_w"),
+	OPT_POSITIVE(2, 0, conv.stride_h, "stride_h"),
+	OPT_ACTIVATION(3, conv.activation),
+	OPT_POSITIVE(4, 1, conv.dilation_w, "dilation_w_factor"),
+	OPT_POSITIVE(5, 1, conv.dilation_h, "dilation_h_factor"),
+};
+static const struct opt_field depthwise_fields[] = {
+	OPT_PADDING(0, dw.padding),
+	OPT_POSITIVE(1, 0, dw.stride_w, "stride_w"),
+	OPT_POSITIVE(2, 0, dw.stride_h, "stride_h"),
+	OPT_POSITIVE(3, 0, dw.depth_multiplier, "depth_multiplier"),
+	OPT_ACTIVATION(4, dw.activation),
+	OPT_POSITIVE(5, 1, dw.dilation_w, "dilation_w_factor"),
+	OPT_POSITIVE(6, 1, dw.dilation_h, "dilation_h_factor"),
+};
+static const struct opt_field pool_fields[] = {
+	OPT_PADDING(0, pool.padding),
+	OPT_POSITIVE(1, 0, pool.stride_w, "stride_w"),
+	OPT_POSITIVE(2, 0, pool.stride_h, "stride_h"),
+	OPT_POSITIVE(3, 0, pool.filter_w, "filter_width"),
+	OPT_POSITIVE(4, 0, pool.filter_h, "filter_height"),
+	OPT_ACTIVATION(5, pool.activation),
+};
+static const struct opt_field fully_connected_fields[] = {
+	OPT_ACTIVATION(0, fc.activation),
+	OPT(1, OPT_BYTE, 0, fc.weights_format, "weights_format", 0, 1),
+	OPT(2, OPT_BOOL, 0, fc.keep_num_dims, NULL, 0, 0),
+	OPT(3, OPT_BOOL, 0, fc.asymmetric_quantize_inputs, NULL, 0, 0),
+};
+static const struct opt_field concatenation_fields[] = {
+	OPT(0, OPT_INT32, 0, concat.axis, NULL, 0, 0),
+	OPT_ACTIVATION(1, concat.activation),
+};
+static const struct opt_field arithmetic_fields[] = {
+	OPT_ACTIVATION(0, arith.activation),
+};
+static const struct opt_field reducer_fields[] = {
+	OPT(0, OPT_BOOL, 0, reduce.keep_dims, NULL, 0, 0),
+};
+
+#define LOAD_FIELDS(table) load_int_fields(ld, oi, o, (table), sizeof(table) / sizeof((table)[0]))
+
+/* Read every field of the table (absent = default), then range-check them
+ * in table order, so a given defect always gives the same error. */
+static int load_int_fields(struct loader *ld, int oi, const edge__fb_table *o,
+			   const struct opt_field *fields, size_t n)
+{
+	char *opt = (char *)&ld->m->nodes[oi].opt;
+	int rc;
+	for (size_t i = 0; i < n; i++) {
+		const struct opt_field *f = &fields[i];
+		int v;
+		if (f->kind == OPT_INT32) {
+			int32_t v32;
+			if ((rc = edge__fb_i32(&ld->fb, o, f->id, f->dflt, ld->what, &v32)))
+				return at(ld, rc, oi, -1);
+			v = v32;
+		} else {
+			uint8_t v8;
+			if ((rc = edge__fb_u8(&ld->fb, o, f->id, (uint8_t)f->dflt, ld->what, &v8)))
+				return at(ld, rc, oi, -1);
+			v = f->kind == OPT_BOOL ? v8 != 0 : (int8_t)v8;
+		}
+		memcpy(opt + f->offset, &v, sizeof v);
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct opt_field *f = &fields[i];
+		int v;
+		memcpy(&v, opt + f->offset, sizeof v);
+		if (f->name && (rc = check_range(ld, oi, f->name, v, f->lo, f->hi)))
+			return rc;
+	}
+	return 0;
+}
 
 static int check_float(struct loader *ld, int oi, const char *field, float v)
 {
@@ -427,76 +509,23 @@ static int load_options(struct loader *ld, int oi, int opt_type, const edge__fb_
 	what(ld, "operator %d options", oi);
 	switch (opt_type) {
 	case TFL_OPT_CONV2D:
-		BYTE_FIELD(o, 0, 0, p->conv.padding);
-		INT_FIELD(o, 1, 0, p->conv.stride_w);
-		INT_FIELD(o, 2, 0, p->conv.stride_h);
-		BYTE_FIELD(o, 3, 0, p->conv.activation);
-		INT_FIELD(o, 4, 1, p->conv.dilation_w);
-		INT_FIELD(o, 5, 1, p->conv.dilation_h);
-		if ((rc = check_range(ld, oi, "padding", p->conv.padding, 0, 1)) ||
-		    (rc = check_range(ld, oi, "stride_w", p->conv.stride_w, 1, INT32_MAX)) ||
-		    (rc = check_range(ld, oi, "stride_h", p->conv.stride_h, 1, INT32_MAX)) ||
-		    (rc = check_range(ld, oi, "fused_activation_function", p->conv.activation, 0, 5)) ||
-		    (rc = check_range(ld, oi, "dilation_w_factor", p->conv.dilation_w, 1, INT32_MAX)) ||
-		    (rc = check_range(ld, oi, "dilation_h_factor", p->conv.dilation_h, 1, INT32_MAX)))
-			return rc;
-		return 0;
+		return LOAD_FIELDS(conv_fields);
 	case TFL_OPT_DEPTHWISE_CONV2D:
-		BYTE_FIELD(o, 0, 0, p->dw.padding);
-		INT_FIELD(o, 1, 0, p->dw.stride_w);
-		INT_FIELD(o, 2, 0, p->dw.stride_h);
-		INT_FIELD(o, 3, 0, p->dw.depth_multiplier);
-		BYTE_FIELD(o, 4, 0, p->dw.activation);
-		INT_FIELD(o, 5, 1, p->dw.dilation_w);
-		INT_FIELD(o, 6, 1, p->dw.dilation_h);
-		if ((rc = check_range(ld, oi, "padding", p->dw.padding, 0, 1)) ||
-		    (rc = check_range(ld, oi, "stride_w", p->dw.stride_w, 1, INT32_MAX)) ||
-		    (rc = check_range(ld, oi, "stride_h", p->dw.stride_h, 1, INT32_MAX)) ||
-		    (rc = check_range(ld, oi, "depth_multiplier", p->dw.depth_multiplier, 1, INT32_MAX)) ||
-		    (rc = check_range(ld, oi, "fused_activation_function", p->dw.activation, 0, 5)) ||
-		    (rc = check_range(ld, oi, "dilation_w_factor", p->dw.dilation_w, 1, INT32_MAX)) ||
-		    (rc = check_range(ld, oi, "dilation_h_factor", p->dw.dilation_h, 1, INT32_MAX)))
-			return rc;
-		return 0;
+		return LOAD_FIELDS(depthwise_fields);
 	case TFL_OPT_POOL2D:
-		BYTE_FIELD(o, 0, 0, p->pool.padding);
-		INT_FIELD(o, 1, 0, p->pool.stride_w);
-		INT_FIELD(o, 2, 0, p->pool.stride_h);
-		INT_FIELD(o, 3, 0, p->pool.filter_w);
-		INT_FIELD(o, 4, 0, p->pool.filter_h);
-		BYTE_FIELD(o, 5, 0, p->pool.activation);
-		if ((rc = check_range(ld, oi, "padding", p->pool.padding, 0, 1)) ||
-		    (rc = check_range(ld, oi, "stride_w", p->pool.stride_w, 1, INT32_MAX)) ||
-		    (rc = check_range(ld, oi, "stride_h", p->pool.stride_h, 1, INT32_MAX)) ||
-		    (rc = check_range(ld, oi, "filter_width", p->pool.filter_w, 1, INT32_MAX)) ||
-		    (rc = check_range(ld, oi, "filter_height", p->pool.filter_h, 1, INT32_MAX)) ||
-		    (rc = check_range(ld, oi, "fused_activation_function", p->pool.activation, 0, 5)))
-			return rc;
-		return 0;
+		return LOAD_FIELDS(pool_fields);
 	case TFL_OPT_FULLY_CONNECTED:
-		BYTE_FIELD(o, 0, 0, p->fc.activation);
-		BYTE_FIELD(o, 1, 0, p->fc.weights_format);
-		BYTE_FIELD(o, 2, 0, p->fc.keep_num_dims);
-		BYTE_FIELD(o, 3, 0, p->fc.asymmetric_quantize_inputs);
-		if ((rc = check_range(ld, oi, "fused_activation_function", p->fc.activation, 0, 5)) ||
-		    (rc = check_range(ld, oi, "weights_format", p->fc.weights_format, 0, 1)))
-			return rc;
-		p->fc.keep_num_dims = p->fc.keep_num_dims != 0;
-		p->fc.asymmetric_quantize_inputs = p->fc.asymmetric_quantize_inputs != 0;
-		return 0;
+		return LOAD_FIELDS(fully_connected_fields);
 	case TFL_OPT_SOFTMAX:
 		if ((rc = edge__fb_f32(fb, o, 0, 0.0f, ld->what, &p->softmax.beta)))
 			return at(ld, rc, oi, -1);
 		return check_float(ld, oi, "beta", p->softmax.beta);
 	case TFL_OPT_CONCATENATION:
-		INT_FIELD(o, 0, 0, p->concat.axis);
-		BYTE_FIELD(o, 1, 0, p->concat.activation);
-		return check_range(ld, oi, "fused_activation_function", p->concat.activation, 0, 5);
+		return LOAD_FIELDS(concatenation_fields);
 	case TFL_OPT_ADD:
 	case TFL_OPT_SUB:
 	case TFL_OPT_MUL:
-		BYTE_FIELD(o, 0, 0, p->arith.activation);
-		return check_range(ld, oi, "fused_activation_function", p->arith.activation, 0, 5);
+		return LOAD_FIELDS(arithmetic_fields);
 	case TFL_OPT_RESHAPE: {
 		edge__fb_vec ns;
 		if ((rc = edge__fb_vector(fb, o, 0, 4, ld->what, &ns)))
@@ -511,9 +540,7 @@ static int load_options(struct loader *ld, int oi, int opt_type, const edge__fb_
 		return 0;
 	}
 	case TFL_OPT_REDUCER:
-		BYTE_FIELD(o, 0, 0, p->reduce.keep_dims);
-		p->reduce.keep_dims = p->reduce.keep_dims != 0;
-		return 0;
+		return LOAD_FIELDS(reducer_fields);
 	case TFL_OPT_LEAKY_RELU:
 		if ((rc = edge__fb_f32(fb, o, 0, 0.0f, ld->what, &p->leaky_relu.alpha)))
 			return at(ld, rc, oi, -1);
