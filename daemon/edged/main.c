@@ -208,12 +208,12 @@ static int start_registry(struct edged *d, const struct edge_settings *s)
 	return rc;
 }
 
-static void on_mqtt_message(void *ud, const char *topic, const void *payload, size_t len)
+static void on_mqtt_message(void *ud, const struct edged_mqtt_message *msg)
 {
 	struct edged *d = ud;
 
 	if (d->router)
-		edged_router_on_message(d->router, topic, payload, len);
+		edged_router_on_message(d->router, msg);
 }
 
 static void on_mqtt_state(void *ud, enum edged_mqtt_state state)

@@ -502,8 +502,16 @@ static void mqtt_on_message(struct mosquitto *mosq, void *ud, const struct mosqu
 	struct edged_mqtt *m = ud;
 
 	m->stats.messages_in++;
-	if (m->cb.on_message && msg->topic)
-		m->cb.on_message(m->cb.ud, msg->topic, msg->payload, (size_t)msg->payloadlen);
+	if (m->cb.on_message && msg->topic) {
+		struct edged_mqtt_message in = {
+			.topic = msg->topic,
+			.payload = msg->payload,
+			.len = (size_t)msg->payloadlen,
+			.qos = msg->qos,
+			.retained = msg->retain,
+		};
+		m->cb.on_message(m->cb.ud, &in);
+	}
 }
 
 static void mqtt_handle_closed(uv_handle_t *h)

@@ -33,10 +33,22 @@ enum edged_mqtt_state {
 };
 const char *edged_mqtt_state_name(enum edged_mqtt_state s);
 
+/* One received message; every pointer is borrowed for the callback only.
+ * payload is NOT NUL-terminated. */
+struct edged_mqtt_message {
+	const char *topic;
+	const void *payload;
+	size_t len;
+	int qos;
+	/* The broker sent it because edged (re)subscribed: a stored retained
+	 * message, not one a client published just now (MQTT v5 with
+	 * Retain As Published off sets the flag only on such replays). */
+	bool retained;
+};
+
 struct edged_mqtt_callbacks {
-	/* A message arrived. topic and payload are borrowed for the call;
-	 * payload is NOT NUL-terminated. */
-	void (*on_message)(void *ud, const char *topic, const void *payload, size_t len);
+	/* A message arrived. */
+	void (*on_message)(void *ud, const struct edged_mqtt_message *msg);
 	/* The connection state changed (also to CONNECTED after subscribing). */
 	void (*on_state)(void *ud, enum edged_mqtt_state state);
 	void *ud;

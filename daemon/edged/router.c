@@ -234,9 +234,11 @@ static bool router_canonical_topic(const struct edged_router *r, const char *top
 	return (size_t)snprintf(out, cap, "%s%s", ROUTER_CANON_PREFIX, topic + plen) < cap;
 }
 
-void edged_router_on_message(struct edged_router *r, const char *topic, const void *payload,
-			     size_t len)
+void edged_router_on_message(struct edged_router *r, const struct edged_mqtt_message *in)
 {
+	const char *topic = in->topic;
+	const void *payload = in->payload;
+	size_t len = in->len;
 	char canon[EDGE_TOPIC_MAX_LEN + 1];
 	struct edge_node_msg msg;
 	struct edge_msg_error err = { 0 };

@@ -49,8 +49,7 @@ EDGE_WUR int edged_router_new(struct edged_mqtt *mqtt, edge_registry *registry,
 void edged_router_free(struct edged_router *r); /* NULL-safe */
 
 /* Feed one message (the mqtt on_message callback). */
-void edged_router_on_message(struct edged_router *r, const char *topic, const void *payload,
-			     size_t len);
+void edged_router_on_message(struct edged_router *r, const struct edged_mqtt_message *in);
 
 /* Reloadable settings: payload limit, log rate limit. */
 void edged_router_apply_settings(struct edged_router *r, const struct edge_settings *settings);

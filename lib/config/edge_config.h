@@ -79,11 +79,15 @@ struct edge_settings {
 		int outbox_max_messages;
 		char topic_prefix[EDGE_CONFIG_NAME_MAX];
 		size_t max_payload_bytes;
+		size_t max_packet_bytes;       /* MQTT v5 Maximum Packet Size on CONNECT */
+		int session_expiry_s;          /* 0 = clean session */
 	} mqtt;
 	struct {
 		int max_devices;
 		int stale_after_missed_heartbeats;
 		int default_heartbeat_interval_s;
+		int persist_interval_s;        /* coalesced counter/last-seen writes */
+		int summary_interval_s;        /* fleet-wide transition log lines */
 	} registry;
 	struct {
 		int busy_timeout_ms;
@@ -91,6 +95,7 @@ struct edge_settings {
 		int group_commit_max_delay_ms;
 		int queue_max_ops;
 		bool quick_check_on_start;
+		size_t wal_max_bytes;          /* WAL checkpoint/size limit */
 	} store;
 	struct {
 		int socket_mode;                        /* e.g. 0660 */
@@ -98,6 +103,7 @@ struct edge_settings {
 		int max_clients;
 		size_t max_request_bytes;
 		int client_timeout_ms;
+		int request_timeout_ms;        /* whole request from its first byte */
 	} control;
 };
 

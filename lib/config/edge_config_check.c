@@ -87,6 +87,14 @@ int edge__cfg_check(struct edge_settings *s, const char *file,
 				       "%smqtt.password needs mqtt.username",
 				       where(at, sizeof at, file, lines,
 					     "mqtt.password"));
+	/* A node message is its payload plus topic (<= 256 bytes) and the
+	 * fixed header and properties: 512 bytes of headroom covers them. */
+	if (s->mqtt.max_packet_bytes < s->mqtt.max_payload_bytes + 512)
+		return edge__cfg_error(err, errlen,
+				       "%smqtt.max_packet_bytes (%zu) must be at least mqtt.max_payload_bytes + 512 (%zu)",
+				       where(at, sizeof at, file, lines,
+					     either(lines, "mqtt.max_packet_bytes", "mqtt.max_payload_bytes")),
+				       s->mqtt.max_packet_bytes, s->mqtt.max_payload_bytes + 512);
 	if (s->store.group_commit_max_ops > s->store.queue_max_ops)
 		return order_error(err, errlen, file, lines,
 				   "store.group_commit_max_ops", s->store.group_commit_max_ops,

@@ -156,6 +156,10 @@ const struct edge__cfg_key edge__cfg_keys[] = {
 	       "Topic prefix of the node subtrees (<prefix>/<id>/...): no wildcards, no '/' at either end."),
 	SIZE(mqtt, max_payload_bytes, "4096", 64, EDGE_MSG_MAX_PAYLOAD, R,
 	     "Largest node message accepted; bigger ones are rejected before parsing. The node protocol allows at most 4096."),
+	SIZE(mqtt, max_packet_bytes, "16384", 1024, 268435455, 0,
+	     "MQTT v5 Maximum Packet Size edged declares when it connects: the broker discards a larger packet for edged instead of sending it, so an oversized publish never reaches edged's memory. Must exceed max_payload_bytes plus topic and headers."),
+	SECONDS(mqtt, session_expiry_s, "600", 0, 86400, 0,
+		"Session Expiry Interval of edged's own MQTT session: while edged restarts or reconnects within it, the broker queues what nodes publish for it (QoS 1). 0 = a clean session on every connect."),
 
 	INT(registry, max_devices, "10000", 1, 1000000, 0,
 	    "Most nodes in the registry; hellos from further nodes are refused."),
@@ -163,6 +167,10 @@ const struct edge__cfg_key edge__cfg_keys[] = {
 	    "A node turns stale after this many heartbeat intervals without news."),
 	SECONDS(registry, default_heartbeat_interval_s, "10", 1, 86400, 0,
 		"Heartbeat interval assumed for a node whose hello does not state one."),
+	SECONDS(registry, persist_interval_s, "60", 1, 3600, R,
+		"Heartbeat counters and last-seen times are kept in memory and written at most this often (state changes and capabilities at once, everything at shutdown); after a crash the stored registry is at most this old."),
+	SECONDS(registry, summary_interval_s, "10", 1, 3600, R,
+		"Fleet-wide presence changes are logged as one line of counts per interval; per-node lines are at debug level."),
 
 	MILLIS(store, busy_timeout_ms, "5000", 0, 600000, 0,
 	       "SQLite busy timeout."),
@@ -174,6 +182,8 @@ const struct edge__cfg_key edge__cfg_keys[] = {
 	    "Most operations queued for the writer; beyond it submissions fail."),
 	BOOL(store, quick_check_on_start, "true", 0,
 	     "Run PRAGMA quick_check when opening the database."),
+	SIZE(store, wal_max_bytes, "4194304", 65536, 1073741824, 0,
+	     "Size the write-ahead log is held to: edged checkpoints it in the background once it passes half of this, truncates it when it passes all of it, and SQLite trims it back to this size after checkpoints."),
 
 	MODE(control, socket_mode, "0660", 0,
 	     "Permissions of the control socket (octal)."),
@@ -185,6 +195,8 @@ const struct edge__cfg_key edge__cfg_keys[] = {
 	     "Largest control request accepted; the control protocol allows at most 65536."),
 	MILLIS(control, client_timeout_ms, "30000", 100, 3600000, R,
 	       "Idle control connections are closed after this time."),
+	MILLIS(control, request_timeout_ms, "5000", 100, 600000, R,
+	       "A request must arrive whole within this time of its first byte; a slower client is answered 'timeout' and closed."),
 };
 const size_t edge__cfg_nkeys = sizeof edge__cfg_keys / sizeof edge__cfg_keys[0];
 

@@ -92,7 +92,8 @@ static void bad_input(const char *id)
 	char topic[128];
 
 	snprintf(topic, sizeof topic, "edge/v1/%s/heartbeat", id);
-	edged_router_on_message(fx.router, topic, "{", 1);
+	edged_router_on_message(fx.router, &(struct edged_mqtt_message){
+						   .topic = topic, .payload = "{", .len = 1 });
 }
 
 static uint64_t suppressed(void)
