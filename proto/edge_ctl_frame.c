@@ -103,6 +103,7 @@ static const char *const ctl_error_names[EDGE_CTL_E_COUNT] = {
 	[EDGE_CTL_E_UNAVAILABLE] = "unavailable",
 	[EDGE_CTL_E_INTERNAL] = "internal",
 	[EDGE_CTL_E_NOT_AUTHORISED] = "not_authorised",
+	[EDGE_CTL_E_TIMEOUT] = "timeout",
 };
 
 const char *edge_ctl_error_name(enum edge_ctl_error code)

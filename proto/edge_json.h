@@ -40,8 +40,8 @@ enum edge_json_type {
 #define EDGE_JSON_F_INTEGER 0x2u /* number has no fraction and no exponent */
 #define EDGE_JSON_F_NEGATIVE 0x4u /* number starts with '-' */
 
-/* One JSON value. Public so callers can place arrays of them on the stack;
- * read it, never write it. */
+/* One JSON value or object key. Public so callers can place arrays of them
+ * on the stack; read it, never write it. */
 struct edge_json_tok {
 	uint8_t type;    /* enum edge_json_type */
 	uint8_t flags;   /* EDGE_JSON_F_* */
@@ -62,7 +62,7 @@ enum edge_json_error_code {
 	EDGE_JSON_E_CONTROL,     /* raw control byte (< 0x20) inside a string */
 	EDGE_JSON_E_TRAILING,    /* non-whitespace after the top-level value */
 	EDGE_JSON_E_DEPTH,       /* nesting deeper than max_depth */
-	EDGE_JSON_E_TOKENS,      /* more values than the token array holds */
+	EDGE_JSON_E_TOKENS,      /* more tokens (values, keys) than the array holds */
 	EDGE_JSON_E_DUPKEY,      /* key repeated within one object */
 	EDGE_JSON_E_EMPTY,       /* no value at all (empty or only whitespace) */
 	EDGE_JSON_E_TOO_LARGE,   /* input longer than EDGE_JSON_MAX_INPUT */

@@ -23,7 +23,7 @@ enum edge_msg_reject {
 	EDGE_MSG_CONTROL_CHAR,        /* raw control character inside a string */
 	EDGE_MSG_TRAILING_DATA,       /* bytes after the top-level value */
 	EDGE_MSG_TOO_DEEP,            /* nesting above EDGE_MSG_MAX_DEPTH */
-	EDGE_MSG_TOO_MANY_TOKENS,     /* more JSON values than the parser allows */
+	EDGE_MSG_TOO_MANY_TOKENS,     /* more JSON tokens (values and keys) than allowed */
 	EDGE_MSG_DUPLICATE_KEY,       /* same key twice in one object */
 	EDGE_MSG_NOT_OBJECT,          /* top-level value (or a sub-object) is not an object */
 	EDGE_MSG_MISSING_FIELD,       /* required field absent */

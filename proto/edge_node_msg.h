@@ -31,8 +31,9 @@ extern "C" {
 #define EDGE_MSG_MAX_PAYLOAD 4096
 /* Deepest nesting (top-level object = 1). */
 #define EDGE_MSG_MAX_DEPTH 4
-/* JSON values per message the parser holds (stack: 20 bytes each). Firmware
- * that only parses `registered` may define it lower, e.g. 32. */
+/* JSON tokens per message the parser holds (stack: 20 bytes each): every
+ * value and every object key is one (node-protocol.md §4). Firmware that
+ * only parses `registered` may define it lower, e.g. 32. */
 #ifndef EDGE_MSG_MAX_TOKENS
 #define EDGE_MSG_MAX_TOKENS 256
 #endif

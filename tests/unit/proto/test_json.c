@@ -158,6 +158,23 @@ START_TEST(token_cap_reports_enospc)
 }
 END_TEST
 
+/* The limit node-protocol.md states: every value and every object key is
+ * one token, the top-level object included. */
+START_TEST(token_cap_counts_keys)
+{
+	struct edge_json_tok toks[5];
+	struct edge_json_error err;
+	int rc = edge_json_parse("{\"a\":1,\"b\":2}", 13, toks, 5, 8, NULL, &err);
+
+	ck_assert_int_eq(rc, 5);
+	rc = edge_json_parse("{\"a\":1,\"b\":2,\"c\":3}", 19, toks, 5, 8, NULL, &err);
+	ck_assert_int_eq(rc, -ENOSPC);
+	ck_assert_int_eq(err.code, EDGE_JSON_E_TOKENS);
+	rc = edge_json_parse("{\"a\":{},\"b\":[]}", 15, toks, 5, 8, NULL, &err);
+	ck_assert_int_eq(rc, 5);
+}
+END_TEST
+
 START_TEST(never_reads_past_len)
 {
 	/* A valid prefix followed by bytes that must not be seen. */
@@ -296,6 +313,7 @@ TCase *test_json_tcase(void)
 	tcase_add_test(tc, same_key_in_sibling_objects_is_fine);
 	tcase_add_test(tc, depth_limit_is_exact);
 	tcase_add_test(tc, token_cap_reports_enospc);
+	tcase_add_test(tc, token_cap_counts_keys);
 	tcase_add_test(tc, never_reads_past_len);
 	tcase_add_test(tc, navigation_and_lookup);
 	tcase_add_test(tc, typed_reads);
