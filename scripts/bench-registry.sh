@@ -108,16 +108,12 @@ for _ in $(seq 1 50); do
   port_in_use "$p" || { port=$p; break; }
 done
 [[ -n "$port" ]] || fail "no free port"
-cat >"$dir/mosquitto.conf" <<EOF
-listener $port 127.0.0.1
-allow_anonymous true
-persistence false
-max_keepalive 120
-max_connections -1
-log_dest stderr
-log_type error
-log_type warning
-EOF
+# The project's broker configuration, sized for this fleet (persistence
+# under $dir/broker; mosquitto started as root writes as its own user).
+mkdir -p "$dir/broker"
+if ((EUID == 0)) && id mosquitto >/dev/null 2>&1; then chown mosquitto "$dir/broker"; fi
+"$edgectl" broker-config --port "$port" --max-nodes "$nodes" \
+  --persistence-dir "$dir/broker" >"$dir/mosquitto.conf" || fail "edgectl broker-config"
 "$mosquitto" -c "$dir/mosquitto.conf" </dev/null >"$dir/mosquitto.log" 2>&1 &
 broker_pid=$!
 pids+=("$broker_pid")

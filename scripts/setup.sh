@@ -12,9 +12,12 @@ packages=(
   libsystemd-dev libinih-dev
   # tests: unit framework, the real broker, sanitizers/fuzzing, tools
   check mosquitto mosquitto-clients python3 clang libclang-rt-14-dev sqlite3 openssl
-  procps util-linux
+  procps util-linux groff-base
   # runtime supervision (unit files, systemd-analyze verify)
   systemd
+  # the system test: a Debian 12 root built once with debootstrap, booted
+  # with systemd-nspawn
+  systemd-container debootstrap
   # the aarch64 cross build of the INT8 engine, run under qemu
   gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user
 )

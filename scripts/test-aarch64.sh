@@ -56,6 +56,8 @@ export EDGE_OPT_TEST_CASES="${EDGE_OPT_TEST_CASES:-1500}"
 export EDGE_TEST_NO_THREADS="${EDGE_TEST_NO_THREADS:-1}"
 export CK_FORK="${CK_FORK:-no}"
 # The engine's suites: loader/model cases, kernel vectors, opt == reference.
+# Their models and vectors are in tests/data (meson sets EDGE_TEST_DATA);
+# qemu-user reads them from the host's file system.
 suite_args=""
 for s in ${SUITES:-infer infer-kernels infer-opt}; do
 	suite_args="$suite_args --suite $s"

@@ -1,4 +1,4 @@
-/* edgectl devices [--state S] | devices show ID */
+/* edgectl devices [--state S] | devices show ID | devices remove ID [--force] */
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -9,8 +9,16 @@
 static const char devices_usage[] =
 	"Usage: edgectl devices [--state online|stale|offline] [--json]\n"
 	"       edgectl devices show ID [--json]\n"
+	"       edgectl devices remove ID [--force] [--json]\n"
 	"\n"
-	"List the nodes known to edged, or every registry field of one node.\n";
+	"List the nodes known to edged, or every registry field of one node.\n"
+	"'remove' makes edged forget a node (memory and database); it is refused\n"
+	"while the node is online or stale unless --force. A removed node that\n"
+	"speaks again counts as unknown_node until its next hello registers it\n"
+	"afresh.\n"
+	"\n"
+	"Exit codes: 0 done, 1 refused or failed (e.g. busy: node online), 2 bad\n"
+	"usage, 3 edged not running, 4 not authorised.\n";
 
 /* "2026-11-29 19:20:01" in UTC; "never" for 0. */
 static void format_time(char *buf, size_t cap, json_int_t ms)
@@ -67,7 +75,25 @@ static void add_fields(struct edgectl_table *t, const char *prefix, json_t *obj)
 			add_fields(t, sub, val);
 			continue;
 		}
-		if (json_is_string(val)) {
+		if (json_is_array(val)) {
+			/* e.g. ops: "CONV_2D, SOFTMAX" */
+			size_t i, used = 0;
+			json_t *item;
+
+			text[0] = '\0';
+			json_array_foreach(val, i, item) {
+				int w = snprintf(text + used, sizeof text - used, "%s%s", i ? ", " : "",
+						 json_is_string(item) ? json_string_value(item) : "?");
+
+				if (w < 0 || (size_t)w >= sizeof text - used) {
+					snprintf(text + (sizeof text > 4 ? sizeof text - 4 : 0), 4, "...");
+					break;
+				}
+				used += (size_t)w;
+			}
+			if (json_array_size(val) == 0)
+				snprintf(text, sizeof text, "-");
+		} else if (json_is_string(val)) {
 			snprintf(text, sizeof text, "%s", json_string_value(val));
 		} else if (json_is_integer(val) && strstr(key, "seen_ms")) {
 			/* Shown as a date, so the label loses its unit. */
@@ -97,6 +123,48 @@ static int print_one(json_t *r)
 	return rc < 0 ? EDGECTL_EDAEMON : EDGECTL_OK;
 }
 
+static int print_removed(json_t *r)
+{
+	printf("removed %s (was %s)\n", json_string_value(json_object_get(r, "id")),
+	       json_string_value(json_object_get(r, "state")));
+	return EDGECTL_OK;
+}
+
+/* devices remove ID [--force]: --force is a flag, so it is taken out
+ * before the common parser (which knows options with a value only). */
+static int devices_remove(int argc, char **argv)
+{
+	const char *pos[3];
+	char *rest[16];
+	bool force = false;
+	json_t *args;
+	int n = 0, npos, rc;
+
+	if (argc > (int)(sizeof rest / sizeof rest[0])) {
+		fputs(devices_usage, stderr);
+		return EDGECTL_EUSAGE;
+	}
+	for (int i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--force") == 0)
+			force = true;
+		else
+			rest[n++] = argv[i];
+	}
+	rc = edgectl_parse_args(n, rest, devices_usage, NULL, 0, pos, 3, &npos);
+	if (rc < 0)
+		return edgectl_parse_exit(rc);
+	if (npos != 2 || strcmp(pos[0], "remove") != 0) {
+		fputs(devices_usage, stderr);
+		return EDGECTL_EUSAGE;
+	}
+	args = json_pack("{s:s, s:b}", "id", pos[1], "force", force);
+	if (!args)
+		return EDGECTL_EDAEMON;
+	rc = edgectl_query("devices.remove", args, print_removed);
+	json_decref(args);
+	return rc;
+}
+
 int edgectl_cmd_devices(int argc, char **argv)
 {
 	const char *state = NULL, *pos[2];
@@ -105,6 +173,13 @@ int edgectl_cmd_devices(int argc, char **argv)
 	bool show;
 	int npos, rc;
 
+	for (int i = 1; i < argc; i++) {
+		if (argv[i][0] == '-')
+			continue;
+		if (strcmp(argv[i], "remove") == 0)
+			return devices_remove(argc, argv);
+		break;
+	}
 	rc = edgectl_parse_args(argc, argv, devices_usage, opts, 1, pos, 2, &npos);
 	if (rc < 0)
 		return edgectl_parse_exit(rc);

@@ -10,7 +10,8 @@ static const char status_usage[] =
 	"Usage: edgectl status [--json]\n"
 	"\n"
 	"Daemon version and uptime, broker connection, nodes by state, rejected\n"
-	"messages by reason, database and outbox figures.\n";
+	"messages by reason, database and outbox figures, control connections\n"
+	"(open, limit, refused as busy, timed out).\n";
 
 static json_int_t num(json_t *obj, const char *key)
 {
@@ -39,6 +40,7 @@ static int print_status(json_t *r)
 	json_t *b = json_object_get(r, "broker"), *n = json_object_get(r, "nodes");
 	json_t *m = json_object_get(r, "messages"), *rej = json_object_get(r, "rejects");
 	json_t *st = json_object_get(r, "store"), *ob = json_object_get(b, "outbox");
+	json_t *ctl = json_object_get(r, "control");
 	json_int_t up = num(r, "uptime_s");
 	struct edgectl_table *t = edgectl_table_new(2, NULL);
 	char line[1024], db[32], wal[32];
@@ -100,6 +102,34 @@ static int print_status(json_t *r)
 		snprintf(line, sizeof line, "%s", str(st, "state"));
 	}
 	edgectl_table_add(t, (const char *[]){ "store", line });
+	if (json_object_get(st, "checkpoints")) {
+		char written[32], limit[32];
+
+		/* what the storage wears: bytes written, and how the WAL is held */
+		if (json_is_integer(json_object_get(st, "bytes_written")))
+			format_bytes(written, sizeof written, num(st, "bytes_written"));
+		else
+			snprintf(written, sizeof written, "unknown");
+		format_bytes(limit, sizeof limit, num(st, "wal_max_bytes"));
+		snprintf(line, sizeof line, "%s written, %" JSON_INTEGER_FORMAT " checkpoints (%"
+			 JSON_INTEGER_FORMAT " truncate, %" JSON_INTEGER_FORMAT " failed), WAL limit %s, %"
+			 JSON_INTEGER_FORMAT " failed writes%s",
+			 written, num(st, "checkpoints"), num(st, "checkpoints_truncate"),
+			 num(st, "checkpoint_failures"), limit, num(st, "write_failures"),
+			 json_is_true(json_object_get(st, "disk_full")) ? ", DISK FULL (retrying)" : "");
+		edgectl_table_add(t, (const char *[]){ "writes", line });
+	}
+
+	if (ctl) {
+		snprintf(line, sizeof line, "%" JSON_INTEGER_FORMAT "/%" JSON_INTEGER_FORMAT
+			 " clients (+%" JSON_INTEGER_FORMAT " reserved), refused busy %"
+			 JSON_INTEGER_FORMAT ", timeouts %" JSON_INTEGER_FORMAT
+			 ", not authorised %" JSON_INTEGER_FORMAT ", too large %" JSON_INTEGER_FORMAT,
+			 num(ctl, "clients"), num(ctl, "max_clients"), num(ctl, "reserved_clients"),
+			 num(ctl, "refused_busy"), num(ctl, "timeouts"), num(ctl, "refused_auth"),
+			 num(ctl, "too_large"));
+		edgectl_table_add(t, (const char *[]){ "control", line });
+	}
 	rc = edgectl_table_print(t, stdout);
 	edgectl_table_free(t);
 	return rc < 0 ? EDGECTL_EDAEMON : EDGECTL_OK;

@@ -62,5 +62,7 @@ int edgectl_cmd_config(int argc, char **argv);
 int edgectl_cmd_reload(int argc, char **argv);
 /* Offline model tools (work on a local file, no daemon). */
 int edgectl_cmd_model(int argc, char **argv);
+/* Offline: print the broker configuration (mosquitto.conf). */
+int edgectl_cmd_broker_config(int argc, char **argv);
 
 #endif

@@ -19,10 +19,12 @@ struct edgectl_subcommand {
 
 static const struct edgectl_subcommand subcommands[] = {
 	{ "status", edgectl_cmd_status, "daemon, broker, node and store summary" },
-	{ "devices", edgectl_cmd_devices, "list nodes [--state S]; 'devices show ID' for one" },
+	{ "devices", edgectl_cmd_devices, "list nodes [--state S]; 'devices show ID' for one; 'devices remove ID [--force]'" },
 	{ "config", edgectl_cmd_config, "effective configuration of the daemon (secrets hidden)" },
 	{ "reload", edgectl_cmd_reload, "make edged re-read its configuration file" },
 	{ "model", edgectl_cmd_model, "offline model tools (local files, no daemon)" },
+	{ "broker-config", edgectl_cmd_broker_config,
+	  "print the mosquitto.conf for edged's broker (offline, no daemon)" },
 };
 #define NSUBCOMMANDS (sizeof subcommands / sizeof subcommands[0])
 
@@ -36,7 +38,7 @@ static void usage(FILE *out)
 		"\n"
 		"Commands:\n");
 	for (size_t i = 0; i < NSUBCOMMANDS; i++)
-		fprintf(out, "  %-9s %s\n", subcommands[i].name, subcommands[i].help);
+		fprintf(out, "  %-13s %s\n", subcommands[i].name, subcommands[i].help);
 	fprintf(out,
 		"\n"
 		"Options:\n"

@@ -6,10 +6,12 @@
 
 #include "edge_build_config.h"
 #include "edge_ctl_frame.h"
+#include "edge_log.h"
 #include "edge_msg_reject.h"
 #include "edge_time.h"
 #include "edged.h"
 #include "mqtt.h"
+#include "notify.h"
 #include "router.h"
 
 /* json_object_set_new that reports allocation failure through *ok. */
@@ -92,6 +94,33 @@ static json_t *status_rejects(struct edged *d, bool *ok)
 	return r;
 }
 
+/* Registry internals an operator may need: statuses waiting for their
+ * node's hello, and the store writes of presence (coalesced per interval). */
+static json_t *status_registry(struct edged *d, bool *ok)
+{
+	struct edge_registry_counts rc = { 0 };
+	struct edge_registry_stats rs = { 0 };
+	json_t *r = json_object();
+
+	if (!r)
+		return NULL;
+	if (d->registry) {
+		edge_registry_counts(d->registry, &rc);
+		edge_registry_get_stats(d->registry, &rs);
+	}
+	put(r, "pending_status", json_integer(rc.pending_status), ok);
+	put(r, "pending_applied", json_integer((json_int_t)rs.pending_applied), ok);
+	put(r, "pending_dropped", json_integer((json_int_t)rs.pending_dropped), ok);
+	put(r, "registered", json_integer((json_int_t)rs.registered), ok);
+	put(r, "reconnects", json_integer((json_int_t)rs.reconnects), ok);
+	put(r, "removed", json_integer((json_int_t)rs.forgotten), ok);
+	put(r, "writes", json_integer((json_int_t)rs.writes), ok);
+	put(r, "rows_written", json_integer((json_int_t)rs.rows_written), ok);
+	put(r, "write_failures", json_integer((json_int_t)rs.write_failures), ok);
+	put(r, "unsaved", json_integer(d->registry ? edge_registry_unsaved(d->registry) : 0), ok);
+	return r;
+}
+
 static json_t *status_messages(struct edged *d, bool *ok)
 {
 	struct edged_router_stats rs = { 0 };
@@ -110,14 +139,40 @@ static json_t *status_store(struct edged *d, bool *ok)
 	if (!d->store)
 		return json_pack("{s:s}", "state", "not open");
 	edge_store_get_stats(d->store, &ss);
-	return json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:i, s:i}", "state", "open",
+	/* bytes_written is null where the kernel keeps no per-thread I/O count */
+	return json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:i, s:i,"
+			 " s:I, s:I, s:I, s:I, s:o, s:I, s:I, s:b, s:I}", "state", "open",
 			 "path", edge_store_path(d->store), "db_bytes", (json_int_t)ss.db_bytes,
 			 "wal_bytes", (json_int_t)ss.wal_bytes, "ops_submitted",
 			 (json_int_t)ss.ops_submitted, "ops_committed", (json_int_t)ss.ops_committed,
 			 "ops_failed", (json_int_t)ss.ops_failed, "transactions",
 			 (json_int_t)ss.transactions, "avg_batch_ops", ss.avg_batch_ops,
 			 "queue_depth", (int)ss.queue_depth, "completions_pending",
-			 (int)ss.completions_pending);
+			 (int)ss.completions_pending, "wal_max_bytes", (json_int_t)ss.wal_max_bytes,
+			 "checkpoints", (json_int_t)ss.checkpoints, "checkpoints_truncate",
+			 (json_int_t)ss.checkpoints_truncate, "checkpoint_failures",
+			 (json_int_t)ss.checkpoint_failures, "bytes_written",
+			 ss.bytes_written_known ? json_integer((json_int_t)ss.bytes_written) : json_null(),
+			 "wal_bytes_appended", (json_int_t)ss.wal_bytes_appended, "write_failures",
+			 (json_int_t)ss.write_failures, "disk_full", (int)ss.disk_full,
+			 "log_suppressed", (json_int_t)ss.log_suppressed);
+}
+
+/* Connections now and the limit (plus the reserve for root and edged's
+ * user), and what was refused or timed out; group lookups on the pool. */
+static json_t *status_control(struct edged *d)
+{
+	struct edged_control_stats cs;
+
+	edged_control_get_stats(d->control, &cs);
+	return json_pack("{s:i, s:i, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:{s:I, s:i, s:i}}",
+			 "clients", (int)cs.clients, "max_clients", (int)cs.max_clients,
+			 "reserved_clients", CONTROL_RESERVED_CLIENTS, "requests",
+			 (json_int_t)cs.requests, "errors", (json_int_t)cs.errors, "refused_auth",
+			 (json_int_t)cs.refused_auth, "refused_busy", (json_int_t)cs.refused_busy,
+			 "timeouts", (json_int_t)cs.timeouts, "too_large", (json_int_t)cs.too_large,
+			 "lookups", "total", (json_int_t)cs.lookups, "running",
+			 (int)cs.lookups_running, "queued", (int)cs.lookups_queued);
 }
 
 static int cmd_status(void *ud, json_t *args, json_t **result, char *msg, size_t msglen)
@@ -135,21 +190,15 @@ static int cmd_status(void *ud, json_t *args, json_t **result, char *msg, size_t
 	put(st, "state", json_string(d->stopping ? "stopping" : "running"), &ok);
 	put(st, "broker", status_broker(d, &ok), &ok);
 	put(st, "nodes", status_nodes(d, &ok), &ok);
+	put(st, "registry", status_registry(d, &ok), &ok);
 	put(st, "messages", status_messages(d, &ok), &ok);
 	put(st, "rejects", status_rejects(d, &ok), &ok);
 	put(st, "store", status_store(d, &ok), &ok);
 	put(st, "reloads", json_pack("{s:I, s:I, s:s}", "ok", (json_int_t)d->reloads, "failed",
 				     (json_int_t)d->reload_failures, "last_error",
 				     d->last_reload_error), &ok);
-	if (d->control) {
-		struct edged_control_stats cs;
-
-		edged_control_get_stats(d->control, &cs);
-		put(st, "control", json_pack("{s:i, s:I, s:I, s:I}", "clients", (int)cs.clients,
-					     "requests", (json_int_t)cs.requests, "refused_auth",
-					     (json_int_t)cs.refused_auth, "too_large",
-					     (json_int_t)cs.too_large), &ok);
-	}
+	if (d->control)
+		put(st, "control", status_control(d), &ok);
 	if (!ok)
 		return fail_internal(st, msg, msglen);
 	*result = st;
@@ -212,6 +261,29 @@ static int cmd_devices(void *ud, json_t *args, json_t **result, char *msg, size_
 	return *result ? 0 : fail_internal(NULL, msg, msglen);
 }
 
+/* The hello's op names, as the array the hello carried (the registry keeps
+ * them joined with ','; op names never contain one). */
+static json_t *ops_array(const char *joined)
+{
+	json_t *a = json_array();
+	const char *p = joined;
+
+	if (!a)
+		return NULL;
+	while (*p) {
+		size_t len = strcspn(p, ",");
+
+		if (json_array_append_new(a, json_stringn(p, len)) < 0) {
+			json_decref(a);
+			return NULL;
+		}
+		p += len;
+		if (*p == ',')
+			p++;
+	}
+	return a;
+}
+
 static json_t *node_detail(const struct edge_node_info *n)
 {
 	json_t *o = json_object(), *hb, *model;
@@ -224,7 +296,7 @@ static json_t *node_detail(const struct edge_node_info *n)
 	put(o, "fw", json_string(n->fw_version), &ok);
 	put(o, "runtime", json_pack("{s:s, s:s}", "name", n->runtime_name, "version",
 				    n->runtime_version), &ok);
-	put(o, "ops", json_string(n->ops), &ok);
+	put(o, "ops", ops_array(n->ops), &ok);
 	put(o, "n_ops", json_integer(n->n_ops), &ok);
 	put(o, "ram_bytes", json_integer(n->ram_bytes), &ok);
 	put(o, "flash_bytes", json_integer(n->flash_bytes), &ok);
@@ -285,6 +357,50 @@ static int cmd_device(void *ud, json_t *args, json_t **result, char *msg, size_t
 	return *result ? 0 : fail_internal(NULL, msg, msglen);
 }
 
+/* devices.remove: args {"id": ID, "force": bool}. A node that is online
+ * or stale is refused with `busy` unless force: it would register afresh
+ * at its next hello anyway, and its messages count as unknown_node until
+ * then. */
+static int cmd_devices_remove(void *ud, json_t *args, json_t **result, char *msg, size_t msglen)
+{
+	struct edged *d = ud;
+	json_t *jid = json_object_get(args, "id"), *jforce = json_object_get(args, "force");
+	struct edge_node_info n;
+	const char *id;
+	int rc;
+
+	if (!json_is_string(jid)) {
+		snprintf(msg, msglen, "missing device id (args.id)");
+		return EDGE_CTL_E_BAD_ARGS;
+	}
+	if (jforce && !json_is_boolean(jforce)) {
+		snprintf(msg, msglen, "args.force must be true or false");
+		return EDGE_CTL_E_BAD_ARGS;
+	}
+	id = json_string_value(jid);
+	if (!d->registry || edge_registry_get(d->registry, id, &n) < 0) {
+		snprintf(msg, msglen, "no device '%.64s'", id);
+		return EDGE_CTL_E_NOT_FOUND;
+	}
+	rc = edge_registry_forget(d->registry, id, json_is_true(jforce));
+	if (rc == EDGE_ESTATE) {
+		snprintf(msg, msglen, "device '%.64s' is %s; remove it with force to do so anyway",
+			 id, edge_node_state_name(n.state));
+		return EDGE_CTL_E_BUSY;
+	}
+	if (rc == EDGE_ELIMIT) {
+		snprintf(msg, msglen, "the database queue is full; try again");
+		return EDGE_CTL_E_BUSY;
+	}
+	if (rc < 0) {
+		snprintf(msg, msglen, "%s", edge_strerror(rc));
+		return EDGE_CTL_E_INTERNAL;
+	}
+	*result = json_pack("{s:s, s:b, s:s}", "id", id, "removed", 1, "state",
+			    edge_node_state_name(n.state));
+	return *result ? 0 : fail_internal(NULL, msg, msglen);
+}
+
 static int config_add(const struct edge_config_key_info *info, void *ud)
 {
 	json_t *j = json_pack("{s:s, s:s, s:s, s:b, s:b}", "name", info->name, "value", info->value,
@@ -318,7 +434,12 @@ static int cmd_reload(void *ud, json_t *args, json_t **result, char *msg, size_t
 	json_t *list;
 	int rc;
 
+	/* As SIGHUP does: the service manager sees the reload, and
+	 * edged_reload logs the outcome either way. */
+	edge_log(EDGE_LOG_NOTICE, "edged", "reload requested over the control socket");
+	edged_notify_reloading(d->notify);
 	rc = edged_reload(d, restart, sizeof restart, err, sizeof err);
+	edged_notify_ready(d->notify);
 	if (rc < 0) {
 		snprintf(msg, msglen, "%s", err[0] ? err : edge_strerror(rc));
 		return EDGE_CTL_E_INTERNAL; /* the running config stays in force */
@@ -337,6 +458,8 @@ const struct edged_ctl_command edged_commands[] = {
 	{ "status", cmd_status, "daemon, broker, node, reject and store summary" },
 	{ "devices", cmd_devices, "list nodes; args: state (online|stale|offline)" },
 	{ "device", cmd_device, "all registry fields of one node; args: id" },
+	{ "devices.remove", cmd_devices_remove,
+	  "forget a node (memory and database); args: id, force (refused while online/stale)" },
 	{ "config", cmd_config, "effective configuration (secrets hidden)" },
 	{ "reload", cmd_reload, "re-read the configuration file (like SIGHUP)" },
 };

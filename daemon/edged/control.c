@@ -1,5 +1,6 @@
 #include "control.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -19,14 +20,41 @@
 #define CONTROL_READ_CHUNK 4096
 #define CONTROL_BACKLOG 16
 
+/* A connection's life: AUTHORISING (its group lookup is queued or on the
+ * pool; nothing is read), SERVING (requests are read and answered), then
+ * closing. The one timer measures, by state: the deadline of the peer
+ * check or of the request whose first byte has arrived
+ * (request_timeout_ms, never pushed back by further bytes), the idle time
+ * between requests (idle_timeout_ms, from the last read), or the linger of
+ * a closing error answer (CONTROL_LINGER_MS). */
+enum client_state {
+	CLIENT_AUTHORISING,
+	CLIENT_SERVING,
+};
+
+enum lookup_state {
+	LOOKUP_NONE,
+	LOOKUP_QUEUED,    /* waiting for a pool slot, in the server's queue (open
+			   * connections only) */
+	LOOKUP_RUNNING,   /* work request on the pool: the client stays allocated */
+};
+
 struct control_client {
 	uv_pipe_t pipe;
-	uv_timer_t idle;
+	uv_timer_t timer;
+	uv_work_t work;           /* the group lookup */
 	struct edged_control *server;
-	struct control_client *prev, *next;
+	struct control_client *prev, *next;     /* server->clients, while open */
+	struct control_client *queue_next;      /* server's lookup queue */
 	struct edge_ctl_decoder dec;
-	uint8_t *body;            /* decoder buffer, max_request_bytes */
+	uint8_t *body;            /* decoder buffer, max_request_bytes; once serving */
 	char rbuf[CONTROL_READ_CHUNK];
+	uid_t uid;                /* SO_PEERCRED */
+	gid_t gid;
+	enum client_state state;
+	enum lookup_state lookup;
+	bool member;              /* lookup result (written on the pool thread) */
+	bool in_request;          /* part of a request has arrived */
 	size_t out_queued;        /* bytes handed to uv_write, not yet written */
 	unsigned writes_pending;
 	int open_handles;
@@ -49,9 +77,12 @@ struct edged_control {
 	gid_t group;
 	uid_t self_uid;
 	struct control_client *clients;
+	struct control_client *queue_head, *queue_tail; /* lookups waiting for the pool */
 	uv_pipe_t spare;          /* takes a connection there is no memory for */
 	bool spare_open;
-	int open_handles;         /* listener and spare: the last close frees */
+	int open_handles;         /* listener and spare */
+	bool freeing;             /* edged_control_free ran: the last of the
+				   * handles and running lookups frees */
 	struct edged_control_stats stats;
 };
 
@@ -63,7 +94,9 @@ struct edged_control {
  * peer's own kernel group list (/proc/PID/status) is hidden from edged under
  * ProtectProc=invisible; /etc/passwd and /etc/group stay readable under
  * ProtectSystem=strict. Only asked for peers that are neither root, edged's
- * own user nor in the group by their effective gid. */
+ * own user nor in the group by their effective gid, and only on a pool
+ * thread (lookup_work): with NSS over LDAP or sssd it can block for
+ * seconds. */
 static bool peer_in_group(uid_t uid, gid_t group)
 {
 	struct passwd pw, *found = NULL;
@@ -124,14 +157,56 @@ bool edged_control_peer_allowed(uid_t uid, gid_t gid, uid_t self_uid, gid_t grou
 
 /* ---- client lifetime ---- */
 
+/* The server's memory goes with the last of its handles and of the lookups
+ * still on the pool, once edged_control_free ran. */
+static void control_maybe_free(struct edged_control *c)
+{
+	if (!c->freeing || c->open_handles > 0 || c->stats.lookups_running > 0)
+		return;
+	assert(!c->queue_head && c->stats.lookups_queued == 0);
+	free(c->path);
+	free(c);
+}
+
+/* A client's memory goes with the last of its handles, its writes and its
+ * lookup (the work request lives inside it). */
+static void client_release(struct control_client *cl)
+{
+	assert(cl->open_handles >= 0);
+	if (cl->open_handles > 0 || cl->writes_pending > 0 || cl->lookup != LOOKUP_NONE)
+		return;
+	free(cl->body);
+	free(cl);
+}
+
 static void client_handle_closed(uv_handle_t *h)
 {
 	struct control_client *cl = h->data;
 
-	if (--cl->open_handles > 0 || cl->writes_pending > 0)
-		return;
-	free(cl->body);
-	free(cl);
+	assert(cl->closing && cl->open_handles > 0);
+	cl->open_handles--;
+	client_release(cl);
+}
+
+/* A closed connection leaves the lookup queue at once, so the queue never
+ * holds more than the open connections. */
+static void lookup_unqueue(struct control_client *cl)
+{
+	struct edged_control *c = cl->server;
+	struct control_client **pp = &c->queue_head, *prev = NULL;
+
+	assert(cl->lookup == LOOKUP_QUEUED && c->stats.lookups_queued > 0);
+	while (*pp != cl) {
+		assert(*pp);
+		prev = *pp;
+		pp = &(*pp)->queue_next;
+	}
+	*pp = cl->queue_next;
+	if (c->queue_tail == cl)
+		c->queue_tail = prev;
+	cl->queue_next = NULL;
+	cl->lookup = LOOKUP_NONE;
+	c->stats.lookups_queued--;
 }
 
 static void client_close(struct control_client *cl)
@@ -140,7 +215,10 @@ static void client_close(struct control_client *cl)
 
 	if (cl->closing)
 		return;
+	assert(c->stats.clients > 0);
 	cl->closing = true;
+	if (cl->lookup == LOOKUP_QUEUED)
+		lookup_unqueue(cl);
 	if (cl->prev)
 		cl->prev->next = cl->next;
 	else
@@ -150,7 +228,19 @@ static void client_close(struct control_client *cl)
 	cl->prev = cl->next = NULL;
 	c->stats.clients--;
 	uv_close((uv_handle_t *)&cl->pipe, client_handle_closed);
-	uv_close((uv_handle_t *)&cl->idle, client_handle_closed);
+	uv_close((uv_handle_t *)&cl->timer, client_handle_closed);
+}
+
+static void client_on_timer(uv_timer_t *t);
+
+/* (Re)start the connection's one timer; 0 = no time limit. */
+static void client_timer(struct control_client *cl, unsigned ms)
+{
+	assert(!cl->closing);
+	if (ms)
+		uv_timer_start(&cl->timer, client_on_timer, ms, 0);
+	else
+		uv_timer_stop(&cl->timer);
 }
 
 static void client_write_done(uv_write_t *req, int status)
@@ -158,6 +248,7 @@ static void client_write_done(uv_write_t *req, int status)
 	struct control_write *w = req->data;
 	struct control_client *cl = w->client;
 
+	assert(cl->writes_pending > 0 && cl->out_queued >= w->len);
 	cl->out_queued -= w->len;
 	cl->writes_pending--;
 	free(w->frame);
@@ -165,10 +256,7 @@ static void client_write_done(uv_write_t *req, int status)
 	if (cl->closing) {
 		/* Handles closed while the write was in flight: the last one
 		 * out frees the client. */
-		if (cl->writes_pending == 0 && cl->open_handles == 0) {
-			free(cl->body);
-			free(cl);
-		}
+		client_release(cl);
 		return;
 	}
 	if (status < 0 || (cl->close_after_write && cl->writes_pending == 0))
@@ -183,6 +271,10 @@ static void client_send(struct control_client *cl, char *frame, size_t len)
 	struct control_write *w;
 	uv_buf_t buf;
 
+	if (cl->closing) {
+		free(frame);
+		return;
+	}
 	if (cl->out_queued + len > limit) {
 		/* The client does not read its answers: drop it rather than
 		 * buffer without bound. */
@@ -210,6 +302,7 @@ static void client_send(struct control_client *cl, char *frame, size_t len)
 	}
 	cl->out_queued += w->len;
 	cl->writes_pending++;
+	assert(cl->out_queued <= limit);
 }
 
 /* Takes the reference to resp. */
@@ -235,13 +328,38 @@ static void client_send_json(struct control_client *cl, json_t *resp)
 	client_send(cl, frame, len);
 }
 
-static void client_send_error(struct control_client *cl, const char *code, const char *message)
+static void client_send_error(struct control_client *cl, enum edge_ctl_error code,
+			      const char *message)
 {
-	json_t *resp = json_pack("{s:b, s:{s:s, s:s}}", "ok", 0, "error", "code", code, "message",
-				 message);
+	json_t *resp = json_pack("{s:b, s:{s:s, s:s}}", "ok", 0, "error", "code",
+				 edge_ctl_error_name(code), "message", message);
 
 	cl->server->stats.errors++;
 	client_send_json(cl, resp);
+}
+
+/* Answer one error, read nothing more, and close once it is written, or
+ * after CONTROL_LINGER_MS if the peer does not take it. */
+static void client_refuse(struct control_client *cl, enum edge_ctl_error code,
+			  const char *message)
+{
+	client_send_error(cl, code, message);
+	if (cl->closing)
+		return;
+	cl->close_after_write = true;
+	if (cl->state == CLIENT_SERVING)
+		uv_read_stop((uv_stream_t *)&cl->pipe);
+	if (cl->writes_pending == 0)
+		client_close(cl);
+	else
+		client_timer(cl, CONTROL_LINGER_MS);
+}
+
+static void client_refuse_auth(struct control_client *cl, long uid)
+{
+	cl->server->stats.refused_auth++;
+	edge_log(EDGE_LOG_NOTICE, "control", "refused control client uid %ld: not authorised", uid);
+	client_refuse(cl, EDGE_CTL_E_NOT_AUTHORISED, "not authorised to control edged");
 }
 
 /* ---- requests ---- */
@@ -271,11 +389,12 @@ static void client_request(struct control_client *cl, const uint8_t *body, size_
 	const char *name;
 	int code;
 
+	assert(cl->state == CLIENT_SERVING && len <= c->opt.max_request_bytes);
 	c->stats.requests++;
 	req = json_loadb((const char *)body, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!req) {
 		snprintf(msg, sizeof msg, "invalid JSON: %s", jerr.text);
-		client_send_error(cl, edge_ctl_error_name(EDGE_CTL_E_BAD_REQUEST), msg);
+		client_send_error(cl, EDGE_CTL_E_BAD_REQUEST, msg);
 		return;
 	}
 	jcmd = json_object_get(req, "cmd");
@@ -283,7 +402,7 @@ static void client_request(struct control_client *cl, const uint8_t *body, size_
 	if (!json_is_object(req) || !json_is_string(jcmd) || (args && !json_is_object(args) &&
 							       !json_is_null(args))) {
 		json_decref(req);
-		client_send_error(cl, edge_ctl_error_name(EDGE_CTL_E_BAD_REQUEST),
+		client_send_error(cl, EDGE_CTL_E_BAD_REQUEST,
 				  "request must be {\"cmd\": string, \"args\": object}");
 		return;
 	}
@@ -311,7 +430,7 @@ static void client_request(struct control_client *cl, const uint8_t *body, size_
 	}
 	if (code != 0) {
 		json_decref(result);
-		client_send_error(cl, edge_ctl_error_name(code), msg[0] ? msg : "failed");
+		client_send_error(cl, (enum edge_ctl_error)code, msg[0] ? msg : "failed");
 		return;
 	}
 	client_send_json(cl, json_pack("{s:b, s:o}", "ok", 1, "result", result));
@@ -324,6 +443,27 @@ static void client_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 	*buf = uv_buf_init(cl->rbuf, sizeof cl->rbuf);
 }
 
+/* After a read: the first byte of a request starts its deadline, which
+ * further bytes do not push back; between requests the idle time runs from
+ * the last read. */
+static void client_arm_after_read(struct control_client *cl)
+{
+	struct edged_control *c = cl->server;
+
+	if (cl->closing || cl->close_after_write)
+		return;
+	if (!edge_ctl_decoder_idle(&cl->dec)) {
+		if (!cl->in_request) {
+			cl->in_request = true;
+			client_timer(cl, c->opt.request_timeout_ms ? c->opt.request_timeout_ms
+								   : c->opt.idle_timeout_ms);
+		}
+		return;
+	}
+	assert(!cl->in_request);
+	client_timer(cl, c->opt.idle_timeout_ms);
+}
+
 static void client_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
 	struct control_client *cl = s->data;
@@ -333,8 +473,10 @@ static void client_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 
 	if (cl->closing)
 		return;
+	assert(cl->state == CLIENT_SERVING && !cl->close_after_write);
 	if (nread == UV_EOF && cl->writes_pending > 0) {
-		/* Half-closed after its last request: answer, then close. */
+		/* Half-closed after its last request: answer, then close
+		 * (bounded by the idle timer, which keeps running). */
 		cl->close_after_write = true;
 		uv_read_stop(s);
 		return;
@@ -343,17 +485,20 @@ static void client_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 		client_close(cl);
 		return;
 	}
-	if (c->opt.idle_timeout_ms)
-		uv_timer_again(&cl->idle);
+	if (nread == 0)
+		return;
+	assert((size_t)nread <= sizeof cl->rbuf);
 	left = (size_t)nread;
 	while (left > 0 && !cl->closing && !cl->close_after_write) {
 		const uint8_t *body;
 		size_t consumed = 0, body_len = 0;
 		int r = edge_ctl_decoder_feed(&cl->dec, p, left, &consumed, &body, &body_len);
 
+		assert(consumed <= left);
 		p += consumed;
 		left -= consumed;
 		if (r == 1) {
+			cl->in_request = false;
 			client_request(cl, body, body_len);
 		} else if (r == -EMSGSIZE) {
 			char msg[96];
@@ -361,25 +506,135 @@ static void client_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 			c->stats.too_large++;
 			snprintf(msg, sizeof msg, "request of %zu bytes exceeds the limit of %zu",
 				 body_len, c->opt.max_request_bytes);
-			client_send_error(cl, edge_ctl_error_name(EDGE_CTL_E_TOO_LARGE), msg);
-			cl->close_after_write = true;
-			uv_read_stop(s);
+			client_refuse(cl, EDGE_CTL_E_TOO_LARGE, msg);
 		} else if (r < 0) {
 			client_close(cl);
 		} else if (consumed == 0) {
 			break;
 		}
 	}
-	if (cl->close_after_write && cl->writes_pending == 0)
+	client_arm_after_read(cl);
+}
+
+static void client_on_timer(uv_timer_t *t)
+{
+	struct control_client *cl = t->data;
+	struct edged_control *c = cl->server;
+	char msg[96];
+
+	assert(!cl->closing);
+	if (cl->close_after_write) {
+		/* Its last answer is not being read. */
+		client_close(cl);
+		return;
+	}
+	if (cl->state == CLIENT_AUTHORISING || cl->in_request) {
+		c->stats.timeouts++;
+		snprintf(msg, sizeof msg, "%s not complete within %u ms",
+			 cl->state == CLIENT_AUTHORISING ? "peer check" : "request",
+			 c->opt.request_timeout_ms);
+		edge_log(EDGE_LOG_INFO, "control", "control client uid %ld: %s; closed",
+			 (long)cl->uid, msg);
+		client_refuse(cl, EDGE_CTL_E_TIMEOUT, msg);
+		return;
+	}
+	edge_log(EDGE_LOG_DEBUG, "control", "idle client disconnected");
+	client_close(cl);
+}
+
+/* Authorised: from now on its requests are read. */
+static void client_serve(struct control_client *cl)
+{
+	struct edged_control *c = cl->server;
+
+	assert(cl->state == CLIENT_AUTHORISING && !cl->body && !cl->closing);
+	cl->body = malloc(c->opt.max_request_bytes ? c->opt.max_request_bytes : 1);
+	if (!cl->body) {
+		edge_log(EDGE_LOG_ERR, "control", "out of memory for a client");
+		client_close(cl);
+		return;
+	}
+	edge_ctl_decoder_init(&cl->dec, cl->body, c->opt.max_request_bytes);
+	cl->state = CLIENT_SERVING;
+	client_timer(cl, c->opt.idle_timeout_ms);
+	if (uv_read_start((uv_stream_t *)&cl->pipe, client_alloc, client_on_read) < 0)
 		client_close(cl);
 }
 
-static void client_on_idle(uv_timer_t *t)
-{
-	struct control_client *cl = t->data;
+/* ---- group lookups, off the loop ---- */
 
-	edge_log(EDGE_LOG_DEBUG, "control", "idle client disconnected");
-	client_close(cl);
+/* On a pool thread: only the client's own fields and the server's
+ * immutable ones (group, member_lookup) are read. */
+static void lookup_work(uv_work_t *w)
+{
+	struct control_client *cl = w->data;
+	const struct edged_control *c = cl->server;
+
+	cl->member = c->opt.member_lookup ? c->opt.member_lookup(cl->uid, c->group)
+					  : peer_in_group(cl->uid, c->group);
+}
+
+static void lookup_pump(struct edged_control *c);
+
+static void lookup_done(uv_work_t *w, int status)
+{
+	struct control_client *cl = w->data;
+	struct edged_control *c = cl->server;
+
+	assert(cl->lookup == LOOKUP_RUNNING && c->stats.lookups_running > 0);
+	cl->lookup = LOOKUP_NONE;
+	c->stats.lookups_running--;
+	if (cl->closing)
+		client_release(cl); /* hung up, timed out or server closed meanwhile */
+	else if (cl->close_after_write)
+		; /* answered "timeout" already: closes once that is written */
+	else if (status == 0 && cl->member)
+		client_serve(cl);
+	else
+		client_refuse_auth(cl, (long)cl->uid);
+	if (c->freeing)
+		control_maybe_free(c);
+	else
+		lookup_pump(c);
+}
+
+/* Start queued lookups, oldest first, while the pool has room for them. */
+static void lookup_pump(struct edged_control *c)
+{
+	while (c->queue_head && c->stats.lookups_running < CONTROL_LOOKUPS_MAX) {
+		struct control_client *cl = c->queue_head;
+
+		c->queue_head = cl->queue_next;
+		if (!c->queue_head)
+			c->queue_tail = NULL;
+		cl->queue_next = NULL;
+		assert(cl->lookup == LOOKUP_QUEUED && c->stats.lookups_queued > 0 && !cl->closing);
+		c->stats.lookups_queued--;
+		cl->lookup = LOOKUP_NONE;
+		cl->work.data = cl;
+		if (uv_queue_work(c->loop, &cl->work, lookup_work, lookup_done) < 0) {
+			client_close(cl);
+			continue;
+		}
+		cl->lookup = LOOKUP_RUNNING;
+		c->stats.lookups_running++;
+		c->stats.lookups++;
+	}
+}
+
+static void lookup_enqueue(struct control_client *cl)
+{
+	struct edged_control *c = cl->server;
+
+	assert(cl->lookup == LOOKUP_NONE && !cl->queue_next);
+	cl->lookup = LOOKUP_QUEUED;
+	if (c->queue_tail)
+		c->queue_tail->queue_next = cl;
+	else
+		c->queue_head = cl;
+	c->queue_tail = cl;
+	c->stats.lookups_queued++;
+	lookup_pump(c);
 }
 
 static void control_handle_closed(uv_handle_t *h)
@@ -388,10 +643,9 @@ static void control_handle_closed(uv_handle_t *h)
 
 	if (h == (uv_handle_t *)&c->spare)
 		c->spare_open = false;
-	if (--c->open_handles > 0)
-		return;
-	free(c->path);
-	free(c);
+	assert(c->open_handles > 0);
+	c->open_handles--;
+	control_maybe_free(c);
 }
 
 /* No memory for a client: libuv stops watching the listener until the
@@ -415,26 +669,27 @@ static void control_on_connection(uv_stream_t *server, int status)
 	struct ucred cred;
 	socklen_t credlen = sizeof cred;
 	uv_os_fd_t fd;
+	unsigned limit;
+	bool privileged;
 
 	if (status < 0) {
 		edge_log(EDGE_LOG_WARNING, "control", "accept: %s", uv_strerror(status));
 		return;
 	}
+	assert(!c->freeing);
 	cl = calloc(1, sizeof *cl);
-	if (cl)
-		cl->body = malloc(c->opt.max_request_bytes ? c->opt.max_request_bytes : 1);
-	if (!cl || !cl->body) {
-		free(cl);
+	if (!cl) {
 		edge_log(EDGE_LOG_ERR, "control", "out of memory for a client");
 		control_shed(c, server);
 		return;
 	}
 	cl->server = c;
+	cl->state = CLIENT_AUTHORISING;
+	cl->uid = (uid_t)-1;
 	uv_pipe_init(c->loop, &cl->pipe, 0);
-	uv_timer_init(c->loop, &cl->idle);
-	cl->pipe.data = cl->idle.data = cl;
+	uv_timer_init(c->loop, &cl->timer);
+	cl->pipe.data = cl->timer.data = cl;
 	cl->open_handles = 2;
-	edge_ctl_decoder_init(&cl->dec, cl->body, c->opt.max_request_bytes);
 	/* Linked before any early close so client_close can unlink it. */
 	cl->next = c->clients;
 	if (c->clients)
@@ -448,30 +703,29 @@ static void control_on_connection(uv_stream_t *server, int status)
 	c->stats.accepted++;
 	if (uv_fileno((uv_handle_t *)&cl->pipe, &fd) < 0 ||
 	    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &credlen) < 0 ||
-	    !edged_control_peer_allowed(cred.uid, cred.gid, c->self_uid, c->group)) {
-		c->stats.refused_auth++;
-		edge_log(EDGE_LOG_NOTICE, "control", "refused control client uid %ld: not authorised",
-			 credlen == sizeof cred ? (long)cred.uid : -1L);
-		client_send_error(cl, edge_ctl_error_name(EDGE_CTL_E_NOT_AUTHORISED),
-				  "not authorised to control edged");
-		cl->close_after_write = true;
-		if (cl->writes_pending == 0)
-			client_close(cl);
+	    credlen != sizeof cred) {
+		client_refuse_auth(cl, -1L);
 		return;
 	}
-	if (c->stats.clients > c->opt.max_clients) {
+	cl->uid = cred.uid;
+	cl->gid = cred.gid;
+	/* Decided from the credentials alone, before any lookup is spent on
+	 * a peer there is no room for. */
+	privileged = cred.uid == 0 || cred.uid == c->self_uid;
+	limit = c->opt.max_clients + (privileged ? CONTROL_RESERVED_CLIENTS : 0);
+	if (c->stats.clients > limit) {
 		c->stats.refused_busy++;
-		client_send_error(cl, edge_ctl_error_name(EDGE_CTL_E_BUSY), "too many control clients");
-		cl->close_after_write = true;
-		if (cl->writes_pending == 0)
-			client_close(cl);
+		client_refuse(cl, EDGE_CTL_E_BUSY, "too many control clients");
 		return;
 	}
-	if (c->opt.idle_timeout_ms)
-		uv_timer_start(&cl->idle, client_on_idle, c->opt.idle_timeout_ms,
-			       c->opt.idle_timeout_ms);
-	if (uv_read_start((uv_stream_t *)&cl->pipe, client_alloc, client_on_read) < 0)
-		client_close(cl);
+	if (privileged || cred.gid == c->group) {
+		client_serve(cl);
+		return;
+	}
+	/* The peer check has the request's deadline. */
+	client_timer(cl, c->opt.request_timeout_ms ? c->opt.request_timeout_ms
+						   : c->opt.idle_timeout_ms);
+	lookup_enqueue(cl);
 }
 
 /* ---- the listening socket ---- */
@@ -559,6 +813,7 @@ int edged_control_new(uv_loop_t *loop, const struct edged_control_options *opt,
 fail_unlink:
 	unlink(c->path);
 fail_close:
+	c->freeing = true;
 	uv_close((uv_handle_t *)&c->listener, control_handle_closed);
 	return r;
 fail_free:
@@ -571,21 +826,33 @@ void edged_control_free(struct edged_control *c)
 {
 	if (!c)
 		return;
-	while (c->clients)
-		client_close(c->clients);
+	c->freeing = true;
+	while (c->clients) {
+		struct control_client *cl = c->clients;
+
+		/* A lookup not yet started on the pool is dropped (lookup_done
+		 * then runs with UV_ECANCELED); a started one is waited for. */
+		if (cl->lookup == LOOKUP_RUNNING)
+			(void)uv_cancel((uv_req_t *)&cl->work);
+		client_close(cl);
+	}
+	/* Closing took every queued lookup off the queue. */
+	assert(c->stats.clients == 0 && !c->queue_head && c->stats.lookups_queued == 0);
 	unlink(c->path);
 	uv_close((uv_handle_t *)&c->listener, control_handle_closed);
 }
 
 void edged_control_set_limits(struct edged_control *c, unsigned max_clients,
-			      unsigned idle_timeout_ms)
+			      unsigned idle_timeout_ms, unsigned request_timeout_ms)
 {
 	if (max_clients)
 		c->opt.max_clients = max_clients;
 	c->opt.idle_timeout_ms = idle_timeout_ms;
+	c->opt.request_timeout_ms = request_timeout_ms;
 }
 
 void edged_control_get_stats(const struct edged_control *c, struct edged_control_stats *out)
 {
 	*out = c->stats;
+	out->max_clients = c->opt.max_clients;
 }

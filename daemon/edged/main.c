@@ -80,6 +80,11 @@ static int load_config(const char *path, edge_config **out)
 	return 0;
 }
 
+static void print_advice(const char *msg, void *ud)
+{
+	fprintf(stderr, "edged: %s: warning: %s\n", (const char *)ud, msg);
+}
+
 /* ---- start-up steps ---- */
 
 static int make_dir(const char *what, const char *path)
@@ -159,6 +164,7 @@ static int start_store(struct edged *d, const struct edge_settings *s)
 	opt.group_commit_max_delay_ms = (unsigned)s->store.group_commit_max_delay_ms;
 	opt.busy_timeout_ms = (unsigned)s->store.busy_timeout_ms;
 	opt.quick_check = s->store.quick_check_on_start;
+	opt.wal_max_bytes = s->store.wal_max_bytes;
 	opt.wake = store_wake;
 	opt.wake_ud = &d->store_wake;
 	opt.errbuf = err;
@@ -173,8 +179,10 @@ static int start_store(struct edged *d, const struct edge_settings *s)
 static void on_registry_change(const struct edge_node_info *node, enum edge_node_state old_state,
 			       enum edge_registry_event ev, void *ud)
 {
-	/* Lifecycle entries with a stable event name first, for grepping. */
-	edge_log(EDGE_LOG_NOTICE, "registry", "node_%s id=%s state=%s old_state=%s fw=%s model=%s%s%s",
+	/* Lifecycle entries with a stable event name first, for grepping; per
+	 * node at debug level: the registry logs one summary line of counts per
+	 * registry.summary_interval_s at NOTICE. */
+	edge_log(EDGE_LOG_DEBUG, "registry", "node_%s id=%s state=%s old_state=%s fw=%s model=%s%s%s",
 		 edge_registry_event_name(ev), node->id, edge_node_state_name(node->state),
 		 edge_node_state_name(old_state), node->fw_version,
 		 node->has_model ? node->model_name : "none", node->has_model ? "@" : "",
@@ -190,6 +198,8 @@ static int start_registry(struct edged *d, const struct edge_settings *s)
 	opt.max_devices = (unsigned)s->registry.max_devices;
 	opt.stale_after_missed_heartbeats = (unsigned)s->registry.stale_after_missed_heartbeats;
 	opt.default_heartbeat_interval_ms = (uint32_t)s->registry.default_heartbeat_interval_s * 1000;
+	opt.persist_interval_ms = (uint32_t)s->registry.persist_interval_s * 1000;
+	opt.summary_interval_ms = (uint32_t)s->registry.summary_interval_s * 1000;
 	opt.on_change = on_registry_change;
 	opt.on_change_ud = d;
 	rc = edge_registry_new(d->store, &opt, &d->registry);
@@ -249,6 +259,7 @@ static int start_control(struct edged *d, const struct edge_settings *s)
 		.max_clients = (unsigned)s->control.max_clients,
 		.max_request_bytes = s->control.max_request_bytes,
 		.idle_timeout_ms = (unsigned)s->control.client_timeout_ms,
+		.request_timeout_ms = (unsigned)s->control.request_timeout_ms,
 		.commands = edged_commands,
 		.ncommands = edged_commands_count,
 		.ud = d,
@@ -386,17 +397,23 @@ static void on_drain(uv_timer_t *t)
 {
 	struct edged *d = t->data;
 	struct edge_store_stats ss = { 0 };
+	unsigned unsaved = 0;
 
 	if (d->store) {
 		edge_store_run_completions(d->store);
+		/* Writes the store refused or failed are submitted again. */
+		if (d->registry && (unsaved = edge_registry_unsaved(d->registry)) > 0 &&
+		    edge_registry_sync(d->registry) < 0)
+			edge_log(EDGE_LOG_DEBUG, "edged", "registry writes deferred while draining");
 		edge_store_get_stats(d->store, &ss);
 	}
-	if ((ss.queue_depth || ss.completions_pending) &&
+	if ((ss.queue_depth || ss.completions_pending || unsaved) &&
 	    edge_time_monotonic_ms() < d->drain_deadline_ms)
 		return;
-	if (ss.queue_depth || ss.completions_pending)
-		edge_log(EDGE_LOG_WARNING, "edged", "store not drained in time (%u queued)",
-			 ss.queue_depth);
+	if (ss.queue_depth || ss.completions_pending || unsaved)
+		edge_log(EDGE_LOG_WARNING, "edged",
+			 "store not drained in time (%u queued, %u nodes unsaved)", ss.queue_depth,
+			 unsaved);
 	uv_timer_stop(t);
 	if (d->mqtt)
 		edged_mqtt_stop(d->mqtt, on_mqtt_stopped, d);
@@ -413,16 +430,15 @@ void edged_shutdown(struct edged *d)
 	d->stopping = true;
 	if (d->notify)
 		edged_notify_stopping(d->notify);
-	/* Step 1: no new operator requests; node state committed. This blocks
-	 * the loop until the writer has taken every dirty node, also when
-	 * there are more than its queue holds: acceptable once stopping (far
-	 * below the watchdog interval), and the nodes' state must not depend
-	 * on how long the drain below may wait. */
+	/* Step 1: no new operator requests; every unwritten node change is
+	 * submitted to the store (never blocking: the loop keeps running, and
+	 * on_drain resubmits what the store refused until everything is
+	 * committed or the drain deadline passes). */
 	edged_control_free(d->control);
 	d->control = NULL;
 	if (d->registry) {
-		rc = edge_registry_save(d->registry);
-		if (rc < 0)
+		rc = edge_registry_sync(d->registry);
+		if (rc < 0 && rc != EDGE_ELIMIT)
 			edge_log(EDGE_LOG_WARNING, "edged", "registry not saved: %s", edge_strerror(rc));
 	}
 	d->drain_deadline_ms = edge_time_monotonic_ms() + SHUTDOWN_DRAIN_MS;
@@ -461,7 +477,7 @@ static void edged_teardown(struct edged *d)
 	if (d->registry) {
 		/* What changed while draining (messages keep arriving until the
 		 * broker connection is closed), or everything after a failed
-		 * start-up. */
+		 * start-up. The loop no longer runs: blocking is fine here. */
 		rc = edge_registry_save(d->registry);
 		if (rc < 0)
 			edge_log(EDGE_LOG_WARNING, "edged", "registry not fully saved: %s",
@@ -523,6 +539,8 @@ int main(int argc, char **argv)
 		rc = load_config(check_path, &d.config);
 		if (rc < 0)
 			return 1;
+		/* Valid but likely unintended: warned about, never refused. */
+		edge_config_advice(d.config, print_advice, (void *)check_path);
 		edge_config_free(d.config);
 		printf("%s: configuration ok\n", check_path);
 		return 0;

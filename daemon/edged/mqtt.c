@@ -1,8 +1,52 @@
+/* The MQTT adapter: libmosquitto driven by the libuv loop.
+ *
+ * The traps of driving libmosquitto from someone else's loop, and where each
+ * is defused:
+ * - The library's own loop and thread are never used: mqtt_on_poll drives
+ *   mosquitto_loop_read/write from a uv_poll_t, mqtt_on_misc runs
+ *   mosquitto_loop_misc (keepalive) every second.
+ * - The library closes its socket inside its own calls, and the fd number
+ *   comes back on the next connect: mqtt_sync_socket compares
+ *   mosquitto_socket() with the watched fd after every call and gives each fd
+ *   its own poll allocation (a closing handle outlives the fd).
+ * - Publishes made inside a callback are only queued: mqtt_on_prepare asks
+ *   for writability before each poll iff mosquitto_want_write().
+ * - A pending TLS handshake wants to write but refuses to: mqtt_wanted_events
+ *   stops asking for writability once the TCP connect is done (else the loop
+ *   spins); stats.poll_wakeups makes that observable.
+ * - A peer that hangs up during a TLS handshake is not noticed by the
+ *   library: UV_DISCONNECT ends the attempt (mqtt_peer_gone).
+ * - The library's reconnect backoff only works in its own loop: ours is
+ *   mqtt_schedule_retry (full jitter); subscriptions are renewed in
+ *   mqtt_on_connect; publishes wait in the outbox while disconnected.
+ * - The library reads a whole packet into memory before edged sees it, so a
+ *   100 MB publish costs 100 MB and more: CONNECT declares Maximum Packet
+ *   Size = mqtt.max_packet_bytes (mqtt_make_connect_props) and the broker
+ *   discards larger packets for edged instead of sending them.
+ * - A clean session loses what nodes publish while edged restarts or
+ *   reconnects: Clean Start 0 with Session Expiry = mqtt.session_expiry_s and
+ *   QoS 1 subscriptions make the broker queue it (mqtt_make_connect_props,
+ *   edged_mqtt_new). libmosquitto 2.0 only takes CONNECT properties through
+ *   its blocking mosquitto_connect_bind_v5, which stores them before it
+ *   validates the port: mqtt_install_connect_props stores them that way
+ *   without connecting, and mosquitto_connect_bind_async then sends them.
+ * - mosquitto_connect resolves the host name on the calling thread: a name
+ *   is resolved with uv_getaddrinfo (the thread pool) and the library is
+ *   given the numeric address (mqtt_attempt, mqtt_on_resolved). With TLS the
+ *   library checks the certificate against the host it connects to, so with
+ *   TLS and a host name the name itself is handed over after the off-loop
+ *   lookup succeeded (the library looks it up again; configure the broker
+ *   by address to avoid that lookup entirely).
+ * - Every publish carries Payload Format Indicator 1 (UTF-8 text), as the
+ *   node protocol asks of every gateway publish (m->pub_props). */
 #include "mqtt.h"
 
+#include <arpa/inet.h>
+#include <assert.h>
 #include <errno.h>
 #include <mosquitto.h>
 #include <mqtt_protocol.h>
+#include <netdb.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -55,6 +99,13 @@ struct edged_mqtt {
 	int keepalive_s;
 	bool tls;
 
+	bool host_numeric;        /* mqtt.host is an IPv4/IPv6 literal */
+	uv_getaddrinfo_t *resolve; /* lookup in flight; its data is m */
+	char address[INET6_ADDRSTRLEN]; /* what the last attempt connected to */
+	uint32_t session_expiry_s;  /* 0 = clean session */
+	mosquitto_property *connect_props; /* until mqtt_install_connect_props */
+	mosquitto_property *pub_props;     /* Payload Format Indicator 1 */
+
 	enum edged_mqtt_state state;
 	bool started;
 	/* TLS handshake in progress and its TCP connect done: see
@@ -79,10 +130,26 @@ const char *edged_mqtt_state_name(enum edged_mqtt_state s)
 	return "unknown";
 }
 
+/* The transitions the adapter makes: STOPPED is final, CONNECTED only
+ * follows CONNECTING, STOPPING only CONNECTED. */
+static bool mqtt_transition_ok(enum edged_mqtt_state from, enum edged_mqtt_state to)
+{
+	switch (to) {
+	case EDGED_MQTT_CONNECTED: return from == EDGED_MQTT_CONNECTING;
+	case EDGED_MQTT_STOPPING: return from == EDGED_MQTT_CONNECTED;
+	case EDGED_MQTT_STOPPED: return true;
+	case EDGED_MQTT_CONNECTING:
+	case EDGED_MQTT_DISCONNECTED:
+		return from != EDGED_MQTT_STOPPED && from != EDGED_MQTT_STOPPING;
+	}
+	return false;
+}
+
 static void mqtt_set_state(struct edged_mqtt *m, enum edged_mqtt_state s)
 {
 	if (m->state == s)
 		return;
+	assert(mqtt_transition_ok(m->state, s));
 	m->state = s;
 	if (m->cb.on_state && !m->freeing)
 		m->cb.on_state(m->cb.ud, s);
@@ -100,8 +167,11 @@ static void mqtt_poll_closed(uv_handle_t *h)
 
 static void mqtt_poll_close(struct edged_mqtt *m)
 {
+	/* A watcher exists exactly while an fd is recorded. */
+	assert((m->poll == NULL) == (m->fd < 0));
 	if (!m->poll)
 		return;
+	assert(m->poll->m == m);
 	uv_poll_stop(&m->poll->handle);
 	uv_close((uv_handle_t *)&m->poll->handle, mqtt_poll_closed);
 	m->poll = NULL;
@@ -156,6 +226,10 @@ static void mqtt_sync_socket(struct edged_mqtt *m)
 	 * it would only report the hang-up again and again. */
 	if (m->state == EDGED_MQTT_DISCONNECTED || m->state == EDGED_MQTT_STOPPED)
 		fd = -1;
+	/* The same while the next attempt still waits for its address. */
+	if (m->resolve)
+		fd = -1;
+	assert((m->poll == NULL) == (m->fd < 0));
 	if (fd == m->fd)
 		return;
 	mqtt_poll_close(m);
@@ -221,6 +295,8 @@ static void mqtt_on_poll(uv_poll_t *h, int status, int events)
 
 	if (m->poll != p)
 		return;
+	assert(p->m == m && m->fd >= 0);
+	m->stats.poll_wakeups++;
 	/* On a poll error (libuv has stopped the handle) let the library run
 	 * into it; if it does not, the connection is treated as gone. */
 	if (status < 0) {
@@ -271,7 +347,10 @@ static void mqtt_on_misc(uv_timer_t *t)
 	struct edged_mqtt *m = t->data;
 	int rc;
 
-	if (m->state == EDGED_MQTT_DISCONNECTED || m->state == EDGED_MQTT_STOPPED)
+	/* Nothing to keep alive while waiting, also not while the next
+	 * attempt's address is being looked up (the library may still hold
+	 * the previous attempt's socket). */
+	if (m->state == EDGED_MQTT_DISCONNECTED || m->state == EDGED_MQTT_STOPPED || m->resolve)
 		return;
 	if (mosquitto_socket(m->mosq) < 0) {
 		/* Safety net: a socket that went away without on_disconnect
@@ -345,27 +424,95 @@ static void mqtt_schedule_retry(struct edged_mqtt *m)
 		edge_log(EDGE_LOG_DEBUG, "mqtt", "next connection attempt in %u ms", delay);
 }
 
-static void mqtt_attempt(struct edged_mqtt *m)
+/* The attempt failed before the library had a connection to report on. */
+static void mqtt_attempt_failed(struct edged_mqtt *m, const char *what, const char *why)
+{
+	m->stats.connect_failures++;
+	mqtt_set_error(m, what, why);
+	mqtt_log_failure(m);
+	mqtt_schedule_retry(m);
+}
+
+/* Non-blocking: returns once the TCP connect is in flight. `host` is numeric,
+ * except with TLS and a configured name (see the top of this file). */
+static void mqtt_connect_to(struct edged_mqtt *m, const char *host)
 {
 	int rc, err;
 
+	assert(m->state == EDGED_MQTT_CONNECTING);
+	snprintf(m->address, sizeof m->address, "%s", host);
+	rc = mosquitto_connect_bind_async(m->mosq, host, m->port, m->keepalive_s, NULL);
+	err = errno;
+	mqtt_sync_socket(m);
+	if (rc != MOSQ_ERR_SUCCESS)
+		mqtt_attempt_failed(m, "connect", rc == MOSQ_ERR_ERRNO ? strerror(err)
+								 : mosquitto_strerror(rc));
+}
+
+static void mqtt_on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
+{
+	struct edged_mqtt *m = req->data;
+	char addr[INET6_ADDRSTRLEN] = "";
+	int r = status;
+
+	/* edged_mqtt_free orphaned the request: nothing left to connect. */
+	if (!m) {
+		uv_freeaddrinfo(res);
+		free(req);
+		return;
+	}
+	assert(m->resolve == req);
+	m->resolve = NULL;
+	free(req);
+	if (r == 0) {
+		if (!res)
+			r = UV_EAI_NONAME;
+		else if (res->ai_family == AF_INET6)
+			r = uv_ip6_name((const struct sockaddr_in6 *)res->ai_addr, addr, sizeof addr);
+		else
+			r = uv_ip4_name((const struct sockaddr_in *)res->ai_addr, addr, sizeof addr);
+	}
+	uv_freeaddrinfo(res);
+	if (m->state != EDGED_MQTT_CONNECTING)
+		return; /* stopped meanwhile */
+	if (r < 0) {
+		mqtt_attempt_failed(m, "cannot resolve broker host", uv_strerror(r));
+		return;
+	}
+	mqtt_connect_to(m, m->tls ? m->host : addr);
+}
+
+static void mqtt_attempt(struct edged_mqtt *m)
+{
+	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+				  .ai_flags = AI_ADDRCONFIG };
+	uv_getaddrinfo_t *req;
+	int r;
+
 	if (m->freeing || m->state == EDGED_MQTT_STOPPING || m->state == EDGED_MQTT_STOPPED)
 		return;
+	assert(m->resolve == NULL);
+	assert(!uv_is_active((uv_handle_t *)&m->retry_timer));
 	mqtt_poll_close(m);
 	m->tls_tcp_up = false;
 	mqtt_set_state(m, EDGED_MQTT_CONNECTING);
-	/* Non-blocking: returns once the TCP connect is in flight (the name
-	 * lookup still blocks; the broker is configured by address or as a
-	 * local name). */
-	rc = mosquitto_connect_bind_async(m->mosq, m->host, m->port, m->keepalive_s, NULL);
-	err = errno;
-	mqtt_sync_socket(m);
-	if (rc != MOSQ_ERR_SUCCESS) {
-		m->stats.connect_failures++;
-		mqtt_set_error(m, "connect", rc == MOSQ_ERR_ERRNO ? strerror(err)
-							   : mosquitto_strerror(rc));
-		mqtt_log_failure(m);
-		mqtt_schedule_retry(m);
+	if (m->host_numeric) {
+		mqtt_connect_to(m, m->host);
+		return;
+	}
+	/* The lookup runs on the thread pool, never on the loop. */
+	req = calloc(1, sizeof *req);
+	if (!req) {
+		mqtt_attempt_failed(m, "cannot resolve broker host", strerror(ENOMEM));
+		return;
+	}
+	req->data = m;
+	m->resolve = req;
+	r = uv_getaddrinfo(m->loop, req, mqtt_on_resolved, m->host, NULL, &hints);
+	if (r < 0) {
+		m->resolve = NULL;
+		free(req);
+		mqtt_attempt_failed(m, "cannot resolve broker host", uv_strerror(r));
 	}
 }
 
@@ -397,7 +544,8 @@ static void mqtt_flush_outbox(struct edged_mqtt *m)
 	while ((msg = edge_outbox_pop(m->outbox))) {
 		r = mqtt_publish_outcome(mosquitto_publish_v5(m->mosq, NULL, msg->topic,
 							      (int)msg->len, msg->payload,
-							      msg->qos, msg->retain, NULL));
+							      msg->qos, msg->retain,
+							      m->pub_props));
 		if (r == 1) {
 			edge_outbox_unpop(m->outbox, msg);
 			return;
@@ -426,6 +574,9 @@ static void mqtt_on_connect(struct mosquitto *mosq, void *ud, int rc, int flags,
 	m->stats.connects++;
 	if (m->stats.connects > 1)
 		m->stats.reconnects++;
+	/* Session present: the broker kept edged's subscriptions and queued
+	 * what arrived meanwhile (sent right after this CONNACK). */
+	m->stats.session_present = (flags & 1) != 0;
 	m->stats.last_error[0] = '\0';
 	m->failure_streak = 0;
 	edge_backoff_reset(m->backoff);
@@ -436,7 +587,8 @@ static void mqtt_on_connect(struct mosquitto *mosq, void *ud, int rc, int flags,
 			edge_log(EDGE_LOG_ERR, "mqtt", "subscribe %s: %s", m->subs[i].filter,
 				 mosquitto_strerror(r));
 	}
-	edge_log(EDGE_LOG_NOTICE, "mqtt", "connected to broker %s:%d", m->host, m->port);
+	edge_log(EDGE_LOG_NOTICE, "mqtt", "connected to broker %s:%d%s", m->host, m->port,
+		 m->stats.session_present ? " (session resumed)" : "");
 	mqtt_set_state(m, EDGED_MQTT_CONNECTED);
 	mqtt_flush_outbox(m);
 }
@@ -520,11 +672,55 @@ static void mqtt_handle_closed(uv_handle_t *h)
 
 	if (--m->open_handles > 0)
 		return;
+	mosquitto_property_free_all(&m->connect_props);
+	mosquitto_property_free_all(&m->pub_props);
 	edge_outbox_free(m->outbox);
 	edge_backoff_free(m->backoff);
 	for (int i = 0; i < m->nsubs; i++)
 		free(m->subs[i].filter);
 	free(m);
+}
+
+/* CONNECT properties: Maximum Packet Size always, Session Expiry Interval
+ * when the session is kept. */
+static int mqtt_make_connect_props(struct edged_mqtt *m, const struct edge_settings *s)
+{
+	if (mosquitto_property_add_int32(&m->connect_props, MQTT_PROP_MAXIMUM_PACKET_SIZE,
+					 (uint32_t)s->mqtt.max_packet_bytes) != MOSQ_ERR_SUCCESS)
+		return -ENOMEM;
+	if (m->session_expiry_s > 0 &&
+	    mosquitto_property_add_int32(&m->connect_props, MQTT_PROP_SESSION_EXPIRY_INTERVAL,
+					 m->session_expiry_s) != MOSQ_ERR_SUCCESS)
+		return -ENOMEM;
+	if (mosquitto_property_add_byte(&m->pub_props, MQTT_PROP_PAYLOAD_FORMAT_INDICATOR, 1) !=
+	    MOSQ_ERR_SUCCESS)
+		return -ENOMEM;
+	return 0;
+}
+
+/* libmosquitto 2.0 keeps CONNECT properties only from
+ * mosquitto_connect_bind_v5, which connects blocking. It copies them before
+ * it checks its arguments, so an invalid port stores them and connects
+ * nothing; every later mosquitto_connect_bind_async sends them. (The module
+ * tests read the CONNECT bytes, so a library that stops doing this fails
+ * them.) */
+static int mqtt_install_connect_props(struct edged_mqtt *m)
+{
+	int rc = mosquitto_connect_bind_v5(m->mosq, "", -1, 0, NULL, m->connect_props);
+
+	if (rc != MOSQ_ERR_INVAL) {
+		edge_log(EDGE_LOG_ERR, "mqtt", "CONNECT properties not accepted: %s",
+			 mosquitto_strerror(rc));
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static bool mqtt_host_is_numeric(const char *host)
+{
+	unsigned char buf[sizeof(struct in6_addr)];
+
+	return inet_pton(AF_INET, host, buf) == 1 || inet_pton(AF_INET6, host, buf) == 1;
 }
 
 static int mqtt_configure(struct edged_mqtt *m, const struct edge_settings *s)
@@ -535,6 +731,14 @@ static int mqtt_configure(struct edged_mqtt *m, const struct edge_settings *s)
 	mosquitto_connect_v5_callback_set(m->mosq, mqtt_on_connect);
 	mosquitto_disconnect_v5_callback_set(m->mosq, mqtt_on_disconnect);
 	mosquitto_message_v5_callback_set(m->mosq, mqtt_on_message);
+	rc = mqtt_make_connect_props(m, s);
+	if (rc < 0)
+		return rc;
+	rc = mqtt_install_connect_props(m);
+	/* The library keeps its own copy. */
+	mosquitto_property_free_all(&m->connect_props);
+	if (rc < 0)
+		return rc;
 	if (s->mqtt.username[0]) {
 		rc = mosquitto_username_pw_set(m->mosq, s->mqtt.username,
 					       s->mqtt.password[0] ? s->mqtt.password : NULL);
@@ -561,6 +765,8 @@ int edged_mqtt_new(uv_loop_t *loop, const struct edge_settings *s,
 		   const struct edged_mqtt_callbacks *cb, struct edged_mqtt **out)
 {
 	struct edged_mqtt *m = calloc(1, sizeof *m);
+	const char *id = s->mqtt.client_id[0] ? s->mqtt.client_id : NULL;
+	bool clean;
 	int r;
 
 	if (!m)
@@ -570,12 +776,18 @@ int edged_mqtt_new(uv_loop_t *loop, const struct edge_settings *s,
 	if (cb)
 		m->cb = *cb;
 	snprintf(m->host, sizeof m->host, "%s", s->mqtt.host);
+	m->host_numeric = mqtt_host_is_numeric(m->host);
 	m->port = s->mqtt.port;
 	m->keepalive_s = s->mqtt.keepalive_s;
+	/* A session the broker keeps needs a client id to find it by. */
+	m->session_expiry_s = id ? (uint32_t)s->mqtt.session_expiry_s : 0;
+	m->stats.max_packet_bytes = (uint32_t)s->mqtt.max_packet_bytes;
+	m->stats.session_expiry_s = m->session_expiry_s;
+	clean = m->session_expiry_s == 0;
 	m->backoff = edge_backoff_new((uint32_t)s->mqtt.reconnect_min_ms,
 				      (uint32_t)s->mqtt.reconnect_max_ms);
 	m->outbox = edge_outbox_new((size_t)s->mqtt.outbox_max_messages);
-	m->mosq = mosquitto_new(s->mqtt.client_id[0] ? s->mqtt.client_id : NULL, true, m);
+	m->mosq = mosquitto_new(id, clean, m);
 	if (!m->backoff || !m->outbox || !m->mosq) {
 		r = -ENOMEM;
 		goto fail;
@@ -597,6 +809,8 @@ int edged_mqtt_new(uv_loop_t *loop, const struct edge_settings *s,
 fail:
 	if (m->mosq)
 		mosquitto_destroy(m->mosq);
+	mosquitto_property_free_all(&m->connect_props);
+	mosquitto_property_free_all(&m->pub_props);
 	edge_outbox_free(m->outbox);
 	edge_backoff_free(m->backoff);
 	free(m);
@@ -649,7 +863,8 @@ int edged_mqtt_publish(struct edged_mqtt *m, const char *topic, const void *payl
 	/* Connected with nothing waiting: straight to the library; otherwise
 	 * behind what waits, to keep the order. */
 	if (m->state == EDGED_MQTT_CONNECTED && edge_outbox_depth(m->outbox) == 0) {
-		rc = mosquitto_publish_v5(m->mosq, NULL, topic, (int)len, payload, qos, retain, NULL);
+		rc = mosquitto_publish_v5(m->mosq, NULL, topic, (int)len, payload, qos, retain,
+					  m->pub_props);
 		mqtt_after_call(m, rc, "publish");
 		if (rc == MOSQ_ERR_NOMEM)
 			return -ENOMEM;
@@ -699,6 +914,13 @@ void edged_mqtt_free(struct edged_mqtt *m)
 	if (!m)
 		return;
 	m->freeing = true;
+	/* A lookup cannot be taken back once it runs: orphan it (its callback
+	 * frees it). */
+	if (m->resolve) {
+		m->resolve->data = NULL;
+		uv_cancel((uv_req_t *)m->resolve);
+		m->resolve = NULL;
+	}
 	mqtt_poll_close(m);
 	/* Closes the socket without calling back (freeing is set anyway). */
 	mosquitto_destroy(m->mosq);
@@ -719,6 +941,7 @@ void edged_mqtt_get_stats(const struct edged_mqtt *m, struct edged_mqtt_stats *o
 	out->outbox_depth = edge_outbox_depth(m->outbox);
 	out->outbox_capacity = edge_outbox_capacity(m->outbox);
 	out->outbox_dropped = edge_outbox_dropped(m->outbox);
+	snprintf(out->address, sizeof out->address, "%s", m->address);
 }
 
 enum edged_mqtt_state edged_mqtt_state(const struct edged_mqtt *m)

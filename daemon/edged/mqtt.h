@@ -9,7 +9,14 @@
  * may want to write but refuses to until the handshake ends: polling for it
  * would spin). Reconnects use full-jitter exponential backoff; subscriptions
  * are renewed on every connect; publishes made while disconnected wait in a
- * bounded outbox (edge_outbox). */
+ * bounded outbox (edge_outbox).
+ *
+ * The session: CONNECT declares Maximum Packet Size = mqtt.max_packet_bytes
+ * (the broker discards larger packets for edged) and, with a client id and
+ * mqtt.session_expiry_s > 0, Clean Start 0 with that Session Expiry
+ * Interval, so the broker queues QoS 1 messages for edged while it restarts
+ * or reconnects. A host name is resolved off the loop (uv_getaddrinfo).
+ * Every publish carries Payload Format Indicator 1: payloads are UTF-8. */
 #ifndef EDGED_MQTT_H
 #define EDGED_MQTT_H
 
@@ -68,6 +75,14 @@ struct edged_mqtt_stats {
 	uint64_t outbox_capacity;
 	uint64_t outbox_dropped;
 	uint32_t next_retry_ms;    /* delay chosen for the pending attempt */
+	/* Times the broker socket's watcher woke the loop: bounded while
+	 * idle or waiting for a handshake; it grows without bound only if
+	 * the adapter spins. */
+	uint64_t poll_wakeups;
+	char address[46];          /* address the last attempt connected to */
+	bool session_present;      /* the last CONNACK resumed edged's session */
+	uint32_t max_packet_bytes; /* Maximum Packet Size declared on CONNECT */
+	uint32_t session_expiry_s; /* Session Expiry Interval; 0 = clean start */
 	char last_error[128];
 };
 
@@ -89,7 +104,8 @@ EDGE_WUR int edged_mqtt_start(struct edged_mqtt *m);
  * to libmosquitto; otherwise queued in the outbox behind what waits there
  * (sent on the next connect, or retried each second while connected; a
  * queued message the library can never send is dropped and logged).
- * Returns 0, -ENOMEM, -EMSGSIZE, -EINVAL, EDGE_ECLOSED (stopping). */
+ * The payload must be UTF-8 text: it goes out with Payload Format
+ * Indicator 1. Returns 0, -ENOMEM, -EMSGSIZE, -EINVAL, EDGE_ECLOSED (stopping). */
 EDGE_WUR int edged_mqtt_publish(struct edged_mqtt *m, const char *topic, const void *payload,
 				size_t len, int qos, bool retain);
 

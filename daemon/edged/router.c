@@ -26,8 +26,16 @@ struct edged_router {
 	edge_ratelimit *log_limit;    /* per node, plus the total budget */
 	uint64_t suppressed_at_last_line; /* stats.log_suppressed then */
 	char prefix[EDGE_CONFIG_NAME_MAX];
+	uint64_t (*now_ms)(void *ud);     /* monotonic clock (injectable) */
+	void *clock_ud;
 	struct edged_router_stats stats;
 };
+
+static uint64_t default_clock(void *ud)
+{
+	(void)ud;
+	return edge_time_monotonic_ms();
+}
 
 const char *edged_router_refusal_name(enum edged_router_refusal r)
 {
@@ -69,6 +77,7 @@ int edged_router_new(struct edged_mqtt *mqtt, edge_registry *registry,
 		return -ENOMEM;
 	r->mqtt = mqtt;
 	r->registry = registry;
+	r->now_ms = default_clock;
 	r->s = s;
 	snprintf(r->prefix, sizeof r->prefix, "%s", s->mqtt.topic_prefix);
 	r->log_limit = edge_ratelimit_new(ROUTER_RATELIMIT_KEYS,
@@ -111,6 +120,28 @@ void edged_router_get_stats(const struct edged_router *r, struct edged_router_st
 	*out = r->stats;
 }
 
+void edged_router_set_clock(struct edged_router *r, uint64_t (*now_ms)(void *ud), void *ud)
+{
+	r->now_ms = now_ms ? now_ms : default_clock;
+	r->clock_ud = now_ms ? ud : NULL;
+}
+
+/* A topic for a log line: at most 96 bytes, non-printable bytes as '?'
+ * (anyone can publish any topic). */
+static const char *printable_topic(const char *topic, char *buf, size_t cap)
+{
+	size_t i;
+
+	for (i = 0; topic[i] && i + 4 < cap && i < 96; i++)
+		buf[i] = topic[i] >= 0x20 && topic[i] < 0x7f ? topic[i] : '?';
+	if (topic[i] && i + 4 <= cap) {
+		memcpy(buf + i, "...", 3);
+		i += 3;
+	}
+	buf[i] = '\0';
+	return buf;
+}
+
 /* Log about one node's bad input: at most log.bad_input_burst lines per node
  * and log.bad_input_total_burst for all nodes per interval. A line that
  * follows suppressed ones says how many: of this node since its previous
@@ -123,7 +154,7 @@ static void router_log_bad(struct edged_router *r, const char *id, const char *f
 	char msg[512];
 	va_list ap;
 
-	if (!edge_ratelimit_allow(r->log_limit, id, edge_time_monotonic_ms(), &mine)) {
+	if (!edge_ratelimit_allow(r->log_limit, id, r->now_ms(r->clock_ud), &mine)) {
 		r->stats.log_suppressed++;
 		return;
 	}
@@ -216,7 +247,8 @@ static void router_known_node_result(struct edged_router *r, const char *id, con
 		return;
 	if (rc == EDGE_ENOTFOUND) {
 		r->stats.refusals[EDGED_ROUTER_UNKNOWN_NODE]++;
-		router_log_bad(r, id, "%s from unknown node %s ignored (no hello yet)", what, id);
+		router_log_bad(r, id, "%s from unknown node %s ignored (no hello yet, or removed)",
+			       what, id);
 		return;
 	}
 	r->stats.refusals[EDGED_ROUTER_INTERNAL]++;
@@ -244,13 +276,16 @@ void edged_router_on_message(struct edged_router *r, const struct edged_mqtt_mes
 	struct edge_msg_error err = { 0 };
 	struct edge_topic parsed;
 	const char *id = "?";
-	uint64_t now_ms = edge_time_monotonic_ms();
+	char shown[128];
+	uint64_t now_ms = r->now_ms(r->clock_ud);
 	int64_t wall_ms = router_wall_ms();
 	int rc;
 
 	if (!router_canonical_topic(r, topic, canon, sizeof canon)) {
 		r->stats.rejects[EDGE_MSG_BAD_TOPIC]++;
-		router_log_bad(r, "?", "message on unexpected topic ignored");
+		router_log_bad(r, "?", "message on topic '%s' outside %s/<id>/<type> ignored: %s",
+			       printable_topic(topic, shown, sizeof shown), r->prefix,
+			       edge_msg_reject_name(EDGE_MSG_BAD_TOPIC));
 		return;
 	}
 	/* The id for logs and replies, when the topic has a valid one. */
@@ -276,9 +311,16 @@ void edged_router_on_message(struct edged_router *r, const struct edged_mqtt_mes
 		if (why <= EDGE_MSG_OK || why >= EDGE_MSG_REJECT_COUNT)
 			why = EDGE_MSG_BAD_JSON;
 		r->stats.rejects[why]++;
-		router_log_bad(r, id, "node %s: %s message rejected: %s%s%s", id,
-			       edge_topic_type_name(parsed.type), edge_msg_reject_name(why),
-			       err.field[0] ? " at " : "", err.field);
+		if (parsed.type == EDGE_TOPIC_NONE)
+			/* No valid <id>/<type> in the topic: nobody to name or answer. */
+			router_log_bad(r, id, "message on topic '%s' outside %s/<id>/<type> "
+				       "ignored: %s", printable_topic(topic, shown, sizeof shown),
+				       r->prefix, edge_msg_reject_name(why));
+		else
+			router_log_bad(r, id, "node %s: %s message rejected: %s%s%s", id,
+				       edge_topic_type_name(parsed.type),
+				       edge_msg_reject_name(why), err.field[0] ? " at " : "",
+				       err.field);
 		if (parsed.type == EDGE_TOPIC_HELLO) {
 			snprintf(detail, sizeof detail, "%s%s%s", edge_msg_reject_name(why),
 				 err.field[0] ? ":" : "", err.field);
@@ -295,7 +337,9 @@ void edged_router_on_message(struct edged_router *r, const struct edged_mqtt_mes
 		break;
 	case EDGE_TOPIC_STATUS:
 		r->stats.status++;
-		rc = edge_registry_on_status(r->registry, msg.id, &msg.u.status, now_ms, wall_ms);
+		/* An unknown id's status is kept for its hello (no reject). */
+		rc = edge_registry_on_status(r->registry, msg.id, &msg.u.status, in->retained,
+					     now_ms, wall_ms);
 		router_known_node_result(r, msg.id, "status", rc);
 		break;
 	case EDGE_TOPIC_HEARTBEAT:

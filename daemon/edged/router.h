@@ -8,7 +8,13 @@
  * per log.bad_input_interval_s, for up to 4096 recent nodes) and in total
  * (log.bad_input_total_burst), so one noisy node, or a flood of made-up ids,
  * cannot flood the journal or slow down the others. The first line after
- * suppressed ones says how many were suppressed. */
+ * suppressed ones says how many were suppressed. A message whose topic has
+ * no valid <id>/<type> is logged with the topic it came on (printable part).
+ *
+ * Statuses carry the MQTT retain flag to the registry (a retained replay is
+ * never a reconnect); a status from an unknown id is kept by the registry for
+ * that id's hello and is no reject. A heartbeat from an unknown id is counted
+ * as unknown_node. */
 #ifndef EDGED_ROUTER_H
 #define EDGED_ROUTER_H
 
@@ -26,7 +32,7 @@ struct edged_router;
 /* Reasons counted by the router on top of proto's (edge_msg_reject). */
 enum edged_router_refusal {
 	EDGED_ROUTER_DEVICE_LIMIT,  /* "device_limit": hello beyond registry.max_devices */
-	EDGED_ROUTER_UNKNOWN_NODE,  /* "unknown_node": status/heartbeat before any hello */
+	EDGED_ROUTER_UNKNOWN_NODE,  /* "unknown_node": heartbeat of a node not registered */
 	EDGED_ROUTER_INTERNAL,      /* "internal": registry/store failure */
 	EDGED_ROUTER_REFUSAL_COUNT
 };
@@ -55,5 +61,9 @@ void edged_router_on_message(struct edged_router *r, const struct edged_mqtt_mes
 void edged_router_apply_settings(struct edged_router *r, const struct edge_settings *settings);
 
 void edged_router_get_stats(const struct edged_router *r, struct edged_router_stats *out);
+
+/* The monotonic clock the router reads (registry events, log limits):
+ * edge_time_monotonic_ms unless set; NULL restores it. For tests. */
+void edged_router_set_clock(struct edged_router *r, uint64_t (*now_ms)(void *ud), void *ud);
 
 #endif

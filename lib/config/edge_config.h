@@ -188,6 +188,24 @@ int edge_config_dump(const edge_config *c, FILE *out, bool include_secrets)
  * commented out at its default. Returns 0 or -errno. */
 int edge_config_write_reference(FILE *out) EDGE_WUR;
 
+/* Write the edged.conf(5) manual page (man/edged.conf.5, roff) from the same
+ * table. Returns 0 or -errno. */
+int edge_config_write_manpage(FILE *out) EDGE_WUR;
+
+/* Advice on a configuration that loaded fine: settings that are valid but
+ * likely not what was meant (e.g. a broker on another host, which the
+ * shipped unit's IPAddressAllow=localhost blocks). Calls cb once per item
+ * with a one-line message (borrowed, valid during the call) and returns how
+ * many there were. Never an error: edged --check-config prints them as
+ * warnings and still exits 0. */
+typedef void (*edge_config_advice_fn)(const char *msg, void *userdata);
+int edge_config_advice(const edge_config *c, edge_config_advice_fn cb,
+		       void *userdata);
+
+/* True if host is what IPAddressAllow=localhost admits: an address in
+ * 127.0.0.0/8 (also IPv4-mapped), ::1, or the name "localhost". */
+bool edge_config_host_is_loopback(const char *host);
+
 /* Changed keys that are not reloadable, between the running config and a
  * freshly loaded one. Returns how many (0 = everything can be applied) and
  * lists their names, comma-separated, in msg (may be NULL; truncated with

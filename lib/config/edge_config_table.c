@@ -130,7 +130,7 @@ const struct edge__cfg_key edge__cfg_keys[] = {
 	     "Control socket for edgectl; relative to runtime_dir unless absolute. The full path must fit in 107 bytes."),
 
 	STRING(mqtt, host, "127.0.0.1", no_blank_rule, 0,
-	       "Broker host name or address (no blanks)."),
+	       "Broker host name or address (no blanks). The shipped edged.service lets edged reach only loopback addresses (IPAddressAllow=localhost), so a broker on another host is silently unreachable: allow its address with a drop-in, e.g. 'systemctl edit edged' and [Service] IPAddressAllow=ADDRESS. edged --check-config warns when this is not 127.0.0.0/8, ::1 or localhost."),
 	INT(mqtt, port, "1883", 1, 65535, 0, "Broker TCP port."),
 	STRING(mqtt, client_id, "edged", no_blank_rule, 0,
 	       "MQTT client identifier of edged (no blanks); must be unique on the broker."),
@@ -190,7 +190,7 @@ const struct edge__cfg_key edge__cfg_keys[] = {
 	STRING(control, socket_group, "", no_blank_rule, EMPTY,
 	       "Group allowed to use the control socket (besides root and edged's user); empty = edged's own group."),
 	INT(control, max_clients, "16", 1, 1024, R,
-	    "Most simultaneous edgectl connections."),
+	    "Most simultaneous edgectl connections. Root and edged's own user may open 2 more, so they get through even when every slot is taken."),
 	SIZE(control, max_request_bytes, "65536", 1024, EDGE_CTL_REQUEST_MAX, 0,
 	     "Largest control request accepted; the control protocol allows at most 65536."),
 	MILLIS(control, client_timeout_ms, "30000", 100, 3600000, R,

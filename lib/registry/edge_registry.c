@@ -1,13 +1,29 @@
-/* The node registry: hash table by id, the per-node state machine, queries. */
+/* The node registry: hash table by id, the per-node state machine, write
+ * coalescing, the summary line, queries. */
 #include "edge_registry_internal.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "edge_log.h"
+#include "edge_ratelimit.h"
 #include "edge_topic.h"
+
+#define SUMMARY_REASONS 8 /* distinct offline reasons per summary line; more → "other" */
+
+/* Transitions since the last summary line. */
+struct summary {
+	unsigned registered, reconnected, online, stale, forgotten;
+	unsigned offline_total;
+	unsigned n_reasons;
+	struct {
+		char reason[EDGE_REGISTRY_TOKEN_MAX];
+		unsigned count;
+	} offline[SUMMARY_REASONS + 1]; /* the last slot: "other" */
+};
 
 struct edge_registry {
 	edge_store *store; /* borrowed; NULL = memory only */
@@ -17,6 +33,14 @@ struct edge_registry {
 	size_t n_buckets;  /* power of two */
 	unsigned count;
 	unsigned by_state[EDGE_NODE_STATE_COUNT];
+	struct edge__pending *pending;
+	bool clock_seen;           /* the intervals below start at the first clock seen */
+	uint64_t now_ms;           /* latest caller clock seen (for completions) */
+	uint64_t last_persist_ms;  /* last interval batch */
+	uint64_t last_summary_ms;
+	struct summary sum;
+	edge_ratelimit *fail_log;  /* one store-failure line per interval */
+	struct edge_registry_stats stats;
 };
 
 static const char *const state_names[EDGE_NODE_STATE_COUNT] = {
@@ -58,7 +82,8 @@ void edge_registry_options_init(struct edge_registry_options *opt)
 		.max_devices = 1024,
 		.stale_after_missed_heartbeats = 3,
 		.default_heartbeat_interval_ms = 30000,
-		.persist_interval_ms = 5000,
+		.persist_interval_ms = 60000,
+		.summary_interval_ms = 10000,
 	};
 }
 
@@ -94,6 +119,8 @@ static struct edge__reg_node *insert(edge_registry *reg, const char *id,
 	struct edge__reg_node *n = calloc(1, sizeof *n);
 	struct edge__reg_node **b;
 
+	assert((unsigned)state < EDGE_NODE_STATE_COUNT);
+	assert(!find(reg, id)); /* one entry per id */
 	if (!n)
 		return NULL;
 	snprintf(n->info.id, sizeof n->info.id, "%s", id);
@@ -106,19 +133,37 @@ static struct edge__reg_node *insert(edge_registry *reg, const char *id,
 	return n;
 }
 
+
+/* by_state always partitions the nodes. */
+static void assert_counts(const edge_registry *reg)
+{
+#ifndef NDEBUG
+	unsigned sum = 0;
+
+	for (int i = 0; i < EDGE_NODE_STATE_COUNT; i++)
+		sum += reg->by_state[i];
+	assert(sum == reg->count);
+	assert(reg->count <= reg->opt.max_devices);
+#else
+	(void)reg;
+#endif
+}
+
 int edge_registry_new(edge_store *store, const struct edge_registry_options *opt,
 		      edge_registry **out)
 {
 	struct edge_registry_options defaults;
 	edge_registry *reg;
 	size_t nb = 16;
+	int rc;
 
 	if (!opt) {
 		edge_registry_options_init(&defaults);
 		opt = &defaults;
 	}
 	if (!out || opt->max_devices == 0 || opt->stale_after_missed_heartbeats == 0 ||
-	    opt->default_heartbeat_interval_ms == 0)
+	    opt->default_heartbeat_interval_ms == 0 || opt->persist_interval_ms == 0 ||
+	    opt->summary_interval_ms == 0)
 		return -EINVAL;
 	reg = calloc(1, sizeof *reg);
 	if (!reg)
@@ -127,9 +172,13 @@ int edge_registry_new(edge_store *store, const struct edge_registry_options *opt
 		nb <<= 1;
 	reg->buckets = calloc(nb, sizeof *reg->buckets);
 	reg->link = calloc(1, sizeof *reg->link);
-	if (!reg->buckets || !reg->link) {
+	reg->pending = edge__pending_new();
+	reg->fail_log = edge_ratelimit_new(1, EDGE_REGISTRY_FAIL_LOG_MS, 1);
+	if (!reg->buckets || !reg->link || !reg->pending || !reg->fail_log) {
 		free(reg->buckets);
 		free(reg->link);
+		edge__pending_free(reg->pending);
+		edge_ratelimit_free(reg->fail_log);
 		free(reg);
 		return -ENOMEM;
 	}
@@ -138,6 +187,11 @@ int edge_registry_new(edge_store *store, const struct edge_registry_options *opt
 	reg->n_buckets = nb;
 	reg->store = store;
 	reg->opt = *opt;
+	rc = store ? edge__registry_prepare_schema(store) : 0;
+	if (rc < 0) {
+		edge_registry_free(reg);
+		return rc;
+	}
 	*out = reg;
 	return 0;
 }
@@ -157,62 +211,284 @@ void edge_registry_free(edge_registry *reg)
 		}
 	}
 	free(reg->buckets);
+	edge__pending_free(reg->pending);
+	edge_ratelimit_free(reg->fail_log);
 	reg->link->reg = NULL;
 	edge__registry_link_put(reg->link);
 	free(reg);
 }
 
-/* ---- persistence and hooks ---- */
+/* ---- writes ---- */
 
-static int persist(edge_registry *reg, struct edge__reg_node *n, uint64_t now_ms)
+static void see_clock(edge_registry *reg, uint64_t now_ms)
 {
-	int rc;
-
-	n->dirty = true;
-	if (!reg->store) {
-		n->dirty = false;
-		return 0;
+	if (!reg->clock_seen) {
+		reg->clock_seen = true;
+		reg->last_persist_ms = reg->last_summary_ms = now_ms;
 	}
-	rc = edge__registry_persist_node(reg->store, reg->link, n);
-	if (rc < 0) {
-		/* stays dirty: the next tick or sync retries */
-		edge_log(EDGE_LOG_DEBUG, "registry", "node %s: write deferred: %s", n->info.id,
+	reg->now_ms = now_ms;
+}
+
+static struct edge__reg_write *write_new(edge_registry *reg, size_t n_rows)
+{
+	struct edge__reg_write *w = calloc(1, sizeof *w + n_rows * sizeof w->rows[0]);
+
+	if (w)
+		w->link = reg->link;
+	return w;
+}
+
+static void write_failed(edge_registry *reg, int rc, size_t rows)
+{
+	uint64_t suppressed = 0;
+
+	reg->stats.write_failures++;
+	if (!edge_ratelimit_allow(reg->fail_log, "store", reg->now_ms, &suppressed))
+		return;
+	if (suppressed)
+		edge_log(EDGE_LOG_ERR, "registry",
+			 "%zu node rows not stored: %s; retried with the next interval "
+			 "(%llu similar failures not logged)", rows, edge_strerror(rc),
+			 (unsigned long long)suppressed);
+	else
+		edge_log(EDGE_LOG_ERR, "registry",
+			 "%zu node rows not stored: %s; retried with the next interval", rows,
 			 edge_strerror(rc));
+}
+
+static int submit(edge_registry *reg, struct edge__reg_write *w)
+{
+	size_t rows = w->n_rows;
+	int rc = edge__registry_submit(reg->store, w); /* frees w on error */
+
+	if (rc < 0) {
+		/* the nodes stay dirty: the next interval or sync retries */
+		if (rc != EDGE_ELIMIT)
+			write_failed(reg, rc, rows);
+		else
+			reg->stats.write_failures++;
 		return rc;
 	}
-	n->dirty = false;
-	n->last_persist_ms = now_ms;
+	reg->stats.writes++;
+	reg->stats.rows_written += rows;
 	return 0;
 }
 
-void edge__registry_write_failed(edge_registry *reg, const char *id)
+/* This node's changes, now: its presence row, with its capabilities when
+ * they are unwritten. On a refusal the node stays dirty. */
+static void write_now(edge_registry *reg, struct edge__reg_node *n)
 {
-	struct edge__reg_node *n = find(reg, id);
+	struct edge__reg_write *w;
 
-	if (n)
-		n->dirty = true; /* the tick retries after persist_interval_ms */
+	if (!reg->store) {
+		n->dirty = n->caps_dirty = false;
+		return;
+	}
+	w = write_new(reg, 1);
+	if (!w) {
+		n->dirty = true;
+		return;
+	}
+	w->n_rows = 1;
+	edge__presence_from_info(&w->rows[0], &n->info);
+	if (n->caps_dirty) {
+		w->has_caps = true;
+		w->caps = n->info;
+	}
+	if (submit(reg, w) < 0) {
+		n->dirty = true;
+		return;
+	}
+	n->dirty = n->caps_dirty = false;
+	n->in_flight++;
 }
 
-/* Heartbeat-only changes: written when the node's last write is old enough. */
-static void persist_coalesced(edge_registry *reg, struct edge__reg_node *n, uint64_t now_ms)
+static int by_row_id(const void *a, const void *b)
 {
-	n->dirty = true;
-	if (now_ms - n->last_persist_ms >= reg->opt.persist_interval_ms || now_ms < n->last_persist_ms)
-		(void)persist(reg, n, now_ms);
+	return strcmp(((const struct edge__presence_row *)a)->id,
+		      ((const struct edge__presence_row *)b)->id);
 }
 
-static void set_state(edge_registry *reg, struct edge__reg_node *n, enum edge_node_state s)
+/* Every dirty node: capabilities one op per node (rare: only after a
+ * refused hello write), presence rows all in ONE op (one transaction, each
+ * page written once), sorted by id (the b-tree's order). */
+static int write_dirty(edge_registry *reg)
 {
+	struct edge__reg_write *w;
+	size_t n_rows = 0, i = 0;
+	int first = 0, rc;
+
+	if (!reg->store)
+		return 0;
+	for (size_t b = 0; b < reg->n_buckets; b++) {
+		for (struct edge__reg_node *n = reg->buckets[b]; n; n = n->hash_next) {
+			if (n->caps_dirty)
+				write_now(reg, n);
+			if (n->caps_dirty && first == 0)
+				first = EDGE_ELIMIT;
+			n_rows += n->dirty && !n->caps_dirty;
+		}
+	}
+	if (n_rows == 0)
+		return first;
+	w = write_new(reg, n_rows);
+	if (!w)
+		return -ENOMEM;
+	for (size_t b = 0; b < reg->n_buckets; b++)
+		for (struct edge__reg_node *n = reg->buckets[b]; n; n = n->hash_next)
+			if (n->dirty && !n->caps_dirty)
+				edge__presence_from_info(&w->rows[i++], &n->info);
+	assert(i == n_rows);
+	w->n_rows = n_rows;
+	qsort(w->rows, n_rows, sizeof w->rows[0], by_row_id);
+	rc = submit(reg, w);
+	if (rc < 0)
+		return rc;
+	for (size_t b = 0; b < reg->n_buckets; b++) {
+		for (struct edge__reg_node *n = reg->buckets[b]; n; n = n->hash_next) {
+			if (n->dirty && !n->caps_dirty) {
+				n->dirty = false;
+				n->in_flight++;
+			}
+		}
+	}
+	return first;
+}
+
+void edge__registry_write_done(edge_registry *reg, const struct edge__reg_write *w, int result)
+{
+	if (w->is_delete) {
+		if (result < 0)
+			write_failed(reg, result, 1);
+		return;
+	}
+	if (result < 0)
+		write_failed(reg, result, w->n_rows);
+	for (size_t i = 0; i < w->n_rows; i++) {
+		struct edge__reg_node *n = find(reg, w->rows[i].id);
+
+		if (!n)
+			continue; /* forgotten meanwhile */
+		if (n->in_flight)
+			n->in_flight--;
+		if (result < 0) {
+			n->dirty = true;
+			n->caps_dirty |= w->has_caps;
+		}
+	}
+}
+
+/* ---- transitions, the hook, the summary ---- */
+
+static void count_offline(struct summary *sum, const char *reason)
+{
+	unsigned i;
+
+	sum->offline_total++;
+	for (i = 0; i < sum->n_reasons; i++)
+		if (strcmp(sum->offline[i].reason, reason) == 0)
+			break;
+	if (i == sum->n_reasons) {
+		if (sum->n_reasons == SUMMARY_REASONS) {
+			i = SUMMARY_REASONS;
+			snprintf(sum->offline[i].reason, sizeof sum->offline[i].reason, "other");
+		} else {
+			snprintf(sum->offline[i].reason, sizeof sum->offline[i].reason, "%s", reason);
+			sum->n_reasons++;
+		}
+	}
+	sum->offline[i].count++;
+}
+
+static void record_event(edge_registry *reg, const struct edge__reg_node *n,
+			 enum edge_node_state old, enum edge_registry_event ev)
+{
+	struct summary *sum = &reg->sum;
+
+	switch (ev) {
+	case EDGE_REGISTRY_REGISTERED: sum->registered++; reg->stats.registered++; break;
+	case EDGE_REGISTRY_RECONNECTED: sum->reconnected++; reg->stats.reconnects++; break;
+	case EDGE_REGISTRY_STALE: sum->stale++; break;
+	case EDGE_REGISTRY_OFFLINE:
+		count_offline(sum, n->info.status_reason[0] ? n->info.status_reason : "none");
+		break;
+	case EDGE_REGISTRY_FORGOTTEN: sum->forgotten++; reg->stats.forgotten++; break;
+	case EDGE_REGISTRY_ONLINE:
+	case EDGE_REGISTRY_UPDATED:
+		break;
+	}
+	if (n->info.state == EDGE_NODE_ONLINE && old != EDGE_NODE_ONLINE &&
+	    ev != EDGE_REGISTRY_REGISTERED)
+		sum->online++;
+	/* per-node lines are the hook's (at debug level) */
+	if (reg->opt.on_change)
+		reg->opt.on_change(&n->info, old, ev, reg->opt.on_change_ud);
+}
+
+static void set_state(edge_registry *reg, struct edge__reg_node *n, enum edge_node_state s,
+		      const char *reason)
+{
+	assert((unsigned)s < EDGE_NODE_STATE_COUNT);
+	assert((unsigned)n->info.state < EDGE_NODE_STATE_COUNT);
+	assert(reg->by_state[n->info.state] > 0);
 	reg->by_state[n->info.state]--;
 	reg->by_state[s]++;
 	n->info.state = s;
+	snprintf(n->info.status_reason, sizeof n->info.status_reason, "%s", reason ? reason : "");
+	assert_counts(reg);
 }
 
-static void notify(edge_registry *reg, struct edge__reg_node *n, enum edge_node_state old,
-		   enum edge_registry_event ev)
+/* An event the hook sees: recorded, then the node written at once. */
+static void event(edge_registry *reg, struct edge__reg_node *n, enum edge_node_state old,
+		  enum edge_registry_event ev)
 {
-	if (reg->opt.on_change)
-		reg->opt.on_change(&n->info, old, ev, reg->opt.on_change_ud);
+	record_event(reg, n, old, ev);
+	write_now(reg, n);
+}
+
+static void summary_line(edge_registry *reg, uint64_t now_ms)
+{
+	struct summary *sum = &reg->sum;
+	char line[768], reasons[384] = "";
+	size_t used = 0, rused = 0;
+
+#define ADD(fmt, ...)                                                                   \
+	do {                                                                            \
+		int w_ = snprintf(line + used, sizeof line - used, "%s" fmt,            \
+				  used ? ", " : "", __VA_ARGS__);                       \
+		if (w_ > 0 && (size_t)w_ < sizeof line - used)                          \
+			used += (size_t)w_;                                             \
+	} while (0)
+
+	if (sum->registered)
+		ADD("%u registered", sum->registered);
+	if (sum->reconnected)
+		ADD("%u reconnected", sum->reconnected);
+	if (sum->online)
+		ADD("%u online", sum->online);
+	if (sum->stale)
+		ADD("%u stale", sum->stale);
+	if (sum->offline_total) {
+		for (unsigned i = 0; i <= SUMMARY_REASONS; i++) {
+			int w;
+
+			if (!sum->offline[i].count)
+				continue;
+			w = snprintf(reasons + rused, sizeof reasons - rused, "%s%u %s",
+				     rused ? ", " : "", sum->offline[i].count, sum->offline[i].reason);
+			if (w > 0 && (size_t)w < sizeof reasons - rused)
+				rused += (size_t)w;
+		}
+		ADD("%u offline (%s)", sum->offline_total, reasons);
+	}
+	if (sum->forgotten)
+		ADD("%u removed", sum->forgotten);
+#undef ADD
+	if (used)
+		edge_log(EDGE_LOG_NOTICE, "registry", "presence: %s in the last %llu s", line,
+			 (unsigned long long)((now_ms - reg->last_summary_ms + 500) / 1000));
+	memset(sum, 0, sizeof *sum);
+	reg->last_summary_ms = now_ms;
 }
 
 /* ---- load ---- */
@@ -244,10 +520,11 @@ static int load_row(const struct edge_node_info *row, void *ud)
 		return -ENOMEM;
 	n->info = *row;
 	n->info.state = EDGE_NODE_OFFLINE;
+	n->info.status_reason[0] = '\0'; /* offline because the gateway started */
 	if (n->info.heartbeat_interval_ms == 0)
 		n->info.heartbeat_interval_ms = reg->opt.default_heartbeat_interval_ms;
 	/* record that it is now considered offline */
-	n->dirty = row->state != EDGE_NODE_OFFLINE;
+	n->dirty = row->state != EDGE_NODE_OFFLINE || row->status_reason[0];
 	return 0;
 }
 
@@ -263,6 +540,8 @@ int edge_registry_load(edge_registry *reg)
 	rc = edge__registry_load_rows(reg->store, load_row, &ls);
 	if (rc < 0)
 		return rc;
+	assert_counts(reg);
+	(void)write_dirty(reg); /* the OFFLINE states; refused ones go with the next interval */
 	edge_log(EDGE_LOG_INFO, "registry", "loaded %u known nodes", reg->count);
 	if (ls.skipped) {
 		edge_log(EDGE_LOG_WARNING, "registry",
@@ -329,31 +608,40 @@ int edge_registry_on_hello(edge_registry *reg, const struct edge_msg_hello *hell
 		return -EINVAL;
 	if (!edge_id_valid_str(hello->id))
 		return EDGE_EPROTO;
+	see_clock(reg, now_ms);
 	n = find(reg, hello->id);
 	if (!n) {
+		enum edge_msg_state pst;
+		char preason[EDGE_REGISTRY_TOKEN_MAX] = "";
+
 		if (reg->count >= reg->opt.max_devices)
 			return EDGE_ELIMIT;
 		n = insert(reg, hello->id, EDGE_NODE_ONLINE);
 		if (!n)
 			return -ENOMEM;
 		n->info.first_seen_ms = wall_ms;
+		/* Its "online" status came first (spec §2.1): its reason stands. */
+		if (edge__pending_take(reg->pending, hello->id, now_ms, &pst, preason,
+				       sizeof preason)) {
+			reg->stats.pending_applied++;
+			if (pst == EDGE_MSG_STATE_ONLINE)
+				copy_text(n->info.status_reason, sizeof n->info.status_reason,
+					  preason);
+		}
 		old = EDGE_NODE_OFFLINE;
 		ev = EDGE_REGISTRY_REGISTERED;
 	} else {
 		old = n->info.state;
-		if (old == EDGE_NODE_ONLINE) {
-			ev = EDGE_REGISTRY_UPDATED;
-		} else {
-			ev = EDGE_REGISTRY_RECONNECTED;
-			n->info.reconnect_count++;
-			set_state(reg, n, EDGE_NODE_ONLINE);
-		}
+		ev = EDGE_REGISTRY_UPDATED;
+		if (old != EDGE_NODE_ONLINE)
+			set_state(reg, n, EDGE_NODE_ONLINE, NULL);
 	}
+	assert_counts(reg);
 	copy_capabilities(reg, &n->info, hello);
 	n->info.last_seen_ms = wall_ms;
 	n->last_heard_ms = now_ms;
-	(void)persist(reg, n, now_ms);
-	notify(reg, n, old, ev);
+	n->caps_dirty = true;
+	event(reg, n, old, ev);
 	return 0;
 }
 
@@ -368,26 +656,9 @@ static int find_sender(const edge_registry *reg, const char *id,
 	return *out ? 0 : EDGE_ENOTFOUND;
 }
 
-/* An online status or a heartbeat: the node is alive. Already online, only
- * a coalesced write; otherwise it is back online. */
-static void heard_alive(edge_registry *reg, struct edge__reg_node *n,
-			uint64_t now_ms, int64_t wall_ms)
-{
-	enum edge_node_state old = n->info.state;
-
-	n->info.last_seen_ms = wall_ms;
-	n->last_heard_ms = now_ms;
-	if (old == EDGE_NODE_ONLINE) {
-		persist_coalesced(reg, n, now_ms);
-		return;
-	}
-	set_state(reg, n, EDGE_NODE_ONLINE);
-	(void)persist(reg, n, now_ms);
-	notify(reg, n, old, EDGE_REGISTRY_ONLINE);
-}
-
 int edge_registry_on_status(edge_registry *reg, const char *id,
-			    const struct edge_msg_status *st, uint64_t now_ms, int64_t wall_ms)
+			    const struct edge_msg_status *st, bool retained, uint64_t now_ms,
+			    int64_t wall_ms)
 {
 	struct edge__reg_node *n;
 	enum edge_node_state old;
@@ -397,23 +668,46 @@ int edge_registry_on_status(edge_registry *reg, const char *id,
 		return -EINVAL;
 	if (st->state != EDGE_MSG_STATE_ONLINE && st->state != EDGE_MSG_STATE_OFFLINE)
 		return EDGE_EPROTO;
+	see_clock(reg, now_ms);
 	rc = find_sender(reg, id, &n);
+	if (rc == EDGE_ENOTFOUND) {
+		/* A new node's status precedes its hello: keep it for the hello. */
+		if (edge__pending_put(reg->pending, id, st->state, st->reason_text, now_ms))
+			reg->stats.pending_dropped++;
+		edge_log(EDGE_LOG_DEBUG, "registry", "status of unknown node %s kept until its hello",
+			 id);
+		return 0;
+	}
 	if (rc < 0)
 		return rc;
 	old = n->info.state;
-	copy_text(n->info.status_reason, sizeof n->info.status_reason, st->reason_text);
-	if (st->state == EDGE_MSG_STATE_ONLINE) {
-		heard_alive(reg, n, now_ms, wall_ms);
+	if (st->state == EDGE_MSG_STATE_OFFLINE) {
+		/* a clean goodbye or the broker's last will */
+		if (old == EDGE_NODE_OFFLINE) {
+			copy_text(n->info.status_reason, sizeof n->info.status_reason,
+				  st->reason_text);
+			n->dirty = true; /* only the reason changed */
+			return 0;
+		}
+		set_state(reg, n, EDGE_NODE_OFFLINE, st->reason_text);
+		event(reg, n, old, EDGE_REGISTRY_OFFLINE);
 		return 0;
 	}
-	/* offline (a clean goodbye or the broker's last will) */
-	if (old == EDGE_NODE_OFFLINE) {
-		(void)persist(reg, n, now_ms); /* the reason changed */
-		return 0;
+	/* online: alive; live → a new session */
+	n->info.last_seen_ms = wall_ms;
+	n->last_heard_ms = now_ms;
+	if (old != EDGE_NODE_ONLINE)
+		set_state(reg, n, EDGE_NODE_ONLINE, st->reason_text);
+	else
+		copy_text(n->info.status_reason, sizeof n->info.status_reason, st->reason_text);
+	if (!retained) {
+		n->info.reconnect_count++;
+		event(reg, n, old, EDGE_REGISTRY_RECONNECTED);
+	} else if (old != EDGE_NODE_ONLINE) {
+		event(reg, n, old, EDGE_REGISTRY_ONLINE);
+	} else {
+		n->dirty = true;
 	}
-	set_state(reg, n, EDGE_NODE_OFFLINE);
-	(void)persist(reg, n, now_ms);
-	notify(reg, n, old, EDGE_REGISTRY_OFFLINE);
 	return 0;
 }
 
@@ -422,10 +716,12 @@ int edge_registry_on_heartbeat(edge_registry *reg, const char *id,
 {
 	struct edge__reg_node *n;
 	struct edge_node_info *i;
+	enum edge_node_state old;
 	int rc;
 
 	if (!reg || !hb)
 		return -EINVAL;
+	see_clock(reg, now_ms);
 	rc = find_sender(reg, id, &n);
 	if (rc < 0)
 		return rc;
@@ -440,7 +736,14 @@ int edge_registry_on_heartbeat(edge_registry *reg, const char *id,
 	i->hb_min_free_heap_bytes = hb->has_min_free_heap ? hb->min_free_heap_bytes : 0;
 	i->hb_has_rssi = hb->has_rssi != 0;
 	i->hb_rssi_dbm = hb->has_rssi ? hb->rssi_dbm : 0;
-	heard_alive(reg, n, now_ms, wall_ms);
+	i->last_seen_ms = wall_ms;
+	n->last_heard_ms = now_ms;
+	n->dirty = true; /* counters: written with the next interval */
+	old = i->state;
+	if (old != EDGE_NODE_ONLINE) {
+		set_state(reg, n, EDGE_NODE_ONLINE, NULL);
+		event(reg, n, old, EDGE_REGISTRY_ONLINE);
+	}
 	return 0;
 }
 
@@ -454,22 +757,23 @@ int edge_registry_on_lost(edge_registry *reg, const char *id, const char *reason
 	(void)wall_ms; /* losing a node is not hearing from it */
 	if (!reg)
 		return -EINVAL;
+	see_clock(reg, now_ms);
 	rc = find_sender(reg, id, &n);
 	if (rc < 0)
 		return rc;
 	old = n->info.state;
-	copy_text(n->info.status_reason, sizeof n->info.status_reason, reason ? reason : "lost");
+	set_state(reg, n, EDGE_NODE_OFFLINE, reason ? reason : "lost");
 	if (old != EDGE_NODE_OFFLINE)
-		set_state(reg, n, EDGE_NODE_OFFLINE);
-	(void)persist(reg, n, now_ms);
-	if (old != EDGE_NODE_OFFLINE)
-		notify(reg, n, old, EDGE_REGISTRY_OFFLINE);
+		event(reg, n, old, EDGE_REGISTRY_OFFLINE);
+	else
+		n->dirty = true;
 	return 0;
 }
 
-int edge_registry_forget(edge_registry *reg, const char *id)
+int edge_registry_forget(edge_registry *reg, const char *id, bool force)
 {
 	struct edge__reg_node **link, *n;
+	struct edge__reg_write *w;
 	int rc;
 
 	if (!reg)
@@ -482,15 +786,26 @@ int edge_registry_forget(edge_registry *reg, const char *id)
 	n = *link;
 	if (!n)
 		return EDGE_ENOTFOUND;
+	if (!force && n->info.state != EDGE_NODE_OFFLINE)
+		return EDGE_ESTATE;
 	if (reg->store) {
-		rc = edge__registry_delete_node(reg->store, id);
+		w = write_new(reg, 0);
+		if (!w)
+			return -ENOMEM;
+		w->is_delete = true;
+		copy_text(w->delete_id, sizeof w->delete_id, id);
+		rc = submit(reg, w);
 		if (rc < 0)
 			return rc;
 	}
-	notify(reg, n, n->info.state, EDGE_REGISTRY_FORGOTTEN);
+	record_event(reg, n, n->info.state, EDGE_REGISTRY_FORGOTTEN);
 	*link = n->hash_next;
+	assert(reg->count > 0 && reg->by_state[n->info.state] > 0);
 	reg->count--;
 	reg->by_state[n->info.state]--;
+	assert(!find(reg, id));
+	assert_counts(reg);
+	edge__pending_remove(reg->pending, id);
 	free(n);
 	return 0;
 }
@@ -503,65 +818,97 @@ int edge_registry_set_stale_after(edge_registry *reg, unsigned missed)
 	return 0;
 }
 
+int edge_registry_set_persist_interval(edge_registry *reg, uint32_t interval_ms)
+{
+	if (!reg || interval_ms == 0)
+		return -EINVAL;
+	reg->opt.persist_interval_ms = interval_ms;
+	return 0;
+}
+
+int edge_registry_set_summary_interval(edge_registry *reg, uint32_t interval_ms)
+{
+	if (!reg || interval_ms == 0)
+		return -EINVAL;
+	reg->opt.summary_interval_ms = interval_ms;
+	return 0;
+}
+
+/* now - then >= interval, also when the caller's clock went backwards. */
+static bool due(uint64_t now_ms, uint64_t then_ms, uint32_t interval_ms)
+{
+	return now_ms < then_ms || now_ms - then_ms >= interval_ms;
+}
+
 void edge_registry_tick(edge_registry *reg, uint64_t now_ms)
 {
+	unsigned expired;
+
 	if (!reg)
 		return;
+	see_clock(reg, now_ms);
 	for (size_t b = 0; b < reg->n_buckets; b++) {
 		for (struct edge__reg_node *n = reg->buckets[b]; n; n = n->hash_next) {
 			uint64_t limit = (uint64_t)n->info.heartbeat_interval_ms *
 					 reg->opt.stale_after_missed_heartbeats;
 
+			assert((unsigned)n->info.state < EDGE_NODE_STATE_COUNT);
 			if (n->info.state == EDGE_NODE_ONLINE && now_ms >= n->last_heard_ms &&
 			    now_ms - n->last_heard_ms >= limit) {
-				set_state(reg, n, EDGE_NODE_STALE);
-				(void)persist(reg, n, now_ms);
-				notify(reg, n, EDGE_NODE_ONLINE, EDGE_REGISTRY_STALE);
-			} else if (n->dirty) {
-				persist_coalesced(reg, n, now_ms);
+				set_state(reg, n, EDGE_NODE_STALE, NULL);
+				event(reg, n, EDGE_NODE_ONLINE, EDGE_REGISTRY_STALE);
 			}
 		}
 	}
+	if (due(now_ms, reg->last_persist_ms, reg->opt.persist_interval_ms)) {
+		reg->last_persist_ms = now_ms;
+		(void)write_dirty(reg);
+	}
+	expired = edge__pending_expire(reg->pending, now_ms);
+	reg->stats.pending_dropped += expired;
+	if (due(now_ms, reg->last_summary_ms, reg->opt.summary_interval_ms))
+		summary_line(reg, now_ms);
 }
 
 int edge_registry_sync(edge_registry *reg)
 {
-	int first = 0;
-
 	if (!reg)
 		return -EINVAL;
-	for (size_t b = 0; b < reg->n_buckets; b++) {
-		for (struct edge__reg_node *n = reg->buckets[b]; n; n = n->hash_next) {
-			int rc;
+	return write_dirty(reg);
+}
 
-			if (!n->dirty)
-				continue;
-			rc = persist(reg, n, n->last_persist_ms);
-			if (rc < 0 && first == 0)
-				first = rc;
-		}
-	}
-	return first;
+unsigned edge_registry_unsaved(const edge_registry *reg)
+{
+	unsigned n_unsaved = 0;
+
+	if (!reg || !reg->store)
+		return 0;
+	for (size_t b = 0; b < reg->n_buckets; b++)
+		for (const struct edge__reg_node *n = reg->buckets[b]; n; n = n->hash_next)
+			n_unsaved += n->dirty || n->caps_dirty || n->in_flight;
+	return n_unsaved;
 }
 
 int edge_registry_save(edge_registry *reg)
 {
-	int rc;
+	int rc = 0;
 
 	if (!reg)
 		return -EINVAL;
 	if (!reg->store)
 		return 0;
-	/* Each round submits at least one write (or fails for good), so the
-	 * number of rounds is bounded by the number of nodes. */
-	for (unsigned round = 0; round <= reg->count; round++) {
+	/* Rounds go on while they make progress (a full queue takes part of
+	 * the writes per round); a store that fails every write (disk full)
+	 * ends it at the first round that saved nothing. */
+	for (unsigned before = edge_registry_unsaved(reg), after; before > 0; before = after) {
 		rc = edge_registry_sync(reg);
 		edge_store_flush(reg->store);
 		(void)edge_store_run_completions(reg->store);
-		if (rc != EDGE_ELIMIT)
-			return rc;
+		after = edge_registry_unsaved(reg);
+		if (after >= before)
+			return rc < 0 ? rc : EDGE_ESTORE;
 	}
-	return EDGE_ELIMIT;
+	return 0;
 }
 
 /* ---- queries ---- */
@@ -573,6 +920,14 @@ void edge_registry_counts(const edge_registry *reg, struct edge_registry_counts 
 		return;
 	out->total = reg->count;
 	memcpy(out->by_state, reg->by_state, sizeof out->by_state);
+	out->pending_status = edge__pending_count(reg->pending);
+}
+
+void edge_registry_get_stats(const edge_registry *reg, struct edge_registry_stats *out)
+{
+	memset(out, 0, sizeof *out);
+	if (reg)
+		*out = reg->stats;
 }
 
 int edge_registry_get(const edge_registry *reg, const char *id, struct edge_node_info *out)
@@ -613,6 +968,7 @@ int edge_registry_foreach(const edge_registry *reg, unsigned state_mask,
 		for (struct edge__reg_node *node = reg->buckets[b]; node; node = node->hash_next)
 			if (state_mask & EDGE_NODE_MASK(node->info.state))
 				list[n++] = node;
+	assert(n <= reg->count);
 	qsort(list, n, sizeof *list, by_id);
 	for (size_t i = 0; i < n && rc == 0; i++)
 		rc = fn(&list[i]->info, ud);

@@ -2,25 +2,51 @@
  * lookup), persisted through the store.
  *
  * All functions run on the loop thread. Events carry two clocks: `now_ms`, a
- * monotonic millisecond clock that drives heartbeat/staleness timing, and
- * `wall_ms`, wall-clock milliseconds since the Unix epoch that are stored as
- * first_seen/last_seen.
+ * monotonic millisecond clock that drives heartbeat/staleness timing, write
+ * coalescing and the summary line (the caller's clock: tests inject their
+ * own), and `wall_ms`, wall-clock milliseconds since the Unix epoch that are
+ * stored as first_seen/last_seen.
  *
- * States: a node is ONLINE after a hello, an "online" status or a heartbeat;
- * a hello while it was not ONLINE counts as a reconnect;
- * STALE after `stale_after_missed_heartbeats` of its own heartbeat intervals
- * without a heartbeat (edge_registry_tick); OFFLINE after an "offline" status
- * (its last will included) or on_lost. Nodes loaded from the store start
- * OFFLINE until their retained status or a new hello says otherwise.
+ * States (proto/node-protocol.md §6):
+ * - ONLINE after an "online" status, a hello or a heartbeat;
+ * - STALE after `stale_after_missed_heartbeats` of its own heartbeat
+ *   intervals without a heartbeat (edge_registry_tick);
+ * - OFFLINE after an "offline" status (its last will included) or on_lost.
+ *   Nodes loaded from the store start OFFLINE until their retained status or
+ *   a new hello says otherwise.
  *
- * Persistence (store ops, never blocking): a node's row is written on every
- * state change and on every hello (capabilities); heartbeats only update
- * memory, and last_seen/counters are written at most once per
- * `persist_interval_ms` per node (default 5 s; a tick writes what is left).
- * At shutdown call edge_registry_save() (or sync + flush) before closing the
- * store. If the store queue is full the row stays marked dirty and a later
- * tick retries. A row write the store fails (disk full, ...) is logged and
- * retried by a tick after persist_interval_ms. */
+ * Reconnects: a node publishes exactly one "online" status per MQTT session.
+ * Every LIVE "online" status of a registered node (not a retained replay,
+ * which the broker sends because the gateway (re)subscribed) is a new
+ * session: reconnect_count + 1, whatever the node's state was. The session
+ * in which a node first registers is not a reconnect; a hello never counts.
+ *
+ * Status before hello: a conforming new node publishes its "online" status
+ * before its hello. A status from an unknown id is no error: the latest one
+ * per id is kept in a bounded pending table (EDGE_REGISTRY_PENDING_MAX
+ * entries, the oldest dropped when full, each expiring after
+ * EDGE_REGISTRY_PENDING_TTL_MS) and applied when the hello registers the node
+ * (an "online" one gives status_reason, e.g. "boot").
+ *
+ * status_reason always belongs to the current state: it is the reason of the
+ * status message (or on_lost) that caused it; a transition not caused by a
+ * status (ONLINE by hello or heartbeat, STALE by the tick, OFFLINE at load)
+ * clears it, so "online" never shows with "shutdown".
+ *
+ * Persistence (store ops, never blocking). Two tables: `nodes`, the wide row
+ * of capabilities, written on every hello; `node_presence`, a narrow row of
+ * state, reason, reconnect_count, last_seen and heartbeat counters. A state
+ * change (or a hello, or a forget) is submitted at once; counters and
+ * last_seen only change memory and are written for every changed node in ONE
+ * store op per `persist_interval_ms` (from edge_registry_tick) and by
+ * edge_registry_sync at shutdown, so after a crash the store is at most one
+ * interval old. A write the store cannot take (queue full) or fails (disk
+ * full, ...) leaves the node dirty: the next interval writes it again. Failed
+ * writes are logged at most once per EDGE_REGISTRY_FAIL_LOG_MS with a count.
+ *
+ * Logging: per-node transitions at debug level (and through the hook);
+ * fleet-wide, one NOTICE line of counts per `summary_interval_ms` that saw
+ * any transition, from edge_registry_tick. */
 #ifndef EDGE_REGISTRY_H
 #define EDGE_REGISTRY_H
 
@@ -54,6 +80,9 @@ int edge_node_state_from_name(const char *name);
 #define EDGE_REGISTRY_SHA256_HEX 64
 /* Op names joined with ',' (EDGE_MSG_MAX_OPS names of < EDGE_MSG_OP_CAP). */
 #define EDGE_REGISTRY_OPS_TEXT_MAX 2048
+#define EDGE_REGISTRY_PENDING_MAX 1024          /* statuses of unknown ids kept */
+#define EDGE_REGISTRY_PENDING_TTL_MS 300000     /* ... each for at most 5 min */
+#define EDGE_REGISTRY_FAIL_LOG_MS 10000         /* one store-failure line per 10 s */
 
 /* A snapshot of one node (plain data, copied out; about 2.7 KB, which is
  * also the registry's memory per node). */
@@ -66,7 +95,7 @@ struct edge_node_info {
 	char runtime_name[EDGE_REGISTRY_TOKEN_MAX];     /* e.g. "tflm" */
 	char runtime_version[EDGE_REGISTRY_TOKEN_MAX];
 	unsigned n_ops;
-	char ops[EDGE_REGISTRY_OPS_TEXT_MAX];           /* "CONV_2D,SOFTMAX" */
+	char ops[EDGE_REGISTRY_OPS_TEXT_MAX];           /* "CONV_2D,SOFTMAX": names never hold ',' */
 	uint32_t ram_bytes;
 	uint32_t flash_bytes;
 	uint32_t arena_bytes;
@@ -80,8 +109,8 @@ struct edge_node_info {
 	/* lifecycle (wall clock, ms since the epoch; 0 = never) */
 	int64_t first_seen_ms;
 	int64_t last_seen_ms;                           /* last message of any kind */
-	uint32_t reconnect_count;                       /* back online after offline/stale */
-	char status_reason[EDGE_REGISTRY_TOKEN_MAX];    /* last status/lost reason, "" if none */
+	uint32_t reconnect_count;                       /* new MQTT sessions after the first */
+	char status_reason[EDGE_REGISTRY_TOKEN_MAX];    /* why the current state, "" if no status said */
 
 	/* latest heartbeat (zero until the first one) */
 	uint32_t hb_seq;
@@ -99,9 +128,9 @@ struct edge_node_info {
 /* Why a state hook fired. */
 enum edge_registry_event {
 	EDGE_REGISTRY_REGISTERED,   /* first hello of a new node */
-	EDGE_REGISTRY_UPDATED,      /* hello of a node that was already online */
-	EDGE_REGISTRY_RECONNECTED,  /* hello of a node that was offline or stale */
-	EDGE_REGISTRY_ONLINE,       /* online status / heartbeat of an offline or stale node */
+	EDGE_REGISTRY_UPDATED,      /* hello of a known node (capabilities replaced) */
+	EDGE_REGISTRY_RECONNECTED,  /* live online status of a registered node: a new session */
+	EDGE_REGISTRY_ONLINE,       /* retained online status / heartbeat of an offline or stale node */
 	EDGE_REGISTRY_STALE,        /* missed heartbeats */
 	EDGE_REGISTRY_OFFLINE,      /* offline status or lost */
 	EDGE_REGISTRY_FORGOTTEN,    /* removed by edge_registry_forget (node still valid in the call) */
@@ -109,7 +138,9 @@ enum edge_registry_event {
 const char *edge_registry_event_name(enum edge_registry_event ev);
 
 /* Called on the loop thread after the change took effect; `node` is borrowed
- * for the call. May query the registry; must not call its event functions. */
+ * for the call. May query the registry; must not call its event functions.
+ * One call per per-node transition: log it at debug level at most (the
+ * registry logs the fleet-wide summary). */
 typedef void (*edge_registry_hook)(const struct edge_node_info *node,
 				   enum edge_node_state old_state,
 				   enum edge_registry_event ev, void *ud);
@@ -118,56 +149,71 @@ struct edge_registry_options {
 	unsigned max_devices;                 /* default 1024; hello beyond → EDGE_ELIMIT */
 	unsigned stale_after_missed_heartbeats; /* default 3 */
 	uint32_t default_heartbeat_interval_ms; /* default 30000, when a hello gives none */
-	uint32_t persist_interval_ms;         /* heartbeat write coalescing, default 5000 */
+	uint32_t persist_interval_ms;         /* counter/last_seen writes, default 60000 */
+	uint32_t summary_interval_ms;         /* NOTICE summary line, default 10000 */
 	edge_registry_hook on_change;         /* may be NULL */
 	void *on_change_ud;
 };
 void edge_registry_options_init(struct edge_registry_options *opt);
 
 /* store is borrowed and must outlive the registry (may be NULL: memory only,
- * for tests/tools). opt may be NULL. Errors: -EINVAL, -ENOMEM. */
+ * for tests/tools). With a store, creates the presence table if missing
+ * (edge_store_read: blocks; startup only). opt may be NULL. Errors: -EINVAL,
+ * -ENOMEM, the store's errors. */
 EDGE_WUR int edge_registry_new(edge_store *store, const struct edge_registry_options *opt,
 			       edge_registry **out);
 /* NULL-safe. Pending store ops may complete later: they only hold a small
  * counted link that notices the registry is gone. */
 void edge_registry_free(edge_registry *reg);
 
-/* Loads the nodes table (startup only: uses edge_store_read, which blocks).
- * Every loaded node is OFFLINE. Nodes beyond max_devices are not loaded
- * (logged) and the call returns EDGE_ELIMIT after loading the rest. */
+/* Loads the stored nodes (startup only: uses edge_store_read, which
+ * blocks). Every loaded node is OFFLINE with an empty status_reason. Nodes beyond max_devices are not loaded (logged) and the
+ * call returns EDGE_ELIMIT after loading the rest. */
 EDGE_WUR int edge_registry_load(edge_registry *reg);
 
-/* A node said hello. New id → registered (first_seen = wall_ms); known id →
- * capabilities replaced, reconnect_count++ if it was offline or stale; state
- * becomes ONLINE. Errors: EDGE_EPROTO (invalid id), EDGE_ELIMIT (new node and
- * max_devices reached; existing nodes unaffected), -ENOMEM. */
+/* A node said hello. New id → registered (first_seen = wall_ms), with its
+ * pending status applied (an "online" one sets status_reason); known id →
+ * capabilities replaced (reconnect_count unchanged; status_reason kept if it
+ * was ONLINE, else cleared). State becomes ONLINE. Capabilities and presence
+ * are written at once. Errors: EDGE_EPROTO (invalid id), EDGE_ELIMIT (new
+ * node and max_devices reached; existing nodes unaffected), -ENOMEM. */
 EDGE_WUR int edge_registry_on_hello(edge_registry *reg, const struct edge_msg_hello *hello,
 				    uint64_t now_ms, int64_t wall_ms);
 
-/* A status message of node `id` (the topic's id; retained / last will).
- * online → ONLINE (event ONLINE if it was offline or stale; not counted as a
- * reconnect: the hello that follows a reconnect is); offline → OFFLINE with
- * its reason (reason_text, kept in status_reason). Errors: EDGE_EPROTO (invalid id or
- * state), EDGE_ENOTFOUND (unknown id: a status alone registers nothing). */
+/* A status message of node `id` (the topic's id; a live publish, a
+ * retained replay or a last will). `retained`: the MQTT retain flag as
+ * delivered, i.e. a replay the broker sent because the gateway subscribed.
+ * online → ONLINE, status_reason = its reason; live → reconnect_count + 1
+ * and event RECONNECTED (even if it was ONLINE), retained → event ONLINE if
+ * it was offline or stale. offline → OFFLINE with its reason. Unknown id:
+ * kept as the id's pending status (see above), returns 0; nothing is
+ * registered. Errors: EDGE_EPROTO (invalid id or state). */
 EDGE_WUR int edge_registry_on_status(edge_registry *reg, const char *id,
-				     const struct edge_msg_status *status,
+				     const struct edge_msg_status *status, bool retained,
 				     uint64_t now_ms, int64_t wall_ms);
 
-/* A heartbeat of node `id`: counters and last_seen updated; STALE/OFFLINE →
- * ONLINE (event ONLINE, not a reconnect). Errors: EDGE_EPROTO (invalid id), EDGE_ENOTFOUND. */
+/* A heartbeat of node `id`: counters and last_seen updated in memory
+ * (written with the next interval); STALE/OFFLINE → ONLINE (event ONLINE,
+ * status_reason cleared, written at once; not a reconnect). Errors:
+ * EDGE_EPROTO (invalid id), EDGE_ENOTFOUND (a conforming node heartbeats only
+ * once registered). */
 EDGE_WUR int edge_registry_on_heartbeat(edge_registry *reg, const char *id,
 					const struct edge_msg_heartbeat *hb,
 					uint64_t now_ms, int64_t wall_ms);
 
 /* The gateway lost the node by other means (e.g. broker session gone):
- * → OFFLINE with `reason` (may be NULL). Unknown id: EDGE_ENOTFOUND. */
+ * → OFFLINE, status_reason = `reason` ("lost" when NULL), written at once.
+ * Unknown id: EDGE_ENOTFOUND. */
 EDGE_WUR int edge_registry_on_lost(edge_registry *reg, const char *id, const char *reason,
 				   uint64_t now_ms, int64_t wall_ms);
 
-/* Removes a node (operator request): from memory now, its row through the
- * store. A later hello registers it afresh. Errors: EDGE_EPROTO (invalid id),
- * EDGE_ENOTFOUND, EDGE_ELIMIT (store queue full: nothing removed), -ENOMEM. */
-EDGE_WUR int edge_registry_forget(edge_registry *reg, const char *id);
+/* Removes a node (operator request): from memory now, its rows (and its
+ * pending status) through the store. Refused with EDGE_ESTATE while the node
+ * is ONLINE or STALE unless `force`. Its messages then count as unknown until
+ * a hello registers it afresh (reconnect_count 0, new first_seen). Errors:
+ * EDGE_EPROTO (invalid id), EDGE_ENOTFOUND, EDGE_ESTATE, EDGE_ELIMIT (store
+ * queue full: nothing removed), -ENOMEM. */
+EDGE_WUR int edge_registry_forget(edge_registry *reg, const char *id, bool force);
 
 /* Reloadable option: a node turns stale after `missed` of its heartbeat
  * intervals without news. Applies from the next edge_registry_tick on, to
@@ -176,21 +222,34 @@ EDGE_WUR int edge_registry_forget(edge_registry *reg, const char *id);
  * Errors: -EINVAL (reg NULL or missed == 0; the old value stays). */
 EDGE_WUR int edge_registry_set_stale_after(edge_registry *reg, unsigned missed);
 
+/* Reloadable options: the interval of the coalesced counter writes and of
+ * the summary line. Apply from the next tick. Errors: -EINVAL (reg NULL or
+ * interval 0; the old value stays). */
+EDGE_WUR int edge_registry_set_persist_interval(edge_registry *reg, uint32_t interval_ms);
+EDGE_WUR int edge_registry_set_summary_interval(edge_registry *reg, uint32_t interval_ms);
+
 /* Periodic (about once a second): ONLINE nodes whose last heartbeat (or hello)
  * is older than stale_after_missed_heartbeats × their interval become STALE;
- * retries rows the store could not take. O(nodes). */
+ * once per persist_interval_ms the changed rows go out as one store op;
+ * pending statuses expire; once per summary_interval_ms the summary line.
+ * O(nodes). */
 void edge_registry_tick(edge_registry *reg, uint64_t now_ms);
 
-/* Submits a write for every node with unwritten changes. Returns 0 or the
- * first submit error (EDGE_ELIMIT: retry after completions ran). */
+/* Submits every unwritten change now (one op for the presence rows, one per
+ * node whose capabilities are unwritten). Never blocks: for a stop on a
+ * running loop, call it, then let the loop run the store's completions until
+ * edge_registry_unsaved() is 0 (a failed or refused write marks the node
+ * dirty again: call sync again). Returns 0 or the first submit error
+ * (EDGE_ELIMIT: retry after completions ran). */
 EDGE_WUR int edge_registry_sync(edge_registry *reg);
 
-/* Shutdown: like sync, but blocks (edge_store_flush + run_completions) while
- * the store queue is full, so every change is committed on return even with
- * more dirty nodes than queue_max_ops. Blocks the calling thread: only once
- * the owner is stopping (the loop may still be running, e.g. to drain).
- * Returns 0 or the first submit error; a failed commit is logged by the
- * op's completion (group "registry"). */
+/* Nodes with changes not yet committed: dirty ones plus those whose write is
+ * in flight. 0 = the store holds everything. */
+unsigned edge_registry_unsaved(const edge_registry *reg);
+
+/* Teardown, once the loop no longer runs: sync, then edge_store_flush +
+ * run_completions until everything is committed (bounded rounds). Blocks the
+ * calling thread: never from a loop callback. Returns 0 or the first error. */
 EDGE_WUR int edge_registry_save(edge_registry *reg);
 
 /* ---- queries ---- */
@@ -198,7 +257,19 @@ EDGE_WUR int edge_registry_save(edge_registry *reg);
 struct edge_registry_counts {
 	unsigned total;
 	unsigned by_state[EDGE_NODE_STATE_COUNT]; /* indexed by enum edge_node_state */
+	unsigned pending_status;                 /* statuses of unknown ids kept */
 };
+
+/* Cumulative since edge_registry_new. */
+struct edge_registry_stats {
+	uint64_t registered, reconnects, forgotten;
+	uint64_t pending_applied;   /* pending statuses used by a registration */
+	uint64_t pending_dropped;   /* evicted (table full) or expired */
+	uint64_t writes;            /* store ops submitted */
+	uint64_t rows_written;      /* presence rows in them */
+	uint64_t write_failures;    /* ops the store failed or refused */
+};
+void edge_registry_get_stats(const edge_registry *reg, struct edge_registry_stats *out);
 void edge_registry_counts(const edge_registry *reg, struct edge_registry_counts *out);
 
 /* Copies one node. Errors: EDGE_ENOTFOUND. */

@@ -7,12 +7,13 @@
 struct edge__reg_node {
 	struct edge__reg_node *hash_next;
 	uint64_t last_heard_ms;    /* monotonic: last hello/heartbeat/online status */
-	uint64_t last_persist_ms;  /* monotonic: last row write submitted */
-	bool dirty;                /* memory has changes the store has not been given */
+	bool dirty;                /* presence changed since the last submitted write */
+	bool caps_dirty;           /* capabilities (nodes row) not yet submitted */
+	unsigned in_flight;        /* submitted writes not yet completed */
 	struct edge_node_info info;
 };
 
-/* What a pending row write knows of its registry: the registry may be freed
+/* What a pending write knows of its registry: the registry may be freed
  * before the write completes, so ops hold this small counted link instead
  * (loop thread only, no atomics needed). */
 struct edge__registry_link {
@@ -22,20 +23,67 @@ struct edge__registry_link {
 
 void edge__registry_link_put(struct edge__registry_link *link);
 
-/* A row write failed in the store: mark the node dirty so a tick retries. */
-void edge__registry_write_failed(edge_registry *reg, const char *id);
+/* The narrow row of node_presence (see edge_registry_persist.c). */
+struct edge__presence_row {
+	char id[EDGE_REGISTRY_ID_MAX + 1];
+	enum edge_node_state state;
+	char status_reason[EDGE_REGISTRY_TOKEN_MAX];
+	uint32_t reconnect_count;
+	int64_t last_seen_ms;
+	uint32_t hb_seq;
+	uint64_t hb_uptime_s, hb_inferences, hb_anomalies;
+	uint32_t hb_mqtt_reconnects, hb_free_heap_bytes;
+	bool hb_has_min_free_heap, hb_has_rssi;
+	uint32_t hb_min_free_heap_bytes;
+	int32_t hb_rssi_dbm;
+};
+void edge__presence_from_info(struct edge__presence_row *row, const struct edge_node_info *n);
 
-/* Submits an upsert of the node's row (a snapshot). 0, EDGE_ELIMIT,
+/* One store op: presence rows (n_rows, any number), optionally one node's
+ * capabilities (caps != NULL, written with its presence row), or one
+ * deletion (delete_id). Built by the registry, run by persist.c. */
+struct edge__reg_write {
+	struct edge__registry_link *link;
+	bool has_caps;
+	struct edge_node_info caps;       /* when has_caps */
+	bool is_delete;
+	char delete_id[EDGE_REGISTRY_ID_MAX + 1];
+	size_t n_rows;
+	struct edge__presence_row rows[]; /* sorted by id */
+};
+
+/* Submits w (takes ownership, also on error: freed then). The completion
+ * calls edge__registry_write_done with the result. 0, EDGE_ELIMIT,
  * EDGE_ECLOSED or -ENOMEM. */
-int edge__registry_persist_node(edge_store *store, struct edge__registry_link *link,
-				const struct edge__reg_node *node);
+int edge__registry_submit(edge_store *store, struct edge__reg_write *w);
 
-/* Submits a delete of the node's row. Same errors as persist. */
-int edge__registry_delete_node(edge_store *store, const char *id);
+/* Completion of a write on the loop thread (registry still alive). */
+void edge__registry_write_done(edge_registry *reg, const struct edge__reg_write *w, int result);
+
+/* Creates node_presence if missing (blocks: startup only). */
+int edge__registry_prepare_schema(edge_store *store);
 
 /* Called from the store's writer thread (inside edge_store_read) for every
- * stored row, in id order. Returns 0 to continue or a negative code. */
+ * stored row, in id order, presence columns taken from node_presence when it
+ * has the node. Returns 0 to continue or a negative code. */
 typedef int (*edge__registry_row_fn)(const struct edge_node_info *row, void *ud);
 int edge__registry_load_rows(edge_store *store, edge__registry_row_fn fn, void *ud);
+
+/* ---- pending statuses of unknown ids (edge_registry_pending.c) ---- */
+
+struct edge__pending;
+struct edge__pending *edge__pending_new(void);
+void edge__pending_free(struct edge__pending *p);
+/* Keeps (replaces) the latest status of id. Returns 1 if an older entry was
+ * evicted to make room, else 0. */
+int edge__pending_put(struct edge__pending *p, const char *id, enum edge_msg_state state,
+		      const char *reason, uint64_t now_ms);
+/* Takes id's entry if present and not expired: true and *state/reason. */
+bool edge__pending_take(struct edge__pending *p, const char *id, uint64_t now_ms,
+			enum edge_msg_state *state, char *reason, size_t reason_cap);
+void edge__pending_remove(struct edge__pending *p, const char *id);
+/* Drops expired entries; returns how many. */
+unsigned edge__pending_expire(struct edge__pending *p, uint64_t now_ms);
+unsigned edge__pending_count(const struct edge__pending *p);
 
 #endif

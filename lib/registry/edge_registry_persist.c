@@ -1,4 +1,11 @@
-/* The registry's rows in the store's `nodes` table (schema v1). */
+/* The registry's rows in the store: the wide `nodes` row (schema v1) holds
+ * the capabilities from the latest hello and is written only with a hello;
+ * the narrow `node_presence` row (WITHOUT ROWID, about 70 bytes) holds what
+ * changes often (state, reason, reconnect_count, last_seen, heartbeat
+ * counters). A page of presence rows holds some 50 nodes, so the interval
+ * batch of a fleet rewrites about nodes/50 pages once per interval, instead
+ * of one wide row per heartbeat. When both tables have a node, load takes the
+ * presence columns from node_presence. */
 #include "edge_registry_internal.h"
 
 #include <errno.h>
@@ -9,7 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "edge_log.h"
 
 static const char upsert_sql[] =
 	"INSERT INTO nodes (id, state, fw_version, runtime_name, runtime_version, ops,"
@@ -36,13 +42,51 @@ static const char upsert_sql[] =
 	" hb_min_free_heap_bytes = excluded.hb_min_free_heap_bytes,"
 	" hb_rssi_dbm = excluded.hb_rssi_dbm";
 
+/* Presence columns come from node_presence when it has the node. */
+#define PRESENCE(col) "CASE WHEN p.id IS NULL THEN n." col " ELSE p." col " END"
 static const char select_sql[] =
-	"SELECT id, state, fw_version, runtime_name, runtime_version, ops,"
-	" ram_bytes, flash_bytes, arena_bytes, sensor, model_name, model_version, model_sha256,"
-	" heartbeat_interval_ms, first_seen_ms, last_seen_ms, reconnect_count, status_reason,"
+	"SELECT n.id, " PRESENCE("state") ", n.fw_version, n.runtime_name, n.runtime_version,"
+	" n.ops, n.ram_bytes, n.flash_bytes, n.arena_bytes, n.sensor, n.model_name,"
+	" n.model_version, n.model_sha256, n.heartbeat_interval_ms, n.first_seen_ms, "
+	PRESENCE("last_seen_ms") ", " PRESENCE("reconnect_count") ", "
+	PRESENCE("status_reason") ", " PRESENCE("hb_seq") ", " PRESENCE("hb_uptime_s") ", "
+	PRESENCE("hb_inferences") ", " PRESENCE("hb_anomalies") ", "
+	PRESENCE("hb_mqtt_reconnects") ", " PRESENCE("hb_free_heap_bytes") ", "
+	PRESENCE("hb_min_free_heap_bytes") ", " PRESENCE("hb_rssi_dbm")
+	" FROM nodes n LEFT JOIN node_presence p ON p.id = n.id ORDER BY n.id";
+
+/* The narrow, often written row. WITHOUT ROWID: the row lives in the primary
+ * key's b-tree, so an update touches one leaf page and no separate index. */
+static const char presence_schema_sql[] =
+	"CREATE TABLE IF NOT EXISTS node_presence ("
+	" id TEXT PRIMARY KEY NOT NULL,"
+	" state TEXT NOT NULL CHECK (state IN ('online', 'stale', 'offline')),"
+	" status_reason TEXT NOT NULL DEFAULT '',"
+	" reconnect_count INTEGER NOT NULL DEFAULT 0,"
+	" last_seen_ms INTEGER NOT NULL,"
+	" hb_seq INTEGER NOT NULL DEFAULT 0,"
+	" hb_uptime_s INTEGER NOT NULL DEFAULT 0,"
+	" hb_inferences INTEGER NOT NULL DEFAULT 0,"
+	" hb_anomalies INTEGER NOT NULL DEFAULT 0,"
+	" hb_mqtt_reconnects INTEGER NOT NULL DEFAULT 0,"
+	" hb_free_heap_bytes INTEGER NOT NULL DEFAULT 0,"
+	" hb_min_free_heap_bytes INTEGER,"   /* NULL: not reported */
+	" hb_rssi_dbm INTEGER"               /* NULL: not reported */
+	") WITHOUT ROWID";
+
+static const char presence_sql[] =
+	"INSERT INTO node_presence (id, state, status_reason, reconnect_count, last_seen_ms,"
 	" hb_seq, hb_uptime_s, hb_inferences, hb_anomalies, hb_mqtt_reconnects,"
-	" hb_free_heap_bytes, hb_min_free_heap_bytes, hb_rssi_dbm"
-	" FROM nodes ORDER BY id";
+	" hb_free_heap_bytes, hb_min_free_heap_bytes, hb_rssi_dbm)"
+	" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
+	" ON CONFLICT (id) DO UPDATE SET state = excluded.state,"
+	" status_reason = excluded.status_reason, reconnect_count = excluded.reconnect_count,"
+	" last_seen_ms = excluded.last_seen_ms, hb_seq = excluded.hb_seq,"
+	" hb_uptime_s = excluded.hb_uptime_s, hb_inferences = excluded.hb_inferences,"
+	" hb_anomalies = excluded.hb_anomalies, hb_mqtt_reconnects = excluded.hb_mqtt_reconnects,"
+	" hb_free_heap_bytes = excluded.hb_free_heap_bytes,"
+	" hb_min_free_heap_bytes = excluded.hb_min_free_heap_bytes,"
+	" hb_rssi_dbm = excluded.hb_rssi_dbm";
 
 static void bind_text(sqlite3_stmt *st, int i, const char *s)
 {
@@ -199,101 +243,149 @@ static void read_column(sqlite3_stmt *st, int i, const struct node_column *c,
 	}
 }
 
-struct row_write {
-	struct edge__registry_link *link;
-	struct edge_node_info info;
-};
-
 void edge__registry_link_put(struct edge__registry_link *link)
 {
 	if (link && --link->refs == 0)
 		free(link);
 }
 
-static int upsert_run(edge_store_conn *conn, void *ud)
+void edge__presence_from_info(struct edge__presence_row *r, const struct edge_node_info *n)
 {
-	const struct edge_node_info *n = &((struct row_write *)ud)->info;
+	memset(r, 0, sizeof *r);
+	snprintf(r->id, sizeof r->id, "%s", n->id);
+	r->state = n->state;
+	snprintf(r->status_reason, sizeof r->status_reason, "%s", n->status_reason);
+	r->reconnect_count = n->reconnect_count;
+	r->last_seen_ms = n->last_seen_ms;
+	r->hb_seq = n->hb_seq;
+	r->hb_uptime_s = n->hb_uptime_s;
+	r->hb_inferences = n->hb_inferences;
+	r->hb_anomalies = n->hb_anomalies;
+	r->hb_mqtt_reconnects = n->hb_mqtt_reconnects;
+	r->hb_free_heap_bytes = n->hb_free_heap_bytes;
+	r->hb_has_min_free_heap = n->hb_has_min_free_heap;
+	r->hb_min_free_heap_bytes = n->hb_min_free_heap_bytes;
+	r->hb_has_rssi = n->hb_has_rssi;
+	r->hb_rssi_dbm = n->hb_rssi_dbm;
+}
+
+static int step_done(edge_store_conn *conn, sqlite3_stmt *st)
+{
+	int rc = sqlite3_step(st);
+
+	/* With the connection, an I/O error from a full disk reads as -ENOSPC. */
+	return rc == SQLITE_DONE ? 0 : (edge_store_conn_error(conn, rc) ?: EDGE_ESTORE);
+}
+
+static int write_presence(edge_store_conn *conn, const struct edge__presence_row *r)
+{
 	sqlite3_stmt *st;
-	size_t i;
+	int rc = edge_store_conn_prepare(conn, presence_sql, &st);
+
+	if (rc < 0)
+		return rc;
+	bind_text(st, 1, r->id);
+	bind_text(st, 2, edge_node_state_name(r->state));
+	bind_text(st, 3, r->status_reason);
+	sqlite3_bind_int64(st, 4, r->reconnect_count);
+	sqlite3_bind_int64(st, 5, r->last_seen_ms);
+	sqlite3_bind_int64(st, 6, r->hb_seq);
+	sqlite3_bind_int64(st, 7, (sqlite3_int64)r->hb_uptime_s);
+	sqlite3_bind_int64(st, 8, (sqlite3_int64)r->hb_inferences);
+	sqlite3_bind_int64(st, 9, (sqlite3_int64)r->hb_anomalies);
+	sqlite3_bind_int64(st, 10, r->hb_mqtt_reconnects);
+	sqlite3_bind_int64(st, 11, r->hb_free_heap_bytes);
+	if (r->hb_has_min_free_heap)
+		sqlite3_bind_int64(st, 12, r->hb_min_free_heap_bytes);
+	if (r->hb_has_rssi)
+		sqlite3_bind_int(st, 13, r->hb_rssi_dbm);
+	return step_done(conn, st);
+}
+
+static int write_caps(edge_store_conn *conn, const struct edge_node_info *n)
+{
+	sqlite3_stmt *st;
 	int rc = edge_store_conn_prepare(conn, upsert_sql, &st);
 
 	if (rc < 0)
 		return rc;
-	for (i = 0; i < N_NODE_COLUMNS; i++)
+	for (size_t i = 0; i < N_NODE_COLUMNS; i++)
 		bind_column(st, (int)i + 1, &node_columns[i], n);
-	rc = sqlite3_step(st);
-	if (rc != SQLITE_DONE) {
-		edge_log(EDGE_LOG_ERR, "registry", "storing node %s failed: %s", n->id,
-			 sqlite3_errmsg(edge_store_conn_db(conn)));
-		return edge_store_error_from_sqlite(rc) ?: EDGE_ESTORE;
+	return step_done(conn, st);
+}
+
+static int delete_node(edge_store_conn *conn, const char *id)
+{
+	static const char *const sql[] = {
+		"DELETE FROM node_presence WHERE id = ?1",
+		"DELETE FROM nodes WHERE id = ?1",
+	};
+
+	for (size_t i = 0; i < sizeof sql / sizeof sql[0]; i++) {
+		sqlite3_stmt *st;
+		int rc = edge_store_conn_prepare(conn, sql[i], &st);
+
+		if (rc < 0)
+			return rc;
+		bind_text(st, 1, id);
+		rc = step_done(conn, st);
+		if (rc < 0)
+			return rc;
 	}
 	return 0;
 }
 
-static void upsert_done(int result, void *ud)
+/* Writer thread: the whole op in the store's savepoint, so a failure leaves
+ * none of its rows half written. No logging here: the completion reports
+ * (rate-limited) on the loop thread. */
+static int write_run(edge_store_conn *conn, void *ud)
 {
-	struct row_write *w = ud;
+	const struct edge__reg_write *w = ud;
+	int rc = 0;
 
-	if (result < 0) {
-		edge_log(EDGE_LOG_ERR, "registry", "node %s not stored: %s", w->info.id,
-			 edge_strerror(result));
-		if (w->link->reg)
-			edge__registry_write_failed(w->link->reg, w->info.id);
-	}
+	if (w->is_delete)
+		return delete_node(conn, w->delete_id);
+	if (w->has_caps)
+		rc = write_caps(conn, &w->caps);
+	for (size_t i = 0; rc == 0 && i < w->n_rows; i++)
+		rc = write_presence(conn, &w->rows[i]);
+	return rc;
+}
+
+static void write_done(int result, void *ud)
+{
+	struct edge__reg_write *w = ud;
+
+	if (w->link->reg)
+		edge__registry_write_done(w->link->reg, w, result);
 	edge__registry_link_put(w->link);
 	free(w);
 }
 
-int edge__registry_persist_node(edge_store *store, struct edge__registry_link *link,
-				const struct edge__reg_node *node)
+int edge__registry_submit(edge_store *store, struct edge__reg_write *w)
 {
-	struct row_write *w = malloc(sizeof *w);
-	int rc;
+	int rc = edge_store_submit(store, write_run, write_done, w);
 
-	if (!w)
-		return -ENOMEM;
-	w->link = link;
-	w->info = node->info;
-	rc = edge_store_submit(store, upsert_run, upsert_done, w);
 	if (rc < 0) {
 		free(w);
 		return rc;
 	}
-	link->refs++;
+	w->link->refs++;
 	return 0;
 }
 
-static int delete_run(edge_store_conn *conn, void *ud)
+static int schema_run(edge_store_conn *conn, void *ud)
 {
-	sqlite3_stmt *st;
-	int rc = edge_store_conn_prepare(conn, "DELETE FROM nodes WHERE id = ?1", &st);
-
-	if (rc < 0)
-		return rc;
-	bind_text(st, 1, ud);
-	rc = sqlite3_step(st);
-	return rc == SQLITE_DONE ? 0 : (edge_store_error_from_sqlite(rc) ?: EDGE_ESTORE);
+	(void)ud;
+	return sqlite3_exec(edge_store_conn_db(conn), presence_schema_sql, NULL, NULL, NULL) ==
+			       SQLITE_OK
+		       ? 0
+		       : EDGE_ESTORE;
 }
 
-static void delete_done(int result, void *ud)
+int edge__registry_prepare_schema(edge_store *store)
 {
-	if (result < 0)
-		edge_log(EDGE_LOG_ERR, "registry", "node %s not deleted: %s", (char *)ud,
-			 edge_strerror(result));
-	free(ud);
-}
-
-int edge__registry_delete_node(edge_store *store, const char *id)
-{
-	char *copy = strdup(id);
-	int rc;
-
-	if (!copy)
-		return -ENOMEM;
-	rc = edge_store_submit(store, delete_run, delete_done, copy);
-	if (rc < 0)
-		free(copy);
-	return rc;
+	return edge_store_read(store, schema_run, NULL);
 }
 
 struct load_ctx {

@@ -14,7 +14,29 @@
  *
  * The database: WAL journal, synchronous=FULL, foreign keys on, busy
  * timeout, optional `PRAGMA quick_check` at open, schema migrations keyed on
- * `PRAGMA user_version` (a newer schema than this build is refused). */
+ * `PRAGMA user_version` (a newer schema than this build is refused).
+ *
+ * The WAL is the store's to manage: SQLite's automatic checkpoint is off (no
+ * checkpoint ever runs inside a commit). The writer runs a PASSIVE
+ * checkpoint once the WAL passes half of wal_max_bytes and nothing is queued,
+ * a TRUNCATE checkpoint before the next batch once it passes wal_max_bytes,
+ * and `PRAGMA journal_size_limit` trims the file back to wal_max_bytes when
+ * SQLite reuses it. One batch larger than the limit still goes in whole.
+ * Open starts from an empty WAL (what the last run or the migration left is
+ * checkpointed and the file truncated).
+ *
+ * Failing disk: when a batch fails for a reason of the disk (no space, I/O
+ * error, busy), its operations complete with that error (-ENOSPC for a full
+ * disk, also when SQLite reports it as an I/O error) and are not retried by
+ * the store: the caller owns its retry (the registry rewrites its rows
+ * later). The writer then waits before the next batch, doubling from 100 ms
+ * to 2 s while failures continue (ops submitted meanwhile stay queued, within
+ * queue_max_ops), and once the disk was full it truncates the WAL before
+ * writing again, so a WAL cannot grow back over space the operator freed.
+ * Flush and close do not wait for the backoff. The first success ends it.
+ * Failure lines are rate-limited: the first, then at most one per
+ * error_log_interval_ms with the number suppressed, and one line when
+ * writes work again after a failure that was shown. */
 #ifndef EDGE_STORE_H
 #define EDGE_STORE_H
 
@@ -46,6 +68,11 @@ struct edge_store_options {
 	unsigned group_commit_max_delay_ms; /* default 5 */
 	unsigned busy_timeout_ms;          /* default 5000 */
 	bool quick_check;                  /* run PRAGMA quick_check at open; default true */
+	/* WAL size the writer holds the log to (see above); >= 64 KiB, else
+	 * edge_store_open fails with -EINVAL. */
+	size_t wal_max_bytes;              /* default 4 MiB */
+	/* Writer failure lines: at most one per interval (0 = every failure). */
+	unsigned error_log_interval_ms;    /* default 10000 */
 	/* Called on the writer thread after every batch it finished (committed
 	 * or failed), outside the store's lock. Must be cheap and thread-safe
 	 * (e.g. uv_async_send). It may arrive after a flush already returned.
@@ -66,7 +93,13 @@ void edge_store_options_init(struct edge_store_options *opt);
  * (user_version newer than EDGE_STORE_SCHEMA_VERSION; never downgraded),
  * EDGE_ESTORE (other SQLite failure), -EINVAL, -ENOMEM, -errno. On failure
  * *out is untouched and the reason is logged (group "store") and copied to
- * opt->errbuf. */
+ * opt->errbuf.
+ * When the file cannot be opened, created or written, the store looks at the
+ * path itself (SQLite says "unable to open database file" for all of these)
+ * and returns and names the real cause: -ENOENT (directory missing),
+ * -ENOTDIR, -EACCES ("permission denied: cannot create PATH (directory DIR
+ * not writable by uid N)", likewise for the file or its -wal beside it),
+ * -EROFS (read-only file system), -ENOSPC (no space left). */
 EDGE_WUR int edge_store_open(const char *path, const struct edge_store_options *opt,
 			     edge_store **out);
 
@@ -120,7 +153,30 @@ struct edge_store_stats {
 	unsigned max_batch_ops;    /* largest batch seen */
 	uint64_t db_bytes;         /* main database file size */
 	uint64_t wal_bytes;        /* -wal file size (0 when absent) */
+	uint64_t wal_max_bytes;    /* the configured limit */
+	uint64_t checkpoints;      /* checkpoints completed by the writer (passive + truncate) */
+	uint64_t checkpoints_truncate; /* of which TRUNCATE (WAL over the limit, or after a full disk) */
+	uint64_t checkpoint_failures; /* checkpoints that failed or could not finish */
+	/* Bytes the writer thread sent towards storage since open: the kernel's
+	 * write_bytes for that thread (/proc/thread-self/io), the same accounting
+	 * as a process's /proc/PID/io, so it is what an SD card or eMMC sees
+	 * before the device's own write amplification. It covers WAL appends,
+	 * checkpoints and log lines the writer thread wrote to a disk file; not
+	 * the migration and checkpoint at open nor the last checkpoint at close
+	 * (the owner thread's), nor the -shm file (shared memory). On tmpfs,
+	 * which has no storage behind it, the kernel counts little or nothing. */
+	uint64_t bytes_written;
+	bool bytes_written_known;  /* false: the kernel has no per-thread I/O accounting */
+	/* WAL frames committed, in bytes (page size + 24 per frame): what SQLite
+	 * asked to append, on any file system. */
+	uint64_t wal_bytes_appended;
+	uint64_t write_failures;   /* batches whose transaction did not commit (disk, I/O,
+				    * busy, or a deferred constraint at COMMIT) */
+	bool disk_full;            /* the last write failed for lack of space; retrying */
+	uint64_t log_suppressed;   /* writer failure lines held back by the rate limit */
 };
+/* Owner thread; never fails (NULL store: all zero). The file sizes come from
+ * stat(). */
 void edge_store_get_stats(const edge_store *store, struct edge_store_stats *out);
 
 /* Database file path (borrowed, valid until close). */
@@ -140,7 +196,15 @@ EDGE_WUR int edge_store_conn_prepare(edge_store_conn *conn, const char *sql,
 
 /* Maps an SQLite result code to 0 / -errno / EDGE_E* (SQLITE_OK/ROW/DONE → 0,
  * FULL → -ENOSPC, NOMEM → -ENOMEM, BUSY/LOCKED → -EBUSY, CORRUPT/NOTADB →
- * EDGE_ECORRUPT, CONSTRAINT → -EEXIST, otherwise EDGE_ESTORE). */
+ * EDGE_ECORRUPT, CONSTRAINT → -EEXIST, CANTOPEN → -ENOENT, PERM/READONLY →
+ * -EACCES, IOERR → -EIO, otherwise EDGE_ESTORE). An I/O error caused by a
+ * full disk is only told apart with the connection: see
+ * edge_store_conn_error. */
 int edge_store_error_from_sqlite(int sqlite_rc);
+
+/* As edge_store_error_from_sqlite, for a code just returned on conn: an I/O
+ * error whose system errno is ENOSPC or EDQUOT maps to -ENOSPC. Writer
+ * thread. */
+int edge_store_conn_error(edge_store_conn *conn, int sqlite_rc);
 
 #endif

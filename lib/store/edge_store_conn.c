@@ -37,6 +37,22 @@ int edge_store_error_from_sqlite(int sqlite_rc)
 	}
 }
 
+int edge__store_db_error(sqlite3 *db, int sqlite_rc)
+{
+	if ((sqlite_rc & 0xff) == SQLITE_IOERR && db) {
+		int e = sqlite3_system_errno(db);
+
+		if (e == ENOSPC || e == EDQUOT)
+			return -ENOSPC;
+	}
+	return edge_store_error_from_sqlite(sqlite_rc);
+}
+
+int edge_store_conn_error(edge_store_conn *conn, int sqlite_rc)
+{
+	return edge__store_db_error(conn ? conn->db : NULL, sqlite_rc);
+}
+
 struct sqlite3 *edge_store_conn_db(edge_store_conn *conn)
 {
 	return conn->db;

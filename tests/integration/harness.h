@@ -135,4 +135,8 @@ int h_ctl_request(const char *path, const char *cmd, json_t **resp,
  * groups); returns the child's exit code (or -1 on a signal/timeout). */
 int h_run_as_nobody(int (*fn)(void *ud), void *ud, unsigned timeout_ms);
 
+/* Copy of edged's log (stdout+stderr, "<level>group: message" lines) so
+ * far, across restarts (caller frees). */
+char *h_edged_log(struct h_env *e);
+
 #endif

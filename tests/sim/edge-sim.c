@@ -9,7 +9,13 @@
  *   sim: refused node=ID reason=R detail=D
  *   sim: malformed node=ID kind=K expect=REASON
  *   sim: cmd-ok LINE | sim: cmd-error LINE: why
- *   sim: stats ... / sim: summary ...   (same fields) */
+ *   sim: stats ... / sim: summary ...   (same fields)
+ *
+ * Every node follows proto/node-protocol.md §2: CONNECT with its will,
+ * SUBSCRIBE registered, the one `online` status of the connection (boot
+ * after power-up, reconnect later), then hello, retried on the §2.1 step 5
+ * schedule (also after a refusal the spec says to retry); heartbeats once
+ * accepted; full-jitter reconnect backoff. */
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
@@ -59,6 +65,9 @@ struct node {
 	bool pacer_pending;   /* counted in the pacer's pending until CONNACK */
 	bool ever_connected, ever_registered, ever_refused, behaviour_done;
 	bool malformed_sent;
+	bool is_twin;         /* a second device with the same id (command twin) */
+	bool retry_refused;   /* refused with a reason §5.4 says to retry */
+	struct node *twin;
 	uint32_t hb_seq, reconnects, heartbeat_s;
 	unsigned backoff_exp, hello_tries;
 	uint64_t boot_ms;
@@ -115,6 +124,12 @@ struct sim {
 };
 
 static const char *progname = "edge-sim";
+
+/* Node idx, or its twin (NULL if it has none). */
+static struct node *pacer_node(struct sim *s, unsigned idx, bool twin)
+{
+	return twin ? s->nodes[idx].twin : &s->nodes[idx];
+}
 
 __attribute__((format(printf, 1, 2)))
 static void say(const char *fmt, ...)
@@ -203,10 +218,16 @@ static void pacer_release(struct node *nd)
 	}
 }
 
+static void connect_now(struct node *nd);
+
 static void queue_connect(struct node *nd)
 {
 	if (nd->st != N_IDLE && nd->st != N_DOWN)
 		return;
+	if (nd->is_twin) {
+		connect_now(nd); /* one node: no pacing needed */
+		return;
+	}
 	if (sim_pacer_push(nd->sim->pacer, nd->idx) == 0)
 		set_state(nd, N_QUEUED);
 }
@@ -285,6 +306,18 @@ static void send_malformed(struct node *nd, const struct sim_malformed_kind *onl
 	}
 }
 
+/* §2.1 step 5: retry n after a uniformly random wait in [T/2, T],
+ * T = min(300 s, base · 2^(n-1)); base is 30 s in the spec (--hello-retry-s). */
+static uint64_t hello_retry_ms(const struct sim *s, unsigned n)
+{
+	double t = s->o.hello_retry_s * 1000.0 * (double)(1u << (n > 1 ? (n - 1 < 16 ? n - 1 : 16) : 0));
+
+	if (t > 300000.0)
+		t = 300000.0;
+	t = t / 2 + t / 2 * rand01();
+	return t < 1 ? 1 : (uint64_t)t;
+}
+
 /* ---- behaviours */
 
 static void crash(struct node *nd)
@@ -357,12 +390,13 @@ static void on_hb_timer(uv_timer_t *t)
 	struct node *nd = t->data;
 	if (nd->st == N_REGISTERED && !nd->silent) {
 		send_heartbeat(nd);
-	} else if (nd->st == N_WAIT_REG) {
-		/* No answer yet (gateway down or slow): say hello again, backing off. */
+	} else if (nd->st == N_WAIT_REG || (nd->st == N_REFUSED && nd->retry_refused)) {
+		/* No answer yet (gateway down or slow), or a refusal to retry:
+		 * say hello again on the spec's schedule. hello_tries counts the
+		 * hellos of this connection, so this is retry n = hello_tries. */
 		send_hello(nd);
-		unsigned shift = nd->hello_tries < 4 ? nd->hello_tries : 4;
 		uv_timer_start(&nd->hb_timer, on_hb_timer,
-			       jitter_ms(nd->sim->o.hello_retry_s * (double)(1u << shift)), 0);
+			       hello_retry_ms(nd->sim, nd->hello_tries), 0);
 	}
 }
 
@@ -395,18 +429,20 @@ static void on_connected(struct sim_conn *conn, int reason)
 		s->c.reconnects++;
 	} else {
 		nd->ever_connected = true;
-		s->c.ever_connected++;
+		if (!nd->is_twin)
+			s->c.ever_connected++;
 	}
 	set_state(nd, N_WAIT_REG);
 	nd->hello_tries = 0;
-	/* Subscribe before hello so the reply cannot be missed; hello before
-	 * the retained online status so a new node is known when it lands. */
+	nd->retry_refused = false;
+	/* §2.1: subscribe before hello so the reply cannot be missed; the
+	 * connection's one online status, then hello. */
 	if (sim_conn_subscribe(conn, nd->topic_registered, 1) != 0)
 		s->c.err_publish++;
-	send_hello(nd);
 	send_status(nd, EDGE_MSG_STATE_ONLINE,
 		    nd->reconnects ? EDGE_MSG_STATUS_RECONNECT : EDGE_MSG_STATUS_BOOT);
-	uv_timer_start(&nd->hb_timer, on_hb_timer, jitter_ms(s->o.hello_retry_s), 0);
+	send_hello(nd);
+	uv_timer_start(&nd->hb_timer, on_hb_timer, hello_retry_ms(s, 1), 0);
 	check_milestones(s);
 }
 
@@ -452,11 +488,20 @@ static void on_registered(struct node *nd, const struct mosquitto_message *msg)
 	}
 	if (!r.accepted) {
 		s->c.refusals++;
-		if (!nd->ever_refused) {
+		if (!nd->ever_refused && !nd->is_twin) {
 			nd->ever_refused = true;
 			s->c.ever_refused++;
 		}
-		uv_timer_stop(&nd->hb_timer);
+		/* §5.4: retry on the hello schedule unless the reason says stop
+		 * (bad_hello: the sim's hellos are valid, so it stays quiet). */
+		nd->retry_refused = r.refusal == EDGE_MSG_REFUSE_DEVICE_LIMIT ||
+				    r.refusal == EDGE_MSG_REFUSE_INTERNAL ||
+				    r.refusal == EDGE_MSG_REFUSE_OTHER;
+		if (nd->retry_refused && nd->st != N_REFUSED)
+			uv_timer_start(&nd->hb_timer, on_hb_timer,
+				       hello_retry_ms(s, nd->hello_tries), 0);
+		else if (!nd->retry_refused)
+			uv_timer_stop(&nd->hb_timer);
 		set_state(nd, N_REFUSED);
 		say("refused node=%s reason=%s detail=%s", nd->id,
 		    r.refusal_text[0] ? r.refusal_text : edge_msg_refusal_name(r.refusal),
@@ -467,7 +512,7 @@ static void on_registered(struct node *nd, const struct mosquitto_message *msg)
 	s->c.registered_acks++;
 	if (nd->st == N_REGISTERED)
 		return; /* an answer to a retried hello */
-	if (!nd->ever_registered) {
+	if (!nd->ever_registered && !nd->is_twin) {
 		nd->ever_registered = true;
 		s->c.ever_registered++;
 		if (nd->ever_refused) {
@@ -511,10 +556,25 @@ static const struct sim_conn_handlers node_handlers = {
 	.message = on_message,
 };
 
+static void connect_now(struct node *nd)
+{
+	struct sim *s = nd->sim;
+	if (!nd->ever_connected)
+		nd->boot_ms = uv_now(s->loop);
+	int rc = sim_conn_connect(nd->conn, s->o.host, s->o.port, (int)s->o.keepalive_s);
+	if (rc != 0) {
+		s->c.err_connect++;
+		set_state(nd, N_DOWN);
+		schedule_reconnect(nd);
+		return;
+	}
+	set_state(nd, N_CONNECTING);
+}
+
 static void pacer_start(unsigned idx, void *ud)
 {
 	struct sim *s = ud;
-	struct node *nd = &s->nodes[idx];
+	struct node *nd = pacer_node(s, idx, false);
 	if (nd->st != N_QUEUED || s->stopping || nd->stay_down) {
 		/* Killed or stopped while waiting in the queue. */
 		if (nd->st == N_QUEUED)
@@ -537,6 +597,44 @@ static void pacer_start(unsigned idx, void *ud)
 		return;
 	}
 	set_state(nd, N_CONNECTING);
+}
+
+/* ---- twins: a second device with the same id */
+
+static int setup_node_conn(struct sim *s, struct node *nd);
+
+/* The broker lets one session per client id live: each connect of one twin
+ * takes the session over from the other, which reconnects after its backoff
+ * and takes it back. Both follow the protocol, so the gateway sees one new
+ * session per takeover. */
+static int start_twin(struct node *nd)
+{
+	struct sim *s = nd->sim;
+	struct node *tw;
+	int rc;
+
+	if (nd->twin)
+		return 0;
+	tw = calloc(1, sizeof(*tw));
+	if (!tw)
+		return -ENOMEM;
+	tw->sim = s;
+	tw->idx = nd->idx;
+	tw->is_twin = true;
+	snprintf(tw->id, sizeof(tw->id), "%s", nd->id);
+	snprintf(tw->topic_registered, sizeof(tw->topic_registered), "%s",
+		 nd->topic_registered);
+	tw->heartbeat_s = s->o.heartbeat_s;
+	rc = setup_node_conn(s, tw);
+	if (rc) {
+		sim_conn_free(tw->conn);
+		free(tw);
+		return rc;
+	}
+	tw->st = N_IDLE;
+	nd->twin = tw;
+	queue_connect(tw);
+	return 0;
 }
 
 /* ---- control channel: one command per stdin line */
@@ -574,14 +672,15 @@ static int control_command(struct sim *s, char *line, char *why, size_t whylen)
 	}
 	static const char *const known[] = {
 		"kill", "disconnect", "silence", "resume", "connect", "hello",
-		"malformed",
+		"malformed", "reboot", "drop", "twin",
 	};
 	bool ok = false;
 	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
 		ok |= strcmp(cmd, known[i]) == 0;
 	if (!ok) {
 		snprintf(why, whylen, "unknown command '%s' (kill, disconnect, "
-			 "silence, resume, connect, hello, malformed, stats, quit)", cmd);
+			 "silence, resume, connect, hello, malformed, reboot, drop, "
+			 "twin, stats, quit)", cmd);
 		return -EINVAL;
 	}
 	for (unsigned i = 0; i < s->o.count; i++) {
@@ -619,6 +718,33 @@ static int control_command(struct sim *s, char *line, char *why, size_t whylen)
 		} else if (strcmp(cmd, "malformed") == 0) {
 			if (sim_conn_is_connected(nd->conn))
 				send_malformed(nd, kind);
+		} else if (strcmp(cmd, "reboot") == 0) {
+			/* crash (the broker fires the will), then power up again:
+			 * a new boot, reason boot, fresh counters */
+			uv_timer_stop(&nd->act_timer);
+			crash(nd);
+			nd->stay_down = false;
+			nd->ever_connected = false;
+			nd->reconnects = 0;
+			nd->hb_seq = 0;
+			nd->backoff_exp = 0;
+			queue_connect(nd);
+		} else if (strcmp(cmd, "drop") == 0) {
+			/* the connection is lost (will fired); the node reconnects
+			 * after its backoff with reason reconnect */
+			if (sim_conn_has_socket(nd->conn)) {
+				uv_timer_stop(&nd->act_timer);
+				crash(nd);
+				s->c.lost++;
+				nd->stay_down = false;
+				schedule_reconnect(nd);
+			}
+		} else if (strcmp(cmd, "twin") == 0) {
+			int rc = start_twin(nd);
+			if (rc) {
+				snprintf(why, whylen, "twin of %s: %s", nd->id, strerror(-rc));
+				return rc;
+			}
 		}
 	}
 	return 0;
@@ -687,8 +813,11 @@ static void open_input(struct sim *s)
 static void on_tick(uv_timer_t *t)
 {
 	struct sim *s = t->data;
-	for (unsigned i = 0; i < s->o.count; i++)
+	for (unsigned i = 0; i < s->o.count; i++) {
 		sim_conn_tick(s->nodes[i].conn);
+		if (s->nodes[i].twin)
+			sim_conn_tick(s->nodes[i].twin->conn);
+	}
 }
 
 static void close_walk(uv_handle_t *h, void *arg)
@@ -702,8 +831,11 @@ static void finish(struct sim *s)
 	if (s->finished)
 		return;
 	s->finished = true;
-	for (unsigned i = 0; i < s->o.count; i++)
+	for (unsigned i = 0; i < s->o.count; i++) {
 		sim_conn_abort(s->nodes[i].conn);
+		if (s->nodes[i].twin)
+			sim_conn_abort(s->nodes[i].twin->conn);
+	}
 	print_counts(s, "summary");
 	uv_stop(s->loop);
 }
@@ -719,8 +851,10 @@ static void stop_sim(struct sim *s)
 		return;
 	s->stopping = true;
 	uv_timer_stop(&s->duration);
-	for (unsigned i = 0; i < s->o.count; i++) {
-		struct node *nd = &s->nodes[i];
+	for (unsigned i = 0; i < 2 * s->o.count; i++) {
+		struct node *nd = pacer_node(s, i / 2, i % 2);
+		if (!nd)
+			continue;
 		uv_timer_stop(&nd->hb_timer);
 		uv_timer_stop(&nd->act_timer);
 		if (s->o.exit_crash)
@@ -766,7 +900,8 @@ static void usage(FILE *f)
 "  --reconnect-s S        base of the jittered backoff after a lost\n"
 "                         connection; 0 = never reconnect (1)\n"
 "  --reconnect-max-s S    backoff cap (10)\n"
-"  --hello-retry-s S      resend hello while unanswered, backing off (10)\n"
+"  --hello-retry-s S      base T of the hello retry schedule (30, as the\n"
+"                         spec): retry n after U[T/2, T]·2^(n-1), cap 300 s\n"
 "  --silent NODES         connect and register, never heartbeat (go stale)\n"
 "  --crash NODES          drop the socket without DISCONNECT after\n"
 "  --crash-after-s S      S seconds registered (2); the broker fires the will\n"
@@ -784,6 +919,10 @@ static void usage(FILE *f)
 "stdin (when a pipe or tty) takes commands, one per line:\n"
 "  kill NODES | disconnect NODES | silence NODES | resume NODES |\n"
 "  connect NODES | hello NODES | malformed NODES [KIND|all] | stats | quit\n"
+"  reboot NODES   crash, then power up again (status boot)\n"
+"  drop NODES     lose the connection, reconnect after backoff (reconnect)\n"
+"  twin NODES     a second device with the same id: the two take the\n"
+"                 session from each other for the rest of the run\n"
 "Each is answered by 'sim: cmd-ok LINE' or 'sim: cmd-error LINE: why'.\n"
 "SIGINT/SIGTERM stop (summary printed); SIGUSR1 prints stats.\n",
 		progname, SIM_MAX_NODES, EDGE_MSG_HEARTBEAT_MIN_S,
@@ -938,6 +1077,28 @@ static int parse_opts(int argc, char **argv, struct sim_opts *o)
 
 /* ---- main */
 
+/* A node's connection (with its will) and timers. */
+static int setup_node_conn(struct sim *s, struct node *nd)
+{
+	nd->conn = sim_conn_new(s->loop, nd->id, &node_handlers, nd);
+	if (!nd->conn)
+		return -ENOMEM;
+	/* The last will: what the broker says for us if we vanish. */
+	char will[SIM_PAYLOAD_CAP], topic[EDGE_TOPIC_MAX_LEN + 1];
+	int n = sim_msgs_encode_status(will, sizeof(will), EDGE_MSG_STATE_OFFLINE,
+				       EDGE_MSG_STATUS_LOST);
+	if (n < 0 || sim_msgs_topic(topic, sizeof(topic), nd->id, EDGE_TOPIC_STATUS) < 0)
+		return -EINVAL;
+	int rc = sim_conn_set_will(nd->conn, topic, will, (size_t)n, 1, true);
+	if (rc)
+		return rc;
+	uv_timer_init(s->loop, &nd->hb_timer);
+	uv_timer_init(s->loop, &nd->act_timer);
+	nd->hb_timer.data = nd;
+	nd->act_timer.data = nd;
+	return 0;
+}
+
 static int setup_nodes(struct sim *s)
 {
 	s->nodes = calloc(s->o.count, sizeof(*s->nodes));
@@ -958,23 +1119,9 @@ static int setup_nodes(struct sim *s)
 		nd->flap = sim_select_has(&s->o.sel_flap, i);
 		nd->malformed = s->o.malformed_kind &&
 				sim_select_has(&s->o.sel_malformed, i);
-		nd->conn = sim_conn_new(s->loop, nd->id, &node_handlers, nd);
-		if (!nd->conn)
-			return -ENOMEM;
-		/* The last will: what the broker says for us if we vanish. */
-		char will[SIM_PAYLOAD_CAP], topic[EDGE_TOPIC_MAX_LEN + 1];
-		int n = sim_msgs_encode_status(will, sizeof(will), EDGE_MSG_STATE_OFFLINE,
-					       EDGE_MSG_STATUS_LOST);
-		if (n < 0 || sim_msgs_topic(topic, sizeof(topic), nd->id,
-					    EDGE_TOPIC_STATUS) < 0)
-			return -EINVAL;
-		int rc = sim_conn_set_will(nd->conn, topic, will, (size_t)n, 1, true);
+		int rc = setup_node_conn(s, nd);
 		if (rc)
 			return rc;
-		uv_timer_init(s->loop, &nd->hb_timer);
-		uv_timer_init(s->loop, &nd->act_timer);
-		nd->hb_timer.data = nd;
-		nd->act_timer.data = nd;
 		rc = sim_pacer_push(s->pacer, i);
 		if (rc)
 			return rc;
@@ -997,7 +1144,7 @@ int main(int argc, char **argv)
 			.keepalive_s = 30,
 			.reconnect_s = 1,
 			.reconnect_max_s = 10,
-			.hello_retry_s = 10,
+			.hello_retry_s = 30,
 			.crash_after_s = 2,
 			.disconnect_after_s = 2,
 			.flap_every_s = 5,
@@ -1051,12 +1198,17 @@ int main(int argc, char **argv)
 	uv_run(s.loop, UV_RUN_DEFAULT);
 
 	/* Tear down: every handle closed, every connection freed. */
-	for (unsigned i = 0; i < s.o.count; i++)
+	for (unsigned i = 0; i < s.o.count; i++) {
 		sim_conn_free(s.nodes[i].conn);
+		if (s.nodes[i].twin)
+			sim_conn_free(s.nodes[i].twin->conn);
+	}
 	sim_pacer_free(s.pacer);
 	uv_walk(s.loop, close_walk, NULL);
 	uv_run(s.loop, UV_RUN_DEFAULT);
 	uv_loop_close(s.loop);
+	for (unsigned i = 0; i < s.o.count; i++)
+		free(s.nodes[i].twin);
 	free(s.nodes);
 	sim_conn_lib_cleanup();
 	return 0;

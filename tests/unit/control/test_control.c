@@ -7,8 +7,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <poll.h>
 #include <pthread.h>
 #include <pwd.h>
+#include <semaphore.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +20,7 @@
 #include <sys/time.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "commands.h"
@@ -42,11 +46,13 @@ struct fx {
 	struct edged d;
 	unsigned max_clients;
 	size_t max_request;
+	unsigned request_timeout_ms;
 
 	/* filled by client scripts, checked on the main thread */
 	json_t *reply[MAX_REPLIES];
 	bool closed_after[MAX_REPLIES]; /* peer closed after the reply */
 	int connect_errno;
+	bool early_reply;               /* an answer came before the request was whole */
 };
 
 static struct fx fx;
@@ -135,6 +141,19 @@ static bool client_sees_eof(int fd)
 	return n == 0 || (n < 0 && errno == ECONNRESET);
 }
 
+/* Nothing to read within ms: the server has not answered (yet). */
+static bool client_quiet(int fd, int ms)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+
+	return poll(&p, 1, ms) == 0;
+}
+
+static uint64_t now_ms(void)
+{
+	return edge_time_monotonic_ms();
+}
+
 /* ---- running a scenario ---- */
 
 struct script {
@@ -185,6 +204,7 @@ static int start_server(void)
 		.max_clients = fx.max_clients,
 		.max_request_bytes = fx.max_request,
 		.idle_timeout_ms = 5000,
+		.request_timeout_ms = fx.request_timeout_ms,
 		.commands = edged_commands,
 		.ncommands = edged_commands_count,
 		.ud = &fx.d,
@@ -216,6 +236,7 @@ static void setup(void)
 	ck_assert_int_eq(edge_registry_new(fx.d.store, &ropt, &fx.d.registry), 0);
 	fx.max_clients = 4;
 	fx.max_request = 1024;
+	fx.request_timeout_ms = 5000;
 }
 
 static void teardown(void)
@@ -373,15 +394,16 @@ static void script_split(void)
 
 	if (fd < 0 || edge_ctl_frame_header(hdr, strlen(body), EDGE_CTL_REQUEST_MAX) < 0)
 		return;
-	/* Header in two pieces, body in three; the server must wait. */
+	/* Header in two pieces, body in three; the server must wait for the
+	 * whole frame: no answer to any piece before the last. */
 	client_write(fd, hdr, 1);
-	usleep(20000);
+	fx.early_reply |= !client_quiet(fd, 20);
 	client_write(fd, hdr + 1, 3);
-	usleep(20000);
+	fx.early_reply |= !client_quiet(fd, 20);
 	client_write(fd, body, 5);
-	usleep(20000);
+	fx.early_reply |= !client_quiet(fd, 20);
 	client_write(fd, body + 5, 10);
-	usleep(20000);
+	fx.early_reply |= !client_quiet(fd, 20);
 	client_write(fd, body + 15, strlen(body) - 15);
 	fx.reply[0] = client_read(fd);
 	/* Two requests in one write, answered in order. */
@@ -421,6 +443,7 @@ START_TEST(test_split_and_pipelined)
 {
 	ck_assert_int_eq(start_server(), 0);
 	run_client(script_split);
+	ck_assert_msg(!fx.early_reply, "answered before the request was whole");
 	ck_assert_str_eq(json_string_value(json_object_get(ok_result(0), "version")), EDGE_VERSION);
 	assert_error(1, "unknown_command");
 	ck_assert_int_eq(json_integer_value(json_object_get(ok_result(2), "count")), 0);
@@ -544,32 +567,231 @@ START_TEST(test_reload_applies_stale_after)
 }
 END_TEST
 
+/* A figure of the "control" object of a status result. */
+static json_int_t ctl_stat(json_t *res, const char *key)
+{
+	json_t *v = json_object_get(json_object_get(res, "control"), key);
+
+	ck_assert_msg(json_is_integer(v), "status has no control.%s", key);
+	return json_integer_value(v);
+}
+
+/* Holds max_clients + the reserve (this test runs as root or as edged's own
+ * user, so it may take the reserve), then one more is refused. */
 static void script_busy(void)
 {
-	int a = client_connect(), b;
+	int fd[1 + CONTROL_RESERVED_CLIENTS], extra;
+	int n = 0;
 
-	if (a < 0)
-		return;
-	/* A is accepted and served before B arrives. */
-	client_send_frame(a, "{\"cmd\":\"status\"}");
-	fx.reply[0] = client_read(a);
-	b = client_connect();
-	if (b >= 0) {
-		fx.reply[1] = client_read(b);
-		fx.closed_after[1] = client_sees_eof(b);
-		close(b);
+	for (; n < 1 + CONTROL_RESERVED_CLIENTS; n++) {
+		fd[n] = client_connect();
+		if (fd[n] < 0)
+			break;
+		/* Each is accepted and served before the next arrives. */
+		client_send_frame(fd[n], "{\"cmd\":\"status\"}");
+		json_decref(fx.reply[0]);
+		fx.reply[0] = client_read(fd[n]);
+		if (!fx.reply[0])
+			break;
 	}
-	close(a);
+	extra = client_connect();
+	if (extra >= 0) {
+		fx.reply[1] = client_read(extra);
+		fx.closed_after[1] = client_sees_eof(extra);
+		close(extra);
+	}
+	while (n-- > 0)
+		close(fd[n]);
 }
 
 START_TEST(test_max_clients)
 {
+	json_t *res;
+
 	fx.max_clients = 1;
 	ck_assert_int_eq(start_server(), 0);
 	run_client(script_busy);
-	ok_result(0);
+	res = ok_result(0); /* the last of the reserve, served */
+	ck_assert_int_eq(ctl_stat(res, "clients"), 1 + CONTROL_RESERVED_CLIENTS);
+	ck_assert_int_eq(ctl_stat(res, "max_clients"), 1);
 	assert_error(1, "busy");
 	ck_assert(fx.closed_after[1]);
+	request("{\"cmd\":\"status\"}");
+	ck_assert_int_eq(ctl_stat(ok_result(0), "refused_busy"), 1);
+}
+END_TEST
+
+/* ---- slow clients: a request has a deadline from its first byte ---- */
+
+#define SLOW_CLIENTS 16
+#define SLOW_TIMEOUT_MS 1500
+#define SLOW_BODY_LEN 200
+#define SLOW_PACE_MS 100
+
+static struct {
+	int answered;             /* got an answer at all */
+	int timed_out;            /* ... and it was "timeout", then the close */
+	uint64_t min_elapsed_ms;  /* shortest first byte → answer */
+} slow;
+
+/* Sixteen clients hold every slot by trickling one byte each per
+ * SLOW_PACE_MS (every byte would reset an idle timer). Meanwhile the
+ * reserve still lets this (privileged) user in, then one more is busy.
+ * The trickle stops for a client when its answer arrives, or gives up at
+ * a bound far beyond the deadline. */
+static void script_slowloris(void)
+{
+	uint8_t frame[EDGE_CTL_HEADER_LEN + SLOW_BODY_LEN];
+	int fd[SLOW_CLIENTS], r1, r2, r3;
+	size_t sent[SLOW_CLIENTS];
+	uint64_t first[SLOW_CLIENTS], give_up;
+	bool done[SLOW_CLIENTS] = { false };
+	int left = SLOW_CLIENTS;
+
+	memset(frame, ' ', sizeof frame);
+	if (edge_ctl_frame_header(frame, SLOW_BODY_LEN, EDGE_CTL_REQUEST_MAX) < 0)
+		return;
+	memcpy(frame + EDGE_CTL_HEADER_LEN, "{\"cmd\":\"status\"}", 16);
+	slow.min_elapsed_ms = UINT64_MAX;
+	for (int i = 0; i < SLOW_CLIENTS; i++) {
+		fd[i] = client_connect();
+		if (fd[i] < 0)
+			return;
+		client_write(fd[i], frame, 1);
+		sent[i] = 1;
+		first[i] = now_ms();
+	}
+	/* Accepted in connection order: every ordinary slot is taken. */
+	r1 = client_connect();
+	if (r1 < 0)
+		return;
+	client_send_frame(r1, "{\"cmd\":\"status\"}");
+	fx.reply[0] = client_read(r1);
+	r2 = client_connect();
+	if (r2 < 0)
+		return;
+	client_send_frame(r2, "{\"cmd\":\"status\"}");
+	fx.reply[1] = client_read(r2);
+	r3 = client_connect();
+	if (r3 >= 0) {
+		fx.reply[2] = client_read(r3);
+		fx.closed_after[2] = client_sees_eof(r3);
+		close(r3);
+	}
+	close(r1);
+	close(r2);
+
+	give_up = now_ms() + 4 * SLOW_TIMEOUT_MS + 5000;
+	while (left > 0 && now_ms() < give_up) {
+		struct pollfd p[SLOW_CLIENTS];
+		int idx[SLOW_CLIENTS], n = 0, r;
+
+		for (int i = 0; i < SLOW_CLIENTS; i++)
+			if (!done[i]) {
+				p[n] = (struct pollfd){ .fd = fd[i], .events = POLLIN };
+				idx[n++] = i;
+			}
+		r = poll(p, (nfds_t)n, SLOW_PACE_MS);
+		if (r < 0 && errno != EINTR)
+			break;
+		if (r == 0) {
+			for (int k = 0; k < n; k++) {
+				int i = idx[k];
+
+				if (sent[i] < sizeof frame)
+					client_write(fd[i], frame + sent[i]++, 1);
+			}
+			continue;
+		}
+		for (int k = 0; k < n; k++) {
+			int i = idx[k];
+			json_t *ans;
+			const char *code;
+			uint64_t elapsed;
+
+			if (!(p[k].revents & (POLLIN | POLLHUP | POLLERR)))
+				continue;
+			elapsed = now_ms() - first[i];
+			ans = client_read(fd[i]);
+			code = json_string_value(json_object_get(json_object_get(ans, "error"),
+								 "code"));
+			done[i] = true;
+			left--;
+			if (ans)
+				slow.answered++;
+			if (code && strcmp(code, "timeout") == 0 && client_sees_eof(fd[i]))
+				slow.timed_out++;
+			if (elapsed < slow.min_elapsed_ms)
+				slow.min_elapsed_ms = elapsed;
+			json_decref(ans);
+		}
+	}
+	for (int i = 0; i < SLOW_CLIENTS; i++)
+		close(fd[i]);
+}
+
+START_TEST(test_slow_clients_time_out)
+{
+	json_t *res;
+
+	fx.max_clients = SLOW_CLIENTS;
+	fx.request_timeout_ms = SLOW_TIMEOUT_MS;
+	memset(&slow, 0, sizeof slow);
+	ck_assert_int_eq(start_server(), 0);
+	run_client(script_slowloris);
+
+	/* While the slots were held: the reserve served two, then busy. */
+	res = ok_result(0);
+	ck_assert_int_eq(ctl_stat(res, "clients"), SLOW_CLIENTS + 1);
+	ck_assert_int_eq(ctl_stat(res, "max_clients"), SLOW_CLIENTS);
+	ok_result(1);
+	assert_error(2, "busy");
+	ck_assert(fx.closed_after[2]);
+
+	/* Every trickler was answered "timeout" and closed, not before its
+	 * deadline (the server's clock starts when it reads the first byte,
+	 * after this side's; 50 ms for timer granularity). */
+	ck_assert_int_eq(slow.answered, SLOW_CLIENTS);
+	ck_assert_int_eq(slow.timed_out, SLOW_CLIENTS);
+	ck_assert_uint_ge(slow.min_elapsed_ms + 50, SLOW_TIMEOUT_MS);
+
+	/* The slots are free again, and the figures add up. */
+	request("{\"cmd\":\"status\"}");
+	res = ok_result(0);
+	ck_assert_int_eq(ctl_stat(res, "timeouts"), SLOW_CLIENTS);
+	ck_assert_int_eq(ctl_stat(res, "refused_busy"), 1);
+	ck_assert_int_eq(ctl_stat(res, "clients"), 1);
+	ck_assert_int_eq(ctl_stat(res, "requests"), 3);
+}
+END_TEST
+
+/* A request that arrives whole in time is served however it is split, and
+ * each request on a connection gets its own deadline. */
+static void script_two_requests_within_deadline(void)
+{
+	const char *body = "{\"cmd\":\"status\"}";
+	uint8_t hdr[EDGE_CTL_HEADER_LEN];
+	int fd = client_connect();
+
+	if (fd < 0 || edge_ctl_frame_header(hdr, strlen(body), EDGE_CTL_REQUEST_MAX) < 0)
+		return;
+	for (int round = 0; round < 2; round++) {
+		client_write(fd, hdr, sizeof hdr);
+		fx.early_reply |= !client_quiet(fd, 50);
+		client_write(fd, body, strlen(body));
+		fx.reply[round] = client_read(fd);
+	}
+	close(fd);
+}
+
+START_TEST(test_request_within_deadline)
+{
+	fx.request_timeout_ms = 1000;
+	ck_assert_int_eq(start_server(), 0);
+	run_client(script_two_requests_within_deadline);
+	ck_assert(!fx.early_reply);
+	ok_result(0);
+	ck_assert_int_eq(ctl_stat(ok_result(1), "timeouts"), 0);
 }
 END_TEST
 
@@ -667,11 +889,18 @@ enum peer_outcome {
 	PEER_SETUP_FAILED = 12,
 	PEER_NO_ANSWER = 13,
 	PEER_OTHER_ANSWER = 14,
+	PEER_TIMED_OUT = 15,        /* timeout, then the server closed */
+	PEER_HUNG_UP = 16,          /* sent its request and closed at once */
 };
 
 static uid_t peer_uid;
 static gid_t peer_gid;
 static int peer_outcome;
+
+/* Set before forking: the child hangs up right after its request, and
+ * tells this fd (if >= 0) once its request is sent. */
+static bool peer_hang_up;
+static int peer_notify_fd = -1;
 
 /* In the forked child: only system calls and stack buffers. The child
  * keeps no supplementary groups, so only the group database can vouch
@@ -691,6 +920,12 @@ static int peer_child(void)
 		return PEER_SETUP_FAILED;
 	client_write(fd, hdr, sizeof hdr);
 	client_write(fd, req, sizeof req - 1);
+	if (peer_notify_fd >= 0 && write(peer_notify_fd, "c", 1) != 1)
+		return PEER_SETUP_FAILED;
+	if (peer_hang_up) {
+		close(fd);
+		return PEER_HUNG_UP;
+	}
 	if (!recv_exact(fd, hdr, sizeof hdr))
 		return PEER_NO_ANSWER;
 	len = (size_t)hdr[0] << 24 | (size_t)hdr[1] << 16 | (size_t)hdr[2] << 8 | hdr[3];
@@ -701,6 +936,8 @@ static int peer_child(void)
 		return PEER_ANSWERED_OK;
 	if (strstr(body, "\"code\":\"not_authorised\"") && client_sees_eof(fd))
 		return PEER_NOT_AUTHORISED;
+	if (strstr(body, "\"code\":\"timeout\"") && client_sees_eof(fd))
+		return PEER_TIMED_OUT;
 	return PEER_OTHER_ANSWER;
 }
 
@@ -751,6 +988,264 @@ START_TEST(test_peer_member_by_group_database)
 	ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(ok_result(0),
 									    "control"),
 							   "refused_auth")), 2);
+}
+END_TEST
+
+/* ---- the group lookup runs off the loop (root only: peers under other
+ * identities) ---- */
+
+static sem_t lookup_entered;   /* posted by each lookup as it starts */
+static sem_t lookup_release;   /* each lookup waits for one post */
+
+/* A group database that answers "member" only when released: stands in
+ * for NSS over a slow network. Bounded, so a failing test cannot hang. */
+static bool slow_member_lookup(uid_t uid, gid_t group)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += 20;
+	sem_post(&lookup_entered);
+	while (sem_timedwait(&lookup_release, &ts) < 0 && errno == EINTR)
+		;
+	return true;
+}
+
+static bool wait_sem(sem_t *sem, int seconds)
+{
+	struct timespec ts;
+	int r;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += seconds;
+	while ((r = sem_timedwait(sem, &ts)) < 0 && errno == EINTR)
+		;
+	return r == 0;
+}
+
+/* One byte on fd within 10 s. */
+static bool wait_byte(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	char c;
+
+	return poll(&p, 1, 10000) == 1 && read(fd, &c, 1) == 1;
+}
+
+static pid_t peer_spawn(void)
+{
+	pid_t pid = fork();
+
+	if (pid == 0)
+		_exit(peer_child());
+	return pid;
+}
+
+static int peer_reap(pid_t pid)
+{
+	int status;
+
+	if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+		return -1;
+	return WEXITSTATUS(status);
+}
+
+/* A status request on a fresh connection, from the client thread. */
+static json_t *client_status(void)
+{
+	int fd = client_connect();
+	json_t *r;
+
+	if (fd < 0)
+		return NULL;
+	client_send_frame(fd, "{\"cmd\":\"status\"}");
+	r = client_read(fd);
+	close(fd);
+	return r;
+}
+
+static json_int_t status_lookups(json_t *reply, const char *key)
+{
+	return json_integer_value(json_object_get(json_object_get(json_object_get(
+		json_object_get(reply, "result"), "control"), "lookups"), key));
+}
+
+/* Status requests until no lookup runs or waits and only the asking
+ * connection is open: the server has settled every peer. */
+static void client_settle(int slot)
+{
+	uint64_t give_up = now_ms() + 10000;
+
+	do {
+		json_decref(fx.reply[slot]);
+		fx.reply[slot] = client_status();
+		if (status_lookups(fx.reply[slot], "running") == 0 &&
+		    status_lookups(fx.reply[slot], "queued") == 0 &&
+		    json_integer_value(json_object_get(json_object_get(json_object_get(
+			    fx.reply[slot], "result"), "control"), "clients")) == 1)
+			return;
+	} while (now_ms() < give_up && poll(NULL, 0, 10) == 0);
+}
+
+static struct {
+	pid_t pid[3];
+	int outcome[3];
+	bool connected, entered, third_entered;
+} lk;
+
+static int lookup_server(unsigned request_timeout_ms)
+{
+	struct edged_control_options opt = {
+		.path = fx.sock, .mode = 0666, .group = 4243, .max_clients = 4,
+		.max_request_bytes = 1024, .idle_timeout_ms = 5000,
+		.request_timeout_ms = request_timeout_ms, .commands = edged_commands,
+		.ncommands = edged_commands_count, .ud = &fx.d,
+		.member_lookup = slow_member_lookup,
+	};
+
+	ck_assert_int_eq(sem_init(&lookup_entered, 0, 0), 0);
+	ck_assert_int_eq(sem_init(&lookup_release, 0, 0), 0);
+	memset(&lk, 0, sizeof lk);
+	/* The socket is wide open here: this is about edged's own check. */
+	ck_assert_int_eq(chmod(fx.dir, 0755), 0);
+	peer_uid = 65534;
+	peer_gid = 65534;
+	return edged_control_new(&fx.loop, &opt, &fx.d.control);
+}
+
+/* Three peers that need the group database: two lookups run (the cap),
+ * one waits; a privileged request is answered meanwhile; releasing one
+ * lookup starts the waiting one; all three are served in the end. */
+static void script_lookups(void)
+{
+	int pfd[2];
+
+	if (pipe(pfd) < 0)
+		return;
+	peer_notify_fd = pfd[1];
+	for (int i = 0; i < 3; i++)
+		lk.pid[i] = peer_spawn();
+	lk.connected = wait_byte(pfd[0]) && wait_byte(pfd[0]) && wait_byte(pfd[0]);
+	lk.entered = wait_sem(&lookup_entered, 10) && wait_sem(&lookup_entered, 10);
+	fx.reply[0] = client_status();
+	sem_post(&lookup_release);
+	lk.third_entered = wait_sem(&lookup_entered, 10);
+	sem_post(&lookup_release);
+	sem_post(&lookup_release);
+	for (int i = 0; i < 3; i++)
+		lk.outcome[i] = peer_reap(lk.pid[i]);
+	client_settle(1);
+	close(pfd[0]);
+	close(pfd[1]);
+	peer_notify_fd = -1;
+}
+
+START_TEST(test_lookup_off_the_loop)
+{
+	json_t *res;
+
+	if (geteuid() != 0) {
+		fprintf(stderr, "note: needs root to run peers under other identities; skipped\n");
+		return;
+	}
+	ck_assert_int_eq(lookup_server(10000), 0);
+	run_client(script_lookups);
+	ck_assert(lk.connected);
+	ck_assert(lk.entered);
+	/* Answered while two lookups hung and the third waited its turn. */
+	res = ok_result(0);
+	ck_assert_int_eq(status_lookups(fx.reply[0], "running"), CONTROL_LOOKUPS_MAX);
+	ck_assert_int_eq(status_lookups(fx.reply[0], "queued"), 3 - CONTROL_LOOKUPS_MAX);
+	ck_assert_int_eq(ctl_stat(res, "clients"), 4);
+	ck_assert(lk.third_entered);
+	for (int i = 0; i < 3; i++)
+		ck_assert_int_eq(lk.outcome[i], PEER_ANSWERED_OK);
+	res = ok_result(1);
+	ck_assert_int_eq(status_lookups(fx.reply[1], "total"), 3);
+	ck_assert_int_eq(ctl_stat(res, "clients"), 1);
+	ck_assert_int_eq(ctl_stat(res, "refused_auth"), 0);
+}
+END_TEST
+
+/* The peer hangs up while its lookup runs. */
+static void script_lookup_hang_up(void)
+{
+	peer_hang_up = true;
+	lk.pid[0] = peer_spawn();
+	peer_hang_up = false;
+	lk.entered = wait_sem(&lookup_entered, 10);
+	lk.outcome[0] = peer_reap(lk.pid[0]);
+	sem_post(&lookup_release);
+	client_settle(0);
+}
+
+/* The peer check outlives the request deadline, for two peers whose
+ * lookups run and one whose lookup waits: each is answered "timeout" and
+ * closed; the running lookups return to closed connections, the waiting
+ * one never starts. */
+static void script_lookup_timeout(void)
+{
+	for (int i = 0; i < 3; i++)
+		lk.pid[i] = peer_spawn();
+	lk.entered = wait_sem(&lookup_entered, 10) && wait_sem(&lookup_entered, 10);
+	for (int i = 0; i < 3; i++)
+		lk.outcome[i] = peer_reap(lk.pid[i]);
+	sem_post(&lookup_release);
+	sem_post(&lookup_release);
+	client_settle(1);
+	lk.third_entered = sem_trywait(&lookup_entered) == 0;
+}
+
+/* Left hanging: the server goes away while the lookup runs. */
+static void script_lookup_pending(void)
+{
+	lk.pid[2] = peer_spawn();
+	lk.entered = wait_sem(&lookup_entered, 10);
+}
+
+START_TEST(test_lookup_outlived)
+{
+	json_t *res;
+
+	if (geteuid() != 0) {
+		fprintf(stderr, "note: needs root to run peers under other identities; skipped\n");
+		return;
+	}
+	ck_assert_int_eq(lookup_server(10000), 0);
+
+	run_client(script_lookup_hang_up);
+	ck_assert(lk.entered);
+	ck_assert_int_eq(lk.outcome[0], PEER_HUNG_UP);
+	res = ok_result(0);
+	ck_assert_int_eq(ctl_stat(res, "clients"), 1);
+	ck_assert_int_eq(status_lookups(fx.reply[0], "total"), 1);
+	ck_assert_int_eq(status_lookups(fx.reply[0], "running"), 0);
+
+	/* Between scenarios the loop is idle: a reload's new limits. */
+	edged_control_set_limits(fx.d.control, 4, 5000, 300);
+	run_client(script_lookup_timeout);
+	ck_assert(lk.entered);
+	for (int i = 0; i < 3; i++)
+		ck_assert_int_eq(lk.outcome[i], PEER_TIMED_OUT);
+	ck_assert(!lk.third_entered);
+	res = ok_result(1);
+	ck_assert_int_eq(ctl_stat(res, "timeouts"), 3);
+	ck_assert_int_eq(ctl_stat(res, "clients"), 1);
+	ck_assert_int_eq(ctl_stat(res, "refused_auth"), 0);
+	ck_assert_int_eq(status_lookups(fx.reply[1], "total"), 3);
+	ck_assert_int_eq(status_lookups(fx.reply[1], "running"), 0);
+	ck_assert_int_eq(status_lookups(fx.reply[1], "queued"), 0);
+
+	/* Freed with a lookup on the pool: the peer is closed at once, the
+	 * memory goes when the lookup is back (teardown runs the loop dry and
+	 * requires it to close cleanly). */
+	edged_control_set_limits(fx.d.control, 4, 5000, 10000);
+	run_client(script_lookup_pending);
+	ck_assert(lk.entered);
+	edged_control_free(fx.d.control);
+	fx.d.control = NULL;
+	ck_assert_int_eq(peer_reap(lk.pid[2]), PEER_NO_ANSWER);
+	sem_post(&lookup_release);
 }
 END_TEST
 
@@ -807,14 +1302,22 @@ static Suite *control_suite(void)
 	tcase_add_test(tc, test_peer_policy);
 	tcase_add_test(tc, test_json_frame);
 	tcase_add_test(tc, test_peer_member_by_group_database);
+	tcase_add_test(tc, test_slow_clients_time_out);
+	tcase_add_test(tc, test_request_within_deadline);
+	tcase_add_test(tc, test_lookup_off_the_loop);
+	tcase_add_test(tc, test_lookup_outlived);
 	suite_add_tcase(s, tc);
 	return s;
 }
 
 int main(void)
 {
-	SRunner *sr = srunner_create(control_suite());
+	SRunner *sr;
 	int failed;
+
+	/* A peer that hangs up before its answer is written. */
+	signal(SIGPIPE, SIG_IGN);
+	sr = srunner_create(control_suite());
 
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);

@@ -69,6 +69,22 @@ expect 0 "$edged" --check-config "$tmp/edged.conf"
 printf '[mqtt]\nport = 70000\n' > "$tmp/bad.conf"
 expect 1 "$edged" --check-config "$tmp/bad.conf"
 grep -q "bad.conf:2" "$tmp/err" || fail "--check-config did not name file:line"
+# A broker that is not on a loopback address is valid, but the unit's
+# IPAddressAllow=localhost blocks it: a warning, exit 0.
+grep -q "warning" "$tmp/err" && fail "--check-config warned about the test config"
+for host in 127.0.0.1 127.3.2.1 ::1 ::ffff:127.0.0.2 localhost LocalHost localhost.; do
+	printf '[mqtt]\nhost = %s\n' "$host" > "$tmp/host.conf"
+	expect 0 "$edged" --check-config "$tmp/host.conf"
+	grep -q "warning" "$tmp/err" && fail "--check-config warned about loopback host $host"
+done
+for host in 10.0.0.5 192.168.1.20 fe80::1 ::2 broker.example.org localhost.example.org 128.0.0.1; do
+	printf '[mqtt]\nhost = %s\n' "$host" > "$tmp/host.conf"
+	expect 0 "$edged" --check-config "$tmp/host.conf"
+	grep -q "warning: mqtt.host = $host is not a loopback address" "$tmp/err" ||
+		fail "--check-config did not warn about host $host"
+	grep -q "IPAddressAllow=" "$tmp/err" || fail "the warning does not say how to allow $host"
+	grep -q "configuration ok" "$tmp/out" || fail "--check-config with host $host not ok"
+done
 
 "$edged" -c "$tmp/edged.conf" >"$tmp/edged.log" 2>&1 &
 edged_pid=$!
@@ -102,9 +118,9 @@ fi
 if ! command -v mosquitto_pub >/dev/null 2>&1; then
 	echo "note: mosquitto_pub (mosquitto-clients) missing: node messages not exercised"
 elif [ -r "$vectors/hello_ok.json" ]; then
-	mosquitto_pub -p "$port" -q 1 -t edge/v1/node-01/hello -f "$vectors/hello_ok.json" ||
+	mosquitto_pub -h 127.0.0.1 -p "$port" -q 1 -t edge/v1/node-01/hello -f "$vectors/hello_ok.json" ||
 		fail "publish hello"
-	mosquitto_pub -p "$port" -q 1 -t edge/v1/node-02/hello -m '{"proto":1' || fail "publish"
+	mosquitto_pub -h 127.0.0.1 -p "$port" -q 1 -t edge/v1/node-02/hello -m '{"proto":1' || fail "publish"
 	wait_for "node-01 registered" sh -c "'$edgectl' -s '$sock' devices | grep -q '^node-01 *online'"
 	expect 0 "$edgectl" -s "$sock" devices show node-01
 	grep -q "^fw  *1.4.2" "$tmp/out" || fail "devices show: no firmware line"
@@ -145,11 +161,32 @@ grep -q '"value": "debug"' "$tmp/out" || fail "log.level not reloaded"
 printf '[registry]\nmax_devices = 7\n' >> "$tmp/edged.conf"
 expect 0 "$edgectl" -s "$sock" reload
 grep -q "registry.max_devices" "$tmp/out" || fail "restart-only key not reported"
+# A refused file: edgectl reload tells the truth (exit 1, the file:line
+# reason), edged logs it as a warning and keeps running on the old
+# configuration; SIGHUP reports the same way.
+cp "$tmp/edged.conf" "$tmp/good.conf"
 echo "nonsense" >> "$tmp/edged.conf"
+bad_line=$(wc -l < "$tmp/edged.conf")
 expect 1 "$edgectl" -s "$sock" reload
+grep -q "edged.conf:$bad_line" "$tmp/err" || { cat "$tmp/err"; fail "reload refusal lacks file:line"; }
+grep -q "<4>edged: reload failed, keeping the running configuration: .*edged.conf:$bad_line" \
+	"$tmp/edged.log" || fail "refused edgectl reload not logged as a warning"
+expect 0 "$edgectl" -s "$sock" --json status
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1]))["reloads"]; assert d["failed"]==1 and d["ok"]==2 and "edged.conf" in d["last_error"], d' \
+	"$tmp/out" || fail "status after a refused reload"
+expect 0 "$edgectl" -s "$sock" --json config
+grep -q '"value": "debug"' "$tmp/out" || fail "old configuration not kept after a refused reload"
 kill -HUP "$edged_pid"
-wait_for "failed SIGHUP reload logged" grep -q "reload failed" "$tmp/edged.log"
+wait_for "refused SIGHUP reload logged" sh -c "[ \$(grep -c '<4>edged: reload failed.*edged.conf:$bad_line' '$tmp/edged.log') -eq 2 ]"
 expect 0 "$edgectl" -s "$sock" status
+# Fixed again: reloaded, exit 0.
+cp "$tmp/good.conf" "$tmp/edged.conf"
+expect 0 "$edgectl" -s "$sock" reload
+grep -q "configuration reloaded" "$tmp/out" || fail "good reload not reported"
+# The control connections are in status.
+expect 0 "$edgectl" -s "$sock" status
+grep -q "^control .*1/16 clients (+2 reserved), refused busy 0, timeouts 0" "$tmp/out" ||
+	{ cat "$tmp/out"; fail "status lacks the control line"; }
 
 # Clean stop: exit 0, socket removed.
 kill -TERM "$edged_pid"

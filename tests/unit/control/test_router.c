@@ -1,6 +1,7 @@
 /* Suite 'control': edged's router and its bad-input log limit, fed node
  * messages directly (the MQTT client exists but never connects), with the
- * log lines captured through the edge_log hook. */
+ * log lines captured through the edge_log hook and the router's clock
+ * injected (time advances only when a test says so). */
 #include <check.h>
 #include <mosquitto.h>
 #include <stdio.h>
@@ -9,6 +10,7 @@
 #include <unistd.h>
 
 #include "edge_log.h"
+#include "edge_node_msg.h"
 #include "mqtt.h"
 #include "router.h"
 
@@ -21,6 +23,7 @@ static struct {
 	struct edged_mqtt *mqtt;
 	edge_registry *registry;
 	struct edged_router *router;
+	uint64_t now_ms;            /* the router's clock */
 	int nlines;
 	char lines[MAX_LINES][600];
 } fx;
@@ -30,6 +33,12 @@ static void capture(int level, const char *group, const char *msg, void *ud)
 	if (level != EDGE_LOG_WARNING || strcmp(group, "router") != 0 || fx.nlines == MAX_LINES)
 		return;
 	snprintf(fx.lines[fx.nlines++], sizeof fx.lines[0], "%s", msg);
+}
+
+static uint64_t test_clock(void *ud)
+{
+	(void)ud;
+	return fx.now_ms;
 }
 
 static edge_config *config_with(const char *interval_s, const char *burst, const char *total)
@@ -54,6 +63,7 @@ static void start(const char *interval_s, const char *burst, const char *total)
 	ck_assert_int_eq(edged_mqtt_new(&fx.loop, s, NULL, &fx.mqtt), 0);
 	ck_assert_int_eq(edge_registry_new(NULL, NULL, &fx.registry), 0);
 	ck_assert_int_eq(edged_router_new(fx.mqtt, fx.registry, s, &fx.router), 0);
+	edged_router_set_clock(fx.router, test_clock, NULL);
 }
 
 /* Reload with a 1 s window and let the windows opened so far expire. */
@@ -61,12 +71,13 @@ static void reload_short_window_and_wait(const char *burst, const char *total)
 {
 	fx.next = config_with("1", burst, total);
 	edged_router_apply_settings(fx.router, edge_config_settings(fx.next));
-	usleep(1100 * 1000);
+	fx.now_ms += 1100;
 }
 
 static void setup(void)
 {
 	memset(&fx, 0, sizeof fx);
+	fx.now_ms = 1000000; /* any origin */
 	mosquitto_lib_init();
 	ck_assert_int_eq(uv_loop_init(&fx.loop), 0);
 	edge_log_set_level(EDGE_LOG_DEBUG);
@@ -182,6 +193,114 @@ START_TEST(test_no_total_budget)
 }
 END_TEST
 
+static void publish(const char *topic, const char *payload, bool retained)
+{
+	edged_router_on_message(fx.router, &(struct edged_mqtt_message){
+						   .topic = topic, .payload = payload,
+						   .len = strlen(payload), .retained = retained });
+}
+
+static void hello_of(const char *id)
+{
+	char topic[128], payload[EDGE_MSG_MAX_PAYLOAD];
+	struct edge_msg_hello h = { .proto = EDGE_PROTO_VERSION, .heartbeat_s = 30,
+				    .ram_bytes = 1, .flash_bytes = 1, .arena_bytes = 1 };
+
+	snprintf(h.id, sizeof h.id, "%s", id);
+	snprintf(h.fw, sizeof h.fw, "1.0.0");
+	snprintf(h.runtime_name, sizeof h.runtime_name, "tflm");
+	snprintf(h.runtime_version, sizeof h.runtime_version, "1.0");
+	snprintf(h.sensor, sizeof h.sensor, "mic");
+	h.n_ops = 1;
+	snprintf(h.ops[0], sizeof h.ops[0], "CONV_2D");
+	ck_assert_int_gt(edge_msg_encode_hello(payload, sizeof payload, &h), 0);
+	snprintf(topic, sizeof topic, "edge/v1/%s/hello", id);
+	publish(topic, payload, false);
+}
+
+static void status_of(const char *id, const char *state, const char *reason, bool retained)
+{
+	char topic[128], payload[256];
+
+	snprintf(topic, sizeof topic, "edge/v1/%s/status", id);
+	snprintf(payload, sizeof payload, "{\"proto\":1,\"state\":\"%s\",\"reason\":\"%s\"}",
+		 state, reason);
+	publish(topic, payload, retained);
+}
+
+static uint64_t rejects_total(void)
+{
+	struct edged_router_stats st;
+	uint64_t n = 0;
+
+	edged_router_get_stats(fx.router, &st);
+	for (int i = 0; i < EDGE_MSG_REJECT_COUNT; i++)
+		n += st.rejects[i];
+	for (int i = 0; i < EDGED_ROUTER_REFUSAL_COUNT; i++)
+		n += st.refusals[i];
+	return n;
+}
+
+/* A conforming new node: online status (boot) first, then hello. */
+START_TEST(status_before_hello_is_no_reject)
+{
+	struct edge_node_info info;
+	char id[32];
+
+	start("3600", "5", "0");
+	for (int i = 0; i < 5; i++) {
+		snprintf(id, sizeof id, "new-%d", i);
+		status_of(id, "online", "boot", false);
+		hello_of(id);
+		ck_assert_int_eq(edge_registry_get(fx.registry, id, &info), 0);
+		ck_assert_int_eq(info.state, EDGE_NODE_ONLINE);
+		ck_assert_str_eq(info.status_reason, "boot");
+		ck_assert_uint_eq(info.reconnect_count, 0);
+	}
+	ck_assert_uint_eq(rejects_total(), 0);
+	ck_assert_int_eq(fx.nlines, 0);
+}
+END_TEST
+
+/* The retain flag reaches the registry: replays never count. */
+START_TEST(live_status_counts_retained_does_not)
+{
+	struct edge_node_info info;
+
+	start("3600", "5", "0");
+	status_of("n1", "online", "boot", false);
+	hello_of("n1");
+	status_of("n1", "online", "boot", true); /* replay after a resubscribe */
+	ck_assert_int_eq(edge_registry_get(fx.registry, "n1", &info), 0);
+	ck_assert_uint_eq(info.reconnect_count, 0);
+	status_of("n1", "offline", "lost", false);
+	status_of("n1", "online", "reconnect", false);
+	ck_assert_int_eq(edge_registry_get(fx.registry, "n1", &info), 0);
+	ck_assert_uint_eq(info.reconnect_count, 1);
+	ck_assert_str_eq(info.status_reason, "reconnect");
+	ck_assert_uint_eq(rejects_total(), 0);
+}
+END_TEST
+
+START_TEST(bad_topic_line_says_what_happened)
+{
+	struct edged_router_stats st;
+
+	start("3600", "5", "0");
+	publish("edge/v1/only-two", "{}", false);
+	publish("elsewhere/x/y", "{}", false);
+	edged_router_get_stats(fx.router, &st);
+	ck_assert_uint_eq(st.rejects[EDGE_MSG_BAD_TOPIC], 2);
+	ck_assert_int_eq(fx.nlines, 2);
+	ck_assert_str_eq(fx.lines[0], "message on topic 'edge/v1/only-two' outside "
+				      "edge/v1/<id>/<type> ignored: bad_topic");
+	ck_assert_str_eq(fx.lines[1], "message on topic 'elsewhere/x/y' outside "
+				      "edge/v1/<id>/<type> ignored: bad_topic");
+	/* A heartbeat of an unknown node is still refused. */
+	publish("edge/v1/ghost/heartbeat", "{\"proto\":1}", false);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("router");
@@ -194,6 +313,9 @@ int main(void)
 	tcase_add_test(tc, test_per_node_limit_reports_suppressed);
 	tcase_add_test(tc, test_total_budget_over_many_ids);
 	tcase_add_test(tc, test_no_total_budget);
+	tcase_add_test(tc, status_before_hello_is_no_reject);
+	tcase_add_test(tc, live_status_counts_retained_does_not);
+	tcase_add_test(tc, bad_topic_line_says_what_happened);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -51,7 +51,7 @@ wait_for "broker connection" sh -c "'$edgectl' -s '$sock' --json status | grep -
 i=1
 while [ $i -le $nodes ]; do
 	id=$(printf 'node-%02d' $i)
-	mosquitto_pub -p "$port" -q 1 -t "edge/v1/$id/hello" -m \
+	mosquitto_pub -h 127.0.0.1 -p "$port" -q 1 -t "edge/v1/$id/hello" -m \
 		"{\"proto\":1,\"id\":\"$id\",\"fw\":\"1.0.0\",\"runtime\":{\"name\":\"tflm\",\"version\":\"2.14.0\"},\"ops\":[\"CONV_2D\"],\"ram_bytes\":1024,\"flash_bytes\":2048,\"arena_bytes\":512,\"sensor\":\"accel\",\"heartbeat_s\":3600}" ||
 		fail "publish hello $id"
 	i=$((i + 1))
@@ -60,7 +60,7 @@ wait_for "$nodes hellos" sh -c "'$edgectl' -s '$sock' --json status | grep -q '\
 i=1
 while [ $i -le $nodes ]; do
 	id=$(printf 'node-%02d' $i)
-	mosquitto_pub -p "$port" -q 1 -t "edge/v1/$id/heartbeat" -m \
+	mosquitto_pub -h 127.0.0.1 -p "$port" -q 1 -t "edge/v1/$id/heartbeat" -m \
 		"{\"proto\":1,\"seq\":$((700 + i)),\"uptime_s\":60,\"inferences\":5,\"anomalies\":0,\"mqtt_reconnects\":0,\"free_heap_bytes\":4096}" ||
 		fail "publish heartbeat $id"
 	i=$((i + 1))
@@ -71,7 +71,7 @@ stop_edged
 python3 - "$tmp/state/edged.db" "$nodes" <<'PY' || fail "database after SIGTERM"
 import sqlite3, sys
 db, n = sys.argv[1], int(sys.argv[2])
-rows = dict(sqlite3.connect(db).execute("SELECT id, hb_seq FROM nodes"))
+rows = dict(sqlite3.connect(db).execute("SELECT n.id, COALESCE(p.hb_seq, n.hb_seq) FROM nodes n LEFT JOIN node_presence p ON p.id = n.id"))
 want = {"node-%02d" % i: 700 + i for i in range(1, n + 1)}
 missing = {k: (v, rows.get(k)) for k, v in want.items() if rows.get(k) != v}
 if missing:

@@ -30,26 +30,30 @@ void *itest_read_file(const char *path, size_t *len)
 	return buf;
 }
 
-void itest_require_shared(void)
+const char *itest_data_dir(void)
 {
-	const char *dir = getenv("EDGE_SHARED_DIR");
-	char path[4096];
+	static char dir[4096];
+	const char *env = getenv("EDGE_TEST_DATA");
+	const char *root = getenv("EDGE_SOURCE_ROOT");
 	struct stat st;
-	if (!dir || !*dir) {
-		fprintf(stderr, "SKIP: EDGE_SHARED_DIR is not set (reference models unavailable)\n");
-		exit(77);
+	if (env && *env)
+		snprintf(dir, sizeof dir, "%s", env);
+	else if (root && *root)
+		snprintf(dir, sizeof dir, "%s/tests/data", root);
+	else
+		snprintf(dir, sizeof dir, "tests/data");
+	/* A missing data directory is a failure, never a skip. */
+	if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+		fprintf(stderr, "FAIL: test data directory %s not found "
+				"(set EDGE_TEST_DATA or run through meson test)\n", dir);
+		exit(EXIT_FAILURE);
 	}
-	snprintf(path, sizeof path, "%s/models/cases.json", dir);
-	if (stat(path, &st) != 0) {
-		fprintf(stderr, "SKIP: %s not found (reference models unavailable)\n", path);
-		exit(77);
-	}
+	return dir;
 }
 
-const char *itest_shared_path(char *buf, size_t n, const char *rel)
+const char *itest_data_path(char *buf, size_t n, const char *rel)
 {
-	itest_require_shared();
-	snprintf(buf, n, "%s/%s", getenv("EDGE_SHARED_DIR"), rel);
+	snprintf(buf, n, "%s/%s", itest_data_dir(), rel);
 	return buf;
 }
 

@@ -9,11 +9,12 @@
  * NULL when it cannot be read. */
 void *itest_read_file(const char *path, size_t *len);
 
-/* $EDGE_SHARED_DIR/<rel> into buf; exits 77 (skip) with a message when
- * the shared directory is not available. */
-const char *itest_shared_path(char *buf, size_t n, const char *rel);
-/* Exit 77 unless $EDGE_SHARED_DIR/models exists. */
-void itest_require_shared(void);
+/* The test data directory (tests/data): $EDGE_TEST_DATA, else
+ * $EDGE_SOURCE_ROOT/tests/data. Exits with a failure and a message when it
+ * does not exist: missing data never skips a test. */
+const char *itest_data_dir(void);
+/* <data dir>/<rel> into buf. */
+const char *itest_data_path(char *buf, size_t n, const char *rel);
 /* $EDGE_SOURCE_ROOT/<rel> into buf (source tree paths). */
 const char *itest_source_path(char *buf, size_t n, const char *rel);
 

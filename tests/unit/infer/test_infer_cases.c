@@ -1,4 +1,4 @@
-/* Every case of $EDGE_SHARED_DIR/models/cases.json, run with the
+/* Every case of tests/data/models/cases.json, run with the
  * reference and the optimised kernels (which must agree byte for byte) and
  * judged as the case says: argmax, exact bytes, float tolerance, the
  * anomaly score for ad01, or — for cases whose source asserts nothing — the
@@ -17,12 +17,6 @@
 
 static json_t *cases;
 
-static const char *shared_rel(const char *path)
-{
-	/* cases.json paths are relative to the folder holding shared/. */
-	return strncmp(path, "shared/", 7) == 0 ? path + 7 : path;
-}
-
 struct runner {
 	void *bytes;
 	size_t len;
@@ -39,7 +33,7 @@ static int runner_open(struct runner *r, const char *model_file, struct edge_inf
 {
 	char path[4096];
 	memset(r, 0, sizeof *r);
-	itest_shared_path(path, sizeof path, shared_rel(model_file));
+	itest_data_path(path, sizeof path, model_file);
 	r->bytes = itest_read_file(path, &r->len);
 	ck_assert_msg(r->bytes != NULL, "cannot read %s", path);
 	int rc = edge_infer_model_load(r->bytes, r->len, NULL, &r->model, err);
@@ -113,8 +107,7 @@ static int golden_lookup(const char *model, const char *cname, uint64_t *sum, in
 	char path[4096], line[512];
 	itest_source_path(path, sizeof path, "tests/unit/infer/golden.txt");
 	FILE *f = fopen(path, "r");
-	if (!f)
-		return 0;
+	ck_assert_msg(f != NULL, "cannot read %s", path);
 	int found = 0;
 	while (!found && fgets(line, sizeof line, f)) {
 		char m[128], c[128];
@@ -132,8 +125,6 @@ static int golden_lookup(const char *model, const char *cname, uint64_t *sum, in
  * (cases.json reference_note). */
 static int noted_class(const char *model)
 {
-	if (!strcmp(model, "mobilenet_v2_pytorch_int8"))
-		return 258;
 	if (!strcmp(model, "kws_ref_model"))
 		return 5;
 	if (!strcmp(model, "ic_resnet8_int8"))
@@ -147,14 +138,13 @@ static void run_ad01(struct runner *r, json_t *c, json_t *exp)
 {
 	char path[4096];
 	json_t *extra = json_array_get(json_object_get(c, "extra_files"), 0);
-	itest_shared_path(path, sizeof path, shared_rel(json_string_value(extra)));
+	itest_data_path(path, sizeof path, json_string_value(extra));
 	size_t flen, ilen;
 	float *features = itest_read_file(path, &flen);
-	ck_assert_ptr_nonnull(features);
-	itest_shared_path(path, sizeof path,
-			  shared_rel(json_string_value(json_object_get(c, "input_file"))));
+	ck_assert_msg(features != NULL, "cannot read %s", path);
+	itest_data_path(path, sizeof path, json_string_value(json_object_get(c, "input_file")));
 	int8_t *windows = itest_read_file(path, &ilen);
-	ck_assert_ptr_nonnull(windows);
+	ck_assert_msg(windows != NULL, "cannot read %s", path);
 	size_t n_win = (size_t)json_integer_value(json_object_get(exp, "windows"));
 	size_t wlen = (size_t)json_integer_value(json_object_get(exp, "window_len"));
 	ck_assert_uint_eq(wlen, r->in_bytes);
@@ -212,10 +202,9 @@ START_TEST(t_case)
 	}
 	char path[4096];
 	size_t ilen;
-	itest_shared_path(path, sizeof path,
-			  shared_rel(json_string_value(json_object_get(c, "input_file"))));
+	itest_data_path(path, sizeof path, json_string_value(json_object_get(c, "input_file")));
 	void *input = itest_read_file(path, &ilen);
-	ck_assert_ptr_nonnull(input);
+	ck_assert_msg(input != NULL, "cannot read %s", path);
 	ck_assert_uint_eq(ilen, r.in_bytes);
 	const int8_t *out = runner_run(&r, input);
 	int best = argmax(out, r.out_bytes);
@@ -247,11 +236,11 @@ START_TEST(t_case)
 			ck_assert_int_eq(out[best], 127);
 		if (!strcmp(model, "ic_resnet8_int8"))
 			ck_assert(out[0] == -48 && out[4] == -48);
-		if (golden_lookup(model, cname, &gsum, &gcls)) {
-			ck_assert_msg(sum == gsum, "%s/%s: output checksum %016" PRIx64 " != golden %016" PRIx64,
-				      model, cname, sum, gsum);
-			ck_assert_int_eq(best, gcls);
-		}
+		ck_assert_msg(golden_lookup(model, cname, &gsum, &gcls), "%s/%s: no line in golden.txt",
+			      model, cname);
+		ck_assert_msg(sum == gsum, "%s/%s: output checksum %016" PRIx64 " != golden %016" PRIx64,
+			      model, cname, sum, gsum);
+		ck_assert_int_eq(best, gcls);
 	} else {
 		ck_abort_msg("%s/%s: unknown case kind %s", model, cname, kind);
 	}
@@ -263,7 +252,7 @@ END_TEST
 int main(void)
 {
 	char path[4096];
-	itest_shared_path(path, sizeof path, "models/cases.json");
+	itest_data_path(path, sizeof path, "models/cases.json");
 	json_error_t jerr;
 	cases = json_load_file(path, 0, &jerr);
 	if (!cases) {
@@ -271,6 +260,11 @@ int main(void)
 		return EXIT_FAILURE;
 	}
 	int n = (int)json_array_size(json_object_get(cases, "cases"));
+	if (n == 0) {
+		fprintf(stderr, "%s: no cases\n", path);
+		json_decref(cases);
+		return EXIT_FAILURE;
+	}
 	Suite *s = suite_create("infer_cases");
 	TCase *tc = tcase_create("cases");
 	tcase_set_timeout(tc, 600);

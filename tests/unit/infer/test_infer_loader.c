@@ -1,6 +1,6 @@
 /* Loader, verifier, planner and interpreter of the INT8 engine, on the
- * shared reference models and on corrupted copies of them (the fixtures in
- * malformed/ have their own test). */
+ * reference models in tests/data and on corrupted copies of them (the
+ * fixtures in malformed/ have their own test). */
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,16 +20,14 @@ static const struct {
 	{"str_ww_ref_model", 16352},
 	{"ad01_int8", 3424},
 	{"ic_resnet8_int8", 55712},
-	{"ic_resnet_large_int8", 133472},
 	{"person_detect", 85024},
 	{"vww_96_int8", 103392},
 	{"simple_add", 49936},
-	{"mobilenet_v2_pytorch_int8", 2606896},
 };
 #define N_SUPPORTED (int)(sizeof supported_models / sizeof supported_models[0])
 
 static const char *const lstm_models[] = {
-	"mnist_lstm_int8", "micro_speech_lstm", "dtln_noise_suppression",
+	"mnist_lstm_int8",
 };
 
 struct loaded {
@@ -40,12 +38,12 @@ struct loaded {
 	int rc;
 };
 
-static void load_shared(const char *name, const struct edge_infer_load_options *opt,
-			struct loaded *l)
+static void load_model(const char *name, const struct edge_infer_load_options *opt,
+		       struct loaded *l)
 {
 	char rel[256], path[4096];
 	snprintf(rel, sizeof rel, "models/%s.tflite", name);
-	itest_shared_path(path, sizeof path, rel);
+	itest_data_path(path, sizeof path, rel);
 	l->bytes = itest_read_file(path, &l->len);
 	ck_assert_msg(l->bytes != NULL, "cannot read %s", path);
 	l->rc = edge_infer_model_load(l->bytes, l->len, opt, &l->model, &l->err);
@@ -123,11 +121,11 @@ END_TEST
 /* Every supported model loads, its introspection is consistent, its
  * arena is planned without overlaps among tensors an operator touches
  * and stays within what TFLM needs. */
-START_TEST(t_shared_model_loads)
+START_TEST(t_model_loads)
 {
 	struct loaded l;
 	const char *name = supported_models[_i].name;
-	load_shared(name, NULL, &l);
+	load_model(name, NULL, &l);
 	ck_assert_msg(l.rc == 0, "%s: %s: %s", name, edge_infer_errname(l.rc), l.err.msg);
 	const edge_infer_model *m = l.model;
 	size_t arena = edge_infer_model_arena_bytes(m);
@@ -212,7 +210,7 @@ END_TEST
 START_TEST(t_lstm_refused_by_name)
 {
 	struct loaded l;
-	load_shared(lstm_models[_i], NULL, &l);
+	load_model(lstm_models[_i], NULL, &l);
 	ck_assert_int_eq(l.rc, EDGE_INFER_EUNSUPPORTED);
 	ck_assert_int_eq(l.err.code, EDGE_INFER_EUNSUPPORTED);
 	ck_assert_ptr_null(l.model);
@@ -226,7 +224,7 @@ END_TEST
 START_TEST(t_mac_budget)
 {
 	struct loaded l;
-	load_shared("hello_world_int8", NULL, &l);
+	load_model("hello_world_int8", NULL, &l);
 	ck_assert_int_eq(l.rc, 0);
 	uint64_t macs = edge_infer_model_macs(l.model);
 	ck_assert_uint_gt(macs, 1);
@@ -266,7 +264,7 @@ END_TEST
 START_TEST(t_contexts_and_arenas)
 {
 	struct loaded l;
-	load_shared("str_ww_ref_model", NULL, &l);
+	load_model("str_ww_ref_model", NULL, &l);
 	ck_assert_int_eq(l.rc, 0);
 	size_t need = edge_infer_model_arena_bytes(l.model);
 	uint8_t *mem = aligned_alloc(16, need + 32);
@@ -307,7 +305,7 @@ END_TEST
 START_TEST(t_unaligned_bytes)
 {
 	struct loaded l;
-	load_shared("hello_world_int8", NULL, &l);
+	load_model("hello_world_int8", NULL, &l);
 	ck_assert_int_eq(l.rc, 0);
 	uint8_t *odd = malloc(l.len + 1);
 	memcpy(odd + 1, l.bytes, l.len);
@@ -340,7 +338,7 @@ END_TEST
 START_TEST(t_truncated_prefixes)
 {
 	struct loaded l;
-	load_shared("hello_world_int8", NULL, &l);
+	load_model("hello_world_int8", NULL, &l);
 	ck_assert_int_eq(l.rc, 0);
 	for (size_t n = 0; n < l.len; n++) {
 		void *copy = malloc(n ? n : 1);
@@ -362,7 +360,7 @@ END_TEST
 START_TEST(t_byte_corruptions)
 {
 	struct loaded l;
-	load_shared("hello_world_int8", NULL, &l);
+	load_model("hello_world_int8", NULL, &l);
 	ck_assert_int_eq(l.rc, 0);
 	uint8_t *copy = aligned_alloc(16, (l.len + 15) & ~(size_t)15);
 	static const uint8_t values[] = {0x00, 0xff, 0x80, 0x7f};
@@ -401,7 +399,7 @@ static Suite *infer_loader_suite(void)
 	tcase_add_test(api, t_bad_arguments);
 	suite_add_tcase(s, api);
 	TCase *models = tcase_create("models");
-	tcase_add_loop_test(models, t_shared_model_loads, 0, N_SUPPORTED);
+	tcase_add_loop_test(models, t_model_loads, 0, N_SUPPORTED);
 	tcase_add_loop_test(models, t_lstm_refused_by_name, 0,
 			    (int)(sizeof lstm_models / sizeof lstm_models[0]));
 	tcase_add_test(models, t_mac_budget);
@@ -417,7 +415,7 @@ static Suite *infer_loader_suite(void)
 
 int main(void)
 {
-	itest_require_shared();
+	itest_data_dir();
 	SRunner *sr = srunner_create(infer_loader_suite());
 #ifdef EDGE_ITEST_NO_FORK
 	srunner_set_fork_status(sr, CK_NOFORK);

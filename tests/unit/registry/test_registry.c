@@ -1,5 +1,7 @@
 /* Suite 'registry': registration, limits, the node state machine under a
- * controlled clock, persistence through a real store file, queries. */
+ * controlled clock (reconnect counting, status before hello, state/reason
+ * consistency), persistence through a real store file (coalesced writes, what
+ * a crash leaves), the summary line, queries. */
 #include <check.h>
 #include <errno.h>
 #include <sqlite3.h>
@@ -7,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "edge_log.h"
 #include "edge_registry.h"
 #include "test_db_fixture.h"
 #include "test_run.h"
@@ -218,16 +221,18 @@ START_TEST(rejects_bad_ids_and_unknown_nodes)
 	ck_assert_int_eq(edge_registry_on_hello(reg, &h, 0, WALL0), EDGE_EPROTO);
 	h = hello_msg("", 10, "1.0.0");
 	ck_assert_int_eq(edge_registry_on_hello(reg, &h, 0, WALL0), EDGE_EPROTO);
-	ck_assert_int_eq(edge_registry_on_status(reg, "ghost", &st, 0, WALL0), EDGE_ENOTFOUND);
+	/* a status of an unknown id is kept for its hello, registers nothing */
+	ck_assert_int_eq(edge_registry_on_status(reg, "ghost", &st, false, 0, WALL0), 0);
 	ck_assert_int_eq(edge_registry_on_heartbeat(reg, "ghost", &hb, 0, WALL0), EDGE_ENOTFOUND);
 	ck_assert_int_eq(edge_registry_on_lost(reg, "ghost", NULL, 0, WALL0), EDGE_ENOTFOUND);
-	ck_assert_int_eq(edge_registry_on_status(reg, "a+b", &st, 0, WALL0), EDGE_EPROTO);
+	ck_assert_int_eq(edge_registry_on_status(reg, "a+b", &st, false, 0, WALL0), EDGE_EPROTO);
 	ck_assert_int_eq(edge_registry_on_heartbeat(reg, NULL, &hb, 0, WALL0), EDGE_EPROTO);
 	hello(reg, "n1", 10, 0);
 	st.state = (enum edge_msg_state)7;
-	ck_assert_int_eq(edge_registry_on_status(reg, "n1", &st, 0, WALL0), EDGE_EPROTO);
+	ck_assert_int_eq(edge_registry_on_status(reg, "n1", &st, false, 0, WALL0), EDGE_EPROTO);
 	edge_registry_counts(reg, &c);
 	ck_assert_uint_eq(c.total, 1);
+	ck_assert_uint_eq(c.pending_status, 1);
 	edge_registry_free(reg);
 }
 END_TEST
@@ -359,21 +364,44 @@ START_TEST(stale_after_change_applies_at_next_tick)
 }
 END_TEST
 
+static struct edge_node_info get(edge_registry *reg, const char *id)
+{
+	struct edge_node_info info;
+
+	ck_assert_int_eq(edge_registry_get(reg, id, &info), 0);
+	return info;
+}
+
+static void status(edge_registry *reg, const char *id, enum edge_msg_state state,
+		   const char *reason, bool retained, uint64_t now)
+{
+	struct edge_msg_status st = status_msg(state, reason);
+
+	ck_assert_int_eq(edge_registry_on_status(reg, id, &st, retained, now,
+						 WALL0 + (int64_t)now), 0);
+}
+
+/* A conforming node: its online status, then its hello (§2.1). */
+static void connect_node(edge_registry *reg, const char *id, const char *reason, uint64_t now)
+{
+	status(reg, id, EDGE_MSG_STATE_ONLINE, reason, false, now);
+	hello(reg, id, 10, now + 10);
+}
+
 START_TEST(lost_offline_and_reconnect_counting)
 {
 	struct event_log log = { 0 };
 	edge_registry *reg = new_registry(NULL, 8, &log);
-	struct edge_msg_status off = status_msg(EDGE_MSG_STATE_OFFLINE, "shutdown");
-	struct edge_msg_status on = status_msg(EDGE_MSG_STATE_ONLINE, "boot");
 	struct edge_node_info info;
 	struct edge_registry_counts c;
 
-	hello(reg, "n1", 10, 0);
+	connect_node(reg, "n1", "boot", 0);
+	ck_assert_uint_eq(get(reg, "n1").reconnect_count, 0); /* the first session */
 	ck_assert_int_eq(edge_registry_on_lost(reg, "n1", "session-expired", 1000, WALL0 + 1000), 0);
-	ck_assert_int_eq(edge_registry_get(reg, "n1", &info), 0);
+	info = get(reg, "n1");
 	ck_assert_int_eq(info.state, EDGE_NODE_OFFLINE);
 	ck_assert_str_eq(info.status_reason, "session-expired");
-	ck_assert_int_eq(info.last_seen_ms, WALL0); /* being lost is not being seen */
+	ck_assert_int_eq(info.last_seen_ms, WALL0 + 10); /* being lost is not being seen */
 	ck_assert_int_eq(log.ev[log.n - 1], EDGE_REGISTRY_OFFLINE);
 	ck_assert_int_eq(log.old[log.n - 1], EDGE_NODE_ONLINE);
 
@@ -381,35 +409,276 @@ START_TEST(lost_offline_and_reconnect_counting)
 	edge_registry_tick(reg, 1000000);
 	ck_assert_int_eq(state_of(reg, "n1"), EDGE_NODE_OFFLINE);
 
+	/* a hello alone (no status) revives it but is no new session */
 	hello(reg, "n1", 10, 2000000);
-	ck_assert_int_eq(edge_registry_get(reg, "n1", &info), 0);
+	info = get(reg, "n1");
 	ck_assert_int_eq(info.state, EDGE_NODE_ONLINE);
-	ck_assert_uint_eq(info.reconnect_count, 1);
-	ck_assert_int_eq(log.ev[log.n - 1], EDGE_REGISTRY_RECONNECTED);
-
-	/* offline status (clean goodbye), then online status, then hello */
-	ck_assert_int_eq(edge_registry_on_status(reg, "n1", &off, 2001000, WALL0 + 2001000), 0);
-	ck_assert_int_eq(state_of(reg, "n1"), EDGE_NODE_OFFLINE);
-	ck_assert_int_eq(log.ev[log.n - 1], EDGE_REGISTRY_OFFLINE);
-	ck_assert_int_eq(edge_registry_on_status(reg, "n1", &on, 2002000, WALL0 + 2002000), 0);
-	ck_assert_int_eq(state_of(reg, "n1"), EDGE_NODE_ONLINE);
-	ck_assert_int_eq(log.ev[log.n - 1], EDGE_REGISTRY_ONLINE);
-	hello(reg, "n1", 10, 2002100); /* already online by its status: no reconnect */
-	ck_assert_int_eq(edge_registry_get(reg, "n1", &info), 0);
-	ck_assert_uint_eq(info.reconnect_count, 1);
-	ck_assert_str_eq(info.status_reason, "boot");
-
-	/* stale → hello counts as a reconnect */
-	edge_registry_tick(reg, 2002100 + 30000);
-	ck_assert_int_eq(state_of(reg, "n1"), EDGE_NODE_STALE);
-	hello(reg, "n1", 10, 2002100 + 31000);
-	ck_assert_int_eq(edge_registry_get(reg, "n1", &info), 0);
-	ck_assert_uint_eq(info.reconnect_count, 2);
+	ck_assert_uint_eq(info.reconnect_count, 0);
+	ck_assert_str_eq(info.status_reason, "");
+	ck_assert_int_eq(log.ev[log.n - 1], EDGE_REGISTRY_UPDATED);
 
 	edge_registry_counts(reg, &c);
 	ck_assert_uint_eq(c.by_state[EDGE_NODE_ONLINE], 1);
 	ck_assert_uint_eq(c.by_state[EDGE_NODE_STALE], 0);
 	ck_assert_uint_eq(c.by_state[EDGE_NODE_OFFLINE], 0);
+	edge_registry_free(reg);
+}
+END_TEST
+
+/* Every case of a new MQTT session counts once; replays and hellos never. */
+START_TEST(reconnect_counts_every_live_online_status)
+{
+	struct event_log log = { 0 };
+	edge_registry *reg = new_registry(NULL, 8, &log);
+	uint64_t t = 0;
+
+	connect_node(reg, "n1", "boot", t);
+	ck_assert_uint_eq(get(reg, "n1").reconnect_count, 0);
+
+	/* crash + reconnect: the will (lost), then a new boot */
+	status(reg, "n1", EDGE_MSG_STATE_OFFLINE, "lost", false, t += 1000);
+	connect_node(reg, "n1", "boot", t += 1000);
+	ck_assert_uint_eq(get(reg, "n1").reconnect_count, 1);
+	ck_assert_int_eq(log.ev[log.n - 2], EDGE_REGISTRY_RECONNECTED);
+	ck_assert_int_eq(log.old[log.n - 2], EDGE_NODE_OFFLINE);
+	ck_assert_int_eq(log.ev[log.n - 1], EDGE_REGISTRY_UPDATED); /* its hello */
+
+	/* lost connection: the will, then online/reconnect */
+	status(reg, "n1", EDGE_MSG_STATE_OFFLINE, "lost", false, t += 1000);
+	connect_node(reg, "n1", "reconnect", t += 1000);
+	ck_assert_uint_eq(get(reg, "n1").reconnect_count, 2);
+	ck_assert_str_eq(get(reg, "n1").status_reason, "reconnect");
+
+	/* two devices fighting over one id: each takeover is one more session,
+	 * with or without the will of the one taken over in between */
+	connect_node(reg, "n1", "reconnect", t += 100);
+	status(reg, "n1", EDGE_MSG_STATE_OFFLINE, "lost", false, t += 100);
+	connect_node(reg, "n1", "boot", t += 100);
+	connect_node(reg, "n1", "reconnect", t += 100);
+	ck_assert_uint_eq(get(reg, "n1").reconnect_count, 5);
+	ck_assert_int_eq(state_of(reg, "n1"), EDGE_NODE_ONLINE);
+
+	/* the retained status replayed on a resubscribe is never counted */
+	status(reg, "n1", EDGE_MSG_STATE_ONLINE, "reconnect", true, t += 100);
+	ck_assert_uint_eq(get(reg, "n1").reconnect_count, 5);
+	/* nor is a retried hello */
+	hello(reg, "n1", 10, t += 100);
+	ck_assert_uint_eq(get(reg, "n1").reconnect_count, 5);
+	edge_registry_free(reg);
+}
+END_TEST
+
+/* After a gateway restart: loaded OFFLINE; the retained status brings it
+ * back online uncounted; its next live session counts. */
+START_TEST(retained_replay_after_restart_is_no_reconnect)
+{
+	struct event_log log = { 0 };
+	edge_registry *reg = new_registry(NULL, 8, &log);
+
+	connect_node(reg, "n1", "boot", 0);
+	ck_assert_int_eq(edge_registry_on_lost(reg, "n1", NULL, 100, WALL0 + 100), 0);
+	status(reg, "n1", EDGE_MSG_STATE_ONLINE, "boot", true, 200);
+	ck_assert_int_eq(state_of(reg, "n1"), EDGE_NODE_ONLINE);
+	ck_assert_int_eq(log.ev[log.n - 1], EDGE_REGISTRY_ONLINE);
+	ck_assert_uint_eq(get(reg, "n1").reconnect_count, 0);
+	ck_assert_str_eq(get(reg, "n1").status_reason, "boot");
+	status(reg, "n1", EDGE_MSG_STATE_ONLINE, "reconnect", false, 300);
+	ck_assert_uint_eq(get(reg, "n1").reconnect_count, 1);
+	edge_registry_free(reg);
+}
+END_TEST
+
+/* The normal start of a conforming new node: no error, reason "boot". */
+START_TEST(status_before_hello_is_applied)
+{
+	struct event_log log = { 0 };
+	edge_registry *reg = new_registry(NULL, 8, &log);
+	struct edge_msg_heartbeat hb = hb_msg(1);
+	struct edge_registry_counts c;
+	struct edge_registry_stats st;
+	struct edge_node_info info;
+
+	status(reg, "n1", EDGE_MSG_STATE_ONLINE, "boot", false, 0);
+	ck_assert_int_eq(edge_registry_get(reg, "n1", &info), EDGE_ENOTFOUND);
+	ck_assert_int_eq(log.n, 0);
+	edge_registry_counts(reg, &c);
+	ck_assert_uint_eq(c.total, 0);
+	ck_assert_uint_eq(c.pending_status, 1);
+	hello(reg, "n1", 10, 50);
+	info = get(reg, "n1");
+	ck_assert_int_eq(info.state, EDGE_NODE_ONLINE);
+	ck_assert_str_eq(info.status_reason, "boot");
+	ck_assert_uint_eq(info.reconnect_count, 0);
+	ck_assert_int_eq(log.n, 1);
+	ck_assert_int_eq(log.ev[0], EDGE_REGISTRY_REGISTERED);
+	edge_registry_counts(reg, &c);
+	ck_assert_uint_eq(c.pending_status, 0);
+	edge_registry_get_stats(reg, &st);
+	ck_assert_uint_eq(st.pending_applied, 1);
+
+	/* a heartbeat before any hello is still an unknown node */
+	ck_assert_int_eq(edge_registry_on_heartbeat(reg, "n2", &hb, 60, WALL0 + 60), EDGE_ENOTFOUND);
+	/* a pending offline status does not make the hello's node offline */
+	status(reg, "n2", EDGE_MSG_STATE_OFFLINE, "shutdown", false, 70);
+	hello(reg, "n2", 10, 80);
+	ck_assert_int_eq(state_of(reg, "n2"), EDGE_NODE_ONLINE);
+	ck_assert_str_eq(get(reg, "n2").status_reason, "");
+	edge_registry_free(reg);
+}
+END_TEST
+
+START_TEST(pending_statuses_are_bounded_and_expire)
+{
+	edge_registry *reg = new_registry(NULL, 8, NULL);
+	struct edge_registry_counts c;
+	struct edge_registry_stats st;
+	char id[32];
+
+	for (unsigned i = 0; i <= EDGE_REGISTRY_PENDING_MAX; i++) {
+		snprintf(id, sizeof id, "p%u", i);
+		status(reg, id, EDGE_MSG_STATE_ONLINE, "boot", false, i);
+	}
+	edge_registry_counts(reg, &c);
+	ck_assert_uint_eq(c.pending_status, EDGE_REGISTRY_PENDING_MAX);
+	edge_registry_get_stats(reg, &st);
+	ck_assert_uint_eq(st.pending_dropped, 1);
+	/* the oldest (p0) was dropped: its hello finds nothing */
+	hello(reg, "p0", 10, 2000);
+	ck_assert_str_eq(get(reg, "p0").status_reason, "");
+	hello(reg, "p1", 10, 2000);
+	ck_assert_str_eq(get(reg, "p1").status_reason, "boot");
+	/* the same id twice keeps one entry, the latest */
+	status(reg, "p2", EDGE_MSG_STATE_ONLINE, "reconnect", false, 3000);
+	edge_registry_counts(reg, &c);
+	ck_assert_uint_eq(c.pending_status, EDGE_REGISTRY_PENDING_MAX - 1);
+	hello(reg, "p2", 10, 3100);
+	ck_assert_str_eq(get(reg, "p2").status_reason, "reconnect");
+
+	/* expiry: 5 minutes after it arrived */
+	edge_registry_tick(reg, 500 + EDGE_REGISTRY_PENDING_TTL_MS); /* p3..p500 */
+	edge_registry_counts(reg, &c);
+	ck_assert_uint_eq(c.pending_status, EDGE_REGISTRY_PENDING_MAX - 2 - 498);
+	edge_registry_tick(reg, 3000 + EDGE_REGISTRY_PENDING_TTL_MS + 1000);
+	edge_registry_counts(reg, &c);
+	ck_assert_uint_eq(c.pending_status, 0);
+	edge_registry_free(reg);
+}
+END_TEST
+
+/* status_reason always belongs to the current state (one check per
+ * transition). */
+START_TEST(state_and_reason_stay_consistent)
+{
+	edge_registry *reg = new_registry(NULL, 8, NULL);
+	struct edge_msg_heartbeat hb = hb_msg(1);
+	struct edge_node_info info;
+
+	connect_node(reg, "n1", "boot", 0);                      /* online by status */
+	info = get(reg, "n1");
+	ck_assert_int_eq(info.state, EDGE_NODE_ONLINE);
+	ck_assert_str_eq(info.status_reason, "boot");
+
+	status(reg, "n1", EDGE_MSG_STATE_OFFLINE, "shutdown", false, 100); /* offline by status */
+	info = get(reg, "n1");
+	ck_assert_int_eq(info.state, EDGE_NODE_OFFLINE);
+	ck_assert_str_eq(info.status_reason, "shutdown");
+
+	/* online by heartbeat: never "online + shutdown" */
+	ck_assert_int_eq(edge_registry_on_heartbeat(reg, "n1", &hb, 200, WALL0 + 200), 0);
+	info = get(reg, "n1");
+	ck_assert_int_eq(info.state, EDGE_NODE_ONLINE);
+	ck_assert_str_eq(info.status_reason, "");
+
+	edge_registry_tick(reg, 200 + 30000);                    /* stale by the tick */
+	info = get(reg, "n1");
+	ck_assert_int_eq(info.state, EDGE_NODE_STALE);
+	ck_assert_str_eq(info.status_reason, "");
+
+	status(reg, "n1", EDGE_MSG_STATE_ONLINE, "reconnect", true, 40000); /* retained */
+	info = get(reg, "n1");
+	ck_assert_int_eq(info.state, EDGE_NODE_ONLINE);
+	ck_assert_str_eq(info.status_reason, "reconnect");
+
+	ck_assert_int_eq(edge_registry_on_lost(reg, "n1", NULL, 41000, WALL0 + 41000), 0);
+	info = get(reg, "n1");                                   /* lost by the gateway */
+	ck_assert_int_eq(info.state, EDGE_NODE_OFFLINE);
+	ck_assert_str_eq(info.status_reason, "lost");
+
+	hello(reg, "n1", 10, 42000);                             /* online by hello */
+	info = get(reg, "n1");
+	ck_assert_int_eq(info.state, EDGE_NODE_ONLINE);
+	ck_assert_str_eq(info.status_reason, "");
+
+	edge_registry_tick(reg, 42000 + 30000);
+	status(reg, "n1", EDGE_MSG_STATE_OFFLINE, "lost", false, 80000); /* stale → offline */
+	info = get(reg, "n1");
+	ck_assert_int_eq(info.state, EDGE_NODE_OFFLINE);
+	ck_assert_str_eq(info.status_reason, "lost");
+	status(reg, "n1", EDGE_MSG_STATE_OFFLINE, "shutdown", true, 81000); /* offline again */
+	ck_assert_str_eq(get(reg, "n1").status_reason, "shutdown");
+	edge_registry_free(reg);
+}
+END_TEST
+
+/* ---- the summary line ---- */
+
+#define MAX_LINES 32
+static struct {
+	int n;
+	int level[MAX_LINES];
+	char text[MAX_LINES][512];
+} lines;
+
+static void capture(int level, const char *group, const char *msg, void *ud)
+{
+	(void)ud;
+	if (strcmp(group, "registry") != 0 || level > EDGE_LOG_NOTICE || lines.n == MAX_LINES)
+		return;
+	lines.level[lines.n] = level;
+	snprintf(lines.text[lines.n++], sizeof lines.text[0], "%s", msg);
+}
+
+static void capture_start(void)
+{
+	memset(&lines, 0, sizeof lines);
+	edge_log_set_level(EDGE_LOG_DEBUG);
+	edge_log_set_hook(capture, NULL);
+}
+
+START_TEST(one_summary_line_per_interval)
+{
+	edge_registry *reg = new_registry(NULL, 64, NULL);
+	char id[16];
+
+	capture_start();
+	edge_registry_tick(reg, 0); /* the intervals start here */
+	for (int i = 0; i < 20; i++) {
+		snprintf(id, sizeof id, "n%d", i);
+		connect_node(reg, id, "boot", 100);
+	}
+	for (int i = 0; i < 5; i++) {
+		snprintf(id, sizeof id, "n%d", i);
+		status(reg, id, EDGE_MSG_STATE_OFFLINE, "lost", false, 200);
+	}
+	status(reg, "n5", EDGE_MSG_STATE_OFFLINE, "shutdown", false, 300);
+	connect_node(reg, "n0", "reconnect", 400);
+	edge_registry_tick(reg, 5000);
+	ck_assert_int_eq(lines.n, 0); /* no per-node lines above debug */
+	edge_registry_tick(reg, 10000);
+	ck_assert_int_eq(lines.n, 1);
+	ck_assert_int_eq(lines.level[0], EDGE_LOG_NOTICE);
+	ck_assert_str_eq(lines.text[0], "presence: 20 registered, 1 reconnected, 1 online, "
+					"6 offline (5 lost, 1 shutdown) in the last 10 s");
+	edge_registry_tick(reg, 20000); /* nothing happened: no line */
+	ck_assert_int_eq(lines.n, 1);
+	ck_assert_int_eq(edge_registry_set_summary_interval(reg, 0), -EINVAL);
+	ck_assert_int_eq(edge_registry_set_summary_interval(reg, 60000), 0);
+	edge_registry_tick(reg, 40000); /* the 15 online nodes turn stale */
+	ck_assert_int_eq(lines.n, 1);
+	edge_registry_tick(reg, 80000);
+	ck_assert_int_eq(lines.n, 2);
+	ck_assert_str_eq(lines.text[1], "presence: 15 stale in the last 60 s");
+	edge_log_set_hook(NULL, NULL);
 	edge_registry_free(reg);
 }
 END_TEST
@@ -527,7 +796,8 @@ START_TEST(persists_across_reopen)
 	h.has_model = 0;
 	ck_assert_int_eq(edge_registry_on_hello(reg, &h, 0, WALL0), 0);
 	ck_assert_int_eq(edge_registry_on_lost(reg, "n2", "gone", 10, WALL0 + 10), 0);
-	hello(reg, "n2", 10, 20); /* reconnect_count 1 */
+	status(reg, "n2", EDGE_MSG_STATE_ONLINE, "reconnect", false, 20); /* reconnect_count 1 */
+	hello(reg, "n2", 10, 20);
 	ck_assert_int_eq(edge_registry_on_heartbeat(reg, "n1", &hb, 100, WALL0 + 100), 0);
 	ck_assert_int_eq(edge_registry_sync(reg), 0);
 	settle(s);
@@ -559,8 +829,10 @@ START_TEST(persists_across_reopen)
 	ck_assert_str_eq(info.fw_version, "2.0.0");
 	ck_assert_uint_eq(info.heartbeat_interval_ms, 15000);
 
-	/* a loaded node comes back: it is a reconnect, with first_seen kept */
-	hello(reg, "n1", 10, 5000);
+	ck_assert_str_eq(info.status_reason, ""); /* offline because the gateway started */
+
+	/* a loaded node comes back: a new session, with first_seen kept */
+	connect_node(reg, "n1", "reconnect", 5000);
 	ck_assert_int_eq(edge_registry_get(reg, "n1", &info), 0);
 	ck_assert_int_eq(info.state, EDGE_NODE_ONLINE);
 	ck_assert_uint_eq(info.reconnect_count, 1);
@@ -576,7 +848,7 @@ START_TEST(persists_across_reopen)
 		int rows = 0;
 
 		ck_assert_int_eq(sqlite3_open_v2(test_db_path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-		ck_assert_int_eq(sqlite3_prepare_v2(db, "SELECT id, state FROM nodes ORDER BY id",
+		ck_assert_int_eq(sqlite3_prepare_v2(db, "SELECT id, state FROM node_presence ORDER BY id",
 						    -1, &st, NULL), SQLITE_OK);
 		while (sqlite3_step(st) == SQLITE_ROW) {
 			const char *id = (const char *)sqlite3_column_text(st, 0);
@@ -599,33 +871,139 @@ START_TEST(heartbeat_writes_are_coalesced)
 	struct edge_msg_heartbeat hb = hb_msg(1);
 	struct edge_store_stats st0, st;
 
-	hello(reg, "n1", 10, 0); /* written */
+	ck_assert_int_eq(edge_registry_load(reg), 0);
+	hello(reg, "n1", 10, 0); /* written at once */
 	settle(s);
 	edge_store_get_stats(s, &st0);
-	ck_assert_uint_eq(st0.ops_submitted, 1);
 
 	for (uint64_t t = 1000; t < 5000; t += 1000)
 		ck_assert_int_eq(edge_registry_on_heartbeat(reg, "n1", &hb, t, WALL0 + (int64_t)t), 0);
 	edge_registry_tick(reg, 4500);
 	edge_store_get_stats(s, &st);
-	ck_assert_uint_eq(st.ops_submitted, 1); /* nothing written within 5 s */
+	ck_assert_uint_eq(st.ops_submitted, st0.ops_submitted); /* nothing within 5 s */
 
-	ck_assert_int_eq(edge_registry_on_heartbeat(reg, "n1", &hb, 5000, WALL0 + 5000), 0);
+	edge_registry_tick(reg, 5000); /* the interval's batch */
 	edge_store_get_stats(s, &st);
-	ck_assert_uint_eq(st.ops_submitted, 2); /* one write after 5 s */
+	ck_assert_uint_eq(st.ops_submitted, st0.ops_submitted + 1);
 
 	ck_assert_int_eq(edge_registry_on_heartbeat(reg, "n1", &hb, 6000, WALL0 + 6000), 0);
 	edge_registry_tick(reg, 9000);
 	edge_store_get_stats(s, &st);
-	ck_assert_uint_eq(st.ops_submitted, 2);
-	edge_registry_tick(reg, 10000); /* the pending change goes out on a tick */
+	ck_assert_uint_eq(st.ops_submitted, st0.ops_submitted + 1);
+	edge_registry_tick(reg, 10000);
 	edge_store_get_stats(s, &st);
-	ck_assert_uint_eq(st.ops_submitted, 3);
+	ck_assert_uint_eq(st.ops_submitted, st0.ops_submitted + 2);
 	edge_registry_tick(reg, 20000); /* clean: no more writes */
 	edge_store_get_stats(s, &st);
-	ck_assert_uint_eq(st.ops_submitted, 3);
+	ck_assert_uint_eq(st.ops_submitted, st0.ops_submitted + 2);
+
+	/* the interval is reloadable */
+	ck_assert_int_eq(edge_registry_set_persist_interval(reg, 0), -EINVAL);
+	ck_assert_int_eq(edge_registry_set_persist_interval(reg, 60000), 0);
+	ck_assert_int_eq(edge_registry_on_heartbeat(reg, "n1", &hb, 21000, WALL0 + 21000), 0);
+	edge_registry_tick(reg, 30000);
+	edge_store_get_stats(s, &st);
+	ck_assert_uint_eq(st.ops_submitted, st0.ops_submitted + 2);
+	edge_registry_tick(reg, 80000);
+	edge_store_get_stats(s, &st);
+	ck_assert_uint_eq(st.ops_submitted, st0.ops_submitted + 3);
 
 	settle(s);
+	close_registry_and_store(reg, s);
+}
+END_TEST
+
+/* One store op per interval for the whole fleet, not one per node. */
+START_TEST(one_write_per_interval_for_all_nodes)
+{
+	edge_store *s = open_store();
+	edge_registry *reg = new_registry(s, 256, NULL);
+	struct edge_msg_heartbeat hb = hb_msg(3);
+	struct edge_store_stats st0, st;
+	struct edge_registry_stats rs0, rs;
+	char id[16];
+
+	ck_assert_int_eq(edge_registry_load(reg), 0);
+	for (int i = 0; i < 200; i++) {
+		snprintf(id, sizeof id, "n%03d", i);
+		connect_node(reg, id, "boot", 0);
+	}
+	settle(s);
+	edge_store_get_stats(s, &st0);
+	edge_registry_get_stats(reg, &rs0);
+	for (uint64_t t = 1000; t <= 4000; t += 1000) {
+		for (int i = 0; i < 200; i++) {
+			snprintf(id, sizeof id, "n%03d", i);
+			ck_assert_int_eq(edge_registry_on_heartbeat(reg, id, &hb, t, WALL0 + (int64_t)t), 0);
+		}
+	}
+	ck_assert_uint_eq(edge_registry_unsaved(reg), 200);
+	edge_registry_tick(reg, 5000);
+	edge_store_get_stats(s, &st);
+	edge_registry_get_stats(reg, &rs);
+	ck_assert_uint_eq(st.ops_submitted, st0.ops_submitted + 1);
+	ck_assert_uint_eq(rs.rows_written, rs0.rows_written + 200);
+	settle(s);
+	ck_assert_uint_eq(edge_registry_unsaved(reg), 0);
+	close_registry_and_store(reg, s);
+}
+END_TEST
+
+/* Reads one node's presence row through a separate connection, as the next
+ * start would after a kill -9 (what is committed is all there is). */
+static void stored_presence(const char *id, int64_t *last_seen, long long *hb_seq)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+
+	ck_assert_int_eq(sqlite3_open_v2(test_db_path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_prepare_v2(db, "SELECT last_seen_ms, hb_seq FROM node_presence"
+					    " WHERE id = ?1", -1, &st, NULL), SQLITE_OK);
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+	*last_seen = sqlite3_column_int64(st, 0);
+	*hb_seq = sqlite3_column_int64(st, 1);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+}
+
+/* With heartbeats every second and a 5 s interval, what the store holds is
+ * never older than one interval, whenever the process dies. */
+START_TEST(crash_leaves_store_at_most_one_interval_old)
+{
+	edge_store *s = open_store();
+	edge_registry *reg = new_registry(s, 8, NULL);
+	struct edge_registry_counts c;
+	struct edge_node_info info;
+	int64_t seen;
+	long long seq;
+
+	ck_assert_int_eq(edge_registry_load(reg), 0);
+	connect_node(reg, "n1", "boot", 0);
+	for (uint64_t t = 1000; t <= 23000; t += 1000) {
+		struct edge_msg_heartbeat hb = hb_msg((uint32_t)(t / 1000));
+
+		ck_assert_int_eq(edge_registry_on_heartbeat(reg, "n1", &hb, t, WALL0 + (int64_t)t), 0);
+		edge_registry_tick(reg, t);
+		edge_store_flush(s); /* whatever was submitted is committed */
+		stored_presence("n1", &seen, &seq);
+		ck_assert_msg(WALL0 + (int64_t)t - seen < 5000, "at %llu s the store is %lld ms old",
+			      (unsigned long long)t / 1000, (long long)(WALL0 + (int64_t)t - seen));
+		ck_assert_int_eq(seq, (long long)((seen - WALL0) / 1000));
+	}
+	/* the batches were 5 s apart: the last one at 20 s */
+	ck_assert_int_eq(seen, WALL0 + 20000);
+
+	/* "kill -9": no sync, no save; the completions never run */
+	edge_registry_free(reg);
+	edge_store_close(s);
+	reg = reopen_loaded(&s, 8);
+	ck_assert_int_eq(edge_registry_get(reg, "n1", &info), 0);
+	ck_assert_int_eq(info.last_seen_ms, WALL0 + 20000);
+	ck_assert_uint_eq(info.hb_seq, 20);
+	ck_assert_int_eq(info.state, EDGE_NODE_OFFLINE);
+	edge_registry_counts(reg, &c);
+	ck_assert_uint_eq(c.total, 1);
 	close_registry_and_store(reg, s);
 }
 END_TEST
@@ -637,6 +1015,7 @@ START_TEST(load_respects_device_limit)
 	struct edge_registry_counts c;
 	char id[16];
 
+	ck_assert_int_eq(edge_registry_load(reg), 0);
 	for (int i = 0; i < 5; i++) {
 		snprintf(id, sizeof id, "n%d", i);
 		hello(reg, id, 10, 0);
@@ -664,6 +1043,7 @@ START_TEST(full_store_queue_defers_writes)
 	so.queue_max_ops = 2;
 	ck_assert_int_eq(edge_store_open(test_db_path, &so, &s), 0);
 	reg = new_registry(s, 8, NULL);
+	ck_assert_int_eq(edge_registry_load(reg), 0);
 	hello(reg, "n1", 10, 0);
 	hello(reg, "n2", 10, 0);
 	hello(reg, "n3", 10, 0); /* accepted in memory, its write deferred */
@@ -695,6 +1075,7 @@ START_TEST(save_blocks_until_everything_is_stored)
 	so.queue_max_ops = 2;
 	ck_assert_int_eq(edge_store_open(test_db_path, &so, &s), 0);
 	reg = new_registry(s, 16, NULL);
+	ck_assert_int_eq(edge_registry_load(reg), 0);
 	for (int i = 0; i < 9; i++) { /* most writes deferred: the queue holds 2 */
 		snprintf(id, sizeof id, "n%d", i);
 		hello(reg, id, 10, 0);
@@ -718,17 +1099,27 @@ START_TEST(forget_removes_node_and_row)
 	struct edge_registry_counts c;
 	struct edge_node_info info;
 
+	ck_assert_int_eq(edge_registry_load(reg), 0);
 	hello(reg, "n1", 10, 0);
 	hello(reg, "n2", 10, 0);
-	ck_assert_int_eq(edge_registry_forget(reg, "n1"), 0);
+	/* online (or stale): refused unless forced */
+	ck_assert_int_eq(edge_registry_forget(reg, "n1", false), EDGE_ESTATE);
+	edge_registry_tick(reg, 30000);
+	ck_assert_int_eq(state_of(reg, "n1"), EDGE_NODE_STALE);
+	ck_assert_int_eq(edge_registry_forget(reg, "n1", false), EDGE_ESTATE);
+	ck_assert_int_eq(edge_registry_forget(reg, "n1", true), 0);
 	ck_assert_int_eq(log.ev[log.n - 1], EDGE_REGISTRY_FORGOTTEN);
 	ck_assert_str_eq(log.id[log.n - 1], "n1");
 	ck_assert_int_eq(edge_registry_get(reg, "n1", &info), EDGE_ENOTFOUND);
-	ck_assert_int_eq(edge_registry_forget(reg, "n1"), EDGE_ENOTFOUND);
-	ck_assert_int_eq(edge_registry_forget(reg, "../x"), EDGE_EPROTO);
+	ck_assert_int_eq(edge_registry_forget(reg, "n1", true), EDGE_ENOTFOUND);
+	ck_assert_int_eq(edge_registry_forget(reg, "../x", true), EDGE_EPROTO);
 	edge_registry_counts(reg, &c);
 	ck_assert_uint_eq(c.total, 1);
-	ck_assert_uint_eq(c.by_state[EDGE_NODE_ONLINE], 1);
+	ck_assert_uint_eq(c.by_state[EDGE_NODE_STALE], 1);
+	/* offline: removed without force */
+	ck_assert_int_eq(edge_registry_on_lost(reg, "n2", NULL, 30000, WALL0 + 30000), 0);
+	ck_assert_int_eq(edge_registry_forget(reg, "n2", false), 0);
+	hello(reg, "n2", 10, 31000); /* registers afresh, rows written again */
 	settle(s);
 	close_registry_and_store(reg, s);
 
@@ -736,6 +1127,7 @@ START_TEST(forget_removes_node_and_row)
 	edge_registry_counts(reg, &c);
 	ck_assert_uint_eq(c.total, 1);
 	ck_assert_int_eq(edge_registry_get(reg, "n2", &info), 0);
+	ck_assert_int_eq(info.first_seen_ms, WALL0 + 31000);
 	/* a forgotten node registers afresh */
 	hello(reg, "n1", 10, 100);
 	ck_assert_int_eq(edge_registry_get(reg, "n1", &info), 0);
@@ -763,6 +1155,7 @@ START_TEST(failed_row_write_is_retried)
 	struct edge_store_stats st;
 	struct edge_registry_counts c;
 
+	ck_assert_int_eq(edge_registry_load(reg), 0);
 	ck_assert_int_eq(edge_store_read(s, run_sql,
 		"CREATE TRIGGER refuse BEFORE INSERT ON nodes WHEN NEW.id = 'n2'"
 		" BEGIN SELECT RAISE(ABORT, 'refused'); END"), 0);
@@ -793,6 +1186,52 @@ START_TEST(failed_row_write_is_retried)
 }
 END_TEST
 
+/* A failing disk: every write fails; one error line per 10 s, not one per
+ * node per retry, and the rows are written once the disk works again. */
+START_TEST(failed_writes_log_rate_limited)
+{
+	edge_store *s = open_store();
+	edge_registry *reg = new_registry(s, 64, NULL);
+	struct edge_msg_heartbeat hb = hb_msg(1);
+	struct edge_registry_stats rs;
+	int errors = 0;
+	char id[16];
+
+	ck_assert_int_eq(edge_registry_load(reg), 0);
+	ck_assert_int_eq(edge_store_read(s, run_sql,
+		"CREATE TRIGGER refuse BEFORE UPDATE ON node_presence"
+		" BEGIN SELECT RAISE(ABORT, 'refused'); END"), 0);
+	for (int i = 0; i < 50; i++) {
+		snprintf(id, sizeof id, "n%d", i);
+		connect_node(reg, id, "boot", 0); /* the insert works, updates fail */
+	}
+	settle(s);
+	capture_start();
+	for (uint64_t t = 1000; t <= 30000; t += 1000) {
+		for (int i = 0; i < 50; i++) {
+			snprintf(id, sizeof id, "n%d", i);
+			ck_assert_int_eq(edge_registry_on_heartbeat(reg, id, &hb, t, WALL0 + (int64_t)t), 0);
+		}
+		edge_registry_tick(reg, t);
+		settle(s);
+	}
+	for (int i = 0; i < lines.n; i++)
+		errors += lines.level[i] == EDGE_LOG_ERR;
+	edge_registry_get_stats(reg, &rs);
+	ck_assert_uint_ge(rs.write_failures, 6); /* one batch per 5 s, all failed */
+	ck_assert_int_ge(errors, 1);
+	ck_assert_int_le(errors, 3); /* 30 s at one line per 10 s */
+	ck_assert_uint_eq(edge_registry_unsaved(reg), 50);
+	edge_log_set_hook(NULL, NULL);
+
+	ck_assert_int_eq(edge_store_read(s, run_sql, "DROP TRIGGER refuse"), 0);
+	edge_registry_tick(reg, 35000);
+	settle(s);
+	ck_assert_uint_eq(edge_registry_unsaved(reg), 0);
+	close_registry_and_store(reg, s);
+}
+END_TEST
+
 static Suite *registry_suite(void)
 {
 	Suite *s = suite_create("registry");
@@ -807,12 +1246,21 @@ static Suite *registry_suite(void)
 	tcase_add_test(mem, each_node_has_its_own_interval);
 	tcase_add_test(mem, stale_after_change_applies_at_next_tick);
 	tcase_add_test(mem, lost_offline_and_reconnect_counting);
+	tcase_add_test(mem, reconnect_counts_every_live_online_status);
+	tcase_add_test(mem, retained_replay_after_restart_is_no_reconnect);
+	tcase_add_test(mem, status_before_hello_is_applied);
+	tcase_add_test(mem, pending_statuses_are_bounded_and_expire);
+	tcase_add_test(mem, state_and_reason_stay_consistent);
+	tcase_add_test(mem, one_summary_line_per_interval);
 	tcase_add_test(mem, counts_and_filtered_iteration);
 	suite_add_tcase(s, mem);
 
 	tcase_add_checked_fixture(db, test_db_setup, test_db_teardown);
 	tcase_add_test(db, persists_across_reopen);
 	tcase_add_test(db, heartbeat_writes_are_coalesced);
+	tcase_add_test(db, one_write_per_interval_for_all_nodes);
+	tcase_add_test(db, crash_leaves_store_at_most_one_interval_old);
+	tcase_add_test(db, failed_writes_log_rate_limited);
 	tcase_add_test(db, load_respects_device_limit);
 	tcase_add_test(db, full_store_queue_defers_writes);
 	tcase_add_test(db, save_blocks_until_everything_is_stored);

@@ -3,6 +3,8 @@
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
+#include <linux/magic.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdatomic.h>
@@ -11,10 +13,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "edge_store.h"
+#include "edge_time.h"
 #include "test_db_fixture.h"
 #include "test_run.h"
 
@@ -240,6 +244,7 @@ END_TEST
 struct pragmas {
 	char journal[16];
 	int synchronous, foreign_keys, busy_timeout;
+	long long journal_size_limit, wal_autocheckpoint;
 };
 
 static int read_pragmas(edge_store_conn *c, void *ud)
@@ -268,6 +273,16 @@ static int read_pragmas(edge_store_conn *c, void *ud)
 	if (sqlite3_step(st) != SQLITE_ROW)
 		return EDGE_ESTORE;
 	p->busy_timeout = sqlite3_column_int(st, 0);
+	if ((rc = edge_store_conn_prepare(c, "PRAGMA journal_size_limit", &st)) < 0)
+		return rc;
+	if (sqlite3_step(st) != SQLITE_ROW)
+		return EDGE_ESTORE;
+	p->journal_size_limit = sqlite3_column_int64(st, 0);
+	if ((rc = edge_store_conn_prepare(c, "PRAGMA wal_autocheckpoint", &st)) < 0)
+		return rc;
+	if (sqlite3_step(st) != SQLITE_ROW)
+		return EDGE_ESTORE;
+	p->wal_autocheckpoint = sqlite3_column_int64(st, 0);
 	return 0;
 }
 
@@ -281,6 +296,9 @@ START_TEST(pragmas_in_effect)
 	ck_assert_int_eq(p.synchronous, 2); /* FULL */
 	ck_assert_int_eq(p.foreign_keys, 1);
 	ck_assert_int_eq(p.busy_timeout, 5000);
+	/* the store checkpoints; SQLite's own checkpoint in the commit is off */
+	ck_assert_int_eq(p.wal_autocheckpoint, 0);
+	ck_assert_int_eq(p.journal_size_limit, 4 * 1024 * 1024);
 	edge_store_close(s);
 }
 END_TEST
@@ -391,15 +409,33 @@ END_TEST
 
 START_TEST(missing_directory_fails_cleanly)
 {
+	struct edge_store_options opt;
 	edge_store *s = NULL;
-	char path[PATH_MAX + 64];
-	int rc;
+	char path[PATH_MAX + 64], dir[PATH_MAX + 64], err[PATH_MAX * 2] = "";
+	FILE *f;
 
+	edge_store_options_init(&opt);
+	opt.errbuf = err;
+	opt.errbuf_len = sizeof err;
+	test_tmpdir_path(&test_db_dir, "no-such-dir", dir, sizeof dir);
 	test_tmpdir_path(&test_db_dir, "no-such-dir/edged.db", path, sizeof path);
-	rc = edge_store_open(path, NULL, &s);
-	ck_assert_int_lt(rc, 0);
+	ck_assert_int_eq(edge_store_open(path, &opt, &s), -ENOENT);
 	ck_assert_ptr_null(s);
+	ck_assert_msg(strstr(err, path) && strstr(err, dir) && strstr(err, "does not exist"),
+		      "message: %s", err);
+
+	/* a file where the directory should be */
+	f = fopen(dir, "w");
+	ck_assert_ptr_nonnull(f);
+	fclose(f);
+	ck_assert_int_eq(edge_store_open(path, &opt, &s), -ENOTDIR);
+	ck_assert_ptr_null(s);
+	ck_assert_msg(strstr(err, "is not a directory"), "message: %s", err);
+
 	ck_assert_int_eq(edge_store_open("", NULL, &s), -EINVAL);
+	opt.wal_max_bytes = 4096; /* below the 64 KiB floor */
+	ck_assert_int_eq(edge_store_open(test_db_path, &opt, &s), -EINVAL);
+	ck_assert_ptr_null(s);
 }
 END_TEST
 
@@ -675,11 +711,166 @@ START_TEST(progress_advances_while_idle)
 }
 END_TEST
 
+/* ---- the WAL ---- */
+
+/* Writes a 1000-byte blob into row id (rows reused: the database stays
+ * small, the WAL sees every write). */
+static int blob_run(edge_store_conn *c, void *ud)
+{
+	sqlite3_stmt *st;
+	int rc = edge_store_conn_prepare(c,
+		"INSERT OR REPLACE INTO blobs (id, b) VALUES (?1, randomblob(1000))", &st);
+
+	if (rc < 0)
+		return rc;
+	sqlite3_bind_int64(st, 1, (long long)(intptr_t)ud);
+	rc = sqlite3_step(st);
+	return rc == SQLITE_DONE ? 0 : edge_store_conn_error(c, rc);
+}
+
+static uint64_t wal_file_bytes(void)
+{
+	char wal[PATH_MAX + 80];
+	struct stat st;
+
+	snprintf(wal, sizeof wal, "%s-wal", test_db_path);
+	return stat(wal, &st) == 0 ? (uint64_t)st.st_size : 0;
+}
+
+static edge_store *open_wal_store(size_t wal_max, unsigned batch)
+{
+	struct edge_store_options opt;
+	edge_store *s = NULL;
+	char err[256] = "";
+	int rc;
+
+	edge_store_options_init(&opt);
+	opt.queue_max_ops = 1024;
+	opt.group_commit_max_ops = batch;
+	opt.group_commit_max_delay_ms = 0;
+	opt.wal_max_bytes = wal_max;
+	opt.errbuf = err;
+	opt.errbuf_len = sizeof err;
+	rc = edge_store_open(test_db_path, &opt, &s);
+	ck_assert_msg(rc == 0, "open: %s (%s)", edge_strerror(rc), err);
+	ck_assert_int_eq(edge_store_read(s, op_exec,
+		"CREATE TABLE blobs (id INTEGER PRIMARY KEY, b BLOB NOT NULL)"), 0);
+	return s;
+}
+
+START_TEST(wal_held_to_its_limit_under_load)
+{
+	enum { WAL_MAX = 64 * 1024, BATCH = 16, ROUNDS = 300 };
+	edge_store *s = open_wal_store(WAL_MAX, BATCH);
+	struct edge_store_stats st;
+	uint64_t appended = 0, biggest_batch = 0, peak = 0;
+
+	/* 300 batches of 16 KB: some 5 MB through a WAL held to 64 KiB. Each
+	 * flush is one batch; the WAL may pass its limit by at most the batch
+	 * that crossed it, until the checkpoint before the next one. */
+	for (int r = 0; r < ROUNDS; r++) {
+		for (int i = 0; i < BATCH; i++)
+			ck_assert_int_eq(edge_store_submit(s, blob_run, NULL,
+							   (void *)(intptr_t)(r % 4 * BATCH + i)), 0);
+		edge_store_flush(s);
+		ck_assert_uint_eq(edge_store_run_completions(s), BATCH);
+		edge_store_get_stats(s, &st);
+		if (st.wal_bytes_appended - appended > biggest_batch)
+			biggest_batch = st.wal_bytes_appended - appended;
+		appended = st.wal_bytes_appended;
+		if (st.wal_bytes > peak)
+			peak = st.wal_bytes;
+		ck_assert_msg(st.wal_bytes <= WAL_MAX + biggest_batch,
+			      "WAL %" PRIu64 " B over %d + one batch of %" PRIu64 " B", st.wal_bytes,
+			      WAL_MAX, biggest_batch);
+	}
+	edge_store_get_stats(s, &st);
+	ck_assert_uint_eq(st.ops_failed, 0);
+	ck_assert_uint_eq(st.wal_max_bytes, WAL_MAX);
+	ck_assert_uint_gt(st.wal_bytes_appended, 4u * 1024 * 1024);
+	ck_assert_uint_gt(st.checkpoints, 20);
+	ck_assert_uint_eq(st.checkpoint_failures, 0);
+	ck_assert_uint_eq(st.write_failures, 0);
+	ck_assert(!st.disk_full);
+	fprintf(stderr, "wal: %" PRIu64 " B appended, peak file %" PRIu64 " B, %" PRIu64
+		" checkpoints (%" PRIu64 " truncate), %s%" PRIu64 " B written to storage\n",
+		st.wal_bytes_appended, peak, st.checkpoints, st.checkpoints_truncate,
+		st.bytes_written_known ? "" : "unknown: ", st.bytes_written);
+	edge_store_close(s);
+}
+END_TEST
+
+START_TEST(passive_checkpoint_when_idle)
+{
+	enum { WAL_MAX = 256 * 1024, BATCH = 16 };
+	edge_store *s = open_wal_store(WAL_MAX, BATCH);
+	struct edge_store_stats st;
+	uint64_t deadline;
+	int id = 0;
+
+	/* past half the limit, well short of all of it */
+	do {
+		for (int i = 0; i < BATCH; i++)
+			ck_assert_int_eq(edge_store_submit(s, blob_run, NULL, (void *)(intptr_t)id++), 0);
+		edge_store_flush(s);
+		edge_store_run_completions(s);
+		edge_store_get_stats(s, &st);
+	} while (st.wal_bytes_appended <= WAL_MAX / 2 + 16 * 1024);
+	ck_assert_uint_lt(st.wal_bytes_appended, WAL_MAX);
+
+	/* the writer, now idle, checkpoints on its own */
+	deadline = edge_time_monotonic_ms() + WAIT_LIMIT_S * 1000;
+	while (st.checkpoints == 0 && edge_time_monotonic_ms() < deadline) {
+		struct timespec ts = { 0, 10 * 1000 * 1000 };
+
+		nanosleep(&ts, NULL);
+		edge_store_get_stats(s, &st);
+	}
+	ck_assert_uint_eq(st.checkpoints, 1);
+	ck_assert_uint_eq(st.checkpoints_truncate, 0);
+	ck_assert_uint_eq(st.checkpoint_failures, 0);
+
+	/* the next commit starts the log over: the file does not grow */
+	uint64_t before = wal_file_bytes();
+
+	ck_assert_int_eq(edge_store_submit(s, blob_run, NULL, (void *)(intptr_t)0), 0);
+	edge_store_flush(s);
+	edge_store_run_completions(s);
+	ck_assert_uint_eq(wal_file_bytes(), before);
+	edge_store_close(s);
+}
+END_TEST
+
+/* Storage writes are counted where the kernel counts them: on a disk, the
+ * WAL's frames show up; tmpfs has no storage and is not checked. */
+START_TEST(bytes_written_counted)
+{
+	edge_store *s = open_wal_store(1024 * 1024, 16);
+	struct edge_store_stats st;
+	struct statfs fs;
+
+	for (int i = 0; i < 256; i++)
+		ck_assert_int_eq(edge_store_submit(s, blob_run, NULL, (void *)(intptr_t)i), 0);
+	edge_store_flush(s);
+	edge_store_run_completions(s);
+	edge_store_get_stats(s, &st);
+	ck_assert_uint_ge(st.wal_bytes_appended, 256 * 1000);
+	ck_assert_int_eq(statfs(test_db_dir.dir, &fs), 0);
+	if (st.bytes_written_known && fs.f_type != TMPFS_MAGIC)
+		ck_assert_uint_ge(st.bytes_written, 256 * 1000);
+	fprintf(stderr, "bytes_written: %s %" PRIu64 " for %" PRIu64 " B of WAL frames (fs 0x%lx)\n",
+		st.bytes_written_known ? "known" : "unknown", st.bytes_written, st.wal_bytes_appended,
+		(unsigned long)fs.f_type);
+	edge_store_close(s);
+}
+END_TEST
+
 static Suite *store_suite(void)
 {
 	Suite *s = suite_create("store");
 	TCase *open = tcase_create("open");
 	TCase *writer = tcase_create("writer");
+	TCase *wal = tcase_create("wal");
 
 	tcase_add_checked_fixture(open, test_db_setup, test_db_teardown);
 	tcase_add_test(open, open_creates_and_migrates);
@@ -702,6 +893,12 @@ static Suite *store_suite(void)
 	tcase_add_test(writer, read_sees_submitted_ops_and_returns_fn_result);
 	tcase_add_test(writer, progress_advances_while_idle);
 	suite_add_tcase(s, writer);
+
+	tcase_add_checked_fixture(wal, test_db_setup, test_db_teardown);
+	tcase_add_test(wal, wal_held_to_its_limit_under_load);
+	tcase_add_test(wal, passive_checkpoint_when_idle);
+	tcase_add_test(wal, bytes_written_counted);
+	suite_add_tcase(s, wal);
 	return s;
 }
 

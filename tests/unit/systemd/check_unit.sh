@@ -1,18 +1,25 @@
 #!/bin/sh
 # Checks the generated service unit: hardening exposure (systemd-analyze
 # security, offline) must stay at or below a bound, and the unit must pass
-# systemd-analyze verify. Usage: check_unit.sh UNIT [EDGED_BINARY]
+# systemd-analyze verify, and systemctl reload must go through edgectl (it
+# reports edged's verdict and needs no /bin/kill).
+# Usage: check_unit.sh UNIT [EDGED_BINARY [SYSUSERS [EDGECTL_BINARY]]]
 # Exit codes follow meson: 0 pass, 1 fail, 77 skip.
 set -u
 
 unit=$1
 edged_bin=${2:-}
 sysusers=${3:-}
+edgectl_bin=${4:-}
 # meson passes build-relative paths; the unit needs absolute ones
-case $edged_bin in
-	''|/*) ;;
-	*) edged_bin=$(cd "$(dirname "$edged_bin")" && pwd)/$(basename "$edged_bin") ;;
-esac
+absolute() {
+	case $1 in
+		''|/*) echo "$1" ;;
+		*) echo "$(cd "$(dirname "$1")" && pwd)/$(basename "$1")" ;;
+	esac
+}
+edged_bin=$(absolute "$edged_bin")
+edgectl_bin=$(absolute "$edgectl_bin")
 max_exposure=2.0
 
 if ! command -v systemd-analyze >/dev/null 2>&1; then
@@ -30,6 +37,17 @@ if grep -Eiq '^[[:space:]]*PrivateUsers[[:space:]]*=[[:space:]]*(yes|true|on|1|s
 	echo "FAIL: $unit sets PrivateUsers=; operators could no longer use edgectl"
 	exit 1
 fi
+
+# A signal-based reload would report success whatever edged makes of the
+# file, and /bin/kill (procps) is missing on minimal systems.
+reload=$(sed -n 's/^[[:space:]]*ExecReload[[:space:]]*=[[:space:]]*//p' "$unit")
+case $reload in
+	/*/edgectl\ *reload) echo "ExecReload: $reload" ;;
+	*)
+		echo "FAIL: ExecReload is '$reload', not edgectl ... reload"
+		exit 1
+		;;
+esac
 
 out=$(systemd-analyze security --offline=yes --no-pager "$unit" 2>&1)
 rc=$?
@@ -51,15 +69,20 @@ if ! awk -v e="$exposure" -v m="$max_exposure" 'BEGIN { exit !(e <= m) }'; then
 	exit 1
 fi
 
-# verify checks that ExecStart binaries exist: point them at the build tree's
-# edged in a scratch copy (the unit's name must stay edged.service).
+# verify checks that Exec binaries exist: point them at the build tree's
+# edged and edgectl in a scratch copy (the unit's name must stay edged.service).
 tmp=$(mktemp -d) || exit 1
 trap 'rm -rf "$tmp"' EXIT
+cp "$unit" "$tmp/edged.service"
 if [ -n "$edged_bin" ] && [ -x "$edged_bin" ]; then
-	sed "s#^\(ExecStart[A-Za-z]*=\)[^ ]*/edged#\1$edged_bin#" "$unit" > "$tmp/edged.service"
+	sed -i "s#^\(ExecStart[A-Za-z]*=\)[^ ]*/edged #\1$edged_bin #" "$tmp/edged.service"
 else
-	echo "note: no edged binary given; verify checks the unit as installed"
-	cp "$unit" "$tmp/edged.service"
+	echo "note: no edged binary given; verify checks ExecStart as installed"
+fi
+if [ -n "$edgectl_bin" ] && [ -x "$edgectl_bin" ]; then
+	sed -i "s#^\(ExecReload=\)[^ ]*/edgectl #\1$edgectl_bin #" "$tmp/edged.service"
+else
+	echo "note: no edgectl binary given; verify checks ExecReload as installed"
 fi
 if [ -n "$sysusers" ] && command -v systemd-sysusers >/dev/null 2>&1; then
 	case $sysusers in /*) ;; *) sysusers=$PWD/$sysusers ;; esac

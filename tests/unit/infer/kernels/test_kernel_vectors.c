@@ -1,4 +1,4 @@
-/* TFLM kernel vectors (shared/tflm-kernel-vectors, one JSON file per
+/* TFLM kernel vectors (tests/data/tflm-kernel-vectors, one JSON file per
  * operator) against the engine's operators: every case is built directly as edge_tensor /
  * edge_op_node structs (no flatbuffer), run through prepare() and the
  * reference eval(), and must reproduce `tflm_output` (or
@@ -7,7 +7,7 @@
  * kernels (edge_opt_prepare / edge_opt_eval) when they exist and must give
  * the same bytes. Prints a per-operator summary.
  *
- * Skips (exit 77) when EDGE_SHARED_DIR or the vectors are absent. */
+ * Fails when the vectors directory or any operator's file is absent. */
 #include <check.h>
 #include <dirent.h>
 #include <jansson.h>
@@ -636,6 +636,14 @@ START_TEST(test_vector_file)
 }
 END_TEST
 
+/* The operators TFLM's kernel tests cover, one file each. */
+static const char *const expected_files[] = {
+	"add", "average_pool_2d", "concatenation", "conv_2d", "depthwise_conv_2d", "dequantize",
+	"fully_connected", "leaky_relu", "logistic", "max_pool_2d", "maximum", "mean", "minimum",
+	"mul", "pad", "quantize", "reduce_max", "reduce_min", "relu", "reshape", "softmax", "sub",
+	"sum", "tanh",
+};
+
 static int cmp_str(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
@@ -643,16 +651,19 @@ static int cmp_str(const void *a, const void *b)
 
 int main(void)
 {
-	const char *shared = getenv("EDGE_SHARED_DIR");
-	if (!shared || !*shared) {
-		printf("SKIP: EDGE_SHARED_DIR is not set\n");
-		return 77;
-	}
-	snprintf(vectors_dir, sizeof(vectors_dir), "%s/tflm-kernel-vectors", shared);
+	/* The vectors live in tests/data; missing data fails, never skips. */
+	const char *data = getenv("EDGE_TEST_DATA");
+	const char *root = getenv("EDGE_SOURCE_ROOT");
+	if (data && *data)
+		snprintf(vectors_dir, sizeof(vectors_dir), "%s/tflm-kernel-vectors", data);
+	else
+		snprintf(vectors_dir, sizeof(vectors_dir), "%s/tests/data/tflm-kernel-vectors",
+			 root && *root ? root : ".");
 	DIR *d = opendir(vectors_dir);
 	if (!d) {
-		printf("SKIP: %s is absent\n", vectors_dir);
-		return 77;
+		printf("FAIL: cannot open %s (set EDGE_TEST_DATA or run through meson test)\n",
+		       vectors_dir);
+		return 1;
 	}
 	struct dirent *e;
 	while ((e = readdir(d)) != NULL) {
@@ -661,11 +672,20 @@ int main(void)
 			files[n_files++] = strdup(e->d_name);
 	}
 	closedir(d);
-	if (n_files == 0) {
-		printf("SKIP: no vector files in %s\n", vectors_dir);
-		return 77;
-	}
 	qsort(files, (size_t)n_files, sizeof(files[0]), cmp_str);
+	/* Every operator's file must be there: a lost file is a failure. */
+	int missing = 0;
+	for (size_t i = 0; i < sizeof(expected_files) / sizeof(expected_files[0]); i++) {
+		char want[64];
+		snprintf(want, sizeof(want), "%s.json", expected_files[i]);
+		const char *key = want;
+		if (!bsearch(&key, files, (size_t)n_files, sizeof(files[0]), cmp_str)) {
+			printf("FAIL: %s/%s is missing\n", vectors_dir, want);
+			missing++;
+		}
+	}
+	if (missing)
+		return 1;
 
 	Suite *s = suite_create("infer-kernels");
 	TCase *tc = tcase_create("tflm-vectors");

@@ -1,16 +1,15 @@
 #!/usr/bin/env python3
-"""`edgectl model inspect|run|bench` on the shared reference models.
+"""`edgectl model inspect|run|bench` on the reference models in tests/data.
 
 usage: test_edgectl_model.py EDGECTL
-Needs EDGE_SHARED_DIR (exits 77 = skip when the models are absent).
+Finds them through EDGE_TEST_DATA (else EDGE_SOURCE_ROOT/tests/data); a
+missing model is a failure, never a skip.
 """
 import json
 import os
 import subprocess
 import sys
 import tempfile
-
-SKIP = 77
 
 
 def run(args, expect_rc=0):
@@ -22,13 +21,15 @@ def run(args, expect_rc=0):
 
 def main():
     edgectl = sys.argv[1]
-    models = os.path.join(os.environ.get("EDGE_SHARED_DIR", ""), "models")
+    data = os.environ.get("EDGE_TEST_DATA") or os.path.join(os.environ.get("EDGE_SOURCE_ROOT", "."),
+                                                            "tests", "data")
+    models = os.path.join(data, "models")
     kws = os.path.join(models, "kws_ref_model.tflite")
-    if not os.path.exists(kws):
-        print(f"SKIP: no reference models in {models} (set EDGE_SHARED_DIR)")
-        return SKIP
     kws_in = os.path.join(models, "kws_ref_model.sample0.input.bin")
     lstm = os.path.join(models, "mnist_lstm_int8.tflite")
+    for f in (kws, kws_in, lstm):
+        if not os.path.isfile(f):
+            sys.exit(f"FAIL: {f} not found (set EDGE_TEST_DATA or run through meson test)")
 
     # inspect: stable top-level keys, every operator supported, MACs add up
     j = json.loads(run([edgectl, "model", "inspect", kws, "--json"]).stdout)
@@ -42,13 +43,12 @@ def main():
     assert "DEPTHWISE_CONV_2D" in text and "arena:" in text
 
     # an unsupported operator: still listed, named, and a failure exit
-    if os.path.exists(lstm):
-        j = json.loads(run([edgectl, "model", "inspect", lstm, "--json"], expect_rc=1).stdout)
-        assert j["supported"] is False
-        assert j["error"]["name"] == "EDGE_INFER_EUNSUPPORTED"
-        names = [op["name"] for op in j["operators"]]
-        assert "FULLY_CONNECTED" in names, names
-        assert {"index": 0, "name": "UNIDIRECTIONAL_SEQUENCE_LSTM"} in j["unsupported"], j["unsupported"]
+    j = json.loads(run([edgectl, "model", "inspect", lstm, "--json"], expect_rc=1).stdout)
+    assert j["supported"] is False
+    assert j["error"]["name"] == "EDGE_INFER_EUNSUPPORTED"
+    names = [op["name"] for op in j["operators"]]
+    assert "FULLY_CONNECTED" in names, names
+    assert {"index": 0, "name": "UNIDIRECTIONAL_SEQUENCE_LSTM"} in j["unsupported"], j["unsupported"]
 
     with tempfile.TemporaryDirectory() as tmp:
         opt_out, ref_out = os.path.join(tmp, "opt.bin"), os.path.join(tmp, "ref.bin")

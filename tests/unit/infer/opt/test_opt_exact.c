@@ -17,6 +17,7 @@
 
 #include "edge_infer.h"
 #include "infer_op.h"
+#include "infer_test_util.h"
 #include "kernels/edge_opt.h"
 
 /* ---- deterministic random numbers */
@@ -569,17 +570,11 @@ static void *shared_thread(void *arg)
 
 START_TEST(contexts_on_two_threads_share_a_model)
 {
-	const char *dir = getenv("EDGE_SHARED_DIR");
 	char path[4096];
-	snprintf(path, sizeof(path), "%s/models/kws_ref_model.tflite", dir ? dir : "");
-	FILE *f = dir ? fopen(path, "rb") : NULL;
-	if (!f) {
-		printf("# skipped: %s not available (EDGE_SHARED_DIR)\n", path);
-		return;
-	}
-	static uint8_t bytes[1 << 20];
-	size_t len = fread(bytes, 1, sizeof(bytes), f);
-	fclose(f);
+	itest_data_path(path, sizeof(path), "models/kws_ref_model.tflite");
+	size_t len = 0;
+	void *bytes = itest_read_file(path, &len);
+	ck_assert_msg(bytes != NULL, "cannot read %s", path);
 	edge_infer_model *m = NULL;
 	ck_assert_int_eq(edge_infer_model_load(bytes, len, NULL, &m, NULL), 0);
 	struct shared_run r[2] = { { .model = m, .seed = 1 }, { .model = m, .seed = 2 } };
@@ -609,6 +604,7 @@ START_TEST(contexts_on_two_threads_share_a_model)
 	ck_assert_int_eq(r[0].failures, 0);
 	ck_assert_int_eq(r[1].failures, 0);
 	edge_infer_model_free(m);
+	free(bytes);
 }
 END_TEST
 

@@ -1,0 +1,380 @@
+/* edged's MQTT session with a real mosquitto configured by `edgectl
+ * broker-config`: the Maximum Packet Size edged declares keeps an oversized
+ * publish out of its memory; its persistent session keeps what nodes send
+ * while edged restarts or the broker does; every publish edged makes
+ * carries Payload Format Indicator 1. Nodes are played by a libmosquitto v5
+ * client in the test (and the simulator for a fleet). Run one case with
+ * `test-broker CASE`. */
+#include <check.h>
+#include <errno.h>
+#include <mosquitto.h>
+#include <mqtt_protocol.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "test_run.h"
+
+/* ---- a node played by the test: libmosquitto v5, driven synchronously */
+
+struct node {
+	struct mosquitto *mosq;
+	int published;          /* PUBACKs received */
+	int registered;         /* `registered` messages received */
+	int registered_format;  /* Payload Format Indicator of the last one, -1 absent */
+	char registered_topic[128];
+};
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void node_on_publish(struct mosquitto *m, void *ud, int mid, int rc,
+			    const mosquitto_property *props)
+{
+	struct node *n = ud;
+
+	(void)m; (void)mid; (void)rc; (void)props;
+	n->published++;
+}
+
+static void node_on_message(struct mosquitto *m, void *ud, const struct mosquitto_message *msg,
+			    const mosquitto_property *props)
+{
+	struct node *n = ud;
+	uint8_t format;
+
+	(void)m;
+	if (!strstr(msg->topic, "/registered"))
+		return;
+	n->registered++;
+	snprintf(n->registered_topic, sizeof n->registered_topic, "%s", msg->topic);
+	n->registered_format = mosquitto_property_read_byte(props,
+							    MQTT_PROP_PAYLOAD_FORMAT_INDICATOR,
+							    &format, false) ? format : -1;
+}
+
+/* Connects client `id` to the test's broker (bounded), clean session. */
+static void node_connect(struct h_env *e, struct node *n, const char *id)
+{
+	memset(n, 0, sizeof *n);
+	n->registered_format = -2;
+	n->mosq = mosquitto_new(id, true, n);
+	ck_assert_ptr_nonnull(n->mosq);
+	mosquitto_int_option(n->mosq, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V5);
+	mosquitto_publish_v5_callback_set(n->mosq, node_on_publish);
+	mosquitto_message_v5_callback_set(n->mosq, node_on_message);
+	ck_assert_int_eq(mosquitto_connect_bind_v5(n->mosq, "127.0.0.1", e->broker_port, 30, NULL,
+						   NULL), MOSQ_ERR_SUCCESS);
+}
+
+/* Runs the client's network loop until *counter >= want (bounded). */
+static void node_wait(struct node *n, int *counter, int want, unsigned timeout_ms,
+		      const char *what)
+{
+	uint64_t end = now_ms() + timeout_ms;
+
+	while (*counter < want && now_ms() < end) {
+		int rc = mosquitto_loop(n->mosq, 100, 1);
+
+		ck_assert_msg(rc == MOSQ_ERR_SUCCESS, "%s: client loop: %s", what,
+			      mosquitto_strerror(rc));
+	}
+	ck_assert_msg(*counter >= want, "timed out waiting for %s", what);
+}
+
+/* Publishes at QoS 1 and waits for the broker's PUBACK. */
+static void node_publish(struct node *n, const char *topic, const void *payload, size_t len,
+			 bool retain)
+{
+	int want = n->published + 1;
+
+	ck_assert_int_eq(mosquitto_publish_v5(n->mosq, NULL, topic, (int)len, payload, 1, retain,
+					      NULL), MOSQ_ERR_SUCCESS);
+	node_wait(n, &n->published, want, 60000, topic);
+}
+
+static void node_free(struct node *n)
+{
+	if (!n->mosq)
+		return;
+	mosquitto_disconnect(n->mosq);
+	mosquitto_loop(n->mosq, 100, 1);
+	mosquitto_destroy(n->mosq);
+	n->mosq = NULL;
+}
+
+/* A conforming node's first messages: its `online` status (retained), then
+ * its hello. */
+static void node_hello(struct node *n, const char *id)
+{
+	static const char online[] = "{\"proto\":1,\"state\":\"online\",\"reason\":\"boot\"}";
+	char topic[128], hello[512];
+	int len;
+
+	snprintf(topic, sizeof topic, "edge/v1/%s/status", id);
+	node_publish(n, topic, online, strlen(online), true);
+	len = snprintf(hello, sizeof hello,
+		       "{\"proto\":1,\"id\":\"%s\",\"fw\":\"1.4.2\","
+		       "\"runtime\":{\"name\":\"tflm\",\"version\":\"2.14.0\"},"
+		       "\"ops\":[\"CONV_2D\",\"SOFTMAX\"],\"ram_bytes\":262144,"
+		       "\"flash_bytes\":1048576,\"arena_bytes\":65536,\"sensor\":\"accel-3axis\","
+		       "\"heartbeat_s\":30}", id);
+	snprintf(topic, sizeof topic, "edge/v1/%s/hello", id);
+	node_publish(n, topic, hello, (size_t)len, false);
+}
+
+/* Peak resident set (VmHWM) of a process, in kB. */
+static long vm_hwm_kb(pid_t pid)
+{
+	char path[64], line[256];
+	long kb = -1;
+	FILE *f;
+
+	snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+	f = fopen(path, "re");
+	ck_assert_msg(f != NULL, "open %s: %s", path, strerror(errno));
+	while (fgets(line, sizeof line, f))
+		if (sscanf(line, "VmHWM: %ld kB", &kb) == 1)
+			break;
+	fclose(f);
+	ck_assert_int_gt(kb, 0);
+	return kb;
+}
+
+/* Whether the broker's log holds `needle`. */
+static bool broker_log_has(struct h_env *e, const char *needle)
+{
+	char line[1024];
+	bool found = false;
+	FILE *f = fopen(e->broker.log_path, "re");
+
+	if (!f)
+		return false;
+	while (!found && fgets(line, sizeof line, f))
+		found = strstr(line, needle) != NULL;
+	fclose(f);
+	return found;
+}
+
+static void wait_device_registered(struct h_env *e, const char *id, unsigned timeout_ms)
+{
+	json_t *d = h_wait_device_state(e, id, "online", timeout_ms);
+
+	json_decref(d);
+}
+
+/* ---- cases */
+
+/* A 100 MB publish to a topic edged subscribes to never reaches edged: it
+ * declared a Maximum Packet Size, so the broker drops the packet for it. Its
+ * peak RSS stays where it was, and it keeps working. */
+START_TEST(oversized_publish_stays_out_of_edged)
+{
+	const size_t big = 100u * 1024 * 1024;
+	struct h_env *e;
+	struct node n;
+	long before, after;
+	char *payload;
+
+	/* The broker itself must take the message for this test: edged's own
+	 * limit is the point. */
+	setenv("EDGE_TEST_BROKER_MESSAGE_SIZE_LIMIT", "110000000", 1);
+	e = h_env_new();
+	h_broker_start(e);
+	h_edged_start(e);
+	h_sim_start(e, "--count", "20", NULL);
+	h_sim_wait(e, "sim: registered all 20", 30000);
+	h_wait_status(e, "nodes.online", "==", 20, 20000);
+
+	before = vm_hwm_kb(e->edged.pid);
+	payload = malloc(big);
+	ck_assert_ptr_nonnull(payload);
+	memset(payload, 'x', big);
+	node_connect(e, &n, "big-sender");
+	node_publish(&n, "edge/v1/sim-00003/hello", payload, big, false);
+	free(payload);
+	/* The broker logs what it drops for edged. */
+	for (uint64_t end = now_ms() + 30000;
+	     !broker_log_has(e, "Dropping too large outgoing PUBLISH for edged-test") &&
+	     now_ms() < end;)
+		h_sleep_ms(50);
+	ck_assert_msg(broker_log_has(e, "Dropping too large outgoing PUBLISH for edged-test"),
+		      "the broker did not drop the oversized message for edged");
+
+	/* Still working: a new node's hello is answered. */
+	node_hello(&n, "after-big");
+	wait_device_registered(e, "after-big", 10000);
+	after = vm_hwm_kb(e->edged.pid);
+	printf("# edged VmHWM before %ld kB, after a 100 MB publish %ld kB\n", before, after);
+	ck_assert_msg(after - before <= 8 * 1024, "edged's peak RSS grew by %ld kB",
+		      after - before);
+	node_free(&n);
+	h_env_free(e);
+}
+END_TEST
+
+/* kill -9 edged; what nodes send while it is down is queued in its session
+ * by the broker and delivered when it comes back. */
+START_TEST(session_survives_edged_kill9)
+{
+	struct h_env *e = h_env_new();
+	struct node n;
+
+	h_broker_start(e);
+	h_edged_start(e);
+	node_connect(e, &n, "late-01");
+	node_hello(&n, "early-01");
+	wait_device_registered(e, "early-01", 10000);
+
+	h_proc_signal(&e->edged, SIGKILL);
+	for (uint64_t end = now_ms() + 5000; h_proc_alive(&e->edged) && now_ms() < end;)
+		h_sleep_ms(10);
+	ck_assert(!h_proc_alive(&e->edged));
+	/* edged is gone: its session holds these. */
+	node_hello(&n, "late-01");
+	h_edged_start(e);
+	wait_device_registered(e, "late-01", 10000);
+	node_free(&n);
+	h_env_free(e);
+}
+END_TEST
+
+/* More nodes than mosquitto's default queue limit (1000) are online; edged
+ * is killed and restarted with heartbeats an hour apart, so only the
+ * retained statuses the broker replays bring the nodes back: the generated
+ * max_queued_messages lets every one through. */
+START_TEST(restart_replays_every_retained_status)
+{
+	struct h_env *e = h_env_new();
+
+	h_broker_start(e);
+	h_edged_start(e);
+	h_sim_start(e, "--count", "1200", "--heartbeat-s", "3600", "--connect-rate", "1000",
+		    NULL);
+	h_sim_wait(e, "sim: registered all 1200", 60000);
+	h_wait_status(e, "nodes.online", "==", 1200, 20000);
+
+	h_proc_signal(&e->edged, SIGKILL);
+	for (uint64_t end = now_ms() + 5000; h_proc_alive(&e->edged) && now_ms() < end;)
+		h_sleep_ms(10);
+	ck_assert(!h_proc_alive(&e->edged));
+	h_edged_start(e);
+	h_wait_status(e, "nodes.online", "==", 1200, 30000);
+	ck_assert_msg(!broker_log_has(e, "Outgoing messages are being dropped"),
+		      "the broker dropped messages queued for edged");
+	h_env_free(e);
+}
+END_TEST
+
+/* The broker restarts (its persistence keeps edged's session); a node's
+ * hello sent before edged has reconnected reaches edged once it has. */
+START_TEST(session_survives_broker_restart)
+{
+	struct h_env *e = h_env_new();
+	struct node n;
+	json_t *st;
+	const char *state;
+
+	h_broker_start(e);
+	/* Reconnect late enough that the hello below goes out first (the
+	 * outcome must not depend on it). */
+	h_cfg_set(e, "mqtt.reconnect_min_ms", "4000");
+	h_cfg_set(e, "mqtt.reconnect_max_ms", "4000");
+	h_edged_start(e);
+	node_connect(e, &n, "restart-01");
+	node_hello(&n, "before-restart");
+	wait_device_registered(e, "before-restart", 10000);
+	node_free(&n);
+
+	h_broker_stop(e);
+	h_broker_start(e);
+	node_connect(e, &n, "restart-01");
+	node_hello(&n, "during-restart");
+	st = h_edgectl_json(e, "status", NULL);
+	state = h_json_str(st, "broker.state");
+	printf("# edged's broker connection when the hello was sent: %s\n", state ? state : "?");
+	json_decref(st);
+	h_wait_status(e, "broker.connects", ">=", 2, 15000);
+	wait_device_registered(e, "during-restart", 10000);
+	node_free(&n);
+	h_env_free(e);
+}
+END_TEST
+
+/* `registered` (like every publish edged makes) carries Payload Format
+ * Indicator 1, as read by a real MQTT v5 subscriber. */
+START_TEST(registered_carries_payload_format_indicator)
+{
+	struct h_env *e = h_env_new();
+	struct node n;
+
+	h_broker_start(e);
+	h_edged_start(e);
+	node_connect(e, &n, "pfi-01");
+	ck_assert_int_eq(mosquitto_subscribe_v5(n.mosq, NULL, "edge/v1/pfi-01/registered", 1, 0,
+						NULL), MOSQ_ERR_SUCCESS);
+	node_hello(&n, "pfi-01");
+	node_wait(&n, &n.registered, 1, 10000, "registered");
+	ck_assert_str_eq(n.registered_topic, "edge/v1/pfi-01/registered");
+	ck_assert_int_eq(n.registered_format, 1);
+	node_free(&n);
+	h_env_free(e);
+}
+END_TEST
+
+int main(int argc, char **argv)
+{
+	const struct {
+		const char *name;
+		const TTest *test;
+		unsigned timeout_s;
+	} cases[] = {
+		{ "oversized_publish_stays_out_of_edged", oversized_publish_stays_out_of_edged, 240 },
+		{ "session_survives_edged_kill9", session_survives_edged_kill9, 120 },
+		{ "session_survives_broker_restart", session_survives_broker_restart, 120 },
+		{ "restart_replays_every_retained_status", restart_replays_every_retained_status,
+		  240 },
+		{ "registered_carries_payload_format_indicator",
+		  registered_carries_payload_format_indicator, 60 },
+	};
+	const char *only = argc > 1 ? argv[1] : NULL;
+	bool found = false;
+	Suite *s;
+	int rc;
+
+	if (argc > 2) {
+		fprintf(stderr, "usage: %s [CASE]\n", argv[0]);
+		return 2;
+	}
+	h_require_prerequisites();
+	mosquitto_lib_init();
+	s = suite_create("broker");
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		if (only && strcmp(only, cases[i].name) != 0)
+			continue;
+		found = true;
+		TCase *tc = tcase_create(cases[i].name);
+		tcase_add_checked_fixture(tc, NULL, h_teardown);
+		tcase_add_test(tc, cases[i].test);
+		suite_add_tcase(s, tc);
+		if (only)
+			h_set_deadline(cases[i].timeout_s);
+	}
+	if (!found) {
+		fprintf(stderr, "no test case '%s'\n", only);
+		return 2;
+	}
+	rc = test_run_suite(s, TEST_REPORT_TAP, CK_NOFORK);
+	mosquitto_lib_cleanup();
+	return rc;
+}

@@ -1,0 +1,293 @@
+/* End-to-end presence: how a conforming node's sessions are counted
+ * (reconnect_count), that its normal start causes no reject and no warning,
+ * the summary line instead of per-node lines, and `edgectl devices remove`.
+ * A real mosquitto, the built edged and edgectl, and the simulator, which
+ * follows proto/node-protocol.md §2. Run one case with
+ * `test-presence CASE`. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness.h"
+#include "test_run.h"
+
+static const char *node_id(unsigned i)
+{
+	static char buf[4][32];
+	static unsigned slot;
+	char *b = buf[slot++ % 4];
+	snprintf(b, sizeof(buf[0]), "sim-%05u", i);
+	return b;
+}
+
+static struct h_env *world(const char *const *cfg)
+{
+	struct h_env *e = h_env_new();
+	h_broker_start(e);
+	for (; cfg && cfg[0]; cfg += 2)
+		h_cfg_set(e, cfg[0], cfg[1]);
+	h_edged_start(e);
+	return e;
+}
+
+static json_t *device(struct h_env *e, unsigned i)
+{
+	return h_edgectl_json(e, "devices", "show", node_id(i), NULL);
+}
+
+/* Poll until node i's reconnect_count satisfies >= want; returns it. */
+static long long wait_reconnects(struct h_env *e, unsigned i, long long want,
+				 unsigned timeout_ms)
+{
+	long long n = -1;
+	for (unsigned waited = 0; waited <= timeout_ms; waited += 100) {
+		json_t *d = device(e, i);
+		n = h_json_int(d, "reconnect_count");
+		json_decref(d);
+		if (n >= want)
+			return n;
+		h_sleep_ms(100);
+	}
+	ck_abort_msg("%s: reconnect_count %lld after %u ms, expected >= %lld", node_id(i), n,
+		     timeout_ms, want);
+	return n;
+}
+
+/* Every line of edged's log at warning level or worse ("<0>".."<4>"). */
+static void assert_no_warnings(struct h_env *e)
+{
+	char *log = h_edged_log(e);
+	for (char *line = log; line && *line;) {
+		char *nl = strchr(line, '\n');
+		if (nl)
+			*nl = '\0';
+		ck_assert_msg(!(line[0] == '<' && line[1] >= '0' && line[1] <= '4' && line[2] == '>'),
+			      "edged logged: %s", line);
+		line = nl ? nl + 1 : NULL;
+	}
+	free(log);
+}
+
+/* D2: 30 new nodes, each status (boot) then hello: nothing rejected,
+ * nothing warned, reason "boot", no reconnect, and one summary line in
+ * place of per-node lines. */
+START_TEST(new_nodes_register_without_rejects)
+{
+	struct h_env *e = world(NULL);
+	h_sim_start(e, "--count", "30", "--heartbeat-s", "5", NULL);
+	h_sim_wait(e, "sim: registered all 30", 30000);
+	h_wait_status(e, "nodes.online", "==", 30, 10000);
+
+	json_t *st = h_edgectl_json(e, "status", NULL);
+	json_t *rejects = json_object_get(st, "rejects");
+	const char *reason;
+	json_t *v;
+	ck_assert_msg(json_object_size(rejects) > 0, "status has no rejects");
+	json_object_foreach(rejects, reason, v)
+		ck_assert_msg(json_integer_value(v) == 0, "rejects.%s = %lld", reason,
+			      (long long)json_integer_value(v));
+	ck_assert_int_eq(h_json_int(st, "registry.pending_status"), 0);
+	ck_assert_int_eq(h_json_int(st, "registry.pending_applied"), 30);
+	ck_assert_int_eq(h_json_int(st, "registry.reconnects"), 0);
+	json_decref(st);
+
+	for (unsigned i = 0; i < 30; i += 7) {
+		json_t *d = device(e, i);
+		ck_assert_str_eq(h_json_str(d, "state"), "online");
+		ck_assert_str_eq(h_json_str(d, "status_reason"), "boot");
+		ck_assert_int_eq(h_json_int(d, "reconnect_count"), 0);
+		/* the hello's ops, as the array it carried */
+		json_t *ops = json_object_get(d, "ops");
+		ck_assert_msg(json_is_array(ops), "ops is not an array");
+		ck_assert_int_gt(json_array_size(ops), 0);
+		ck_assert_int_eq(json_array_size(ops), h_json_int(d, "n_ops"));
+		ck_assert(json_is_string(json_array_get(ops, 0)));
+		json_decref(d);
+	}
+
+	/* The summary line (registry.summary_interval_s, default 10 s). */
+	bool summary = false;
+	for (int i = 0; i < 150 && !summary; i++) {
+		char *log = h_edged_log(e);
+		summary = strstr(log, "registry: presence: 30 registered") != NULL;
+		ck_assert_msg(strstr(log, "node_registered") == NULL,
+			      "per-node lines above debug level");
+		free(log);
+		if (!summary)
+			h_sleep_ms(100);
+	}
+	ck_assert_msg(summary, "no summary line 'presence: 30 registered ...'");
+	assert_no_warnings(e);
+	h_env_free(e);
+}
+END_TEST
+
+/* D1: each new MQTT session of a registered node counts once: a crash and
+ * reboot, a lost connection, two devices taking one id from each other;
+ * steady nodes and hellos do not count. */
+START_TEST(reconnect_counted_per_session)
+{
+	struct h_env *e = world(NULL);
+	h_sim_start(e, "--count", "4", "--heartbeat-s", "5", "--reconnect-s", "0.3",
+		    "--reconnect-max-s", "1", NULL);
+	h_sim_wait(e, "sim: registered all 4", 30000);
+	h_wait_status(e, "nodes.online", "==", 4, 10000);
+
+	/* crash + reboot: will (lost), then online/boot */
+	h_sim_cmd(e, "reboot 0");
+	ck_assert_int_eq(wait_reconnects(e, 0, 1, 15000), 1);
+	json_t *d = h_wait_device_state(e, node_id(0), "online", 10000);
+	ck_assert_str_eq(h_json_str(d, "status_reason"), "boot");
+	json_decref(d);
+
+	/* lost connection: will, then online/reconnect after the backoff */
+	h_sim_cmd(e, "drop 1");
+	ck_assert_int_eq(wait_reconnects(e, 1, 1, 15000), 1);
+	d = h_wait_device_state(e, node_id(1), "online", 10000);
+	ck_assert_str_eq(h_json_str(d, "status_reason"), "reconnect");
+	json_decref(d);
+
+	/* two devices fighting over one id: every takeover is a session */
+	h_sim_cmd(e, "twin 2");
+	ck_assert_int_ge(wait_reconnects(e, 2, 3, 30000), 3);
+
+	/* a hello alone (capabilities re-sent) is no session */
+	h_sim_cmd(e, "hello 3");
+	d = device(e, 3);
+	ck_assert_int_eq(h_json_int(d, "reconnect_count"), 0);
+	ck_assert_str_eq(h_json_str(d, "state"), "online");
+	json_decref(d);
+	json_t *st = h_edgectl_json(e, "status", NULL);
+	ck_assert_int_ge(h_json_int(st, "registry.reconnects"), 5);
+	json_decref(st);
+	h_env_free(e);
+}
+END_TEST
+
+/* D1 across a gateway restart: a node that started a new session while
+ * edged was down counts once (its live status, queued by the broker for
+ * edged's session); the retained statuses replayed to edged count never. */
+START_TEST(restart_counts_live_status_not_replay)
+{
+	struct h_env *e = world(NULL);
+	h_sim_start(e, "--count", "3", "--heartbeat-s", "5", "--reconnect-s", "0.3",
+		    "--reconnect-max-s", "1", NULL);
+	h_sim_wait(e, "sim: registered all 3", 30000);
+	h_wait_status(e, "nodes.online", "==", 3, 10000);
+
+	ck_assert_int_eq(h_edged_stop(e), 0);
+	h_sim_cmd(e, "reboot 0");
+	/* node 0 is connected again (its hello unanswered) before edged starts */
+	for (int i = 0; i < 100 && h_sim_stat(e, "connected") < 3; i++)
+		h_sleep_ms(100);
+	ck_assert_int_eq(h_sim_stat(e, "connected"), 3);
+	h_edged_start(e);
+
+	h_wait_status(e, "nodes.online", "==", 3, 20000);
+	ck_assert_int_eq(wait_reconnects(e, 0, 1, 15000), 1);
+	/* the others only had their retained status replayed */
+	for (unsigned i = 1; i < 3; i++) {
+		json_t *d = device(e, i);
+		ck_assert_int_eq(h_json_int(d, "reconnect_count"), 0);
+		json_decref(d);
+	}
+	/* and node 0 is counted once, also after its hello retry is answered */
+	h_sim_wait(e, "sim: cmd-ok reboot 0", 1000);
+	json_t *d = device(e, 0);
+	ck_assert_int_eq(h_json_int(d, "reconnect_count"), 1);
+	json_decref(d);
+	h_env_free(e);
+}
+END_TEST
+
+/* D6: devices remove [--force]. */
+START_TEST(devices_remove)
+{
+	struct h_env *e = world(NULL);
+	h_sim_start(e, "--count", "3", "--heartbeat-s", "5", NULL);
+	h_sim_wait(e, "sim: registered all 3", 30000);
+	h_wait_status(e, "nodes.online", "==", 3, 10000);
+
+	ck_assert_int_eq(h_edgectl(e, NULL, "devices", "remove", "--help", NULL), 0);
+	ck_assert_int_eq(h_edgectl(e, NULL, "devices", "remove", NULL), 2);
+	ck_assert_int_eq(h_edgectl(e, NULL, "devices", "remove", "no-such-node", NULL), 1);
+
+	/* online: refused (busy) unless forced */
+	ck_assert_int_eq(h_edgectl(e, NULL, "devices", "remove", node_id(0), NULL), 1);
+	json_t *d = device(e, 0);
+	json_decref(d);
+	json_t *r = NULL;
+	ck_assert_int_eq(h_edgectl(e, &r, "devices", "remove", node_id(0), "--force", NULL), 0);
+	ck_assert_ptr_nonnull(r);
+	ck_assert_str_eq(h_json_str(r, "id"), node_id(0));
+	ck_assert_str_eq(h_json_str(r, "state"), "online");
+	json_decref(r);
+	ck_assert_int_eq(h_edgectl(e, NULL, "devices", "show", node_id(0), NULL), 1);
+	h_wait_status(e, "nodes.total", "==", 2, 5000);
+	h_wait_status(e, "registry.removed", "==", 1, 5000);
+
+	/* its heartbeats now count as unknown_node, until its hello */
+	h_wait_status(e, "rejects.unknown_node", ">=", 1, 15000);
+	h_sim_cmd(e, "hello 0");
+	d = h_wait_device_state(e, node_id(0), "online", 10000);
+	ck_assert_int_eq(h_json_int(d, "reconnect_count"), 0);
+	json_decref(d);
+	h_wait_status(e, "nodes.total", "==", 3, 5000);
+
+	/* offline: removed without force, and gone after a restart too */
+	h_sim_cmd(e, "disconnect 1");
+	d = h_wait_device_state(e, node_id(1), "offline", 15000);
+	json_decref(d);
+	ck_assert_int_eq(h_edgectl(e, NULL, "devices", "remove", node_id(1), NULL), 0);
+	ck_assert_int_eq(h_edged_stop(e), 0);
+	h_edged_start(e);
+	ck_assert_int_eq(h_edgectl(e, NULL, "devices", "show", node_id(1), NULL), 1);
+	json_t *list = h_edgectl_json(e, "devices", NULL);
+	ck_assert_int_eq(h_json_int(list, "count"), 2);
+	json_decref(list);
+	h_env_free(e);
+}
+END_TEST
+
+struct test_case {
+	const char *name;
+	const TTest *test;
+	int timeout_s;
+};
+
+int main(int argc, char **argv)
+{
+	const struct test_case cases[] = {
+	{ "new_nodes_register_without_rejects", new_nodes_register_without_rejects, 180 },
+	{ "reconnect_counted_per_session", reconnect_counted_per_session, 180 },
+	{ "restart_counts_live_status_not_replay", restart_counts_live_status_not_replay, 180 },
+	{ "devices_remove", devices_remove, 180 },
+	};
+	const char *only = argc > 1 ? argv[1] : NULL;
+	if (argc > 2) {
+		fprintf(stderr, "usage: %s [CASE]\n", argv[0]);
+		return 2;
+	}
+	h_require_prerequisites();
+	Suite *s = suite_create("presence");
+	bool found = false;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		if (only && strcmp(only, cases[i].name) != 0)
+			continue;
+		found = true;
+		TCase *tc = tcase_create(cases[i].name);
+		tcase_add_checked_fixture(tc, NULL, h_teardown);
+		tcase_add_test(tc, cases[i].test);
+		suite_add_tcase(s, tc);
+	}
+	if (!found) {
+		fprintf(stderr, "no test case '%s'\n", only);
+		return 2;
+	}
+	if (only)
+		for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+			if (strcmp(only, cases[i].name) == 0)
+				h_set_deadline((unsigned)cases[i].timeout_s);
+	return test_run_suite(s, TEST_REPORT_TAP, CK_NOFORK);
+}

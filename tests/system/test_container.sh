@@ -1,0 +1,309 @@
+#!/bin/sh
+# edged under a real systemd: boots a minimal Debian 12 container with
+# systemd-nspawn, installs the build into it with meson install, and checks
+# what the unit promises, reading the outcome from systemctl and the journal
+# inside the container: start and READY, edgectl for root, a member of
+# edged's group and an outsider, systemctl reload with a good and a bad file,
+# restart after kill -9, watchdog restart of a hung edged, and a clean stop.
+#
+# The Debian root is built once (make_rootfs.sh, needs Debian's mirror) and
+# cached in $EDGE_ROOTFS_CACHE (default /var/cache/edged-test-rootfs); each
+# run boots a throw-away overlay of it with no network but loopback.
+# Needs root. Usage: test_container.sh BUILD_ROOT MESON SYSCONFDIR BINDIR
+# Exit codes follow meson: 0 pass, 1 fail.
+set -u
+
+build=$1
+meson=$2
+sysconfdir=$3
+bindir=$4
+here=$(cd "$(dirname "$0")" && pwd)
+case $build in /*) ;; *) build=$PWD/$build ;; esac
+
+work=
+root=
+overlay=0
+nspawn_pid=
+leader=
+machine=edged-test-$$
+started=$(date +%s)
+
+say() { echo "$*"; }
+elapsed() { echo $(($(date +%s) - started)); }
+
+# Run a command inside the container (all of PID 1's namespaces, its root).
+in_ct() {
+	nsenter -t "$leader" -m -u -i -n -p -C -r -w \
+		env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+		LANG=C.UTF-8 SYSTEMD_PAGER= SYSTEMD_COLORS=0 "$@"
+}
+# As another user, with that user's groups from the container's /etc/group.
+as_user() {
+	user=$1
+	shift
+	in_ct setpriv --reuid="$user" --regid="$user" --init-groups "$@"
+}
+prop() { in_ct systemctl show --value -p "$2" "$1"; }
+
+diagnose() {
+	[ -n "$leader" ] || { [ -n "$work" ] && tail -n 40 "$work/console.log" 2>/dev/null; return; }
+	echo "--- systemctl status edged"
+	in_ct systemctl status --no-pager --lines=0 edged 2>&1
+	echo "--- journal (edged, mosquitto; info and above, last 60 lines)"
+	in_ct journalctl -b --no-pager -o short-monotonic -p info -u edged -u mosquitto 2>&1 |
+		tail -n 60
+}
+fail() {
+	echo "FAIL: $*"
+	diagnose
+	exit 1
+}
+ok() { echo "ok - $*"; }
+
+# Polls a command until it succeeds; every wait is bounded.
+wait_until() { # SECONDS WHAT COMMAND...
+	limit=$1 what=$2
+	shift 2
+	deadline=$(($(date +%s) + limit))
+	until "$@" >/dev/null 2>&1; do
+		[ "$(date +%s)" -lt "$deadline" ] || fail "timed out after $limit s waiting for $what"
+		if [ -n "$nspawn_pid" ] && ! kill -0 "$nspawn_pid" 2>/dev/null; then
+			tail -n 40 "$work/console.log"
+			nspawn_pid=
+			leader=
+			fail "the container stopped while waiting for $what"
+		fi
+		sleep 0.2
+	done
+}
+
+cleanup() {
+	trap - EXIT INT TERM
+	if [ -n "$nspawn_pid" ] && kill -0 "$nspawn_pid" 2>/dev/null; then
+		# nspawn turns SIGTERM into an orderly poweroff of the container.
+		kill -TERM "$nspawn_pid" 2>/dev/null
+		i=0
+		while kill -0 "$nspawn_pid" 2>/dev/null && [ $i -lt 300 ]; do
+			sleep 0.1
+			i=$((i + 1))
+		done
+		if kill -0 "$nspawn_pid" 2>/dev/null; then
+			echo "note: container did not power off within 30 s; killing it"
+			kill -KILL "$nspawn_pid" 2>/dev/null
+		fi
+		wait "$nspawn_pid" 2>/dev/null
+	fi
+	if [ -n "$work" ]; then
+		if [ $overlay -eq 1 ]; then
+			umount "$root" 2>/dev/null || umount -l "$root" 2>/dev/null
+		fi
+		rm -rf "$work"
+	fi
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+[ "$(id -u)" -eq 0 ] || fail "the system test boots a container and must run as root"
+for tool in systemd-nspawn debootstrap nsenter flock mount; do
+	command -v "$tool" >/dev/null 2>&1 || fail "$tool not installed (scripts/setup.sh installs it)"
+done
+
+# 1. The cached Debian root, and a throw-away copy of it to install into.
+base=$("$here/make_rootfs.sh" "${EDGE_ROOTFS_CACHE:-/var/cache/edged-test-rootfs}") ||
+	fail "cannot build the Debian root file system"
+say "# Debian root ready after $(elapsed) s: $base"
+
+mkdir -p "$build/tests/system"
+work=$(mktemp -d "$build/tests/system/run-XXXXXX") || fail "mktemp"
+root=$work/root
+mkdir -p "$root" "$work/upper" "$work/wd"
+if mount -t overlay overlay -o "lowerdir=$base,upperdir=$work/upper,workdir=$work/wd" "$root" 2>/dev/null; then
+	overlay=1
+else
+	cp -a "$base/." "$root/" || fail "cannot copy the Debian root"
+fi
+
+"$meson" install -C "$build" --no-rebuild --destdir "$root" >"$work/install.log" 2>&1 ||
+	{ cat "$work/install.log"; fail "meson install into the container failed"; }
+[ -x "$root$bindir/edgectl" ] || fail "edgectl not installed at $bindir"
+mode=$(stat -c %a "$root$sysconfdir/edged")
+[ "$mode" = 750 ] || fail "meson install made $sysconfdir/edged mode $mode, not 750"
+mode=$(stat -c %a "$root$sysconfdir/edged/edged.conf")
+[ "$mode" = 640 ] || fail "meson install made edged.conf mode $mode, not 640"
+ok "meson install: $sysconfdir/edged 0750, edged.conf 0640"
+# What a minimal system lacks: reload must not depend on procps' kill.
+[ ! -e "$root/bin/kill" ] && [ ! -e "$root/usr/bin/kill" ] ||
+	fail "the container has /bin/kill (procps); it should be a minimal system"
+
+# A fresh machine id (no first-boot prompts), the broker on loopback only, an
+# operator in edged's group and an outsider, and a short watchdog.
+systemd-id128 new >"$root/etc/machine-id" 2>/dev/null ||
+	tr -d '-' </proc/sys/kernel/random/uuid >"$root/etc/machine-id"
+mkdir -p "$root/etc/mosquitto/conf.d" "$root/etc/sysusers.d" \
+	"$root/etc/systemd/system/edged.service.d"
+cat >"$root/etc/mosquitto/conf.d/edged-test.conf" <<'EOF'
+listener 1883 127.0.0.1
+allow_anonymous true
+EOF
+cat >"$root/etc/sysusers.d/zz-edged-test.conf" <<'EOF'
+u edgeop - "edged operator" /
+m edgeop edged
+u outsider - "not an edged operator" /
+EOF
+cat >"$root/etc/systemd/system/edged.service.d/test.conf" <<'EOF'
+[Service]
+WatchdogSec=3s
+TimeoutAbortSec=10s
+EOF
+cp "$root$sysconfdir/edged/edged.conf" "$work/edged.conf.orig"
+
+# 2. Boot. Without systemd on the host there is no bus to ask for a scope
+# and no machined: keep nspawn in the cgroup it runs in, register nothing.
+nspawn_opts="--register=no"
+[ -d /run/systemd/system ] || nspawn_opts="$nspawn_opts --keep-unit"
+# shellcheck disable=SC2086
+systemd-nspawn --quiet --boot --directory="$root" --machine="$machine" $nspawn_opts \
+	--private-network --link-journal=no --console=read-only \
+	</dev/null >"$work/console.log" 2>&1 &
+nspawn_pid=$!
+
+# The container's PID 1: nspawn's child that is PID 1 in its own namespace.
+find_leader() {
+	for st in /proc/[0-9]*/status; do
+		l=$(awk -v p="$nspawn_pid" '
+			/^PPid:/ { pp = $2 } /^NSpid:/ { ns = $NF; n = NF }
+			END { if (pp == p && n == 3 && ns == 1) print "y" }' "$st" 2>/dev/null)
+		if [ "$l" = y ]; then
+			leader=${st#/proc/}
+			leader=${leader%/status}
+			return 0
+		fi
+	done
+	return 1
+}
+wait_until 30 "the container's PID 1" find_leader
+booted() {
+	s=$(in_ct systemctl is-system-running 2>/dev/null)
+	case $s in running|degraded) return 0 ;; esac
+	return 1
+}
+wait_until 120 "the container to finish booting" booted
+say "# booted after $(elapsed) s ($(in_ct systemctl is-system-running))"
+wait_until 30 "mosquitto" in_ct systemctl is-active --quiet mosquitto
+# Debug level makes the manager log every notify message edged sends.
+in_ct systemctl log-level debug || fail "systemctl log-level debug"
+
+# Journal entries after a cursor, as "host ident[pid]: message". No field
+# matches: combined with --after-cursor, journalctl 252 skips entries.
+cursor() { in_ct journalctl -q -n 0 --show-cursor | sed -n 's/^-- cursor: //p'; }
+journal_since() { in_ct journalctl -q --no-pager -o short --after-cursor="$1"; }
+# systemd's own lines about edged.service.
+manager_says() { # CURSOR PATTERN
+	journal_since "$1" | grep -q -- " systemd\[1\]: edged\.service: .*$2"
+}
+# Lines one program logged (edged itself, or ExecReload's edgectl).
+says() { # IDENTIFIER CURSOR PATTERN [-m1]
+	journal_since "$2" | grep ${4:--q} -- " $1\[[0-9]*\]: .*$3"
+}
+
+# 3. Start: systemctl start of a Type=notify unit returns once READY=1 came.
+c0=$(cursor)
+in_ct timeout 90 systemctl start edged || fail "systemctl start edged failed"
+[ "$(prop edged Type)" = notify ] || fail "Type is $(prop edged Type), not notify"
+[ "$(prop edged ActiveState)/$(prop edged SubState)" = active/running ] ||
+	fail "after start: $(prop edged ActiveState)/$(prop edged SubState)"
+wait_until 10 "READY=1 in the journal" manager_says "$c0" 'Got notification message.*READY=1'
+[ -n "$(prop edged StatusText)" ] || fail "no STATUS= text from edged"
+ok "start: active/running, READY=1, status '$(prop edged StatusText)'"
+connected() { in_ct edgectl --json status | grep -q '"state": "connected"'; }
+wait_until 30 "edged to connect to the container's mosquitto" connected
+ok "edged connected to mosquitto on 127.0.0.1"
+
+# systemd checks the mode before it moves the child into the unit's cgroup,
+# so its warning is not tagged with the unit: search the whole boot.
+if in_ct journalctl -b -q --no-pager -o cat | grep 'ConfigurationDirectory.*mode is different'; then
+	fail "systemd warns about the configuration directory's mode"
+fi
+owner=$(in_ct stat -c '%a %U %G' "$sysconfdir/edged")
+[ "$owner" = "750 root edged" ] || fail "$sysconfdir/edged is '$owner', not '750 root edged'"
+owner=$(in_ct stat -c '%a %U %G' "$sysconfdir/edged/edged.conf")
+[ "$owner" = "640 root edged" ] || fail "edged.conf is '$owner', not '640 root edged'"
+ok "no mode warning; $sysconfdir/edged 0750 root:edged, edged.conf 0640 root:edged"
+
+# 4. The control socket: root and edged's group are served, others refused.
+in_ct edgectl status >/dev/null || fail "edgectl status as root failed"
+ok "edgectl as root"
+in_ct id -nG edgeop | grep -qw edged || fail "edgeop is not in group edged"
+as_user edgeop edgectl status >/dev/null || fail "edgectl status as a member of group edged failed"
+ok "edgectl as a member of group edged"
+as_user outsider edgectl status >/dev/null 2>&1
+rc=$?
+[ $rc -eq 4 ] || fail "edgectl as an outsider exited $rc, not 4"
+ok "edgectl as an outsider: exit 4"
+
+# 5. systemctl reload: a good file applies; a bad one fails the reload while
+# edged keeps running its configuration.
+max_clients() { in_ct edgectl config | awk '$1 == "control.max_clients" { print $NF }'; }
+pid=$(prop edged MainPID)
+printf '[control]\nmax_clients = 8\n' >"$root$sysconfdir/edged/edged.conf"
+c1=$(cursor)
+in_ct timeout 60 systemctl reload edged || fail "systemctl reload with a good file failed"
+[ "$(max_clients)" = 8 ] || fail "after reload control.max_clients is '$(max_clients)', not 8"
+[ "$(prop edged MainPID)" = "$pid" ] || fail "reload changed the main PID"
+wait_until 10 "'configuration reloaded' in the journal" says edged "$c1" 'configuration reloaded'
+ok "systemctl reload, good file: exit 0, applied, same PID"
+
+printf '[control]\nmax_clients = many\n' >"$root$sysconfdir/edged/edged.conf"
+c2=$(cursor)
+in_ct timeout 60 systemctl reload edged 2>"$work/reload.err"
+rc=$?
+[ $rc -ne 0 ] || fail "systemctl reload with a bad file exited 0"
+[ "$(prop edged ActiveState)" = active ] || fail "edged is $(prop edged ActiveState) after a refused reload"
+[ "$(prop edged MainPID)" = "$pid" ] || fail "a refused reload changed the main PID"
+[ "$(max_clients)" = 8 ] || fail "a refused reload changed control.max_clients to '$(max_clients)'"
+# edged logs the refusal with its reason; edgectl (ExecReload) reports it too.
+wait_until 10 "edged's refusal in the journal" says edged "$c2" 'reload failed.*max_clients'
+says edgectl "$c2" 'max_clients' || fail "ExecReload's edgectl did not report the reason"
+ok "systemctl reload, bad file: exit $rc, edged still active, journal: $(says edged "$c2" 'reload failed' -m1 | sed 's/^[^]]*\]: //')"
+cp "$work/edged.conf.orig" "$root$sysconfdir/edged/edged.conf"
+in_ct timeout 60 systemctl reload edged || fail "reload back to the installed file failed"
+
+# 6. kill -9: Restart=on-failure brings edged back, READY again.
+restarted() { # OLD_PID OLD_NRESTARTS
+	[ "$(prop edged NRestarts)" -gt "$2" ] && [ "$(prop edged ActiveState)" = active ] &&
+		p=$(prop edged MainPID) && [ "$p" != 0 ] && [ "$p" != "$1" ]
+}
+pid=$(prop edged MainPID)
+n=$(prop edged NRestarts)
+c3=$(cursor)
+in_ct sh -c "kill -KILL $pid" || fail "kill -9 $pid"
+wait_until 60 "a restart after kill -9" restarted "$pid" "$n"
+[ "$(prop edged NRestarts)" -eq $((n + 1)) ] || fail "NRestarts went from $n to $(prop edged NRestarts)"
+manager_says "$c3" 'status=9/KILL' || fail "the journal does not show the SIGKILL"
+wait_until 10 "READY=1 after the restart" manager_says "$c3" 'Got notification message.*READY=1'
+in_ct edgectl status >/dev/null || fail "edgectl status after the restart failed"
+ok "kill -9: restarted (NRestarts $n -> $((n + 1)), PID $pid -> $(prop edged MainPID)), READY again"
+
+# 7. A hung edged (SIGSTOP) stops pinging: the watchdog (3 s here) restarts it.
+pid=$(prop edged MainPID)
+n=$(prop edged NRestarts)
+c4=$(cursor)
+in_ct sh -c "kill -STOP $pid" || fail "kill -STOP $pid"
+wait_until 60 "a watchdog restart" restarted "$pid" "$n"
+manager_says "$c4" 'Watchdog timeout' || fail "the journal does not show a watchdog timeout"
+wait_until 10 "READY=1 after the watchdog restart" manager_says "$c4" 'Got notification message.*READY=1'
+in_ct edgectl status >/dev/null || fail "edgectl status after the watchdog restart failed"
+ok "hung edged: watchdog restart (NRestarts $n -> $(prop edged NRestarts)), READY again"
+
+# 8. A clean stop: STOPPING=1, exit status 0, unit inactive with result success.
+c5=$(cursor)
+in_ct timeout 60 systemctl stop edged || fail "systemctl stop edged failed"
+[ "$(prop edged ActiveState)" = inactive ] || fail "after stop: $(prop edged ActiveState)"
+[ "$(prop edged Result)" = success ] || fail "stop result $(prop edged Result)"
+[ "$(prop edged ExecMainStatus)" = 0 ] || fail "edged exited $(prop edged ExecMainStatus)"
+wait_until 10 "STOPPING=1 in the journal" manager_says "$c5" 'Got notification message.*STOPPING=1'
+manager_says "$c5" 'Deactivated successfully' || fail "no 'Deactivated successfully' in the journal"
+ok "systemctl stop: STOPPING=1, exit 0, result success"
+
+say "# all checks passed after $(elapsed) s"
+exit 0
