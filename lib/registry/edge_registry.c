@@ -155,7 +155,6 @@ int edge_registry_new(edge_store *store, const struct edge_registry_options *opt
 	struct edge_registry_options defaults;
 	edge_registry *reg;
 	size_t nb = 16;
-	int rc;
 
 	if (!opt) {
 		edge_registry_options_init(&defaults);
@@ -187,11 +186,6 @@ int edge_registry_new(edge_store *store, const struct edge_registry_options *opt
 	reg->n_buckets = nb;
 	reg->store = store;
 	reg->opt = *opt;
-	rc = store ? edge__registry_prepare_schema(store) : 0;
-	if (rc < 0) {
-		edge_registry_free(reg);
-		return rc;
-	}
 	*out = reg;
 	return 0;
 }

@@ -157,9 +157,8 @@ struct edge_registry_options {
 void edge_registry_options_init(struct edge_registry_options *opt);
 
 /* store is borrowed and must outlive the registry (may be NULL: memory only,
- * for tests/tools). With a store, creates the presence table if missing
- * (edge_store_read: blocks; startup only). opt may be NULL. Errors: -EINVAL,
- * -ENOMEM, the store's errors. */
+ * for tests/tools); its schema (version 2 and later) has both tables. opt may
+ * be NULL. Errors: -EINVAL, -ENOMEM. */
 EDGE_WUR int edge_registry_new(edge_store *store, const struct edge_registry_options *opt,
 			       edge_registry **out);
 /* NULL-safe. Pending store ops may complete later: they only hold a small

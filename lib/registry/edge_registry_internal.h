@@ -60,9 +60,6 @@ int edge__registry_submit(edge_store *store, struct edge__reg_write *w);
 /* Completion of a write on the loop thread (registry still alive). */
 void edge__registry_write_done(edge_registry *reg, const struct edge__reg_write *w, int result);
 
-/* Creates node_presence if missing (blocks: startup only). */
-int edge__registry_prepare_schema(edge_store *store);
-
 /* Called from the store's writer thread (inside edge_store_read) for every
  * stored row, in id order, presence columns taken from node_presence when it
  * has the node. Returns 0 to continue or a negative code. */

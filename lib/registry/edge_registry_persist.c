@@ -57,23 +57,6 @@ static const char select_sql[] =
 
 /* The narrow, often written row. WITHOUT ROWID: the row lives in the primary
  * key's b-tree, so an update touches one leaf page and no separate index. */
-static const char presence_schema_sql[] =
-	"CREATE TABLE IF NOT EXISTS node_presence ("
-	" id TEXT PRIMARY KEY NOT NULL,"
-	" state TEXT NOT NULL CHECK (state IN ('online', 'stale', 'offline')),"
-	" status_reason TEXT NOT NULL DEFAULT '',"
-	" reconnect_count INTEGER NOT NULL DEFAULT 0,"
-	" last_seen_ms INTEGER NOT NULL,"
-	" hb_seq INTEGER NOT NULL DEFAULT 0,"
-	" hb_uptime_s INTEGER NOT NULL DEFAULT 0,"
-	" hb_inferences INTEGER NOT NULL DEFAULT 0,"
-	" hb_anomalies INTEGER NOT NULL DEFAULT 0,"
-	" hb_mqtt_reconnects INTEGER NOT NULL DEFAULT 0,"
-	" hb_free_heap_bytes INTEGER NOT NULL DEFAULT 0,"
-	" hb_min_free_heap_bytes INTEGER,"   /* NULL: not reported */
-	" hb_rssi_dbm INTEGER"               /* NULL: not reported */
-	") WITHOUT ROWID";
-
 static const char presence_sql[] =
 	"INSERT INTO node_presence (id, state, status_reason, reconnect_count, last_seen_ms,"
 	" hb_seq, hb_uptime_s, hb_inferences, hb_anomalies, hb_mqtt_reconnects,"
@@ -372,20 +355,6 @@ int edge__registry_submit(edge_store *store, struct edge__reg_write *w)
 	}
 	w->link->refs++;
 	return 0;
-}
-
-static int schema_run(edge_store_conn *conn, void *ud)
-{
-	(void)ud;
-	return sqlite3_exec(edge_store_conn_db(conn), presence_schema_sql, NULL, NULL, NULL) ==
-			       SQLITE_OK
-		       ? 0
-		       : EDGE_ESTORE;
-}
-
-int edge__registry_prepare_schema(edge_store *store)
-{
-	return edge_store_read(store, schema_run, NULL);
 }
 
 struct load_ctx {

@@ -43,6 +43,29 @@ static const char *const migrations[] = {
 	" hb_min_free_heap_bytes INTEGER,"        /* NULL: not reported */
 	" hb_rssi_dbm INTEGER"                     /* NULL: not reported */
 	");",
+
+	/* 2: presence in a narrow table of its own, so the frequent writes
+	 * (state, last seen, heartbeat counters) rewrite about 70 bytes, not
+	 * the wide capabilities row. Its columns win over the same ones in
+	 * `nodes`, which keep what version 1 stored; existing rows are copied. */
+	"CREATE TABLE node_presence ("
+	" id TEXT PRIMARY KEY NOT NULL,"
+	" state TEXT NOT NULL CHECK (state IN ('online', 'stale', 'offline')),"
+	" status_reason TEXT NOT NULL DEFAULT '',"
+	" reconnect_count INTEGER NOT NULL DEFAULT 0,"
+	" last_seen_ms INTEGER NOT NULL,"
+	" hb_seq INTEGER NOT NULL DEFAULT 0,"
+	" hb_uptime_s INTEGER NOT NULL DEFAULT 0,"
+	" hb_inferences INTEGER NOT NULL DEFAULT 0,"
+	" hb_anomalies INTEGER NOT NULL DEFAULT 0,"
+	" hb_mqtt_reconnects INTEGER NOT NULL DEFAULT 0,"
+	" hb_free_heap_bytes INTEGER NOT NULL DEFAULT 0,"
+	" hb_min_free_heap_bytes INTEGER,"        /* NULL: not reported */
+	" hb_rssi_dbm INTEGER"                     /* NULL: not reported */
+	") WITHOUT ROWID;"
+	"INSERT INTO node_presence SELECT id, state, status_reason, reconnect_count,"
+	" last_seen_ms, hb_seq, hb_uptime_s, hb_inferences, hb_anomalies, hb_mqtt_reconnects,"
+	" hb_free_heap_bytes, hb_min_free_heap_bytes, hb_rssi_dbm FROM nodes;",
 };
 
 _Static_assert(sizeof migrations / sizeof migrations[0] == EDGE_STORE_SCHEMA_VERSION,
