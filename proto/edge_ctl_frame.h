@@ -80,6 +80,7 @@ enum edge_ctl_error {
 	EDGE_CTL_E_INTERNAL,        /* "internal": unexpected failure */
 	EDGE_CTL_E_NOT_AUTHORISED,  /* "not_authorised": peer may not control */
 	EDGE_CTL_E_TIMEOUT,         /* "timeout": request not whole in time */
+	EDGE_CTL_E_BAD_CONFIG,      /* "bad_config": reload refused the file */
 	EDGE_CTL_E_COUNT
 };
 

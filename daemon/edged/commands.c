@@ -442,7 +442,7 @@ static int cmd_reload(void *ud, json_t *args, json_t **result, char *msg, size_t
 	edged_notify_ready(d->notify);
 	if (rc < 0) {
 		snprintf(msg, msglen, "%s", err[0] ? err : edge_strerror(rc));
-		return EDGE_CTL_E_INTERNAL; /* the running config stays in force */
+		return EDGE_CTL_E_BAD_CONFIG; /* the running config stays in force */
 	}
 	list = json_array();
 	if (!list)

@@ -127,7 +127,7 @@ const struct edge__cfg_key edge__cfg_keys[] = {
 	PATH(paths, database, "edged.db", 0,
 	     "SQLite database file; relative to state_dir unless absolute."),
 	PATH(paths, control_socket, "edged.sock", 0,
-	     "Control socket for edgectl; relative to runtime_dir unless absolute. The full path must fit in 107 bytes."),
+	     "Control socket for edgectl; relative to runtime_dir unless absolute. The full path must fit in 107 bytes. The unit's ExecReload runs edgectl on the default /run/edged/edged.sock: another path needs a drop-in that overrides ExecReload."),
 
 	STRING(mqtt, host, "127.0.0.1", no_blank_rule, 0,
 	       "Broker host name or address (no blanks). The shipped edged.service lets edged reach only loopback addresses (IPAddressAllow=localhost), so a broker on another host is silently unreachable: allow its address with a drop-in, e.g. 'systemctl edit edged' and [Service] IPAddressAllow=ADDRESS. edged --check-config warns when this is not 127.0.0.0/8, ::1 or localhost."),

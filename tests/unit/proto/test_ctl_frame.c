@@ -195,6 +195,8 @@ START_TEST(error_names)
 	ck_assert_str_eq(edge_ctl_error_name(EDGE_CTL_E_UNKNOWN_COMMAND), "unknown_command");
 	ck_assert_str_eq(edge_ctl_error_name(EDGE_CTL_E_TIMEOUT), "timeout");
 	ck_assert_int_eq(edge_ctl_error_from_name("timeout"), EDGE_CTL_E_TIMEOUT);
+	ck_assert_str_eq(edge_ctl_error_name(EDGE_CTL_E_BAD_CONFIG), "bad_config");
+	ck_assert_int_eq(edge_ctl_error_from_name("bad_config"), EDGE_CTL_E_BAD_CONFIG);
 	ck_assert_str_eq(edge_ctl_error_name((enum edge_ctl_error)0), "internal");
 	ck_assert_int_eq(edge_ctl_error_from_name("nope"), 0);
 	ck_assert_int_eq(edge_ctl_error_from_name(NULL), 0);
