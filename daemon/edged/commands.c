@@ -49,6 +49,11 @@ static json_t *status_broker(struct edged *d, bool *ok)
 	put(b, "messages_in", json_integer((json_int_t)ms.messages_in), ok);
 	put(b, "messages_out", json_integer((json_int_t)ms.messages_out), ok);
 	put(b, "last_error", json_string(ms.last_error), ok);
+	put(b, "address", json_string(ms.address), ok);
+	put(b, "session_present", json_boolean(ms.session_present), ok);
+	put(b, "max_packet_bytes", json_integer((json_int_t)ms.max_packet_bytes), ok);
+	put(b, "session_expiry_s", json_integer((json_int_t)ms.session_expiry_s), ok);
+	put(b, "poll_wakeups", json_integer((json_int_t)ms.poll_wakeups), ok);
 	put(b, "outbox", json_pack("{s:I, s:I, s:I}", "depth", (json_int_t)ms.outbox_depth,
 				   "capacity", (json_int_t)ms.outbox_capacity, "dropped",
 				   (json_int_t)ms.outbox_dropped), ok);
