@@ -1,5 +1,6 @@
 /* Integration harness: see harness.h. */
 #include "harness.h"
+#include "test_run.h"
 
 #include <arpa/inet.h>
 #include <check.h>
@@ -1061,4 +1062,36 @@ char *h_edged_log(struct h_env *e)
 	char *text = read_file(e->edged.log_path, NULL);
 	ck_assert_msg(text != NULL, "cannot read %s", e->edged.log_path);
 	return text;
+}
+
+int h_run_cases(int argc, char **argv, const char *suite_name, const struct h_case *cases,
+		size_t n_cases)
+{
+	const char *only = argc > 1 ? argv[1] : NULL;
+	bool found = false;
+	Suite *s;
+
+	if (argc > 2) {
+		fprintf(stderr, "usage: %s [CASE]\n", argv[0]);
+		return 2;
+	}
+	h_require_prerequisites();
+	s = suite_create(suite_name);
+	for (size_t i = 0; i < n_cases; i++) {
+		if (only && strcmp(only, cases[i].name) != 0)
+			continue;
+		found = true;
+		TCase *tc = tcase_create(cases[i].name);
+		tcase_add_checked_fixture(tc, NULL, h_teardown);
+		tcase_add_test(tc, cases[i].test);
+		suite_add_tcase(s, tc);
+		/* One case per process: its deadline bounds the whole run. */
+		if (only)
+			h_set_deadline(cases[i].timeout_s);
+	}
+	if (!found) {
+		fprintf(stderr, "no test case '%s'\n", only);
+		return 2; /* the empty suite goes with the process */
+	}
+	return test_run_suite(s, TEST_REPORT_TAP, CK_NOFORK);
 }

@@ -28,6 +28,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include <check.h>
 #include <jansson.h>
 
 struct h_proc {
@@ -61,6 +62,19 @@ void h_set_deadline(unsigned seconds);
 /* Exit 77 (skip) from main() when the integration prerequisites are missing
  * (no mosquitto binary, no EDGE_BUILD_ROOT); prints why. */
 void h_require_prerequisites(void);
+
+/* One integration case: a Check test and its deadline. */
+struct h_case {
+	const char *name;
+	const TTest *test;
+	unsigned timeout_s;
+};
+/* The main() of an integration program: `PROG [CASE]` runs one case (as
+ * meson does, one process per case, bounded by its deadline) or all of
+ * them, in Check's no-fork mode with h_teardown as checked teardown, and
+ * reports TAP. Returns the exit status (2: usage or unknown case). */
+int h_run_cases(int argc, char **argv, const char *suite_name, const struct h_case *cases,
+		size_t n_cases);
 
 struct h_env *h_env_new(void);
 /* Stops everything, removes the temp dir, marks the test as passed. */

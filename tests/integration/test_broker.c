@@ -334,47 +334,19 @@ END_TEST
 
 int main(int argc, char **argv)
 {
-	const struct {
-		const char *name;
-		const TTest *test;
-		unsigned timeout_s;
-	} cases[] = {
+	/* Check's test handles are variables: the table lives here. */
+	const struct h_case cases[] = {
 		{ "oversized_publish_stays_out_of_edged", oversized_publish_stays_out_of_edged, 240 },
 		{ "session_survives_edged_kill9", session_survives_edged_kill9, 120 },
 		{ "session_survives_broker_restart", session_survives_broker_restart, 120 },
-		{ "restart_replays_every_retained_status", restart_replays_every_retained_status,
-		  240 },
-		{ "registered_carries_payload_format_indicator",
-		  registered_carries_payload_format_indicator, 60 },
+		{ "restart_replays_every_retained_status", restart_replays_every_retained_status, 240 },
+		{ "registered_carries_payload_format_indicator", registered_carries_payload_format_indicator, 60 },
 	};
-	const char *only = argc > 1 ? argv[1] : NULL;
-	bool found = false;
-	Suite *s;
 	int rc;
 
-	if (argc > 2) {
-		fprintf(stderr, "usage: %s [CASE]\n", argv[0]);
-		return 2;
-	}
-	h_require_prerequisites();
 	mosquitto_lib_init();
-	s = suite_create("broker");
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		if (only && strcmp(only, cases[i].name) != 0)
-			continue;
-		found = true;
-		TCase *tc = tcase_create(cases[i].name);
-		tcase_add_checked_fixture(tc, NULL, h_teardown);
-		tcase_add_test(tc, cases[i].test);
-		suite_add_tcase(s, tc);
-		if (only)
-			h_set_deadline(cases[i].timeout_s);
-	}
-	if (!found) {
-		fprintf(stderr, "no test case '%s'\n", only);
-		return 2;
-	}
-	rc = test_run_suite(s, TEST_REPORT_TAP, CK_NOFORK);
+	rc = h_run_cases(argc, argv, "broker", cases, sizeof cases / sizeof cases[0]);
+
 	mosquitto_lib_cleanup();
 	return rc;
 }

@@ -442,53 +442,21 @@ START_TEST(device_limit_refuses_extra_node)
 }
 END_TEST
 
-struct test_case {
-	const char *name;
-	const TTest *test;
-	int timeout_s;
-};
-
 int main(int argc, char **argv)
 {
-	const struct test_case cases[] = {
-	{ "registers_200_nodes", registers_200_nodes, 240 },
-	{ "crash_turns_offline_by_last_will", crash_turns_offline_by_last_will, 180 },
-	{ "silent_node_turns_stale", silent_node_turns_stale, 180 },
-	{ "restart_keeps_registry", restart_keeps_registry, 180 },
-	{ "broker_restart_reconnects", broker_restart_reconnects, 240 },
-	{ "flapping_nodes_reconnect", flapping_nodes_reconnect, 180 },
-	{ "malformed_messages_counted_by_reason", malformed_messages_counted_by_reason, 180 },
-	{ "sighup_with_broken_config_keeps_old", sighup_with_broken_config_keeps_old, 120 },
-	{ "control_socket_limits_and_credentials", control_socket_limits_and_credentials, 120 },
-	{ "edgectl_exit_3_when_not_running", edgectl_exit_3_when_not_running, 60 },
-	{ "device_limit_refuses_extra_node", device_limit_refuses_extra_node, 180 },
+	/* Check's test handles are variables: the table lives here. */
+	const struct h_case cases[] = {
+		{ "registers_200_nodes", registers_200_nodes, 240 },
+		{ "crash_turns_offline_by_last_will", crash_turns_offline_by_last_will, 180 },
+		{ "silent_node_turns_stale", silent_node_turns_stale, 180 },
+		{ "restart_keeps_registry", restart_keeps_registry, 180 },
+		{ "broker_restart_reconnects", broker_restart_reconnects, 240 },
+		{ "flapping_nodes_reconnect", flapping_nodes_reconnect, 180 },
+		{ "malformed_messages_counted_by_reason", malformed_messages_counted_by_reason, 180 },
+		{ "sighup_with_broken_config_keeps_old", sighup_with_broken_config_keeps_old, 120 },
+		{ "control_socket_limits_and_credentials", control_socket_limits_and_credentials, 120 },
+		{ "edgectl_exit_3_when_not_running", edgectl_exit_3_when_not_running, 60 },
+		{ "device_limit_refuses_extra_node", device_limit_refuses_extra_node, 180 },
 	};
-	const char *only = argc > 1 ? argv[1] : NULL;
-	if (argc > 2) {
-		fprintf(stderr, "usage: %s [CASE]\n", argv[0]);
-		return 2;
-	}
-	h_require_prerequisites();
-	Suite *s = suite_create("integration");
-	bool found = false;
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		if (only && strcmp(only, cases[i].name) != 0)
-			continue;
-		found = true;
-		TCase *tc = tcase_create(cases[i].name);
-		tcase_add_checked_fixture(tc, NULL, h_teardown);
-		tcase_add_test(tc, cases[i].test);
-		suite_add_tcase(s, tc);
-	}
-	if (!found) {
-		fprintf(stderr, "no test case '%s'\n", only);
-		return 2;
-	}
-	/* Each case runs in its own process (one meson test per case), bounded
-	 * by its deadline; no-fork mode lets h_teardown run after a failure. */
-	if (only)
-		for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
-			if (strcmp(only, cases[i].name) == 0)
-				h_set_deadline((unsigned)cases[i].timeout_s);
-	return test_run_suite(s, TEST_REPORT_TAP, CK_NOFORK);
+	return h_run_cases(argc, argv, "integration", cases, sizeof cases / sizeof cases[0]);
 }
