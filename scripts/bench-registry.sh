@@ -51,73 +51,16 @@ if ((do_build)); then
   ninja -C "$build" -j2 daemon/edged/edged daemon/edgectl/edgectl \
     tests/sim/edge-sim tests/bench/connect-loop >/dev/null
 fi
-edged="$build/daemon/edged/edged"
-edgectl="$build/daemon/edgectl/edgectl"
-sim="$build/tests/sim/edge-sim"
+bench=bench-registry
+# shellcheck source=scripts/bench-lib.sh
+. "$root/scripts/bench-lib.sh"
 loop="$build/tests/bench/connect-loop"
-mosquitto=$(command -v mosquitto || echo /usr/sbin/mosquitto)
-for b in "$edged" "$edgectl" "$sim" "$loop" "$mosquitto"; do
-  [[ -x "$b" ]] || { echo "bench-registry: missing $b" >&2; exit 1; }
-done
+bench_binaries "$loop"
+bench_fd_limit
+bench_dir
 
-# One socket per node in the simulator and in the broker.
-ulimit -n "$(ulimit -Hn)"
-if (($(ulimit -n) < nodes + 200)); then
-  echo "bench-registry: need $((nodes + 200)) file descriptors, hard limit is $(ulimit -Hn)" >&2
-  exit 1
-fi
-
-dir=$(mktemp -d /tmp/edged-bench-XXXXXX)
-chmod 0755 "$dir"
-sock="$dir/run/edged.sock"
-mkdir -p "$dir/run"
-
-pids=()
-stop_all() {
-  local i pid
-  for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
-    pid=${pids[i]}
-    kill -0 "$pid" 2>/dev/null || continue
-    kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
-    wait "$pid" 2>/dev/null || true
-  done
-  pids=()
-}
-cleanup() { stop_all; rm -rf "$dir"; }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-now() { date +%s.%N; }
-elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
-kib() { awk -v k="$1" 'BEGIN { printf "%.1f MiB", k / 1024 }'; }
-status_kib() { # pid field → value in kB
-  awk -v f="$2:" '$1 == f { print $2 }' "/proc/$1/status"
-}
-cpu_ticks() { # utime + stime, fields 14 and 15 after the comm field
-  sed 's/^.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'
-}
-port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-fail() { echo "bench-registry: $*" >&2; for f in "$dir"/*.log; do echo "--- $f" >&2; tail -n 20 "$f" >&2; done; exit 1; }
-
-# ---- broker
-port=
-for _ in $(seq 1 50); do
-  p=$((20000 + RANDOM % 40000))
-  port_in_use "$p" || { port=$p; break; }
-done
-[[ -n "$port" ]] || fail "no free port"
-# The project's broker configuration, sized for this fleet (persistence
-# under $dir/broker; mosquitto started as root writes as its own user).
-mkdir -p "$dir/broker"
-if ((EUID == 0)) && id mosquitto >/dev/null 2>&1; then chown mosquitto "$dir/broker"; fi
-"$edgectl" broker-config --port "$port" --max-nodes "$nodes" \
-  --persistence-dir "$dir/broker" >"$dir/mosquitto.conf" || fail "edgectl broker-config"
-"$mosquitto" -c "$dir/mosquitto.conf" </dev/null >"$dir/mosquitto.log" 2>&1 &
-broker_pid=$!
-pids+=("$broker_pid")
-for i in $(seq 1 100); do port_in_use "$port" && break; sleep 0.05; ((i < 100)) || fail "mosquitto did not start"; done
+# ---- broker: the project's configuration, sized for this fleet
+bench_start_broker
 
 # ---- 1. the broker alone
 echo "bench-registry: bare connect loop, $nodes clients at $rate/s ..." >&2
@@ -144,14 +87,7 @@ port = $port
 [registry]
 max_devices = $((nodes > 10000 ? nodes : 10000))
 EOF
-"$edged" -c "$dir/edged.conf" </dev/null >"$dir/edged.log" 2>&1 &
-edged_pid=$!
-pids+=("$edged_pid")
-for i in $(seq 1 200); do
-  "$edgectl" -s "$sock" status >/dev/null 2>&1 && break
-  kill -0 "$edged_pid" 2>/dev/null || fail "edged exited"
-  sleep 0.05; ((i < 200)) || fail "edged not ready in 10 s"
-done
+bench_start_edged "$dir/edged.conf"
 sleep 2
 rss0=$(status_kib "$edged_pid" VmRSS)
 hwm0=$(status_kib "$edged_pid" VmHWM)
@@ -167,7 +103,7 @@ pids+=("$sim_pid")
 online_s=
 for _ in $(seq 1 3000); do # 600 s at most
   kill -0 "$sim_pid" 2>/dev/null || fail "edge-sim exited"
-  online=$("$edgectl" -s "$sock" --json status 2>/dev/null | sed -n 's/^ *"online": \([0-9]*\).*/\1/p' | head -n 1)
+  online=$(status_int online)
   if [[ "${online:-0}" -ge "$nodes" ]]; then online_s=$(elapsed "$t0" "$(now)"); break; fi
   sleep 0.2
 done
@@ -189,7 +125,7 @@ c1=$(cpu_ticks "$edged_pid")
 kill -0 "$edged_pid" 2>/dev/null || fail "edged died during the idle window"
 cpu_s=$(awk -v a="$c0" -v b="$c1" -v hz="$hz" 'BEGIN { printf "%.2f", (b - a) / hz }')
 cpu_pct=$(awk -v c="$cpu_s" -v w="$idle_s" 'BEGIN { printf "%.2f", 100 * c / w }')
-hb=$("$edgectl" -s "$sock" --json status | sed -n 's/^ *"heartbeat": \([0-9]*\).*/\1/p' | head -n 1)
+hb=$(status_int heartbeat)
 
 ratio=$(awk -v a="$online_s" -v b="$bare_s" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }')
 printf '\nedged fleet benchmark: %d nodes, connect rate %s/s (at most %s pending), heartbeat %s s\n' \
@@ -202,8 +138,8 @@ printf '%-46s %s s = %s (%s of %s connected)\n' "broker alone: bare connect loop
 printf '%-46s %s s = %s\n' "edged: all nodes online (edgectl status)" "$online_s" "$(per_s "$online_s")"
 printf '%-46s %s s = %s\n' "edged: all nodes registered (replies at sim)" "$reg_s" "$(per_s "$reg_s")"
 printf '%-46s %sx\n' "ratio: time to all online / bare connect loop" "$ratio"
-printf '%-46s %s (peak %s)\n' "edged RSS idle, 0 nodes" "$(kib "$rss0")" "$(kib "$hwm0")"
-printf '%-46s %s (peak %s)\n' "edged RSS, $nodes nodes" "$(kib "$rssn")" "$(kib "$hwmn")"
+printf '%-46s %s (peak %s)\n' "edged RSS idle, 0 nodes" "$(mib "$rss0")" "$(mib "$hwm0")"
+printf '%-46s %s (peak %s)\n' "edged RSS, $nodes nodes" "$(mib "$rssn")" "$(mib "$hwmn")"
 printf '%-46s %s s CPU = %s %% of one core\n' "edged CPU over $idle_s s idle, $nodes nodes" "$cpu_s" "$cpu_pct"
 printf '%-46s %s\n' "heartbeats handled by edged (total)" "${hb:-?}"
-printf '%-46s %s\n' "mosquitto RSS, $nodes nodes" "$(kib "$mos_rss")"
+printf '%-46s %s\n' "mosquitto RSS, $nodes nodes" "$(mib "$mos_rss")"
