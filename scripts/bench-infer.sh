@@ -66,26 +66,31 @@ for b in $BUILDS; do
 	mkdir "$TMP/$i"
 	i=$((i + 1))
 done
-uptime > "$TMP/load"
+cat /proc/loadavg > "$TMP/load" 2>/dev/null || echo "? ? ?" > "$TMP/load"
+first=$(head -n 1 "$TMP/builds")
+: > "$TMP/supported"
 for f in "$MODELS"/*.tflite; do
-	name=$(basename "$f" .tflite)
-	first=$(head -n 1 "$TMP/builds")
-	if ! "$first/daemon/edgectl/edgectl" model inspect "$f" --json > /dev/null 2>&1; then
-		echo "$name" >> "$TMP/unsupported"
-		continue
+	if "$first/daemon/edgectl/edgectl" model inspect "$f" --json > /dev/null 2>&1; then
+		echo "$f" >> "$TMP/supported"
+	else
+		basename "$f" .tflite >> "$TMP/unsupported"
 	fi
-	# Builds take turns on each model, so load drift hits them alike.
-	r=0
-	while [ "$r" -lt "$ROUNDS" ]; do
+done
+# Builds take turns on each model and rounds go over all models, so a burst
+# of other work hits the builds alike and rarely every round of one model.
+r=0
+while [ "$r" -lt "$ROUNDS" ]; do
+	while read -r f; do
+		name=$(basename "$f" .tflite)
 		i=0
 		for b in $BUILDS; do
 			"$b/daemon/edgectl/edgectl" model bench "$f" --iters "$ITERS" --json \
-				> "$TMP/$i/$name.$r.json" ||
+				> "$TMP/$i/$name.$r.json" < /dev/null ||
 				echo "bench-infer: $b: $name: bench failed" >&2
 			i=$((i + 1))
 		done
-		r=$((r + 1))
-	done
+	done < "$TMP/supported"
+	r=$((r + 1))
 done
 
 python3 - "$TMP" "$GHZ" "$ITERS" "$ROUNDS" "$MODELS" <<'PY'
@@ -139,7 +144,7 @@ except (OSError, StopIteration):
 peak_mac_cycle = next((p for k, p in peaks if k in path), 0)
 peak_gmacs = peak_mac_cycle * ghz
 print(f"machine: {cpu}, {os.cpu_count()} cores, {platform.machine()}, Linux {platform.release()}; "
-      f"load at start: {open(os.path.join(tmp, 'load')).read().split('load average:')[-1].strip()}")
+      f"load average at start: {' '.join(open(os.path.join(tmp, 'load')).read().split()[:3])}")
 print(f"kernel path: {path}; clock {ghz:.3f} GHz; peak {peak_mac_cycle} int8 MAC/cycle = {peak_gmacs:.1f} GMAC/s per core")
 print(f"models: {models}; median of {iters} invokes per path" + (f", best of {rounds} rounds" if rounds != "1" else ""))
 for i, b in enumerate(builds):
