@@ -8,8 +8,8 @@ packages=(
   # build
   gcc pkg-config meson ninja-build
   # libraries edged links
-  libuv1-dev libmosquitto-dev libsqlite3-dev libssl-dev libjansson-dev
-  libsystemd-dev libinih-dev
+  libuv1-dev libmosquitto-dev libsqlite3-dev libjansson-dev
+  libsystemd-dev
   # tests: unit framework, the real broker, sanitizers/fuzzing, tools
   check mosquitto mosquitto-clients python3 clang libclang-rt-14-dev sqlite3 openssl
   procps util-linux groff-base
