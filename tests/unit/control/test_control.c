@@ -530,7 +530,7 @@ START_TEST(test_config_hides_secrets_and_reload_without_file)
 	ck_assert(seen);
 
 	request("{\"cmd\":\"reload\"}");
-	assert_error(0, "internal");
+	assert_error(0, "bad_config");
 	ck_assert_uint_eq(fx.d.reload_failures, 1);
 }
 END_TEST
