@@ -32,8 +32,10 @@ static void format_time(char *buf, size_t cap, json_int_t ms)
 
 static int print_list(json_t *r)
 {
-	static const char *const headers[] = { "ID", "STATE", "FIRMWARE", "MODEL", "LAST SEEN (UTC)" };
-	struct edgectl_table *t = edgectl_table_new(5, headers);
+	static const char *const headers[] = { "ID",    "STATE",      "REASON",
+					       "FIRMWARE", "MODEL", "RECONNECTS",
+					       "LAST SEEN (UTC)" };
+	struct edgectl_table *t = edgectl_table_new(7, headers);
 	json_t *dev;
 	size_t i;
 	int rc;
@@ -41,14 +43,20 @@ static int print_list(json_t *r)
 	if (!t)
 		return EDGECTL_EDAEMON;
 	json_array_foreach(json_object_get(r, "devices"), i, dev) {
-		char seen[32];
+		char seen[32], reconnects[24];
+		const char *reason = json_string_value(json_object_get(dev, "reason"));
+		const char *model = json_string_value(json_object_get(dev, "model"));
 
 		format_time(seen, sizeof seen, json_integer_value(json_object_get(dev, "last_seen_ms")));
+		snprintf(reconnects, sizeof reconnects, "%" JSON_INTEGER_FORMAT,
+			 json_integer_value(json_object_get(dev, "reconnects")));
 		const char *cells[] = {
 			json_string_value(json_object_get(dev, "id")),
 			json_string_value(json_object_get(dev, "state")),
+			reason && reason[0] ? reason : "-",
 			json_string_value(json_object_get(dev, "fw")),
-			json_string_value(json_object_get(dev, "model")),
+			model && model[0] ? model : "-",
+			reconnects,
 			seen,
 		};
 		edgectl_table_add(t, cells);

@@ -224,9 +224,11 @@ static json_t *node_summary(const struct edge_node_info *n)
 	char model[2 * sizeof n->model_name + 2];
 
 	node_model(n, model, sizeof model);
-	return json_pack("{s:s, s:s, s:s, s:s, s:I}", "id", n->id, "state",
-			 edge_node_state_name(n->state), "fw", n->fw_version, "model", model,
-			 "last_seen_ms", (json_int_t)n->last_seen_ms);
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I}", "id", n->id, "state",
+			 edge_node_state_name(n->state), "reason", n->status_reason, "fw",
+			 n->fw_version, "model", model, "reconnects",
+			 (json_int_t)n->reconnect_count, "last_seen_ms",
+			 (json_int_t)n->last_seen_ms);
 }
 
 static int devices_add(const struct edge_node_info *node, void *ud)
