@@ -1095,3 +1095,24 @@ int h_run_cases(int argc, char **argv, const char *suite_name, const struct h_ca
 	}
 	return test_run_suite(s, TEST_REPORT_TAP, CK_NOFORK);
 }
+
+struct h_env *h_world(const char *const *cfg)
+{
+	struct h_env *e = h_env_new();
+
+	h_broker_start(e);
+	for (; cfg && cfg[0]; cfg += 2)
+		h_cfg_set(e, cfg[0], cfg[1]);
+	h_edged_start(e);
+	return e;
+}
+
+const char *h_node_id(unsigned i)
+{
+	static char buf[4][32];
+	static unsigned slot;
+	char *b = buf[slot++ % 4];
+
+	snprintf(b, sizeof buf[0], "sim-%05u", i);
+	return b;
+}

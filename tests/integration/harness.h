@@ -77,6 +77,12 @@ int h_run_cases(int argc, char **argv, const char *suite_name, const struct h_ca
 		size_t n_cases);
 
 struct h_env *h_env_new(void);
+/* A new env with the broker and edged started; cfg: NULL, or pairs of
+ * "section.key", "value" ending with NULL. */
+struct h_env *h_world(const char *const *cfg);
+/* The simulator's id of node i ("sim-00042"), in one of 4 rotating static
+ * buffers (so a few may be used in one expression). */
+const char *h_node_id(unsigned i);
 /* Stops everything, removes the temp dir, marks the test as passed. */
 void h_env_free(struct h_env *e);
 

@@ -18,26 +18,6 @@
 #include "test_run.h"
 
 /* Node id of simulator index i with the default prefix. */
-static const char *node_id(unsigned i)
-{
-	static char buf[4][32];
-	static unsigned slot;
-	char *b = buf[slot++ % 4];
-	snprintf(b, sizeof(buf[0]), "sim-%05u", i);
-	return b;
-}
-
-/* Start broker + edged with optional extra config, as most cases do. */
-static struct h_env *world(const char *const *cfg)
-{
-	struct h_env *e = h_env_new();
-	h_broker_start(e);
-	for (; cfg && cfg[0]; cfg += 2)
-		h_cfg_set(e, cfg[0], cfg[1]);
-	h_edged_start(e);
-	return e;
-}
-
 /* Count devices in `devices --json` whose state is `state` (NULL = all). */
 static long count_devices(json_t *list, const char *state)
 {
@@ -56,7 +36,7 @@ static long count_devices(json_t *list, const char *state)
 
 START_TEST(registers_200_nodes)
 {
-	struct h_env *e = world(NULL);
+	struct h_env *e = h_world(NULL);
 	h_sim_start(e, "--count", "200", "--connect-rate", "400", NULL);
 	h_sim_wait(e, "sim: registered all 200", 60000);
 	h_wait_status(e, "nodes.online", "==", 200, 20000);
@@ -73,8 +53,8 @@ START_TEST(registers_200_nodes)
 	ck_assert_int_ge(h_json_int(st, "messages.hello"), 200);
 	json_decref(st);
 
-	json_t *d = h_edgectl_json(e, "devices", "show", node_id(137), NULL);
-	ck_assert_str_eq(h_json_str(d, "id"), node_id(137));
+	json_t *d = h_edgectl_json(e, "devices", "show", h_node_id(137), NULL);
+	ck_assert_str_eq(h_json_str(d, "id"), h_node_id(137));
 	ck_assert_str_eq(h_json_str(d, "state"), "online");
 	ck_assert_str_eq(h_json_str(d, "fw"), "1.4.2");
 	ck_assert_int_eq(h_json_int(d, "ram_bytes"), 256 * 1024);
@@ -85,14 +65,14 @@ END_TEST
 
 START_TEST(crash_turns_offline_by_last_will)
 {
-	struct h_env *e = world(NULL);
+	struct h_env *e = h_world(NULL);
 	h_sim_start(e, "--count", "5", NULL);
 	h_sim_wait(e, "sim: registered all 5", 30000);
 	h_wait_status(e, "nodes.online", "==", 5, 10000);
 
 	/* Socket closed without DISCONNECT: only the broker's will can tell. */
 	h_sim_cmd(e, "kill 2");
-	json_t *d = h_wait_device_state(e, node_id(2), "offline", 15000);
+	json_t *d = h_wait_device_state(e, h_node_id(2), "offline", 15000);
 	ck_assert_str_eq(h_json_str(d, "status_reason"), "lost");
 	json_decref(d);
 	h_wait_status(e, "nodes.online", "==", 4, 5000);
@@ -100,7 +80,7 @@ START_TEST(crash_turns_offline_by_last_will)
 
 	/* A clean shutdown is told apart from a crash. */
 	h_sim_cmd(e, "disconnect 3");
-	d = h_wait_device_state(e, node_id(3), "offline", 15000);
+	d = h_wait_device_state(e, h_node_id(3), "offline", 15000);
 	ck_assert_str_eq(h_json_str(d, "status_reason"), "shutdown");
 	json_decref(d);
 	h_wait_status(e, "nodes.online", "==", 3, 5000);
@@ -115,20 +95,20 @@ START_TEST(silent_node_turns_stale)
 	static const char *const cfg[] = {
 		"registry.stale_after_missed_heartbeats", "2", NULL,
 	};
-	struct h_env *e = world(cfg);
+	struct h_env *e = h_world(cfg);
 	/* 5 s is the protocol's shortest heartbeat interval. */
 	h_sim_start(e, "--count", "3", "--heartbeat-s", "5", "--silent", "1", NULL);
 	h_sim_wait(e, "sim: registered all 3", 30000);
-	json_t *d = h_wait_device_state(e, node_id(1), "stale", 30000);
+	json_t *d = h_wait_device_state(e, h_node_id(1), "stale", 30000);
 	json_decref(d);
 	/* The heartbeating nodes stay online meanwhile. */
-	d = h_edgectl_json(e, "devices", "show", node_id(0), NULL);
+	d = h_edgectl_json(e, "devices", "show", h_node_id(0), NULL);
 	ck_assert_str_eq(h_json_str(d, "state"), "online");
 	json_decref(d);
 
 	/* Heartbeats again: back online. */
 	h_sim_cmd(e, "resume 1");
-	d = h_wait_device_state(e, node_id(1), "online", 15000);
+	d = h_wait_device_state(e, h_node_id(1), "online", 15000);
 	json_decref(d);
 	h_env_free(e);
 }
@@ -136,11 +116,11 @@ END_TEST
 
 START_TEST(restart_keeps_registry)
 {
-	struct h_env *e = world(NULL);
+	struct h_env *e = h_world(NULL);
 	h_sim_start(e, "--count", "10", NULL);
 	h_sim_wait(e, "sim: registered all 10", 30000);
 	h_wait_status(e, "nodes.online", "==", 10, 10000);
-	json_t *before = h_edgectl_json(e, "devices", "show", node_id(4), NULL);
+	json_t *before = h_edgectl_json(e, "devices", "show", h_node_id(4), NULL);
 	long long first_seen = h_json_int(before, "first_seen_ms");
 	ck_assert_int_gt(first_seen, 0);
 	json_decref(before);
@@ -153,7 +133,7 @@ START_TEST(restart_keeps_registry)
 	json_t *list = h_edgectl_json(e, "devices", NULL);
 	ck_assert_int_eq(count_devices(list, NULL), 10);
 	json_decref(list);
-	json_t *after = h_edgectl_json(e, "devices", "show", node_id(4), NULL);
+	json_t *after = h_edgectl_json(e, "devices", "show", h_node_id(4), NULL);
 	ck_assert_int_eq(h_json_int(after, "first_seen_ms"), first_seen);
 	json_decref(after);
 	/* The retained statuses and heartbeats bring every node back online. */
@@ -164,7 +144,7 @@ END_TEST
 
 START_TEST(broker_restart_reconnects)
 {
-	struct h_env *e = world(NULL);
+	struct h_env *e = h_world(NULL);
 	/* Hellos sent before edged has resubscribed are lost (hello is not
 	 * retained): nodes repeat unanswered hellos after ~2 s. */
 	h_sim_start(e, "--count", "20", "--reconnect-s", "0.5", "--reconnect-max-s", "2",
@@ -217,7 +197,7 @@ END_TEST
 
 START_TEST(flapping_nodes_reconnect)
 {
-	struct h_env *e = world(NULL);
+	struct h_env *e = h_world(NULL);
 	/* Nodes 0-1 crash about every second and come back after a jittered
 	 * delay; each return is a reconnect in the registry. */
 	h_sim_start(e, "--count", "5", "--flap", "0-1", "--flap-every-s", "1",
@@ -225,7 +205,7 @@ START_TEST(flapping_nodes_reconnect)
 	h_sim_wait(e, "sim: registered all 5", 30000);
 	long long count = -1;
 	for (int i = 0; i < 300; i++) {
-		json_t *d = h_edgectl_json(e, "devices", "show", node_id(0), NULL);
+		json_t *d = h_edgectl_json(e, "devices", "show", h_node_id(0), NULL);
 		count = h_json_int(d, "reconnect_count");
 		json_decref(d);
 		if (count >= 3)
@@ -235,7 +215,7 @@ START_TEST(flapping_nodes_reconnect)
 	ck_assert_msg(count >= 3, "node 0 reconnected %lld times in 30 s, expected >= 3", count);
 	ck_assert_int_ge(h_sim_stat(e, "reconnects"), 3);
 	/* The steady nodes never left. */
-	json_t *d = h_edgectl_json(e, "devices", "show", node_id(3), NULL);
+	json_t *d = h_edgectl_json(e, "devices", "show", h_node_id(3), NULL);
 	ck_assert_int_eq(h_json_int(d, "reconnect_count"), 0);
 	ck_assert_str_eq(h_json_str(d, "state"), "online");
 	json_decref(d);
@@ -245,7 +225,7 @@ END_TEST
 
 START_TEST(malformed_messages_counted_by_reason)
 {
-	struct h_env *e = world(NULL);
+	struct h_env *e = h_world(NULL);
 	h_sim_start(e, "--count", "10", "--heartbeat-s", "5", "--malformed", "all",
 		    "--malformed-nodes", "0", NULL);
 	h_sim_wait(e, "sim: registered all 10", 30000);
@@ -310,7 +290,7 @@ static void write_text(const char *path, const char *text)
 
 START_TEST(sighup_with_broken_config_keeps_old)
 {
-	struct h_env *e = world(NULL);
+	struct h_env *e = h_world(NULL);
 	json_t *before = config_keys(e);
 
 	write_text(e->edged_conf, "[mqtt]\nport = 70000\nno_such_key = 1\n");
@@ -370,7 +350,7 @@ START_TEST(control_socket_limits_and_credentials)
 		"control.max_request_bytes", "4096",
 		NULL,
 	};
-	struct h_env *e = world(cfg);
+	struct h_env *e = h_world(cfg);
 
 	/* A header announcing 1 byte more than the limit: refused from the
 	 * header alone, the body is never buffered. */
@@ -426,7 +406,7 @@ END_TEST
 START_TEST(device_limit_refuses_extra_node)
 {
 	static const char *const cfg[] = { "registry.max_devices", "5", NULL };
-	struct h_env *e = world(cfg);
+	struct h_env *e = h_world(cfg);
 	h_sim_start(e, "--count", "6", "--heartbeat-s", "5", NULL);
 	const char *line = h_sim_wait(e, "sim: settled registered=5 refused=1", 30000);
 	(void)line;

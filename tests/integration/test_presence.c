@@ -12,28 +12,9 @@
 #include "harness.h"
 #include "test_run.h"
 
-static const char *node_id(unsigned i)
-{
-	static char buf[4][32];
-	static unsigned slot;
-	char *b = buf[slot++ % 4];
-	snprintf(b, sizeof(buf[0]), "sim-%05u", i);
-	return b;
-}
-
-static struct h_env *world(const char *const *cfg)
-{
-	struct h_env *e = h_env_new();
-	h_broker_start(e);
-	for (; cfg && cfg[0]; cfg += 2)
-		h_cfg_set(e, cfg[0], cfg[1]);
-	h_edged_start(e);
-	return e;
-}
-
 static json_t *device(struct h_env *e, unsigned i)
 {
-	return h_edgectl_json(e, "devices", "show", node_id(i), NULL);
+	return h_edgectl_json(e, "devices", "show", h_node_id(i), NULL);
 }
 
 /* Poll until node i's reconnect_count satisfies >= want; returns it. */
@@ -49,7 +30,7 @@ static long long wait_reconnects(struct h_env *e, unsigned i, long long want,
 			return n;
 		h_sleep_ms(100);
 	}
-	ck_abort_msg("%s: reconnect_count %lld after %u ms, expected >= %lld", node_id(i), n,
+	ck_abort_msg("%s: reconnect_count %lld after %u ms, expected >= %lld", h_node_id(i), n,
 		     timeout_ms, want);
 	return n;
 }
@@ -74,7 +55,7 @@ static void assert_no_warnings(struct h_env *e)
  * place of per-node lines. */
 START_TEST(new_nodes_register_without_rejects)
 {
-	struct h_env *e = world(NULL);
+	struct h_env *e = h_world(NULL);
 	h_sim_start(e, "--count", "30", "--heartbeat-s", "5", NULL);
 	h_sim_wait(e, "sim: registered all 30", 30000);
 	h_wait_status(e, "nodes.online", "==", 30, 10000);
@@ -128,7 +109,7 @@ END_TEST
  * steady nodes and hellos do not count. */
 START_TEST(reconnect_counted_per_session)
 {
-	struct h_env *e = world(NULL);
+	struct h_env *e = h_world(NULL);
 	h_sim_start(e, "--count", "4", "--heartbeat-s", "5", "--reconnect-s", "0.3",
 		    "--reconnect-max-s", "1", NULL);
 	h_sim_wait(e, "sim: registered all 4", 30000);
@@ -137,14 +118,14 @@ START_TEST(reconnect_counted_per_session)
 	/* crash + reboot: will (lost), then online/boot */
 	h_sim_cmd(e, "reboot 0");
 	ck_assert_int_eq(wait_reconnects(e, 0, 1, 15000), 1);
-	json_t *d = h_wait_device_state(e, node_id(0), "online", 10000);
+	json_t *d = h_wait_device_state(e, h_node_id(0), "online", 10000);
 	ck_assert_str_eq(h_json_str(d, "status_reason"), "boot");
 	json_decref(d);
 
 	/* lost connection: will, then online/reconnect after the backoff */
 	h_sim_cmd(e, "drop 1");
 	ck_assert_int_eq(wait_reconnects(e, 1, 1, 15000), 1);
-	d = h_wait_device_state(e, node_id(1), "online", 10000);
+	d = h_wait_device_state(e, h_node_id(1), "online", 10000);
 	ck_assert_str_eq(h_json_str(d, "status_reason"), "reconnect");
 	json_decref(d);
 
@@ -170,7 +151,7 @@ END_TEST
  * edged's session); the retained statuses replayed to edged count never. */
 START_TEST(restart_counts_live_status_not_replay)
 {
-	struct h_env *e = world(NULL);
+	struct h_env *e = h_world(NULL);
 	h_sim_start(e, "--count", "3", "--heartbeat-s", "5", "--reconnect-s", "0.3",
 		    "--reconnect-max-s", "1", NULL);
 	h_sim_wait(e, "sim: registered all 3", 30000);
@@ -204,7 +185,7 @@ END_TEST
 /* D6: devices remove [--force]. */
 START_TEST(devices_remove)
 {
-	struct h_env *e = world(NULL);
+	struct h_env *e = h_world(NULL);
 	h_sim_start(e, "--count", "3", "--heartbeat-s", "5", NULL);
 	h_sim_wait(e, "sim: registered all 3", 30000);
 	h_wait_status(e, "nodes.online", "==", 3, 10000);
@@ -214,35 +195,35 @@ START_TEST(devices_remove)
 	ck_assert_int_eq(h_edgectl(e, NULL, "devices", "remove", "no-such-node", NULL), 1);
 
 	/* online: refused (busy) unless forced */
-	ck_assert_int_eq(h_edgectl(e, NULL, "devices", "remove", node_id(0), NULL), 1);
+	ck_assert_int_eq(h_edgectl(e, NULL, "devices", "remove", h_node_id(0), NULL), 1);
 	json_t *d = device(e, 0);
 	json_decref(d);
 	json_t *r = NULL;
-	ck_assert_int_eq(h_edgectl(e, &r, "devices", "remove", node_id(0), "--force", NULL), 0);
+	ck_assert_int_eq(h_edgectl(e, &r, "devices", "remove", h_node_id(0), "--force", NULL), 0);
 	ck_assert_ptr_nonnull(r);
-	ck_assert_str_eq(h_json_str(r, "id"), node_id(0));
+	ck_assert_str_eq(h_json_str(r, "id"), h_node_id(0));
 	ck_assert_str_eq(h_json_str(r, "state"), "online");
 	json_decref(r);
-	ck_assert_int_eq(h_edgectl(e, NULL, "devices", "show", node_id(0), NULL), 1);
+	ck_assert_int_eq(h_edgectl(e, NULL, "devices", "show", h_node_id(0), NULL), 1);
 	h_wait_status(e, "nodes.total", "==", 2, 5000);
 	h_wait_status(e, "registry.removed", "==", 1, 5000);
 
 	/* its heartbeats now count as unknown_node, until its hello */
 	h_wait_status(e, "rejects.unknown_node", ">=", 1, 15000);
 	h_sim_cmd(e, "hello 0");
-	d = h_wait_device_state(e, node_id(0), "online", 10000);
+	d = h_wait_device_state(e, h_node_id(0), "online", 10000);
 	ck_assert_int_eq(h_json_int(d, "reconnect_count"), 0);
 	json_decref(d);
 	h_wait_status(e, "nodes.total", "==", 3, 5000);
 
 	/* offline: removed without force, and gone after a restart too */
 	h_sim_cmd(e, "disconnect 1");
-	d = h_wait_device_state(e, node_id(1), "offline", 15000);
+	d = h_wait_device_state(e, h_node_id(1), "offline", 15000);
 	json_decref(d);
-	ck_assert_int_eq(h_edgectl(e, NULL, "devices", "remove", node_id(1), NULL), 0);
+	ck_assert_int_eq(h_edgectl(e, NULL, "devices", "remove", h_node_id(1), NULL), 0);
 	ck_assert_int_eq(h_edged_stop(e), 0);
 	h_edged_start(e);
-	ck_assert_int_eq(h_edgectl(e, NULL, "devices", "show", node_id(1), NULL), 1);
+	ck_assert_int_eq(h_edgectl(e, NULL, "devices", "show", h_node_id(1), NULL), 1);
 	json_t *list = h_edgectl_json(e, "devices", NULL);
 	ck_assert_int_eq(h_json_int(list, "count"), 2);
 	json_decref(list);
