@@ -358,6 +358,52 @@ START_TEST(refuses_newer_schema)
 }
 END_TEST
 
+/* A database written by the first release (schema version 1: presence in
+ * the wide `nodes` row) opens at the current version with its presence
+ * copied into node_presence. */
+START_TEST(migrates_version_1_presence)
+{
+	sqlite3 *db = raw_open(test_db_path);
+	edge_store *s;
+
+	raw_exec(db, "CREATE TABLE nodes (id TEXT PRIMARY KEY NOT NULL,"
+		     " state TEXT NOT NULL DEFAULT 'offline'"
+		     "  CHECK (state IN ('online', 'stale', 'offline')),"
+		     " fw_version TEXT NOT NULL DEFAULT '', runtime_name TEXT NOT NULL DEFAULT '',"
+		     " runtime_version TEXT NOT NULL DEFAULT '', ops TEXT NOT NULL DEFAULT '',"
+		     " ram_bytes INTEGER NOT NULL DEFAULT 0, flash_bytes INTEGER NOT NULL DEFAULT 0,"
+		     " arena_bytes INTEGER NOT NULL DEFAULT 0, sensor TEXT NOT NULL DEFAULT '',"
+		     " model_name TEXT, model_version TEXT, model_sha256 TEXT,"
+		     " heartbeat_interval_ms INTEGER NOT NULL DEFAULT 0,"
+		     " first_seen_ms INTEGER NOT NULL, last_seen_ms INTEGER NOT NULL,"
+		     " reconnect_count INTEGER NOT NULL DEFAULT 0,"
+		     " status_reason TEXT NOT NULL DEFAULT '', hb_seq INTEGER NOT NULL DEFAULT 0,"
+		     " hb_uptime_s INTEGER NOT NULL DEFAULT 0, hb_inferences INTEGER NOT NULL DEFAULT 0,"
+		     " hb_anomalies INTEGER NOT NULL DEFAULT 0,"
+		     " hb_mqtt_reconnects INTEGER NOT NULL DEFAULT 0,"
+		     " hb_free_heap_bytes INTEGER NOT NULL DEFAULT 0,"
+		     " hb_min_free_heap_bytes INTEGER, hb_rssi_dbm INTEGER);"
+		     "INSERT INTO nodes (id, state, first_seen_ms, last_seen_ms, reconnect_count,"
+		     " status_reason, hb_seq, hb_rssi_dbm)"
+		     " VALUES ('node-7', 'offline', 1000, 2000, 3, 'lost', 42, -60);"
+		     "PRAGMA user_version = 1;");
+	sqlite3_close(db);
+
+	s = open_store(64, 16, 0);
+	edge_store_close(s);
+
+	db = raw_open(test_db_path);
+	ck_assert_int_eq(raw_int(db, "PRAGMA user_version"), EDGE_STORE_SCHEMA_VERSION);
+	ck_assert_int_eq(raw_int(db, "SELECT count(*) FROM node_presence WHERE id = 'node-7'"
+				     " AND state = 'offline' AND status_reason = 'lost'"
+				     " AND reconnect_count = 3 AND last_seen_ms = 2000"
+				     " AND hb_seq = 42 AND hb_rssi_dbm = -60"
+				     " AND hb_min_free_heap_bytes IS NULL"), 1);
+	ck_assert_int_eq(raw_int(db, "SELECT count(*) FROM nodes"), 1);
+	sqlite3_close(db);
+}
+END_TEST
+
 START_TEST(detects_garbage_file)
 {
 	char err[256] = "";
@@ -877,6 +923,7 @@ static Suite *store_suite(void)
 	tcase_add_test(open, pragmas_in_effect);
 	tcase_add_test(open, reopen_is_idempotent_and_keeps_data);
 	tcase_add_test(open, refuses_newer_schema);
+	tcase_add_test(open, migrates_version_1_presence);
 	tcase_add_test(open, detects_garbage_file);
 	tcase_add_test(open, detects_damaged_pages);
 	tcase_add_test(open, missing_directory_fails_cleanly);
