@@ -58,12 +58,14 @@ static int print_status(json_t *r)
 	edgectl_table_add(t, (const char *[]){ "edged", line });
 
 	if (json_object_get(b, "host")) {
-		snprintf(line, sizeof line, "%s:%" JSON_INTEGER_FORMAT "%s %s, reconnects %"
+		snprintf(line, sizeof line, "%s:%" JSON_INTEGER_FORMAT "%s %s%s, reconnects %"
 			 JSON_INTEGER_FORMAT ", outbox %" JSON_INTEGER_FORMAT "/%" JSON_INTEGER_FORMAT
 			 " (dropped %" JSON_INTEGER_FORMAT ")%s%s",
 			 str(b, "host"), num(b, "port"), json_is_true(json_object_get(b, "tls"))
 				 ? " (TLS)" : "",
-			 str(b, "state"), num(b, "reconnects"), num(ob, "depth"), num(ob, "capacity"),
+			 str(b, "state"),
+			 json_is_true(json_object_get(b, "session_present")) ? " (session resumed)" : "",
+			 num(b, "reconnects"), num(ob, "depth"), num(ob, "capacity"),
 			 num(ob, "dropped"), str(b, "last_error")[0] ? ", last error: " : "",
 			 str(b, "last_error"));
 	} else {
