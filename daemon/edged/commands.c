@@ -164,17 +164,19 @@ static json_t *status_store(struct edged *d, bool *ok)
 }
 
 /* Connections now and the limit (plus the reserve for root and edged's
- * user), and what was refused or timed out; group lookups on the pool. */
+ * user), and what was refused (outsiders; commands above a peer's role) or
+ * timed out; group lookups on the pool. */
 static json_t *status_control(struct edged *d)
 {
 	struct edged_control_stats cs;
 
 	edged_control_get_stats(d->control, &cs);
-	return json_pack("{s:i, s:i, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:{s:I, s:i, s:i}}",
+	return json_pack("{s:i, s:i, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:{s:I, s:i, s:i}}",
 			 "clients", (int)cs.clients, "max_clients", (int)cs.max_clients,
 			 "reserved_clients", CONTROL_RESERVED_CLIENTS, "requests",
 			 (json_int_t)cs.requests, "errors", (json_int_t)cs.errors, "refused_auth",
-			 (json_int_t)cs.refused_auth, "refused_busy", (json_int_t)cs.refused_busy,
+			 (json_int_t)cs.refused_auth, "refused_role", (json_int_t)cs.refused_role,
+			 "refused_busy", (json_int_t)cs.refused_busy,
 			 "timeouts", (json_int_t)cs.timeouts, "too_large", (json_int_t)cs.too_large,
 			 "lookups", "total", (json_int_t)cs.lookups, "running",
 			 (int)cs.lookups_running, "queued", (int)cs.lookups_queued);
@@ -461,13 +463,17 @@ static int cmd_reload(void *ud, json_t *args, json_t **result, char *msg, size_t
 	return *result ? 0 : fail_internal(NULL, msg, msglen);
 }
 
+/* Each command with the role it needs: READ only reads, ADMIN changes
+ * edged or the fleet (proto/control-protocol.md, "Roles"). */
 const struct edged_ctl_command edged_commands[] = {
-	{ "status", cmd_status, "daemon, broker, node, reject and store summary" },
-	{ "devices", cmd_devices, "list nodes; args: state (online|stale|offline)" },
-	{ "device", cmd_device, "all registry fields of one node; args: id" },
-	{ "devices.remove", cmd_devices_remove,
+	{ "status", cmd_status, EDGED_CTL_ROLE_READ,
+	  "daemon, broker, node, reject and store summary" },
+	{ "devices", cmd_devices, EDGED_CTL_ROLE_READ,
+	  "list nodes; args: state (online|stale|offline)" },
+	{ "device", cmd_device, EDGED_CTL_ROLE_READ, "all registry fields of one node; args: id" },
+	{ "devices.remove", cmd_devices_remove, EDGED_CTL_ROLE_ADMIN,
 	  "forget a node (memory and database); args: id, force (refused while online/stale)" },
-	{ "config", cmd_config, "effective configuration (secrets hidden)" },
-	{ "reload", cmd_reload, "re-read the configuration file (like SIGHUP)" },
+	{ "config", cmd_config, EDGED_CTL_ROLE_READ, "effective configuration (secrets hidden)" },
+	{ "reload", cmd_reload, EDGED_CTL_ROLE_ADMIN, "re-read the configuration file (like SIGHUP)" },
 };
 const size_t edged_commands_count = sizeof edged_commands / sizeof edged_commands[0];

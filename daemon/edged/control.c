@@ -53,7 +53,8 @@ struct control_client {
 	gid_t gid;
 	enum client_state state;
 	enum lookup_state lookup;
-	bool member;              /* lookup result (written on the pool thread) */
+	enum edged_ctl_role role; /* from the ids, then the lookup's result
+				   * (written on the pool thread) */
 	bool in_request;          /* part of a request has arrived */
 	size_t out_queued;        /* bytes handed to uv_write, not yet written */
 	unsigned writes_pending;
@@ -69,6 +70,27 @@ struct control_write {
 	char *frame;
 };
 
+/* A group and the role its members get. */
+struct role_grant {
+	gid_t gid;
+	enum edged_ctl_role role;
+	const char *name; /* NULL: shown as its gid */
+};
+
+/* admin_group, the socket group, read_group. */
+#define ROLE_GRANTS_MAX 3
+/* "group a or b or c": three names of EDGE_CONFIG_NAME_MAX at most. */
+#define ROLE_WHO_MAX 800
+
+/* Who may use the socket: grants in decreasing role, so the first a peer
+ * is in is its role. */
+struct role_policy {
+	uid_t self_uid;
+	struct role_grant grant[ROLE_GRANTS_MAX];
+	size_t ngrants;
+	bool (*member_lookup)(uid_t uid, gid_t group);
+};
+
 struct edged_control {
 	uv_loop_t *loop;
 	uv_pipe_t listener;
@@ -76,6 +98,9 @@ struct edged_control {
 	struct edged_control_options opt;
 	gid_t group;
 	uid_t self_uid;
+	struct role_policy policy;
+	/* For refusals, by role: the groups that give it, e.g. "group a or b". */
+	char who[EDGED_CTL_ROLE_ADMIN + 1][ROLE_WHO_MAX];
 	struct control_client *clients;
 	struct control_client *queue_head, *queue_tail; /* lookups waiting for the pool */
 	uv_pipe_t spare;          /* takes a connection there is no memory for */
@@ -90,22 +115,35 @@ struct edged_control {
 #define PEER_PW_BUF_MAX (1u << 20)
 #define PEER_GROUPS_MAX 65536
 
-/* Is uid a member of group according to the user and group databases? The
- * peer's own kernel group list (/proc/PID/status) is hidden from edged under
- * ProtectProc=invisible; /etc/passwd and /etc/group stay readable under
- * ProtectSystem=strict. Only asked for peers that are neither root, edged's
- * own user nor in the group by their effective gid, and only on a pool
- * thread (lookup_work): with NSS over LDAP or sssd it can block for
- * seconds. */
-static bool peer_in_group(uid_t uid, gid_t group)
+const char *edged_ctl_role_name(enum edged_ctl_role role)
+{
+	switch (role) {
+	case EDGED_CTL_ROLE_READ:
+		return "read";
+	case EDGED_CTL_ROLE_ADMIN:
+		return "admin";
+	case EDGED_CTL_ROLE_NONE:
+		break;
+	}
+	return "outsider";
+}
+
+/* The groups uid is in according to the user and group databases (its
+ * primary group first); -1 if it has no user entry or on failure. The
+ * peer's own kernel group list (/proc/PID/status) is hidden from edged
+ * under ProtectProc=invisible; /etc/passwd and /etc/group stay readable
+ * under ProtectSystem=strict. Only asked for peers that are neither root,
+ * edged's own user nor given the highest role by their effective gid, and
+ * only on a pool thread (lookup_work): with NSS over LDAP or sssd it can
+ * block for seconds. */
+static int peer_groups(uid_t uid, gid_t **out)
 {
 	struct passwd pw, *found = NULL;
 	long hint = sysconf(_SC_GETPW_R_SIZE_MAX);
 	size_t buflen = hint > 0 && hint <= (long)PEER_PW_BUF_MAX ? (size_t)hint : 4096;
 	char *buf = NULL;
 	gid_t *groups = NULL;
-	int ngroups = 64;
-	bool member = false;
+	int ngroups = 64, count = -1;
 	int r;
 
 	for (;;) {
@@ -121,10 +159,6 @@ static bool peer_in_group(uid_t uid, gid_t group)
 	}
 	if (r != 0 || !found)
 		goto out; /* no such user: only its gid could have let it in */
-	if (pw.pw_gid == group) {
-		member = true;
-		goto out;
-	}
 	/* glibc reports the size it needs, so the second round fits. */
 	for (int round = 0; round < 2; round++) {
 		int n = ngroups;
@@ -134,25 +168,134 @@ static bool peer_in_group(uid_t uid, gid_t group)
 			goto out;
 		groups = bigger;
 		if (getgrouplist(pw.pw_name, pw.pw_gid, groups, &n) >= 0) {
-			for (int i = 0; i < n && !member; i++)
-				member = groups[i] == group;
+			count = n;
 			break;
 		}
 		if (n <= ngroups || n > PEER_GROUPS_MAX)
 			break;
 		ngroups = n;
 	}
+	if (count < 0) {
+		/* The group list is out of reach: the primary group still counts. */
+		groups[0] = pw.pw_gid;
+		count = 1;
+	}
 out:
-	free(groups);
 	free(buf);
-	return member;
+	if (count < 0) {
+		free(groups);
+		groups = NULL;
+	}
+	*out = groups;
+	return count;
+}
+
+/* The role uid and gid give without asking any database. */
+static enum edged_ctl_role role_by_ids(const struct role_policy *p, uid_t uid, gid_t gid)
+{
+	if (uid == 0 || uid == p->self_uid)
+		return EDGED_CTL_ROLE_ADMIN;
+	for (size_t i = 0; i < p->ngrants; i++)
+		if (p->grant[i].gid == gid)
+			return p->grant[i].role;
+	return EDGED_CTL_ROLE_NONE;
+}
+
+/* The role the group database gives uid, at least `known`. May block. */
+static enum edged_ctl_role role_by_database(const struct role_policy *p, uid_t uid,
+					    enum edged_ctl_role known)
+{
+	gid_t *groups = NULL;
+	int n = 0;
+
+	if (!p->member_lookup && (n = peer_groups(uid, &groups)) < 0)
+		return known;
+	for (size_t i = 0; i < p->ngrants && p->grant[i].role > known; i++) {
+		const struct role_grant *g = &p->grant[i];
+		bool member = false, asked = false;
+
+		for (size_t j = 0; j < i; j++)
+			asked = asked || p->grant[j].gid == g->gid;
+		if (asked)
+			continue; /* the same group with a higher role said no */
+		if (p->member_lookup)
+			member = p->member_lookup(uid, g->gid);
+		for (int k = 0; k < n && !member; k++)
+			member = groups[k] == g->gid;
+		if (member) {
+			known = g->role;
+			break;
+		}
+	}
+	free(groups);
+	return known;
+}
+
+/* Highest role first: with an admin group the socket group reads, without
+ * one it administers (as before roles existed). */
+static void role_policy_init(struct role_policy *p, uid_t self_uid, gid_t group,
+			     const struct edged_control_options *opt)
+{
+	bool admin_set = opt->admin_group_name != NULL;
+
+	memset(p, 0, sizeof *p);
+	p->self_uid = self_uid;
+	p->member_lookup = opt->member_lookup;
+	if (admin_set)
+		p->grant[p->ngrants++] = (struct role_grant){ opt->admin_group,
+							      EDGED_CTL_ROLE_ADMIN,
+							      opt->admin_group_name };
+	p->grant[p->ngrants++] = (struct role_grant){
+		group, admin_set ? EDGED_CTL_ROLE_READ : EDGED_CTL_ROLE_ADMIN, opt->group_name
+	};
+	if (opt->read_group_name)
+		p->grant[p->ngrants++] = (struct role_grant){ opt->read_group, EDGED_CTL_ROLE_READ,
+							      opt->read_group_name };
+}
+
+enum edged_ctl_role edged_control_peer_role(uid_t uid, gid_t gid, uid_t self_uid,
+					    const struct edged_control_options *opt)
+{
+	struct role_policy p;
+	enum edged_ctl_role role;
+
+	role_policy_init(&p, self_uid, opt->group == (gid_t)-1 ? getegid() : opt->group, opt);
+	role = role_by_ids(&p, uid, gid);
+	return role == EDGED_CTL_ROLE_ADMIN ? role : role_by_database(&p, uid, role);
 }
 
 bool edged_control_peer_allowed(uid_t uid, gid_t gid, uid_t self_uid, gid_t group)
 {
-	if (uid == 0 || uid == self_uid || gid == group)
-		return true;
-	return peer_in_group(uid, group);
+	struct edged_control_options opt = { .group = group };
+
+	return edged_control_peer_role(uid, gid, self_uid, &opt) != EDGED_CTL_ROLE_NONE;
+}
+
+/* "group a or b" for the groups that give at least `role`, each once. */
+static void role_who(const struct role_policy *p, enum edged_ctl_role role, char *buf,
+		     size_t cap)
+{
+	size_t len = 0;
+	int n = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < p->ngrants; i++) {
+		const struct role_grant *g = &p->grant[i];
+		bool dup = false;
+		int w;
+
+		for (size_t j = 0; j < i; j++)
+			dup = dup || p->grant[j].gid == g->gid;
+		if (g->role < role || dup)
+			continue;
+		w = g->name ? snprintf(buf + len, cap - len, "%s%s", n ? " or " : "group ", g->name)
+			    : snprintf(buf + len, cap - len, "%sgid %ld", n ? " or " : "group ",
+				       (long)g->gid);
+		if (w < 0 || (size_t)w >= cap - len)
+			break; /* truncated: still names the first ones */
+		len += (size_t)w;
+		n++;
+	}
 }
 
 /* ---- client lifetime ---- */
@@ -357,26 +500,57 @@ static void client_refuse(struct control_client *cl, enum edge_ctl_error code,
 
 static void client_refuse_auth(struct control_client *cl, long uid)
 {
-	cl->server->stats.refused_auth++;
+	struct edged_control *c = cl->server;
+	const char *rd = c->who[EDGED_CTL_ROLE_READ], *adm = c->who[EDGED_CTL_ROLE_ADMIN];
+	char msg[2 * ROLE_WHO_MAX + 96];
+
+	c->stats.refused_auth++;
 	edge_log(EDGE_LOG_NOTICE, "control", "refused control client uid %ld: not authorised", uid);
-	client_refuse(cl, EDGE_CTL_E_NOT_AUTHORISED, "not authorised to control edged");
+	if (strcmp(rd, adm) == 0)
+		snprintf(msg, sizeof msg, "not authorised to control edged (needs %s, or root)", adm);
+	else
+		snprintf(msg, sizeof msg, "not authorised to control edged (read role: %s; "
+			 "admin role: %s, or root)", rd, adm);
+	client_refuse(cl, EDGE_CTL_E_NOT_AUTHORISED, msg);
 }
 
 /* ---- requests ---- */
 
-static int control_help(struct edged_control *c, json_t **result)
+/* Every command with the role it needs, and the asking peer's role. */
+static int control_help(struct edged_control *c, enum edged_ctl_role role, json_t **result)
 {
 	json_t *list = json_array();
 
 	if (!list)
 		return EDGE_CTL_E_INTERNAL;
 	for (size_t i = 0; i < c->opt.ncommands; i++)
-		json_array_append_new(list, json_pack("{s:s, s:s}", "name", c->opt.commands[i].name,
-						      "help", c->opt.commands[i].help));
-	json_array_append_new(list, json_pack("{s:s, s:s}", "name", "help", "help",
-					      "list the commands"));
-	*result = json_pack("{s:o}", "commands", list);
+		json_array_append_new(list, json_pack("{s:s, s:s, s:s}", "name",
+						      c->opt.commands[i].name, "help",
+						      c->opt.commands[i].help, "role",
+						      edged_ctl_role_name(c->opt.commands[i].role)));
+	json_array_append_new(list, json_pack("{s:s, s:s, s:s}", "name", "help", "help",
+					      "list the commands",
+					      "role", edged_ctl_role_name(EDGED_CTL_HELP_ROLE)));
+	*result = json_pack("{s:o, s:s}", "commands", list, "role", edged_ctl_role_name(role));
 	return *result ? 0 : EDGE_CTL_E_INTERNAL;
+}
+
+/* A command above the peer's role: refused, naming the groups that would
+ * do; the connection stays. */
+static bool client_permitted(struct control_client *cl, const char *name,
+			     enum edged_ctl_role needed, char *msg, size_t msglen)
+{
+	struct edged_control *c = cl->server;
+
+	if (cl->role >= needed)
+		return true;
+	c->stats.refused_role++;
+	edge_log(EDGE_LOG_NOTICE, "control", "refused '%.64s' to control client uid %ld: "
+		 "needs the %s role, it has %s", name, (long)cl->uid,
+		 edged_ctl_role_name(needed), edged_ctl_role_name(cl->role));
+	snprintf(msg, msglen, "%.64s needs the %s role (%s, or root)", name,
+		 edged_ctl_role_name(needed), c->who[needed]);
+	return false;
 }
 
 static void client_request(struct control_client *cl, const uint8_t *body, size_t len)
@@ -385,7 +559,7 @@ static void client_request(struct control_client *cl, const uint8_t *body, size_
 	const struct edged_ctl_command *cmd = NULL;
 	json_t *req, *jcmd, *args, *result = NULL;
 	json_error_t jerr;
-	char msg[256] = "";
+	char msg[ROLE_WHO_MAX + 128] = "";
 	const char *name;
 	int code;
 
@@ -414,10 +588,14 @@ static void client_request(struct control_client *cl, const uint8_t *body, size_
 		args = json_object();
 	else
 		json_incref(args);
-	if (cmd)
+	if (cmd && !client_permitted(cl, name, cmd->role, msg, sizeof msg))
+		code = EDGE_CTL_E_NOT_AUTHORISED;
+	else if (cmd)
 		code = cmd->run(c->opt.ud, args, &result, msg, sizeof msg);
 	else if (strcmp(name, "help") == 0)
-		code = control_help(c, &result);
+		code = client_permitted(cl, name, EDGED_CTL_HELP_ROLE, msg, sizeof msg)
+			       ? control_help(c, cl->role, &result)
+			       : EDGE_CTL_E_NOT_AUTHORISED;
 	else {
 		code = EDGE_CTL_E_UNKNOWN_COMMAND;
 		snprintf(msg, sizeof msg, "unknown command '%.64s' (try help)", name);
@@ -564,14 +742,13 @@ static void client_serve(struct control_client *cl)
 /* ---- group lookups, off the loop ---- */
 
 /* On a pool thread: only the client's own fields and the server's
- * immutable ones (group, member_lookup) are read. */
+ * immutable ones (the role policy) are read. */
 static void lookup_work(uv_work_t *w)
 {
 	struct control_client *cl = w->data;
 	const struct edged_control *c = cl->server;
 
-	cl->member = c->opt.member_lookup ? c->opt.member_lookup(cl->uid, c->group)
-					  : peer_in_group(cl->uid, c->group);
+	cl->role = role_by_database(&c->policy, cl->uid, cl->role);
 }
 
 static void lookup_pump(struct edged_control *c);
@@ -588,7 +765,7 @@ static void lookup_done(uv_work_t *w, int status)
 		client_release(cl); /* hung up, timed out or server closed meanwhile */
 	else if (cl->close_after_write)
 		; /* answered "timeout" already: closes once that is written */
-	else if (status == 0 && cl->member)
+	else if (cl->role != EDGED_CTL_ROLE_NONE)
 		client_serve(cl);
 	else
 		client_refuse_auth(cl, (long)cl->uid);
@@ -718,7 +895,8 @@ static void control_on_connection(uv_stream_t *server, int status)
 		client_refuse(cl, EDGE_CTL_E_BUSY, "too many control clients");
 		return;
 	}
-	if (privileged || cred.gid == c->group) {
+	cl->role = role_by_ids(&c->policy, cred.uid, cred.gid);
+	if (cl->role == EDGED_CTL_ROLE_ADMIN) {
 		client_serve(cl);
 		return;
 	}
@@ -782,6 +960,13 @@ int edged_control_new(uv_loop_t *loop, const struct edged_control_options *opt,
 	c->opt.path = c->path;
 	c->self_uid = geteuid();
 	c->group = opt->group == (gid_t)-1 ? getegid() : opt->group;
+	role_policy_init(&c->policy, c->self_uid, c->group, opt);
+	role_who(&c->policy, EDGED_CTL_ROLE_READ, c->who[EDGED_CTL_ROLE_READ], ROLE_WHO_MAX);
+	role_who(&c->policy, EDGED_CTL_ROLE_ADMIN, c->who[EDGED_CTL_ROLE_ADMIN], ROLE_WHO_MAX);
+	/* The names are borrowed: only the messages above keep them. */
+	c->opt.read_group_name = c->opt.admin_group_name = c->opt.group_name = NULL;
+	for (size_t i = 0; i < c->policy.ngrants; i++)
+		c->policy.grant[i].name = NULL;
 
 	r = control_clear_stale(c->path);
 	if (r < 0)

@@ -8,10 +8,19 @@
  * "help" is built in.
  *
  * Access: the socket file gets the configured mode (0660) and group, and
- * each peer's SO_PEERCRED is checked: root, edged's own uid, a peer whose
- * gid is the group, or a user the group database lists as a member of it
- * (supplementary groups from /etc/group via getgrouplist, so no /proc
- * access is needed). Others get "not_authorised" and are disconnected.
+ * each peer's SO_PEERCRED gives it a role once, when it connects. A peer is
+ * in a group when its gid is the group or the group database lists its
+ * user as a member (supplementary groups from /etc/group via getgrouplist,
+ * so no /proc access is needed).
+ *   admin: root, edged's own uid, members of admin_group; when no
+ *          admin_group is set, members of the socket group (as before
+ *          roles existed);
+ *   read:  members of read_group; members of the socket group when an
+ *          admin_group is set;
+ *   none:  anybody else: "not_authorised" and disconnected.
+ * Every command carries the role it needs (struct edged_ctl_command); a
+ * read peer asking for an admin command gets "not_authorised" naming the
+ * group it would need, and stays connected.
  *
  * The group database may be NSS over the network (LDAP, sssd) and block for
  * seconds, so that lookup never runs on the loop: it runs on libuv's thread
@@ -19,8 +28,10 @@
  * the pool keeps threads for everyone else) and the connection is served
  * when it returns; meanwhile nothing is read from it, and a peer that hangs
  * up or runs out of time is released only once its lookup is back. Root,
- * edged's own uid and a peer whose gid is the group are decided on the spot.
- * Nothing in this module blocks the loop; the group name itself is resolved
+ * edged's own uid and a peer whose gid gives the admin role are decided on
+ * the spot (a lower role by gid still asks: the database may make it an
+ * admin). One lookup per peer, whatever the number of role groups. Nothing
+ * in this module blocks the loop; the group names themselves are resolved
  * by the owner at start-up.
  *
  * Bounded: clients (max_clients, plus CONTROL_RESERVED_CLIENTS more that
@@ -54,16 +65,37 @@ struct edged_control;
 typedef int (*edged_ctl_handler)(void *ud, json_t *args, json_t **result, char *msg,
 				 size_t msglen);
 
+/* Ordered: a role may do everything the roles below it may. */
+enum edged_ctl_role {
+	EDGED_CTL_ROLE_NONE,  /* outsider: may not use the socket */
+	EDGED_CTL_ROLE_READ,  /* commands that only read */
+	EDGED_CTL_ROLE_ADMIN, /* commands that change edged or the fleet */
+};
+
+/* "outsider", "read", "admin". */
+const char *edged_ctl_role_name(enum edged_ctl_role role);
+
 struct edged_ctl_command {
 	const char *name;
 	edged_ctl_handler run;
+	enum edged_ctl_role role; /* needed to run it: READ or ADMIN */
 	const char *help; /* one line */
 };
+
+/* The built-in "help" needs this role. */
+#define EDGED_CTL_HELP_ROLE EDGED_CTL_ROLE_READ
 
 struct edged_control_options {
 	const char *path;      /* socket path (copied) */
 	unsigned mode;         /* file mode, e.g. 0660 */
-	gid_t group;           /* socket group and allowed group; (gid_t)-1 = edged's gid */
+	gid_t group;           /* socket group; (gid_t)-1 = edged's gid */
+	/* Role groups; a NULL name means not set (the gid is then unused).
+	 * Names only go into refusal messages (copied). */
+	const char *read_group_name;
+	gid_t read_group;
+	const char *admin_group_name;
+	gid_t admin_group;
+	const char *group_name; /* the socket group's name; NULL: "gid N" */
 	unsigned max_clients;
 	size_t max_request_bytes;   /* <= EDGE_CTL_REQUEST_MAX */
 	unsigned idle_timeout_ms;   /* between requests; 0 = none */
@@ -74,7 +106,9 @@ struct edged_control_options {
 	size_t ncommands;
 	void *ud;              /* passed to every handler */
 	/* Is uid a member of group by the user and group databases? Runs on a
-	 * libuv pool thread, may block. NULL: getpwuid_r + getgrouplist. */
+	 * libuv pool thread, may block; asked once per role group that the
+	 * peer's gid does not settle. NULL: getpwuid_r + getgrouplist (once
+	 * per peer). */
 	bool (*member_lookup)(uid_t uid, gid_t group);
 };
 
@@ -103,7 +137,8 @@ struct edged_control_stats {
 	unsigned clients;       /* connections open now (also while refused) */
 	unsigned max_clients;   /* current limit, without the reserve */
 	uint64_t accepted;
-	uint64_t refused_auth;
+	uint64_t refused_auth;  /* outsiders, disconnected */
+	uint64_t refused_role;  /* commands above the peer's role */
 	uint64_t refused_busy;
 	uint64_t requests;
 	uint64_t errors;        /* error responses */
@@ -115,9 +150,15 @@ struct edged_control_stats {
 };
 void edged_control_get_stats(const struct edged_control *c, struct edged_control_stats *out);
 
-/* Decide whether a peer (its SO_PEERCRED uid and gid) may talk to edged
- * running as self_uid with control group `group` (exposed for tests). May
- * consult the user/group databases (NSS) and block: never on the loop. */
+/* The role of a peer (its SO_PEERCRED uid and gid) of edged running as
+ * self_uid with the groups of opt (group, read_group, admin_group; a group
+ * of (gid_t)-1 is edged's gid) and opt->member_lookup (exposed for tests).
+ * May consult the user/group databases (NSS) and block: never on the loop. */
+enum edged_ctl_role edged_control_peer_role(uid_t uid, gid_t gid, uid_t self_uid,
+					    const struct edged_control_options *opt);
+
+/* Is a peer of edged running as self_uid with socket group `group` (and no
+ * role groups) allowed at all? Same rules and caveats. */
 bool edged_control_peer_allowed(uid_t uid, gid_t gid, uid_t self_uid, gid_t group);
 
 #endif

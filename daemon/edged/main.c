@@ -250,6 +250,19 @@ static int start_mqtt(struct edged *d, const struct edge_settings *s)
 	return rc;
 }
 
+/* A control.* group by name, resolved once at start-up. */
+static int control_group(const char *key, const char *name, gid_t *gid)
+{
+	struct group *g = getgrnam(name);
+
+	if (!g) {
+		edge_log(EDGE_LOG_ERR, "edged", "control.%s: no group '%s'", key, name);
+		return EDGE_ECONFIG;
+	}
+	*gid = g->gr_gid;
+	return 0;
+}
+
 static int start_control(struct edged *d, const struct edge_settings *s)
 {
 	struct edged_control_options opt = {
@@ -264,17 +277,27 @@ static int start_control(struct edged *d, const struct edge_settings *s)
 		.ncommands = edged_commands_count,
 		.ud = d,
 	};
+	char own_group[64];
+	struct group *g;
 	int rc;
 
 	if (s->control.socket_group[0]) {
-		struct group *g = getgrnam(s->control.socket_group);
-
-		if (!g) {
-			edge_log(EDGE_LOG_ERR, "edged", "control.socket_group: no group '%s'",
-				 s->control.socket_group);
-			return EDGE_ECONFIG;
-		}
-		opt.group = g->gr_gid;
+		if ((rc = control_group("socket_group", s->control.socket_group, &opt.group)) < 0)
+			return rc;
+		opt.group_name = s->control.socket_group;
+	} else if ((g = getgrgid(getegid())) && strlen(g->gr_name) < sizeof own_group) {
+		strcpy(own_group, g->gr_name); /* only named in refusals */
+		opt.group_name = own_group;
+	}
+	if (s->control.read_group[0]) {
+		if ((rc = control_group("read_group", s->control.read_group, &opt.read_group)) < 0)
+			return rc;
+		opt.read_group_name = s->control.read_group;
+	}
+	if (s->control.admin_group[0]) {
+		if ((rc = control_group("admin_group", s->control.admin_group, &opt.admin_group)) < 0)
+			return rc;
+		opt.admin_group_name = s->control.admin_group;
 	}
 	if (opt.max_request_bytes > EDGE_CTL_REQUEST_MAX) {
 		edge_log(EDGE_LOG_WARNING, "edged",

@@ -43,6 +43,7 @@ const char *edged_router_refusal_name(enum edged_router_refusal r)
 	case EDGED_ROUTER_DEVICE_LIMIT: return "device_limit";
 	case EDGED_ROUTER_UNKNOWN_NODE: return "unknown_node";
 	case EDGED_ROUTER_INTERNAL: return "internal";
+	case EDGED_ROUTER_RETAINED: return "retained";
 	case EDGED_ROUTER_REFUSAL_COUNT: break;
 	}
 	return "unknown";
@@ -294,6 +295,17 @@ void edged_router_on_message(struct edged_router *r, const struct edged_mqtt_mes
 	else
 		parsed.type = EDGE_TOPIC_NONE;
 
+	/* Only a status is retained (node protocol §2). Any other type replayed
+	 * from the broker's store was left there by someone (a fake device's
+	 * hello would come back at every restart): drop it and clear it. */
+	if (in->retained && parsed.type != EDGE_TOPIC_NONE && parsed.type != EDGE_TOPIC_STATUS) {
+		r->stats.refusals[EDGED_ROUTER_RETAINED]++;
+		router_log_bad(r, id, "node %s: retained %s message ignored and cleared (only status "
+			       "is retained): retained", id, edge_topic_type_name(parsed.type));
+		if (edged_mqtt_publish(r->mqtt, topic, NULL, 0, 1, true) < 0)
+			r->stats.refusals[EDGED_ROUTER_INTERNAL]++;
+		return;
+	}
 	/* Checked before parsing: an oversized payload costs nothing. */
 	if (len > r->s->mqtt.max_payload_bytes) {
 		r->stats.rejects[EDGE_MSG_TOO_LARGE]++;

@@ -34,6 +34,8 @@ enum edged_router_refusal {
 	EDGED_ROUTER_DEVICE_LIMIT,  /* "device_limit": hello beyond registry.max_devices */
 	EDGED_ROUTER_UNKNOWN_NODE,  /* "unknown_node": heartbeat of a node not registered */
 	EDGED_ROUTER_INTERNAL,      /* "internal": registry/store failure */
+	EDGED_ROUTER_RETAINED,      /* "retained": a stored retained message of a type
+				     * that is never retained (hello, heartbeat, ...) */
 	EDGED_ROUTER_REFUSAL_COUNT
 };
 const char *edged_router_refusal_name(enum edged_router_refusal r);

@@ -442,12 +442,14 @@ static bool port_accepts(int port)
  * reachable; EDGE_TEST_BROKER_MESSAGE_SIZE_LIMIT (bytes) overrides that for a
  * test that publishes bigger messages, EDGE_TEST_BROKER_MAX_NODES the fleet
  * size. */
+static const char *const *broker_extra_args; /* h_broker_config_args */
+
 static void broker_write_config(struct h_env *e)
 {
 	char port[16], dir[320];
 	const char *size = getenv("EDGE_TEST_BROKER_MESSAGE_SIZE_LIMIT");
 	const char *nodes = getenv("EDGE_TEST_BROKER_MAX_NODES");
-	char *argv[16];
+	char *argv[48];
 	int n = 0;
 
 	snprintf(port, sizeof(port), "%d", e->broker_port);
@@ -467,6 +469,11 @@ static void broker_write_config(struct h_env *e)
 	if (nodes && nodes[0]) {
 		argv[n++] = "--max-nodes";
 		argv[n++] = (char *)nodes;
+	}
+	for (const char *const *a = broker_extra_args; a && *a; a++) {
+		ck_assert_msg(n < (int)(sizeof argv / sizeof argv[0]) - 1,
+			      "too many broker-config arguments");
+		argv[n++] = (char *)*a;
 	}
 	argv[n] = NULL;
 
@@ -1115,4 +1122,42 @@ const char *h_node_id(unsigned i)
 
 	snprintf(b, sizeof buf[0], "sim-%05u", i);
 	return b;
+}
+
+/* ---- extra broker-config arguments, commands */
+
+void h_broker_config_args(const char *const *args)
+{
+	broker_extra_args = args;
+}
+
+int h_free_port(void)
+{
+	return free_port();
+}
+
+void h_run(const char *out_path, const char *const *argv)
+{
+	int out = -1, st = 0;
+	int null_fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+	pid_t pid, r;
+	uint64_t end = now_ms() + 30000;
+
+	ck_assert_msg(null_fd >= 0, "open /dev/null: %s", strerror(errno));
+	if (out_path) {
+		out = open(out_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		ck_assert_msg(out >= 0, "write %s: %s", out_path, strerror(errno));
+	}
+	pid = spawn((char *const *)argv, -1, out >= 0 ? out : null_fd, null_fd, false);
+	if (out >= 0)
+		close(out);
+	close(null_fd);
+	while ((r = waitpid(pid, &st, WNOHANG)) == 0 && now_ms() < end)
+		h_sleep_ms(10);
+	if (r == 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, &st, 0);
+	}
+	ck_assert_msg(r == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0,
+		      "%s failed (status %d)", argv[0], st);
 }

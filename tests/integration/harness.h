@@ -159,4 +159,16 @@ int h_run_as_nobody(int (*fn)(void *ud), void *ud, unsigned timeout_ms);
  * far, across restarts (caller frees). */
 char *h_edged_log(struct h_env *e);
 
+/* ---- access control and TLS */
+/* Extra `edgectl broker-config` arguments for every later broker start in
+ * this process (NULL-terminated, borrowed until then; NULL = none), e.g.
+ * --password-file F --acl-file F --tls-listener P ... */
+void h_broker_config_args(const char *const *args);
+/* A free 127.0.0.1 TCP port (for a second listener). */
+int h_free_port(void);
+/* Run argv (argv[0] is a path: no PATH look-up) with stdout to
+ * out_path (NULL: discarded), stderr discarded; bounded to 30 s; fails the
+ * test unless it exits 0. */
+void h_run(const char *out_path, const char *const *argv);
+
 #endif

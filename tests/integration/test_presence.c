@@ -231,6 +231,62 @@ START_TEST(devices_remove)
 }
 END_TEST
 
+/* Runs a shell command line; returns its output (first 4 KiB, caller frees). */
+static char *run_output(const char *cmd)
+{
+	FILE *p = popen(cmd, "r");
+	char *buf = calloc(1, 4096);
+	size_t n;
+
+	ck_assert_ptr_nonnull(p);
+	ck_assert_ptr_nonnull(buf);
+	n = fread(buf, 1, 4095, p);
+	buf[n] = '\0';
+	pclose(p);
+	return buf;
+}
+
+/* Someone leaves a retained hello for a made-up device on the broker: after
+ * an edged restart its replay is dropped (counted as `retained`), the device
+ * is not registered, and the stored message is gone from the broker. */
+START_TEST(retained_hello_is_dropped_and_cleared)
+{
+	struct h_env *e = h_world(NULL);
+	char cmd[1024];
+	json_t *d;
+	char *out;
+
+	snprintf(cmd, sizeof cmd,
+		 "mosquitto_pub -h 127.0.0.1 -p %d -V mqttv5 -q 1 -r -t edge/v1/fake-1/hello -m "
+		 "'{\"proto\":1,\"id\":\"fake-1\",\"fw\":\"1.0\",\"runtime\":{\"name\":"
+		 "\"tflm\",\"version\":\"2.14.0\"},\"ops\":[],\"ram_bytes\":1000,"
+		 "\"flash_bytes\":1000,\"arena_bytes\":10,\"sensor\":\"x\",\"heartbeat_s\":30}'",
+		 e->broker_port);
+	ck_assert_int_eq(system(cmd), 0);
+	/* Published live, it registers (the broker forwards it with retain 0). */
+	d = h_wait_device_state(e, "fake-1", "online", 10000);
+	json_decref(d);
+	ck_assert_int_eq(h_edgectl(e, NULL, "devices", "remove", "fake-1", "--force", NULL), 0);
+
+	/* Replayed from the broker's store at the next start: dropped and cleared. */
+	ck_assert_int_eq(h_edged_stop(e), 0);
+	h_edged_start(e);
+	h_wait_status(e, "rejects.retained", "==", 1, 10000);
+	ck_assert_int_eq(h_edgectl(e, NULL, "devices", "show", "fake-1", NULL), 1);
+	json_t *st = h_edgectl_json(e, "status", NULL);
+	ck_assert_int_eq(h_json_int(st, "nodes.total"), 0);
+	ck_assert_int_eq(h_json_int(st, "rejects.unknown_node"), 0);
+	json_decref(st);
+	snprintf(cmd, sizeof cmd,
+		 "mosquitto_sub -h 127.0.0.1 -p %d -V mqttv5 -t edge/v1/fake-1/hello "
+		 "--retained-only -C 1 -W 2 2>/dev/null", e->broker_port);
+	out = run_output(cmd);
+	ck_assert_msg(out[0] == '\0', "retained hello still on the broker: %s", out);
+	free(out);
+	h_env_free(e);
+}
+END_TEST
+
 int main(int argc, char **argv)
 {
 	/* Check's test handles are variables: the table lives here. */
@@ -239,6 +295,7 @@ int main(int argc, char **argv)
 		{ "reconnect_counted_per_session", reconnect_counted_per_session, 180 },
 		{ "restart_counts_live_status_not_replay", restart_counts_live_status_not_replay, 180 },
 		{ "devices_remove", devices_remove, 180 },
+		{ "retained_hello_is_dropped_and_cleared", retained_hello_is_dropped_and_cleared, 120 },
 	};
 	return h_run_cases(argc, argv, "presence", cases, sizeof cases / sizeof cases[0]);
 }
