@@ -126,10 +126,11 @@ static int print_status(json_t *r)
 		snprintf(line, sizeof line, "%" JSON_INTEGER_FORMAT "/%" JSON_INTEGER_FORMAT
 			 " clients (+%" JSON_INTEGER_FORMAT " reserved), refused busy %"
 			 JSON_INTEGER_FORMAT ", timeouts %" JSON_INTEGER_FORMAT
-			 ", not authorised %" JSON_INTEGER_FORMAT ", too large %" JSON_INTEGER_FORMAT,
+			 ", not authorised %" JSON_INTEGER_FORMAT ", too large %" JSON_INTEGER_FORMAT
+			 ", refused role %" JSON_INTEGER_FORMAT,
 			 num(ctl, "clients"), num(ctl, "max_clients"), num(ctl, "reserved_clients"),
 			 num(ctl, "refused_busy"), num(ctl, "timeouts"), num(ctl, "refused_auth"),
-			 num(ctl, "too_large"));
+			 num(ctl, "too_large"), num(ctl, "refused_role"));
 		edgectl_table_add(t, (const char *[]){ "control", line });
 	}
 	rc = edgectl_table_print(t, stdout);

@@ -474,6 +474,7 @@ const struct edged_ctl_command edged_commands[] = {
 	{ "devices.remove", cmd_devices_remove, EDGED_CTL_ROLE_ADMIN,
 	  "forget a node (memory and database); args: id, force (refused while online/stale)" },
 	{ "config", cmd_config, EDGED_CTL_ROLE_READ, "effective configuration (secrets hidden)" },
-	{ "reload", cmd_reload, EDGED_CTL_ROLE_ADMIN, "re-read the configuration file (like SIGHUP)" },
+	{ "reload", cmd_reload, EDGED_CTL_ROLE_ADMIN,
+	  "re-read the configuration file (like SIGHUP)" },
 };
 const size_t edged_commands_count = sizeof edged_commands / sizeof edged_commands[0];

@@ -507,7 +507,8 @@ static void client_refuse_auth(struct control_client *cl, long uid)
 	c->stats.refused_auth++;
 	edge_log(EDGE_LOG_NOTICE, "control", "refused control client uid %ld: not authorised", uid);
 	if (strcmp(rd, adm) == 0)
-		snprintf(msg, sizeof msg, "not authorised to control edged (needs %s, or root)", adm);
+		snprintf(msg, sizeof msg, "not authorised to control edged (needs %s, or root)",
+			 adm);
 	else
 		snprintf(msg, sizeof msg, "not authorised to control edged (read role: %s; "
 			 "admin role: %s, or root)", rd, adm);
@@ -523,11 +524,13 @@ static int control_help(struct edged_control *c, enum edged_ctl_role role, json_
 
 	if (!list)
 		return EDGE_CTL_E_INTERNAL;
-	for (size_t i = 0; i < c->opt.ncommands; i++)
-		json_array_append_new(list, json_pack("{s:s, s:s, s:s}", "name",
-						      c->opt.commands[i].name, "help",
-						      c->opt.commands[i].help, "role",
-						      edged_ctl_role_name(c->opt.commands[i].role)));
+	for (size_t i = 0; i < c->opt.ncommands; i++) {
+		const struct edged_ctl_command *cmd = &c->opt.commands[i];
+
+		json_array_append_new(list, json_pack("{s:s, s:s, s:s}", "name", cmd->name, "help",
+						      cmd->help, "role",
+						      edged_ctl_role_name(cmd->role)));
+	}
 	json_array_append_new(list, json_pack("{s:s, s:s, s:s}", "name", "help", "help",
 					      "list the commands",
 					      "role", edged_ctl_role_name(EDGED_CTL_HELP_ROLE)));

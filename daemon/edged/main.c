@@ -295,7 +295,8 @@ static int start_control(struct edged *d, const struct edge_settings *s)
 		opt.read_group_name = s->control.read_group;
 	}
 	if (s->control.admin_group[0]) {
-		if ((rc = control_group("admin_group", s->control.admin_group, &opt.admin_group)) < 0)
+		rc = control_group("admin_group", s->control.admin_group, &opt.admin_group);
+		if (rc < 0)
 			return rc;
 		opt.admin_group_name = s->control.admin_group;
 	}

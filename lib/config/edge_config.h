@@ -100,6 +100,8 @@ struct edge_settings {
 	struct {
 		int socket_mode;                        /* e.g. 0660 */
 		char socket_group[EDGE_CONFIG_NAME_MAX]; /* "" = the daemon's group */
+		char read_group[EDGE_CONFIG_NAME_MAX];   /* "" = none */
+		char admin_group[EDGE_CONFIG_NAME_MAX];  /* "" = socket_group's members */
 		int max_clients;
 		size_t max_request_bytes;
 		int client_timeout_ms;

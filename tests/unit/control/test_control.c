@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/un.h>
@@ -991,6 +992,391 @@ START_TEST(test_peer_member_by_group_database)
 }
 END_TEST
 
+/* ---- operator roles: every command of the table as every kind of peer
+ * (root only: peers under other identities) ---- */
+
+#define ROLE_ADMIN_GID 4302
+#define ROLE_READ_GID 4301
+#define ROLE_SOCKET_GID 4303
+#define ROLE_REPLY_MAX 65536
+#define ROLE_CELLS_MAX 32
+
+/* A group database standing in for /etc/group: uid 4400 is listed in the
+ * admin group, uid 4410 in the read group, nobody else anywhere. */
+static bool table_member_lookup(uid_t uid, gid_t group)
+{
+	return (uid == 4400 && group == ROLE_ADMIN_GID) || (uid == 4410 && group == ROLE_READ_GID);
+}
+
+/* One cell: the command's request, then "help" on the same connection
+ * (answered unless the server hung up). Shared with the forked peer. */
+struct role_cell {
+	char req[128];
+	size_t reqlen;
+	char reply[2][ROLE_REPLY_MAX];
+	size_t len[2];
+	bool got[2];
+};
+
+static struct role_cell *role_cells; /* mmap'd, shared */
+static size_t role_ncells;
+
+/* The command of cell i: the table's, and the built-in help last. */
+static const char *role_cell_cmd(size_t i, enum edged_ctl_role *needed)
+{
+	if (i < edged_commands_count) {
+		*needed = edged_commands[i].role;
+		return edged_commands[i].name;
+	}
+	*needed = EDGED_CTL_HELP_ROLE;
+	return "help";
+}
+
+/* One frame into a cell's buffer (kept up to its size, the rest read and
+ * dropped). In the child: system calls only. */
+static bool role_read(int fd, char *buf, size_t *len)
+{
+	uint8_t hdr[EDGE_CTL_HEADER_LEN];
+	size_t n, got = 0;
+	char sink[4096];
+
+	if (!recv_exact(fd, hdr, sizeof hdr))
+		return false;
+	n = (size_t)hdr[0] << 24 | (size_t)hdr[1] << 16 | (size_t)hdr[2] << 8 | hdr[3];
+	while (got < n) {
+		size_t want = n - got;
+		char *dst = got < ROLE_REPLY_MAX ? buf + got : sink;
+
+		if (got < ROLE_REPLY_MAX && want > ROLE_REPLY_MAX - got)
+			want = ROLE_REPLY_MAX - got;
+		else if (got >= ROLE_REPLY_MAX && want > sizeof sink)
+			want = sizeof sink;
+		if (!recv_exact(fd, dst, want))
+			return false;
+		got += want;
+	}
+	*len = n < ROLE_REPLY_MAX ? n : ROLE_REPLY_MAX;
+	return true;
+}
+
+static int role_child(void)
+{
+	static const char help[] = "{\"cmd\":\"help\"}";
+	uint8_t hdr[EDGE_CTL_HEADER_LEN] = { 0, 0, 0, sizeof help - 1 };
+
+	if (setgroups(0, NULL) < 0 || setgid(peer_gid) < 0 || setuid(peer_uid) < 0)
+		return PEER_SETUP_FAILED;
+	for (size_t i = 0; i < role_ncells; i++) {
+		struct role_cell *cell = &role_cells[i];
+		uint8_t h[EDGE_CTL_HEADER_LEN] = { 0, 0, 0, (uint8_t)cell->reqlen };
+		int fd = client_connect();
+
+		if (fd < 0)
+			return PEER_SETUP_FAILED;
+		client_write(fd, h, sizeof h);
+		client_write(fd, cell->req, cell->reqlen);
+		cell->got[0] = role_read(fd, cell->reply[0], &cell->len[0]);
+		client_write(fd, hdr, sizeof hdr);
+		client_write(fd, help, sizeof help - 1);
+		cell->got[1] = role_read(fd, cell->reply[1], &cell->len[1]);
+		close(fd);
+	}
+	return PEER_ANSWERED_OK;
+}
+
+static void script_role_peer(void)
+{
+	pid_t pid = fork();
+	int status;
+
+	if (pid == 0)
+		_exit(role_child());
+	if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+		peer_outcome = -1;
+	else
+		peer_outcome = WEXITSTATUS(status);
+}
+
+static json_t *role_reply(size_t i, int which)
+{
+	json_t *j;
+
+	ck_assert_msg(role_cells[i].got[which], "cell %zu: no reply %d", i, which);
+	j = json_loadb(role_cells[i].reply[which], role_cells[i].len[which], 0, NULL);
+	ck_assert_msg(j != NULL, "cell %zu: reply %d is not JSON", i, which);
+	return j;
+}
+
+static const char *reply_code(json_t *r)
+{
+	return json_string_value(json_object_get(json_object_get(r, "error"), "code"));
+}
+
+static const char *reply_message(json_t *r)
+{
+	return json_string_value(json_object_get(json_object_get(r, "error"), "message"));
+}
+
+/* Runs every command as uid/gid and checks each answer against the role
+ * the peer should have: allowed (answered by the command: ok, or its own
+ * error such as not_found, never not_authorised), refused for the role
+ * (not_authorised naming the admin groups, connection kept) or refused as
+ * an outsider (not_authorised naming the groups, disconnected). Returns
+ * the refusals by role. */
+static unsigned role_check_peer(const char *who, uid_t uid, gid_t gid,
+				enum edged_ctl_role expect, const char *admin_who,
+				const char *outsider_msg)
+{
+	unsigned refused = 0;
+
+	for (size_t i = 0; i < role_ncells; i++)
+		role_cells[i].got[0] = role_cells[i].got[1] = false;
+	peer_uid = uid;
+	peer_gid = gid;
+	peer_outcome = 0;
+	run_client(script_role_peer);
+	ck_assert_msg(peer_outcome == PEER_ANSWERED_OK, "%s: peer outcome %d", who, peer_outcome);
+	for (size_t i = 0; i < role_ncells; i++) {
+		enum edged_ctl_role needed;
+		const char *name = role_cell_cmd(i, &needed);
+		json_t *r = role_reply(i, 0);
+		char want[512];
+
+		if (expect == EDGED_CTL_ROLE_NONE) {
+			ck_assert_msg(reply_code(r) && strcmp(reply_code(r), "not_authorised") == 0,
+				      "%s: %s not refused", who, name);
+			ck_assert_str_eq(reply_message(r), outsider_msg);
+			ck_assert_msg(!role_cells[i].got[1], "%s: not disconnected after %s", who,
+				      name);
+		} else if (expect >= needed) {
+			ck_assert_msg(json_is_true(json_object_get(r, "ok")) ||
+					      (reply_code(r) &&
+					       strcmp(reply_code(r), "not_authorised") != 0),
+				      "%s (%s): %s refused: %s", who, edged_ctl_role_name(expect),
+				      name, reply_message(r));
+		} else {
+			snprintf(want, sizeof want, "%s needs the %s role (%s, or root)", name,
+				 edged_ctl_role_name(needed), admin_who);
+			ck_assert_msg(reply_code(r) && strcmp(reply_code(r), "not_authorised") == 0,
+				      "%s (%s): %s not refused", who, edged_ctl_role_name(expect),
+				      name);
+			ck_assert_str_eq(reply_message(r), want);
+			refused++;
+		}
+		json_decref(r);
+		if (expect != EDGED_CTL_ROLE_NONE) {
+			/* Served on: the connection stays, help reports the role. */
+			r = role_reply(i, 1);
+			ck_assert_msg(json_is_true(json_object_get(r, "ok")), "%s: help after %s",
+				      who, name);
+			ck_assert_str_eq(json_string_value(json_object_get(
+						 json_object_get(r, "result"), "role")),
+					 edged_ctl_role_name(expect));
+			json_decref(r);
+		}
+	}
+	return refused;
+}
+
+/* The cells, from the command table itself: a new command is covered the
+ * day it is added. The id matches no node, so commands that change
+ * something change nothing here. */
+static void role_cells_init(void)
+{
+	role_ncells = edged_commands_count + 1;
+	ck_assert_uint_le(role_ncells, ROLE_CELLS_MAX);
+	role_cells = mmap(NULL, role_ncells * sizeof *role_cells, PROT_READ | PROT_WRITE,
+			  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ck_assert(role_cells != MAP_FAILED);
+	for (size_t i = 0; i < role_ncells; i++) {
+		enum edged_ctl_role needed;
+		int n = snprintf(role_cells[i].req, sizeof role_cells[i].req,
+				 "{\"cmd\":\"%s\",\"args\":{\"id\":\"matrix-none\"}}",
+				 role_cell_cmd(i, &needed));
+
+		ck_assert(n > 0 && (size_t)n < sizeof role_cells[i].req && n < 256);
+		role_cells[i].reqlen = (size_t)n;
+		ck_assert(needed == EDGED_CTL_ROLE_READ || needed == EDGED_CTL_ROLE_ADMIN);
+	}
+}
+
+static void role_cells_free(void)
+{
+	munmap(role_cells, role_ncells * sizeof *role_cells);
+	role_cells = NULL;
+}
+
+static int role_server(bool with_admin_group)
+{
+	struct edged_control_options opt = {
+		.path = fx.sock, .mode = 0666, .group = ROLE_SOCKET_GID, .group_name = "edged-sock",
+		.read_group_name = "edged-read", .read_group = ROLE_READ_GID,
+		.admin_group_name = with_admin_group ? "edged-admin" : NULL,
+		.admin_group = ROLE_ADMIN_GID, .max_clients = 4, .max_request_bytes = 1024,
+		.idle_timeout_ms = 5000, .request_timeout_ms = 5000, .commands = edged_commands,
+		.ncommands = edged_commands_count, .ud = &fx.d,
+		.member_lookup = table_member_lookup,
+	};
+
+	/* The socket is wide open here: this is about edged's own check. */
+	ck_assert_int_eq(chmod(fx.dir, 0755), 0);
+	return edged_control_new(&fx.loop, &opt, &fx.d.control);
+}
+
+/* The refusals the server counted, from a status request as root. */
+static void role_assert_counted(unsigned by_role, unsigned outsiders)
+{
+	json_t *res;
+
+	request("{\"cmd\":\"status\"}");
+	res = ok_result(0);
+	ck_assert_int_eq(ctl_stat(res, "refused_role"), by_role);
+	ck_assert_int_eq(ctl_stat(res, "refused_auth"), outsiders);
+}
+
+START_TEST(test_role_matrix_with_admin_group)
+{
+	static const char admin_who[] = "group edged-admin";
+	static const char outsider[] = "not authorised to control edged (read role: group "
+				       "edged-admin or edged-sock or edged-read; admin role: "
+				       "group edged-admin, or root)";
+	unsigned refused = 0;
+
+	if (geteuid() != 0) {
+		fprintf(stderr, "note: needs root to run peers as other users; skipped\n");
+		return;
+	}
+	ck_assert_int_eq(role_server(true), 0);
+	role_cells_init();
+	refused += role_check_peer("root", 0, 0, EDGED_CTL_ROLE_ADMIN, admin_who, outsider);
+	refused += role_check_peer("admin gid", 4300, ROLE_ADMIN_GID, EDGED_CTL_ROLE_ADMIN,
+				   admin_who, outsider);
+	refused += role_check_peer("admin by database", 4400, 4401, EDGED_CTL_ROLE_ADMIN,
+				   admin_who, outsider);
+	refused += role_check_peer("read gid", 4310, ROLE_READ_GID, EDGED_CTL_ROLE_READ,
+				   admin_who, outsider);
+	refused += role_check_peer("read by database", 4410, 4411, EDGED_CTL_ROLE_READ,
+				   admin_who, outsider);
+	refused += role_check_peer("socket group", 4320, ROLE_SOCKET_GID, EDGED_CTL_ROLE_READ,
+				   admin_who, outsider);
+	refused += role_check_peer("outsider", 65534, 65534, EDGED_CTL_ROLE_NONE, admin_who,
+				   outsider);
+	/* Three read peers, each refused every admin command. */
+	ck_assert_uint_gt(refused, 0);
+	role_assert_counted(refused, (unsigned)role_ncells);
+	role_cells_free();
+}
+END_TEST
+
+/* Without an admin group the socket group administers, as before roles. */
+START_TEST(test_role_matrix_socket_group_admin)
+{
+	static const char admin_who[] = "group edged-sock";
+	static const char outsider[] = "not authorised to control edged (read role: group "
+				       "edged-sock or edged-read; admin role: group edged-sock, "
+				       "or root)";
+	unsigned refused = 0;
+
+	if (geteuid() != 0) {
+		fprintf(stderr, "note: needs root to run peers as other users; skipped\n");
+		return;
+	}
+	ck_assert_int_eq(role_server(false), 0);
+	role_cells_init();
+	refused += role_check_peer("root", 0, 0, EDGED_CTL_ROLE_ADMIN, admin_who, outsider);
+	refused += role_check_peer("socket group", 4320, ROLE_SOCKET_GID, EDGED_CTL_ROLE_ADMIN,
+				   admin_who, outsider);
+	refused += role_check_peer("read gid", 4310, ROLE_READ_GID, EDGED_CTL_ROLE_READ,
+				   admin_who, outsider);
+	refused += role_check_peer("read by database", 4410, 4411, EDGED_CTL_ROLE_READ,
+				   admin_who, outsider);
+	/* The admin gid means nothing when no admin group is configured. */
+	refused += role_check_peer("unconfigured admin gid", 4300, ROLE_ADMIN_GID,
+				   EDGED_CTL_ROLE_NONE, admin_who, outsider);
+	role_assert_counted(refused, (unsigned)role_ncells);
+	role_cells_free();
+}
+END_TEST
+
+/* The permission matrix in proto/control-protocol.md §1.1 has a row for
+ * every command of the table (and help), with the role the table gives. */
+START_TEST(test_role_matrix_documented)
+{
+	const char *root = getenv("EDGE_SOURCE_ROOT");
+	char path[512], *doc;
+	FILE *f;
+	long size;
+
+	ck_assert_msg(root && root[0], "EDGE_SOURCE_ROOT not set");
+	snprintf(path, sizeof path, "%s/proto/control-protocol.md", root);
+	f = fopen(path, "r");
+	ck_assert_msg(f != NULL, "%s: %s", path, strerror(errno));
+	ck_assert_int_eq(fseek(f, 0, SEEK_END), 0);
+	size = ftell(f);
+	ck_assert_int_gt(size, 0);
+	rewind(f);
+	doc = calloc(1, (size_t)size + 1);
+	ck_assert_ptr_nonnull(doc);
+	ck_assert_uint_eq(fread(doc, 1, (size_t)size, f), (size_t)size);
+	fclose(f);
+	for (size_t i = 0; i <= edged_commands_count; i++) {
+		enum edged_ctl_role needed;
+		const char *name = role_cell_cmd(i, &needed);
+		char row[160];
+
+		snprintf(row, sizeof row, "\n| `%s` | %s | allowed | %s | `not_authorised`, closed |",
+			 name, edged_ctl_role_name(needed),
+			 needed == EDGED_CTL_ROLE_READ ? "allowed" : "`not_authorised`, stays open");
+		ck_assert_msg(strstr(doc, row) != NULL, "control-protocol.md lacks the row%s", row);
+	}
+	free(doc);
+}
+END_TEST
+
+/* The role rules themselves, without other identities (any user). */
+START_TEST(test_peer_role_policy)
+{
+	struct edged_control_options opt = {
+		.group = ROLE_SOCKET_GID, .read_group_name = "r", .read_group = ROLE_READ_GID,
+		.admin_group_name = "a", .admin_group = ROLE_ADMIN_GID,
+		.member_lookup = table_member_lookup,
+	};
+	uid_t self = 4242;
+
+	ck_assert_int_eq(edged_control_peer_role(0, 0, self, &opt), EDGED_CTL_ROLE_ADMIN);
+	ck_assert_int_eq(edged_control_peer_role(self, 100, self, &opt), EDGED_CTL_ROLE_ADMIN);
+	ck_assert_int_eq(edged_control_peer_role(5000, ROLE_ADMIN_GID, self, &opt),
+			 EDGED_CTL_ROLE_ADMIN);
+	ck_assert_int_eq(edged_control_peer_role(4400, 4401, self, &opt), EDGED_CTL_ROLE_ADMIN);
+	ck_assert_int_eq(edged_control_peer_role(5000, ROLE_READ_GID, self, &opt),
+			 EDGED_CTL_ROLE_READ);
+	ck_assert_int_eq(edged_control_peer_role(4410, 4411, self, &opt), EDGED_CTL_ROLE_READ);
+	ck_assert_int_eq(edged_control_peer_role(5000, ROLE_SOCKET_GID, self, &opt),
+			 EDGED_CTL_ROLE_READ);
+	/* In the read group by its gid, in the admin group by the database. */
+	ck_assert_int_eq(edged_control_peer_role(4400, ROLE_READ_GID, self, &opt),
+			 EDGED_CTL_ROLE_ADMIN);
+	ck_assert_int_eq(edged_control_peer_role(5000, 5000, self, &opt), EDGED_CTL_ROLE_NONE);
+	/* No admin group: the socket group administers. */
+	opt.admin_group_name = NULL;
+	ck_assert_int_eq(edged_control_peer_role(5000, ROLE_SOCKET_GID, self, &opt),
+			 EDGED_CTL_ROLE_ADMIN);
+	ck_assert_int_eq(edged_control_peer_role(5000, ROLE_ADMIN_GID, self, &opt),
+			 EDGED_CTL_ROLE_NONE);
+	ck_assert_int_eq(edged_control_peer_role(4410, 4411, self, &opt), EDGED_CTL_ROLE_READ);
+	/* No read group either: as before roles existed. */
+	opt.read_group_name = NULL;
+	ck_assert_int_eq(edged_control_peer_role(5000, ROLE_READ_GID, self, &opt),
+			 EDGED_CTL_ROLE_NONE);
+	/* Every command carries a role; only reading ones are READ. */
+	for (size_t i = 0; i < edged_commands_count; i++)
+		ck_assert_msg(edged_commands[i].role == EDGED_CTL_ROLE_READ ||
+				      edged_commands[i].role == EDGED_CTL_ROLE_ADMIN,
+			      "%s has no role", edged_commands[i].name);
+	ck_assert_str_eq(edged_ctl_role_name(EDGED_CTL_ROLE_NONE), "outsider");
+}
+END_TEST
+
 /* ---- the group lookup runs off the loop (root only: peers under other
  * identities) ---- */
 
@@ -1306,6 +1692,10 @@ static Suite *control_suite(void)
 	tcase_add_test(tc, test_request_within_deadline);
 	tcase_add_test(tc, test_lookup_off_the_loop);
 	tcase_add_test(tc, test_lookup_outlived);
+	tcase_add_test(tc, test_peer_role_policy);
+	tcase_add_test(tc, test_role_matrix_documented);
+	tcase_add_test(tc, test_role_matrix_with_admin_group);
+	tcase_add_test(tc, test_role_matrix_socket_group_admin);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -45,7 +45,8 @@ reconnect_min_ms = 50
 reconnect_max_ms = 500
 CONF
 if [ -n "$member_uid" ]; then
-	printf '[control]\nsocket_group = %s\n' "$member_group" >> "$tmp/edged.conf"
+	# The socket group reads; administering takes group root (or root).
+	printf '[control]\nsocket_group = %s\nadmin_group = root\n' "$member_group" >> "$tmp/edged.conf"
 fi
 sock="$tmp/run/edged.sock"
 
@@ -99,17 +100,31 @@ expect 0 "$edgectl" -s "$sock" --json status
 grep -q '"reconnects": 0' "$tmp/out" || fail "second instance disturbed the first"
 
 # edged itself decides who may control it: a member of control.socket_group
-# by the group database (with no supplementary groups in its process) is
-# served, anybody else gets not_authorised (exit 4). The socket file is
-# opened up here so that only edged's check is tested.
+# by the group database (with no supplementary groups in its process) gets
+# the read role (admin_group is set), anybody else gets not_authorised
+# (exit 4). The socket file is opened up here so that only edged's check is
+# tested.
 if [ -n "$member_uid" ]; then
 	chmod 0755 "$tmp" "$tmp/run"
 	chmod 0666 "$sock"
-	expect 0 setpriv --reuid="$member_uid" --regid="$member_gid" --clear-groups \
-		"$edgectl" -s "$sock" status
+	as_member() {
+		setpriv --reuid="$member_uid" --regid="$member_gid" --clear-groups "$edgectl" -s "$sock" "$@"
+	}
+	expect 0 as_member status
+	expect 0 as_member devices
+	expect 0 as_member config
+	# An admin command: refused with the group it needs, exit 4.
+	expect 4 as_member reload
+	grep -q "reload needs the admin role (group root, or root) (not_authorised)" "$tmp/err" ||
+		{ cat "$tmp/err"; fail "reload refusal does not name the admin group"; }
+	expect 4 as_member devices remove node-x
+	grep -q "devices.remove needs the admin role" "$tmp/err" || fail "remove not refused by role"
 	expect 4 setpriv --reuid=65534 --regid=65534 --clear-groups "$edgectl" -s "$sock" status
 	grep -q "not_authorised" "$tmp/err" || fail "refusal does not say not_authorised"
-	echo "peer check: uid $member_uid (group $member_group) served, nobody refused"
+	expect 0 "$edgectl" -s "$sock" --json status
+	python3 -c 'import json,sys; c=json.load(open(sys.argv[1]))["control"]; assert c["refused_role"]==2 and c["refused_auth"]==1, c' \
+		"$tmp/out" || fail "role refusals not counted"
+	echo "peer check: uid $member_uid (group $member_group) reads, may not administer; nobody refused"
 else
 	echo "note: not root, no setpriv or no supplementary group member: peer check by other users skipped"
 fi
