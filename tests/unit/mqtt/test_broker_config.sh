@@ -51,5 +51,87 @@ for bad in "--port 0" "--port 70000" "--max-nodes 0" "--max-nodes x" \
 done
 "$edgectl" broker-config --bind "1.2.3.4 x" > "$tmp/out" 2>&1
 [ $? -eq 2 ] || fail "a bind address with a blank was accepted"
+
+# Anonymous unless access control is asked for; no TLS listener.
+"$edgectl" broker-config > "$tmp/out" || fail "defaults"
+has allow_anonymous true
+grep -q '^password_file\|^acl_file\|^use_username_as_clientid\|^cafile' "$tmp/out" &&
+	fail "access or TLS directives without options"
+
+# The plain listener leaves loopback only when told to.
+for addr in 0.0.0.0 192.168.1.10 :: example.org; do
+	"$edgectl" broker-config --bind $addr > "$tmp/out" 2>&1
+	[ $? -eq 2 ] || fail "--bind $addr without --allow-plain-network was accepted"
+done
+"$edgectl" broker-config --bind 127.0.0.2 > "$tmp/out" || fail "--bind 127.0.0.2"
+"$edgectl" broker-config --bind 0.0.0.0 --allow-plain-network > "$tmp/out" ||
+	fail "--allow-plain-network"
+has listener "1883 0.0.0.0"
+
+# Access control: no anonymous clients, the files, the client-id rule.
+"$edgectl" broker-config --password-file /etc/mosquitto/edge.passwd \
+	--acl-file /etc/mosquitto/edge.acl > "$tmp/out" || fail "access control"
+has per_listener_settings false
+has allow_anonymous false
+has password_file /etc/mosquitto/edge.passwd
+has acl_file /etc/mosquitto/edge.acl
+has use_username_as_clientid true
+has check_retain_source true
+
+# Mutual TLS: a second listener with the CA, CN as username, its own
+# client-id rule (mosquitto keeps it per listener).
+"$edgectl" broker-config --password-file /p --acl-file /a --tls-listener 8883 \
+	--cafile /ca.crt --certfile /b.crt --keyfile /b.key --require-certificate \
+	--crlfile /ca.crl > "$tmp/out" || fail "mutual TLS"
+has listener "1883 127.0.0.1"
+has listener 8883
+has cafile /ca.crt
+has certfile /b.crt
+has keyfile /b.key
+has crlfile /ca.crl
+has require_certificate true
+has use_identity_as_username true
+[ "$(grep -c '^use_username_as_clientid true$' "$tmp/out")" -eq 2 ] ||
+	fail "the client-id rule is not on both listeners"
+# the client-id rule follows its listener line
+awk '/^listener /{l=$0} /^use_username_as_clientid/{print l}' "$tmp/out" > "$tmp/rules"
+[ "$(sort -u "$tmp/rules" | wc -l)" -eq 2 ] || fail "client-id rule placement"
+
+# TLS with passwords only: no client certificate asked for.
+"$edgectl" broker-config --password-file /p --acl-file /a --tls-listener 8883 \
+	--tls-bind 10.0.0.1 --cafile /ca.crt --certfile /b.crt --keyfile /b.key > "$tmp/out" ||
+	fail "TLS"
+has listener "8883 10.0.0.1"
+grep -q '^require_certificate\|^use_identity_as_username' "$tmp/out" &&
+	fail "mutual TLS without --require-certificate"
+
+T="--tls-listener 8883 --cafile /c --certfile /d --keyfile /e"
+for bad in "--password-file /p" "--acl-file /a" "--password-file p --acl-file /a" \
+	"$T" "--password-file /p --acl-file /a --tls-listener 8883" \
+	"--password-file /p --acl-file /a $T --crlfile /x" \
+	"--password-file /p --acl-file /a --tls-listener 1883 --cafile /c --certfile /d --keyfile /e" \
+	"--require-certificate" "--cafile /c" "--prefix x" "--print-acl --port 1" \
+	"--print-acl --prefix edge/+" "--print-acl --prefix /edge" "--print-acl --prefix edge/" \
+	"--print-acl --gateway-user a:b" "--print-acl --gateway-user a/b"; do
+	# shellcheck disable=SC2086
+	"$edgectl" broker-config $bad > "$tmp/out" 2>&1
+	rc=$?
+	[ $rc -eq 2 ] || fail "'broker-config $bad' exited $rc, expected 2"
+done
+
+# The ACL: gateway everywhere, each node its own subtree in each type's
+# direction, nothing for anonymous clients (no topic line before "user").
+"$edgectl" broker-config --print-acl > "$tmp/out" || fail "--print-acl"
+first=$(grep -v '^#' "$tmp/out" | grep -v '^$' | head -n 1)
+[ "$first" = "user edged" ] || fail "first ACL line is '$first'"
+has topic "readwrite edge/v1/#"
+for t in hello status heartbeat report; do has pattern "write edge/v1/%u/$t"; done
+for t in registered ack; do has pattern "read edge/v1/%u/$t"; done
+[ "$(grep -c '^pattern' "$tmp/out")" -eq 6 ] || fail "unexpected pattern lines"
+"$edgectl" broker-config --print-acl --prefix site/3/edge --gateway-user gw-1 > "$tmp/out" ||
+	fail "--print-acl with options"
+has user gw-1
+has topic "readwrite site/3/edge/#"
+has pattern "write site/3/edge/%u/hello"
 echo "ok: broker-config"
 exit 0

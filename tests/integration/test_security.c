@@ -1,0 +1,985 @@
+/* The broker's access control as `edgectl broker-config` sets it up:
+ * mosquitto with a password file, the ACL of `broker-config --print-acl`,
+ * the client id forced to the username and (in one case) a mutual-TLS
+ * listener with a gateway CA made by openssl. edged connects with its own
+ * credentials. Every attack a node's credentials (or none) could try on
+ * another node is refused by the broker, and the victim's registry entry
+ * is unchanged. Nodes are libmosquitto v5 clients in the test, so each
+ * refusal is seen as the broker sends it: CONNACK or PUBACK reason codes,
+ * or a message that never arrives. Run one case with `test-security CASE`.
+ *
+ * "Never arrives" is proved with a marker, not a sleep: after the refused
+ * attempt, the victim publishes a heartbeat with a new seq at QoS 1; the
+ * broker forwards messages to edged in the order it processed them, so
+ * once `devices show` reports that seq, anything the attacker's attempt
+ * let through would already have been seen. */
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <mosquitto.h>
+#include <mqtt_protocol.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "test_run.h"
+
+#define PREFIX "edge/v1"
+#define EDGED_PASS "gateway-secret"
+#define VICTIM_PASS "victim-secret"
+#define ATTACKER_PASS "attacker-secret"
+
+/* ---- the world: credentials, ACL, certificates, broker, edged */
+
+struct sec {
+	struct h_env *e;
+	char dir[400];
+	char pw[440], acl[440];
+	char ca_crt[440], srv_crt[440], srv_key[440];
+	char node_crt[440], node_key[440];   /* CN = node 3, signed by the gateway CA */
+	char rogue_crt[440], rogue_key[440]; /* CN = the victim, signed by another CA */
+	char ca_key[440], ca_cnf[440], crl[440];
+	char tls_port_s[16];
+	int tls_port;
+	const char *args[24];
+	char victim[32], attacker[32], tls_node[32];
+};
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* The path of a tool in PATH (static buffer per call site is enough: the
+ * result is used at once). */
+static const char *tool(const char *name, char *buf, size_t cap)
+{
+	const char *path = getenv("PATH");
+	char dirs[4096];
+
+	snprintf(dirs, sizeof dirs, "%s:/usr/bin:/usr/sbin:/bin", path ? path : "");
+	for (char *save = NULL, *d = strtok_r(dirs, ":", &save); d;
+	     d = strtok_r(NULL, ":", &save)) {
+		snprintf(buf, cap, "%s/%s", d, name);
+		if (access(buf, X_OK) == 0)
+			return buf;
+	}
+	ck_abort_msg("%s not found in PATH", name);
+	return NULL;
+}
+
+static void add_user(struct sec *s, const char *user, const char *pass, bool create)
+{
+	char bin[512];
+	const char *argv[] = { tool("mosquitto_passwd", bin, sizeof bin), create ? "-c" : "-b",
+			       create ? "-b" : s->pw, create ? s->pw : user,
+			       create ? user : pass, create ? pass : NULL, NULL };
+
+	h_run(NULL, argv);
+}
+
+/* openssl: a P-256 key and a certificate for subj, self-signed (ca NULL)
+ * or signed by ca; ext: an extension line or NULL. */
+static void make_cert(struct sec *s, const char *crt, const char *key, const char *subj,
+		      const char *ca_crt, const char *ca_key, const char *ext)
+{
+	char bin[512], csr[480], extfile[480];
+
+	tool("openssl", bin, sizeof bin);
+	if (!ca_crt) {
+		const char *argv[] = { bin, "req", "-x509", "-newkey", "ec", "-pkeyopt",
+				       "ec_paramgen_curve:P-256", "-nodes", "-keyout", key,
+				       "-out", crt, "-days", "2", "-subj", subj, NULL };
+		h_run(NULL, argv);
+	} else {
+		snprintf(csr, sizeof csr, "%s.csr", crt);
+		snprintf(extfile, sizeof extfile, "%s.ext", crt);
+		FILE *f = fopen(extfile, "w");
+		ck_assert_ptr_nonnull(f);
+		fprintf(f, "%s\n", ext ? ext : "basicConstraints=CA:FALSE");
+		fclose(f);
+		const char *req[] = { bin, "req", "-new", "-newkey", "ec", "-pkeyopt",
+				      "ec_paramgen_curve:P-256", "-nodes", "-keyout", key,
+				      "-out", csr, "-subj", subj, NULL };
+		h_run(NULL, req);
+		const char *sign[] = { bin, "x509", "-req", "-in", csr, "-CA", ca_crt, "-CAkey",
+				       ca_key, "-CAcreateserial", "-out", crt, "-days", "2",
+				       "-extfile", extfile, NULL };
+		h_run(NULL, sign);
+	}
+	/* mosquitto started as root reads them as its own user. */
+	chmod(key, 0644);
+	chmod(crt, 0644);
+}
+
+/* `openssl ca` state for revocations, and a CRL (empty at first). */
+static void make_crl(struct sec *s)
+{
+	char path[480], bin[512];
+	FILE *f;
+
+	snprintf(s->ca_cnf, sizeof s->ca_cnf, "%s/ca.cnf", s->dir);
+	snprintf(s->crl, sizeof s->crl, "%s/ca.crl", s->dir);
+	f = fopen(s->ca_cnf, "w");
+	ck_assert_ptr_nonnull(f);
+	fprintf(f, "[ca]\ndefault_ca = gw\n[gw]\ndatabase = %s/index.txt\n"
+		"crlnumber = %s/crlnumber\ndefault_md = sha256\ndefault_crl_days = 2\n",
+		s->dir, s->dir);
+	fclose(f);
+	snprintf(path, sizeof path, "%s/index.txt", s->dir);
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fclose(f);
+	snprintf(path, sizeof path, "%s/crlnumber", s->dir);
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs("01\n", f);
+	fclose(f);
+	const char *argv[] = { tool("openssl", bin, sizeof bin), "ca", "-config", s->ca_cnf,
+			       "-cert", s->ca_crt, "-keyfile", s->ca_key, "-gencrl", "-out",
+			       s->crl, NULL };
+	h_run(NULL, argv);
+	chmod(s->crl, 0644);
+}
+
+/* Revokes crt in the CRL (the broker sees it at its next SIGHUP). */
+static void revoke_cert(struct sec *s, const char *crt)
+{
+	char bin[512];
+	const char *rev[] = { tool("openssl", bin, sizeof bin), "ca", "-config", s->ca_cnf,
+			      "-cert", s->ca_crt, "-keyfile", s->ca_key, "-revoke", crt, NULL };
+
+	h_run(NULL, rev);
+	const char *gen[] = { bin, "ca", "-config", s->ca_cnf, "-cert", s->ca_crt, "-keyfile",
+			      s->ca_key, "-gencrl", "-out", s->crl, NULL };
+	h_run(NULL, gen);
+	chmod(s->crl, 0644);
+}
+
+static void make_tls(struct sec *s)
+{
+	char other_crt[440], other_key[440], subj[64];
+
+	snprintf(s->ca_crt, sizeof s->ca_crt, "%s/ca.crt", s->dir);
+	snprintf(s->ca_key, sizeof s->ca_key, "%s/ca.key", s->dir);
+	snprintf(s->srv_crt, sizeof s->srv_crt, "%s/broker.crt", s->dir);
+	snprintf(s->srv_key, sizeof s->srv_key, "%s/broker.key", s->dir);
+	snprintf(s->node_crt, sizeof s->node_crt, "%s/node.crt", s->dir);
+	snprintf(s->node_key, sizeof s->node_key, "%s/node.key", s->dir);
+	snprintf(other_crt, sizeof other_crt, "%s/other-ca.crt", s->dir);
+	snprintf(other_key, sizeof other_key, "%s/other-ca.key", s->dir);
+	snprintf(s->rogue_crt, sizeof s->rogue_crt, "%s/rogue.crt", s->dir);
+	snprintf(s->rogue_key, sizeof s->rogue_key, "%s/rogue.key", s->dir);
+	make_cert(s, s->ca_crt, s->ca_key, "/CN=edged test gateway CA", NULL, NULL, NULL);
+	make_cert(s, s->srv_crt, s->srv_key, "/CN=broker", s->ca_crt, s->ca_key,
+		  "subjectAltName=IP:127.0.0.1,IP:::1,DNS:localhost");
+	snprintf(subj, sizeof subj, "/CN=%s", s->tls_node);
+	make_cert(s, s->node_crt, s->node_key, subj, s->ca_crt, s->ca_key, NULL);
+	make_cert(s, other_crt, other_key, "/CN=another CA", NULL, NULL, NULL);
+	snprintf(subj, sizeof subj, "/CN=%s", s->victim);
+	make_cert(s, s->rogue_crt, s->rogue_key, subj, other_crt, other_key, NULL);
+}
+
+enum { PLAIN, MUTUAL_TLS, MUTUAL_TLS_CRL };
+
+/* Broker with access control (and a mutual-TLS listener, with a CRL, per
+ * mode), edged with its own credentials. */
+static void sec_world(struct sec *s, int mode)
+{
+	char bin[512];
+	int n = 0;
+
+	memset(s, 0, sizeof *s);
+	snprintf(s->victim, sizeof s->victim, "%s", h_node_id(1));
+	snprintf(s->attacker, sizeof s->attacker, "%s", h_node_id(2));
+	snprintf(s->tls_node, sizeof s->tls_node, "%s", h_node_id(3));
+	s->e = h_env_new();
+	snprintf(s->dir, sizeof s->dir, "%s/security", s->e->dir);
+	ck_assert_msg(mkdir(s->dir, 0755) == 0, "mkdir %s: %s", s->dir, strerror(errno));
+	snprintf(s->pw, sizeof s->pw, "%s/passwd", s->dir);
+	snprintf(s->acl, sizeof s->acl, "%s/acl", s->dir);
+	add_user(s, "edged", EDGED_PASS, true);
+	add_user(s, s->victim, VICTIM_PASS, false);
+	add_user(s, s->attacker, ATTACKER_PASS, false);
+	chmod(s->pw, 0644);
+	snprintf(bin, sizeof bin, "%s", s->e->edgectl_bin);
+	const char *acl_argv[] = { bin, "broker-config", "--print-acl", NULL };
+	h_run(s->acl, acl_argv);
+
+	s->args[n++] = "--password-file";
+	s->args[n++] = s->pw;
+	s->args[n++] = "--acl-file";
+	s->args[n++] = s->acl;
+	if (mode != PLAIN) {
+		make_tls(s);
+		s->tls_port = h_free_port();
+		snprintf(s->tls_port_s, sizeof s->tls_port_s, "%d", s->tls_port);
+		s->args[n++] = "--tls-listener";
+		s->args[n++] = s->tls_port_s;
+		s->args[n++] = "--tls-bind";
+		s->args[n++] = "127.0.0.1";
+		s->args[n++] = "--cafile";
+		s->args[n++] = s->ca_crt;
+		s->args[n++] = "--certfile";
+		s->args[n++] = s->srv_crt;
+		s->args[n++] = "--keyfile";
+		s->args[n++] = s->srv_key;
+		s->args[n++] = "--require-certificate";
+		if (mode == MUTUAL_TLS_CRL) {
+			make_crl(s);
+			s->args[n++] = "--crlfile";
+			s->args[n++] = s->crl;
+		}
+	}
+	s->args[n] = NULL;
+	h_broker_config_args(s->args);
+	h_broker_start(s->e);
+	h_cfg_set(s->e, "mqtt.username", "edged");
+	h_cfg_set(s->e, "mqtt.password", EDGED_PASS);
+	h_edged_start(s->e);
+}
+
+static void sec_free(struct sec *s)
+{
+	h_broker_config_args(NULL);
+	h_env_free(s->e);
+}
+
+/* ---- a client played by the test: libmosquitto v5, driven synchronously */
+
+struct cli {
+	struct mosquitto *mosq;
+	const char *name;
+	int connack;          /* CONNACK reason, -1 before one */
+	bool lost;            /* the socket is gone */
+	int pubacks;          /* PUBACKs received */
+	int puback_rc;        /* reason code of the last one */
+	int subacks;
+	int granted[4];       /* of the last SUBACK */
+	int n_granted;
+	int msgs;             /* messages received */
+	int foreign;          /* ... whose topic names `watch` */
+	const char *watch;
+	int registered;       /* `registered` messages received */
+	char registered_payload[256];
+	char assigned_id[64]; /* Assigned Client Identifier in CONNACK, "" if none */
+	uint64_t lost_at_ms;
+};
+
+static void on_connect(struct mosquitto *m, void *ud, int rc, int flags,
+		       const mosquitto_property *props)
+{
+	struct cli *c = ud;
+	char *id = NULL;
+
+	(void)m; (void)flags;
+	c->connack = rc;
+	if (mosquitto_property_read_string(props, MQTT_PROP_ASSIGNED_CLIENT_IDENTIFIER, &id,
+					   false)) {
+		snprintf(c->assigned_id, sizeof c->assigned_id, "%s", id);
+		free(id);
+	}
+}
+
+static void on_disconnect(struct mosquitto *m, void *ud, int rc, const mosquitto_property *props)
+{
+	struct cli *c = ud;
+
+	(void)m; (void)rc; (void)props;
+	if (!c->lost)
+		c->lost_at_ms = now_ms();
+	c->lost = true;
+}
+
+static void on_publish(struct mosquitto *m, void *ud, int mid, int rc,
+		       const mosquitto_property *props)
+{
+	struct cli *c = ud;
+
+	(void)m; (void)mid; (void)props;
+	c->puback_rc = rc;
+	c->pubacks++;
+}
+
+static void on_subscribe(struct mosquitto *m, void *ud, int mid, int n, const int *granted,
+			 const mosquitto_property *props)
+{
+	struct cli *c = ud;
+
+	(void)m; (void)mid; (void)props;
+	c->n_granted = n < 4 ? n : 4;
+	for (int i = 0; i < c->n_granted; i++)
+		c->granted[i] = granted[i];
+	c->subacks++;
+}
+
+static void on_message(struct mosquitto *m, void *ud, const struct mosquitto_message *msg,
+		       const mosquitto_property *props)
+{
+	struct cli *c = ud;
+	size_t len = (size_t)msg->payloadlen;
+
+	(void)m; (void)props;
+	c->msgs++;
+	if (c->watch && strstr(msg->topic, c->watch))
+		c->foreign++;
+	if (strstr(msg->topic, "/registered")) {
+		c->registered++;
+		if (len >= sizeof c->registered_payload)
+			len = sizeof c->registered_payload - 1;
+		memcpy(c->registered_payload, msg->payload, len);
+		c->registered_payload[len] = '\0';
+	}
+}
+
+/* Runs the loop until *counter >= want or the socket is lost (bounded). */
+static void cli_wait(struct cli *c, int *counter, int want, unsigned timeout_ms,
+		     const char *what)
+{
+	uint64_t end = now_ms() + timeout_ms;
+
+	while (*counter < want && !c->lost && now_ms() < end) {
+		int rc = mosquitto_loop(c->mosq, 100, 1);
+
+		if (rc != MOSQ_ERR_SUCCESS)
+			c->lost = true;
+	}
+	ck_assert_msg(*counter >= want, "%s: %s %s", c->name,
+		      c->lost ? "connection lost waiting for" : "timed out waiting for", what);
+}
+
+/* Connects (bounded) and returns the CONNACK reason, or -1 if the
+ * connection failed before any CONNACK (e.g. the TLS handshake). user NULL:
+ * anonymous. port 0: the plain listener; on the TLS listener crt/key are the
+ * client's certificate (NULL: none). */
+static int cli_connect(struct sec *s, struct cli *c, const char *name, const char *client_id,
+		       const char *user, const char *pass, const char *will_topic, int port,
+		       const char *crt, const char *key)
+{
+	static const char lost[] = "{\"proto\":1,\"state\":\"offline\",\"reason\":\"lost\"}";
+	uint64_t end;
+
+	memset(c, 0, sizeof *c);
+	c->name = name;
+	c->connack = -1;
+	c->mosq = mosquitto_new(client_id, true, c);
+	ck_assert_ptr_nonnull(c->mosq);
+	mosquitto_int_option(c->mosq, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V5);
+	mosquitto_connect_v5_callback_set(c->mosq, on_connect);
+	mosquitto_disconnect_v5_callback_set(c->mosq, on_disconnect);
+	mosquitto_publish_v5_callback_set(c->mosq, on_publish);
+	mosquitto_subscribe_v5_callback_set(c->mosq, on_subscribe);
+	mosquitto_message_v5_callback_set(c->mosq, on_message);
+	if (user)
+		ck_assert_int_eq(mosquitto_username_pw_set(c->mosq, user, pass), MOSQ_ERR_SUCCESS);
+	if (will_topic)
+		ck_assert_int_eq(mosquitto_will_set_v5(c->mosq, will_topic, (int)strlen(lost), lost,
+						       1, true, NULL), MOSQ_ERR_SUCCESS);
+	if (port && port == s->tls_port)
+		ck_assert_int_eq(mosquitto_tls_set(c->mosq, s->ca_crt, NULL, crt, key, NULL),
+				 MOSQ_ERR_SUCCESS);
+	if (mosquitto_connect_bind_v5(c->mosq, "127.0.0.1", port ? port : s->e->broker_port, 30,
+				      NULL, NULL) != MOSQ_ERR_SUCCESS) {
+		c->lost = true;
+		return -1;
+	}
+	end = now_ms() + 10000;
+	while (c->connack < 0 && !c->lost && now_ms() < end)
+		if (mosquitto_loop(c->mosq, 100, 1) != MOSQ_ERR_SUCCESS)
+			c->lost = true;
+	ck_assert_msg(c->connack >= 0 || c->lost, "%s: no CONNACK within 10 s", name);
+	return c->connack;
+}
+
+static void cli_free(struct cli *c)
+{
+	if (!c->mosq)
+		return;
+	if (!c->lost) {
+		mosquitto_disconnect(c->mosq);
+		mosquitto_loop(c->mosq, 100, 1);
+	}
+	mosquitto_destroy(c->mosq);
+	c->mosq = NULL;
+}
+
+/* Publishes at QoS 1 and returns the PUBACK's reason code. */
+static int cli_publish(struct cli *c, const char *topic, const char *payload, bool retain)
+{
+	int want = c->pubacks + 1;
+
+	ck_assert_int_eq(mosquitto_publish_v5(c->mosq, NULL, topic, (int)strlen(payload), payload,
+					      1, retain, NULL), MOSQ_ERR_SUCCESS);
+	cli_wait(c, &c->pubacks, want, 10000, topic);
+	return c->puback_rc;
+}
+
+/* Publishes what the broker must refuse: PUBACK 0x87 Not authorized. */
+static void refused_publish(struct cli *c, const char *topic, const char *payload, bool retain)
+{
+	int rc = cli_publish(c, topic, payload, retain);
+
+	ck_assert_msg(rc == MQTT_RC_NOT_AUTHORIZED, "%s: publish to %s answered 0x%02x, expected "
+		      "0x87 (not authorized)", c->name, topic, rc);
+}
+
+/* Accepted: 0, or 0x10 (no matching subscribers), both success codes. */
+static void accepted_publish(struct cli *c, const char *topic, const char *payload, bool retain)
+{
+	int rc = cli_publish(c, topic, payload, retain);
+
+	ck_assert_msg(rc == 0 || rc == MQTT_RC_NO_MATCHING_SUBSCRIBERS,
+		      "%s: publish to %s answered 0x%02x, expected success", c->name, topic, rc);
+}
+
+static void cli_subscribe(struct cli *c, const char *filter)
+{
+	int want = c->subacks + 1;
+
+	ck_assert_int_eq(mosquitto_subscribe_v5(c->mosq, NULL, filter, 1, 0, NULL),
+			 MOSQ_ERR_SUCCESS);
+	cli_wait(c, &c->subacks, want, 10000, filter);
+}
+
+static void topic_of(char *buf, size_t cap, const char *id, const char *type)
+{
+	snprintf(buf, cap, PREFIX "/%s/%s", id, type);
+}
+
+static const char *hello_json(const char *id, const char *fw, char *buf, size_t cap)
+{
+	snprintf(buf, cap,
+		 "{\"proto\":1,\"id\":\"%s\",\"fw\":\"%s\","
+		 "\"runtime\":{\"name\":\"tflm\",\"version\":\"2.14.0\"},"
+		 "\"ops\":[\"CONV_2D\",\"SOFTMAX\"],\"ram_bytes\":262144,"
+		 "\"flash_bytes\":1048576,\"arena_bytes\":65536,\"sensor\":\"accel-3axis\","
+		 "\"heartbeat_s\":30}", id, fw);
+	return buf;
+}
+
+/* A conforming node: subscribe to its registered, retained online status,
+ * hello; waits for an accepting `registered`. */
+static void node_register(struct cli *c, const char *id)
+{
+	static const char online[] = "{\"proto\":1,\"state\":\"online\",\"reason\":\"boot\"}";
+	char topic[128], hello[512];
+	int want = c->registered + 1;
+
+	topic_of(topic, sizeof topic, id, "registered");
+	cli_subscribe(c, topic);
+	topic_of(topic, sizeof topic, id, "status");
+	accepted_publish(c, topic, online, true);
+	topic_of(topic, sizeof topic, id, "hello");
+	accepted_publish(c, topic, hello_json(id, "1.4.2", hello, sizeof hello), false);
+	cli_wait(c, &c->registered, want, 15000, "registered");
+	ck_assert_msg(strstr(c->registered_payload, "\"accepted\":true"),
+		      "%s: registered answered %s", c->name, c->registered_payload);
+}
+
+/* The marker: a heartbeat with a new seq, then wait until edged shows it. */
+static void victim_marker(struct sec *s, struct cli *victim)
+{
+	static int seq = 100;
+	char topic[128], hb[256];
+	uint64_t end = now_ms() + 15000;
+	long long seen = -1;
+
+	seq++;
+	topic_of(topic, sizeof topic, s->victim, "heartbeat");
+	snprintf(hb, sizeof hb, "{\"proto\":1,\"seq\":%d,\"uptime_s\":%d,\"inferences\":0,"
+		 "\"anomalies\":0,\"mqtt_reconnects\":0,\"free_heap_bytes\":40960}", seq, seq);
+	accepted_publish(victim, topic, hb, false);
+	while (now_ms() < end) {
+		json_t *d = h_edgectl_json(s->e, "devices", "show", s->victim, NULL);
+
+		seen = h_json_int(d, "heartbeat.seq");
+		json_decref(d);
+		if (seen == seq)
+			return;
+		h_sleep_ms(50);
+	}
+	ck_abort_msg("edged never saw the victim's heartbeat seq %d (last %lld)", seq, seen);
+}
+
+/* The victim's registry entry without what the marker changes. */
+static json_t *victim_state(struct sec *s)
+{
+	json_t *d = h_edgectl_json(s->e, "devices", "show", s->victim, NULL);
+
+	json_object_del(d, "last_seen_ms");
+	json_object_del(d, "heartbeat");
+	return d;
+}
+
+static void assert_victim_unchanged(struct sec *s, json_t *before, const char *after_what)
+{
+	json_t *now = victim_state(s);
+	char *a = json_dumps(before, JSON_SORT_KEYS), *b = json_dumps(now, JSON_SORT_KEYS);
+
+	ck_assert_msg(json_equal(before, now), "victim changed after %s:\n before %s\n after  %s",
+		      after_what, a, b);
+	ck_assert_str_eq(h_json_str(now, "state"), "online");
+	free(a);
+	free(b);
+	json_decref(now);
+}
+
+static long long device_count(struct sec *s)
+{
+	json_t *l = h_edgectl_json(s->e, "devices", NULL);
+	long long n = h_json_int(l, "count");
+
+	json_decref(l);
+	return n;
+}
+
+/* Lines of the broker's log containing needle. */
+static int broker_log_count(struct sec *s, const char *needle)
+{
+	FILE *f = fopen(s->e->broker.log_path, "r");
+	char line[1024];
+	int n = 0;
+
+	while (f && fgets(line, sizeof line, f))
+		if (strstr(line, needle))
+			n++;
+	if (f)
+		fclose(f);
+	return n;
+}
+
+/* Waits until the broker has logged needle at least `count` times. */
+static void wait_broker_log(struct sec *s, const char *needle, int count)
+{
+	uint64_t end = now_ms() + 10000;
+
+	while (broker_log_count(s, needle) < count && now_ms() < end)
+		h_sleep_ms(20);
+	ck_assert_msg(broker_log_count(s, needle) >= count, "the broker never logged '%s'",
+		      needle);
+}
+
+/* SIGHUP, and wait until the broker has reloaded: it logs the reload and
+ * finishes it before it serves any socket again. */
+static void broker_reload(struct sec *s)
+{
+	int before = broker_log_count(s, "Reloading config.");
+
+	h_proc_signal(&s->e->broker, SIGHUP);
+	wait_broker_log(s, "Reloading config.", before + 1);
+}
+
+/* ---- cases */
+
+/* edged connects with its own credentials, and a node with its own
+ * registers as usual: the secure configuration works end to end. */
+START_TEST(edged_and_nodes_work_with_credentials)
+{
+	struct sec s;
+	struct cli v, a;
+
+	sec_world(&s, PLAIN);
+	ck_assert_int_eq(cli_connect(&s, &v, "victim", s.victim, s.victim, VICTIM_PASS, NULL, 0,
+				     NULL, NULL), 0);
+	node_register(&v, s.victim);
+	ck_assert_int_eq(cli_connect(&s, &a, "attacker", s.attacker, s.attacker, ATTACKER_PASS,
+				     NULL, 0, NULL, NULL), 0);
+	node_register(&a, s.attacker);
+	h_wait_status(s.e, "nodes.online", "==", 2, 10000);
+	victim_marker(&s, &v);
+	cli_free(&a);
+	cli_free(&v);
+	sec_free(&s);
+}
+END_TEST
+
+/* Every attack with another node's credentials: refused by the broker,
+ * and the victim's entry (and the registry) unchanged. */
+START_TEST(attacks_with_another_nodes_credentials_are_refused)
+{
+	static const char offline[] = "{\"proto\":1,\"state\":\"offline\",\"reason\":\"sleep\"}";
+	static const char refusal[] = "{\"proto\":1,\"accepted\":false,\"reason\":\"not_allowed\"}";
+	struct sec s;
+	struct cli v, a;
+	char topic[128], hello[512], fake[32];
+	json_t *before;
+	long long count;
+
+	sec_world(&s, PLAIN);
+	ck_assert_int_eq(cli_connect(&s, &v, "victim", s.victim, s.victim, VICTIM_PASS, NULL, 0,
+				     NULL, NULL), 0);
+	node_register(&v, s.victim);
+	ck_assert_int_eq(cli_connect(&s, &a, "attacker", s.attacker, s.attacker, ATTACKER_PASS,
+				     NULL, 0, NULL, NULL), 0);
+	node_register(&a, s.attacker);
+	victim_marker(&s, &v);
+	before = victim_state(&s);
+	count = device_count(&s);
+	ck_assert_int_eq(count, 2);
+
+	/* (a) mark it offline */
+	topic_of(topic, sizeof topic, s.victim, "status");
+	refused_publish(&a, topic, offline, true);
+	refused_publish(&a, topic, offline, false);
+	/* (b) overwrite its capabilities */
+	topic_of(topic, sizeof topic, s.victim, "hello");
+	refused_publish(&a, topic, hello_json(s.victim, "6.6.6", hello, sizeof hello), false);
+	/* (d) a forged refusal, to the victim and on the attacker's own subtree */
+	topic_of(topic, sizeof topic, s.victim, "registered");
+	refused_publish(&a, topic, refusal, false);
+	topic_of(topic, sizeof topic, s.attacker, "registered");
+	refused_publish(&a, topic, refusal, false);
+	topic_of(topic, sizeof topic, s.attacker, "ack");
+	refused_publish(&a, topic, "{}", false);
+	/* (e) made-up ids and (f) a retained hello for a fake device */
+	for (int i = 0; i < 5; i++) {
+		snprintf(fake, sizeof fake, "fake-%05d", i);
+		topic_of(topic, sizeof topic, fake, "hello");
+		refused_publish(&a, topic, hello_json(fake, "1.0.0", hello, sizeof hello), i == 4);
+		topic_of(topic, sizeof topic, fake, "status");
+		refused_publish(&a, topic, "{\"proto\":1,\"state\":\"online\",\"reason\":\"boot\"}",
+				true);
+	}
+	victim_marker(&s, &v);
+	assert_victim_unchanged(&s, before, "publishes with another node's credentials");
+	ck_assert_int_eq(device_count(&s), count);
+	/* the victim never got a forged `registered` */
+	ck_assert_int_eq(v.registered, 1);
+	ck_assert_msg(strstr(v.registered_payload, "\"accepted\":true"), "%s",
+		      v.registered_payload);
+
+	/* (c) read its topic tree: mosquitto 2.0 grants every SUBSCRIBE and
+	 * checks read access per message, so the SUBACK is a success and
+	 * nothing of the victim's ever arrives. */
+	a.watch = s.victim;
+	topic_of(topic, sizeof topic, s.victim, "#");
+	cli_subscribe(&a, topic);
+	ck_assert_int_eq(a.granted[0], 1);
+	cli_subscribe(&a, PREFIX "/#");
+	ck_assert_int_eq(a.granted[0], 1);
+	topic_of(topic, sizeof topic, s.victim, "status");
+	accepted_publish(&v, topic, "{\"proto\":1,\"state\":\"online\",\"reason\":\"reconnect\"}",
+			 true);
+	victim_marker(&s, &v);
+	/* the attacker's own round trip drains what the broker sent it before */
+	topic_of(topic, sizeof topic, s.attacker, "heartbeat");
+	accepted_publish(&a, topic, "{\"proto\":1,\"seq\":1,\"uptime_s\":1,\"inferences\":0,"
+			 "\"anomalies\":0,\"mqtt_reconnects\":0,\"free_heap_bytes\":1}", false);
+	ck_assert_msg(a.foreign == 0, "the attacker received %d of the victim's messages",
+		      a.foreign);
+	/* a new session of the victim's counts once; nothing else changed */
+	json_object_set_new(before, "reconnect_count",
+			    json_integer(h_json_int(before, "reconnect_count") + 1));
+	json_object_set_new(before, "status_reason", json_string("reconnect"));
+	assert_victim_unchanged(&s, before, "the attacker's subscriptions");
+
+	/* (f) nothing retained survives: a restarted edged sees no fake device */
+	cli_free(&a);
+	ck_assert_int_eq(h_edged_stop(s.e), 0);
+	h_edged_start(s.e);
+	victim_marker(&s, &v);
+	ck_assert_int_eq(device_count(&s), count);
+	ck_assert_int_ne(h_edgectl(s.e, NULL, "devices", "show", "fake-00004", NULL), 0);
+	json_decref(before);
+	cli_free(&v);
+	sec_free(&s);
+}
+END_TEST
+
+/* A will on another node's status is accepted at CONNECT but never
+ * published: mosquitto checks the will against the ACL when it fires. */
+START_TEST(forged_will_is_dropped)
+{
+	struct sec s;
+	struct cli v, a, w;
+	char topic[128], own[128], log_needle[96];
+	json_t *before;
+
+	sec_world(&s, PLAIN);
+	ck_assert_int_eq(cli_connect(&s, &v, "victim", s.victim, s.victim, VICTIM_PASS, NULL, 0,
+				     NULL, NULL), 0);
+	node_register(&v, s.victim);
+	victim_marker(&s, &v);
+	before = victim_state(&s);
+	topic_of(topic, sizeof topic, s.victim, "status");
+	ck_assert_int_eq(cli_connect(&s, &a, "attacker", s.attacker, s.attacker, ATTACKER_PASS,
+				     topic, 0, NULL, NULL), 0);
+	/* the attacker crashes: the broker fires (and drops) the forged will */
+	mosquitto_destroy(a.mosq);
+	a.mosq = NULL;
+	snprintf(log_needle, sizeof log_needle, "Client %s closed its connection", s.attacker);
+	wait_broker_log(&s, log_needle, 1);
+	victim_marker(&s, &v);
+	assert_victim_unchanged(&s, before, "a forged will");
+	/* the same will on the attacker's own status is published */
+	topic_of(own, sizeof own, s.attacker, "status");
+	ck_assert_int_eq(cli_connect(&s, &w, "witness", s.attacker, s.attacker, ATTACKER_PASS,
+				     own, 0, NULL, NULL), 0);
+	node_register(&w, s.attacker);
+	mosquitto_destroy(w.mosq);
+	w.mosq = NULL;
+	json_decref(h_wait_device_state(s.e, s.attacker, "offline", 15000));
+	json_decref(before);
+	cli_free(&v);
+	sec_free(&s);
+}
+END_TEST
+
+/* No credentials, a wrong password, or another node's username without
+ * its password: CONNACK 0x87, so none of the attacks can even start. */
+START_TEST(attacks_without_credentials_are_refused)
+{
+	struct sec s;
+	struct cli v, x;
+	json_t *before;
+	const struct {
+		const char *user, *pass;
+	} tries[] = {
+		{ NULL, NULL },
+		{ s.victim, NULL },
+		{ s.victim, "guess" },
+		{ "nobody-provisioned", "guess" },
+		{ "edged", "guess" },
+	};
+
+	sec_world(&s, PLAIN);
+	ck_assert_int_eq(cli_connect(&s, &v, "victim", s.victim, s.victim, VICTIM_PASS, NULL, 0,
+				     NULL, NULL), 0);
+	node_register(&v, s.victim);
+	victim_marker(&s, &v);
+	before = victim_state(&s);
+	for (size_t i = 0; i < sizeof tries / sizeof tries[0]; i++) {
+		int rc = cli_connect(&s, &x, "anonymous", s.victim, tries[i].user, tries[i].pass,
+				     NULL, 0, NULL, NULL);
+
+		ck_assert_msg(rc == MQTT_RC_NOT_AUTHORIZED, "user %s: CONNACK 0x%02x, expected 0x87",
+			      tries[i].user ? tries[i].user : "(none)", rc);
+		cli_free(&x);
+	}
+	/* the victim's own session was not taken over by the refused ids */
+	ck_assert(!v.lost);
+	victim_marker(&s, &v);
+	assert_victim_unchanged(&s, before, "anonymous connects");
+	ck_assert_int_eq(device_count(&s), 1);
+	json_decref(before);
+	cli_free(&v);
+	sec_free(&s);
+}
+END_TEST
+
+/* A client with the attacker's credentials asking for the victim's client
+ * id: mosquitto 2.0.11 accepts it but renames it to the username, so it is
+ * the attacker (its own rights), and the victim's live session is
+ * untouched. mosquitto cannot refuse the mismatch (see
+ * docs/broker-security.md). */
+START_TEST(client_id_is_forced_to_the_username)
+{
+	struct sec s;
+	struct cli v, a;
+	char topic[128], hello[512];
+	json_t *before;
+
+	sec_world(&s, PLAIN);
+	ck_assert_int_eq(cli_connect(&s, &v, "victim", s.victim, s.victim, VICTIM_PASS, NULL, 0,
+				     NULL, NULL), 0);
+	node_register(&v, s.victim);
+	victim_marker(&s, &v);
+	before = victim_state(&s);
+	ck_assert_int_eq(cli_connect(&s, &a, "attacker", s.victim, s.attacker, ATTACKER_PASS,
+				     NULL, 0, NULL, NULL), 0);
+	/* renamed, silently: no Assigned Client Identifier is sent */
+	ck_assert_str_eq(a.assigned_id, "");
+	topic_of(topic, sizeof topic, s.victim, "hello");
+	refused_publish(&a, topic, hello_json(s.victim, "6.6.6", hello, sizeof hello), false);
+	topic_of(topic, sizeof topic, s.attacker, "hello");
+	accepted_publish(&a, topic, hello_json(s.attacker, "1.0.0", hello, sizeof hello), false);
+	/* the victim is still connected with its session: its marker passes */
+	victim_marker(&s, &v);
+	ck_assert(!v.lost);
+	assert_victim_unchanged(&s, before, "a connect with the victim's client id");
+	/* the broker knows that connection as the attacker */
+	{
+		FILE *f = fopen(s.e->broker.log_path, "r");
+		char line[512], needle[96];
+		bool seen = false;
+
+		snprintf(needle, sizeof needle, " as %s (p5, c1, k30, u'%s')", s.attacker,
+			 s.attacker);
+		while (f && fgets(line, sizeof line, f))
+			if (strstr(line, needle))
+				seen = true;
+		if (f)
+			fclose(f);
+		ck_assert_msg(seen, "broker log has no connection '%s'", needle);
+	}
+	json_decref(before);
+	cli_free(&a);
+	cli_free(&v);
+	sec_free(&s);
+}
+END_TEST
+
+/* Mutual TLS: a node with a certificate from the gateway CA registers with
+ * its CN as its identity (and only its own subtree); a certificate from
+ * another CA with the victim's CN, and no certificate, fail the handshake. */
+START_TEST(mutual_tls_identity)
+{
+	struct sec s;
+	struct cli v, t, r;
+	char topic[128], hello[512];
+	json_t *before;
+	int rc;
+
+	sec_world(&s, MUTUAL_TLS);
+	ck_assert_int_eq(cli_connect(&s, &v, "victim", s.victim, s.victim, VICTIM_PASS, NULL, 0,
+				     NULL, NULL), 0);
+	node_register(&v, s.victim);
+	victim_marker(&s, &v);
+	before = victim_state(&s);
+
+	ck_assert_int_eq(cli_connect(&s, &t, "tls-node", s.tls_node, NULL, NULL, NULL, s.tls_port,
+				     s.node_crt, s.node_key), 0);
+	node_register(&t, s.tls_node);
+	topic_of(topic, sizeof topic, s.victim, "hello");
+	refused_publish(&t, topic, hello_json(s.victim, "6.6.6", hello, sizeof hello), false);
+
+	rc = cli_connect(&s, &r, "rogue", s.victim, NULL, NULL, NULL, s.tls_port, s.rogue_crt,
+			 s.rogue_key);
+	ck_assert_msg(rc < 0 && r.lost, "a certificate from another CA got CONNACK %d", rc);
+	cli_free(&r);
+	/* TLS without a client certificate, with the victim's password */
+	rc = cli_connect(&s, &r, "no-cert", s.victim, s.victim, VICTIM_PASS, NULL, s.tls_port,
+			 NULL, NULL);
+	ck_assert_msg(rc < 0 && r.lost, "TLS without a certificate got CONNACK %d", rc);
+	cli_free(&r);
+
+	ck_assert(!v.lost);
+	victim_marker(&s, &v);
+	assert_victim_unchanged(&s, before, "TLS connects");
+	ck_assert_int_eq(device_count(&s), 2);
+	json_decref(before);
+	cli_free(&t);
+	cli_free(&v);
+	sec_free(&s);
+}
+END_TEST
+
+/* Removing a user from the password file and SIGHUP ends its live session
+ * and refuses its reconnects; a node left retained hello on its own topic
+ * is accepted (the ACL cannot tell retained from not). */
+START_TEST(removed_user_is_cut_off_on_sighup)
+{
+	struct sec s;
+	struct cli v, a;
+	char bin[512], topic[128], hello[512];
+	uint64_t t0;
+
+	sec_world(&s, PLAIN);
+	ck_assert_int_eq(cli_connect(&s, &v, "victim", s.victim, s.victim, VICTIM_PASS, NULL, 0,
+				     NULL, NULL), 0);
+	node_register(&v, s.victim);
+	ck_assert_int_eq(cli_connect(&s, &a, "attacker", s.attacker, s.attacker, ATTACKER_PASS,
+				     NULL, 0, NULL, NULL), 0);
+	node_register(&a, s.attacker);
+	/* a retained hello on its own topic is not refused */
+	topic_of(topic, sizeof topic, s.attacker, "hello");
+	accepted_publish(&a, topic, hello_json(s.attacker, "1.0.1", hello, sizeof hello), true);
+
+	const char *argv[] = { tool("mosquitto_passwd", bin, sizeof bin), "-D", s.pw,
+			       s.attacker, NULL };
+	h_run(NULL, argv);
+	t0 = now_ms();
+	h_proc_signal(&s.e->broker, SIGHUP);
+	{
+		uint64_t end = now_ms() + 10000;
+
+		while (!a.lost && now_ms() < end)
+			if (mosquitto_loop(a.mosq, 50, 1) != MOSQ_ERR_SUCCESS && !a.lost) {
+				a.lost = true;
+				a.lost_at_ms = now_ms();
+			}
+		ck_assert_msg(a.lost, "the removed user's session outlived SIGHUP by 10 s");
+		printf("# removed user's session ended %llu ms after SIGHUP\n",
+		       (unsigned long long)(a.lost_at_ms - t0));
+	}
+	cli_free(&a);
+	ck_assert_int_eq(cli_connect(&s, &a, "attacker", s.attacker, s.attacker, ATTACKER_PASS,
+				     NULL, 0, NULL, NULL), MQTT_RC_NOT_AUTHORIZED);
+	cli_free(&a);
+	/* everyone else is untouched */
+	victim_marker(&s, &v);
+	ck_assert(!v.lost);
+	cli_free(&v);
+	sec_free(&s);
+}
+END_TEST
+
+/* A revoked certificate is refused from the next SIGHUP on, but the live
+ * session of its node survives it (mosquitto 2.0.11 does not re-check live
+ * TLS sessions); a deny line for that node in the ACL, with the same
+ * SIGHUP, leaves that session able to do nothing. */
+START_TEST(revoked_certificate_refused_after_sighup)
+{
+	struct sec s;
+	struct cli t, r;
+	char topic[128], hb[256];
+	FILE *f;
+	int rc;
+
+	sec_world(&s, MUTUAL_TLS_CRL);
+	ck_assert_int_eq(cli_connect(&s, &t, "tls-node", s.tls_node, NULL, NULL, NULL, s.tls_port,
+				     s.node_crt, s.node_key), 0);
+	node_register(&t, s.tls_node);
+	revoke_cert(&s, s.node_crt);
+	f = fopen(s.acl, "a");
+	ck_assert_ptr_nonnull(f);
+	fprintf(f, "\nuser %s\ntopic deny " PREFIX "/%s/#\n", s.tls_node, s.tls_node);
+	fclose(f);
+	broker_reload(&s);
+	rc = cli_connect(&s, &r, "revoked", s.tls_node, NULL, NULL, NULL, s.tls_port, s.node_crt,
+			 s.node_key);
+	ck_assert_msg(rc < 0 && r.lost, "the revoked certificate still connects (CONNACK %d)", rc);
+	cli_free(&r);
+	/* the live session is still there, but may publish nothing */
+	topic_of(topic, sizeof topic, s.tls_node, "heartbeat");
+	snprintf(hb, sizeof hb, "{\"proto\":1,\"seq\":7,\"uptime_s\":7,\"inferences\":0,"
+		 "\"anomalies\":0,\"mqtt_reconnects\":0,\"free_heap_bytes\":1}");
+	refused_publish(&t, topic, hb, false);
+	ck_assert(!t.lost);
+	cli_free(&t);
+	sec_free(&s);
+}
+END_TEST
+
+int main(int argc, char **argv)
+{
+	const struct h_case cases[] = {
+		{ "edged_and_nodes_work_with_credentials", edged_and_nodes_work_with_credentials,
+		  60 },
+		{ "attacks_with_another_nodes_credentials_are_refused",
+		  attacks_with_another_nodes_credentials_are_refused, 120 },
+		{ "forged_will_is_dropped", forged_will_is_dropped, 60 },
+		{ "attacks_without_credentials_are_refused",
+		  attacks_without_credentials_are_refused, 60 },
+		{ "client_id_is_forced_to_the_username", client_id_is_forced_to_the_username, 60 },
+		{ "mutual_tls_identity", mutual_tls_identity, 90 },
+		{ "removed_user_is_cut_off_on_sighup", removed_user_is_cut_off_on_sighup, 60 },
+		{ "revoked_certificate_refused_after_sighup",
+		  revoked_certificate_refused_after_sighup, 90 },
+	};
+	int rc;
+
+	mosquitto_lib_init();
+	rc = h_run_cases(argc, argv, "security", cases, sizeof cases / sizeof cases[0]);
+	mosquitto_lib_cleanup();
+	return rc;
+}
