@@ -8,7 +8,7 @@ packages=(
   # build
   gcc pkg-config meson ninja-build
   # libraries edged links
-  libuv1-dev libmosquitto-dev libsqlite3-dev libjansson-dev
+  libuv1-dev libmosquitto-dev libsqlite3-dev libjansson-dev libssl-dev
   libsystemd-dev
   # tests: unit framework, the real broker, sanitizers/fuzzing, tools
   check mosquitto mosquitto-clients python3 clang libclang-rt-14-dev sqlite3 openssl
