@@ -20,7 +20,7 @@ absolute() {
 }
 edged_bin=$(absolute "$edged_bin")
 edgectl_bin=$(absolute "$edgectl_bin")
-max_exposure=2.0
+max_exposure=1.1
 
 if ! command -v systemd-analyze >/dev/null 2>&1; then
 	echo "SKIP: systemd-analyze not installed"
