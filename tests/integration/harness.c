@@ -1161,3 +1161,21 @@ void h_run(const char *out_path, const char *const *argv)
 	ck_assert_msg(r == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0,
 		      "%s failed (status %d)", argv[0], st);
 }
+
+/* ---- simulator restarts */
+
+int h_sim_stop(struct h_env *e)
+{
+	return proc_stop(&e->sim, 10000);
+}
+
+long h_sim_log_offset(struct h_env *e)
+{
+	return file_size(e->sim.log_path);
+}
+
+const char *h_sim_wait_after(struct h_env *e, long from, const char *needle,
+			     unsigned timeout_ms)
+{
+	return sim_wait_from(e, needle, from, timeout_ms);
+}

@@ -171,4 +171,13 @@ int h_free_port(void);
  * test unless it exits 0. */
 void h_run(const char *out_path, const char *const *argv);
 
+/* ---- simulator restarts (a second run appends to the same log) */
+/* SIGTERM and bounded wait; returns the exit status (WEXITSTATUS) or -1. */
+int h_sim_stop(struct h_env *e);
+/* Bytes in the simulator's log so far: where a later run's lines start. */
+long h_sim_log_offset(struct h_env *e);
+/* As h_sim_wait, for a line starting at or after byte offset `from`. */
+const char *h_sim_wait_after(struct h_env *e, long from, const char *needle,
+			     unsigned timeout_ms);
+
 #endif

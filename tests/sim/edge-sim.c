@@ -18,6 +18,7 @@
  * accepted; full-jitter reconnect backoff. */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -71,6 +72,8 @@ struct node {
 	uint32_t hb_seq, reconnects, heartbeat_s;
 	unsigned backoff_exp, hello_tries;
 	uint64_t boot_ms;
+	const char *password; /* from --credentials, NULL without */
+	bool said_connack;    /* its first refused CONNACK was printed */
 };
 
 struct sim_opts {
@@ -91,6 +94,9 @@ struct sim_opts {
 		sel_malformed;
 	const char *malformed_kind; /* NULL, a kind name or "all" */
 	bool exit_crash;            /* at the end: drop sockets instead of DISCONNECT */
+	const char *credentials;    /* file of id:password lines */
+	const char *cafile;         /* TLS to the broker */
+	const char *cert_dir;       /* DIR/<id>.crt and DIR/<id>.key: mutual TLS */
 	bool verbose;
 };
 
@@ -121,6 +127,7 @@ struct sim {
 	struct sim_counts c;
 	bool said_connected, said_registered, said_settled, stopping, finished;
 	const struct sim_malformed_kind *malformed_kind;
+	char *credentials_text; /* the --credentials file; passwords point into it */
 };
 
 static const char *progname = "edge-sim";
@@ -168,12 +175,12 @@ static void print_counts(struct sim *s, const char *what)
 	    "registered_acks=%lu refusals=%lu hellos=%lu heartbeats=%lu "
 	    "malformed=%lu lost=%lu reconnects=%lu killed=%lu disconnected=%lu "
 	    "errors=%lu err_connect=%lu err_connack=%lu err_publish=%lu "
-	    "err_reply=%lu seconds=%.3f",
+	    "err_reply=%lu seconds=%.3f poll_wakeups=%lu",
 	    what, s->o.count, c->connected_now, c->registered_now, c->refused_now,
 	    c->registered_acks, c->refusals, c->hellos, c->heartbeats,
 	    c->malformed, c->lost, c->reconnects, c->kills, c->disconnects, errors,
 	    c->err_connect, c->err_connack, c->err_publish, c->err_reply,
-	    elapsed_s(s));
+	    elapsed_s(s), sim_conn_poll_wakeups());
 }
 
 static void check_milestones(struct sim *s)
@@ -419,8 +426,11 @@ static void on_connected(struct sim_conn *conn, int reason)
 	pacer_release(nd);
 	if (reason != 0) {
 		s->c.err_connack++;
-		if (s->o.verbose)
-			say("connack-refused node=%s reason=%d", nd->id, reason);
+		/* The first refusal of each node is always worth a line (a
+		 * wrong or revoked credential); repeats only when verbose. */
+		if (!nd->said_connack || s->o.verbose)
+			say("connack-refused node=%s reason=0x%02x", nd->id, reason);
+		nd->said_connack = true;
 		return; /* the broker closes; on_disconnected follows */
 	}
 	nd->backoff_exp = 0;
@@ -625,6 +635,7 @@ static int start_twin(struct node *nd)
 	snprintf(tw->topic_registered, sizeof(tw->topic_registered), "%s",
 		 nd->topic_registered);
 	tw->heartbeat_s = s->o.heartbeat_s;
+	tw->password = nd->password;
 	rc = setup_node_conn(s, tw);
 	if (rc) {
 		sim_conn_free(tw->conn);
@@ -913,6 +924,13 @@ static void usage(FILE *f)
 "  --malformed-nodes N    these nodes (0)\n"
 "  --list-malformed       print the malformed kinds and exit\n"
 "  --exit-crash           at the end drop sockets instead of disconnecting\n"
+"  --credentials FILE     lines id:password; each node connects with its id\n"
+"                         as username and its line's password (every node\n"
+"                         needs a line; other lines are ignored)\n"
+"  --cafile F             TLS to the broker, its certificate checked\n"
+"                         against the CA in F (and against --host)\n"
+"  --cert-dir DIR         mutual TLS: node ID presents DIR/ID.crt with the\n"
+"                         key DIR/ID.key (needs --cafile; no password)\n"
 "  --verbose              print per-node errors\n"
 "NODES: all | none | 3 | 1,4-9 | 12.5%% (deterministic fraction)\n"
 "\n"
@@ -975,7 +993,7 @@ static int parse_opts(int argc, char **argv, struct sim_opts *o)
 		O_DURATION, O_KEEPALIVE, O_RECONNECT, O_RECONNECT_MAX, O_HELLO_RETRY,
 		O_SILENT, O_CRASH, O_CRASH_AFTER, O_DISC, O_DISC_AFTER, O_FLAP,
 		O_FLAP_EVERY, O_MALFORMED, O_MALFORMED_NODES, O_LIST, O_EXIT_CRASH,
-		O_VERBOSE, O_HELP,
+		O_VERBOSE, O_HELP, O_CREDENTIALS, O_CAFILE, O_CERT_DIR,
 	};
 	static const struct option longopts[] = {
 		{"host", required_argument, NULL, O_HOST},
@@ -1002,6 +1020,9 @@ static int parse_opts(int argc, char **argv, struct sim_opts *o)
 		{"list-malformed", no_argument, NULL, O_LIST},
 		{"exit-crash", no_argument, NULL, O_EXIT_CRASH},
 		{"verbose", no_argument, NULL, O_VERBOSE},
+		{"credentials", required_argument, NULL, O_CREDENTIALS},
+		{"cafile", required_argument, NULL, O_CAFILE},
+		{"cert-dir", required_argument, NULL, O_CERT_DIR},
 		{"help", no_argument, NULL, O_HELP},
 		{0},
 	};
@@ -1041,6 +1062,9 @@ static int parse_opts(int argc, char **argv, struct sim_opts *o)
 			exit(0);
 		case O_EXIT_CRASH: o->exit_crash = true; break;
 		case O_VERBOSE: o->verbose = true; break;
+		case O_CREDENTIALS: o->credentials = optarg; break;
+		case O_CAFILE: o->cafile = optarg; break;
+		case O_CERT_DIR: o->cert_dir = optarg; break;
 		case O_HELP: usage(stdout); exit(0);
 		default: return -EINVAL;
 		}
@@ -1070,6 +1094,21 @@ static int parse_opts(int argc, char **argv, struct sim_opts *o)
 			progname, o->malformed_kind);
 		return -EINVAL;
 	}
+	if (o->cert_dir && !o->cafile) {
+		fprintf(stderr, "%s: --cert-dir needs --cafile (the CA that signed the "
+			"broker's certificate)\n", progname);
+		return -EINVAL;
+	}
+	if (o->cert_dir && o->credentials) {
+		fprintf(stderr, "%s: --cert-dir and --credentials: with a client "
+			"certificate the certificate is the identity\n", progname);
+		return -EINVAL;
+	}
+	if (o->cafile && access(o->cafile, R_OK) != 0) {
+		fprintf(stderr, "%s: --cafile %s: %s\n", progname, o->cafile,
+			strerror(errno));
+		return -EINVAL;
+	}
 	if (o->reconnect_max_s < o->reconnect_s)
 		o->reconnect_max_s = o->reconnect_s;
 	return 0;
@@ -1092,10 +1131,111 @@ static int setup_node_conn(struct sim *s, struct node *nd)
 	int rc = sim_conn_set_will(nd->conn, topic, will, (size_t)n, 1, true);
 	if (rc)
 		return rc;
+	if (nd->password) {
+		rc = sim_conn_set_auth(nd->conn, nd->id, nd->password);
+		if (rc)
+			return rc;
+	}
+	if (s->o.cafile) {
+		char crt[PATH_MAX], key[PATH_MAX];
+		if (s->o.cert_dir) {
+			snprintf(crt, sizeof(crt), "%s/%s.crt", s->o.cert_dir, nd->id);
+			snprintf(key, sizeof(key), "%s/%s.key", s->o.cert_dir, nd->id);
+		}
+		rc = sim_conn_set_tls(nd->conn, s->o.cafile, s->o.cert_dir ? crt : NULL,
+				      s->o.cert_dir ? key : NULL);
+		if (rc)
+			return rc;
+	}
 	uv_timer_init(s->loop, &nd->hb_timer);
 	uv_timer_init(s->loop, &nd->act_timer);
 	nd->hb_timer.data = nd;
 	nd->act_timer.data = nd;
+	return 0;
+}
+
+/* --credentials: every line "id:password" whose id is one of ours gives
+ * that node its password; every node must have one. The passwords point
+ * into the file's text, kept for the run. 0, or -1 after saying why. */
+static int load_credentials(struct sim *s)
+{
+	FILE *f = fopen(s->o.credentials, "r");
+	if (!f) {
+		fprintf(stderr, "%s: --credentials %s: %s\n", progname, s->o.credentials,
+			strerror(errno));
+		return -1;
+	}
+	size_t cap = 1 << 16, len = 0;
+	char *text = malloc(cap);
+	while (text) {
+		len += fread(text + len, 1, cap - len - 1, f);
+		if (len + 1 < cap)
+			break;
+		char *bigger = realloc(text, cap * 2);
+		if (!bigger) {
+			free(text);
+			text = NULL;
+			break;
+		}
+		text = bigger;
+		cap *= 2;
+	}
+	bool bad = ferror(f) || !text;
+	fclose(f);
+	if (bad) {
+		fprintf(stderr, "%s: --credentials %s: cannot read\n", progname,
+			s->o.credentials);
+		free(text);
+		return -1;
+	}
+	text[len] = '\0';
+	s->credentials_text = text;
+	size_t plen = strlen(s->o.id_prefix);
+	for (char *save = NULL, *line = strtok_r(text, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		char *colon = strchr(line, ':');
+		size_t ll = strlen(line);
+		if (ll && line[ll - 1] == '\r')
+			line[--ll] = '\0';
+		if (!colon || line[0] == '#')
+			continue;
+		*colon = '\0';
+		/* Our ids are PREFIX-NNNNN: the index is in the name. */
+		char *end;
+		if (strncmp(line, s->o.id_prefix, plen) != 0 || line[plen] != '-' ||
+		    strlen(line + plen + 1) != 5)
+			continue;
+		unsigned long idx = strtoul(line + plen + 1, &end, 10);
+		if (*end || idx >= s->o.count)
+			continue;
+		s->nodes[idx].password = colon + 1;
+	}
+	for (unsigned i = 0; i < s->o.count; i++)
+		if (!s->nodes[i].password) {
+			fprintf(stderr, "%s: --credentials %s: no line for node %s-%05u "
+				"(each node needs 'id:password')\n", progname,
+				s->o.credentials, s->o.id_prefix, i);
+			return -1;
+		}
+	return 0;
+}
+
+/* --cert-dir: every node's certificate and key must be readable now, so a
+ * missing one stops the run at once instead of failing one node forever. */
+static int check_cert_dir(struct sim *s)
+{
+	for (unsigned i = 0; s->o.cert_dir && i < s->o.count; i++) {
+		char path[PATH_MAX];
+		for (int k = 0; k < 2; k++) {
+			snprintf(path, sizeof(path), "%s/%s-%05u.%s", s->o.cert_dir,
+				 s->o.id_prefix, i, k ? "key" : "crt");
+			if (access(path, R_OK) != 0) {
+				fprintf(stderr, "%s: --cert-dir: node %s-%05u: %s: %s\n",
+					progname, s->o.id_prefix, i, path, strerror(errno));
+				return -1;
+			}
+		}
+	}
 	return 0;
 }
 
@@ -1104,6 +1244,10 @@ static int setup_nodes(struct sim *s)
 	s->nodes = calloc(s->o.count, sizeof(*s->nodes));
 	if (!s->nodes)
 		return -ENOMEM;
+	if (s->o.credentials && load_credentials(s) != 0)
+		return -EINVAL;
+	if (check_cert_dir(s) != 0)
+		return -EINVAL;
 	for (unsigned i = 0; i < s->o.count; i++) {
 		struct node *nd = &s->nodes[i];
 		nd->sim = s;
@@ -1171,7 +1315,15 @@ int main(int argc, char **argv)
 	s.loop = uv_default_loop();
 	s.pacer = sim_pacer_new(s.loop, s.o.count, s.o.connect_rate, s.o.max_pending,
 				pacer_start, &s);
-	if (!s.pacer || setup_nodes(&s) != 0) {
+	if (!s.pacer) {
+		fprintf(stderr, "%s: cannot set up %u nodes: out of memory\n", progname,
+			s.o.count);
+		return 1;
+	}
+	int setup_rc = setup_nodes(&s);
+	if (setup_rc == -EINVAL)
+		return 1; /* said why */
+	if (setup_rc != 0) {
 		fprintf(stderr, "%s: cannot set up %u nodes: out of memory\n", progname,
 			s.o.count);
 		return 1;
@@ -1192,8 +1344,11 @@ int main(int argc, char **argv)
 	open_input(&s);
 
 	say("starting %u nodes -> %s:%d (connect rate %.0f/s, heartbeat %u s, "
-	    "duration %u s)", s.o.count, s.o.host, s.o.port, s.o.connect_rate,
-	    s.o.heartbeat_s, s.o.duration_s);
+	    "duration %u s, %s%s)", s.o.count, s.o.host, s.o.port, s.o.connect_rate,
+	    s.o.heartbeat_s, s.o.duration_s,
+	    s.o.cert_dir ? "client certificates" :
+	    s.o.credentials ? "passwords" : "anonymous",
+	    s.o.cafile ? " over TLS" : "");
 	s.t0 = uv_hrtime();
 	uv_run(s.loop, UV_RUN_DEFAULT);
 
@@ -1210,6 +1365,7 @@ int main(int argc, char **argv)
 	for (unsigned i = 0; i < s.o.count; i++)
 		free(s.nodes[i].twin);
 	free(s.nodes);
+	free(s.credentials_text);
 	sim_conn_lib_cleanup();
 	return 0;
 }

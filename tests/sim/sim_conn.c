@@ -1,4 +1,16 @@
-/* libmosquitto client driven by libuv: see sim_conn.h. */
+/* libmosquitto client driven by libuv: see sim_conn.h.
+ *
+ * TLS traps (the same as in daemon/edged/mqtt.c, defused the same way):
+ * - During the handshake libmosquitto 2.0 wants to write (the CONNECT is
+ *   queued) but writes nothing until the handshake is done, and only its
+ *   read path drives the handshake: polling for writability then spins.
+ *   sync_poll asks for it once, to learn that the TCP connect completed
+ *   (tls_tcp_up); after that the handshake moves on readable events, and
+ *   on_poll writes right after each read so CONNECT leaves when it is done.
+ *   sim_conn_tick nudges a handshake once a second in case a record was
+ *   left unwritten. poll_wakeups makes a spin observable.
+ * - A peer that hangs up during the handshake is not noticed by the
+ *   library: UV_DISCONNECT ends the attempt (handshake_gone). */
 #include "sim_conn.h"
 
 #include <errno.h>
@@ -28,7 +40,23 @@ struct sim_conn {
 	size_t will_len;
 	int will_qos;
 	bool will_retain;
+	char *user, *pass;
+	char *cafile, *certfile, *keyfile; /* cafile != NULL: TLS */
+	bool tls_tcp_up; /* TLS handshake under way, its TCP connect done */
 };
+
+static unsigned long poll_wakeups;
+
+unsigned long sim_conn_poll_wakeups(void)
+{
+	return poll_wakeups;
+}
+
+/* Connecting over TLS: from the connect until CONNACK. */
+static bool tls_pending(const struct sim_conn *c)
+{
+	return c->cafile && c->poll && !c->connected;
+}
 
 void sim_conn_lib_init(void)
 {
@@ -96,9 +124,25 @@ static void sync_poll(struct sim_conn *c)
 		return;
 	}
 	int ev = UV_READABLE;
-	if (mosquitto_want_write(c->mosq))
+	if (tls_pending(c)) {
+		ev |= UV_DISCONNECT;
+		if (!c->tls_tcp_up)
+			ev |= UV_WRITABLE;
+	} else if (mosquitto_want_write(c->mosq)) {
 		ev |= UV_WRITABLE;
+	}
 	uv_poll_start(&c->poll->handle, ev, on_poll);
+}
+
+/* The broker hung up during the TLS handshake and the library did not see
+ * it: the attempt has failed. */
+static void handshake_gone(struct sim_conn *c)
+{
+	detach_poll(c);
+	mosquitto_destroy(c->mosq);
+	c->mosq = NULL;
+	if (c->handlers->disconnected)
+		c->handlers->disconnected(c, MOSQ_ERR_CONN_LOST);
 }
 
 static void on_poll(uv_poll_t *h, int status, int events)
@@ -107,11 +151,24 @@ static void on_poll(uv_poll_t *h, int status, int events)
 	struct sim_conn *c = p->conn;
 	if (!c)
 		return;
+	poll_wakeups++;
+	bool handshake = tls_pending(c);
+	if (handshake) {
+		/* The read path sends and receives the handshake's records; a
+		 * write right after sends CONNECT once it is done. */
+		if (events & UV_WRITABLE)
+			c->tls_tcp_up = true;
+		events |= UV_READABLE | UV_WRITABLE;
+	}
 	/* On a socket error let libmosquitto find it through a read. */
-	if (status < 0 || (events & UV_READABLE))
+	if (status < 0 || (events & (UV_READABLE | UV_DISCONNECT)))
 		mosquitto_loop_read(c->mosq, 1);
 	if (c->poll == p && (events & UV_WRITABLE))
 		mosquitto_loop_write(c->mosq, 1);
+	if (c->poll == p && handshake && (events & UV_DISCONNECT) && tls_pending(c)) {
+		handshake_gone(c);
+		return;
+	}
 	if (c->poll == p)
 		sync_poll(c);
 }
@@ -182,7 +239,40 @@ void sim_conn_free(struct sim_conn *c)
 	free(c->will_topic);
 	free(c->will_payload);
 	free(c->client_id);
+	free(c->user);
+	free(c->pass);
+	free(c->cafile);
+	free(c->certfile);
+	free(c->keyfile);
 	free(c);
+}
+
+/* *dst = copy of src (NULL stays NULL); false on allocation failure. */
+static bool copy_str(char **dst, const char *src)
+{
+	char *d = NULL;
+
+	if (src && !(d = strdup(src)))
+		return false;
+	free(*dst);
+	*dst = d;
+	return true;
+}
+
+int sim_conn_set_auth(struct sim_conn *c, const char *user, const char *pass)
+{
+	if (!copy_str(&c->user, user) || !copy_str(&c->pass, pass))
+		return -ENOMEM;
+	return 0;
+}
+
+int sim_conn_set_tls(struct sim_conn *c, const char *cafile, const char *certfile,
+		     const char *keyfile)
+{
+	if (!copy_str(&c->cafile, cafile) || !copy_str(&c->certfile, certfile) ||
+	    !copy_str(&c->keyfile, keyfile))
+		return -ENOMEM;
+	return 0;
 }
 
 void *sim_conn_userdata(const struct sim_conn *c)
@@ -225,8 +315,22 @@ static int make_mosq(struct sim_conn *c)
 	mosquitto_connect_v5_callback_set(c->mosq, cb_connect);
 	mosquitto_disconnect_v5_callback_set(c->mosq, cb_disconnect);
 	mosquitto_message_v5_callback_set(c->mosq, cb_message);
+	int rc;
+	if (c->user) {
+		rc = mosquitto_username_pw_set(c->mosq, c->user, c->pass);
+		if (rc != MOSQ_ERR_SUCCESS)
+			return errno_from_mosq(rc);
+	}
+	/* The files are opened here and at the connect: a missing one fails
+	 * this connect, not the whole run. */
+	if (c->cafile) {
+		rc = mosquitto_tls_set(c->mosq, c->cafile, NULL, c->certfile, c->keyfile,
+				       NULL);
+		if (rc != MOSQ_ERR_SUCCESS)
+			return errno_from_mosq(rc);
+	}
 	if (c->will_topic) {
-		int rc = mosquitto_will_set_v5(c->mosq, c->will_topic,
+		rc = mosquitto_will_set_v5(c->mosq, c->will_topic,
 					       (int)c->will_len, c->will_payload,
 					       c->will_qos, c->will_retain, NULL);
 		if (rc != MOSQ_ERR_SUCCESS)
@@ -263,8 +367,11 @@ int sim_conn_connect(struct sim_conn *c, const char *host, int port,
 	c->poll = p;
 	c->fd = fd;
 	c->connected = false;
-	/* The CONNECT packet waits for the non-blocking connect to finish. */
-	uv_poll_start(&p->handle, UV_READABLE | UV_WRITABLE, on_poll);
+	c->tls_tcp_up = false;
+	/* The CONNECT packet (or the TLS handshake) waits for the non-blocking
+	 * connect to finish. */
+	uv_poll_start(&p->handle, UV_READABLE | UV_WRITABLE |
+		      (c->cafile ? UV_DISCONNECT : 0), on_poll);
 	return 0;
 }
 
@@ -319,5 +426,13 @@ void sim_conn_tick(struct sim_conn *c)
 	if (!c->poll)
 		return;
 	mosquitto_loop_misc(c->mosq);
-	sync_poll(c);
+	/* A handshake that wanted to write while we only wait for
+	 * readability gets another chance each second. */
+	if (c->poll && tls_pending(c) && c->tls_tcp_up) {
+		mosquitto_loop_read(c->mosq, 1);
+		if (c->poll && tls_pending(c))
+			mosquitto_loop_write(c->mosq, 1);
+	}
+	if (c->poll)
+		sync_poll(c);
 }

@@ -50,6 +50,21 @@ void *sim_conn_userdata(const struct sim_conn *c);
 int sim_conn_set_will(struct sim_conn *c, const char *topic,
 		      const void *payload, size_t len, int qos, bool retain);
 
+/* Username and password for the next connects (copied; pass may be NULL).
+ * 0 or -ENOMEM. */
+int sim_conn_set_auth(struct sim_conn *c, const char *user, const char *pass);
+
+/* TLS for the next connects: the broker's certificate is checked against
+ * cafile (and its name or address against the host connected to); certfile
+ * and keyfile (both or neither) are the client's certificate for mutual TLS.
+ * Paths are copied; the files are read at each connect. 0 or -ENOMEM. */
+int sim_conn_set_tls(struct sim_conn *c, const char *cafile, const char *certfile,
+		     const char *keyfile);
+
+/* Socket wake-ups of every connection in the process (a handshake that
+ * spins shows here). */
+unsigned long sim_conn_poll_wakeups(void);
+
 /* Start a non-blocking connect; completion is reported by handlers.connected
  * (or handlers.disconnected on failure). 0, -EALREADY if a socket is open,
  * -ECONNREFUSED/-EIO when the connect fails at once. */
