@@ -13,6 +13,7 @@
  * broker forwards messages to edged in the order it processed them, so
  * once `devices show` reports that seq, anything the attacker's attempt
  * let through would already have been seen. */
+#include <assert.h>
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -57,6 +58,21 @@ static uint64_t now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* broker-config arguments for a mutual-TLS listener on a free port with the
+ * CA and server certificate in s; returns the new argument count. */
+static int add_mutual_tls_listener(struct sec *s, int n)
+{
+	s->tls_port = h_free_port();
+	snprintf(s->tls_port_s, sizeof s->tls_port_s, "%d", s->tls_port);
+	const char *tls[] = { "--tls-listener", s->tls_port_s, "--tls-bind", "127.0.0.1",
+			      "--cafile", s->ca_crt, "--certfile", s->srv_crt,
+			      "--keyfile", s->srv_key, "--require-certificate" };
+	for (size_t i = 0; i < sizeof tls / sizeof tls[0]; i++)
+		s->args[n++] = tls[i];
+	assert((size_t)n < sizeof s->args / sizeof s->args[0]);
+	return n;
 }
 
 /* The path of a tool in PATH (static buffer per call site is enough: the
@@ -221,19 +237,7 @@ static void sec_world(struct sec *s, int mode)
 	s->args[n++] = s->acl;
 	if (mode != PLAIN) {
 		make_tls(s);
-		s->tls_port = h_free_port();
-		snprintf(s->tls_port_s, sizeof s->tls_port_s, "%d", s->tls_port);
-		s->args[n++] = "--tls-listener";
-		s->args[n++] = s->tls_port_s;
-		s->args[n++] = "--tls-bind";
-		s->args[n++] = "127.0.0.1";
-		s->args[n++] = "--cafile";
-		s->args[n++] = s->ca_crt;
-		s->args[n++] = "--certfile";
-		s->args[n++] = s->srv_crt;
-		s->args[n++] = "--keyfile";
-		s->args[n++] = s->srv_key;
-		s->args[n++] = "--require-certificate";
+		n = add_mutual_tls_listener(s, n);
 		if (mode == MUTUAL_TLS_CRL) {
 			make_crl(s);
 			s->args[n++] = "--crlfile";
@@ -1044,19 +1048,7 @@ static void fleet_world(struct sec *s, enum fleet_auth auth, unsigned nodes, cha
 		snprintf(s->srv_crt, sizeof s->srv_crt, "%s/server.crt", s->dir);
 		snprintf(s->srv_key, sizeof s->srv_key, "%s/server.key", s->dir);
 		chmod(s->srv_key, 0644);
-		s->tls_port = h_free_port();
-		snprintf(s->tls_port_s, sizeof s->tls_port_s, "%d", s->tls_port);
-		s->args[n++] = "--tls-listener";
-		s->args[n++] = s->tls_port_s;
-		s->args[n++] = "--tls-bind";
-		s->args[n++] = "127.0.0.1";
-		s->args[n++] = "--cafile";
-		s->args[n++] = s->ca_crt;
-		s->args[n++] = "--certfile";
-		s->args[n++] = s->srv_crt;
-		s->args[n++] = "--keyfile";
-		s->args[n++] = s->srv_key;
-		s->args[n++] = "--require-certificate";
+		n = add_mutual_tls_listener(s, n);
 	}
 	s->args[n] = NULL;
 	h_broker_config_args(s->args);
