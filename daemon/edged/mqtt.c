@@ -740,8 +740,11 @@ static int mqtt_configure(struct edged_mqtt *m, const struct edge_settings *s)
 	if (rc < 0)
 		return rc;
 	if (s->mqtt.username[0]) {
+		/* At most one of them is set (the config refuses both). */
+		const char *pw = s->mqtt.password[0] ? s->mqtt.password
+						     : s->mqtt.password_from_file;
 		rc = mosquitto_username_pw_set(m->mosq, s->mqtt.username,
-					       s->mqtt.password[0] ? s->mqtt.password : NULL);
+					       pw[0] ? pw : NULL);
 		if (rc != MOSQ_ERR_SUCCESS) {
 			edge_log(EDGE_LOG_ERR, "mqtt", "credentials: %s", mosquitto_strerror(rc));
 			return -EINVAL;

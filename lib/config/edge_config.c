@@ -159,6 +159,12 @@ int edge_config_load_file(edge_config *c, const char *path, char *err,
 		edge_log(EDGE_LOG_WARNING, "config",
 			 "%s holds mqtt.password and is readable by everyone; "
 			 "consider chmod o-r", path);
+	if (rc == 0 && (c->s.mqtt.password_file_mode & (S_IRGRP | S_IROTH)))
+		edge_log(EDGE_LOG_WARNING, "config",
+			 "mqtt.password_file %s is readable by %s; "
+			 "make it readable by edged only (chmod 0600, or a systemd credential)",
+			 c->s.mqtt.password_file,
+			 (c->s.mqtt.password_file_mode & S_IROTH) ? "everyone" : "its group");
 	return rc;
 }
 
@@ -322,4 +328,9 @@ void edge_config_keep_restart_only(edge_config *next, const edge_config *cur)
 	       sizeof cur->s.paths.database_file);
 	memcpy(next->s.paths.control_socket_path, cur->s.paths.control_socket_path,
 	       sizeof cur->s.paths.control_socket_path);
+	/* The broker credentials wait for a restart too, even when only the
+	 * content of mqtt.password_file changed. */
+	memcpy(next->s.mqtt.password_from_file, cur->s.mqtt.password_from_file,
+	       sizeof cur->s.mqtt.password_from_file);
+	next->s.mqtt.password_file_mode = cur->s.mqtt.password_file_mode;
 }

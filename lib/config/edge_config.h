@@ -70,6 +70,7 @@ struct edge_settings {
 		char client_id[EDGE_CONFIG_NAME_MAX];
 		char username[EDGE_CONFIG_NAME_MAX];   /* "" = anonymous */
 		char password[EDGE_CONFIG_NAME_MAX];   /* secret */
+		char password_file[EDGE_CONFIG_PATH_MAX]; /* "" = none */
 		char tls_ca_file[EDGE_CONFIG_PATH_MAX]; /* "" = no TLS */
 		char tls_cert_file[EDGE_CONFIG_PATH_MAX];
 		char tls_key_file[EDGE_CONFIG_PATH_MAX];
@@ -81,6 +82,11 @@ struct edge_settings {
 		size_t max_payload_bytes;
 		size_t max_packet_bytes;       /* MQTT v5 Maximum Packet Size on CONNECT */
 		int session_expiry_s;          /* 0 = clean session */
+		/* Derived by load/check (not keys): the first line of
+		 * password_file (secret; "" when password_file is unset),
+		 * and that file's mode, for the permission warning. */
+		char password_from_file[EDGE_CONFIG_NAME_MAX];
+		unsigned password_file_mode;
 	} mqtt;
 	struct {
 		int max_devices;
@@ -127,7 +133,8 @@ const struct edge_settings *edge_config_settings(const edge_config *c);
  * err (may be NULL) holds one line without trailing newline.
  * Returns 0, EDGE_ECONFIG (bad content), -errno (file unreadable),
  * EDGE_ETOOBIG (over 1 MiB) or -ENOMEM. Logs a warning (group "config")
- * when the file holds mqtt.password and is world-readable. */
+ * when the file holds mqtt.password and is world-readable, or when
+ * mqtt.password_file is readable by its group or others. */
 int edge_config_load_file(edge_config *c, const char *path, char *err,
 			  size_t errlen) EDGE_WUR;
 
@@ -145,7 +152,10 @@ int edge_config_set(edge_config *c, const char *name, const char *value,
 
 /* Cross-key checks (reconnect_min_ms <= reconnect_max_ms, TLS cert and key
  * together, the socket path fits sun_path, ...) and recomputation of the
- * derived paths. Returns 0 or EDGE_ECONFIG. */
+ * derived paths. It also reads mqtt.password_file (a regular file; its
+ * first line, at most 255 bytes, is the password; a relative name is taken
+ * in $CREDENTIALS_DIRECTORY, systemd's LoadCredential=), so every load,
+ * reload and edge_config_check() reads it again. Returns 0 or EDGE_ECONFIG. */
 int edge_config_check(edge_config *c, char *err, size_t errlen) EDGE_WUR;
 
 /* Current value of one key in its file form (secrets included: for

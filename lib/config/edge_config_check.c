@@ -5,8 +5,13 @@
  * restart-only keys with the new reloadable ones without checking again. */
 #include "edge_config_table.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 /* "FILE:LINE: " when the key was set in the file, "FILE: " when only the
  * file is known, "" for settings made through edge_config_set(). */
@@ -61,6 +66,112 @@ static int join(char *out, size_t len, const char *dir, const char *name)
 	return n >= 0 && (size_t)n < len ? 0 : -1;
 }
 
+/* Reads the first line of mqtt.password_file (resolved in dir when
+ * relative) into s->mqtt.password_from_file. On error returns EDGE_ECONFIG
+ * with what is wrong in why. */
+static int read_password_file(struct edge_settings *s, const char *dir,
+			      char *why, size_t whylen)
+{
+	char path[EDGE_CONFIG_PATH_MAX];
+	char buf[EDGE_CONFIG_NAME_MAX + 1]; /* one more: detects a long line */
+	struct stat st;
+	size_t len = 0;
+	int rc = EDGE_ECONFIG;
+
+	if (join(path, sizeof path, dir, s->mqtt.password_file) < 0) {
+		snprintf(why, whylen, "the path within $CREDENTIALS_DIRECTORY is longer than %d characters",
+			 EDGE_CONFIG_PATH_MAX - 1);
+		return EDGE_ECONFIG;
+	}
+	/* O_NONBLOCK: a FIFO must not hang the load; it is refused below. */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0) {
+		snprintf(why, whylen, "cannot open %s: %s", path, strerror(errno));
+		return EDGE_ECONFIG;
+	}
+	if (fstat(fd, &st) < 0) {
+		snprintf(why, whylen, "cannot stat %s: %s", path, strerror(errno));
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(why, whylen, "%s is not a regular file", path);
+		goto out;
+	}
+	while (len < sizeof buf) {
+		ssize_t n = read(fd, buf + len, sizeof buf - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			snprintf(why, whylen, "cannot read %s: %s", path, strerror(errno));
+			goto out;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	char *nl = memchr(buf, '\n', len);
+	size_t line = nl ? (size_t)(nl - buf) : len;
+	if (line > EDGE_CONFIG_NAME_MAX - 1) {
+		snprintf(why, whylen, "the password in %s is longer than %d bytes", path,
+			 EDGE_CONFIG_NAME_MAX - 1);
+		goto out;
+	}
+	if (line > 0 && buf[line - 1] == '\r')
+		line--; /* a file written on Windows */
+	if (line == 0) {
+		snprintf(why, whylen, "%s is empty; its first line must be the password", path);
+		goto out;
+	}
+	if (memchr(buf, '\0', line)) {
+		snprintf(why, whylen, "%s holds a NUL byte in its first line", path);
+		goto out;
+	}
+	memcpy(s->mqtt.password_from_file, buf, line);
+	memset(s->mqtt.password_from_file + line, 0,
+	       sizeof s->mqtt.password_from_file - line);
+	/* systemd's credentials directory is the unit's alone, whatever the
+	 * mode bits of a copy (an ACL for the unit's user shows as group
+	 * bits): only a file of the operator's choosing is worth a warning. */
+	s->mqtt.password_file_mode = dir[0] ? 0 : (unsigned)st.st_mode;
+	rc = 0;
+out:
+	explicit_bzero(buf, sizeof buf);
+	close(fd);
+	return rc;
+}
+
+/* The mqtt.password_file rules, then the file itself. */
+static int check_password_file(struct edge_settings *s, const char *file,
+			       const unsigned *lines, char *err, size_t errlen)
+{
+	char at[EDGE_CONFIG_PATH_MAX + 32], why[EDGE_CONFIG_PATH_MAX + 128];
+	const char *dir = "";
+
+	explicit_bzero(s->mqtt.password_from_file, sizeof s->mqtt.password_from_file);
+	s->mqtt.password_file_mode = 0;
+	if (!s->mqtt.password_file[0])
+		return 0;
+	if (s->mqtt.password[0])
+		return edge__cfg_error(err, errlen,
+				       "%smqtt.password and mqtt.password_file are both set; keep one",
+				       where(at, sizeof at, file, lines,
+					     either(lines, "mqtt.password_file", "mqtt.password")));
+	where(at, sizeof at, file, lines, "mqtt.password_file");
+	if (!s->mqtt.username[0])
+		return edge__cfg_error(err, errlen, "%smqtt.password_file needs mqtt.username", at);
+	if (s->mqtt.password_file[0] != '/') {
+		dir = getenv("CREDENTIALS_DIRECTORY");
+		if (!dir || !dir[0])
+			return edge__cfg_error(err, errlen,
+					       "%smqtt.password_file = %s: relative mqtt.password_file needs $CREDENTIALS_DIRECTORY (systemd LoadCredential=)",
+					       at, s->mqtt.password_file);
+	}
+	if (read_password_file(s, dir, why, sizeof why) < 0)
+		return edge__cfg_error(err, errlen, "%smqtt.password_file = %s: %s", at,
+				       s->mqtt.password_file, why);
+	return 0;
+}
+
 int edge__cfg_check(struct edge_settings *s, const char *file,
 		    const unsigned *lines, char *err, size_t errlen)
 {
@@ -87,6 +198,8 @@ int edge__cfg_check(struct edge_settings *s, const char *file,
 				       "%smqtt.password needs mqtt.username",
 				       where(at, sizeof at, file, lines,
 					     "mqtt.password"));
+	if (check_password_file(s, file, lines, err, errlen) < 0)
+		return EDGE_ECONFIG;
 	/* A node message is its payload plus topic (<= 256 bytes) and the
 	 * fixed header and properties: 512 bytes of headroom covers them. */
 	if (s->mqtt.max_packet_bytes < s->mqtt.max_payload_bytes + 512)

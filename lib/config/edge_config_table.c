@@ -138,6 +138,8 @@ const struct edge__cfg_key edge__cfg_keys[] = {
 	       "User name for the broker; empty = anonymous."),
 	STRING(mqtt, password, "", NULL, EMPTY | SECRET,
 	       "Password for the broker (needs username); never shown by edgectl or --dump-config."),
+	PATH(mqtt, password_file, "", EMPTY,
+	     "File whose first line is the broker password (needs username; not with password), read at start-up: a regular file, at most 255 bytes, best readable by edged only. A relative name is a systemd credential, looked up in $CREDENTIALS_DIRECTORY, and an error without it: the shipped edged.service passes /etc/credstore/edged-mqtt-password (root, mode 0600) as credential mqtt-password, so set password_file = mqtt-password. A changed file takes a restart."),
 	PATH(mqtt, tls_ca_file, "", EMPTY | ABS,
 	     "CA certificate file (PEM); setting it enables TLS to the broker."),
 	PATH(mqtt, tls_cert_file, "", EMPTY | ABS,

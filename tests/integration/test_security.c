@@ -1230,6 +1230,71 @@ START_TEST(rotated_password_replaces_the_old)
 }
 END_TEST
 
+/* edged's password as a systemd credential: mqtt.password_file names a
+ * file in $CREDENTIALS_DIRECTORY (set here as systemd's LoadCredential=
+ * sets it for the unit). edged logs in as its own user and serves a node;
+ * the password shows in neither edgectl config nor edged's log. */
+START_TEST(edged_logs_in_with_a_password_file)
+{
+	struct sec s;
+	struct cli v;
+	char creds[520], file[560], bin[512];
+
+	memset(&s, 0, sizeof s);
+	snprintf(s.victim, sizeof s.victim, "%s", h_node_id(1));
+	s.e = h_env_new();
+	snprintf(s.dir, sizeof s.dir, "%s/security", s.e->dir);
+	ck_assert_msg(mkdir(s.dir, 0755) == 0, "mkdir %s: %s", s.dir, strerror(errno));
+	snprintf(s.pw, sizeof s.pw, "%s/passwd", s.dir);
+	snprintf(s.acl, sizeof s.acl, "%s/acl", s.dir);
+	add_user(&s, "edged", EDGED_PASS, true);
+	add_user(&s, s.victim, VICTIM_PASS, false);
+	chmod(s.pw, 0644);
+	snprintf(bin, sizeof bin, "%s", s.e->edgectl_bin);
+	{
+		const char *argv[] = { bin, "broker-config", "--print-acl", NULL };
+		h_run(s.acl, argv);
+	}
+	s.args[0] = "--password-file";
+	s.args[1] = s.pw;
+	s.args[2] = "--acl-file";
+	s.args[3] = s.acl;
+	s.args[4] = NULL;
+	h_broker_config_args(s.args);
+	h_broker_start(s.e);
+
+	snprintf(creds, sizeof creds, "%s/credentials", s.dir);
+	ck_assert_int_eq(mkdir(creds, 0700), 0);
+	snprintf(file, sizeof file, "%s/mqtt-password", creds);
+	write_text(file, EDGED_PASS "\n");
+	ck_assert_int_eq(chmod(file, 0400), 0);
+	ck_assert_int_eq(setenv("CREDENTIALS_DIRECTORY", creds, 1), 0);
+	h_cfg_set(s.e, "mqtt.username", "edged");
+	h_cfg_set(s.e, "mqtt.password_file", "mqtt-password");
+	h_edged_start(s.e); /* waits for the broker connection */
+
+	ck_assert_int_eq(cli_connect(&s, &v, "victim", s.victim, s.victim, VICTIM_PASS, NULL, 0,
+				     NULL, NULL), 0);
+	node_register(&v, s.victim);
+	h_wait_status(s.e, "nodes.online", "==", 1, 10000);
+
+	json_t *cfg = h_edgectl_json(s.e, "config", NULL);
+	char *text = json_dumps(cfg, 0);
+	ck_assert_ptr_nonnull(text);
+	ck_assert_ptr_nonnull(strstr(text, "mqtt-password"));
+	ck_assert_ptr_null(strstr(text, EDGED_PASS));
+	free(text);
+	json_decref(cfg);
+	char *log = h_edged_log(s.e);
+	ck_assert_ptr_null(strstr(log, EDGED_PASS));
+	free(log);
+
+	unsetenv("CREDENTIALS_DIRECTORY");
+	cli_free(&v);
+	sec_free(&s);
+}
+END_TEST
+
 int main(int argc, char **argv)
 {
 	const struct h_case cases[] = {
@@ -1249,6 +1314,7 @@ int main(int argc, char **argv)
 		{ "certificate_fleet_registers_over_mutual_tls",
 		  certificate_fleet_registers_over_mutual_tls, 240 },
 		{ "rotated_password_replaces_the_old", rotated_password_replaces_the_old, 120 },
+		{ "edged_logs_in_with_a_password_file", edged_logs_in_with_a_password_file, 60 },
 	};
 	int rc;
 

@@ -207,6 +207,9 @@ says() { # IDENTIFIER CURSOR PATTERN [-m1]
 }
 
 # 3. Start: systemctl start of a Type=notify unit returns once READY=1 came.
+# No broker password is set up: the unit's LoadCredential= must not need one.
+in_ct test ! -e /etc/credstore/edged-mqtt-password ||
+	fail "the container already has a credential file"
 c0=$(cursor)
 in_ct timeout 90 systemctl start edged || fail "systemctl start edged failed"
 [ "$(prop edged Type)" = notify ] || fail "Type is $(prop edged Type), not notify"
@@ -304,6 +307,42 @@ in_ct timeout 60 systemctl stop edged || fail "systemctl stop edged failed"
 wait_until 10 "STOPPING=1 in the journal" manager_says "$c5" 'Got notification message.*STOPPING=1'
 manager_says "$c5" 'Deactivated successfully' || fail "no 'Deactivated successfully' in the journal"
 ok "systemctl stop: STOPPING=1, exit 0, result success"
+
+# 9. A broker that requires a password: edged gets it as a systemd
+# credential from /etc/credstore (the unit's LoadCredential=), not from a
+# file it can read itself, and logs in with it.
+pw=cred-$$-P4ss#word
+in_ct sh -c "umask 077 && mkdir -p /etc/credstore && printf '%s\n' '$pw' >/etc/credstore/edged-mqtt-password" ||
+	fail "cannot write the credential file"
+in_ct mosquitto_passwd -c -b /etc/mosquitto/edged-test.passwd edged "$pw" ||
+	fail "mosquitto_passwd"
+in_ct chown mosquitto /etc/mosquitto/edged-test.passwd || fail "chown of the broker's password file"
+cat >"$root/etc/mosquitto/conf.d/edged-test.conf" <<'EOF'
+listener 1883 127.0.0.1
+allow_anonymous false
+password_file /etc/mosquitto/edged-test.passwd
+EOF
+in_ct timeout 60 systemctl restart mosquitto || fail "restarting mosquitto with passwords"
+printf '[mqtt]\nusername = edged\npassword_file = mqtt-password\n' \
+	>"$root$sysconfdir/edged/edged.conf"
+c6=$(cursor)
+in_ct timeout 90 systemctl start edged || fail "systemctl start edged with a credential failed"
+wait_until 30 "edged to log in to the password-protected broker" connected
+# The broker admits no anonymous client: edged logged in as user edged.
+logged_in() {
+	{ in_ct cat /var/log/mosquitto/mosquitto.log; journal_since "$c6"; } 2>/dev/null |
+		grep -q "as edged (.*u'edged')"
+}
+wait_until 10 "mosquitto to log edged's login as user edged" logged_in
+in_ct edgectl config | grep -q '^mqtt\.password_file.*mqtt-password' ||
+	fail "edgectl config does not show mqtt.password_file = mqtt-password"
+if journal_since "$c6" | grep -F -- "$pw" || in_ct edgectl config | grep -F -- "$pw"; then
+	fail "the broker password appears in the journal or in edgectl config"
+fi
+! says edged "$c6" 'password_file.*readable by' ||
+	fail "edged warns about the mode of its credential"
+in_ct timeout 60 systemctl stop edged || fail "systemctl stop edged (credential)"
+ok "password-protected broker: edged logged in with credential mqtt-password; the password is in no log"
 
 say "# all checks passed after $(elapsed) s"
 exit 0

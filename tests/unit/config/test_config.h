@@ -10,6 +10,7 @@ TCase *test_config_errors_tcase(void);
 TCase *test_config_values_tcase(void);
 TCase *test_config_reference_tcase(void);
 TCase *test_config_robustness_tcase(void);
+TCase *test_config_password_file_tcase(void);
 
 /* Load text (named "t.conf") into a fresh default config. Returns the
  * load's result; err receives the message. *out gets the config (caller

@@ -37,6 +37,7 @@ int main(void)
 	suite_add_tcase(s, test_config_errors_tcase());
 	suite_add_tcase(s, test_config_values_tcase());
 	suite_add_tcase(s, test_config_robustness_tcase());
+	suite_add_tcase(s, test_config_password_file_tcase());
 	if (getenv("EDGE_SOURCE_ROOT"))
 		suite_add_tcase(s, test_config_reference_tcase());
 	else

@@ -211,7 +211,7 @@ START_TEST(foreach_lists_every_key_and_hides_secrets)
 	char err[256];
 
 	ck_assert_int_eq(edge_config_foreach(c, collect, got), 0);
-	ck_assert_int_eq(got->count, 43);
+	ck_assert_int_eq(got->count, 44);
 	int pw = find(got, "mqtt.password");
 	ck_assert_str_eq(got->values[pw], ""); /* unset: nothing to hide */
 	ck_assert_uint_eq(got->flags[pw], EDGE_CONFIG_SECRET | EDGE_CONFIG_EMPTY_OK);
@@ -419,7 +419,7 @@ START_TEST(table_is_consistent)
 	static const char *const tied[][3] = {
 		{ "mqtt.reconnect_min_ms", "mqtt.reconnect_max_ms", NULL },
 		{ "mqtt.tls_cert_file", "mqtt.tls_key_file", "mqtt.tls_ca_file" },
-		{ "mqtt.username", "mqtt.password", NULL },
+		{ "mqtt.username", "mqtt.password", "mqtt.password_file" },
 		{ "store.group_commit_max_ops", "store.queue_max_ops", NULL },
 		{ "paths.state_dir", "paths.database", NULL },
 		{ "paths.runtime_dir", "paths.control_socket", NULL },

@@ -1,8 +1,9 @@
 #!/bin/sh
 # Checks the generated service unit: hardening exposure (systemd-analyze
-# security, offline) must stay at or below a bound, and the unit must pass
-# systemd-analyze verify, and systemctl reload must go through edgectl (it
-# reports edged's verdict and needs no /bin/kill).
+# security, offline) must stay at or below a bound, the unit must pass
+# systemd-analyze verify, systemctl reload must go through edgectl (it
+# reports edged's verdict and needs no /bin/kill), and the broker password's
+# credential must not fail an anonymous setup's start.
 # Usage: check_unit.sh UNIT [EDGED_BINARY [SYSUSERS [EDGECTL_BINARY]]]
 # Exit codes follow meson: 0 pass, 1 fail, 77 skip.
 set -u
@@ -45,6 +46,23 @@ case $reload in
 	/*/edgectl\ *reload) echo "ExecReload: $reload" ;;
 	*)
 		echo "FAIL: ExecReload is '$reload', not edgectl ... reload"
+		exit 1
+		;;
+esac
+
+# edged's broker password comes as credential mqtt-password (a relative
+# mqtt.password_file). Its source must be a credential name (searched in
+# /etc/credstore and friends, and skipped when missing), not an absolute
+# path: that would fail every start of an anonymous setup without the file.
+cred=$(sed -n 's/^[[:space:]]*LoadCredential[[:space:]]*=[[:space:]]*//p' "$unit")
+case $cred in
+	mqtt-password:/*)
+		echo "FAIL: LoadCredential=$cred has an absolute source; a missing file fails the start"
+		exit 1
+		;;
+	mqtt-password:?*|mqtt-password) echo "LoadCredential: $cred" ;;
+	*)
+		echo "FAIL: LoadCredential is '$cred', not mqtt-password from a credential store"
 		exit 1
 		;;
 esac
