@@ -60,6 +60,25 @@ static uint64_t now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+/* The ACL file from `edgectl broker-config --print-acl` (the product's own
+ * table) and the broker-config arguments that enforce it with s->pw; returns
+ * the argument count so far. */
+static int add_access_control(struct sec *s)
+{
+	char bin[512];
+	int n = 0;
+
+	snprintf(bin, sizeof bin, "%s", s->e->edgectl_bin);
+	const char *acl_argv[] = { bin, "broker-config", "--print-acl", NULL };
+	h_run(s->acl, acl_argv);
+	s->args[n++] = "--password-file";
+	s->args[n++] = s->pw;
+	s->args[n++] = "--acl-file";
+	s->args[n++] = s->acl;
+	s->args[n] = NULL;
+	return n;
+}
+
 /* broker-config arguments for a mutual-TLS listener on a free port with the
  * CA and server certificate in s; returns the new argument count. */
 static int add_mutual_tls_listener(struct sec *s, int n)
@@ -211,7 +230,6 @@ enum { PLAIN, MUTUAL_TLS, MUTUAL_TLS_CRL };
  * mode), edged with its own credentials. */
 static void sec_world(struct sec *s, int mode)
 {
-	char bin[512];
 	int n = 0;
 
 	memset(s, 0, sizeof *s);
@@ -227,14 +245,7 @@ static void sec_world(struct sec *s, int mode)
 	add_user(s, s->victim, VICTIM_PASS, false);
 	add_user(s, s->attacker, ATTACKER_PASS, false);
 	chmod(s->pw, 0644);
-	snprintf(bin, sizeof bin, "%s", s->e->edgectl_bin);
-	const char *acl_argv[] = { bin, "broker-config", "--print-acl", NULL };
-	h_run(s->acl, acl_argv);
-
-	s->args[n++] = "--password-file";
-	s->args[n++] = s->pw;
-	s->args[n++] = "--acl-file";
-	s->args[n++] = s->acl;
+	n = add_access_control(s);
 	if (mode != PLAIN) {
 		make_tls(s);
 		n = add_mutual_tls_listener(s, n);
@@ -1007,7 +1018,7 @@ enum fleet_auth { FLEET_PASSWORDS, FLEET_CERTIFICATES };
 static void fleet_world(struct sec *s, enum fleet_auth auth, unsigned nodes, char *creds,
 			size_t creds_cap)
 {
-	char bin[512], count[16];
+	char count[16];
 	int n = 0;
 
 	memset(s, 0, sizeof *s);
@@ -1028,14 +1039,7 @@ static void fleet_world(struct sec *s, enum fleet_auth auth, unsigned nodes, cha
 	}
 	/* mosquitto started as root reads it as its own user. */
 	chmod(s->pw, 0644);
-	snprintf(bin, sizeof bin, "%s", s->e->edgectl_bin);
-	const char *acl_argv[] = { bin, "broker-config", "--print-acl", NULL };
-	h_run(s->acl, acl_argv);
-
-	s->args[n++] = "--password-file";
-	s->args[n++] = s->pw;
-	s->args[n++] = "--acl-file";
-	s->args[n++] = s->acl;
+	n = add_access_control(s);
 	if (auth == FLEET_CERTIFICATES) {
 		const char *ca[] = { pki_tool(), "ca", s->dir, "edged-test-gateway-CA", NULL };
 		const char *srv[] = { pki_tool(), "server", s->dir, "127.0.0.1", NULL };
@@ -1151,7 +1155,7 @@ static void write_text(const char *path, const char *text)
 START_TEST(rotated_password_replaces_the_old)
 {
 	struct sec s;
-	char creds[480], needle[128], bin[512];
+	char creds[480], needle[128];
 	long from;
 	json_t *d;
 
@@ -1171,16 +1175,7 @@ START_TEST(rotated_password_replaces_the_old)
 	}
 	chmod(s.pw, 0644);
 	write_text(creds, "sim-00000:old-0\nsim-00001:old-1\nsim-00002:old-2\n");
-	snprintf(bin, sizeof bin, "%s", s.e->edgectl_bin);
-	{
-		const char *argv[] = { bin, "broker-config", "--print-acl", NULL };
-		h_run(s.acl, argv);
-	}
-	s.args[0] = "--password-file";
-	s.args[1] = s.pw;
-	s.args[2] = "--acl-file";
-	s.args[3] = s.acl;
-	s.args[4] = NULL;
+	(void)add_access_control(&s);
 	h_broker_config_args(s.args);
 	h_broker_start(s.e);
 	h_broker_config_args(NULL);
@@ -1238,7 +1233,7 @@ START_TEST(edged_logs_in_with_a_password_file)
 {
 	struct sec s;
 	struct cli v;
-	char creds[520], file[560], bin[512];
+	char creds[520], file[560];
 
 	memset(&s, 0, sizeof s);
 	snprintf(s.victim, sizeof s.victim, "%s", h_node_id(1));
@@ -1250,16 +1245,7 @@ START_TEST(edged_logs_in_with_a_password_file)
 	add_user(&s, "edged", EDGED_PASS, true);
 	add_user(&s, s.victim, VICTIM_PASS, false);
 	chmod(s.pw, 0644);
-	snprintf(bin, sizeof bin, "%s", s.e->edgectl_bin);
-	{
-		const char *argv[] = { bin, "broker-config", "--print-acl", NULL };
-		h_run(s.acl, argv);
-	}
-	s.args[0] = "--password-file";
-	s.args[1] = s.pw;
-	s.args[2] = "--acl-file";
-	s.args[3] = s.acl;
-	s.args[4] = NULL;
+	(void)add_access_control(&s);
 	h_broker_config_args(s.args);
 	h_broker_start(s.e);
 
