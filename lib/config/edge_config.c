@@ -328,6 +328,7 @@ void edge_config_keep_restart_only(edge_config *next, const edge_config *cur)
 	       sizeof cur->s.paths.database_file);
 	memcpy(next->s.paths.control_socket_path, cur->s.paths.control_socket_path,
 	       sizeof cur->s.paths.control_socket_path);
+	memcpy(next->s.broker.pki_path, cur->s.broker.pki_path, sizeof cur->s.broker.pki_path);
 	/* The broker credentials wait for a restart too, even when only the
 	 * content of mqtt.password_file changed. */
 	memcpy(next->s.mqtt.password_from_file, cur->s.mqtt.password_from_file,

@@ -94,6 +94,7 @@ struct edge_settings {
 		int default_heartbeat_interval_s;
 		int persist_interval_s;        /* coalesced counter/last-seen writes */
 		int summary_interval_s;        /* fleet-wide transition log lines */
+		int admission;                 /* enum edge_config_admission */
 	} registry;
 	struct {
 		int busy_timeout_ms;
@@ -113,6 +114,22 @@ struct edge_settings {
 		int client_timeout_ms;
 		int request_timeout_ms;        /* whole request from its first byte */
 	} control;
+	struct {
+		char identity_dir[EDGE_CONFIG_PATH_MAX]; /* "" = edged manages no identities */
+		char pki_dir[EDGE_CONFIG_PATH_MAX];      /* as configured */
+		int file_mode;                           /* passwd, acl, crl */
+		char pid_file[EDGE_CONFIG_PATH_MAX];     /* "" = reload by the path unit */
+		char node_url[EDGE_CONFIG_NAME_MAX];     /* "" = mqtt://mqtt.host:mqtt.port */
+		int cert_days;
+		/* Derived by check: pki_dir within paths.state_dir. */
+		char pki_path[EDGE_CONFIG_PATH_MAX];
+	} broker;
+};
+
+/* registry.admission */
+enum edge_config_admission {
+	EDGE_CONFIG_ADMIT_OPEN,        /* any id the broker lets in may register */
+	EDGE_CONFIG_ADMIT_PROVISIONED, /* only ids provisioned with edgectl nodes provision */
 };
 
 typedef struct edge_config edge_config;

@@ -221,6 +221,14 @@ int edge__cfg_check(struct edge_settings *s, const char *file,
 				       where(at, sizeof at, file, lines, k),
 				       EDGE_CONFIG_PATH_MAX - 1);
 	}
+	if (join(s->broker.pki_path, sizeof s->broker.pki_path, s->paths.state_dir,
+		 s->broker.pki_dir) < 0) {
+		k = either(lines, "broker.pki_dir", "paths.state_dir");
+		return edge__cfg_error(err, errlen,
+				       "%sbroker.pki_dir: the path within paths.state_dir is longer than %d characters",
+				       where(at, sizeof at, file, lines, k),
+				       EDGE_CONFIG_PATH_MAX - 1);
+	}
 	if (join(s->paths.control_socket_path, sizeof s->paths.control_socket_path,
 		 s->paths.runtime_dir, s->paths.control_socket) < 0) {
 		k = either(lines, "paths.control_socket", "paths.runtime_dir");

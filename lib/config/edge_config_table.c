@@ -60,6 +60,12 @@
 #define EMPTY EDGE_CONFIG_EMPTY_OK
 #define ABS EDGE__CFG_ABSOLUTE
 
+static const struct edge__cfg_enum_value admissions[] = {
+	{ "open", EDGE_CONFIG_ADMIT_OPEN },
+	{ "provisioned", EDGE_CONFIG_ADMIT_PROVISIONED },
+	{ NULL, 0 },
+};
+
 static const struct edge__cfg_enum_value log_levels[] = {
 	{ "err", EDGE_LOG_ERR },
 	{ "warning", EDGE_LOG_WARNING },
@@ -106,6 +112,7 @@ const struct edge__cfg_section edge__cfg_sections[] = {
 	{ "registry", "The registry of nodes." },
 	{ "store", "The SQLite database and its writer thread." },
 	{ "control", "The control socket used by edgectl." },
+	{ "broker", "The broker's node identities edged manages: passwords, access rules, node certificates (docs/broker-security.md)." },
 };
 const size_t edge__cfg_nsections =
 	sizeof edge__cfg_sections / sizeof edge__cfg_sections[0];
@@ -173,6 +180,8 @@ const struct edge__cfg_key edge__cfg_keys[] = {
 		"Heartbeat counters and last-seen times are kept in memory and written at most this often (state changes and capabilities at once, everything at shutdown); after a crash the stored registry is at most this old."),
 	SECONDS(registry, summary_interval_s, "10", 1, 3600, R,
 		"Fleet-wide presence changes are logged as one line of counts per interval; per-node lines are at debug level."),
+	ENUM(registry, admission, "open", admissions, R,
+	     "Which ids may register. open: any node the broker lets in. provisioned: only ids with an active identity from 'edgectl nodes provision'; a hello from any other id is refused not_allowed. A revoked node is refused either way."),
 
 	MILLIS(store, busy_timeout_ms, "5000", 0, 600000, 0,
 	       "SQLite busy timeout."),
@@ -203,6 +212,19 @@ const struct edge__cfg_key edge__cfg_keys[] = {
 	       "Idle control connections are closed after this time."),
 	MILLIS(control, request_timeout_ms, "5000", 100, 600000, R,
 	       "A request must arrive whole within this time of its first byte; a slower client is answered 'timeout' and closed."),
+
+	PATH(broker, identity_dir, "", EMPTY | ABS,
+	     "Directory of the broker's identity files that edged writes: passwd (node passwords, mosquitto_passwd format), acl (the topic rules), ca.crl (revoked node certificates), and reload (touched after every change). Created with 'edgectl broker-init'. Empty = edged manages no node identities, and 'edgectl nodes provision' is refused."),
+	PATH(broker, pki_dir, "pki", 0,
+	     "Directory of the gateway CA (ca.key, ca.crt) that signs node certificates; relative to paths.state_dir. The key never leaves it."),
+	MODE(broker, file_mode, "0640", 0,
+	     "Permissions of the files edged writes into broker.identity_dir (octal); the broker must be able to read them (group mosquitto on the directory, see docs/broker-security.md)."),
+	PATH(broker, pid_file, "", EMPTY | ABS,
+	     "The broker's pid file: after each change edged sends the broker SIGHUP to reload its files (edged must be allowed to signal it: same user, as in scripts/run.sh). Empty = edged only touches broker.identity_dir/reload and the shipped edged-broker-reload.path unit reloads mosquitto."),
+	STRING(broker, node_url, "", no_blank_rule, EMPTY,
+	       "Where nodes reach the broker, written into every provisioning bundle: mqtt://HOST:PORT or mqtts://HOST:PORT (TLS). Empty = mqtt://mqtt.host:mqtt.port."),
+	INT(broker, cert_days, "3650", 1, 36500, R,
+	    "Validity of the node certificates 'edgectl nodes provision --tls-cert' issues, in days."),
 };
 const size_t edge__cfg_nkeys = sizeof edge__cfg_keys / sizeof edge__cfg_keys[0];
 
