@@ -66,6 +66,33 @@ static const char *const migrations[] = {
 	"INSERT INTO node_presence SELECT id, state, status_reason, reconnect_count,"
 	" last_seen_ms, hb_seq, hb_uptime_s, hb_inferences, hb_anomalies, hb_mqtt_reconnects,"
 	" hb_free_heap_bytes, hb_min_free_heap_bytes, hb_rssi_dbm FROM nodes;",
+	/* 3: node identities on the broker (edgectl nodes provision/revoke).
+	 * A revoked identity is kept for the record; its certificate serials
+	 * stay in the CRL. Only hashes of passwords are stored. A node the
+	 * operator revoked keeps its registry row, marked by revoked_ms. */
+	"ALTER TABLE nodes ADD COLUMN revoked_ms INTEGER;" /* NULL: not revoked */
+	"CREATE TABLE node_identity ("
+	" id TEXT PRIMARY KEY NOT NULL,"
+	" kind TEXT NOT NULL CHECK (kind IN ('password', 'certificate')),"
+	" state TEXT NOT NULL CHECK (state IN ('active', 'revoked')),"
+	" password_hash TEXT,"                 /* mosquitto $7$ hash, password kind */
+	" cert_serial TEXT,"                   /* uppercase hex, certificate kind */
+	" cert_fingerprint TEXT,"              /* SHA-256, lowercase hex */
+	" cert_not_after_ms INTEGER,"
+	" created_ms INTEGER NOT NULL,"
+	" rotated_ms INTEGER,"                 /* NULL: never rotated */
+	" revoked_ms INTEGER,"                 /* NULL: active */
+	" generation INTEGER NOT NULL DEFAULT 1," /* +1 per rotation */
+	" CHECK ((kind = 'password') = (password_hash IS NOT NULL)),"
+	" CHECK ((kind = 'certificate') = (cert_serial IS NOT NULL)),"
+	" CHECK ((state = 'revoked') = (revoked_ms IS NOT NULL))"
+	") WITHOUT ROWID;"
+	/* Every node certificate ever revoked or replaced: the CRL. */
+	"CREATE TABLE revoked_certificate ("
+	" serial TEXT PRIMARY KEY NOT NULL,"
+	" id TEXT NOT NULL,"
+	" revoked_ms INTEGER NOT NULL"
+	") WITHOUT ROWID;",
 };
 
 _Static_assert(sizeof migrations / sizeof migrations[0] == EDGE_STORE_SCHEMA_VERSION,
