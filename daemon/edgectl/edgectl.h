@@ -58,6 +58,7 @@ int edgectl_run_plain(int argc, char **argv, const char *usage, const char *cmd,
 /* Subcommands: argv[0] is the subcommand name. Return an exit code. */
 int edgectl_cmd_status(int argc, char **argv);
 int edgectl_cmd_devices(int argc, char **argv);
+int edgectl_cmd_nodes(int argc, char **argv);
 int edgectl_cmd_config(int argc, char **argv);
 int edgectl_cmd_reload(int argc, char **argv);
 /* Offline model tools (work on a local file, no daemon). */

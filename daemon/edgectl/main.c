@@ -20,6 +20,8 @@ struct edgectl_subcommand {
 static const struct edgectl_subcommand subcommands[] = {
 	{ "status", edgectl_cmd_status, "daemon, broker, node and store summary" },
 	{ "devices", edgectl_cmd_devices, "list nodes [--state S]; 'devices show ID' for one; 'devices remove ID [--force]'" },
+	{ "nodes", edgectl_cmd_nodes,
+	  "node broker identities: list; 'nodes provision ID... [--tls-cert] [--rotate] [--out PATH]'; 'nodes revoke ID'" },
 	{ "config", edgectl_cmd_config, "effective configuration of the daemon (secrets hidden)" },
 	{ "reload", edgectl_cmd_reload, "make edged re-read its configuration file" },
 	{ "model", edgectl_cmd_model, "offline model tools (local files, no daemon)" },
