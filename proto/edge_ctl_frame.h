@@ -81,6 +81,9 @@ enum edge_ctl_error {
 	EDGE_CTL_E_NOT_AUTHORISED,  /* "not_authorised": peer may not control */
 	EDGE_CTL_E_TIMEOUT,         /* "timeout": request not whole in time */
 	EDGE_CTL_E_BAD_CONFIG,      /* "bad_config": reload refused the file */
+	EDGE_CTL_E_EXISTS,          /* "exists": the object exists already */
+	EDGE_CTL_E_NOT_CONFIGURED,  /* "not_configured": the feature is not set up
+				     * in the configuration */
 	EDGE_CTL_E_COUNT
 };
 

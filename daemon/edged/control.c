@@ -21,8 +21,9 @@
 #define CONTROL_BACKLOG 16
 
 /* A connection's life: AUTHORISING (its group lookup is queued or on the
- * pool; nothing is read), SERVING (requests are read and answered), then
- * closing. The one timer measures, by state: the deadline of the peer
+ * pool; nothing is read), SERVING (requests are read and answered; while
+ * an asynchronous one is pending nothing is read and the timer is off),
+ * then closing. The one timer measures, by state: the deadline of the peer
  * check or of the request whose first byte has arrived
  * (request_timeout_ms, never pushed back by further bytes), the idle time
  * between requests (idle_timeout_ms, from the last read), or the linger of
@@ -30,6 +31,14 @@
 enum client_state {
 	CLIENT_AUTHORISING,
 	CLIENT_SERVING,
+};
+
+/* An asynchronous command of a connection: at most one at a time, since
+ * nothing more is read from it until this one is answered. */
+struct edged_ctl_call {
+	struct control_client *client;
+	bool pending;  /* started, not finished: the client is kept */
+	bool in_start; /* its start handler is running */
 };
 
 enum lookup_state {
@@ -56,6 +65,10 @@ struct control_client {
 	enum edged_ctl_role role; /* from the ids, then the lookup's result
 				   * (written on the pool thread) */
 	bool in_request;          /* part of a request has arrived */
+	struct edged_ctl_call call;
+	/* Bytes read behind the request whose call is pending, kept in rbuf
+	 * (nothing is read meanwhile) and fed once it is answered. */
+	size_t rest_off, rest_len;
 	size_t out_queued;        /* bytes handed to uv_write, not yet written */
 	unsigned writes_pending;
 	int open_handles;
@@ -300,23 +313,25 @@ static void role_who(const struct role_policy *p, enum edged_ctl_role role, char
 
 /* ---- client lifetime ---- */
 
-/* The server's memory goes with the last of its handles and of the lookups
- * still on the pool, once edged_control_free ran. */
+/* The server's memory goes with the last of its handles, of the lookups
+ * still on the pool and of the pending calls, once edged_control_free ran. */
 static void control_maybe_free(struct edged_control *c)
 {
-	if (!c->freeing || c->open_handles > 0 || c->stats.lookups_running > 0)
+	if (!c->freeing || c->open_handles > 0 || c->stats.lookups_running > 0 ||
+	    c->stats.calls_pending > 0)
 		return;
 	assert(!c->queue_head && c->stats.lookups_queued == 0);
 	free(c->path);
 	free(c);
 }
 
-/* A client's memory goes with the last of its handles, its writes and its
- * lookup (the work request lives inside it). */
+/* A client's memory goes with the last of its handles, its writes, its
+ * lookup (the work request lives inside it) and its pending call. */
 static void client_release(struct control_client *cl)
 {
 	assert(cl->open_handles >= 0);
-	if (cl->open_handles > 0 || cl->writes_pending > 0 || cl->lookup != LOOKUP_NONE)
+	if (cl->open_handles > 0 || cl->writes_pending > 0 || cl->lookup != LOOKUP_NONE ||
+	    cl->call.pending)
 		return;
 	free(cl->body);
 	free(cl);
@@ -556,6 +571,32 @@ static bool client_permitted(struct control_client *cl, const char *name,
 	return false;
 }
 
+/* Starts an asynchronous command: 0 if it is pending (or was answered
+ * from within start), else the error to answer now. */
+static int client_start(struct control_client *cl, const struct edged_ctl_command *cmd,
+			json_t *args, char *msg, size_t msglen)
+{
+	struct edged_control *c = cl->server;
+	struct edged_ctl_call *call = &cl->call;
+	int code;
+
+	assert(!call->pending && !cl->closing);
+	call->client = cl;
+	call->pending = true;
+	call->in_start = true;
+	c->stats.calls++;
+	c->stats.calls_pending++;
+	code = cmd->start(c->opt.ud, args, call, msg, msglen);
+	call->in_start = false;
+	if (code != 0) {
+		/* Refused: the handler must not have answered it too. */
+		assert(call->pending);
+		call->pending = false;
+		c->stats.calls_pending--;
+	}
+	return code;
+}
+
 static void client_request(struct control_client *cl, const uint8_t *body, size_t len)
 {
 	struct edged_control *c = cl->server;
@@ -593,6 +634,8 @@ static void client_request(struct control_client *cl, const uint8_t *body, size_
 		json_incref(args);
 	if (cmd && !client_permitted(cl, name, cmd->role, msg, sizeof msg))
 		code = EDGE_CTL_E_NOT_AUTHORISED;
+	else if (cmd && cmd->start)
+		code = client_start(cl, cmd, args, msg, sizeof msg);
 	else if (cmd)
 		code = cmd->run(c->opt.ud, args, &result, msg, sizeof msg);
 	else if (strcmp(name, "help") == 0)
@@ -605,6 +648,8 @@ static void client_request(struct control_client *cl, const uint8_t *body, size_
 	}
 	json_decref(args);
 	json_decref(req);
+	if (code == 0 && cmd && cmd->start)
+		return; /* answered by edged_ctl_call_finish */
 	if (code == 0 && !result) {
 		code = EDGE_CTL_E_INTERNAL;
 		snprintf(msg, sizeof msg, "command produced no result");
@@ -645,32 +690,13 @@ static void client_arm_after_read(struct control_client *cl)
 	client_timer(cl, c->opt.idle_timeout_ms);
 }
 
-static void client_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+/* Decode and answer the requests in p[0..left) (bytes in rbuf), until one
+ * starts a call that stays pending: the rest waits in rbuf for its answer. */
+static void client_feed(struct control_client *cl, const uint8_t *p, size_t left)
 {
-	struct control_client *cl = s->data;
 	struct edged_control *c = cl->server;
-	const uint8_t *p = (const uint8_t *)buf->base;
-	size_t left;
 
-	if (cl->closing)
-		return;
-	assert(cl->state == CLIENT_SERVING && !cl->close_after_write);
-	if (nread == UV_EOF && cl->writes_pending > 0) {
-		/* Half-closed after its last request: answer, then close
-		 * (bounded by the idle timer, which keeps running). */
-		cl->close_after_write = true;
-		uv_read_stop(s);
-		return;
-	}
-	if (nread < 0) {
-		client_close(cl);
-		return;
-	}
-	if (nread == 0)
-		return;
-	assert((size_t)nread <= sizeof cl->rbuf);
-	left = (size_t)nread;
-	while (left > 0 && !cl->closing && !cl->close_after_write) {
+	while (left > 0 && !cl->closing && !cl->close_after_write && !cl->call.pending) {
 		const uint8_t *body;
 		size_t consumed = 0, body_len = 0;
 		int r = edge_ctl_decoder_feed(&cl->dec, p, left, &consumed, &body, &body_len);
@@ -694,7 +720,112 @@ static void client_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 			break;
 		}
 	}
+	if (cl->call.pending && !cl->closing) {
+		assert(p >= (const uint8_t *)cl->rbuf &&
+		       p + left <= (const uint8_t *)cl->rbuf + sizeof cl->rbuf);
+		cl->rest_off = (size_t)(p - (const uint8_t *)cl->rbuf);
+		cl->rest_len = left;
+	}
+}
+
+/* A call is pending: read nothing and time nothing until it is answered. */
+static void client_hold(struct control_client *cl)
+{
+	assert(cl->call.pending && !cl->closing);
+	uv_read_stop((uv_stream_t *)&cl->pipe);
+	uv_timer_stop(&cl->timer);
+}
+
+static void client_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+	struct control_client *cl = s->data;
+
+	if (cl->closing)
+		return;
+	assert(cl->state == CLIENT_SERVING && !cl->close_after_write && !cl->call.pending);
+	if (nread == UV_EOF && cl->writes_pending > 0) {
+		/* Half-closed after its last request: answer, then close
+		 * (bounded by the idle timer, which keeps running). */
+		cl->close_after_write = true;
+		uv_read_stop(s);
+		return;
+	}
+	if (nread < 0) {
+		client_close(cl);
+		return;
+	}
+	if (nread == 0)
+		return;
+	assert((size_t)nread <= sizeof cl->rbuf && buf->base == cl->rbuf);
+	client_feed(cl, (const uint8_t *)buf->base, (size_t)nread);
+	if (cl->call.pending && !cl->closing)
+		client_hold(cl);
+	else
+		client_arm_after_read(cl);
+}
+
+/* Its call was answered: the requests read behind it first, then the
+ * socket again. */
+static void client_resume(struct control_client *cl)
+{
+	size_t off = cl->rest_off, len = cl->rest_len;
+
+	assert(!cl->call.pending && !cl->closing && cl->state == CLIENT_SERVING);
+	cl->rest_off = cl->rest_len = 0;
+	client_feed(cl, (const uint8_t *)cl->rbuf + off, len);
+	if (cl->closing)
+		return;
+	if (cl->call.pending) {
+		client_hold(cl); /* the next one is asynchronous too */
+		return;
+	}
+	if (cl->close_after_write)
+		return; /* refused on the way: closes once that is written */
+	if (uv_read_start((uv_stream_t *)&cl->pipe, client_alloc, client_on_read) < 0) {
+		client_close(cl);
+		return;
+	}
 	client_arm_after_read(cl);
+}
+
+void edged_ctl_call_finish(struct edged_ctl_call *call, int code, json_t *result,
+			   const char *msg)
+{
+	struct control_client *cl = call->client;
+	struct edged_control *c = cl->server;
+
+	assert(call->pending && c->stats.calls_pending > 0);
+	call->pending = false;
+	c->stats.calls_pending--;
+	if (code == 0 && !result) {
+		code = EDGE_CTL_E_INTERNAL;
+		msg = "command produced no result";
+	}
+	if (cl->closing) {
+		/* The server was freed meanwhile: nobody to answer. (A peer
+		 * that hung up is found when the answer is written: nothing
+		 * is read from it while its call is pending.) */
+		json_decref(result);
+		client_release(cl);
+		control_maybe_free(c);
+		return;
+	}
+	if (code != 0) {
+		json_decref(result);
+		client_send_error(cl, (enum edge_ctl_error)code, msg && msg[0] ? msg : "failed");
+	} else {
+		client_send_json(cl, json_pack("{s:b, s:o}", "ok", 1, "result", result));
+	}
+	/* From within start the read loop goes on by itself; a send that
+	 * failed closed the connection, whose last handle frees it. */
+	if (!call->in_start && !cl->closing)
+		client_resume(cl);
+}
+
+uid_t edged_ctl_call_uid(const struct edged_ctl_call *call)
+{
+	assert(call->pending);
+	return call->client->uid;
 }
 
 static void client_on_timer(uv_timer_t *t)
@@ -950,6 +1081,9 @@ int edged_control_new(uv_loop_t *loop, const struct edged_control_options *opt,
 	if (!opt->path || !opt->path[0] || opt->max_request_bytes > EDGE_CTL_REQUEST_MAX ||
 	    opt->max_clients == 0)
 		return -EINVAL;
+	for (size_t i = 0; i < opt->ncommands; i++)
+		if (!opt->commands[i].run == !opt->commands[i].start)
+			return -EINVAL; /* exactly one way to run it */
 	c = calloc(1, sizeof *c);
 	if (!c)
 		return -ENOMEM;

@@ -43,7 +43,17 @@
  * trickling bytes does not hold a slot; between requests a connection may
  * stay idle for idle_timeout_ms. An error answer before a close waits at
  * most CONTROL_LINGER_MS for a peer that does not read it. Writes never
- * block the loop. */
+ * block the loop.
+ *
+ * Asynchronous commands (struct edged_ctl_command.start) answer later,
+ * through edged_ctl_call_finish. The role check is the same as for the
+ * others and comes first. While a call is pending nothing more is read from
+ * its connection (requests sent behind it wait in the socket and are
+ * answered after it, in order) and no request or idle time runs for it;
+ * once it is answered both resume. A pending call holds its connection's
+ * memory and the server's: a peer that hangs up meanwhile, or
+ * edged_control_free, leaves the call valid and its answer is dropped. The
+ * owner of the work finishes its calls when it shuts down. */
 #ifndef EDGED_CONTROL_H
 #define EDGED_CONTROL_H
 
@@ -75,11 +85,28 @@ enum edged_ctl_role {
 /* "outsider", "read", "admin". */
 const char *edged_ctl_role_name(enum edged_ctl_role role);
 
+/* A command answered later: its work runs elsewhere (a worker thread, the
+ * store's writer) and the answer is sent when it is done. Opaque; owned by
+ * the server. */
+struct edged_ctl_call;
+
+/* Starts an asynchronous command. args is a JSON object, borrowed for this
+ * call only (json_incref to keep it). Return 0 = "will finish later": the
+ * handler (or what it started) must then call edged_ctl_call_finish exactly
+ * once, on the loop thread. Or return an enum edge_ctl_error code (> 0)
+ * with a one-line reason in msg: answered at once, and the call is gone. */
+typedef int (*edged_ctl_async_handler)(void *ud, json_t *args, struct edged_ctl_call *call,
+				       char *msg, size_t msglen);
+
+/* Exactly one of run and start is set (edged_control_new checks: -EINVAL).
+ * start comes last: a positional row of a synchronous command ends in NULL
+ * (-Wmissing-field-initializers), a designated one need not name it. */
 struct edged_ctl_command {
 	const char *name;
 	edged_ctl_handler run;
 	enum edged_ctl_role role; /* needed to run it: READ or ADMIN */
 	const char *help; /* one line */
+	edged_ctl_async_handler start;
 };
 
 /* The built-in "help" needs this role. */
@@ -125,8 +152,22 @@ EDGE_WUR int edged_control_new(uv_loop_t *loop, const struct edged_control_optio
 			       struct edged_control **out);
 
 /* Stops accepting, disconnects every client, removes the socket file.
- * Memory goes after the loop ran the close callbacks. NULL-safe. */
+ * Memory goes after the loop ran the close callbacks and every pending call
+ * was finished (finishing one after this is fine: its answer is dropped).
+ * NULL-safe. */
 void edged_control_free(struct edged_control *c);
+
+/* Answers an asynchronous call and releases it: code 0 with result (an
+ * object; the reference is stolen) or an enum edge_ctl_error code (> 0)
+ * with msg (a one-line reason; NULL: "failed"; result may be NULL and is
+ * released if not). Loop thread only; exactly once per started call. A
+ * peer that hung up, or a server freed meanwhile, drops the answer. Also
+ * allowed from within start (answered at once; start then returns 0). */
+void edged_ctl_call_finish(struct edged_ctl_call *call, int code, json_t *result,
+			   const char *msg);
+
+/* The caller's uid (SO_PEERCRED), for audit lines. Valid until finished. */
+uid_t edged_ctl_call_uid(const struct edged_ctl_call *call);
 
 /* New limits (config reload); existing clients keep running and get the
  * new times from their next read. max_clients 0 keeps the current one. */
@@ -147,6 +188,8 @@ struct edged_control_stats {
 	uint64_t lookups;       /* group lookups started */
 	unsigned lookups_running; /* on the thread pool now */
 	unsigned lookups_queued;  /* waiting for a pool slot */
+	uint64_t calls;         /* asynchronous commands started */
+	unsigned calls_pending; /* started, not finished yet */
 };
 void edged_control_get_stats(const struct edged_control *c, struct edged_control_stats *out);
 
