@@ -7,15 +7,18 @@
 #include "table.h"
 
 static const char devices_usage[] =
-	"Usage: edgectl devices [--state online|stale|offline] [--json]\n"
+	"Usage: edgectl devices [--state online|stale|offline|revoked] [--json]\n"
 	"       edgectl devices show ID [--json]\n"
 	"       edgectl devices remove ID [--force] [--json]\n"
 	"\n"
 	"List the nodes known to edged, or every registry field of one node.\n"
-	"'remove' makes edged forget a node (memory and database); it is refused\n"
-	"while the node is online or stale unless --force. A removed node that\n"
-	"speaks again counts as unknown_node until its next hello registers it\n"
-	"afresh.\n"
+	"A node revoked with 'edgectl nodes revoke' stays listed in state revoked:\n"
+	"its hellos are refused (not_allowed) and its messages ignored.\n"
+	"'remove' makes edged forget a node (memory and database) and clears what\n"
+	"the broker retains for it; it is refused while the node is online or\n"
+	"stale unless --force. A removed node that speaks again counts as\n"
+	"unknown_node until its next hello registers it afresh (a revoked one\n"
+	"still needs a valid broker identity to get there).\n"
 	"\n"
 	"Exit codes: 0 done, 1 refused or failed (e.g. busy: node online), 2 bad\n"
 	"usage, 3 edged not running, 4 not authorised.\n";
@@ -103,7 +106,8 @@ static void add_fields(struct edgectl_table *t, const char *prefix, json_t *obj)
 				snprintf(text, sizeof text, "-");
 		} else if (json_is_string(val)) {
 			snprintf(text, sizeof text, "%s", json_string_value(val));
-		} else if (json_is_integer(val) && strstr(key, "seen_ms")) {
+		} else if (json_is_integer(val) &&
+			   (strstr(key, "seen_ms") || strcmp(key, "revoked_ms") == 0)) {
 			/* Shown as a date, so the label loses its unit. */
 			name[strlen(name) - 3] = '\0';
 			format_time(text, sizeof text, json_integer_value(val));
@@ -133,8 +137,13 @@ static int print_one(json_t *r)
 
 static int print_removed(json_t *r)
 {
-	printf("removed %s (was %s)\n", json_string_value(json_object_get(r, "id")),
+	json_int_t cleared = json_integer_value(json_object_get(r, "retained_cleared"));
+
+	printf("removed %s (was %s)", json_string_value(json_object_get(r, "id")),
 	       json_string_value(json_object_get(r, "state")));
+	if (cleared > 0)
+		printf("; its retained messages cleared on %" JSON_INTEGER_FORMAT " topics", cleared);
+	putchar('\n');
 	return EDGECTL_OK;
 }
 
@@ -197,8 +206,9 @@ int edgectl_cmd_devices(int argc, char **argv)
 		return EDGECTL_EUSAGE;
 	}
 	if (state && strcmp(state, "online") != 0 && strcmp(state, "stale") != 0 &&
-	    strcmp(state, "offline") != 0) {
-		fprintf(stderr, "edgectl devices: --state must be online, stale or offline\n");
+	    strcmp(state, "offline") != 0 && strcmp(state, "revoked") != 0) {
+		fprintf(stderr, "edgectl devices: --state must be online, stale, offline or "
+			"revoked\n");
 		return EDGECTL_EUSAGE;
 	}
 	if (show)

@@ -44,6 +44,7 @@ const char *edged_router_refusal_name(enum edged_router_refusal r)
 	case EDGED_ROUTER_UNKNOWN_NODE: return "unknown_node";
 	case EDGED_ROUTER_INTERNAL: return "internal";
 	case EDGED_ROUTER_RETAINED: return "retained";
+	case EDGED_ROUTER_NOT_ALLOWED: return "not_allowed";
 	case EDGED_ROUTER_REFUSAL_COUNT: break;
 	}
 	return "unknown";
@@ -119,6 +120,34 @@ void edged_router_apply_settings(struct edged_router *r, const struct edge_setti
 void edged_router_get_stats(const struct edged_router *r, struct edged_router_stats *out)
 {
 	*out = r->stats;
+}
+
+int edged_router_clear_retained(struct edged_router *r, const char *id)
+{
+	/* Every per-node leaf topic of either direction (ota/ and infer/ have
+	 * sub-levels and are never retained). */
+	static const enum edge_topic_type leaves[] = {
+		EDGE_TOPIC_HELLO, EDGE_TOPIC_STATUS, EDGE_TOPIC_HEARTBEAT,
+		EDGE_TOPIC_REGISTERED, EDGE_TOPIC_REPORT, EDGE_TOPIC_ACK,
+	};
+	char topic[EDGE_CONFIG_NAME_MAX + EDGE_ID_MAX_LEN + 32];
+	int n = 0;
+
+	if (!r || !id)
+		return -EINVAL;
+	if (!edge_id_valid_str(id))
+		return EDGE_EPROTO;
+	for (size_t i = 0; i < sizeof leaves / sizeof leaves[0]; i++) {
+		int rc;
+
+		snprintf(topic, sizeof topic, "%s/%s/%s", r->prefix, id,
+			 edge_topic_type_name(leaves[i]));
+		rc = edged_mqtt_publish(r->mqtt, topic, NULL, 0, 1, true);
+		if (rc < 0)
+			return rc;
+		n++;
+	}
+	return n;
 }
 
 void edged_router_set_clock(struct edged_router *r, uint64_t (*now_ms)(void *ud), void *ud)
@@ -222,6 +251,16 @@ static void router_hello(struct edged_router *r, const struct edge_msg_hello *he
 
 	r->stats.hello++;
 	rc = edge_registry_on_hello(r->registry, hello, now_ms, wall_ms);
+	if (rc == EDGE_EAUTH) {
+		bool revoked = edge_registry_get_state(r->registry, hello->id) == EDGE_NODE_REVOKED;
+
+		r->stats.refusals[EDGED_ROUTER_NOT_ALLOWED]++;
+		router_log_bad(r, hello->id, "node %s refused: %s", hello->id,
+			       revoked ? "revoked by the operator"
+				       : "not admitted (registry.admission)");
+		router_refuse(r, hello->id, EDGE_MSG_REFUSE_NOT_ALLOWED, NULL);
+		return;
+	}
 	if (rc == EDGE_ELIMIT) {
 		r->stats.refusals[EDGED_ROUTER_DEVICE_LIMIT]++;
 		router_log_bad(r, hello->id, "node %s refused: device limit %d reached", hello->id,
@@ -246,6 +285,13 @@ static void router_known_node_result(struct edged_router *r, const char *id, con
 {
 	if (rc == 0)
 		return;
+	if (rc == EDGE_EAUTH) {
+		r->stats.refusals[EDGED_ROUTER_NOT_ALLOWED]++;
+		router_log_bad(r, id, "%s from node %s ignored: not_allowed (%s)", what, id,
+			       edge_registry_get_state(r->registry, id) == EDGE_NODE_REVOKED
+				       ? "revoked" : "not admitted");
+		return;
+	}
 	if (rc == EDGE_ENOTFOUND) {
 		r->stats.refusals[EDGED_ROUTER_UNKNOWN_NODE]++;
 		router_log_bad(r, id, "%s from unknown node %s ignored (no hello yet, or removed)",

@@ -14,7 +14,12 @@
  * Statuses carry the MQTT retain flag to the registry (a retained replay is
  * never a reconnect); a status from an unknown id is kept by the registry for
  * that id's hello and is no reject. A heartbeat from an unknown id is counted
- * as unknown_node. */
+ * as unknown_node.
+ *
+ * A hello from a revoked node, or from an id the registry's admission hook
+ * refuses, is answered with refusal not_allowed; that and any status or
+ * heartbeat of a revoked node (ignored by the registry) count as
+ * not_allowed. */
 #ifndef EDGED_ROUTER_H
 #define EDGED_ROUTER_H
 
@@ -36,6 +41,7 @@ enum edged_router_refusal {
 	EDGED_ROUTER_INTERNAL,      /* "internal": registry/store failure */
 	EDGED_ROUTER_RETAINED,      /* "retained": a stored retained message of a type
 				     * that is never retained (hello, heartbeat, ...) */
+	EDGED_ROUTER_NOT_ALLOWED,   /* "not_allowed": revoked node, or an id admission refuses */
 	EDGED_ROUTER_REFUSAL_COUNT
 };
 const char *edged_router_refusal_name(enum edged_router_refusal r);
@@ -63,6 +69,16 @@ void edged_router_on_message(struct edged_router *r, const struct edged_mqtt_mes
 void edged_router_apply_settings(struct edged_router *r, const struct edge_settings *settings);
 
 void edged_router_get_stats(const struct edged_router *r, struct edged_router_stats *out);
+
+/* Clears what the broker retains for node `id` (on removal or revocation,
+ * so that nobody subscribing later reads a stale node): an empty retained
+ * message, QoS 1, on every per-node leaf topic edged knows in both
+ * directions, <prefix>/<id>/{hello,status,heartbeat,registered,report,ack}.
+ * An empty retained publish on a topic that retains nothing is harmless.
+ * Queued like any publish (sent on the next connect when disconnected).
+ * Returns how many were queued (6), or EDGE_EPROTO (invalid id), -EINVAL,
+ * or the first publish error (those before it stay queued). */
+EDGE_WUR int edged_router_clear_retained(struct edged_router *r, const char *id);
 
 /* The monotonic clock the router reads (registry events, log limits):
  * edge_time_monotonic_ms unless set; NULL restores it. For tests. */

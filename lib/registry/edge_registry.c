@@ -13,10 +13,11 @@
 #include "edge_topic.h"
 
 #define SUMMARY_REASONS 8 /* distinct offline reasons per summary line; more → "other" */
+#define REVOKED_REASON "revoked" /* status_reason of a revoked node */
 
 /* Transitions since the last summary line. */
 struct summary {
-	unsigned registered, reconnected, online, stale, forgotten;
+	unsigned registered, reconnected, online, stale, forgotten, revoked, reinstated;
 	unsigned offline_total;
 	unsigned n_reasons;
 	struct {
@@ -40,6 +41,8 @@ struct edge_registry {
 	uint64_t last_summary_ms;
 	struct summary sum;
 	edge_ratelimit *fail_log;  /* one store-failure line per interval */
+	edge_registry_admit_fn admit; /* NULL: every id is admitted */
+	void *admit_ud;
 	struct edge_registry_stats stats;
 };
 
@@ -47,6 +50,7 @@ static const char *const state_names[EDGE_NODE_STATE_COUNT] = {
 	[EDGE_NODE_OFFLINE] = "offline",
 	[EDGE_NODE_ONLINE] = "online",
 	[EDGE_NODE_STALE] = "stale",
+	[EDGE_NODE_REVOKED] = "revoked",
 };
 
 const char *edge_node_state_name(enum edge_node_state state)
@@ -72,6 +76,8 @@ const char *edge_registry_event_name(enum edge_registry_event ev)
 	case EDGE_REGISTRY_STALE: return "stale";
 	case EDGE_REGISTRY_OFFLINE: return "offline";
 	case EDGE_REGISTRY_FORGOTTEN: return "forgotten";
+	case EDGE_REGISTRY_REVOKED: return "revoked";
+	case EDGE_REGISTRY_REINSTATED: return "reinstated";
 	}
 	return "unknown";
 }
@@ -407,6 +413,8 @@ static void record_event(edge_registry *reg, const struct edge__reg_node *n,
 		count_offline(sum, n->info.status_reason[0] ? n->info.status_reason : "none");
 		break;
 	case EDGE_REGISTRY_FORGOTTEN: sum->forgotten++; reg->stats.forgotten++; break;
+	case EDGE_REGISTRY_REVOKED: sum->revoked++; reg->stats.revocations++; break;
+	case EDGE_REGISTRY_REINSTATED: sum->reinstated++; reg->stats.reinstated++; break;
 	case EDGE_REGISTRY_ONLINE:
 	case EDGE_REGISTRY_UPDATED:
 		break;
@@ -477,6 +485,10 @@ static void summary_line(edge_registry *reg, uint64_t now_ms)
 	}
 	if (sum->forgotten)
 		ADD("%u removed", sum->forgotten);
+	if (sum->revoked)
+		ADD("%u revoked", sum->revoked);
+	if (sum->reinstated)
+		ADD("%u reinstated", sum->reinstated);
 #undef ADD
 	if (used)
 		edge_log(EDGE_LOG_NOTICE, "registry", "presence: %s in the last %llu s", line,
@@ -513,10 +525,17 @@ static int load_row(const struct edge_node_info *row, void *ud)
 	if (!n)
 		return -ENOMEM;
 	n->info = *row;
-	n->info.state = EDGE_NODE_OFFLINE;
-	n->info.status_reason[0] = '\0'; /* offline because the gateway started */
+	n->info.state = EDGE_NODE_OFFLINE; /* as inserted: by_state counts it there */
 	if (n->info.heartbeat_interval_ms == 0)
 		n->info.heartbeat_interval_ms = reg->opt.default_heartbeat_interval_ms;
+	if (row->revoked_ms != 0) {
+		/* stored as offline + the mark: revoked again, nothing to write */
+		set_state(reg, n, EDGE_NODE_REVOKED, REVOKED_REASON);
+		n->dirty = row->state != EDGE_NODE_OFFLINE ||
+			   strcmp(row->status_reason, REVOKED_REASON) != 0;
+		return 0;
+	}
+	n->info.status_reason[0] = '\0'; /* offline because the gateway started */
 	/* record that it is now considered offline */
 	n->dirty = row->state != EDGE_NODE_OFFLINE || row->status_reason[0];
 	return 0;
@@ -604,6 +623,16 @@ int edge_registry_on_hello(edge_registry *reg, const struct edge_msg_hello *hell
 		return EDGE_EPROTO;
 	see_clock(reg, now_ms);
 	n = find(reg, hello->id);
+	/* Refused before anything changes: a revoked node keeps its record as
+	 * it was, a refused id leaves none. */
+	if (n && n->info.state == EDGE_NODE_REVOKED) {
+		reg->stats.refused_revoked++;
+		return EDGE_EAUTH;
+	}
+	if (reg->admit && !reg->admit(reg->admit_ud, hello->id)) {
+		reg->stats.refused_admission++;
+		return EDGE_EAUTH;
+	}
 	if (!n) {
 		enum edge_msg_state pst;
 		char preason[EDGE_REGISTRY_TOKEN_MAX] = "";
@@ -664,6 +693,12 @@ int edge_registry_on_status(edge_registry *reg, const char *id,
 		return EDGE_EPROTO;
 	see_clock(reg, now_ms);
 	rc = find_sender(reg, id, &n);
+	if (rc == EDGE_ENOTFOUND && reg->admit && !reg->admit(reg->admit_ud, id)) {
+		/* its hello will be refused: keeping the status would only let
+		 * made-up ids push out the pending statuses of real nodes */
+		reg->stats.refused_admission++;
+		return EDGE_EAUTH;
+	}
 	if (rc == EDGE_ENOTFOUND) {
 		/* A new node's status precedes its hello: keep it for the hello. */
 		if (edge__pending_put(reg->pending, id, st->state, st->reason_text, now_ms))
@@ -674,6 +709,10 @@ int edge_registry_on_status(edge_registry *reg, const char *id,
 	}
 	if (rc < 0)
 		return rc;
+	if (n->info.state == EDGE_NODE_REVOKED) {
+		reg->stats.revoked_ignored++;
+		return EDGE_EAUTH;
+	}
 	old = n->info.state;
 	if (st->state == EDGE_MSG_STATE_OFFLINE) {
 		/* a clean goodbye or the broker's last will */
@@ -719,6 +758,10 @@ int edge_registry_on_heartbeat(edge_registry *reg, const char *id,
 	rc = find_sender(reg, id, &n);
 	if (rc < 0)
 		return rc;
+	if (n->info.state == EDGE_NODE_REVOKED) {
+		reg->stats.revoked_ignored++;
+		return EDGE_EAUTH;
+	}
 	i = &n->info;
 	i->hb_seq = hb->seq;
 	i->hb_uptime_s = hb->uptime_s;
@@ -755,6 +798,8 @@ int edge_registry_on_lost(edge_registry *reg, const char *id, const char *reason
 	rc = find_sender(reg, id, &n);
 	if (rc < 0)
 		return rc;
+	if (n->info.state == EDGE_NODE_REVOKED)
+		return 0; /* only reinstate or forget end it */
 	old = n->info.state;
 	set_state(reg, n, EDGE_NODE_OFFLINE, reason ? reason : "lost");
 	if (old != EDGE_NODE_OFFLINE)
@@ -780,7 +825,7 @@ int edge_registry_forget(edge_registry *reg, const char *id, bool force)
 	n = *link;
 	if (!n)
 		return EDGE_ENOTFOUND;
-	if (!force && n->info.state != EDGE_NODE_OFFLINE)
+	if (!force && (n->info.state == EDGE_NODE_ONLINE || n->info.state == EDGE_NODE_STALE))
 		return EDGE_ESTATE;
 	if (reg->store) {
 		w = write_new(reg, 0);
@@ -802,6 +847,56 @@ int edge_registry_forget(edge_registry *reg, const char *id, bool force)
 	edge__pending_remove(reg->pending, id);
 	free(n);
 	return 0;
+}
+
+int edge_registry_revoke(edge_registry *reg, const char *id, int64_t wall_ms)
+{
+	struct edge__reg_node *n;
+	enum edge_node_state old;
+	int rc;
+
+	if (!reg)
+		return -EINVAL;
+	rc = find_sender(reg, id, &n);
+	if (rc < 0)
+		return rc;
+	old = n->info.state;
+	if (old == EDGE_NODE_REVOKED)
+		return 0;
+	set_state(reg, n, EDGE_NODE_REVOKED, REVOKED_REASON);
+	n->info.revoked_ms = wall_ms;
+	/* the mark lives in the wide row: written with it */
+	n->caps_dirty = true;
+	edge__pending_remove(reg->pending, id);
+	event(reg, n, old, EDGE_REGISTRY_REVOKED);
+	return 0;
+}
+
+int edge_registry_reinstate(edge_registry *reg, const char *id)
+{
+	struct edge__reg_node *n;
+	int rc;
+
+	if (!reg)
+		return -EINVAL;
+	rc = find_sender(reg, id, &n);
+	if (rc < 0)
+		return rc;
+	if (n->info.state != EDGE_NODE_REVOKED)
+		return 0;
+	set_state(reg, n, EDGE_NODE_OFFLINE, NULL);
+	n->info.revoked_ms = 0;
+	n->caps_dirty = true;
+	event(reg, n, EDGE_NODE_REVOKED, EDGE_REGISTRY_REINSTATED);
+	return 0;
+}
+
+void edge_registry_set_admission(edge_registry *reg, edge_registry_admit_fn admit, void *ud)
+{
+	if (!reg)
+		return;
+	reg->admit = admit;
+	reg->admit_ud = admit ? ud : NULL;
 }
 
 int edge_registry_set_stale_after(edge_registry *reg, unsigned missed)
@@ -935,6 +1030,13 @@ int edge_registry_get(const edge_registry *reg, const char *id, struct edge_node
 		return EDGE_ENOTFOUND;
 	*out = n->info;
 	return 0;
+}
+
+int edge_registry_get_state(const edge_registry *reg, const char *id)
+{
+	const struct edge__reg_node *n = reg && id ? find(reg, id) : NULL;
+
+	return n ? (int)n->info.state : EDGE_ENOTFOUND;
 }
 
 static int by_id(const void *a, const void *b)

@@ -13,7 +13,19 @@
  *   intervals without a heartbeat (edge_registry_tick);
  * - OFFLINE after an "offline" status (its last will included) or on_lost.
  *   Nodes loaded from the store start OFFLINE until their retained status or
- *   a new hello says otherwise.
+ *   a new hello says otherwise;
+ * - REVOKED by the operator (edge_registry_revoke), until
+ *   edge_registry_reinstate or edge_registry_forget. The node keeps its row
+ *   and history, but nothing it sends changes them: its hello is refused
+ *   (EDGE_EAUTH: the gateway answers not_allowed), its statuses and
+ *   heartbeats are ignored (EDGE_EAUTH, counted in stats.revoked_ignored), so
+ *   it never turns online or stale. Stored as presence "offline" plus
+ *   nodes.revoked_ms, and loaded back REVOKED.
+ *
+ * Admission (edge_registry_set_admission): an optional hook that decides
+ * which ids may register. A hello from an id it refuses is refused with
+ * EDGE_EAUTH and nothing is stored for it; a status from an unknown id it
+ * refuses is not kept as pending either. Without a hook every id is admitted.
  *
  * Reconnects: a node publishes exactly one "online" status per MQTT session.
  * Every LIVE "online" status of a registered node (not a retained replay,
@@ -34,7 +46,8 @@
  * clears it, so "online" never shows with "shutdown".
  *
  * Persistence (store ops, never blocking). Two tables: `nodes`, the wide row
- * of capabilities, written on every hello; `node_presence`, a narrow row of
+ * of capabilities and the revoked mark, written on every hello, revocation
+ * and reinstatement; `node_presence`, a narrow row of
  * state, reason, reconnect_count, last_seen and heartbeat counters. A state
  * change (or a hello, or a forget) is submitted at once; counters and
  * last_seen only change memory and are written for every changed node in ONE
@@ -65,13 +78,15 @@ enum edge_node_state {
 	EDGE_NODE_OFFLINE = 0,
 	EDGE_NODE_ONLINE = 1,
 	EDGE_NODE_STALE = 2,
+	EDGE_NODE_REVOKED = 3,
 };
-#define EDGE_NODE_STATE_COUNT 3
+#define EDGE_NODE_STATE_COUNT 4
 /* Filters for edge_registry_foreach: OR of EDGE_NODE_MASK(state). */
 #define EDGE_NODE_MASK(state) (1u << (state))
-#define EDGE_NODE_MASK_ALL 0x7u
+#define EDGE_NODE_MASK_ALL 0xFu
 
-/* "online" / "stale" / "offline" (static); parse returns -1 if unknown. */
+/* "online" / "stale" / "offline" / "revoked" (static); parse returns -1 if
+ * unknown. */
 const char *edge_node_state_name(enum edge_node_state state);
 int edge_node_state_from_name(const char *name);
 
@@ -111,6 +126,7 @@ struct edge_node_info {
 	int64_t last_seen_ms;                           /* last message of any kind */
 	uint32_t reconnect_count;                       /* new MQTT sessions after the first */
 	char status_reason[EDGE_REGISTRY_TOKEN_MAX];    /* why the current state, "" if no status said */
+	int64_t revoked_ms;                             /* when revoked (state REVOKED), else 0 */
 
 	/* latest heartbeat (zero until the first one) */
 	uint32_t hb_seq;
@@ -134,6 +150,8 @@ enum edge_registry_event {
 	EDGE_REGISTRY_STALE,        /* missed heartbeats */
 	EDGE_REGISTRY_OFFLINE,      /* offline status or lost */
 	EDGE_REGISTRY_FORGOTTEN,    /* removed by edge_registry_forget (node still valid in the call) */
+	EDGE_REGISTRY_REVOKED,      /* edge_registry_revoke */
+	EDGE_REGISTRY_REINSTATED,   /* edge_registry_reinstate: revoked → offline */
 };
 const char *edge_registry_event_name(enum edge_registry_event ev);
 
@@ -157,7 +175,8 @@ struct edge_registry_options {
 void edge_registry_options_init(struct edge_registry_options *opt);
 
 /* store is borrowed and must outlive the registry (may be NULL: memory only,
- * for tests/tools); its schema (version 2 and later) has both tables. opt may
+ * for tests/tools); its schema (version 3 and later) has both tables and
+ * nodes.revoked_ms. opt may
  * be NULL. Errors: -EINVAL, -ENOMEM. */
 EDGE_WUR int edge_registry_new(edge_store *store, const struct edge_registry_options *opt,
 			       edge_registry **out);
@@ -166,16 +185,21 @@ EDGE_WUR int edge_registry_new(edge_store *store, const struct edge_registry_opt
 void edge_registry_free(edge_registry *reg);
 
 /* Loads the stored nodes (startup only: uses edge_store_read, which
- * blocks). Every loaded node is OFFLINE with an empty status_reason. Nodes beyond max_devices are not loaded (logged) and the
- * call returns EDGE_ELIMIT after loading the rest. */
+ * blocks). Every loaded node is OFFLINE with an empty status_reason, except
+ * revoked ones (REVOKED, status_reason "revoked", revoked_ms kept). Nodes
+ * beyond max_devices are not loaded (logged) and the call returns
+ * EDGE_ELIMIT after loading the rest. */
 EDGE_WUR int edge_registry_load(edge_registry *reg);
 
-/* A node said hello. New id → registered (first_seen = wall_ms), with its
- * pending status applied (an "online" one sets status_reason); known id →
+/* A node said hello. Revoked node, or an id the admission hook refuses →
+ * EDGE_EAUTH, nothing changed or stored (counted in stats.refused_revoked /
+ * stats.refused_admission). New id → registered (first_seen = wall_ms), with
+ * its pending status applied (an "online" one sets status_reason); known id →
  * capabilities replaced (reconnect_count unchanged; status_reason kept if it
  * was ONLINE, else cleared). State becomes ONLINE. Capabilities and presence
- * are written at once. Errors: EDGE_EPROTO (invalid id), EDGE_ELIMIT (new
- * node and max_devices reached; existing nodes unaffected), -ENOMEM. */
+ * are written at once. Errors: EDGE_EPROTO (invalid id), EDGE_EAUTH,
+ * EDGE_ELIMIT (new node and max_devices reached; existing nodes
+ * unaffected), -ENOMEM. */
 EDGE_WUR int edge_registry_on_hello(edge_registry *reg, const struct edge_msg_hello *hello,
 				    uint64_t now_ms, int64_t wall_ms);
 
@@ -186,7 +210,8 @@ EDGE_WUR int edge_registry_on_hello(edge_registry *reg, const struct edge_msg_he
  * and event RECONNECTED (even if it was ONLINE), retained → event ONLINE if
  * it was offline or stale. offline → OFFLINE with its reason. Unknown id:
  * kept as the id's pending status (see above), returns 0; nothing is
- * registered. Errors: EDGE_EPROTO (invalid id or state). */
+ * registered. Errors: EDGE_EPROTO (invalid id or state), EDGE_EAUTH
+ * (revoked node, or unknown id the admission hook refuses: ignored). */
 EDGE_WUR int edge_registry_on_status(edge_registry *reg, const char *id,
 				     const struct edge_msg_status *status, bool retained,
 				     uint64_t now_ms, int64_t wall_ms);
@@ -195,24 +220,53 @@ EDGE_WUR int edge_registry_on_status(edge_registry *reg, const char *id,
  * (written with the next interval); STALE/OFFLINE → ONLINE (event ONLINE,
  * status_reason cleared, written at once; not a reconnect). Errors:
  * EDGE_EPROTO (invalid id), EDGE_ENOTFOUND (a conforming node heartbeats only
- * once registered). */
+ * once registered), EDGE_EAUTH (revoked node: ignored). */
 EDGE_WUR int edge_registry_on_heartbeat(edge_registry *reg, const char *id,
 					const struct edge_msg_heartbeat *hb,
 					uint64_t now_ms, int64_t wall_ms);
 
 /* The gateway lost the node by other means (e.g. broker session gone):
  * → OFFLINE, status_reason = `reason` ("lost" when NULL), written at once.
- * Unknown id: EDGE_ENOTFOUND. */
+ * A revoked node stays REVOKED (0). Unknown id: EDGE_ENOTFOUND. */
 EDGE_WUR int edge_registry_on_lost(edge_registry *reg, const char *id, const char *reason,
 				   uint64_t now_ms, int64_t wall_ms);
 
 /* Removes a node (operator request): from memory now, its rows (and its
  * pending status) through the store. Refused with EDGE_ESTATE while the node
- * is ONLINE or STALE unless `force`. Its messages then count as unknown until
+ * is ONLINE or STALE unless `force` (OFFLINE and REVOKED nodes go without). Its messages then count as unknown until
  * a hello registers it afresh (reconnect_count 0, new first_seen). Errors:
  * EDGE_EPROTO (invalid id), EDGE_ENOTFOUND, EDGE_ESTATE, EDGE_ELIMIT (store
  * queue full: nothing removed), -ENOMEM. */
 EDGE_WUR int edge_registry_forget(edge_registry *reg, const char *id, bool force);
+
+/* Revokes a node (operator request; its broker identity is gone): state
+ * REVOKED whatever it was, revoked_ms = wall_ms (wall clock, ms since the
+ * epoch), status_reason "revoked", its row and history kept; written at once
+ * (a refused write is retried like any other). From then on its hello is
+ * refused and its statuses and heartbeats ignored (see the top). Its pending
+ * status, if any, is dropped. Idempotent: a revoked node stays as it is
+ * (revoked_ms unchanged) and 0 is returned. Errors: -EINVAL (reg NULL),
+ * EDGE_EPROTO (invalid id), EDGE_ENOTFOUND (no such node: the caller may
+ * hold an identity for an id that never said hello). */
+EDGE_WUR int edge_registry_revoke(edge_registry *reg, const char *id, int64_t wall_ms);
+
+/* Lifts the revocation: REVOKED → OFFLINE (revoked_ms 0, status_reason
+ * cleared), written at once; the node's next hello registers it as usual
+ * (as a known node: reconnect_count and first_seen kept). A node that is not
+ * revoked is left as it is (0). Errors: -EINVAL, EDGE_EPROTO,
+ * EDGE_ENOTFOUND. */
+EDGE_WUR int edge_registry_reinstate(edge_registry *reg, const char *id);
+
+/* Admission hook: returns true if node `id` may register. Called on the loop
+ * thread for every hello of a node that is not revoked, and for statuses of
+ * unknown ids; must be fast (a table lookup) and must not call the
+ * registry's event functions. */
+typedef bool (*edge_registry_admit_fn)(void *ud, const char *id);
+
+/* Sets (replaces) the admission hook; admit NULL = every id is admitted
+ * (open). Applies from the next message on; nodes already registered stay
+ * as they are until their next hello. Reloadable. */
+void edge_registry_set_admission(edge_registry *reg, edge_registry_admit_fn admit, void *ud);
 
 /* Reloadable option: a node turns stale after `missed` of its heartbeat
  * intervals without news. Applies from the next edge_registry_tick on, to
@@ -267,6 +321,11 @@ struct edge_registry_stats {
 	uint64_t writes;            /* store ops submitted */
 	uint64_t rows_written;      /* presence rows in them */
 	uint64_t write_failures;    /* ops the store failed or refused */
+	uint64_t revocations;       /* nodes revoked (not counting repeats) */
+	uint64_t reinstated;
+	uint64_t refused_revoked;   /* hellos of revoked nodes */
+	uint64_t refused_admission; /* hellos (and statuses of unknown ids) the hook refused */
+	uint64_t revoked_ignored;   /* statuses and heartbeats of revoked nodes */
 };
 void edge_registry_get_stats(const edge_registry *reg, struct edge_registry_stats *out);
 void edge_registry_counts(const edge_registry *reg, struct edge_registry_counts *out);
@@ -274,6 +333,10 @@ void edge_registry_counts(const edge_registry *reg, struct edge_registry_counts 
 /* Copies one node. Errors: EDGE_ENOTFOUND. */
 EDGE_WUR int edge_registry_get(const edge_registry *reg, const char *id,
 			       struct edge_node_info *out);
+
+/* A node's state (enum edge_node_state, >= 0) without copying it, or
+ * EDGE_ENOTFOUND (also for an invalid id or reg NULL). */
+int edge_registry_get_state(const edge_registry *reg, const char *id);
 
 /* Calls fn for every node whose state is in state_mask, in id order (strcmp).
  * fn returns 0 to continue, non-zero to stop (that value is returned). The

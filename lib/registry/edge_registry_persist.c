@@ -5,7 +5,9 @@
  * counters). A page of presence rows holds some 50 nodes, so the interval
  * batch of a fleet rewrites about nodes/50 pages once per interval, instead
  * of one wide row per heartbeat. When both tables have a node, load takes the
- * presence columns from node_presence. */
+ * presence columns from node_presence. The revoked mark (nodes.revoked_ms,
+ * schema 3) is rare and lives in the wide row, written with it; both tables
+ * store a revoked node's state as "offline". */
 #include "edge_registry_internal.h"
 
 #include <errno.h>
@@ -22,9 +24,9 @@ static const char upsert_sql[] =
 	" ram_bytes, flash_bytes, arena_bytes, sensor, model_name, model_version, model_sha256,"
 	" heartbeat_interval_ms, first_seen_ms, last_seen_ms, reconnect_count, status_reason,"
 	" hb_seq, hb_uptime_s, hb_inferences, hb_anomalies, hb_mqtt_reconnects,"
-	" hb_free_heap_bytes, hb_min_free_heap_bytes, hb_rssi_dbm)"
+	" hb_free_heap_bytes, hb_min_free_heap_bytes, hb_rssi_dbm, revoked_ms)"
 	" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,"
-	" ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26)"
+	" ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27)"
 	" ON CONFLICT (id) DO UPDATE SET state = excluded.state,"
 	" fw_version = excluded.fw_version, runtime_name = excluded.runtime_name,"
 	" runtime_version = excluded.runtime_version, ops = excluded.ops,"
@@ -40,7 +42,7 @@ static const char upsert_sql[] =
 	" hb_mqtt_reconnects = excluded.hb_mqtt_reconnects,"
 	" hb_free_heap_bytes = excluded.hb_free_heap_bytes,"
 	" hb_min_free_heap_bytes = excluded.hb_min_free_heap_bytes,"
-	" hb_rssi_dbm = excluded.hb_rssi_dbm";
+	" hb_rssi_dbm = excluded.hb_rssi_dbm, revoked_ms = excluded.revoked_ms";
 
 /* Presence columns come from node_presence when it has the node. */
 #define PRESENCE(col) "CASE WHEN p.id IS NULL THEN n." col " ELSE p." col " END"
@@ -52,7 +54,7 @@ static const char select_sql[] =
 	PRESENCE("status_reason") ", " PRESENCE("hb_seq") ", " PRESENCE("hb_uptime_s") ", "
 	PRESENCE("hb_inferences") ", " PRESENCE("hb_anomalies") ", "
 	PRESENCE("hb_mqtt_reconnects") ", " PRESENCE("hb_free_heap_bytes") ", "
-	PRESENCE("hb_min_free_heap_bytes") ", " PRESENCE("hb_rssi_dbm")
+	PRESENCE("hb_min_free_heap_bytes") ", " PRESENCE("hb_rssi_dbm") ", n.revoked_ms"
 	" FROM nodes n LEFT JOIN node_presence p ON p.id = n.id ORDER BY n.id";
 
 /* The narrow, often written row. WITHOUT ROWID: the row lives in the primary
@@ -86,6 +88,7 @@ enum node_col_kind {
 	COL_U64,   /* uint64_t; the protocol caps counters at 2^53-1: fits int64 */
 	COL_I64,   /* int64_t */
 	COL_I32,   /* int32_t */
+	COL_TIME,  /* int64_t, 0 (never) stored as NULL */
 };
 
 #define NO_FLAG ((size_t)-1)
@@ -133,10 +136,18 @@ static const struct node_column node_columns[] = {
 	NUM_COL(COL_U32, hb_free_heap_bytes),
 	OPT_NUM_COL(COL_U32, hb_min_free_heap_bytes, hb_has_min_free_heap),
 	OPT_NUM_COL(COL_I32, hb_rssi_dbm, hb_has_rssi),
+	NUM_COL(COL_TIME, revoked_ms),
 };
 
 #define N_NODE_COLUMNS (sizeof node_columns / sizeof node_columns[0])
-_Static_assert(N_NODE_COLUMNS == 26, "node_columns must list the 26 columns of upsert_sql and select_sql");
+_Static_assert(N_NODE_COLUMNS == 27, "node_columns must list the 27 columns of upsert_sql and select_sql");
+
+/* The stored state: a revoked node is "offline" in both tables (the CHECKs
+ * know three states), marked by nodes.revoked_ms. */
+static const char *stored_state_name(enum edge_node_state s)
+{
+	return edge_node_state_name(s == EDGE_NODE_REVOKED ? EDGE_NODE_OFFLINE : s);
+}
 
 static bool *flag_of(const struct node_column *c, struct edge_node_info *n)
 {
@@ -155,7 +166,7 @@ static void bind_column(sqlite3_stmt *st, int i, const struct node_column *c,
 		bind_text(st, i, p);
 		break;
 	case COL_STATE:
-		bind_text(st, i, edge_node_state_name(n->state));
+		bind_text(st, i, stored_state_name(n->state));
 		break;
 	case COL_U32:
 		sqlite3_bind_int64(st, i, *(const uint32_t *)p);
@@ -168,6 +179,10 @@ static void bind_column(sqlite3_stmt *st, int i, const struct node_column *c,
 		break;
 	case COL_I32:
 		sqlite3_bind_int(st, i, *(const int32_t *)p);
+		break;
+	case COL_TIME:
+		if (*(const int64_t *)p != 0)
+			sqlite3_bind_int64(st, i, *(const int64_t *)p);
 		break;
 	}
 }
@@ -218,6 +233,7 @@ static void read_column(sqlite3_stmt *st, int i, const struct node_column *c,
 		*(uint64_t *)p = column_u64(st, i);
 		break;
 	case COL_I64:
+	case COL_TIME: /* NULL reads as 0 */
 		*(int64_t *)p = sqlite3_column_int64(st, i);
 		break;
 	case COL_I32:
@@ -268,7 +284,7 @@ static int write_presence(edge_store_conn *conn, const struct edge__presence_row
 	if (rc < 0)
 		return rc;
 	bind_text(st, 1, r->id);
-	bind_text(st, 2, edge_node_state_name(r->state));
+	bind_text(st, 2, stored_state_name(r->state));
 	bind_text(st, 3, r->status_reason);
 	sqlite3_bind_int64(st, 4, r->reconnect_count);
 	sqlite3_bind_int64(st, 5, r->last_seen_ms);

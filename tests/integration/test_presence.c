@@ -1,6 +1,7 @@
 /* End-to-end presence: how a conforming node's sessions are counted
  * (reconnect_count), that its normal start causes no reject and no warning,
- * the summary line instead of per-node lines, and `edgectl devices remove`.
+ * the summary line instead of per-node lines, and `edgectl devices remove`
+ * (which also clears what the broker retains for the node).
  * A real mosquitto, the built edged and edgectl, and the simulator, which
  * follows proto/node-protocol.md §2. Run one case with
  * `test-presence CASE`. */
@@ -8,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "harness.h"
 #include "test_run.h"
@@ -252,24 +254,32 @@ static char *run_output(const char *cmd)
 START_TEST(retained_hello_is_dropped_and_cleared)
 {
 	struct h_env *e = h_world(NULL);
+	static const char fake_hello[] =
+		"{\"proto\":1,\"id\":\"fake-1\",\"fw\":\"1.0\",\"runtime\":{\"name\":"
+		"\"tflm\",\"version\":\"2.14.0\"},\"ops\":[],\"ram_bytes\":1000,"
+		"\"flash_bytes\":1000,\"arena_bytes\":10,\"sensor\":\"x\",\"heartbeat_s\":30}";
 	char cmd[1024];
-	json_t *d;
+	json_t *d, *r = NULL;
 	char *out;
 
-	snprintf(cmd, sizeof cmd,
-		 "mosquitto_pub -h 127.0.0.1 -p %d -V mqttv5 -q 1 -r -t edge/v1/fake-1/hello -m "
-		 "'{\"proto\":1,\"id\":\"fake-1\",\"fw\":\"1.0\",\"runtime\":{\"name\":"
-		 "\"tflm\",\"version\":\"2.14.0\"},\"ops\":[],\"ram_bytes\":1000,"
-		 "\"flash_bytes\":1000,\"arena_bytes\":10,\"sensor\":\"x\",\"heartbeat_s\":30}'",
-		 e->broker_port);
+	snprintf(cmd, sizeof cmd, "mosquitto_pub -h 127.0.0.1 -p %d -V mqttv5 -q 1 -r -t "
+		 "edge/v1/fake-1/hello -m '%s'", e->broker_port, fake_hello);
 	ck_assert_int_eq(system(cmd), 0);
-	/* Published live, it registers (the broker forwards it with retain 0). */
+	/* Published live, it registers (the broker forwards it with retain 0);
+	 * removing the device clears it from the broker. */
 	d = h_wait_device_state(e, "fake-1", "online", 10000);
 	json_decref(d);
-	ck_assert_int_eq(h_edgectl(e, NULL, "devices", "remove", "fake-1", "--force", NULL), 0);
+	ck_assert_int_eq(h_edgectl(e, &r, "devices", "remove", "fake-1", "--force", NULL), 0);
+	ck_assert_int_eq(h_json_int(r, "retained_cleared"), 6);
+	json_decref(r);
 
-	/* Replayed from the broker's store at the next start: dropped and cleared. */
+	/* Left again while edged is away (QoS 0: not queued for edged's
+	 * session, only retained): replayed at the next start, dropped and
+	 * cleared. */
 	ck_assert_int_eq(h_edged_stop(e), 0);
+	snprintf(cmd, sizeof cmd, "mosquitto_pub -h 127.0.0.1 -p %d -V mqttv5 -q 0 -r -t "
+		 "edge/v1/fake-1/hello -m '%s'", e->broker_port, fake_hello);
+	ck_assert_int_eq(system(cmd), 0);
 	h_edged_start(e);
 	h_wait_status(e, "rejects.retained", "==", 1, 10000);
 	ck_assert_int_eq(h_edgectl(e, NULL, "devices", "show", "fake-1", NULL), 1);
@@ -287,6 +297,149 @@ START_TEST(retained_hello_is_dropped_and_cleared)
 }
 END_TEST
 
+
+/* What the broker retains under edge/v1/<id>/#, one "topic payload" line
+ * each (caller frees). Retained messages come right after the subscription;
+ * -W ends the listing when there are none. */
+static char *retained_under(struct h_env *e, const char *id)
+{
+	char cmd[512];
+
+	snprintf(cmd, sizeof cmd,
+		 "mosquitto_sub -h 127.0.0.1 -p %d -V mqttv5 -t 'edge/v1/%s/#' --retained-only "
+		 "-v -W 1 2>/dev/null", e->broker_port, id);
+	return run_output(cmd);
+}
+
+/* Polls until the retained listing of id contains (want_gone false) or
+ * lacks (true) `needle`; returns the last listing (caller frees). */
+static char *wait_retained(struct h_env *e, const char *id, const char *needle,
+			   bool want_gone, unsigned timeout_ms)
+{
+	char *out = NULL;
+
+	for (unsigned waited = 0; waited <= timeout_ms; waited += 1000) {
+		free(out);
+		out = retained_under(e, id);
+		if ((strstr(out, needle) != NULL) != want_gone)
+			return out;
+	}
+	ck_abort_msg("%s: '%s' %s after %u ms; retained: %s", id, needle,
+		     want_gone ? "still retained" : "never retained", timeout_ms, out);
+	return out;
+}
+
+/* devices remove clears what the broker retains for the node (its status,
+ * and anything left on its other leaf topics), so a later subscriber does
+ * not see a removed node; other nodes keep theirs. */
+START_TEST(devices_remove_clears_retained)
+{
+	struct h_env *e = h_world(NULL);
+	char topic[128], cmd[512], *out;
+	json_t *r = NULL, *d;
+
+	h_sim_start(e, "--count", "2", "--heartbeat-s", "5", NULL);
+	h_sim_wait(e, "sim: registered all 2", 30000);
+	h_sim_cmd(e, "disconnect 1");
+	d = h_wait_device_state(e, h_node_id(1), "offline", 15000);
+	json_decref(d);
+	/* something retained on a gateway-to-node topic too */
+	snprintf(topic, sizeof topic, "edge/v1/%s/ack", h_node_id(1));
+	snprintf(cmd, sizeof cmd, "mosquitto_pub -h 127.0.0.1 -p %d -V mqttv5 -q 1 -r -t %s "
+		 "-m '{\"proto\":1}'", e->broker_port, topic);
+	ck_assert_int_eq(system(cmd), 0);
+	h_wait_status(e, "rejects.wrong_direction", "==", 1, 10000); /* edged saw it live */
+	out = wait_retained(e, h_node_id(1), "/ack ", false, 10000);
+	ck_assert_msg(strstr(out, "/status ") != NULL, "no retained status: %s", out);
+	free(out);
+
+	ck_assert_int_eq(h_edgectl(e, &r, "devices", "remove", h_node_id(1), NULL), 0);
+	ck_assert_ptr_nonnull(r);
+	ck_assert_int_eq(h_json_int(r, "retained_cleared"), 6);
+	json_decref(r);
+	out = wait_retained(e, h_node_id(1), "/", true, 10000);
+	ck_assert_msg(out[0] == '\0', "retained messages left: %s", out);
+	free(out);
+	/* edged does not receive its own clearing (No Local): nothing rejected */
+	json_t *st = h_edgectl_json(e, "status", NULL);
+	ck_assert_int_eq(h_json_int(st, "rejects.empty"), 0);
+	ck_assert_int_eq(h_json_int(st, "rejects.wrong_direction"), 1); /* the planted ack only */
+	json_decref(st);
+
+	/* the other node's status stays */
+	out = retained_under(e, h_node_id(0));
+	ck_assert_msg(strstr(out, "/status ") != NULL, "node 0 lost its status: %s", out);
+	free(out);
+	h_env_free(e);
+}
+END_TEST
+
+/* A revoked node keeps its record, shown as revoked, and nothing it sends
+ * changes it: its hello is answered not_allowed, its heartbeats are ignored
+ * (both counted as not_allowed), across a restart; it is removed without
+ * --force. The broker here is open: the revoked identity matters only to a
+ * broker that uses edged's files (test-security), so the node can still
+ * talk, which is what the registry must withstand. */
+START_TEST(revoked_node_is_refused_not_allowed)
+{
+	struct h_env *e = h_env_new();
+	char idir[320];
+	json_t *d, *r = NULL, *list;
+
+	snprintf(idir, sizeof idir, "%s/identities", e->dir);
+	ck_assert_int_eq(mkdir(idir, 0750), 0);
+	h_broker_start(e);
+	h_cfg_set(e, "broker.identity_dir", idir);
+	h_cfg_set(e, "mqtt.username", "edged"); /* its own line in the passwd file */
+	h_cfg_set(e, "mqtt.password", "gateway-secret");
+	h_edged_start(e);
+	h_sim_start(e, "--count", "2", "--heartbeat-s", "5", NULL);
+	h_sim_wait(e, "sim: registered all 2", 30000);
+	ck_assert_int_eq(h_edgectl(e, NULL, "nodes", "provision", h_node_id(0), "--out", idir,
+				   NULL), 0);
+
+	ck_assert_int_eq(h_edgectl(e, &r, "nodes", "revoke", h_node_id(0), NULL), 0);
+	ck_assert_str_eq(h_json_str(r, "registry"), "revoked");
+	json_decref(r);
+	d = device(e, 0);
+	ck_assert_str_eq(h_json_str(d, "state"), "revoked");
+	ck_assert_str_eq(h_json_str(d, "status_reason"), "revoked");
+	json_decref(d);
+	h_wait_status(e, "nodes.revoked", "==", 1, 5000);
+	list = h_edgectl_json(e, "devices", "--state", "revoked", NULL);
+	ck_assert_int_eq(h_json_int(list, "count"), 1);
+	ck_assert_str_eq(h_json_str(json_array_get(json_object_get(list, "devices"), 0), "id"),
+			 h_node_id(0));
+	json_decref(list);
+
+	/* still connected here: its heartbeats are ignored; a new session (its
+	 * will, status and hello) changes nothing and its hello is refused */
+	h_wait_status(e, "rejects.not_allowed", ">=", 1, 15000);
+	h_sim_cmd(e, "reboot 0");
+	h_sim_wait(e, "refused node=sim-00000 reason=not_allowed", 10000);
+	d = device(e, 0);
+	ck_assert_str_eq(h_json_str(d, "state"), "revoked");
+	json_decref(d);
+	d = device(e, 1); /* the other one */
+	ck_assert_str_eq(h_json_str(d, "state"), "online");
+	json_decref(d);
+
+	/* the mark survives a restart */
+	ck_assert_int_eq(h_edged_stop(e), 0);
+	h_edged_start(e);
+	d = device(e, 0);
+	ck_assert_str_eq(h_json_str(d, "state"), "revoked");
+	json_decref(d);
+
+	/* removed without --force */
+	ck_assert_int_eq(h_edgectl(e, &r, "devices", "remove", h_node_id(0), NULL), 0);
+	ck_assert_str_eq(h_json_str(r, "state"), "revoked");
+	json_decref(r);
+	ck_assert_int_eq(h_edgectl(e, NULL, "devices", "show", h_node_id(0), NULL), 1);
+	h_env_free(e);
+}
+END_TEST
+
 int main(int argc, char **argv)
 {
 	/* Check's test handles are variables: the table lives here. */
@@ -296,6 +449,8 @@ int main(int argc, char **argv)
 		{ "restart_counts_live_status_not_replay", restart_counts_live_status_not_replay, 180 },
 		{ "devices_remove", devices_remove, 180 },
 		{ "retained_hello_is_dropped_and_cleared", retained_hello_is_dropped_and_cleared, 120 },
+		{ "devices_remove_clears_retained", devices_remove_clears_retained, 120 },
+		{ "revoked_node_is_refused_not_allowed", revoked_node_is_refused_not_allowed, 120 },
 	};
 	return h_run_cases(argc, argv, "presence", cases, sizeof cases / sizeof cases[0]);
 }

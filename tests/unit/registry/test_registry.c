@@ -1,7 +1,8 @@
 /* Suite 'registry': registration, limits, the node state machine under a
  * controlled clock (reconnect counting, status before hello, state/reason
- * consistency), persistence through a real store file (coalesced writes, what
- * a crash leaves), the summary line, queries. */
+ * consistency), revocation and admission, persistence through a real store
+ * file (coalesced writes, what a crash leaves, the revoked mark), the summary
+ * line, queries. */
 #include <check.h>
 #include <errno.h>
 #include <sqlite3.h>
@@ -1232,6 +1233,412 @@ START_TEST(failed_writes_log_rate_limited)
 }
 END_TEST
 
+/* ---- revocation and admission ---- */
+
+/* Revoked from each live state: the node stays, REVOKED, counted, with the
+ * hook told the state it left; repeating it changes nothing. */
+START_TEST(revoke_from_every_state)
+{
+	struct event_log log = { 0 };
+	edge_registry *reg = new_registry(NULL, 8, &log);
+	struct edge_registry_counts c;
+	struct edge_registry_stats rs;
+	struct edge_node_info info;
+	struct listing l = { 0 };
+
+	hello(reg, "on", 100, 0);
+	hello(reg, "st", 10, 0);
+	hello(reg, "off", 10, 0);
+	edge_registry_tick(reg, 30000); /* st and off turn stale */
+	ck_assert_int_eq(edge_registry_on_lost(reg, "off", "gone", 30000, WALL0 + 30000), 0);
+	ck_assert_int_eq(state_of(reg, "on"), EDGE_NODE_ONLINE);
+	ck_assert_int_eq(state_of(reg, "st"), EDGE_NODE_STALE);
+	ck_assert_int_eq(state_of(reg, "off"), EDGE_NODE_OFFLINE);
+	log.n = 0;
+
+	ck_assert_int_eq(edge_registry_revoke(reg, "on", WALL0 + 40000), 0);
+	ck_assert_int_eq(edge_registry_revoke(reg, "st", WALL0 + 41000), 0);
+	ck_assert_int_eq(edge_registry_revoke(reg, "off", WALL0 + 42000), 0);
+	ck_assert_int_eq(log.n, 3);
+	ck_assert_int_eq(log.ev[0], EDGE_REGISTRY_REVOKED);
+	ck_assert_int_eq(log.old[0], EDGE_NODE_ONLINE);
+	ck_assert_int_eq(log.now[0], EDGE_NODE_REVOKED);
+	ck_assert_int_eq(log.old[1], EDGE_NODE_STALE);
+	ck_assert_int_eq(log.old[2], EDGE_NODE_OFFLINE);
+	ck_assert_int_eq(edge_registry_get(reg, "on", &info), 0);
+	ck_assert_int_eq(info.state, EDGE_NODE_REVOKED);
+	ck_assert_int_eq(info.revoked_ms, WALL0 + 40000);
+	ck_assert_str_eq(info.status_reason, "revoked");
+	ck_assert_str_eq(info.fw_version, "1.0.0"); /* history kept */
+	ck_assert_int_eq(info.first_seen_ms, WALL0);
+
+	edge_registry_counts(reg, &c);
+	ck_assert_uint_eq(c.total, 3);
+	ck_assert_uint_eq(c.by_state[EDGE_NODE_REVOKED], 3);
+	ck_assert_uint_eq(c.by_state[EDGE_NODE_ONLINE] + c.by_state[EDGE_NODE_STALE] +
+				  c.by_state[EDGE_NODE_OFFLINE], 0);
+	ck_assert_int_eq(edge_registry_get_state(reg, "st"), EDGE_NODE_REVOKED);
+	ck_assert_int_eq(edge_registry_get_state(reg, "nobody"), EDGE_ENOTFOUND);
+
+	/* idempotent: no event, the first time stays */
+	ck_assert_int_eq(edge_registry_revoke(reg, "on", WALL0 + 50000), 0);
+	ck_assert_int_eq(log.n, 3);
+	ck_assert_int_eq(edge_registry_get(reg, "on", &info), 0);
+	ck_assert_int_eq(info.revoked_ms, WALL0 + 40000);
+	edge_registry_get_stats(reg, &rs);
+	ck_assert_uint_eq(rs.revocations, 3);
+
+	ck_assert_int_eq(edge_registry_revoke(reg, "nobody", WALL0), EDGE_ENOTFOUND);
+	ck_assert_int_eq(edge_registry_revoke(reg, "a/b", WALL0), EDGE_EPROTO);
+	ck_assert_int_eq(edge_registry_revoke(NULL, "on", WALL0), -EINVAL);
+
+	/* never stale, whatever the clock says */
+	edge_registry_tick(reg, 10000000);
+	ck_assert_int_eq(state_of(reg, "on"), EDGE_NODE_REVOKED);
+	ck_assert_int_eq(log.n, 3);
+
+	ck_assert_int_eq(edge_registry_foreach(reg, EDGE_NODE_MASK(EDGE_NODE_REVOKED), collect,
+					       &l), 0);
+	ck_assert_int_eq(l.n, 3);
+	ck_assert_str_eq(edge_node_state_name(EDGE_NODE_REVOKED), "revoked");
+	ck_assert_int_eq(edge_node_state_from_name("revoked"), EDGE_NODE_REVOKED);
+	ck_assert_str_eq(edge_registry_event_name(EDGE_REGISTRY_REVOKED), "revoked");
+	ck_assert_str_eq(edge_registry_event_name(EDGE_REGISTRY_REINSTATED), "reinstated");
+	edge_registry_free(reg);
+}
+END_TEST
+
+/* Nothing a revoked node sends changes its record. */
+START_TEST(revoked_node_is_refused_and_ignored)
+{
+	struct event_log log = { 0 };
+	edge_registry *reg = new_registry(NULL, 8, &log);
+	struct edge_msg_hello h = hello_msg("n1", 10, "9.9.9");
+	struct edge_msg_status online = status_msg(EDGE_MSG_STATE_ONLINE, "reconnect");
+	struct edge_msg_status offline = status_msg(EDGE_MSG_STATE_OFFLINE, "lost");
+	struct edge_msg_heartbeat hb = hb_msg(77);
+	struct edge_registry_stats rs;
+	struct edge_node_info before, after;
+
+	connect_node(reg, "n1", "boot", 0);
+	ck_assert_int_eq(edge_registry_revoke(reg, "n1", WALL0 + 1000), 0);
+	ck_assert_int_eq(edge_registry_get(reg, "n1", &before), 0);
+	log.n = 0;
+
+	ck_assert_int_eq(edge_registry_on_hello(reg, &h, 2000, WALL0 + 2000), EDGE_EAUTH);
+	ck_assert_int_eq(edge_registry_on_status(reg, "n1", &online, false, 3000, WALL0 + 3000),
+			 EDGE_EAUTH);
+	ck_assert_int_eq(edge_registry_on_status(reg, "n1", &online, true, 3000, WALL0 + 3000),
+			 EDGE_EAUTH);
+	ck_assert_int_eq(edge_registry_on_status(reg, "n1", &offline, false, 3500, WALL0 + 3500),
+			 EDGE_EAUTH);
+	ck_assert_int_eq(edge_registry_on_heartbeat(reg, "n1", &hb, 4000, WALL0 + 4000),
+			 EDGE_EAUTH);
+	ck_assert_int_eq(edge_registry_on_lost(reg, "n1", NULL, 5000, WALL0 + 5000), 0);
+	ck_assert_int_eq(log.n, 0);
+
+	ck_assert_int_eq(edge_registry_get(reg, "n1", &after), 0);
+	ck_assert_int_eq(after.state, EDGE_NODE_REVOKED);
+	ck_assert_str_eq(after.fw_version, "1.0.0");
+	ck_assert_uint_eq(after.reconnect_count, before.reconnect_count);
+	ck_assert_uint_eq(after.hb_seq, 0);
+	ck_assert_int_eq(after.last_seen_ms, before.last_seen_ms);
+	ck_assert_str_eq(after.status_reason, "revoked");
+
+	edge_registry_get_stats(reg, &rs);
+	ck_assert_uint_eq(rs.refused_revoked, 1);
+	ck_assert_uint_eq(rs.revoked_ignored, 4);
+	ck_assert_uint_eq(rs.refused_admission, 0);
+	edge_registry_free(reg);
+}
+END_TEST
+
+START_TEST(reinstate_lifts_the_mark)
+{
+	struct event_log log = { 0 };
+	edge_registry *reg = new_registry(NULL, 8, &log);
+	struct edge_registry_counts c;
+	struct edge_registry_stats rs;
+	struct edge_node_info info;
+
+	connect_node(reg, "n1", "boot", 0);
+	hello(reg, "n2", 10, 0);
+	ck_assert_int_eq(edge_registry_revoke(reg, "n1", WALL0 + 1000), 0);
+	log.n = 0;
+
+	ck_assert_int_eq(edge_registry_reinstate(reg, "n1"), 0);
+	ck_assert_int_eq(log.n, 1);
+	ck_assert_int_eq(log.ev[0], EDGE_REGISTRY_REINSTATED);
+	ck_assert_int_eq(log.old[0], EDGE_NODE_REVOKED);
+	ck_assert_int_eq(log.now[0], EDGE_NODE_OFFLINE);
+	ck_assert_int_eq(edge_registry_get(reg, "n1", &info), 0);
+	ck_assert_int_eq(info.state, EDGE_NODE_OFFLINE);
+	ck_assert_int_eq(info.revoked_ms, 0);
+	ck_assert_str_eq(info.status_reason, "");
+
+	/* not revoked: nothing to do */
+	ck_assert_int_eq(edge_registry_reinstate(reg, "n1"), 0);
+	ck_assert_int_eq(edge_registry_reinstate(reg, "n2"), 0);
+	ck_assert_int_eq(state_of(reg, "n2"), EDGE_NODE_ONLINE);
+	ck_assert_int_eq(log.n, 1);
+	ck_assert_int_eq(edge_registry_reinstate(reg, "nobody"), EDGE_ENOTFOUND);
+	ck_assert_int_eq(edge_registry_reinstate(reg, ""), EDGE_EPROTO);
+
+	/* its next session is a known node's: history kept */
+	connect_node(reg, "n1", "reconnect", 2000);
+	ck_assert_int_eq(edge_registry_get(reg, "n1", &info), 0);
+	ck_assert_int_eq(info.state, EDGE_NODE_ONLINE);
+	ck_assert_uint_eq(info.reconnect_count, 1);
+	ck_assert_int_eq(info.first_seen_ms, WALL0 + 10);
+	edge_registry_counts(reg, &c);
+	ck_assert_uint_eq(c.by_state[EDGE_NODE_REVOKED], 0);
+	ck_assert_uint_eq(c.by_state[EDGE_NODE_ONLINE], 2);
+	edge_registry_get_stats(reg, &rs);
+	ck_assert_uint_eq(rs.reinstated, 1);
+	edge_registry_free(reg);
+}
+END_TEST
+
+struct allow_list {
+	const char *ids[4];
+	int calls;
+};
+
+static bool admit_listed(void *ud, const char *id)
+{
+	struct allow_list *a = ud;
+
+	a->calls++;
+	for (int i = 0; i < 4 && a->ids[i]; i++)
+		if (strcmp(a->ids[i], id) == 0)
+			return true;
+	return false;
+}
+
+START_TEST(admission_hook_refuses_unlisted_ids)
+{
+	struct event_log log = { 0 };
+	edge_registry *reg = new_registry(NULL, 8, &log);
+	struct allow_list allow = { .ids = { "good", "known" } };
+	struct edge_msg_hello h = hello_msg("intruder", 10, "1.0.0");
+	struct edge_msg_status online = status_msg(EDGE_MSG_STATE_ONLINE, "boot");
+	struct edge_registry_counts c;
+	struct edge_registry_stats rs;
+	struct edge_node_info info;
+
+	hello(reg, "legacy", 10, 0); /* registered while the gateway was open */
+	edge_registry_set_admission(reg, admit_listed, &allow);
+	log.n = 0;
+
+	/* a status then a hello from an id not admitted: neither is kept */
+	ck_assert_int_eq(edge_registry_on_status(reg, "intruder", &online, false, 100,
+						 WALL0 + 100), EDGE_EAUTH);
+	ck_assert_int_eq(edge_registry_on_hello(reg, &h, 110, WALL0 + 110), EDGE_EAUTH);
+	ck_assert_int_eq(edge_registry_get(reg, "intruder", &info), EDGE_ENOTFOUND);
+	edge_registry_counts(reg, &c);
+	ck_assert_uint_eq(c.total, 1);
+	ck_assert_uint_eq(c.pending_status, 0);
+	ck_assert_int_eq(log.n, 0);
+	edge_registry_get_stats(reg, &rs);
+	ck_assert_uint_eq(rs.refused_admission, 2);
+	ck_assert_uint_eq(rs.registered, 1);
+
+	/* an admitted id registers as usual, its early status applied */
+	connect_node(reg, "good", "boot", 200);
+	ck_assert_int_eq(edge_registry_get(reg, "good", &info), 0);
+	ck_assert_int_eq(info.state, EDGE_NODE_ONLINE);
+	ck_assert_str_eq(info.status_reason, "boot");
+
+	/* a node registered before stays, but its next hello is refused */
+	ck_assert_int_eq(state_of(reg, "legacy"), EDGE_NODE_ONLINE);
+	h = hello_msg("legacy", 10, "2.0.0");
+	ck_assert_int_eq(edge_registry_on_hello(reg, &h, 300, WALL0 + 300), EDGE_EAUTH);
+	ck_assert_int_eq(edge_registry_get(reg, "legacy", &info), 0);
+	ck_assert_str_eq(info.fw_version, "1.0.0");
+
+	/* a revoked node is refused even if the hook would admit it; the hook
+	 * is not asked */
+	ck_assert_int_eq(edge_registry_revoke(reg, "good", WALL0 + 400), 0);
+	allow.calls = 0;
+	h = hello_msg("good", 10, "1.0.0");
+	ck_assert_int_eq(edge_registry_on_hello(reg, &h, 500, WALL0 + 500), EDGE_EAUTH);
+	ck_assert_int_eq(allow.calls, 0);
+	edge_registry_get_stats(reg, &rs);
+	ck_assert_uint_eq(rs.refused_revoked, 1);
+	ck_assert_uint_eq(rs.refused_admission, 3);
+
+	/* open again */
+	edge_registry_set_admission(reg, NULL, NULL);
+	h = hello_msg("intruder", 10, "1.0.0");
+	ck_assert_int_eq(edge_registry_on_hello(reg, &h, 600, WALL0 + 600), 0);
+	ck_assert_int_eq(edge_registry_on_hello(reg, &h, 700, WALL0 + 700), 0);
+	h = hello_msg("good", 10, "1.0.0");
+	ck_assert_int_eq(edge_registry_on_hello(reg, &h, 800, WALL0 + 800), EDGE_EAUTH);
+	edge_registry_free(reg);
+}
+END_TEST
+
+static void stored_mark(const char *id, const char **state, int64_t *revoked_ms)
+{
+	static char st_buf[16];
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+
+	ck_assert_int_eq(sqlite3_open_v2(test_db_path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_prepare_v2(db, "SELECT p.state, n.revoked_ms, n.state FROM nodes n"
+					    " JOIN node_presence p ON p.id = n.id WHERE n.id = ?1",
+					    -1, &st, NULL), SQLITE_OK);
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+	snprintf(st_buf, sizeof st_buf, "%s", (const char *)sqlite3_column_text(st, 0));
+	ck_assert_str_eq((const char *)sqlite3_column_text(st, 2), st_buf);
+	*state = st_buf;
+	*revoked_ms = sqlite3_column_type(st, 1) == SQLITE_NULL ? -1
+								 : sqlite3_column_int64(st, 1);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+}
+
+/* Stored as "offline" plus nodes.revoked_ms; loaded back revoked. */
+START_TEST(revoked_mark_persists_across_reload)
+{
+	edge_store *s = open_store();
+	edge_registry *reg = new_registry(s, 8, NULL);
+	struct edge_msg_hello h;
+	struct edge_registry_counts c;
+	struct edge_node_info info;
+	const char *state;
+	int64_t revoked_ms;
+
+	ck_assert_int_eq(edge_registry_load(reg), 0);
+	connect_node(reg, "n1", "boot", 0);
+	hello(reg, "n2", 10, 0);
+	ck_assert_int_eq(edge_registry_revoke(reg, "n1", WALL0 + 5000), 0);
+	settle(s);
+	ck_assert_uint_eq(edge_registry_unsaved(reg), 0); /* written at once */
+	stored_mark("n1", &state, &revoked_ms);
+	ck_assert_str_eq(state, "offline");
+	ck_assert_int_eq(revoked_ms, WALL0 + 5000);
+	stored_mark("n2", &state, &revoked_ms);
+	ck_assert_str_eq(state, "online");
+	ck_assert_int_eq(revoked_ms, -1);
+	close_registry_and_store(reg, s);
+
+	reg = reopen_loaded(&s, 8);
+	edge_registry_counts(reg, &c);
+	ck_assert_uint_eq(c.total, 2);
+	ck_assert_uint_eq(c.by_state[EDGE_NODE_REVOKED], 1);
+	ck_assert_uint_eq(c.by_state[EDGE_NODE_OFFLINE], 1);
+	ck_assert_int_eq(edge_registry_get(reg, "n1", &info), 0);
+	ck_assert_int_eq(info.state, EDGE_NODE_REVOKED);
+	ck_assert_int_eq(info.revoked_ms, WALL0 + 5000);
+	ck_assert_str_eq(info.status_reason, "revoked");
+	ck_assert_str_eq(info.fw_version, "1.0.0");
+	ck_assert_uint_eq(edge_registry_unsaved(reg), 1); /* n2's offline, not n1 */
+	h = hello_msg("n1", 10, "1.0.0");
+	ck_assert_int_eq(edge_registry_on_hello(reg, &h, 100, WALL0 + 100), EDGE_EAUTH);
+
+	/* reinstated: the mark goes from the store too */
+	ck_assert_int_eq(edge_registry_reinstate(reg, "n1"), 0);
+	settle(s);
+	stored_mark("n1", &state, &revoked_ms);
+	ck_assert_str_eq(state, "offline");
+	ck_assert_int_eq(revoked_ms, -1);
+	close_registry_and_store(reg, s);
+
+	reg = reopen_loaded(&s, 8);
+	ck_assert_int_eq(state_of(reg, "n1"), EDGE_NODE_OFFLINE);
+	hello(reg, "n1", 10, 200);
+	ck_assert_int_eq(state_of(reg, "n1"), EDGE_NODE_ONLINE);
+	settle(s);
+	close_registry_and_store(reg, s);
+}
+END_TEST
+
+/* A revoked mark the store refused is written again with the next interval. */
+START_TEST(failed_revoke_write_is_retried)
+{
+	edge_store *s = open_store();
+	edge_registry *reg = new_registry(s, 8, NULL);
+	const char *state;
+	int64_t revoked_ms;
+
+	ck_assert_int_eq(edge_registry_load(reg), 0);
+	hello(reg, "n1", 10, 0);
+	settle(s);
+	ck_assert_int_eq(edge_store_read(s, run_sql,
+		"CREATE TRIGGER refuse BEFORE UPDATE ON nodes"
+		" BEGIN SELECT RAISE(ABORT, 'refused'); END"), 0);
+	ck_assert_int_eq(edge_registry_revoke(reg, "n1", WALL0 + 1000), 0);
+	settle(s);
+	ck_assert_uint_eq(edge_registry_unsaved(reg), 1);
+	stored_mark("n1", &state, &revoked_ms);
+	ck_assert_int_eq(revoked_ms, -1);
+	ck_assert_int_eq(edge_store_read(s, run_sql, "DROP TRIGGER refuse"), 0);
+	edge_registry_tick(reg, 5000);
+	settle(s);
+	ck_assert_uint_eq(edge_registry_unsaved(reg), 0);
+	stored_mark("n1", &state, &revoked_ms);
+	ck_assert_str_eq(state, "offline");
+	ck_assert_int_eq(revoked_ms, WALL0 + 1000);
+	close_registry_and_store(reg, s);
+}
+END_TEST
+
+/* devices remove of a revoked node: no force needed, rows gone. */
+START_TEST(forget_revoked_node)
+{
+	struct event_log log = { 0 };
+	edge_store *s = open_store();
+	edge_registry *reg = new_registry(s, 8, &log);
+	struct edge_registry_counts c;
+
+	ck_assert_int_eq(edge_registry_load(reg), 0);
+	hello(reg, "n1", 10, 0);
+	hello(reg, "n2", 10, 0);
+	ck_assert_int_eq(edge_registry_revoke(reg, "n1", WALL0 + 1000), 0);
+	ck_assert_int_eq(edge_registry_forget(reg, "n1", false), 0);
+	ck_assert_int_eq(log.ev[log.n - 1], EDGE_REGISTRY_FORGOTTEN);
+	ck_assert_int_eq(log.old[log.n - 1], EDGE_NODE_REVOKED);
+	edge_registry_counts(reg, &c);
+	ck_assert_uint_eq(c.total, 1);
+	ck_assert_uint_eq(c.by_state[EDGE_NODE_REVOKED], 0);
+	ck_assert_int_eq(edge_registry_get_state(reg, "n1"), EDGE_ENOTFOUND);
+	settle(s);
+	close_registry_and_store(reg, s);
+
+	reg = reopen_loaded(&s, 8);
+	edge_registry_counts(reg, &c);
+	ck_assert_uint_eq(c.total, 1);
+	ck_assert_int_eq(edge_registry_get_state(reg, "n1"), EDGE_ENOTFOUND);
+	/* gone entirely: it registers afresh, unrevoked */
+	hello(reg, "n1", 10, 100);
+	ck_assert_int_eq(state_of(reg, "n1"), EDGE_NODE_ONLINE);
+	settle(s);
+	close_registry_and_store(reg, s);
+}
+END_TEST
+
+START_TEST(summary_line_counts_revocations)
+{
+	edge_registry *reg = new_registry(NULL, 8, NULL);
+
+	capture_start();
+	edge_registry_tick(reg, 0);
+	hello(reg, "n1", 10, 100);
+	hello(reg, "n2", 10, 100);
+	ck_assert_int_eq(edge_registry_revoke(reg, "n1", WALL0 + 200), 0);
+	ck_assert_int_eq(edge_registry_revoke(reg, "n2", WALL0 + 200), 0);
+	ck_assert_int_eq(edge_registry_reinstate(reg, "n2"), 0);
+	edge_registry_tick(reg, 10000);
+	ck_assert_int_eq(lines.n, 1);
+	ck_assert_str_eq(lines.text[0], "presence: 2 registered, 2 revoked, 1 reinstated in the "
+					"last 10 s");
+	edge_log_set_hook(NULL, NULL);
+	edge_registry_free(reg);
+}
+END_TEST
+
 static Suite *registry_suite(void)
 {
 	Suite *s = suite_create("registry");
@@ -1253,6 +1660,11 @@ static Suite *registry_suite(void)
 	tcase_add_test(mem, state_and_reason_stay_consistent);
 	tcase_add_test(mem, one_summary_line_per_interval);
 	tcase_add_test(mem, counts_and_filtered_iteration);
+	tcase_add_test(mem, revoke_from_every_state);
+	tcase_add_test(mem, revoked_node_is_refused_and_ignored);
+	tcase_add_test(mem, reinstate_lifts_the_mark);
+	tcase_add_test(mem, admission_hook_refuses_unlisted_ids);
+	tcase_add_test(mem, summary_line_counts_revocations);
 	suite_add_tcase(s, mem);
 
 	tcase_add_checked_fixture(db, test_db_setup, test_db_teardown);
@@ -1266,6 +1678,9 @@ static Suite *registry_suite(void)
 	tcase_add_test(db, save_blocks_until_everything_is_stored);
 	tcase_add_test(db, forget_removes_node_and_row);
 	tcase_add_test(db, failed_row_write_is_retried);
+	tcase_add_test(db, revoked_mark_persists_across_reload);
+	tcase_add_test(db, failed_revoke_write_is_retried);
+	tcase_add_test(db, forget_revoked_node);
 	suite_add_tcase(s, db);
 	return s;
 }
