@@ -10,6 +10,7 @@
 #include "edge_msg_reject.h"
 #include "edge_time.h"
 #include "edged.h"
+#include "identity.h"
 #include "mqtt.h"
 #include "notify.h"
 #include "router.h"
@@ -206,6 +207,7 @@ static int cmd_status(void *ud, json_t *args, json_t **result, char *msg, size_t
 				     d->last_reload_error), &ok);
 	if (d->control)
 		put(st, "control", status_control(d), &ok);
+	put(st, "identities", edged_identity_status(d->identity), &ok);
 	if (!ok)
 		return fail_internal(st, msg, msglen);
 	*result = st;
@@ -369,14 +371,15 @@ static int cmd_device(void *ud, json_t *args, json_t **result, char *msg, size_t
 /* devices.remove: args {"id": ID, "force": bool}. A node that is online
  * or stale is refused with `busy` unless force: it would register afresh
  * at its next hello anyway, and its messages count as unknown_node until
- * then. */
+ * then. What the broker retains for it is cleared ("retained_cleared":
+ * topics cleared), so a later subscriber does not see a removed node. */
 static int cmd_devices_remove(void *ud, json_t *args, json_t **result, char *msg, size_t msglen)
 {
 	struct edged *d = ud;
 	json_t *jid = json_object_get(args, "id"), *jforce = json_object_get(args, "force");
 	struct edge_node_info n;
 	const char *id;
-	int rc;
+	int rc, cleared = 0;
 
 	if (!json_is_string(jid)) {
 		snprintf(msg, msglen, "missing device id (args.id)");
@@ -405,8 +408,16 @@ static int cmd_devices_remove(void *ud, json_t *args, json_t **result, char *msg
 		snprintf(msg, msglen, "%s", edge_strerror(rc));
 		return EDGE_CTL_E_INTERNAL;
 	}
-	*result = json_pack("{s:s, s:b, s:s}", "id", id, "removed", 1, "state",
-			    edge_node_state_name(n.state));
+	if (d->router) {
+		cleared = edged_router_clear_retained(d->router, id);
+		if (cleared < 0) {
+			edge_log(EDGE_LOG_WARNING, "control", "retained topics of removed node %s "
+				 "not cleared: %s", id, edge_strerror(cleared));
+			cleared = 0;
+		}
+	}
+	*result = json_pack("{s:s, s:b, s:s, s:i}", "id", id, "removed", 1, "state",
+			    edge_node_state_name(n.state), "retained_cleared", cleared);
 	return *result ? 0 : fail_internal(NULL, msg, msglen);
 }
 
@@ -463,18 +474,63 @@ static int cmd_reload(void *ud, json_t *args, json_t **result, char *msg, size_t
 	return *result ? 0 : fail_internal(NULL, msg, msglen);
 }
 
+/* Node identities (identity.h): the list, and provisioning and revocation,
+ * which answer once the database, the broker's files and the broker's
+ * reload are done. */
+static int cmd_nodes(void *ud, json_t *args, json_t **result, char *msg, size_t msglen)
+{
+	return edged_identity_cmd_list(((struct edged *)ud)->identity, args, result, msg, msglen);
+}
+
+static int unavailable(char *msg, size_t msglen)
+{
+	snprintf(msg, msglen, "the identity service is not running");
+	return EDGE_CTL_E_UNAVAILABLE;
+}
+
+static int cmd_nodes_provision(void *ud, json_t *args, struct edged_ctl_call *call, char *msg,
+			       size_t msglen)
+{
+	struct edged *d = ud;
+
+	if (!d->identity)
+		return unavailable(msg, msglen);
+	return edged_identity_cmd_provision(d->identity, args, call, msg, msglen);
+}
+
+static int cmd_nodes_revoke(void *ud, json_t *args, struct edged_ctl_call *call, char *msg,
+			    size_t msglen)
+{
+	struct edged *d = ud;
+
+	if (!d->identity)
+		return unavailable(msg, msglen);
+	return edged_identity_cmd_revoke(d->identity, args, call, msg, msglen);
+}
+
 /* Each command with the role it needs: READ only reads, ADMIN changes
  * edged or the fleet (proto/control-protocol.md, "Roles"). */
 const struct edged_ctl_command edged_commands[] = {
 	{ "status", cmd_status, EDGED_CTL_ROLE_READ,
-	  "daemon, broker, node, reject and store summary" },
+	  "daemon, broker, node, reject and store summary", NULL },
 	{ "devices", cmd_devices, EDGED_CTL_ROLE_READ,
-	  "list nodes; args: state (online|stale|offline)" },
-	{ "device", cmd_device, EDGED_CTL_ROLE_READ, "all registry fields of one node; args: id" },
+	  "list nodes; args: state (online|stale|offline)", NULL },
+	{ "device", cmd_device, EDGED_CTL_ROLE_READ,
+	  "all registry fields of one node; args: id", NULL },
 	{ "devices.remove", cmd_devices_remove, EDGED_CTL_ROLE_ADMIN,
-	  "forget a node (memory and database); args: id, force (refused while online/stale)" },
-	{ "config", cmd_config, EDGED_CTL_ROLE_READ, "effective configuration (secrets hidden)" },
+	  "forget a node (memory and database); args: id, force (refused while online/stale)",
+	  NULL },
+	{ "config", cmd_config, EDGED_CTL_ROLE_READ,
+	  "effective configuration (secrets hidden)", NULL },
 	{ "reload", cmd_reload, EDGED_CTL_ROLE_ADMIN,
-	  "re-read the configuration file (like SIGHUP)" },
+	  "re-read the configuration file (like SIGHUP)", NULL },
+	{ "nodes", cmd_nodes, EDGED_CTL_ROLE_READ,
+	  "node broker identities; args: state (active|revoked)", NULL },
+	{ "nodes.provision", NULL, EDGED_CTL_ROLE_ADMIN,
+	  "create or rotate node identities; args: ids, tls_cert, rotate",
+	  cmd_nodes_provision },
+	{ "nodes.revoke", NULL, EDGED_CTL_ROLE_ADMIN,
+	  "revoke a node's identity (broker, registry, retained topics); args: id",
+	  cmd_nodes_revoke },
 };
 const size_t edged_commands_count = sizeof edged_commands / sizeof edged_commands[0];

@@ -11,6 +11,7 @@
 #include "edge_registry.h"
 #include "edge_store.h"
 
+struct edged_identity;
 struct edged_mqtt;
 struct edged_router;
 struct edged_control;
@@ -28,6 +29,7 @@ struct edged {
 	uv_async_t store_wake;        /* writer thread → run completions */
 	bool store_wake_open;
 	edge_registry *registry;      /* owned */
+	struct edged_identity *identity; /* owned: node identities (identity.h) */
 	struct edged_mqtt *mqtt;      /* owned */
 	struct edged_router *router;  /* owned */
 	struct edged_control *control; /* owned */

@@ -20,6 +20,7 @@
 #include "edge_log.h"
 #include "edge_time.h"
 #include "edged.h"
+#include "identity.h"
 #include "log.h"
 #include "mqtt.h"
 #include "notify.h"
@@ -378,6 +379,8 @@ static int edged_start(struct edged *d)
 		return rc;
 	if ((rc = start_registry(d, s)) < 0)
 		return rc;
+	if ((rc = edged_identity_new(d, &d->identity)) < 0)
+		return rc;
 	if ((rc = start_mqtt(d, s)) < 0)
 		return rc;
 	if ((rc = start_control(d, s)) < 0)
@@ -423,6 +426,17 @@ static void on_drain(uv_timer_t *t)
 	struct edge_store_stats ss = { 0 };
 	unsigned unsaved = 0;
 
+	/* A running identity operation finishes first, so that the database
+	 * and the broker's files stay in step and its client gets the answer
+	 * (new secrets are in it); the control socket closes after it. */
+	if (!edged_identity_idle(d->identity) &&
+	    edge_time_monotonic_ms() < d->drain_deadline_ms) {
+		if (d->store)
+			edge_store_run_completions(d->store);
+		return;
+	}
+	edged_control_free(d->control);
+	d->control = NULL;
 	if (d->store) {
 		edge_store_run_completions(d->store);
 		/* Writes the store refused or failed are submitted again. */
@@ -454,12 +468,17 @@ void edged_shutdown(struct edged *d)
 	d->stopping = true;
 	if (d->notify)
 		edged_notify_stopping(d->notify);
-	/* Step 1: no new operator requests; every unwritten node change is
+	/* Step 1: no new operator requests (the socket stays open until a
+	 * running identity operation has answered, see on_drain); every
+	 * unwritten node change is
 	 * submitted to the store (never blocking: the loop keeps running, and
 	 * on_drain resubmits what the store refused until everything is
 	 * committed or the drain deadline passes). */
-	edged_control_free(d->control);
-	d->control = NULL;
+	edged_identity_stop(d->identity); /* waiting calls: `unavailable` */
+	if (edged_identity_idle(d->identity)) {
+		edged_control_free(d->control);
+		d->control = NULL;
+	}
 	if (d->registry) {
 		rc = edge_registry_sync(d->registry);
 		if (rc < 0 && rc != EDGE_ELIMIT)
@@ -494,6 +513,10 @@ static void edged_teardown(struct edged *d)
 	d->notify = NULL;
 	edged_control_free(d->control);
 	d->control = NULL;
+	/* Before the components it uses: an operation still running is
+	 * answered `unavailable` and touches nothing else. */
+	edged_identity_free(d->identity);
+	d->identity = NULL;
 	edged_router_free(d->router);
 	d->router = NULL;
 	edged_mqtt_free(d->mqtt);

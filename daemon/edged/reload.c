@@ -8,6 +8,7 @@
 #include "control.h"
 #include "edge_log.h"
 #include "edged.h"
+#include "identity.h"
 #include "mqtt.h"
 #include "router.h"
 
@@ -71,6 +72,7 @@ int edged_reload(struct edged *d, char *needs_restart, size_t nr_len, char *err,
 						(uint32_t)s->registry.summary_interval_s * 1000) < 0))
 		edge_log(EDGE_LOG_WARNING, "edged",
 			 "registry.persist_interval_s or summary_interval_s not applied");
+	edged_identity_apply_settings(d->identity, s);
 	if (d->control)
 		edged_control_set_limits(d->control, (unsigned)s->control.max_clients,
 					 (unsigned)s->control.client_timeout_ms,
