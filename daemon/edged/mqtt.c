@@ -37,6 +37,11 @@
  *   TLS and a host name the name itself is handed over after the off-loop
  *   lookup succeeded (the library looks it up again; configure the broker
  *   by address to avoid that lookup entirely).
+ * - mqtt.host beginning with '/' is the path of the broker's Unix socket
+ *   (mosquitto's `listener 0 PATH`): libmosquitto connects to a Unix socket
+ *   when the port is 0, so nothing is looked up and the port is 0. The
+ *   shipped unit gives edged no network (PrivateNetwork=yes): this is how
+ *   it reaches the broker.
  * - Every publish carries Payload Format Indicator 1 (UTF-8 text), as the
  *   node protocol asks of every gateway publish (m->pub_props). */
 #include "mqtt.h"
@@ -100,8 +105,10 @@ struct edged_mqtt {
 	bool tls;
 
 	bool host_numeric;        /* mqtt.host is an IPv4/IPv6 literal */
+	bool unix_socket;         /* mqtt.host is a socket path; port is 0 */
+	char where[EDGE_CONFIG_NAME_MAX + 16]; /* "host:port" or the path, for logs */
 	uv_getaddrinfo_t *resolve; /* lookup in flight; its data is m */
-	char address[INET6_ADDRSTRLEN]; /* what the last attempt connected to */
+	char address[EDGED_MQTT_ADDRESS_MAX]; /* what the last attempt connected to */
 	uint32_t session_expiry_s;  /* 0 = clean session */
 	mosquitto_property *connect_props; /* until mqtt_install_connect_props */
 	mosquitto_property *pub_props;     /* Payload Format Indicator 1 */
@@ -281,8 +288,7 @@ static void mqtt_peer_gone(struct edged_mqtt *m)
 		mqtt_log_failure(m);
 	} else {
 		mqtt_set_error(m, "connection lost", "closed by the broker");
-		edge_log(EDGE_LOG_WARNING, "mqtt", "lost broker %s:%d: closed by the broker", m->host,
-			 m->port);
+		edge_log(EDGE_LOG_WARNING, "mqtt", "lost broker %s: closed by the broker", m->where);
 	}
 	mqtt_schedule_retry(m);
 }
@@ -398,7 +404,7 @@ static void mqtt_log_failure(struct edged_mqtt *m)
 	bool loud = n == 1 || (n & (n - 1)) == 0; /* 1, 2, 4, 8, ... */
 
 	edge_log(loud ? EDGE_LOG_WARNING : EDGE_LOG_DEBUG, "mqtt",
-		 "cannot connect to %s:%d: %s (attempt %llu)", m->host, m->port,
+		 "cannot connect to %s: %s (attempt %llu)", m->where,
 		 m->stats.last_error, (unsigned long long)n);
 }
 
@@ -434,7 +440,8 @@ static void mqtt_attempt_failed(struct edged_mqtt *m, const char *what, const ch
 }
 
 /* Non-blocking: returns once the TCP connect is in flight. `host` is numeric,
- * except with TLS and a configured name (see the top of this file). */
+ * except with TLS and a configured name (see the top of this file), or the
+ * socket path (port 0; a Unix connect completes or fails at once). */
 static void mqtt_connect_to(struct edged_mqtt *m, const char *host)
 {
 	int rc, err;
@@ -496,7 +503,7 @@ static void mqtt_attempt(struct edged_mqtt *m)
 	mqtt_poll_close(m);
 	m->tls_tcp_up = false;
 	mqtt_set_state(m, EDGED_MQTT_CONNECTING);
-	if (m->host_numeric) {
+	if (m->host_numeric || m->unix_socket) {
 		mqtt_connect_to(m, m->host);
 		return;
 	}
@@ -587,7 +594,7 @@ static void mqtt_on_connect(struct mosquitto *mosq, void *ud, int rc, int flags,
 			edge_log(EDGE_LOG_ERR, "mqtt", "subscribe %s: %s", m->subs[i].filter,
 				 mosquitto_strerror(r));
 	}
-	edge_log(EDGE_LOG_NOTICE, "mqtt", "connected to broker %s:%d%s", m->host, m->port,
+	edge_log(EDGE_LOG_NOTICE, "mqtt", "connected to broker %s%s", m->where,
 		 m->stats.session_present ? " (session resumed)" : "");
 	mqtt_set_state(m, EDGED_MQTT_CONNECTED);
 	mqtt_flush_outbox(m);
@@ -635,7 +642,7 @@ static void mqtt_on_disconnect(struct mosquitto *mosq, void *ud, int rc,
 	}
 	if (was == EDGED_MQTT_CONNECTED) {
 		mqtt_set_error(m, "connection lost", mosquitto_strerror(rc));
-		edge_log(EDGE_LOG_WARNING, "mqtt", "lost broker %s:%d: %s", m->host, m->port,
+		edge_log(EDGE_LOG_WARNING, "mqtt", "lost broker %s: %s", m->where,
 			 mosquitto_strerror(rc));
 	} else if (was == EDGED_MQTT_CONNECTING) {
 		m->stats.connect_failures++;
@@ -779,8 +786,13 @@ int edged_mqtt_new(uv_loop_t *loop, const struct edge_settings *s,
 	if (cb)
 		m->cb = *cb;
 	snprintf(m->host, sizeof m->host, "%s", s->mqtt.host);
-	m->host_numeric = mqtt_host_is_numeric(m->host);
-	m->port = s->mqtt.port;
+	m->unix_socket = m->host[0] == '/';
+	m->host_numeric = !m->unix_socket && mqtt_host_is_numeric(m->host);
+	m->port = m->unix_socket ? 0 : s->mqtt.port;
+	if (m->unix_socket)
+		snprintf(m->where, sizeof m->where, "%s", m->host);
+	else
+		snprintf(m->where, sizeof m->where, "%s:%d", m->host, m->port);
 	m->keepalive_s = s->mqtt.keepalive_s;
 	/* A session the broker keeps needs a client id to find it by. */
 	m->session_expiry_s = id ? (uint32_t)s->mqtt.session_expiry_s : 0;
@@ -848,7 +860,7 @@ int edged_mqtt_start(struct edged_mqtt *m)
 	m->started = true;
 	uv_timer_start(&m->misc_timer, mqtt_on_misc, 1000, 1000);
 	uv_prepare_start(&m->prepare, mqtt_on_prepare);
-	edge_log(EDGE_LOG_INFO, "mqtt", "connecting to broker %s:%d%s", m->host, m->port,
+	edge_log(EDGE_LOG_INFO, "mqtt", "connecting to broker %s%s", m->where,
 		 m->tls ? " (TLS)" : "");
 	mqtt_attempt(m);
 	return 0;

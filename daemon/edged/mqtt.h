@@ -15,7 +15,8 @@
  * (the broker discards larger packets for edged) and, with a client id and
  * mqtt.session_expiry_s > 0, Clean Start 0 with that Session Expiry
  * Interval, so the broker queues QoS 1 messages for edged while it restarts
- * or reconnects. A host name is resolved off the loop (uv_getaddrinfo).
+ * or reconnects. A host name is resolved off the loop (uv_getaddrinfo); a
+ * host beginning with '/' is the broker's Unix socket (port 0, no lookup).
  * Every publish carries Payload Format Indicator 1: payloads are UTF-8. */
 #ifndef EDGED_MQTT_H
 #define EDGED_MQTT_H
@@ -27,6 +28,9 @@
 
 #include "edge_config.h"
 #include "edge_error.h"
+
+/* An IPv6 address in text, or a Unix socket path (sun_path holds 108). */
+#define EDGED_MQTT_ADDRESS_MAX 108
 
 struct edged_mqtt;
 struct mosquitto_message;
@@ -63,8 +67,8 @@ struct edged_mqtt_callbacks {
 
 struct edged_mqtt_stats {
 	enum edged_mqtt_state state;
-	char host[EDGE_CONFIG_NAME_MAX];
-	int port;
+	char host[EDGE_CONFIG_NAME_MAX]; /* mqtt.host: name, address or socket path */
+	int port;                  /* 0 with a Unix socket */
 	bool tls;
 	uint64_t connects;         /* successful CONNACKs */
 	uint64_t reconnects;       /* connects after the first */
@@ -79,7 +83,8 @@ struct edged_mqtt_stats {
 	 * idle or waiting for a handshake; it grows without bound only if
 	 * the adapter spins. */
 	uint64_t poll_wakeups;
-	char address[46];          /* address the last attempt connected to */
+	char address[EDGED_MQTT_ADDRESS_MAX]; /* address (or socket path) the last
+					       * attempt connected to */
 	bool session_present;      /* the last CONNACK resumed edged's session */
 	uint32_t max_packet_bytes; /* Maximum Packet Size declared on CONNECT */
 	uint32_t session_expiry_s; /* Session Expiry Interval; 0 = clean start */

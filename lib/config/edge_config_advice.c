@@ -10,9 +10,10 @@
 #include <string.h>
 #include <strings.h>
 
-/* What systemd's IPAddressAllow=localhost lets through: 127.0.0.0/8 and
- * ::1 (an IPv4-mapped 127.x.y.z is the same packets), plus the name
- * "localhost" (with or without the root dot), which resolves to them. */
+/* What IPAddressAllow=localhost (the TCP drop-in of docs/production.md)
+ * lets through: 127.0.0.0/8 and ::1 (an IPv4-mapped 127.x.y.z is the same
+ * packets), plus the name "localhost" (with or without the root dot), which
+ * resolves to them. */
 bool edge_config_host_is_loopback(const char *host)
 {
 	struct in_addr a4;
@@ -36,12 +37,26 @@ int edge_config_advice(const edge_config *c, edge_config_advice_fn cb, void *use
 	char msg[EDGE_CONFIG_NAME_MAX + 256];
 	int n = 0;
 
-	if (!edge_config_host_is_loopback(s->mqtt.host)) {
+	/* A socket path is what the shipped unit expects. A loopback address
+	 * is the development setup; the unit reaches it with the TCP drop-in. */
+	if (s->mqtt.host[0] != '/' && !edge_config_host_is_loopback(s->mqtt.host)) {
 		snprintf(msg, sizeof msg,
-			 "mqtt.host = %s is not a loopback address: the edged service's "
-			 "IPAddressAllow=localhost blocks it; allow the broker's address with a "
-			 "drop-in ([Service] IPAddressAllow=ADDRESS, e.g. systemctl edit edged)",
+			 "mqtt.host = %s is not a loopback address: the edged service reaches "
+			 "the broker over a Unix socket only (PrivateNetwork=yes, "
+			 "IPAddressDeny=any); a broker on another host needs the TCP "
+			 "drop-in of docs/production.md with IPAddressAllow=ADDRESS",
 			 s->mqtt.host);
+		cb(msg, userdata);
+		n++;
+	}
+	/* A broker with edged's client-id plugin refuses a login whose client
+	 * id is not its username (docs/broker-security.md). */
+	if (s->mqtt.username[0] && strcmp(s->mqtt.client_id, s->mqtt.username) != 0) {
+		snprintf(msg, sizeof msg,
+			 "mqtt.client_id (%.100s) differs from mqtt.username (%.100s): a broker "
+			 "with edged's client-id plugin refuses the connection, and one with "
+			 "use_username_as_clientid keeps edged's session under the username",
+			 s->mqtt.client_id, s->mqtt.username);
 		cb(msg, userdata);
 		n++;
 	}

@@ -172,6 +172,29 @@ static int check_password_file(struct edge_settings *s, const char *file,
 	return 0;
 }
 
+/* mqtt.host beginning with '/' is the broker's Unix socket: it must fit in
+ * sun_path, and it is no address for nodes, so bundles need broker.node_url. */
+static int check_socket_host(const struct edge_settings *s, const char *file,
+			     const unsigned *lines, char *err, size_t errlen)
+{
+	char at[EDGE_CONFIG_PATH_MAX + 32];
+
+	if (s->mqtt.host[0] != '/')
+		return 0;
+	if (strlen(s->mqtt.host) > EDGE_CONFIG_SOCKET_PATH_MAX - 1)
+		return edge__cfg_error(err, errlen,
+				       "%smqtt.host: a Unix socket path must fit in %d bytes",
+				       where(at, sizeof at, file, lines, "mqtt.host"),
+				       EDGE_CONFIG_SOCKET_PATH_MAX - 1);
+	if (s->broker.identity_dir[0] && !s->broker.node_url[0])
+		return edge__cfg_error(err, errlen,
+				       "%sbroker.node_url is needed: mqtt.host = %s is a Unix socket, which nodes cannot reach; set where they connect (mqtt://HOST:PORT or mqtts://HOST:PORT)",
+				       where(at, sizeof at, file, lines,
+					     either(lines, "broker.identity_dir", "mqtt.host")),
+				       s->mqtt.host);
+	return 0;
+}
+
 int edge__cfg_check(struct edge_settings *s, const char *file,
 		    const unsigned *lines, char *err, size_t errlen)
 {
@@ -199,6 +222,8 @@ int edge__cfg_check(struct edge_settings *s, const char *file,
 				       where(at, sizeof at, file, lines,
 					     "mqtt.password"));
 	if (check_password_file(s, file, lines, err, errlen) < 0)
+		return EDGE_ECONFIG;
+	if (check_socket_host(s, file, lines, err, errlen) < 0)
 		return EDGE_ECONFIG;
 	/* A node message is its payload plus topic (<= 256 bytes) and the
 	 * fixed header and properties: 512 bytes of headroom covers them. */

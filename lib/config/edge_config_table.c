@@ -136,9 +136,9 @@ const struct edge__cfg_key edge__cfg_keys[] = {
 	PATH(paths, control_socket, "edged.sock", 0,
 	     "Control socket for edgectl; relative to runtime_dir unless absolute. The full path must fit in 107 bytes. The unit's ExecReload runs edgectl on the default /run/edged/edged.sock: another path needs a drop-in that overrides ExecReload."),
 
-	STRING(mqtt, host, "127.0.0.1", no_blank_rule, 0,
-	       "Broker host name or address (no blanks). The shipped edged.service lets edged reach only loopback addresses (IPAddressAllow=localhost), so a broker on another host is silently unreachable: allow its address with a drop-in, e.g. 'systemctl edit edged' and [Service] IPAddressAllow=ADDRESS. edged --check-config warns when this is not 127.0.0.0/8, ::1 or localhost."),
-	INT(mqtt, port, "1883", 1, 65535, 0, "Broker TCP port."),
+	STRING(mqtt, host, "/run/mosquitto-edged/mqtt.sock", no_blank_rule, 0,
+	       "Broker host name or address, or the path of the broker's Unix socket when it begins with '/' (at most 107 bytes; mosquitto's 'listener 0 PATH'; leave mqtt.tls_* empty then). The shipped edged.service has no network (PrivateNetwork=yes, RestrictAddressFamilies=AF_UNIX), so it reaches the broker only over this socket; the mosquitto drop-in that edged ships gives edged's group access to the default path. A TCP broker (for development, or on another host) needs the drop-in of docs/production.md; edged --check-config warns when this is not a socket path, 127.0.0.0/8, ::1 or localhost."),
+	INT(mqtt, port, "1883", 1, 65535, 0, "Broker TCP port; ignored with a Unix socket."),
 	STRING(mqtt, client_id, "edged", no_blank_rule, 0,
 	       "MQTT client identifier of edged (no blanks); must be unique on the broker."),
 	STRING(mqtt, username, "", NULL, EMPTY,
@@ -222,7 +222,7 @@ const struct edge__cfg_key edge__cfg_keys[] = {
 	PATH(broker, pid_file, "", EMPTY | ABS,
 	     "The broker's pid file: after each change edged sends the broker SIGHUP to reload its files (edged must be allowed to signal it: same user, as in scripts/run.sh). Empty = edged only touches broker.identity_dir/reload and the shipped edged-broker-reload.path unit reloads mosquitto."),
 	STRING(broker, node_url, "", no_blank_rule, EMPTY,
-	       "Where nodes reach the broker, written into every provisioning bundle: mqtt://HOST:PORT or mqtts://HOST:PORT (TLS). Empty = mqtt://mqtt.host:mqtt.port."),
+	       "Where nodes reach the broker, written into every provisioning bundle: mqtt://HOST:PORT or mqtts://HOST:PORT (TLS). Empty = mqtt://mqtt.host:mqtt.port, which needs a network mqtt.host: with a Unix socket (the shipped setup) and identity_dir set, this must be set."),
 	INT(broker, cert_days, "3650", 1, 36500, R,
 	    "Validity of the node certificates 'edgectl nodes provision --tls-cert' issues, in days."),
 };

@@ -2,7 +2,8 @@
  * broker-config`: the Maximum Packet Size edged declares keeps an oversized
  * publish out of its memory; its persistent session keeps what nodes send
  * while edged restarts or the broker does; every publish edged makes
- * carries Payload Format Indicator 1. Nodes are played by a libmosquitto v5
+ * carries Payload Format Indicator 1; edged reaches the broker over a Unix
+ * socket as well as over TCP. Nodes are played by a libmosquitto v5
  * client in the test (and the simulator for a fleet). Run one case with
  * `test-broker CASE`. */
 #include <check.h>
@@ -332,6 +333,58 @@ START_TEST(registered_carries_payload_format_indicator)
 }
 END_TEST
 
+/* mqtt.host as an absolute path: edged reaches the broker over its Unix
+ * socket (`listener 0 PATH`, from broker-config --unix-socket) while nodes
+ * use TCP. A socket that is not there yet is a failed attempt, retried. */
+START_TEST(edged_connects_over_unix_socket)
+{
+	struct h_env *e = h_env_new();
+	char path[320];
+	const char *args[] = { "--unix-socket", path, NULL };
+	struct node n;
+	json_t *st;
+	char *log;
+
+	snprintf(path, sizeof path, "%s/broker/mqtt.sock", e->dir);
+	h_cfg_set(e, "mqtt.host", path);
+	h_cfg_set(e, "mqtt.reconnect_min_ms", "100");
+	h_cfg_set(e, "mqtt.reconnect_max_ms", "300");
+	h_edged_start(e);
+	h_wait_status(e, "broker.connect_failures", ">=", 2, 10000);
+	st = h_edgectl_json(e, "status", NULL);
+	ck_assert_str_ne(h_json_str(st, "broker.state"), "connected");
+	ck_assert_str_eq(h_json_str(st, "broker.host"), path);
+	ck_assert_int_eq(h_json_int(st, "broker.port"), 0);
+	ck_assert_msg(strstr(h_json_str(st, "broker.last_error"), "No such file or directory"),
+		      "last_error: %s", h_json_str(st, "broker.last_error"));
+	json_decref(st);
+
+	h_broker_config_args(args);
+	h_broker_start(e);
+	h_broker_config_args(NULL);
+	h_wait_status(e, "broker.connects", ">=", 1, 15000);
+	st = h_edgectl_json(e, "status", NULL);
+	ck_assert_str_eq(h_json_str(st, "broker.state"), "connected");
+	ck_assert_str_eq(h_json_str(st, "broker.address"), path);
+	ck_assert_int_eq(h_json_int(st, "broker.port"), 0);
+	json_decref(st);
+	log = h_edged_log(e);
+	ck_assert_msg(strstr(log, "connected to broker ") && strstr(log, path),
+		      "edged's log does not name the socket");
+	free(log);
+
+	/* Node traffic (TCP) reaches edged through the socket, and back. */
+	node_connect(e, &n, "unix-01");
+	ck_assert_int_eq(mosquitto_subscribe_v5(n.mosq, NULL, "edge/v1/unix-01/registered", 1, 0,
+						NULL), MOSQ_ERR_SUCCESS);
+	node_hello(&n, "unix-01");
+	wait_device_registered(e, "unix-01", 10000);
+	node_wait(&n, &n.registered, 1, 10000, "registered");
+	node_free(&n);
+	h_env_free(e);
+}
+END_TEST
+
 int main(int argc, char **argv)
 {
 	/* Check's test handles are variables: the table lives here. */
@@ -341,6 +394,7 @@ int main(int argc, char **argv)
 		{ "session_survives_broker_restart", session_survives_broker_restart, 120 },
 		{ "restart_replays_every_retained_status", restart_replays_every_retained_status, 240 },
 		{ "registered_carries_payload_format_indicator", registered_carries_payload_format_indicator, 60 },
+		{ "edged_connects_over_unix_socket", edged_connects_over_unix_socket, 60 },
 	};
 	int rc;
 

@@ -2,14 +2,22 @@
 # edged under a real systemd: boots a minimal Debian 12 container with
 # systemd-nspawn, installs the build into it with meson install, and checks
 # what the unit promises, reading the outcome from systemctl and the journal
-# inside the container: start and READY, edgectl for root, a member of
-# edged's group and an outsider, systemctl reload with a good and a bad file,
-# restart after kill -9, watchdog restart of a hung edged, and a clean stop.
+# inside the container: start and READY, edged without a network reaching
+# Debian's mosquitto over its Unix socket (the shipped mosquitto drop-in),
+# edgectl for root, a member of edged's group and an outsider, systemctl
+# reload with a good and a bad file, restart after kill -9, watchdog restart
+# of a hung edged, a clean stop, and then the production recipe of
+# docs/production.md: broker-init, broker-config, edged logging in with its
+# credential, a provisioned node registering over TCP, and its revocation
+# reloading mosquitto through edged-broker-reload.path so that the node's
+# next connect is refused.
 #
 # The Debian root is built once (make_rootfs.sh, needs Debian's mirror) and
 # cached in $EDGE_ROOTFS_CACHE (default /var/cache/edged-test-rootfs); each
 # run boots a throw-away overlay of it with no network but loopback.
-# Needs root. Usage: test_container.sh BUILD_ROOT MESON SYSCONFDIR BINDIR
+# Nodes are played from the host in the container's network namespace: the
+# build's edge-sim and the host's mosquitto_pub (host files, container
+# network). Needs root. Usage: test_container.sh BUILD_ROOT MESON SYSCONFDIR BINDIR
 # Exit codes follow meson: 0 pass, 1 fail.
 set -u
 
@@ -24,6 +32,7 @@ work=
 root=
 overlay=0
 nspawn_pid=
+sim_pid=
 leader=
 machine=edged-test-$$
 started=$(date +%s)
@@ -49,9 +58,10 @@ diagnose() {
 	[ -n "$leader" ] || { [ -n "$work" ] && tail -n 40 "$work/console.log" 2>/dev/null; return; }
 	echo "--- systemctl status edged"
 	in_ct systemctl status --no-pager --lines=0 edged 2>&1
-	echo "--- journal (edged, mosquitto; info and above, last 60 lines)"
-	in_ct journalctl -b --no-pager -o short-monotonic -p info -u edged -u mosquitto 2>&1 |
-		tail -n 60
+	echo "--- journal (edged, mosquitto, the reload units; info and above, last 60 lines)"
+	in_ct journalctl -b --no-pager -o short-monotonic -p info -u edged -u mosquitto \
+		-u edged-broker-reload.path -u edged-broker-reload.service 2>&1 | tail -n 60
+	[ -s "$work/sim.log" ] && { echo "--- edge-sim"; tail -n 20 "$work/sim.log"; }
 }
 fail() {
 	echo "FAIL: $*"
@@ -79,6 +89,10 @@ wait_until() { # SECONDS WHAT COMMAND...
 
 cleanup() {
 	trap - EXIT INT TERM
+	if [ -n "$sim_pid" ]; then
+		kill -TERM "$sim_pid" 2>/dev/null
+		wait "$sim_pid" 2>/dev/null
+	fi
 	if [ -n "$nspawn_pid" ] && kill -0 "$nspawn_pid" 2>/dev/null; then
 		# nspawn turns SIGTERM into an orderly poweroff of the container.
 		kill -TERM "$nspawn_pid" 2>/dev/null
@@ -104,7 +118,7 @@ trap cleanup EXIT
 trap 'exit 1' INT TERM
 
 [ "$(id -u)" -eq 0 ] || fail "the system test boots a container and must run as root"
-for tool in systemd-nspawn debootstrap nsenter flock mount; do
+for tool in systemd-nspawn debootstrap nsenter flock mount mosquitto_pub; do
 	command -v "$tool" >/dev/null 2>&1 || fail "$tool not installed (scripts/setup.sh installs it)"
 done
 
@@ -126,6 +140,11 @@ fi
 "$meson" install -C "$build" --no-rebuild --destdir "$root" >"$work/install.log" 2>&1 ||
 	{ cat "$work/install.log"; fail "meson install into the container failed"; }
 [ -x "$root$bindir/edgectl" ] || fail "edgectl not installed at $bindir"
+for f in edged-broker-reload.path edged-broker-reload.service mosquitto.service.d/edged.conf; do
+	[ -n "$(find "$root/lib/systemd/system" "$root/usr/lib/systemd/system" \
+		"$root/usr/local/lib/systemd/system" -path "*/$f" 2>/dev/null)" ] ||
+		fail "meson install did not install $f"
+done
 mode=$(stat -c %a "$root$sysconfdir/edged")
 [ "$mode" = 750 ] || fail "meson install made $sysconfdir/edged mode $mode, not 750"
 mode=$(stat -c %a "$root$sysconfdir/edged/edged.conf")
@@ -135,14 +154,16 @@ ok "meson install: $sysconfdir/edged 0750, edged.conf 0640"
 [ ! -e "$root/bin/kill" ] && [ ! -e "$root/usr/bin/kill" ] ||
 	fail "the container has /bin/kill (procps); it should be a minimal system"
 
-# A fresh machine id (no first-boot prompts), the broker on loopback only, an
-# operator in edged's group and an outsider, and a short watchdog.
+# A fresh machine id (no first-boot prompts), the broker on the Unix socket
+# edged's default mqtt.host names (anonymous for now), an operator in
+# edged's group and an outsider, and a short watchdog.
 systemd-id128 new >"$root/etc/machine-id" 2>/dev/null ||
 	tr -d '-' </proc/sys/kernel/random/uuid >"$root/etc/machine-id"
 mkdir -p "$root/etc/mosquitto/conf.d" "$root/etc/sysusers.d" \
 	"$root/etc/systemd/system/edged.service.d"
-cat >"$root/etc/mosquitto/conf.d/edged-test.conf" <<'EOF'
-listener 1883 127.0.0.1
+sock=/run/mosquitto-edged/mqtt.sock
+cat >"$root/etc/mosquitto/conf.d/edged-test.conf" <<EOF
+listener 0 $sock
 allow_anonymous true
 EOF
 cat >"$root/etc/sysusers.d/zz-edged-test.conf" <<'EOF'
@@ -220,7 +241,19 @@ wait_until 10 "READY=1 in the journal" manager_says "$c0" 'Got notification mess
 ok "start: active/running, READY=1, status '$(prop edged StatusText)'"
 connected() { in_ct edgectl --json status | grep -q '"state": "connected"'; }
 wait_until 30 "edged to connect to the container's mosquitto" connected
-ok "edged connected to mosquitto on 127.0.0.1"
+in_ct edgectl --json status | grep -q "\"address\": \"$sock\"" ||
+	fail "edged's broker address is not $sock"
+[ "$(prop edged PrivateNetwork)" = yes ] || fail "PrivateNetwork is $(prop edged PrivateNetwork)"
+[ "$(prop edged RestrictAddressFamilies)" = AF_UNIX ] ||
+	fail "RestrictAddressFamilies is $(prop edged RestrictAddressFamilies)"
+# The mosquitto drop-in's directory: setgid group edged, so the socket
+# mosquitto makes (0770, as its own user) is edged's group's and no one else's.
+owner=$(in_ct stat -c '%a %U %G' /run/mosquitto-edged)
+[ "$owner" = "2750 mosquitto edged" ] || fail "/run/mosquitto-edged is '$owner', not '2750 mosquitto edged'"
+owner=$(in_ct stat -c '%a %U %G' "$sock")
+[ "$owner" = "770 mosquitto edged" ] || fail "$sock is '$owner', not '770 mosquitto edged'"
+as_user outsider test -e "$sock" 2>/dev/null && fail "an outsider can reach $sock"
+ok "edged (PrivateNetwork=yes, AF_UNIX only) connected over $sock (0770 mosquitto:edged in a 2750 directory)"
 
 # systemd checks the mode before it moves the child into the unit's cgroup,
 # so its warning is not tagged with the unit: search the whole boot.
@@ -308,41 +341,107 @@ wait_until 10 "STOPPING=1 in the journal" manager_says "$c5" 'Got notification m
 manager_says "$c5" 'Deactivated successfully' || fail "no 'Deactivated successfully' in the journal"
 ok "systemctl stop: STOPPING=1, exit 0, result success"
 
-# 9. A broker that requires a password: edged gets it as a systemd
-# credential from /etc/credstore (the unit's LoadCredential=), not from a
-# file it can read itself, and logs in with it.
-pw=cred-$$-P4ss#word
-in_ct sh -c "umask 077 && mkdir -p /etc/credstore && printf '%s\n' '$pw' >/etc/credstore/edged-mqtt-password" ||
-	fail "cannot write the credential file"
-in_ct mosquitto_passwd -c -b /etc/mosquitto/edged-test.passwd edged "$pw" ||
-	fail "mosquitto_passwd"
-in_ct chown mosquitto /etc/mosquitto/edged-test.passwd || fail "chown of the broker's password file"
-cat >"$root/etc/mosquitto/conf.d/edged-test.conf" <<'EOF'
-listener 1883 127.0.0.1
-allow_anonymous false
-password_file /etc/mosquitto/edged-test.passwd
-EOF
-in_ct timeout 60 systemctl restart mosquitto || fail "restarting mosquitto with passwords"
-printf '[mqtt]\nusername = edged\npassword_file = mqtt-password\n' \
-	>"$root$sysconfdir/edged/edged.conf"
+# 9. The production recipe (docs/production.md). The broker's identity
+# files from edgectl broker-init (edged's password as a systemd credential),
+# mosquitto.conf from edgectl broker-config (the Unix socket for edged, a
+# TLS listener for nodes, no anonymous client), the reload path unit, and
+# edged admitting provisioned nodes only.
+idir=/etc/mosquitto/edged
+in_ct sh -c 'umask 077 && mkdir -p /etc/credstore' || fail "mkdir /etc/credstore"
+in_ct edgectl broker-init --dir "$idir" --pki-dir /var/lib/edged/pki --name ct-gateway \
+	--owner edged --broker-group mosquitto \
+	--gateway-secret /etc/credstore/edged-mqtt-password >"$work/init.log" 2>&1 ||
+	{ cat "$work/init.log"; fail "edgectl broker-init"; }
+in_ct sh -c "edgectl broker-config --identity-dir $idir --unix-socket $sock --tls-listener 8883 >/etc/mosquitto/mosquitto.conf" ||
+	fail "edgectl broker-config"
+in_ct systemctl enable --now edged-broker-reload.path >/dev/null 2>&1 ||
+	fail "systemctl enable --now edged-broker-reload.path"
+in_ct timeout 60 systemctl restart mosquitto || fail "restarting mosquitto with the generated configuration"
+printf '[mqtt]\nusername = edged\npassword_file = mqtt-password\n[registry]\nadmission = provisioned\n[broker]\nidentity_dir = %s\nnode_url = mqtts://127.0.0.1:8883\n' \
+	"$idir" >"$root$sysconfdir/edged/edged.conf"
 c6=$(cursor)
-in_ct timeout 90 systemctl start edged || fail "systemctl start edged with a credential failed"
-wait_until 30 "edged to log in to the password-protected broker" connected
-# The broker admits no anonymous client: edged logged in as user edged.
-logged_in() {
-	{ in_ct cat /var/log/mosquitto/mosquitto.log; journal_since "$c6"; } 2>/dev/null |
-		grep -q "as edged (.*u'edged')"
-}
-wait_until 10 "mosquitto to log edged's login as user edged" logged_in
+in_ct timeout 90 systemctl start edged || fail "systemctl start edged (production recipe)"
+# No anonymous client gets in: connected means logged in as user edged.
+wait_until 30 "edged to log in to the broker over $sock" connected
 in_ct edgectl config | grep -q '^mqtt\.password_file.*mqtt-password' ||
 	fail "edgectl config does not show mqtt.password_file = mqtt-password"
+pw=$(head -n 1 "$root/etc/credstore/edged-mqtt-password")
+[ -n "$pw" ] || fail "broker-init wrote no gateway secret"
 if journal_since "$c6" | grep -F -- "$pw" || in_ct edgectl config | grep -F -- "$pw"; then
 	fail "the broker password appears in the journal or in edgectl config"
 fi
-! says edged "$c6" 'password_file.*readable by' ||
-	fail "edged warns about the mode of its credential"
-in_ct timeout 60 systemctl stop edged || fail "systemctl stop edged (credential)"
-ok "password-protected broker: edged logged in with credential mqtt-password; the password is in no log"
+ok "production recipe: edged logged in over $sock with credential mqtt-password; the password is in no log"
+
+# 10. A node provisioned through edged registers over TLS with its bundle.
+node=ct-00000
+in_ct sh -c 'umask 077 && mkdir -p /root/bundles' || fail "mkdir /root/bundles"
+# The broker knows the node once the path unit has reloaded it: edged's
+# answer comes before that (it only touched the reload file).
+reload_ran() { journal_since "$1" | grep -q ' systemd\[1\]: edged-broker-reload\.service: Deactivated successfully'; }
+c_prov=$(cursor)
+in_ct edgectl nodes provision "$node" --out /root/bundles >"$work/provision.log" 2>&1 ||
+	{ cat "$work/provision.log"; fail "edgectl nodes provision $node"; }
+bundle=$root/root/bundles/$node.json
+[ -s "$bundle" ] || fail "no bundle $bundle"
+npw=$(tr -d '\n' <"$bundle" | sed -n 's/.*"password": *"\([^"]*\)".*/\1/p')
+[ -n "$npw" ] || fail "the bundle has no password"
+wait_until 15 "edged-broker-reload.service to run after the provisioning" reload_ran "$c_prov"
+# The node's credentials as the broker sees them (host client, container network).
+node_connects() {
+	nsenter -t "$leader" -n mosquitto_pub -h 127.0.0.1 -V 5 -i "$node" -u "$node" \
+		-P "$npw" -q 0 -t "edge/v1/$node/probe" -m x \
+		-p 8883 --cafile "$root$idir/ca.crt"
+}
+# SIGHUP is handled by mosquitto's main loop a moment later.
+wait_until 10 "the broker to accept $node" node_connects
+nsenter -t "$leader" -n "$build/tests/sim/edge-sim" --bundle-dir "$root/root/bundles" \
+	--id-prefix ct --count 1 --duration-s 120 --reconnect-s 0 >"$work/sim.log" 2>&1 &
+sim_pid=$!
+node_state() { in_ct edgectl --json devices show "$node" | grep -q "\"state\": \"$1\""; }
+wait_until 30 "$node to register" node_state online
+kill -TERM "$sim_pid" 2>/dev/null
+wait "$sim_pid" 2>/dev/null
+sim_pid=
+ok "edgectl nodes provision: $node registered over TLS (mqtts://127.0.0.1:8883) with its bundle"
+
+# 11. Revocation: edged rewrites the broker's files and touches reload; the
+# path unit reloads mosquitto; the node's next connect is refused.
+c7=$(cursor)
+in_ct edgectl --json nodes revoke "$node" >"$work/revoke.json" 2>&1 ||
+	{ cat "$work/revoke.json"; fail "edgectl nodes revoke $node"; }
+grep -q '"reload": "path-unit"' "$work/revoke.json" || { cat "$work/revoke.json"; fail "the revocation did not go through the path unit"; }
+wait_until 15 "edged-broker-reload.service to run after the revocation" reload_ran "$c7"
+refused() {
+	node_connects >"$work/pub.log" 2>&1 && return 1
+	grep -qi 'not authori[sz]ed' "$work/pub.log"
+}
+wait_until 15 "the broker to refuse $node" refused
+node_state revoked || fail "$node is not 'revoked' in edged's registry"
+ok "edgectl nodes revoke: edged-broker-reload.path reloaded mosquitto; $node refused ($(tr -d '\n' <"$work/pub.log"))"
+
+in_ct timeout 60 systemctl stop edged || fail "systemctl stop edged (production recipe)"
+
+# 12. The TCP drop-in of docs/production.md (a broker reached over TCP):
+# the shipped unit alone cannot even open an IP socket, with the drop-in
+# edged reaches 127.0.0.1.
+printf '[mqtt]\nhost = 127.0.0.1\nport = 1883\nusername = edged\npassword_file = mqtt-password\n' \
+	>"$root$sysconfdir/edged/edged.conf"
+in_ct timeout 90 systemctl start edged || fail "systemctl start edged (TCP, no drop-in)"
+tcp_refused() { in_ct edgectl --json status | grep -q '"last_error": "connect: Address family not supported'; }
+wait_until 30 "edged to be refused an IP socket" tcp_refused
+in_ct timeout 60 systemctl stop edged || fail "systemctl stop edged (TCP, no drop-in)"
+cat >"$root/etc/systemd/system/edged.service.d/tcp-broker.conf" <<'EOF'
+[Service]
+PrivateNetwork=no
+RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6
+IPAddressAllow=localhost
+EOF
+in_ct systemctl daemon-reload || fail "systemctl daemon-reload"
+in_ct timeout 90 systemctl start edged || fail "systemctl start edged (TCP drop-in)"
+wait_until 30 "edged to log in over TCP with the drop-in" connected
+in_ct edgectl --json status | grep -q '"address": "127.0.0.1"' || fail "edged's broker address is not 127.0.0.1"
+in_ct timeout 60 systemctl stop edged || fail "systemctl stop edged (TCP drop-in)"
+ok "TCP drop-in: without it no IP socket (address family not supported), with it edged logs in over TCP"
 
 say "# all checks passed after $(elapsed) s"
 exit 0

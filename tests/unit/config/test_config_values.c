@@ -25,7 +25,7 @@ START_TEST(defaults)
 	ck_assert_str_eq(s->paths.control_socket, "edged.sock");
 	ck_assert_str_eq(s->paths.database_file, "/var/lib/edged/edged.db");
 	ck_assert_str_eq(s->paths.control_socket_path, "/run/edged/edged.sock");
-	ck_assert_str_eq(s->mqtt.host, "127.0.0.1");
+	ck_assert_str_eq(s->mqtt.host, "/run/mosquitto-edged/mqtt.sock");
 	ck_assert_int_eq(s->mqtt.port, 1883);
 	ck_assert_str_eq(s->mqtt.client_id, "edged");
 	ck_assert_str_eq(s->mqtt.username, "");
@@ -394,7 +394,7 @@ START_TEST(reload_lists_keys_that_need_a_restart)
 	edge_config_keep_restart_only(next, cur);
 	const struct edge_settings *s = edge_config_settings(next);
 	ck_assert_int_eq(s->mqtt.port, 1883);
-	ck_assert_str_eq(s->mqtt.host, "127.0.0.1");
+	ck_assert_str_eq(s->mqtt.host, "/run/mosquitto-edged/mqtt.sock");
 	ck_assert_str_eq(s->paths.runtime_dir, "/run/edged");
 	ck_assert_str_eq(s->paths.control_socket_path, "/run/edged/edged.sock");
 	ck_assert_int_eq(s->log.level, EDGE_LOG_DEBUG);

@@ -29,6 +29,7 @@ level = info
 state_dir = $tmp/state
 runtime_dir = $tmp/run
 [mqtt]
+host = 127.0.0.1
 port = $port
 reconnect_min_ms = 50
 reconnect_max_ms = 500

@@ -1,9 +1,10 @@
 #!/bin/sh
-# Checks the generated service unit: hardening exposure (systemd-analyze
-# security, offline) must stay at or below a bound, the unit must pass
-# systemd-analyze verify, systemctl reload must go through edgectl (it
-# reports edged's verdict and needs no /bin/kill), and the broker password's
-# credential must not fail an anonymous setup's start.
+# Checks the generated service unit: no network but the broker's Unix
+# socket, hardening exposure (systemd-analyze security, offline) at or below
+# a bound, the unit must pass systemd-analyze verify, systemctl reload must
+# go through edgectl (it reports edged's verdict and needs no /bin/kill),
+# and the broker password's credential must not fail an anonymous setup's
+# start.
 # Usage: check_unit.sh UNIT [EDGED_BINARY [SYSUSERS [EDGECTL_BINARY]]]
 # Exit codes follow meson: 0 pass, 1 fail, 77 skip.
 set -u
@@ -21,7 +22,7 @@ absolute() {
 }
 edged_bin=$(absolute "$edged_bin")
 edgectl_bin=$(absolute "$edgectl_bin")
-max_exposure=1.1
+max_exposure=1.0
 
 if ! command -v systemd-analyze >/dev/null 2>&1; then
 	echo "SKIP: systemd-analyze not installed"
@@ -65,6 +66,17 @@ case $cred in
 		echo "FAIL: LoadCredential is '$cred', not mqtt-password from a credential store"
 		exit 1
 		;;
+esac
+
+# edged reaches the broker over its Unix socket only: no network namespace
+# of its own and no IP socket at all. It writes the broker's identity files.
+value() { sed -n "s/^[[:space:]]*$1[[:space:]]*=[[:space:]]*//p" "$unit" | tail -n 1; }
+[ "$(value PrivateNetwork)" = yes ] || { echo "FAIL: PrivateNetwork is '$(value PrivateNetwork)', not yes"; exit 1; }
+[ "$(value RestrictAddressFamilies)" = AF_UNIX ] ||
+	{ echo "FAIL: RestrictAddressFamilies is '$(value RestrictAddressFamilies)', not AF_UNIX"; exit 1; }
+case " $(value ReadWritePaths) " in
+	*" -/etc/mosquitto/edged "*) echo "ReadWritePaths: $(value ReadWritePaths)" ;;
+	*) echo "FAIL: ReadWritePaths lacks -/etc/mosquitto/edged"; exit 1 ;;
 esac
 
 out=$(systemd-analyze security --offline=yes --no-pager "$unit" 2>&1)

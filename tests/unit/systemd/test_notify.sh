@@ -65,6 +65,7 @@ cat > "$tmp/edged.conf" <<CONF
 state_dir = $tmp/state
 runtime_dir = $tmp/run
 [mqtt]
+host = 127.0.0.1
 port = $port
 CONF
 
