@@ -10,6 +10,8 @@ packages=(
   # libraries edged links
   libuv1-dev libmosquitto-dev libsqlite3-dev libjansson-dev libssl-dev
   libsystemd-dev
+  # the broker plugin's headers (mosquitto_plugin.h, mosquitto_broker.h)
+  mosquitto-dev
   # tests: unit framework, the real broker, sanitizers/fuzzing, tools
   check mosquitto mosquitto-clients python3 clang libclang-rt-14-dev sqlite3 openssl
   procps util-linux groff-base

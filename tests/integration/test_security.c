@@ -1,6 +1,7 @@
 /* The broker's access control as `edgectl broker-config` sets it up:
  * mosquitto with a password file, the ACL of `broker-config --print-acl`,
- * the client id forced to the username and (in one case) a mutual-TLS
+ * the client id forced to the username (or, with edged's client-id plugin,
+ * a mismatch refused) and (in some cases) a mutual-TLS
  * listener with a gateway CA made by openssl. edged connects with its own
  * credentials. Every attack a node's credentials (or none) could try on
  * another node is refused by the broker, and the victim's registry entry
@@ -24,7 +25,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -46,6 +51,7 @@ struct sec {
 	char node_crt[440], node_key[440];   /* CN = node 3, signed by the gateway CA */
 	char rogue_crt[440], rogue_key[440]; /* CN = the victim, signed by another CA */
 	char ca_key[440], ca_cnf[440], crl[440];
+	char plugin[440]; /* the built edged_clientid.so */
 	char tls_port_s[16];
 	int tls_port;
 	const char *args[24];
@@ -224,7 +230,17 @@ static void make_tls(struct sec *s)
 	make_cert(s, s->rogue_crt, s->rogue_key, subj, other_crt, other_key, NULL);
 }
 
-enum { PLAIN, MUTUAL_TLS, MUTUAL_TLS_CRL };
+/* The client-id plugin (broker/edged_clientid.c) as built for this test. */
+static void plugin_path(struct sec *s)
+{
+	const char *root = getenv("EDGE_BUILD_ROOT");
+
+	ck_assert_msg(root != NULL, "EDGE_BUILD_ROOT is not set");
+	snprintf(s->plugin, sizeof s->plugin, "%s/broker/edged_clientid.so", root);
+	ck_assert_msg(access(s->plugin, R_OK) == 0, "plugin not built: %s", s->plugin);
+}
+
+enum { PLAIN, MUTUAL_TLS, MUTUAL_TLS_CRL, PLAIN_PLUGIN, MUTUAL_TLS_PLUGIN };
 
 /* Broker with access control (and a mutual-TLS listener, with a CRL, per
  * mode), edged with its own credentials. */
@@ -246,7 +262,13 @@ static void sec_world(struct sec *s, int mode)
 	add_user(s, s->attacker, ATTACKER_PASS, false);
 	chmod(s->pw, 0644);
 	n = add_access_control(s);
-	if (mode != PLAIN) {
+	if (mode == PLAIN_PLUGIN || mode == MUTUAL_TLS_PLUGIN) {
+		plugin_path(s);
+		s->args[n++] = "--clientid-plugin";
+		s->args[n++] = s->plugin;
+		s->args[n] = NULL;
+	}
+	if (mode != PLAIN && mode != PLAIN_PLUGIN) {
 		make_tls(s);
 		n = add_mutual_tls_listener(s, n);
 		if (mode == MUTUAL_TLS_CRL) {
@@ -260,6 +282,9 @@ static void sec_world(struct sec *s, int mode)
 	h_broker_start(s->e);
 	h_cfg_set(s->e, "mqtt.username", "edged");
 	h_cfg_set(s->e, "mqtt.password", EDGED_PASS);
+	/* The plugin holds edged to the rule too: its client id is its username. */
+	if (s->plugin[0])
+		h_cfg_set(s->e, "mqtt.client_id", "edged");
 	h_edged_start(s->e);
 }
 
@@ -372,6 +397,9 @@ static void cli_wait(struct cli *c, int *counter, int want, unsigned timeout_ms,
 		      c->lost ? "connection lost waiting for" : "timed out waiting for", what);
 }
 
+/* The MQTT version cli_connect speaks: v5 unless a case says otherwise. */
+static int cli_protocol = MQTT_PROTOCOL_V5;
+
 /* Connects (bounded) and returns the CONNACK reason, or -1 if the
  * connection failed before any CONNACK (e.g. the TLS handshake). user NULL:
  * anonymous. port 0: the plain listener; on the TLS listener crt/key are the
@@ -388,7 +416,7 @@ static int cli_connect(struct sec *s, struct cli *c, const char *name, const cha
 	c->connack = -1;
 	c->mosq = mosquitto_new(client_id, true, c);
 	ck_assert_ptr_nonnull(c->mosq);
-	mosquitto_int_option(c->mosq, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V5);
+	mosquitto_int_option(c->mosq, MOSQ_OPT_PROTOCOL_VERSION, cli_protocol);
 	mosquitto_connect_v5_callback_set(c->mosq, on_connect);
 	mosquitto_disconnect_v5_callback_set(c->mosq, on_disconnect);
 	mosquitto_publish_v5_callback_set(c->mosq, on_publish);
@@ -791,11 +819,11 @@ START_TEST(attacks_without_credentials_are_refused)
 }
 END_TEST
 
-/* A client with the attacker's credentials asking for the victim's client
- * id: mosquitto 2.0.11 accepts it but renames it to the username, so it is
- * the attacker (its own rights), and the victim's live session is
- * untouched. mosquitto cannot refuse the mismatch (see
- * docs/broker-security.md). */
+/* Without the client-id plugin: a client with the attacker's credentials
+ * asking for the victim's client id is accepted but renamed to the
+ * username, so it is the attacker (its own rights), and the victim's live
+ * session is untouched. mosquitto 2.0.11 alone cannot refuse the mismatch
+ * (see docs/broker-security.md). */
 START_TEST(client_id_is_forced_to_the_username)
 {
 	struct sec s;
@@ -839,6 +867,204 @@ START_TEST(client_id_is_forced_to_the_username)
 	json_decref(before);
 	cli_free(&a);
 	cli_free(&v);
+	sec_free(&s);
+}
+END_TEST
+
+/* Lines of the broker's log naming a refusal by the client-id plugin. */
+static int plugin_refusals(struct sec *s)
+{
+	return broker_log_count(s, "edged_clientid: refused client id");
+}
+
+/* With the client-id plugin (`broker-config --clientid-plugin`): a
+ * password login whose client id is not its username is refused with
+ * CONNACK 0x87 (MQTT 3.1.1: 5), also after a reload, and the victim's
+ * session is untouched; the password file still decides every login whose
+ * id matches (the plugin defers to it). edged itself, whose client id is
+ * its username, works as usual. The mutual-TLS listener runs no plugin: a
+ * certificate login with another id is renamed to its CN. */
+START_TEST(client_id_mismatch_is_refused_by_the_plugin)
+{
+	struct sec s;
+	struct cli v, x, t;
+	char needle[160];
+	json_t *before;
+	int refusals, rc;
+
+	sec_world(&s, MUTUAL_TLS_PLUGIN);
+	/* the broker loaded it, and edged (client id = username) answers */
+	ck_assert_int_eq(broker_log_count(&s, s.plugin), 1);
+	ck_assert_int_eq(cli_connect(&s, &v, "victim", s.victim, s.victim, VICTIM_PASS, NULL, 0,
+				     NULL, NULL), 0);
+	node_register(&v, s.victim);
+	victim_marker(&s, &v);
+	before = victim_state(&s);
+
+	/* another node's password with the victim's id: refused by the plugin */
+	rc = cli_connect(&s, &x, "attacker", s.victim, s.attacker, ATTACKER_PASS, NULL, 0, NULL,
+			 NULL);
+	ck_assert_msg(rc == MQTT_RC_NOT_AUTHORIZED, "id %s as %s: CONNACK 0x%02x, expected 0x87",
+		      s.victim, s.attacker, rc);
+	cli_free(&x);
+	snprintf(needle, sizeof needle, "edged_clientid: refused client id '%s' for username '%s'",
+		 s.victim, s.attacker);
+	wait_broker_log(&s, needle, 1);
+	refusals = plugin_refusals(&s);
+	ck_assert_int_eq(refusals, 1);
+
+	/* ids that match go on to the password file, which still decides */
+	ck_assert_int_eq(cli_connect(&s, &x, "wrong password", s.victim, s.victim, "guess", NULL,
+				     0, NULL, NULL), MQTT_RC_NOT_AUTHORIZED);
+	cli_free(&x);
+	ck_assert_int_eq(cli_connect(&s, &x, "unknown user", "nobody-provisioned",
+				     "nobody-provisioned", "guess", NULL, 0, NULL, NULL),
+			 MQTT_RC_NOT_AUTHORIZED);
+	cli_free(&x);
+	ck_assert_int_eq(cli_connect(&s, &x, "own id", s.attacker, s.attacker, ATTACKER_PASS, NULL,
+				     0, NULL, NULL), 0);
+	cli_free(&x);
+	ck_assert_int_eq(plugin_refusals(&s), refusals);
+
+	/* an empty id (the broker assigns one) and MQTT 3.1.1 are refused too */
+	ck_assert_int_eq(cli_connect(&s, &x, "empty id", NULL, s.attacker, ATTACKER_PASS, NULL, 0,
+				     NULL, NULL), MQTT_RC_NOT_AUTHORIZED);
+	cli_free(&x);
+	cli_protocol = MQTT_PROTOCOL_V311;
+	rc = cli_connect(&s, &x, "MQTT 3.1.1", s.victim, s.attacker, ATTACKER_PASS, NULL, 0, NULL,
+			 NULL);
+	cli_protocol = MQTT_PROTOCOL_V5;
+	ck_assert_msg(rc == CONNACK_REFUSED_NOT_AUTHORIZED, "MQTT 3.1.1: CONNACK %d, expected 5",
+		      rc);
+	cli_free(&x);
+	ck_assert_int_eq(plugin_refusals(&s), refusals + 2);
+
+	/* a reload re-registers the password file after the plugin: still first */
+	broker_reload(&s);
+	ck_assert_int_eq(cli_connect(&s, &x, "attacker after reload", s.victim, s.attacker,
+				     ATTACKER_PASS, NULL, 0, NULL, NULL), MQTT_RC_NOT_AUTHORIZED);
+	cli_free(&x);
+	ck_assert_int_eq(plugin_refusals(&s), refusals + 3);
+	ck_assert_int_eq(cli_connect(&s, &x, "own id after reload", s.attacker, s.attacker,
+				     ATTACKER_PASS, NULL, 0, NULL, NULL), 0);
+	cli_free(&x);
+
+	/* mutual TLS: no plugin runs; the victim's id is renamed to the CN */
+	ck_assert_int_eq(cli_connect(&s, &t, "tls-node", s.victim, NULL, NULL, NULL, s.tls_port,
+				     s.node_crt, s.node_key), 0);
+	snprintf(needle, sizeof needle, " as %s (p5, c1, k30, u'%s')", s.tls_node, s.tls_node);
+	wait_broker_log(&s, needle, 1);
+	ck_assert_int_eq(plugin_refusals(&s), refusals + 3);
+	cli_free(&t);
+
+	/* the victim kept its session through all of it */
+	ck_assert(!v.lost);
+	victim_marker(&s, &v);
+	assert_victim_unchanged(&s, before, "connects with the victim's client id");
+	ck_assert_int_eq(device_count(&s), 1);
+	json_decref(before);
+	cli_free(&v);
+	sec_free(&s);
+}
+END_TEST
+
+/* Why broker-config leaves use_username_as_clientid out where the plugin is
+ * loaded: mosquitto renames the client before the plugin sees it, so with
+ * both a mismatched id is accepted (as the username) and the plugin refuses
+ * nothing. A broker of the test's own, with that configuration. */
+START_TEST(plugin_cannot_see_an_id_renamed_before_it)
+{
+	struct sec s;
+	struct cli x;
+	char conf[480], log[480], needle[160];
+	uint64_t end;
+	pid_t pid;
+	int st = 0;
+	FILE *f;
+
+	memset(&s, 0, sizeof s);
+	snprintf(s.victim, sizeof s.victim, "%s", h_node_id(1));
+	snprintf(s.attacker, sizeof s.attacker, "%s", h_node_id(2));
+	s.e = h_env_new();
+	snprintf(s.dir, sizeof s.dir, "%s/security", s.e->dir);
+	ck_assert_msg(mkdir(s.dir, 0755) == 0, "mkdir %s: %s", s.dir, strerror(errno));
+	snprintf(s.pw, sizeof s.pw, "%s/passwd", s.dir);
+	add_user(&s, s.victim, VICTIM_PASS, true);
+	add_user(&s, s.attacker, ATTACKER_PASS, false);
+	chmod(s.pw, 0644);
+	plugin_path(&s);
+	s.e->broker_port = h_free_port();
+	snprintf(conf, sizeof conf, "%s/renaming.conf", s.dir);
+	snprintf(log, sizeof log, "%s/renaming.log", s.dir);
+	f = fopen(conf, "w");
+	ck_assert_ptr_nonnull(f);
+	fprintf(f, "listener %d 127.0.0.1\nuse_username_as_clientid true\n"
+		"per_listener_settings false\nallow_anonymous false\npassword_file %s\n"
+		"plugin %s\npersistence false\nlog_dest stderr\nlog_type all\n",
+		s.e->broker_port, s.pw, s.plugin);
+	fclose(f);
+
+	pid = fork();
+	ck_assert_msg(pid >= 0, "fork: %s", strerror(errno));
+	if (pid == 0) {
+		int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (fd < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0)
+			_exit(126);
+		execl(s.e->mosquitto_bin, "mosquitto", "-c", conf, (char *)NULL);
+		_exit(127);
+	}
+	/* ready when its port accepts a connection (bounded) */
+	end = now_ms() + 5000;
+	for (;;) {
+		struct sockaddr_in a = { .sin_family = AF_INET,
+					 .sin_port = htons((uint16_t)s.e->broker_port),
+					 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+		int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		bool up = fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
+
+		if (fd >= 0)
+			close(fd);
+		if (up)
+			break;
+		ck_assert_msg(waitpid(pid, &st, WNOHANG) == 0 && now_ms() < end,
+			      "the test's broker did not start (see %s)", log);
+		h_sleep_ms(10);
+	}
+
+	ck_assert_int_eq(cli_connect(&s, &x, "renamed attacker", s.victim, s.attacker,
+				     ATTACKER_PASS, NULL, 0, NULL, NULL), 0);
+	cli_free(&x);
+	kill(pid, SIGTERM);
+	end = now_ms() + 5000;
+	while (waitpid(pid, &st, WNOHANG) == 0) {
+		if (now_ms() > end) {
+			kill(pid, SIGKILL);
+			waitpid(pid, &st, 0);
+			break;
+		}
+		h_sleep_ms(10);
+	}
+	/* the plugin was loaded, saw the username as the id, refused nothing */
+	{
+		char line[512];
+		int loaded = 0, refused = 0, renamed = 0;
+
+		snprintf(needle, sizeof needle, " as %s (p5, c1, k30, u'%s')", s.attacker,
+			 s.attacker);
+		f = fopen(log, "r");
+		ck_assert_ptr_nonnull(f);
+		while (fgets(line, sizeof line, f)) {
+			loaded += strstr(line, "Loading plugin: ") && strstr(line, s.plugin);
+			refused += strstr(line, "edged_clientid: refused") != NULL;
+			renamed += strstr(line, needle) != NULL;
+		}
+		fclose(f);
+		ck_assert_int_eq(loaded, 1);
+		ck_assert_int_eq(refused, 0);
+		ck_assert_int_eq(renamed, 1);
+	}
 	sec_free(&s);
 }
 END_TEST
@@ -1292,6 +1518,10 @@ int main(int argc, char **argv)
 		{ "attacks_without_credentials_are_refused",
 		  attacks_without_credentials_are_refused, 60 },
 		{ "client_id_is_forced_to_the_username", client_id_is_forced_to_the_username, 60 },
+		{ "client_id_mismatch_is_refused_by_the_plugin",
+		  client_id_mismatch_is_refused_by_the_plugin, 90 },
+		{ "plugin_cannot_see_an_id_renamed_before_it",
+		  plugin_cannot_see_an_id_renamed_before_it, 60 },
 		{ "mutual_tls_identity", mutual_tls_identity, 90 },
 		{ "removed_user_is_cut_off_on_sighup", removed_user_is_cut_off_on_sighup, 60 },
 		{ "revoked_certificate_refused_after_sighup",

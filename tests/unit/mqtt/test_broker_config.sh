@@ -135,5 +135,21 @@ for t in registered ack ota/# infer/resp; do has pattern "read edge/v1/%u/$t"; d
 has user gw-1
 has topic "readwrite site/3/edge/#"
 has pattern "write site/3/edge/%u/hello"
+# --clientid-plugin: the plugin refuses a client id other than the
+# username on password logins, so the rename is left out there; the
+# mutual-TLS listener (no plugin runs for a certificate login) keeps it.
+tls="--tls-listener 8883 --cafile /c --certfile /c2 --keyfile /k"
+# shellcheck disable=SC2086
+"$edgectl" broker-config --password-file /p --acl-file /a --clientid-plugin /x/e.so $tls \
+	> "$tmp/out" || fail "--clientid-plugin"
+grep -qx 'plugin /x/e.so' "$tmp/out" || fail "no plugin line"
+grep -q '^use_username_as_clientid' "$tmp/out" && fail "rename kept with the plugin"
+# shellcheck disable=SC2086
+"$edgectl" broker-config --password-file /p --acl-file /a --clientid-plugin /x/e.so $tls \
+	--require-certificate > "$tmp/out" || fail "--clientid-plugin with mutual TLS"
+[ "$(grep -c '^use_username_as_clientid true$' "$tmp/out")" -eq 1 ] ||
+	fail "the mutual-TLS listener must keep the rename"
+"$edgectl" broker-config --clientid-plugin /x/e.so > /dev/null 2>&1
+[ $? -eq 2 ] || fail "--clientid-plugin without access control must be refused"
 echo "ok: broker-config"
 exit 0
