@@ -3,7 +3,9 @@
  * operator use, so the broker's limits match the node protocol and the
  * fleet. The output is a table of sections of directives, each with the
  * reason for its value. Access control is mosquitto's password_file and
- * acl_file with pattern ACLs (docs/broker-security.md says why);
+ * acl_file with pattern ACLs (docs/broker-security.md says why), and
+ * --clientid-plugin loads broker/edged_clientid.c to refuse a client id
+ * other than the username;
  * --print-acl prints that ACL file from the table of the node protocol's
  * topics below. */
 #include <arpa/inet.h>
@@ -14,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "edge_build_config.h"
 #include "edge_node_msg.h"
 #include "edge_pki_acl.h"
 #include "edgectl.h"
@@ -38,6 +41,9 @@ struct broker_opts {
 	const char *tls_bind; /* NULL = every address */
 	const char *cafile, *certfile, *keyfile, *crlfile;
 	bool require_certificate;
+	const char *pid_file; /* NULL = none */
+	const char *unix_socket; /* NULL = no Unix socket listener */
+	const char *clientid_plugin; /* NULL = client ids are renamed, not refused */
 };
 
 /* One directive: its value is printed by value() into buf, and comment says
@@ -80,6 +86,50 @@ static bool w_mutual(const struct broker_opts *o)
 static bool w_crl(const struct broker_opts *o)
 {
 	return o->crlfile != NULL;
+}
+
+static bool w_pid(const struct broker_opts *o)
+{
+	return o->pid_file != NULL;
+}
+
+static bool w_unix(const struct broker_opts *o)
+{
+	return o->unix_socket != NULL;
+}
+
+/* use_username_as_clientid where no plugin checks the id: every password
+ * listener without --clientid-plugin (it would hide a mismatch from the
+ * plugin, which runs after the rename), and the mutual-TLS listener, where
+ * mosquitto runs no plugin at all for a certificate login. */
+static bool w_rename(const struct broker_opts *o)
+{
+	return o->password_file != NULL && o->clientid_plugin == NULL;
+}
+
+static bool w_rename_tls(const struct broker_opts *o)
+{
+	return w_rename(o) || (o->password_file != NULL && o->require_certificate);
+}
+
+static bool w_plugin(const struct broker_opts *o)
+{
+	return o->clientid_plugin != NULL;
+}
+
+static void v_plugin(const struct broker_opts *o, char *buf, size_t cap)
+{
+	snprintf(buf, cap, "%s", o->clientid_plugin);
+}
+
+static void v_unix_listener(const struct broker_opts *o, char *buf, size_t cap)
+{
+	snprintf(buf, cap, "0 %s", o->unix_socket);
+}
+
+static void v_pid_file(const struct broker_opts *o, char *buf, size_t cap)
+{
+	snprintf(buf, cap, "%s", o->pid_file);
 }
 
 static void v_listener(const struct broker_opts *o, char *buf, size_t cap)
@@ -217,12 +267,14 @@ static void v_log_notice(const struct broker_opts *o, char *buf, size_t cap)
 }
 
 /* The client-id rule, after every listener (mosquitto keeps it per listener). */
-#define CLIENTID_RULE \
+#define CLIENTID_RULE_WHEN(when) \
 	{ "use_username_as_clientid", v_true, \
 	  "The client id is replaced by the username (the node id): a client holding\n" \
 	  "# node A's credentials that asks for id B is renamed A, so it can never\n" \
-	  "# take over or end B's session (mosquitto 2.0 renames, it cannot refuse).", \
-	  w_auth }
+	  "# take over or end B's session (mosquitto 2.0 renames, it cannot refuse;\n" \
+	  "# --clientid-plugin refuses on password logins).", \
+	  when }
+#define CLIENTID_RULE CLIENTID_RULE_WHEN(w_rename)
 
 static const struct broker_line listener_lines[] = {
 	{ "listener", v_listener,
@@ -233,6 +285,14 @@ static const struct broker_line listener_lines[] = {
 	  "Small packets go out at once: without it every TLS connect stalls ~46 ms.", NULL },
 	{ "max_connections", v_unlimited,
 	  "No cap here: edged's registry.max_devices bounds the fleet.", NULL },
+};
+
+static const struct broker_line unix_lines[] = {
+	{ "listener", v_unix_listener,
+	  "Unix socket for edged (mqtt.host = this path): the shipped edged.service\n"
+	  "# has no network. mosquitto creates it mode 0770 as its own user; the\n"
+	  "# directory's group (setgid) lets edged's group in.", NULL },
+	CLIENTID_RULE,
 };
 
 static const struct broker_line tls_lines[] = {
@@ -254,7 +314,7 @@ static const struct broker_line tls_lines[] = {
 	{ "crlfile", v_crlfile,
 	  "Revoked node certificates: the only way to shut out a node of this\n"
 	  "# listener, since its password entry is not consulted.", w_crl },
-	CLIENTID_RULE,
+	CLIENTID_RULE_WHEN(w_rename_tls),
 	{ "max_connections", v_unlimited, NULL, NULL },
 };
 
@@ -275,6 +335,10 @@ static const struct broker_line access_lines[] = {
 	  "Each node (username = node id) only under its own subtree, in the\n"
 	  "# direction of each type; edged's user everywhere. See --print-acl.\n"
 	  "# Re-read on SIGHUP.", w_auth },
+	{ "plugin", v_plugin,
+	  "edged_clientid: a password login whose client id is not its username\n"
+	  "# (the node id) is refused with CONNACK 0x87 (MQTT 3.1.1: 5); the password\n"
+	  "# file decides the rest. Not reloaded: restart the broker to change it.", w_plugin },
 	{ "check_retain_source", v_true,
 	  "A retained message is delivered only while its publisher still has\n"
 	  "# write access to its topic.", w_auth },
@@ -321,21 +385,32 @@ static const struct broker_line log_lines[] = {
 	  "One line per connect of 10,000 nodes is noise; edged logs presence.", NULL },
 };
 
+static const struct broker_line process_lines[] = {
+	{ "pid_file", v_pid_file,
+	  "edged's broker.pid_file: edged sends this pid SIGHUP after it rewrote\n"
+	  "# the password file, ACL or CRL.", NULL },
+};
+
 #define SECTION(t, l, w) { t, l, sizeof l / sizeof l[0], w }
 static const struct broker_section broker_sections[] = {
 	SECTION("Listener", listener_lines, NULL),
+	SECTION("Unix socket listener", unix_lines, w_unix),
 	SECTION("TLS listener", tls_lines, w_tls),
 	SECTION("Access", access_lines, NULL),
 	SECTION("Persistence", persistence_lines, NULL),
 	SECTION("Limits", limit_lines, NULL),
 	SECTION("Logging", log_lines, NULL),
+	SECTION("Process", process_lines, w_pid),
 };
 
 static const char broker_usage[] =
 	"Usage: edgectl broker-config [--port P] [--bind ADDR] [--allow-plain-network]\n"
 	"                             [--max-nodes N] [--persistence-dir DIR]\n"
 	"                             [--message-size-limit BYTES]\n"
+	"                             [--identity-dir DIR] [--pid-file FILE]\n"
+	"                             [--unix-socket PATH]\n"
 	"                             [--password-file FILE --acl-file FILE]\n"
+	"                             [--clientid-plugin FILE]\n"
 	"                             [--tls-listener PORT [--tls-bind ADDR] --cafile FILE\n"
 	"                              --certfile FILE --keyfile FILE\n"
 	"                              [--require-certificate [--crlfile FILE]]]\n"
@@ -354,6 +429,19 @@ static const char broker_usage[] =
 	"TLS listener (needs access control); --require-certificate makes it mutual\n"
 	"TLS with the certificate's CN as the username. The plain listener binds a\n"
 	"non-loopback address only with --allow-plain-network.\n"
+	"--identity-dir DIR (the directory of `edgectl broker-init`, edged's\n"
+	"broker.identity_dir) stands for --password-file DIR/passwd --acl-file DIR/acl\n"
+	"and, with --tls-listener, --cafile DIR/ca.crt --certfile DIR/broker.crt\n"
+	"--keyfile DIR/broker.key (and --crlfile DIR/ca.crl with\n"
+	"--require-certificate); an explicit option wins. --pid-file makes the broker\n"
+	"write its pid there (edged's broker.pid_file).\n"
+	"--unix-socket PATH adds a listener on that Unix socket (edged's mqtt.host;\n"
+	"an absolute path of at most 107 bytes, no blanks).\n"
+	"--clientid-plugin FILE (needs access control) loads edged's broker plugin:\n"
+	"a password login whose client id is not its username is refused, not\n"
+	"renamed (the mutual-TLS listener still renames: mosquitto runs no plugin\n"
+	"for a certificate login). It is installed as\n"
+	"  " EDGE_PLUGINDIR "/edged_clientid.so\n"
 	"--print-acl prints the ACL file for the node protocol instead (defaults:\n"
 	"--prefix edge/v1, --gateway-user edged).\n";
 
@@ -481,7 +569,9 @@ int edgectl_cmd_broker_config(int argc, char **argv)
 	const char *port = NULL, *bind = NULL, *nodes = NULL, *dir = NULL, *size = NULL;
 	const char *pwfile = NULL, *aclfile = NULL, *tls_port = NULL, *tls_bind = NULL;
 	const char *cafile = NULL, *certfile = NULL, *keyfile = NULL, *crlfile = NULL;
-	const char *prefix = NULL, *gw_user = NULL;
+	const char *prefix = NULL, *gw_user = NULL, *id_dir = NULL, *pid_file = NULL;
+	const char *unix_socket = NULL, *clientid_plugin = NULL;
+	char id_paths[6][PATH_MAX];
 	bool require_cert = false, allow_plain = false, print_acl = false;
 	const struct edgectl_opt opts[] = {
 		{ "--port", &port },
@@ -499,6 +589,10 @@ int edgectl_cmd_broker_config(int argc, char **argv)
 		{ "--crlfile", &crlfile },
 		{ "--prefix", &prefix },
 		{ "--gateway-user", &gw_user },
+		{ "--identity-dir", &id_dir },
+		{ "--pid-file", &pid_file },
+		{ "--unix-socket", &unix_socket },
+		{ "--clientid-plugin", &clientid_plugin },
 	};
 	struct broker_opts o = {
 		.port = 1883,
@@ -519,7 +613,7 @@ int edgectl_cmd_broker_config(int argc, char **argv)
 	if (print_acl) {
 		if (port || bind || nodes || dir || size || pwfile || aclfile || tls_port ||
 		    tls_bind || cafile || certfile || keyfile || crlfile || require_cert ||
-		    allow_plain) {
+		    allow_plain || id_dir || pid_file || unix_socket || clientid_plugin) {
 			fprintf(stderr, "edgectl broker-config: --print-acl takes only --prefix "
 					"and --gateway-user\n");
 			return EDGECTL_EUSAGE;
@@ -561,6 +655,45 @@ int edgectl_cmd_broker_config(int argc, char **argv)
 		}
 		o.persistence_dir = dir;
 	}
+	if (pid_file) {
+		if (!check_path("--pid-file", pid_file))
+			return EDGECTL_EUSAGE;
+		o.pid_file = pid_file;
+	}
+	/* sun_path holds 107 bytes; mosquitto's parser splits at blanks. */
+	if (unix_socket) {
+		if (unix_socket[0] != '/' || strlen(unix_socket) > 107 ||
+		    strpbrk(unix_socket, " \t\r\n#")) {
+			fprintf(stderr, "edgectl broker-config: --unix-socket must be an absolute "
+					"path of at most 107 bytes without blanks\n");
+			return EDGECTL_EUSAGE;
+		}
+		o.unix_socket = unix_socket;
+	}
+	/* broker-init's file names; an explicit option wins. */
+	if (id_dir) {
+		static const char *const names[] = { "passwd", "acl", "ca.crt", "broker.crt",
+						     "broker.key", "ca.crl" };
+		const char **slots[] = { &pwfile, &aclfile, &cafile, &certfile, &keyfile,
+					 &crlfile };
+		size_t n = strlen(id_dir);
+
+		if (!check_path("--identity-dir", id_dir))
+			return EDGECTL_EUSAGE;
+		while (n > 1 && id_dir[n - 1] == '/')
+			n--;
+		for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+			/* The TLS files only for a TLS listener, the CRL for mutual TLS. */
+			if ((i >= 2 && !tls_port) || (i == 5 && !require_cert) || *slots[i])
+				continue;
+			if (snprintf(id_paths[i], PATH_MAX, "%.*s/%s", (int)n, id_dir, names[i]) >=
+			    PATH_MAX) {
+				fprintf(stderr, "edgectl broker-config: --identity-dir is too long\n");
+				return EDGECTL_EUSAGE;
+			}
+			*slots[i] = id_paths[i];
+		}
+	}
 	if (!pwfile != !aclfile) {
 		fprintf(stderr, "edgectl broker-config: --password-file and --acl-file go "
 				"together\n");
@@ -571,6 +704,17 @@ int edgectl_cmd_broker_config(int argc, char **argv)
 			return EDGECTL_EUSAGE;
 		o.password_file = pwfile;
 		o.acl_file = aclfile;
+	}
+	/* Without a password file there is no username to compare with. */
+	if (clientid_plugin) {
+		if (!o.password_file) {
+			fprintf(stderr, "edgectl broker-config: --clientid-plugin needs "
+					"--password-file and --acl-file\n");
+			return EDGECTL_EUSAGE;
+		}
+		if (!check_path("--clientid-plugin", clientid_plugin))
+			return EDGECTL_EUSAGE;
+		o.clientid_plugin = clientid_plugin;
 	}
 	if (tls_port) {
 		if (!parse_ull("--tls-listener", tls_port, 1, 65535, &v))

@@ -38,6 +38,7 @@ static void format_bytes(char *buf, size_t cap, json_int_t bytes)
 static int print_status(json_t *r)
 {
 	json_t *b = json_object_get(r, "broker"), *n = json_object_get(r, "nodes");
+	json_t *id = json_object_get(r, "identities");
 	json_t *m = json_object_get(r, "messages"), *rej = json_object_get(r, "rejects");
 	json_t *st = json_object_get(r, "store"), *ob = json_object_get(b, "outbox");
 	json_t *ctl = json_object_get(r, "control");
@@ -74,10 +75,23 @@ static int print_status(json_t *r)
 	edgectl_table_add(t, (const char *[]){ "broker", line });
 
 	snprintf(line, sizeof line, "%" JSON_INTEGER_FORMAT " total: %" JSON_INTEGER_FORMAT
-		 " online, %" JSON_INTEGER_FORMAT " stale, %" JSON_INTEGER_FORMAT " offline (max %"
-		 JSON_INTEGER_FORMAT ")", num(n, "total"), num(n, "online"), num(n, "stale"),
-		 num(n, "offline"), num(n, "max"));
+		 " online, %" JSON_INTEGER_FORMAT " stale, %" JSON_INTEGER_FORMAT " offline, %"
+		 JSON_INTEGER_FORMAT " revoked (max %" JSON_INTEGER_FORMAT ")", num(n, "total"),
+		 num(n, "online"), num(n, "stale"), num(n, "offline"), num(n, "revoked"),
+		 num(n, "max"));
 	edgectl_table_add(t, (const char *[]){ "nodes", line });
+
+	if (json_is_true(json_object_get(id, "managed")))
+		snprintf(line, sizeof line, "%" JSON_INTEGER_FORMAT " active (%" JSON_INTEGER_FORMAT
+			 " password, %" JSON_INTEGER_FORMAT " certificate), %" JSON_INTEGER_FORMAT
+			 " revoked; broker files %s%s%s", num(id, "active"), num(id, "password"),
+			 num(id, "certificate"), num(id, "revoked"),
+			 json_is_false(json_object_get(id, "files_in_sync")) ? "NOT in sync"
+									       : "in sync",
+			 str(id, "last_error")[0] ? ": " : "", str(id, "last_error"));
+	else
+		snprintf(line, sizeof line, "not managed by edged (broker.identity_dir unset)");
+	edgectl_table_add(t, (const char *[]){ "identities", line });
 
 	snprintf(line, sizeof line, "hello %" JSON_INTEGER_FORMAT ", status %" JSON_INTEGER_FORMAT
 		 ", heartbeat %" JSON_INTEGER_FORMAT ", log lines suppressed %" JSON_INTEGER_FORMAT,

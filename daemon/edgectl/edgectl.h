@@ -65,5 +65,7 @@ int edgectl_cmd_reload(int argc, char **argv);
 int edgectl_cmd_model(int argc, char **argv);
 /* Offline: print the broker configuration (mosquitto.conf). */
 int edgectl_cmd_broker_config(int argc, char **argv);
+/* Offline: create the gateway CA and the broker's identity files. */
+int edgectl_cmd_broker_init(int argc, char **argv);
 
 #endif

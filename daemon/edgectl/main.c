@@ -27,6 +27,8 @@ static const struct edgectl_subcommand subcommands[] = {
 	{ "model", edgectl_cmd_model, "offline model tools (local files, no daemon)" },
 	{ "broker-config", edgectl_cmd_broker_config,
 	  "print the mosquitto.conf for edged's broker (offline, no daemon)" },
+	{ "broker-init", edgectl_cmd_broker_init,
+	  "create the gateway CA and the broker's identity files (offline, once)" },
 };
 #define NSUBCOMMANDS (sizeof subcommands / sizeof subcommands[0])
 
