@@ -17,13 +17,22 @@
 #      (after the file without it is renamed into place) until the broker
 #      closes that node's connection, and the slowest QoS 1 round trip
 #      another connected client sees during the reload (tests/sim/revoke-probe).
+#   3. The product's identity service at fleet scale (F nodes): files from
+#      `edgectl broker-init`, mosquitto from `broker-config --identity-dir`,
+#      edged managing them (broker.pid_file: SIGHUP after every change,
+#      admission of provisioned nodes only). Provisioning F nodes with one
+#      `edgectl nodes provision` (F/256 requests, bundles written); one more
+#      node into the F; revoking one node of F (median of 5, each until
+#      edgectl returns and until the node's live session is cut, as the
+#      simulator sees it); the bytes of the identity files rewritten per
+#      change, and edged's disk writes (SQLite included).
 # Prints a table with limits (one revocation < 1 s) and ratios. Every wait
 # is bounded; everything started is stopped by PID.
 #
 #   scripts/bench-security.sh [--nodes N] [--fleet F] [--rate R]
 #        [--max-pending M] [--build-dir DIR] [--no-build]
 #
-# Takes well under a minute on a 2-core machine with the defaults.
+# Takes about a minute on a 2-core machine with the defaults.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -42,14 +51,14 @@ while (($#)); do
     --max-pending) max_pending=$2; shift 2 ;;
     --build-dir) build=$(realpath -m "$2"); shift 2 ;;
     --no-build) do_build=0; shift ;;
-    -h|--help) sed -n '2,26p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,35p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench-security: unknown option $1" >&2; exit 2 ;;
   esac
 done
 [[ "$nodes" =~ ^[0-9]+$ ]] && ((nodes >= 1 && nodes <= 10000)) ||
   { echo "bench-security: --nodes must be 1..10000" >&2; exit 2; }
-[[ "$fleet" =~ ^[0-9]+$ ]] && ((fleet >= 2 && fleet <= 100000)) ||
-  { echo "bench-security: --fleet must be 2..100000" >&2; exit 2; }
+[[ "$fleet" =~ ^[0-9]+$ ]] && ((fleet >= 5 && fleet <= 100000)) ||
+  { echo "bench-security: --fleet must be 5..100000" >&2; exit 2; }
 
 if ((do_build)); then
   [[ -f "$build/build.ninja" ]] || meson setup "$build" "$root" >/dev/null
@@ -206,6 +215,112 @@ stall_n=$(sed -n 's/^probe: reload round_trips=\([0-9]*\).*/\1/p' <<<"$probe_out
 broker_rss2=$(status_kib "$broker_pid" VmRSS)
 stop_all
 
+# ---- 3. the identity service at fleet scale
+echo "bench-security: identity service, $fleet nodes ..." >&2
+idir="$dir/identity"
+istate="$dir/state-identity"
+mkdir -p "$istate"
+"$edgectl" broker-init --dir "$idir" --pki-dir "$istate/pki" --name edged-bench-CA \
+  --san 127.0.0.1 --gateway-user edged --gateway-secret "$dir/gateway-secret" \
+  >"$dir/broker-init.log" 2>&1 || fail "edgectl broker-init: $(cat "$dir/broker-init.log")"
+# mosquitto started as root reads the files as its own user
+chmod 0755 "$idir"
+chmod 0644 "$idir"/*
+nodes=$fleet bench_start_broker --identity-dir "$idir"
+echo "$broker_pid" >"$dir/mosquitto.pid"
+cat >"$dir/edged-identity.conf" <<CONF
+[log]
+level = notice
+
+[paths]
+state_dir = $istate
+runtime_dir = $dir/run
+
+[mqtt]
+host = 127.0.0.1
+port = $port
+client_id = edged
+username = edged
+password_file = $dir/gateway-secret
+
+[registry]
+max_devices = $((fleet + 16))
+admission = provisioned
+
+[broker]
+identity_dir = $idir
+pki_dir = $istate/pki
+pid_file = $dir/mosquitto.pid
+file_mode = 0644
+CONF
+bench_start_edged "$dir/edged-identity.conf"
+wait_broker_up
+
+# The identity files' state, "name size mtime" a line; the bytes of the
+# files rewritten between two states (edged rewrites whole files: temp file
+# and rename).
+files_state() { stat -c '%n %s %.9Y' "$idir"/* 2>/dev/null | sort; }
+changed_bytes() { # before after
+  join -a 2 <(printf '%s\n' "$1") <(printf '%s\n' "$2") |
+    awk 'NF == 3 { sum += $2; next } $3 != $5 { sum += $4 } END { print sum + 0 }'
+}
+edged_writes() { write_bytes "$edged_pid"; }
+kib() { awk -v b="$1" 'BEGIN { printf "%.1f KiB", b / 1024 }'; }
+ms_between() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.0f", (b - a) * 1000 }'; }
+median() { printf '%s\n' "$@" | sort -n | sed -n "$((($# + 1) / 2))p"; }
+
+seq -f 'n-%05g' 0 $((fleet - 1)) >"$dir/ids"
+bundles="$dir/bundles"
+mkdir -p "$bundles"
+f0=$(files_state); w0=$(edged_writes); t0=$(now)
+"$edgectl" -s "$sock" nodes provision --ids-from "$dir/ids" --out "$bundles" \
+  >"$dir/provision.log" 2>&1 || fail "nodes provision $fleet: $(tail -n 3 "$dir/provision.log")"
+prov_s=$(elapsed "$t0" "$(now)")
+prov_bytes=$(changed_bytes "$f0" "$(files_state)")
+prov_writes=$(($(edged_writes) - w0))
+reloads=$(status_int broker_reloads)
+
+f0=$(files_state); w0=$(edged_writes); t0=$(now)
+"$edgectl" -s "$sock" nodes provision "$(printf 'n-%05d' "$fleet")" --out "$bundles" \
+  >>"$dir/provision.log" 2>&1 || fail "nodes provision one more"
+one_s=$(elapsed "$t0" "$(now)")
+one_bytes=$(changed_bytes "$f0" "$(files_state)")
+one_writes=$(($(edged_writes) - w0))
+
+# Five live nodes of the fleet, with their bundles; each is revoked in turn.
+"$sim" --port "$port" --id-prefix n --count 5 --bundle-dir "$bundles" --reconnect-s 0 \
+  --keepalive-s 60 --duration-s 300 </dev/null >"$dir/sim-identity.log" 2>&1 &
+sim_pid=$!
+pids+=("$sim_pid")
+for _ in $(seq 1 300); do
+  grep -q "sim: registered all 5 " "$dir/sim-identity.log" && break
+  sleep 0.1
+done
+grep -q "sim: registered all 5 " "$dir/sim-identity.log" || fail "5 provisioned nodes did not register"
+rev_cmd=() rev_cut=() rev_bytes=() rev_writes=()
+for i in 0 1 2 3 4; do
+  id=$(printf 'n-%05d' "$i")
+  f0=$(files_state); w0=$(edged_writes); t0=$(now)
+  "$edgectl" -s "$sock" nodes revoke "$id" >>"$dir/revoke.log" 2>&1 || fail "nodes revoke $id"
+  t1=$(now)
+  cut=
+  for _ in $(seq 1 1000); do # 10 s, in steps of 10 ms
+    grep -q "sim: lost node=$id " "$dir/sim-identity.log" && { cut=$(now); break; }
+    sleep 0.01
+  done
+  [[ -n "$cut" ]] || fail "the session of revoked $id was not cut within 10 s"
+  rev_cmd+=("$(ms_between "$t0" "$t1")")
+  rev_cut+=("$(ms_between "$t0" "$cut")")
+  rev_bytes+=("$(changed_bytes "$f0" "$(files_state)")")
+  rev_writes+=("$(($(edged_writes) - w0))")
+done
+rev_cmd_ms=$(median "${rev_cmd[@]}")
+rev_cut_ms=$(median "${rev_cut[@]}")
+rev_bytes_med=$(median "${rev_bytes[@]}")
+rev_writes_med=$(median "${rev_writes[@]}")
+reload_failures=$(status_int reload_failures)
+stop_all
+
 # ---- the table
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 per_s() { awk -v n="$nodes" -v t="$1" 'BEGIN { if (t > 0) printf "%.0f/s", n / t; else print "n/a" }'; }
@@ -232,5 +347,18 @@ row "another client's QoS 1 round trip, baseline (median/max)" "$base_med / $bas
 row "  slowest during the reload ($stall_n round trips)" "$stall_max ms" "< 1000 ms" \
   "$(ratio "$stall_max" 1000)"
 row "mosquitto RSS with the $fleet-user file (before/after)" "$(mib "$broker_rss") / $(mib "$broker_rss2")" "" ""
+row "edged: provision $fleet nodes: 1 edgectl call, $(((fleet + 255) / 256)) requests" "$prov_s s" "" ""
+row "  identity files (end) / edged disk writes, $(((fleet + 255) / 256)) changes" "$(kib "$prov_bytes") / $(kib "$prov_writes")" "" ""
+row "  broker reloads (SIGHUP) so far" "${reloads:-?}" "" ""
+row "edged: provision 1 more node into $fleet" "$one_s s" "" ""
+row "  identity files rewritten / edged disk writes" "$(kib "$one_bytes") / $(kib "$one_writes")" "" ""
+row "edged: revoke 1 node of $fleet: edgectl returns (median of 5)" "$rev_cmd_ms ms (${rev_cmd[*]})" "< 1000 ms" \
+  "$(ratio "$rev_cmd_ms" 1000)"
+row "  until its live session is cut (median of 5)" "$rev_cut_ms ms (${rev_cut[*]})" "< 1000 ms" \
+  "$(ratio "$rev_cut_ms" 1000)"
+row "  identity files rewritten / edged disk writes (median)" "$(kib "$rev_bytes_med") / $(kib "$rev_writes_med")" "" ""
+row "  broker reload failures" "${reload_failures:-?}" "0" ""
 awk -v r="$revoke_ms" 'BEGIN { exit !(r < 1000) }' ||
   { echo "bench-security: revocation took $revoke_ms ms, over the 1 s limit" >&2; exit 1; }
+awk -v r="$rev_cut_ms" 'BEGIN { exit !(r < 1000) }' ||
+  { echo "bench-security: edged's revocation cut the session after $rev_cut_ms ms, over the 1 s limit" >&2; exit 1; }

@@ -563,7 +563,7 @@ void h_cfg_set(struct h_env *e, const char *name, const char *value)
 void h_edged_write_config(struct h_env *e)
 {
 	static const char *const sections[] = {
-		"log", "paths", "mqtt", "registry", "store", "control",
+		"log", "paths", "mqtt", "registry", "store", "control", "broker",
 	};
 	if (e->broker_port) {
 		char port[16];
@@ -1178,4 +1178,51 @@ const char *h_sim_wait_after(struct h_env *e, long from, const char *needle,
 			     unsigned timeout_ms)
 {
 	return sim_wait_from(e, needle, from, timeout_ms);
+}
+
+/* ---- edgectl with its own bound, both streams kept */
+
+int h_edgectl_capture(struct h_env *e, unsigned timeout_ms, char **out_text, char **err_text,
+		      const char *const *args)
+{
+	const char *argv[40];
+	char out_path[512], err_path[512];
+	size_t n = 0;
+	int st = 0;
+	pid_t pid, r;
+	uint64_t end = now_ms() + timeout_ms;
+
+	argv[n++] = e->edgectl_bin;
+	argv[n++] = "-s";
+	argv[n++] = e->sock_path;
+	for (; *args; args++) {
+		ck_assert_msg(n < sizeof argv / sizeof argv[0] - 1, "too many edgectl arguments");
+		argv[n++] = *args;
+	}
+	argv[n] = NULL;
+	snprintf(out_path, sizeof out_path, "%s/edgectl-capture.out", e->dir);
+	snprintf(err_path, sizeof err_path, "%s/edgectl-capture.err", e->dir);
+	int out = open(out_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	int err = open(err_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	ck_assert_msg(out >= 0 && err >= 0, "edgectl capture files: %s", strerror(errno));
+	pid = spawn((char *const *)argv, -1, out, err, false);
+	close(out);
+	close(err);
+	while ((r = waitpid(pid, &st, WNOHANG)) == 0 && now_ms() < end)
+		h_sleep_ms(10);
+	if (r == 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, &st, 0);
+		ck_abort_msg("edgectl %s did not finish within %u ms", args[0] ? args[0] : "",
+			     timeout_ms);
+	}
+	if (out_text) {
+		*out_text = read_file(out_path, NULL);
+		ck_assert_ptr_nonnull(*out_text);
+	}
+	if (err_text) {
+		*err_text = read_file(err_path, NULL);
+		ck_assert_ptr_nonnull(*err_text);
+	}
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
 }

@@ -180,4 +180,11 @@ long h_sim_log_offset(struct h_env *e);
 const char *h_sim_wait_after(struct h_env *e, long from, const char *needle,
 			     unsigned timeout_ms);
 
+/* ---- edgectl with its own bound and both streams */
+/* Run edgectl -s SOCK args... (NULL-terminated; no --json added), bounded by
+ * timeout_ms (fails the test beyond it). *out_text / *err_text (either may
+ * be NULL) get its stdout / stderr (caller frees). Returns the exit code. */
+int h_edgectl_capture(struct h_env *e, unsigned timeout_ms, char **out_text, char **err_text,
+		      const char *const *args);
+
 #endif

@@ -7,6 +7,9 @@
  *   sim: registered all N in S s
  *   sim: settled registered=R refused=F total=N in S s
  *   sim: refused node=ID reason=R detail=D
+ *   sim: connack-refused node=ID reason=0xNN (first of each node)
+ *   sim: connect-failed node=ID rc=N         (first of each node)
+ *   sim: lost node=ID rc=N                   (a live session ended)
  *   sim: malformed node=ID kind=K expect=REASON
  *   sim: cmd-ok LINE | sim: cmd-error LINE: why
  *   sim: stats ... / sim: summary ...   (same fields)
@@ -30,6 +33,7 @@
 #include <uv.h>
 
 #include "edge_node_msg.h"
+#include "sim_bundle.h"
 #include "sim_conn.h"
 #include "sim_malformed.h"
 #include "sim_msgs.h"
@@ -73,7 +77,10 @@ struct node {
 	unsigned backoff_exp, hello_tries;
 	uint64_t boot_ms;
 	const char *password; /* from --credentials, NULL without */
+	const struct sim_bundle *bundle; /* from --bundle-dir, NULL without */
 	bool said_connack;    /* its first refused CONNACK was printed */
+	bool said_connfail;   /* its first failed connect was printed */
+	bool connack_refused; /* this connect ended in a refused CONNACK */
 };
 
 struct sim_opts {
@@ -97,6 +104,8 @@ struct sim_opts {
 	const char *credentials;    /* file of id:password lines */
 	const char *cafile;         /* TLS to the broker */
 	const char *cert_dir;       /* DIR/<id>.crt and DIR/<id>.key: mutual TLS */
+	const char *bundle_dir;     /* DIR/<id>.json: what `edgectl nodes provision` gives */
+	bool host_set;              /* --host given (else a bundle's may be used) */
 	bool verbose;
 };
 
@@ -128,6 +137,8 @@ struct sim {
 	bool said_connected, said_registered, said_settled, stopping, finished;
 	const struct sim_malformed_kind *malformed_kind;
 	char *credentials_text; /* the --credentials file; passwords point into it */
+	struct sim_bundles *bundle_set; /* --bundle-dir: owns the TLS temp files */
+	struct sim_bundle *bundles;     /* one per node */
 };
 
 static const char *progname = "edge-sim";
@@ -431,6 +442,7 @@ static void on_connected(struct sim_conn *conn, int reason)
 		if (!nd->said_connack || s->o.verbose)
 			say("connack-refused node=%s reason=0x%02x", nd->id, reason);
 		nd->said_connack = true;
+		nd->connack_refused = true;
 		return; /* the broker closes; on_disconnected follows */
 	}
 	nd->backoff_exp = 0;
@@ -461,6 +473,8 @@ static void on_disconnected(struct sim_conn *conn, int rc)
 	struct node *nd = sim_conn_userdata(conn);
 	struct sim *s = nd->sim;
 	bool was_connecting = nd->st == N_CONNECTING;
+	bool connack_refused = nd->connack_refused;
+	nd->connack_refused = false;
 	pacer_release(nd);
 	uv_timer_stop(&nd->hb_timer);
 	set_state(nd, N_DOWN);
@@ -472,10 +486,21 @@ static void on_disconnected(struct sim_conn *conn, int rc)
 	}
 	if (rc == 0)
 		return; /* our own DISCONNECT */
-	if (was_connecting)
+	if (was_connecting) {
 		s->c.err_connect++;
-	else
+		/* Ended before a CONNACK (e.g. a TLS handshake the broker
+		 * refused: a revoked certificate): the first of each node is a
+		 * line. A refused CONNACK said so already. */
+		if (!connack_refused && (!nd->said_connfail || s->o.verbose)) {
+			say("connect-failed node=%s rc=%d", nd->id, rc);
+			nd->said_connfail = true;
+		}
+	} else {
 		s->c.lost++;
+		/* The broker or the network ended a live session (a revoked
+		 * credential shows here). */
+		say("lost node=%s rc=%d", nd->id, rc);
+	}
 	schedule_reconnect(nd);
 }
 
@@ -636,6 +661,7 @@ static int start_twin(struct node *nd)
 		 nd->topic_registered);
 	tw->heartbeat_s = s->o.heartbeat_s;
 	tw->password = nd->password;
+	tw->bundle = nd->bundle;
 	rc = setup_node_conn(s, tw);
 	if (rc) {
 		sim_conn_free(tw->conn);
@@ -931,6 +957,11 @@ static void usage(FILE *f)
 "                         against the CA in F (and against --host)\n"
 "  --cert-dir DIR         mutual TLS: node ID presents DIR/ID.crt with the\n"
 "                         key DIR/ID.key (needs --cafile; no password)\n"
+"  --bundle-dir DIR       node ID connects as its bundle DIR/ID.json says\n"
+"                         (edgectl nodes provision --out DIR): username,\n"
+"                         password, TLS with the bundle's CA, client\n"
+"                         certificate; --host/--port default to the first\n"
+"                         node's broker, --cafile overrides the bundles' CA\n"
 "  --verbose              print per-node errors\n"
 "NODES: all | none | 3 | 1,4-9 | 12.5%% (deterministic fraction)\n"
 "\n"
@@ -993,7 +1024,7 @@ static int parse_opts(int argc, char **argv, struct sim_opts *o)
 		O_DURATION, O_KEEPALIVE, O_RECONNECT, O_RECONNECT_MAX, O_HELLO_RETRY,
 		O_SILENT, O_CRASH, O_CRASH_AFTER, O_DISC, O_DISC_AFTER, O_FLAP,
 		O_FLAP_EVERY, O_MALFORMED, O_MALFORMED_NODES, O_LIST, O_EXIT_CRASH,
-		O_VERBOSE, O_HELP, O_CREDENTIALS, O_CAFILE, O_CERT_DIR,
+		O_VERBOSE, O_HELP, O_CREDENTIALS, O_CAFILE, O_CERT_DIR, O_BUNDLE_DIR,
 	};
 	static const struct option longopts[] = {
 		{"host", required_argument, NULL, O_HOST},
@@ -1023,6 +1054,7 @@ static int parse_opts(int argc, char **argv, struct sim_opts *o)
 		{"credentials", required_argument, NULL, O_CREDENTIALS},
 		{"cafile", required_argument, NULL, O_CAFILE},
 		{"cert-dir", required_argument, NULL, O_CERT_DIR},
+		{"bundle-dir", required_argument, NULL, O_BUNDLE_DIR},
 		{"help", no_argument, NULL, O_HELP},
 		{0},
 	};
@@ -1030,7 +1062,7 @@ static int parse_opts(int argc, char **argv, struct sim_opts *o)
 	int ch, rc = 0;
 	while (rc == 0 && (ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (ch) {
-		case O_HOST: o->host = optarg; break;
+		case O_HOST: o->host = optarg; o->host_set = true; break;
 		case O_PORT: rc = opt_uint("port", optarg, 1, 65535, &port); break;
 		case O_COUNT: rc = opt_uint("count", optarg, 1, SIM_MAX_NODES, &o->count); break;
 		case O_PREFIX: o->id_prefix = optarg; break;
@@ -1065,6 +1097,7 @@ static int parse_opts(int argc, char **argv, struct sim_opts *o)
 		case O_CREDENTIALS: o->credentials = optarg; break;
 		case O_CAFILE: o->cafile = optarg; break;
 		case O_CERT_DIR: o->cert_dir = optarg; break;
+		case O_BUNDLE_DIR: o->bundle_dir = optarg; break;
 		case O_HELP: usage(stdout); exit(0);
 		default: return -EINVAL;
 		}
@@ -1075,8 +1108,8 @@ static int parse_opts(int argc, char **argv, struct sim_opts *o)
 		fprintf(stderr, "%s: unexpected argument '%s'\n", progname, argv[optind]);
 		return -EINVAL;
 	}
-	if (port == 0) {
-		fprintf(stderr, "%s: --port is required\n", progname);
+	if (port == 0 && !o->bundle_dir) {
+		fprintf(stderr, "%s: --port is required (or --bundle-dir)\n", progname);
 		return -EINVAL;
 	}
 	o->port = (int)port;
@@ -1102,6 +1135,11 @@ static int parse_opts(int argc, char **argv, struct sim_opts *o)
 	if (o->cert_dir && o->credentials) {
 		fprintf(stderr, "%s: --cert-dir and --credentials: with a client "
 			"certificate the certificate is the identity\n", progname);
+		return -EINVAL;
+	}
+	if (o->bundle_dir && (o->credentials || o->cert_dir)) {
+		fprintf(stderr, "%s: --bundle-dir brings each node's credentials: not "
+			"with --credentials or --cert-dir\n", progname);
 		return -EINVAL;
 	}
 	if (o->cafile && access(o->cafile, R_OK) != 0) {
@@ -1136,7 +1174,16 @@ static int setup_node_conn(struct sim *s, struct node *nd)
 		if (rc)
 			return rc;
 	}
-	if (s->o.cafile) {
+	if (nd->bundle) {
+		const struct sim_bundle *b = nd->bundle;
+		if (b->password)
+			rc = sim_conn_set_auth(nd->conn, b->username, b->password);
+		if (rc == 0 && (b->tls || s->o.cafile))
+			rc = sim_conn_set_tls(nd->conn, s->o.cafile ? s->o.cafile : b->cafile,
+					      b->certfile, b->keyfile);
+		if (rc)
+			return rc;
+	} else if (s->o.cafile) {
 		char crt[PATH_MAX], key[PATH_MAX];
 		if (s->o.cert_dir) {
 			snprintf(crt, sizeof(crt), "%s/%s.crt", s->o.cert_dir, nd->id);
@@ -1239,6 +1286,40 @@ static int check_cert_dir(struct sim *s)
 	return 0;
 }
 
+/* --bundle-dir: every node's bundle is read now (a missing one stops the
+ * run at once, naming the file); the broker's address comes from the first
+ * one unless --host/--port were given. */
+static int load_bundles(struct sim *s)
+{
+	s->bundle_set = sim_bundles_new(s->o.bundle_dir);
+	s->bundles = calloc(s->o.count, sizeof(*s->bundles));
+	if (!s->bundle_set || !s->bundles) {
+		fprintf(stderr, "%s: --bundle-dir: out of memory\n", progname);
+		return -1;
+	}
+	for (unsigned i = 0; i < s->o.count; i++) {
+		char id[EDGE_ID_MAX_LEN + 1], err[PATH_MAX + 256];
+		struct sim_bundle *b = &s->bundles[i];
+		snprintf(id, sizeof(id), "%s-%05u", s->o.id_prefix, i);
+		if (sim_bundle_load(s->bundle_set, id, b, err, sizeof(err)) != 0) {
+			fprintf(stderr, "%s: --bundle-dir: node %s: %s\n", progname, id, err);
+			return -1;
+		}
+		if (b->tls && !b->cafile && !s->o.cafile) {
+			fprintf(stderr, "%s: --bundle-dir: node %s: %s/%s.json: TLS broker "
+				"but no ca_pem (give --cafile)\n", progname, id,
+				s->o.bundle_dir, id);
+			return -1;
+		}
+		s->nodes[i].bundle = b;
+	}
+	if (!s->o.host_set)
+		s->o.host = s->bundles[0].host;
+	if (s->o.port == 0)
+		s->o.port = s->bundles[0].port;
+	return 0;
+}
+
 static int setup_nodes(struct sim *s)
 {
 	s->nodes = calloc(s->o.count, sizeof(*s->nodes));
@@ -1247,6 +1328,8 @@ static int setup_nodes(struct sim *s)
 	if (s->o.credentials && load_credentials(s) != 0)
 		return -EINVAL;
 	if (check_cert_dir(s) != 0)
+		return -EINVAL;
+	if (s->o.bundle_dir && load_bundles(s) != 0)
 		return -EINVAL;
 	for (unsigned i = 0; i < s->o.count; i++) {
 		struct node *nd = &s->nodes[i];
@@ -1272,6 +1355,16 @@ static int setup_nodes(struct sim *s)
 		nd->st = N_QUEUED;
 	}
 	return 0;
+}
+
+static void free_bundles(struct sim *s)
+{
+	for (unsigned i = 0; s->bundles && i < s->o.count; i++)
+		sim_bundle_clear(&s->bundles[i]);
+	free(s->bundles);
+	s->bundles = NULL;
+	sim_bundles_free(s->bundle_set); /* removes the TLS temp files */
+	s->bundle_set = NULL;
 }
 
 int main(int argc, char **argv)
@@ -1321,11 +1414,11 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	int setup_rc = setup_nodes(&s);
-	if (setup_rc == -EINVAL)
-		return 1; /* said why */
 	if (setup_rc != 0) {
-		fprintf(stderr, "%s: cannot set up %u nodes: out of memory\n", progname,
-			s.o.count);
+		if (setup_rc != -EINVAL) /* else: said why */
+			fprintf(stderr, "%s: cannot set up %u nodes: out of memory\n",
+				progname, s.o.count);
+		free_bundles(&s);
 		return 1;
 	}
 	uv_timer_init(s.loop, &s.tick);
@@ -1347,7 +1440,8 @@ int main(int argc, char **argv)
 	    "duration %u s, %s%s)", s.o.count, s.o.host, s.o.port, s.o.connect_rate,
 	    s.o.heartbeat_s, s.o.duration_s,
 	    s.o.cert_dir ? "client certificates" :
-	    s.o.credentials ? "passwords" : "anonymous",
+	    s.o.credentials ? "passwords" :
+	    s.o.bundle_dir ? "bundles" : "anonymous",
 	    s.o.cafile ? " over TLS" : "");
 	s.t0 = uv_hrtime();
 	uv_run(s.loop, UV_RUN_DEFAULT);
@@ -1366,6 +1460,7 @@ int main(int argc, char **argv)
 		free(s.nodes[i].twin);
 	free(s.nodes);
 	free(s.credentials_text);
+	free_bundles(&s);
 	sim_conn_lib_cleanup();
 	return 0;
 }
