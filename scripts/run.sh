@@ -59,7 +59,8 @@ fi
 if [[ ! -f "$build/build.ninja" ]]; then
   meson setup "$build" "$root" >/dev/null
 fi
-ninja -C "$build" -j2 daemon/edged/edged daemon/edgectl/edgectl tests/sim/edge-sim >/dev/null
+ninja -C "$build" -j2 daemon/edged/edged daemon/edgectl/edgectl tests/sim/edge-sim \
+  broker/edged_clientid.so >/dev/null
 edged="$build/daemon/edged/edged"
 edgectl="$build/daemon/edgectl/edgectl"
 sim="$build/tests/sim/edge-sim"
@@ -117,8 +118,11 @@ if ((!anonymous)); then
       "${broker_group[@]}" >"$run/broker-init.log"
     echo "run.sh: gateway CA and broker identity created (see $run/broker-init.log)"
   fi
+  # edged's broker plugin refuses a client id other than the username (the
+  # broker reads it as its own user: the build tree must be readable).
   config+=(--identity-dir "$identity" --tls-listener "$tls_port" --tls-bind 127.0.0.1
-    --pid-file "$run/broker/mosquitto.pid")
+    --pid-file "$run/broker/mosquitto.pid"
+    --clientid-plugin "$build/broker/edged_clientid.so")
 fi
 "$edgectl" broker-config "${config[@]}" >"$run/mosquitto.conf"
 

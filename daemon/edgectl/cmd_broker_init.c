@@ -558,6 +558,10 @@ static void print_summary(const struct init_state *st, const edge_pki_ca *ca)
 				  sizeof g),
 		       f->what);
 	}
+	/* The shipped unit loads /etc/credstore/edged-mqtt-password as the
+	 * credential mqtt-password: edged.conf then names the credential. */
+	bool credstore = strcmp(st->secret, "/etc/credstore/edged-mqtt-password") == 0;
+
 	if (st->secret_reused)
 		printf("  %s (kept: its password is the gateway user's)\n", st->secret);
 	printf("\nNext:\n"
@@ -573,7 +577,9 @@ static void print_summary(const struct init_state *st, const edge_pki_ca *ca)
 	       "       pki_dir = %s\n"
 	       "  3. Start the broker and edged, then give every node its identity:\n"
 	       "       edgectl nodes provision ID... [--tls-cert] --out DIR\n",
-	       st->dir, st->user, st->secret, st->dir, st->pki_dir);
+	       st->dir, st->user,
+	       credstore ? "mqtt-password   # the unit's LoadCredential" : st->secret, st->dir,
+	       st->pki_dir);
 	if (geteuid() == 0 && !st->chown_needed)
 		printf("\nNote: run as root without --owner: every file belongs to root; edged "
 		       "must be able to write %s and read %s.\n", st->dir, st->pki_dir);

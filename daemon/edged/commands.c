@@ -120,6 +120,11 @@ static json_t *status_registry(struct edged *d, bool *ok)
 	put(r, "registered", json_integer((json_int_t)rs.registered), ok);
 	put(r, "reconnects", json_integer((json_int_t)rs.reconnects), ok);
 	put(r, "removed", json_integer((json_int_t)rs.forgotten), ok);
+	put(r, "revocations", json_integer((json_int_t)rs.revocations), ok);
+	put(r, "reinstated", json_integer((json_int_t)rs.reinstated), ok);
+	put(r, "refused_revoked", json_integer((json_int_t)rs.refused_revoked), ok);
+	put(r, "refused_admission", json_integer((json_int_t)rs.refused_admission), ok);
+	put(r, "revoked_ignored", json_integer((json_int_t)rs.revoked_ignored), ok);
 	put(r, "writes", json_integer((json_int_t)rs.writes), ok);
 	put(r, "rows_written", json_integer((json_int_t)rs.rows_written), ok);
 	put(r, "write_failures", json_integer((json_int_t)rs.write_failures), ok);
@@ -172,7 +177,8 @@ static json_t *status_control(struct edged *d)
 	struct edged_control_stats cs;
 
 	edged_control_get_stats(d->control, &cs);
-	return json_pack("{s:i, s:i, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:{s:I, s:i, s:i}}",
+	return json_pack("{s:i, s:i, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:{s:I, s:i, s:i}, "
+			 "s:{s:I, s:i}}",
 			 "clients", (int)cs.clients, "max_clients", (int)cs.max_clients,
 			 "reserved_clients", CONTROL_RESERVED_CLIENTS, "requests",
 			 (json_int_t)cs.requests, "errors", (json_int_t)cs.errors, "refused_auth",
@@ -180,7 +186,8 @@ static json_t *status_control(struct edged *d)
 			 "refused_busy", (json_int_t)cs.refused_busy,
 			 "timeouts", (json_int_t)cs.timeouts, "too_large", (json_int_t)cs.too_large,
 			 "lookups", "total", (json_int_t)cs.lookups, "running",
-			 (int)cs.lookups_running, "queued", (int)cs.lookups_queued);
+			 (int)cs.lookups_running, "queued", (int)cs.lookups_queued, "calls", "total",
+			 (json_int_t)cs.calls, "pending", (int)cs.calls_pending);
 }
 
 static int cmd_status(void *ud, json_t *args, json_t **result, char *msg, size_t msglen)
@@ -256,7 +263,7 @@ static int cmd_devices(void *ud, json_t *args, json_t **result, char *msg, size_
 		int s = json_is_string(jstate) ? edge_node_state_from_name(json_string_value(jstate))
 					       : -1;
 		if (s < 0) {
-			snprintf(msg, msglen, "state must be online, stale or offline");
+			snprintf(msg, msglen, "state must be online, stale, offline or revoked");
 			return EDGE_CTL_E_BAD_ARGS;
 		}
 		mask = EDGE_NODE_MASK((enum edge_node_state)s);
@@ -322,6 +329,8 @@ static json_t *node_detail(const struct edge_node_info *n)
 	put(o, "last_seen_ms", json_integer(n->last_seen_ms), &ok);
 	put(o, "reconnect_count", json_integer(n->reconnect_count), &ok);
 	put(o, "status_reason", json_string(n->status_reason), &ok);
+	if (n->revoked_ms)
+		put(o, "revoked_ms", json_integer(n->revoked_ms), &ok);
 	hb = json_object();
 	if (hb) {
 		put(hb, "seq", json_integer(n->hb_seq), &ok);
@@ -514,7 +523,7 @@ const struct edged_ctl_command edged_commands[] = {
 	{ "status", cmd_status, EDGED_CTL_ROLE_READ,
 	  "daemon, broker, node, reject and store summary", NULL },
 	{ "devices", cmd_devices, EDGED_CTL_ROLE_READ,
-	  "list nodes; args: state (online|stale|offline)", NULL },
+	  "list nodes; args: state (online|stale|offline|revoked)", NULL },
 	{ "device", cmd_device, EDGED_CTL_ROLE_READ,
 	  "all registry fields of one node; args: id", NULL },
 	{ "devices.remove", cmd_devices_remove, EDGED_CTL_ROLE_ADMIN,

@@ -318,7 +318,7 @@ static void role_who(const struct role_policy *p, enum edged_ctl_role role, char
 static void control_maybe_free(struct edged_control *c)
 {
 	if (!c->freeing || c->open_handles > 0 || c->stats.lookups_running > 0 ||
-	    c->stats.calls_pending > 0)
+	    c->stats.calls_pending > 0 || c->stats.clients > 0)
 		return;
 	assert(!c->queue_head && c->stats.lookups_queued == 0);
 	free(c->path);
@@ -387,6 +387,9 @@ static void client_close(struct control_client *cl)
 	c->stats.clients--;
 	uv_close((uv_handle_t *)&cl->pipe, client_handle_closed);
 	uv_close((uv_handle_t *)&cl->timer, client_handle_closed);
+	/* The last answer written after edged_control_free (a lingering
+	 * client) may be what the server waited for. */
+	control_maybe_free(c);
 }
 
 static void client_on_timer(uv_timer_t *t);
@@ -1149,17 +1152,26 @@ void edged_control_free(struct edged_control *c)
 	if (!c)
 		return;
 	c->freeing = true;
-	while (c->clients) {
-		struct control_client *cl = c->clients;
-
+	for (struct control_client *cl = c->clients, *next; cl; cl = next) {
+		next = cl->next;
 		/* A lookup not yet started on the pool is dropped (lookup_done
 		 * then runs with UV_ECANCELED); a started one is waited for. */
 		if (cl->lookup == LOOKUP_RUNNING)
 			(void)uv_cancel((uv_req_t *)&cl->work);
+		/* An answer on its way (the secrets of a provisioning finished
+		 * just before the stop) is written first, within the linger
+		 * time; nothing more is read. */
+		if (cl->writes_pending > 0 && cl->lookup == LOOKUP_NONE && !cl->call.pending) {
+			cl->close_after_write = true;
+			if (cl->state == CLIENT_SERVING)
+				uv_read_stop((uv_stream_t *)&cl->pipe);
+			client_timer(cl, CONTROL_LINGER_MS);
+			continue;
+		}
 		client_close(cl);
 	}
 	/* Closing took every queued lookup off the queue. */
-	assert(c->stats.clients == 0 && !c->queue_head && c->stats.lookups_queued == 0);
+	assert(!c->queue_head && c->stats.lookups_queued == 0);
 	unlink(c->path);
 	uv_close((uv_handle_t *)&c->listener, control_handle_closed);
 }

@@ -151,7 +151,9 @@ struct edged_control_options {
 EDGE_WUR int edged_control_new(uv_loop_t *loop, const struct edged_control_options *opt,
 			       struct edged_control **out);
 
-/* Stops accepting, disconnects every client, removes the socket file.
+/* Stops accepting, disconnects every client (one whose answer is still
+ * being written first finishes it, within CONTROL_LINGER_MS), removes the
+ * socket file.
  * Memory goes after the loop ran the close callbacks and every pending call
  * was finished (finishing one after this is fine: its answer is dropped).
  * NULL-safe. */

@@ -361,9 +361,9 @@ void edged_update_status(struct edged *d)
 		else
 			broker = "connecting to broker";
 	}
-	edged_notify_status(d->notify, "%s, %u devices online, %u stale, %u offline", broker,
-			    rc.by_state[EDGE_NODE_ONLINE], rc.by_state[EDGE_NODE_STALE],
-			    rc.by_state[EDGE_NODE_OFFLINE]);
+	edged_notify_status(d->notify, "%s, %u devices online, %u stale, %u offline, %u revoked",
+			    broker, rc.by_state[EDGE_NODE_ONLINE], rc.by_state[EDGE_NODE_STALE],
+			    rc.by_state[EDGE_NODE_OFFLINE], rc.by_state[EDGE_NODE_REVOKED]);
 }
 
 static int edged_start(struct edged *d)

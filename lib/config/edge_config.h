@@ -223,7 +223,8 @@ int edge_config_write_manpage(FILE *out) EDGE_WUR;
 
 /* Advice on a configuration that loaded fine: settings that are valid but
  * likely not what was meant (e.g. a broker on another host, which the
- * shipped unit's IPAddressAllow=localhost blocks). Calls cb once per item
+ * shipped unit cannot reach without the TCP drop-in of docs/production.md,
+ * or a client id other than the username). Calls cb once per item
  * with a one-line message (borrowed, valid during the call) and returns how
  * many there were. Never an error: edged --check-config prints them as
  * warnings and still exits 0. */
@@ -231,7 +232,7 @@ typedef void (*edge_config_advice_fn)(const char *msg, void *userdata);
 int edge_config_advice(const edge_config *c, edge_config_advice_fn cb,
 		       void *userdata);
 
-/* True if host is what IPAddressAllow=localhost admits: an address in
+/* True if host is what the TCP drop-in's IPAddressAllow=localhost admits: an address in
  * 127.0.0.0/8 (also IPv4-mapped), ::1, or the name "localhost". */
 bool edge_config_host_is_loopback(const char *host);
 

@@ -509,6 +509,11 @@ static void on_registered(struct node *nd, const struct mosquitto_message *msg)
 	struct sim *s = nd->sim;
 	struct edge_msg_registered r;
 	struct edge_msg_error err;
+
+	/* An empty retained message: the gateway clearing the node's topics
+	 * (node-protocol.md §6.4), not an answer. */
+	if (msg->payloadlen == 0)
+		return;
 	if (edge_msg_parse_registered(msg->payload, (size_t)msg->payloadlen, &r,
 				      &err) != 0) {
 		s->c.err_reply++;

@@ -213,9 +213,9 @@ call ok status
 
 # ---- Stop with operations queued: each one answered, nothing left over.
 # Eight requests at once: one runs, seven wait (unless a fast machine is done
-# with some before the stop). Certificates, 96 each: an answer (~110 KB)
-# within one socket buffer.
-ids='{"ids": ['$(python3 -c "print(', '.join('\"q{i}-%03d\"' % k for k in range(96)))")'], "tls_cert": true}'
+# with some before the stop). Certificates, 256 each: an answer (~290 KB)
+# larger than a socket buffer, written whole after the stop began.
+ids='{"ids": ['$(python3 -c "print(', '.join('\"q{i}-%03d\"' % k for k in range(256)))")'], "tls_cert": true}'
 call ok status
 base=$(get "$tmp/out" 'd["result"]["identities"]["provisioned"]')
 $ctl "$sock" --burst 8 "$tmp/q" nodes.provision "$ids" &
@@ -224,7 +224,7 @@ burst=$!
 accounted() {
 	$ctl "$sock" status > "$tmp/st" || return 1
 	n=$(get "$tmp/st" '(d["result"]["identities"]["queued"] + d["result"]["identities"]["running"]
-	    + (d["result"]["identities"]["provisioned"] - '"$base"') // 96)')
+	    + (d["result"]["identities"]["provisioned"] - '"$base"') // 256)')
 	[ "$n" -eq 8 ]
 }
 wait_for "operations queued" accounted
