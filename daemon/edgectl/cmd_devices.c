@@ -1,7 +1,6 @@
 /* edgectl devices [--state S] | devices show ID | devices remove ID [--force] */
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "edgectl.h"
 #include "table.h"
@@ -23,14 +22,9 @@ static const char devices_usage[] =
 	"Exit codes: 0 done, 1 refused or failed (e.g. busy: node online), 2 bad\n"
 	"usage, 3 edged not running, 4 not authorised.\n";
 
-/* "2026-11-29 19:20:01" in UTC; "never" for 0. */
 static void format_time(char *buf, size_t cap, json_int_t ms)
 {
-	time_t t = (time_t)(ms / 1000);
-	struct tm tm;
-
-	if (ms <= 0 || !gmtime_r(&t, &tm) || !strftime(buf, cap, "%Y-%m-%d %H:%M:%S", &tm))
-		snprintf(buf, cap, "never");
+	edgectl_format_time(buf, cap, ms, "never");
 }
 
 static int print_list(json_t *r)

@@ -15,7 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "bundle.h"
@@ -54,14 +53,10 @@ static const char nodes_usage[] =
 	"Exit codes: 0 done, 1 refused or failed, 2 bad usage, 3 edged not running,\n"
 	"4 not authorised (provision and revoke need the admin role).\n";
 
+/* null (never rotated, not revoked) reads "-". */
 static void format_time(char *buf, size_t cap, json_t *ms)
 {
-	time_t t = (time_t)(json_integer_value(ms) / 1000);
-	struct tm tm;
-
-	if (!json_is_integer(ms) || json_integer_value(ms) <= 0 || !gmtime_r(&t, &tm) ||
-	    !strftime(buf, cap, "%Y-%m-%d %H:%M:%S", &tm))
-		snprintf(buf, cap, "-");
+	edgectl_format_time(buf, cap, json_integer_value(ms), "-");
 }
 
 static const char *text_or_dash(json_t *v)

@@ -4,6 +4,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 struct edgectl_table {
 	int ncols;
@@ -92,4 +93,13 @@ int edgectl_table_print(const struct edgectl_table *t, FILE *out)
 	for (size_t r = 0; r < t->nrows; r++)
 		print_row(t, (const char *const *)&t->cells[r * (size_t)t->ncols], out);
 	return t->failed ? -ENOMEM : 0;
+}
+
+void edgectl_format_time(char *buf, size_t cap, long long ms, const char *none)
+{
+	time_t t = (time_t)(ms / 1000);
+	struct tm tm;
+
+	if (ms <= 0 || !gmtime_r(&t, &tm) || !strftime(buf, cap, "%Y-%m-%d %H:%M:%S", &tm))
+		snprintf(buf, cap, "%s", none);
 }

@@ -21,4 +21,8 @@ int edgectl_table_add(struct edgectl_table *t, const char *const *cells);
  * without it). */
 int edgectl_table_print(const struct edgectl_table *t, FILE *out);
 
+/* A time in ms since the epoch as a table cell, "2026-11-29 19:20:01" in
+ * UTC; `none` (e.g. "never", "-") for 0 or less. */
+void edgectl_format_time(char *buf, size_t cap, long long ms, const char *none);
+
 #endif

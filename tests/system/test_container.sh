@@ -352,7 +352,10 @@ in_ct edgectl broker-init --dir "$idir" --pki-dir /var/lib/edged/pki --name ct-g
 	--owner edged --broker-group mosquitto \
 	--gateway-secret /etc/credstore/edged-mqtt-password >"$work/init.log" 2>&1 ||
 	{ cat "$work/init.log"; fail "edgectl broker-init"; }
-in_ct sh -c "edgectl broker-config --identity-dir $idir --unix-socket $sock --tls-listener 8883 >/etc/mosquitto/mosquitto.conf" ||
+# edged's client-id plugin, where meson install put it (<libdir>/edged/).
+plugin=$(cd "$root" && find usr -path '*/edged/edged_clientid.so' 2>/dev/null | head -n 1)
+[ -n "$plugin" ] || fail "meson install did not install edged_clientid.so"
+in_ct sh -c "edgectl broker-config --identity-dir $idir --unix-socket $sock --clientid-plugin /$plugin --tls-listener 8883 >/etc/mosquitto/mosquitto.conf" ||
 	fail "edgectl broker-config"
 in_ct systemctl enable --now edged-broker-reload.path >/dev/null 2>&1 ||
 	fail "systemctl enable --now edged-broker-reload.path"
@@ -394,6 +397,15 @@ node_connects() {
 }
 # SIGHUP is handled by mosquitto's main loop a moment later.
 wait_until 10 "the broker to accept $node" node_connects
+# edged's client-id plugin: the node's password with another client id.
+if nsenter -t "$leader" -n mosquitto_pub -h 127.0.0.1 -V 5 -i "$node-twin" -u "$node" \
+	-P "$npw" -q 0 -t "edge/v1/$node/probe" -m x -p 8883 --cafile "$root$idir/ca.crt" \
+	>"$work/pub-id.log" 2>&1; then
+	fail "the broker accepted client id $node-twin with $node's password"
+fi
+grep -qi 'not authori[sz]ed' "$work/pub-id.log" ||
+	{ cat "$work/pub-id.log"; fail "client id $node-twin: not refused as not authorised"; }
+ok "the broker refuses $node's password with another client id (edged_clientid plugin)"
 nsenter -t "$leader" -n "$build/tests/sim/edge-sim" --bundle-dir "$root/root/bundles" \
 	--id-prefix ct --count 1 --duration-s 120 --reconnect-s 0 >"$work/sim.log" 2>&1 &
 sim_pid=$!
