@@ -4,11 +4,12 @@
 #
 # In one run, each against its own private mosquitto configured by
 # `edgectl broker-config` (and a fresh edged):
-#   1. N simulated nodes (default 1,000) connect and register three ways:
+#   1. N simulated nodes (default 1,000) connect and register four ways:
 #      anonymous over plain TCP; a password each over plain TCP with the
 #      ACL (the password file and ACL of broker-config, edged with its own
-#      credentials); a client certificate each over mutual TLS with the
-#      ACL. For each: time until all N are online in `edgectl status`, the
+#      credentials); a password each over TLS (the broker's certificate
+#      checked) with the ACL; a client certificate each over mutual TLS with
+#      the ACL. For each: time until all N are online in `edgectl status`, the
 #      simulator's connects/s, and the ratio to anonymous.
 #   2. The mechanism at fleet scale (F users, default 10,000): the time to
 #      hash F passwords and write the password file (lib/pki, pki-tool);
@@ -140,6 +141,13 @@ run_mode() { # mode
       broker_args=(--password-file "$keys/passwd" --acl-file "$keys/acl")
       sim_args=(--credentials "$keys/credentials")
       user=edged ;;
+    tls)
+      tls_port=$(free_port)
+      broker_args=(--password-file "$keys/passwd" --acl-file "$keys/acl"
+        --tls-listener "$tls_port" --tls-bind 127.0.0.1 --cafile "$keys/ca.crt"
+        --certfile "$keys/server.crt" --keyfile "$keys/server.key")
+      sim_args=(--cafile "$keys/ca.crt" --credentials "$keys/credentials")
+      user=edged ;;
     mtls)
       tls_port=$(free_port)
       broker_args=(--password-file "$keys/passwd" --acl-file "$keys/acl"
@@ -150,8 +158,8 @@ run_mode() { # mode
   esac
   bench_start_broker "${broker_args[@]}"
   sim_port=$port
-  [[ "$mode" == mtls ]] && sim_port=$tls_port
-  if [[ "$mode" == mtls ]]; then
+  [[ "$mode" == tls || "$mode" == mtls ]] && sim_port=$tls_port
+  if [[ "$mode" == tls || "$mode" == mtls ]]; then
     for _ in $(seq 1 100); do port_in_use "$tls_port" && break; sleep 0.05; done
   fi
   edged_conf "$mode" "$user"
@@ -174,7 +182,7 @@ run_mode() { # mode
 }
 
 declare -A on cs rs
-for mode in anonymous password mtls; do
+for mode in anonymous password tls mtls; do
   run_mode "$mode"
   on[$mode]=$online_s
   cs[$mode]=$conn_s
@@ -330,8 +338,8 @@ printf '\nedged security benchmark: %d nodes (connect rate %s/s, at most %s pend
 row "metric" "value" "limit" "ratio (to anonymous or to the limit)"
 row "------------------------------------------------------------" "--------------------------" "----------" "-----"
 declare -A label=([anonymous]="anonymous, TCP" [password]="password + ACL, TCP"
-  [mtls]="certificate + ACL, mutual TLS")
-for mode in anonymous password mtls; do
+  [tls]="password + ACL, TLS" [mtls]="certificate + ACL, mutual TLS")
+for mode in anonymous password tls mtls; do
   row "all $nodes online in edged: ${label[$mode]}" "${on[$mode]} s" "" \
     "$(ratio "${on[$mode]}" "${on[anonymous]}")"
   row "  connects at the sim: ${label[$mode]}" "${cs[$mode]} s = $(per_s "${cs[$mode]}")" "" \
