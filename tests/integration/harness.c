@@ -1226,3 +1226,19 @@ int h_edgectl_capture(struct h_env *e, unsigned timeout_ms, char **out_text, cha
 	}
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
 }
+
+uint64_t h_now_ms(void)
+{
+	return now_ms();
+}
+
+const char *h_pki_tool(void)
+{
+	static char path[512];
+	const char *root = getenv("EDGE_BUILD_ROOT");
+
+	ck_assert_ptr_nonnull(root);
+	snprintf(path, sizeof path, "%s/tests/unit/pki/pki-tool", root);
+	ck_assert_msg(access(path, X_OK) == 0, "pki-tool not built: %s", path);
+	return path;
+}

@@ -26,6 +26,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include <check.h>
@@ -186,5 +187,23 @@ const char *h_sim_wait_after(struct h_env *e, long from, const char *needle,
  * be NULL) get its stdout / stderr (caller frees). Returns the exit code. */
 int h_edgectl_capture(struct h_env *e, unsigned timeout_ms, char **out_text, char **err_text,
 		      const char *const *args);
+
+/* ---- small shared pieces */
+/* CLOCK_MONOTONIC in milliseconds. */
+uint64_t h_now_ms(void);
+/* The test helper over lib/pki (tests/unit/pki/pki_tool.c) in the build
+ * tree; fails the test when it is not built. */
+const char *h_pki_tool(void);
+
+/* H_ASAN: defined in a build with AddressSanitizer (__SANITIZE_ADDRESS__, or
+ * __has_feature with clang), where edged, edgectl, the simulator and the
+ * test are several times slower: the fleet cases size down there. */
+#if defined(__SANITIZE_ADDRESS__)
+#define H_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define H_ASAN 1
+#endif
+#endif
 
 #endif

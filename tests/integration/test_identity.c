@@ -51,14 +51,6 @@ struct world_opts {
 	const char *extra_pass;
 };
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* n-00042, in one of 8 rotating buffers. */
 static const char *nid(unsigned i)
 {
@@ -111,18 +103,6 @@ static void make_dir(const char *path)
 		      strerror(errno));
 }
 
-/* The test helper over lib/pki (tests/unit/pki/pki_tool.c). */
-static const char *pki_tool(void)
-{
-	static char path[512];
-	const char *root = getenv("EDGE_BUILD_ROOT");
-
-	ck_assert_ptr_nonnull(root);
-	snprintf(path, sizeof path, "%s/tests/unit/pki/pki-tool", root);
-	ck_assert_msg(access(path, X_OK) == 0, "pki-tool not built: %s", path);
-	return path;
-}
-
 /* mosquitto started as root drops to its own user before it reads the
  * password file, the ACL, the CRL and the TLS files: make the identity
  * directory readable to it (edged writes with broker.file_mode 0644 too). */
@@ -150,7 +130,7 @@ static void write_extra_passwd(struct idw *w, const struct world_opts *o)
 	char tmp[440], path[440], *ours, *extra, *all;
 
 	snprintf(tmp, sizeof tmp, "%s/extra-user", w->e->dir);
-	const char *argv[] = { pki_tool(), "passwd", tmp, o->extra_user, o->extra_pass, NULL };
+	const char *argv[] = { h_pki_tool(), "passwd", tmp, o->extra_user, o->extra_pass, NULL };
 	h_run(NULL, argv);
 	snprintf(path, sizeof path, "%s/passwd", w->idir);
 	ours = slurp(path);
@@ -306,7 +286,7 @@ static void sim_start_bundles(struct idw *w, const char *dir, unsigned count, bo
 static void sim_wait_either(struct idw *w, long from, const char *a, const char *b,
 			   unsigned timeout_ms)
 {
-	uint64_t end = now_ms() + timeout_ms;
+	uint64_t end = h_now_ms() + timeout_ms;
 
 	for (;;) {
 		char *text = h_sim_output(w->e);
@@ -317,7 +297,7 @@ static void sim_wait_either(struct idw *w, long from, const char *a, const char 
 		free(text);
 		if (seen)
 			return;
-		ck_assert_msg(now_ms() < end, "no '%s' or '%s' from edge-sim within %u ms (see %s)",
+		ck_assert_msg(h_now_ms() < end, "no '%s' or '%s' from edge-sim within %u ms (see %s)",
 			      a, b, timeout_ms, w->e->sim.log_path);
 		h_sleep_ms(50);
 	}
@@ -326,11 +306,11 @@ static void sim_wait_either(struct idw *w, long from, const char *a, const char 
 /* Poll the simulator's stats until key == value. */
 static void wait_sim_stat(struct idw *w, const char *key, long long value, unsigned timeout_ms)
 {
-	uint64_t end = now_ms() + timeout_ms;
+	uint64_t end = h_now_ms() + timeout_ms;
 	long long v;
 
 	while ((v = h_sim_stat(w->e, key)) != value) {
-		ck_assert_msg(now_ms() < end, "edge-sim %s stayed %lld, expected %lld", key, v,
+		ck_assert_msg(h_now_ms() < end, "edge-sim %s stayed %lld, expected %lld", key, v,
 			      value);
 		h_sleep_ms(50);
 	}
@@ -387,9 +367,9 @@ static void probe_on_message(struct mosquitto *m, void *ud, const struct mosquit
 static void probe_loop_until(struct mosquitto *m, struct probe *pr, bool (*done)(struct probe *),
 			     const char *what)
 {
-	uint64_t end = now_ms() + 10000;
+	uint64_t end = h_now_ms() + 10000;
 
-	while (!done(pr) && !pr->lost && now_ms() < end)
+	while (!done(pr) && !pr->lost && h_now_ms() < end)
 		if (mosquitto_loop(m, 100, 1) != MOSQ_ERR_SUCCESS)
 			pr->lost = true;
 	ck_assert_msg(done(pr), "retained probe: no %s within 10 s%s", what,
@@ -577,9 +557,9 @@ START_TEST(revoked_password_node_is_cut_off)
 	h_wait_status(w.e, "nodes.online", "==", 3, 10000);
 
 	off = h_sim_log_offset(w.e);
-	t0 = now_ms();
+	t0 = h_now_ms();
 	r = revoke_node(&w, nid(1));
-	t_cmd = now_ms();
+	t_cmd = h_now_ms();
 	ck_assert(json_is_true(json_object_get(r, "revoked")));
 	ck_assert(json_is_false(json_object_get(r, "already")));
 	ck_assert_str_eq(json_string_value(json_object_get(r, "kind")), "password");
@@ -591,7 +571,7 @@ START_TEST(revoked_password_node_is_cut_off)
 
 	/* the live session ends, and every reconnect is refused */
 	h_sim_wait_after(w.e, off, "sim: lost node=n-00001 ", 10000);
-	t_lost = now_ms();
+	t_lost = h_now_ms();
 	fprintf(stderr, "# revoke: edgectl returned after %llu ms, session cut after %llu ms\n",
 		(unsigned long long)(t_cmd - t0), (unsigned long long)(t_lost - t0));
 	h_sim_wait_after(w.e, off, "sim: connack-refused node=n-00001 reason=0x87", 10000);
@@ -998,17 +978,9 @@ START_TEST(provision_and_revoke_need_the_admin_role)
 }
 END_TEST
 
-/* Sizes: under ASan edged, edgectl and the simulator are several times
- * slower, so that build (detected by __SANITIZE_ADDRESS__, or __has_feature
- * with clang) provisions fewer nodes. */
-#if defined(__SANITIZE_ADDRESS__)
-#define FLEET_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define FLEET_ASAN 1
-#endif
-#endif
-#ifdef FLEET_ASAN
+/* Sizes: under ASan (H_ASAN) edged, edgectl and the simulator are several
+ * times slower, so that build provisions fewer nodes. */
+#ifdef H_ASAN
 #define FLEET_NODES 250
 #else
 #define FLEET_NODES 1000
@@ -1034,11 +1006,11 @@ START_TEST(provisioned_fleet_registers)
 	for (unsigned i = 0; i < FLEET_NODES; i++)
 		fprintf(f, "%s\n", nid(i));
 	ck_assert_int_eq(fclose(f), 0);
-	t0 = now_ms();
+	t0 = h_now_ms();
 	const char *args[] = { "--ids-from", ids, "--out", dir, NULL };
 	provision_ok(&w, args);
 	fprintf(stderr, "# provisioned %u nodes in %llu ms\n", FLEET_NODES,
-		(unsigned long long)(now_ms() - t0));
+		(unsigned long long)(h_now_ms() - t0));
 
 	snprintf(count, sizeof count, "%u", FLEET_NODES);
 	h_sim_start(w.e, "--id-prefix", "n", "--count", count, "--bundle-dir", dir,

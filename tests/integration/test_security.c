@@ -58,14 +58,6 @@ struct sec {
 	char victim[32], attacker[32], tls_node[32];
 };
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* The ACL file from `edgectl broker-config --print-acl` (the product's own
  * table) and the broker-config arguments that enforce it with s->pw; returns
  * the argument count so far. */
@@ -336,7 +328,7 @@ static void on_disconnect(struct mosquitto *m, void *ud, int rc, const mosquitto
 
 	(void)m; (void)rc; (void)props;
 	if (!c->lost)
-		c->lost_at_ms = now_ms();
+		c->lost_at_ms = h_now_ms();
 	c->lost = true;
 }
 
@@ -385,9 +377,9 @@ static void on_message(struct mosquitto *m, void *ud, const struct mosquitto_mes
 static void cli_wait(struct cli *c, int *counter, int want, unsigned timeout_ms,
 		     const char *what)
 {
-	uint64_t end = now_ms() + timeout_ms;
+	uint64_t end = h_now_ms() + timeout_ms;
 
-	while (*counter < want && !c->lost && now_ms() < end) {
+	while (*counter < want && !c->lost && h_now_ms() < end) {
 		int rc = mosquitto_loop(c->mosq, 100, 1);
 
 		if (rc != MOSQ_ERR_SUCCESS)
@@ -435,8 +427,8 @@ static int cli_connect(struct sec *s, struct cli *c, const char *name, const cha
 		c->lost = true;
 		return -1;
 	}
-	end = now_ms() + 10000;
-	while (c->connack < 0 && !c->lost && now_ms() < end)
+	end = h_now_ms() + 10000;
+	while (c->connack < 0 && !c->lost && h_now_ms() < end)
 		if (mosquitto_loop(c->mosq, 100, 1) != MOSQ_ERR_SUCCESS)
 			c->lost = true;
 	ck_assert_msg(c->connack >= 0 || c->lost, "%s: no CONNACK within 10 s", name);
@@ -533,7 +525,7 @@ static void victim_marker(struct sec *s, struct cli *victim)
 {
 	static int seq = 100;
 	char topic[128], hb[256];
-	uint64_t end = now_ms() + 15000;
+	uint64_t end = h_now_ms() + 15000;
 	long long seen = -1;
 
 	seq++;
@@ -541,7 +533,7 @@ static void victim_marker(struct sec *s, struct cli *victim)
 	snprintf(hb, sizeof hb, "{\"proto\":1,\"seq\":%d,\"uptime_s\":%d,\"inferences\":0,"
 		 "\"anomalies\":0,\"mqtt_reconnects\":0,\"free_heap_bytes\":40960}", seq, seq);
 	accepted_publish(victim, topic, hb, false);
-	while (now_ms() < end) {
+	while (h_now_ms() < end) {
 		json_t *d = h_edgectl_json(s->e, "devices", "show", s->victim, NULL);
 
 		seen = h_json_int(d, "heartbeat.seq");
@@ -603,9 +595,9 @@ static int broker_log_count(struct sec *s, const char *needle)
 /* Waits until the broker has logged needle at least `count` times. */
 static void wait_broker_log(struct sec *s, const char *needle, int count)
 {
-	uint64_t end = now_ms() + 10000;
+	uint64_t end = h_now_ms() + 10000;
 
-	while (broker_log_count(s, needle) < count && now_ms() < end)
+	while (broker_log_count(s, needle) < count && h_now_ms() < end)
 		h_sleep_ms(20);
 	ck_assert_msg(broker_log_count(s, needle) >= count, "the broker never logged '%s'",
 		      needle);
@@ -1016,7 +1008,7 @@ START_TEST(plugin_cannot_see_an_id_renamed_before_it)
 		_exit(127);
 	}
 	/* ready when its port accepts a connection (bounded) */
-	end = now_ms() + 5000;
+	end = h_now_ms() + 5000;
 	for (;;) {
 		struct sockaddr_in a = { .sin_family = AF_INET,
 					 .sin_port = htons((uint16_t)s.e->broker_port),
@@ -1028,7 +1020,7 @@ START_TEST(plugin_cannot_see_an_id_renamed_before_it)
 			close(fd);
 		if (up)
 			break;
-		ck_assert_msg(waitpid(pid, &st, WNOHANG) == 0 && now_ms() < end,
+		ck_assert_msg(waitpid(pid, &st, WNOHANG) == 0 && h_now_ms() < end,
 			      "the test's broker did not start (see %s)", log);
 		h_sleep_ms(10);
 	}
@@ -1037,9 +1029,9 @@ START_TEST(plugin_cannot_see_an_id_renamed_before_it)
 				     ATTACKER_PASS, NULL, 0, NULL, NULL), 0);
 	cli_free(&x);
 	kill(pid, SIGTERM);
-	end = now_ms() + 5000;
+	end = h_now_ms() + 5000;
 	while (waitpid(pid, &st, WNOHANG) == 0) {
-		if (now_ms() > end) {
+		if (h_now_ms() > end) {
 			kill(pid, SIGKILL);
 			waitpid(pid, &st, 0);
 			break;
@@ -1138,15 +1130,15 @@ START_TEST(removed_user_is_cut_off_on_sighup)
 	const char *argv[] = { tool("mosquitto_passwd", bin, sizeof bin), "-D", s.pw,
 			       s.attacker, NULL };
 	h_run(NULL, argv);
-	t0 = now_ms();
+	t0 = h_now_ms();
 	h_proc_signal(&s.e->broker, SIGHUP);
 	{
-		uint64_t end = now_ms() + 10000;
+		uint64_t end = h_now_ms() + 10000;
 
-		while (!a.lost && now_ms() < end)
+		while (!a.lost && h_now_ms() < end)
 			if (mosquitto_loop(a.mosq, 50, 1) != MOSQ_ERR_SUCCESS && !a.lost) {
 				a.lost = true;
-				a.lost_at_ms = now_ms();
+				a.lost_at_ms = h_now_ms();
 			}
 		ck_assert_msg(a.lost, "the removed user's session outlived SIGHUP by 10 s");
 		printf("# removed user's session ended %llu ms after SIGHUP\n",
@@ -1204,35 +1196,15 @@ END_TEST
 /* ---- fleets: the simulator with per-node credentials */
 
 /* The fleet cases' sizes. CI runs them twice, normally and with
- * -Db_sanitize=address,undefined; under ASan edged, the simulator and the
- * test are several times slower, so that build (detected by
- * __SANITIZE_ADDRESS__, or __has_feature with clang) uses fewer nodes. */
-#if defined(__SANITIZE_ADDRESS__)
-#define FLEET_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define FLEET_ASAN 1
-#endif
-#endif
-#ifdef FLEET_ASAN
+ * -Db_sanitize=address,undefined; under ASan (H_ASAN) edged, the simulator
+ * and the test are several times slower, so that build uses fewer nodes. */
+#ifdef H_ASAN
 #define FLEET_PASSWORD_NODES 250
 #define FLEET_TLS_NODES 100
 #else
 #define FLEET_PASSWORD_NODES 1000
 #define FLEET_TLS_NODES 200
 #endif
-
-/* The test helper over lib/pki (tests/unit/pki/pki_tool.c). */
-static const char *pki_tool(void)
-{
-	static char path[512];
-	const char *root = getenv("EDGE_BUILD_ROOT");
-
-	ck_assert_ptr_nonnull(root);
-	snprintf(path, sizeof path, "%s/tests/unit/pki/pki-tool", root);
-	ck_assert_msg(access(path, X_OK) == 0, "pki-tool not built: %s", path);
-	return path;
-}
 
 enum fleet_auth { FLEET_PASSWORDS, FLEET_CERTIFICATES };
 
@@ -1256,20 +1228,20 @@ static void fleet_world(struct sec *s, enum fleet_auth auth, unsigned nodes, cha
 	snprintf(creds, creds_cap, "%s/credentials", s->dir);
 	snprintf(count, sizeof count, "%u", nodes);
 	if (auth == FLEET_PASSWORDS) {
-		const char *argv[] = { pki_tool(), "fleet-passwd", s->pw, creds, "sim", count,
+		const char *argv[] = { h_pki_tool(), "fleet-passwd", s->pw, creds, "sim", count,
 				       "edged", EDGED_PASS, NULL };
 		h_run(NULL, argv);
 	} else {
-		const char *argv[] = { pki_tool(), "passwd", s->pw, "edged", EDGED_PASS, NULL };
+		const char *argv[] = { h_pki_tool(), "passwd", s->pw, "edged", EDGED_PASS, NULL };
 		h_run(NULL, argv);
 	}
 	/* mosquitto started as root reads it as its own user. */
 	chmod(s->pw, 0644);
 	n = add_access_control(s);
 	if (auth == FLEET_CERTIFICATES) {
-		const char *ca[] = { pki_tool(), "ca", s->dir, "edged-test-gateway-CA", NULL };
-		const char *srv[] = { pki_tool(), "server", s->dir, "127.0.0.1", NULL };
-		const char *certs[] = { pki_tool(), "fleet-certs", s->dir, "sim", count, NULL };
+		const char *ca[] = { h_pki_tool(), "ca", s->dir, "edged-test-gateway-CA", NULL };
+		const char *srv[] = { h_pki_tool(), "server", s->dir, "127.0.0.1", NULL };
+		const char *certs[] = { h_pki_tool(), "fleet-certs", s->dir, "sim", count, NULL };
 
 		h_run(NULL, ca);
 		h_run(NULL, srv);
@@ -1394,7 +1366,7 @@ START_TEST(rotated_password_replaces_the_old)
 	snprintf(s.victim, sizeof s.victim, "%s", h_node_id(1));
 	snprintf(creds, sizeof creds, "%s/credentials", s.dir);
 	{
-		const char *argv[] = { pki_tool(), "passwd", s.pw, "edged", EDGED_PASS,
+		const char *argv[] = { h_pki_tool(), "passwd", s.pw, "edged", EDGED_PASS,
 				       h_node_id(0), "old-0", h_node_id(1), "old-1",
 				       h_node_id(2), "old-2", NULL };
 		h_run(NULL, argv);
@@ -1416,7 +1388,7 @@ START_TEST(rotated_password_replaces_the_old)
 
 	/* Rotate node 1's password: a new hash in a rewritten file, SIGHUP. */
 	{
-		const char *argv[] = { pki_tool(), "passwd", s.pw, "edged", EDGED_PASS,
+		const char *argv[] = { h_pki_tool(), "passwd", s.pw, "edged", EDGED_PASS,
 				       h_node_id(0), "old-0", h_node_id(1), "new-1",
 				       h_node_id(2), "old-2", NULL };
 		h_run(NULL, argv);

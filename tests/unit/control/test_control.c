@@ -8,7 +8,6 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <poll.h>
-#include <pthread.h>
 #include <pwd.h>
 #include <semaphore.h>
 #include <signal.h>
@@ -18,7 +17,6 @@
 #include <sys/socket.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <sys/time.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -26,24 +24,22 @@
 
 #include "commands.h"
 #include "control.h"
+#include "control_fixture.h"
 #include "edge_build_config.h"
 #include "edge_ctl_frame.h"
 #include "edge_ctl_json.h"
 #include "edge_node_msg.h"
 #include "edge_time.h"
 #include "edged.h"
+#include "test_run.h"
 
-#define CLIENT_TIMEOUT_S 10
-#define SCENARIO_DEADLINE_MS 20000
 #define MAX_REPLIES 4
 
 struct fx {
 	char dir[64];
 	char sock[96];
 	uv_loop_t loop;
-	uv_async_t done;
-	uv_timer_t deadline;
-	bool timed_out;
+	struct ctlfx_runner run;
 	struct edged d;
 	unsigned max_clients;
 	size_t max_request;
@@ -62,92 +58,7 @@ static struct fx fx;
 
 static int client_connect(void)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	struct timeval tv = { .tv_sec = CLIENT_TIMEOUT_S };
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	snprintf(sa.sun_path, sizeof sa.sun_path, "%s", fx.sock);
-	if (fd < 0)
-		return -errno;
-	if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
-		int e = errno;
-		close(fd);
-		return -e;
-	}
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-	return fd;
-}
-
-static void client_write(int fd, const void *buf, size_t len)
-{
-	const char *p = buf;
-
-	while (len) {
-		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
-		if (n <= 0)
-			return;
-		p += n;
-		len -= (size_t)n;
-	}
-}
-
-static void client_send_frame(int fd, const char *body)
-{
-	uint8_t hdr[EDGE_CTL_HEADER_LEN];
-
-	if (edge_ctl_frame_header(hdr, strlen(body), EDGE_CTL_REQUEST_MAX) == 0) {
-		client_write(fd, hdr, sizeof hdr);
-		client_write(fd, body, strlen(body));
-	}
-}
-
-static bool recv_exact(int fd, void *buf, size_t len)
-{
-	char *p = buf;
-
-	while (len) {
-		ssize_t n = recv(fd, p, len, 0);
-		if (n <= 0)
-			return false;
-		p += n;
-		len -= (size_t)n;
-	}
-	return true;
-}
-
-/* One response frame as JSON, or NULL if the server closed first. Reads
- * exactly one frame, so pipelined answers stay in the socket. */
-static json_t *client_read(int fd)
-{
-	static char body[1 << 20];
-	uint8_t hdr[EDGE_CTL_HEADER_LEN];
-	size_t len;
-
-	if (!recv_exact(fd, hdr, sizeof hdr))
-		return NULL;
-	len = (size_t)hdr[0] << 24 | (size_t)hdr[1] << 16 | (size_t)hdr[2] << 8 | hdr[3];
-	if (len > sizeof body || !recv_exact(fd, body, len))
-		return NULL;
-	return json_loadb(body, len, 0, NULL);
-}
-
-/* The server closed: end of stream, or a reset when it closed with our
- * request still unread (AF_UNIX reports that as ECONNRESET). */
-static bool client_sees_eof(int fd)
-{
-	char c;
-	ssize_t n = recv(fd, &c, 1, 0);
-
-	return n == 0 || (n < 0 && errno == ECONNRESET);
-}
-
-/* Nothing to read within ms: the server has not answered (yet). */
-static bool client_quiet(int fd, int ms)
-{
-	struct pollfd p = { .fd = fd, .events = POLLIN };
-
-	return poll(&p, 1, ms) == 0;
+	return ctlfx_connect(fx.sock);
 }
 
 static uint64_t now_ms(void)
@@ -157,42 +68,9 @@ static uint64_t now_ms(void)
 
 /* ---- running a scenario ---- */
 
-struct script {
-	void (*fn)(void);
-};
-
-static void *client_thread(void *arg)
-{
-	struct script *s = arg;
-
-	s->fn();
-	uv_async_send(&fx.done);
-	return NULL;
-}
-
-static void on_done(uv_async_t *h)
-{
-	uv_stop(h->loop);
-}
-
-static void on_deadline(uv_timer_t *t)
-{
-	fx.timed_out = true;
-	uv_stop(t->loop);
-}
-
 static void run_client(void (*fn)(void))
 {
-	struct script s = { fn };
-	pthread_t th;
-
-	ck_assert_int_eq(pthread_create(&th, NULL, client_thread, &s), 0);
-	uv_timer_start(&fx.deadline, on_deadline, SCENARIO_DEADLINE_MS, 0);
-	uv_run(&fx.loop, UV_RUN_DEFAULT);
-	uv_timer_stop(&fx.deadline);
-	if (fx.timed_out)
-		ck_abort_msg("client scenario did not finish within %d ms", SCENARIO_DEADLINE_MS);
-	pthread_join(th, NULL);
+	ctlfx_run_client(&fx.run, &fx.loop, fn);
 }
 
 static int start_server(void)
@@ -225,8 +103,7 @@ static void setup(void)
 	snprintf(fx.sock, sizeof fx.sock, "%s/edged.sock", fx.dir);
 	snprintf(db, sizeof db, "%s/edged.db", fx.dir);
 	ck_assert_int_eq(uv_loop_init(&fx.loop), 0);
-	ck_assert_int_eq(uv_async_init(&fx.loop, &fx.done, on_done), 0);
-	ck_assert_int_eq(uv_timer_init(&fx.loop, &fx.deadline), 0);
+	ctlfx_runner_init(&fx.run, &fx.loop);
 	fx.d.loop = &fx.loop;
 	fx.d.start_ms = edge_time_monotonic_ms();
 	fx.d.config = edge_config_new();
@@ -247,8 +124,7 @@ static void teardown(void)
 	edged_control_free(fx.d.control);
 	edge_registry_free(fx.d.registry);
 	edge_store_close(fx.d.store);
-	uv_close((uv_handle_t *)&fx.done, NULL);
-	uv_close((uv_handle_t *)&fx.deadline, NULL);
+	ctlfx_runner_close(&fx.run);
 	uv_run(&fx.loop, UV_RUN_DEFAULT);
 	ck_assert_int_eq(uv_loop_close(&fx.loop), 0);
 	edge_config_free(fx.d.config);
@@ -267,12 +143,7 @@ static void teardown(void)
 
 static json_t *ok_result(int i)
 {
-	json_t *r = fx.reply[i];
-
-	ck_assert_msg(r != NULL, "no reply %d", i);
-	ck_assert_msg(json_is_true(json_object_get(r, "ok")), "reply %d not ok: %s", i,
-		      json_string_value(json_object_get(json_object_get(r, "error"), "message")));
-	return json_object_get(r, "result");
+	return ctlfx_ok_result(fx.reply[i], i);
 }
 
 static void assert_error(int i, const char *code)
@@ -297,8 +168,8 @@ static void script_one(void)
 	fx.connect_errno = fd < 0 ? -fd : 0;
 	if (fd < 0)
 		return;
-	client_send_frame(fd, one_request);
-	fx.reply[0] = client_read(fd);
+	ctlfx_send_frame(fd, one_request);
+	fx.reply[0] = ctlfx_read(fd);
 	close(fd);
 }
 
@@ -365,9 +236,9 @@ static void script_too_large(void)
 
 	if (fd < 0)
 		return;
-	client_write(fd, hdr, sizeof hdr);
-	fx.reply[0] = client_read(fd);
-	fx.closed_after[0] = client_sees_eof(fd);
+	ctlfx_write(fd, hdr, sizeof hdr);
+	fx.reply[0] = ctlfx_read(fd);
+	fx.closed_after[0] = ctlfx_sees_eof(fd);
 	close(fd);
 }
 
@@ -397,21 +268,21 @@ static void script_split(void)
 		return;
 	/* Header in two pieces, body in three; the server must wait for the
 	 * whole frame: no answer to any piece before the last. */
-	client_write(fd, hdr, 1);
-	fx.early_reply |= !client_quiet(fd, 20);
-	client_write(fd, hdr + 1, 3);
-	fx.early_reply |= !client_quiet(fd, 20);
-	client_write(fd, body, 5);
-	fx.early_reply |= !client_quiet(fd, 20);
-	client_write(fd, body + 5, 10);
-	fx.early_reply |= !client_quiet(fd, 20);
-	client_write(fd, body + 15, strlen(body) - 15);
-	fx.reply[0] = client_read(fd);
+	ctlfx_write(fd, hdr, 1);
+	fx.early_reply |= !ctlfx_quiet(fd, 20);
+	ctlfx_write(fd, hdr + 1, 3);
+	fx.early_reply |= !ctlfx_quiet(fd, 20);
+	ctlfx_write(fd, body, 5);
+	fx.early_reply |= !ctlfx_quiet(fd, 20);
+	ctlfx_write(fd, body + 5, 10);
+	fx.early_reply |= !ctlfx_quiet(fd, 20);
+	ctlfx_write(fd, body + 15, strlen(body) - 15);
+	fx.reply[0] = ctlfx_read(fd);
 	/* Two requests in one write, answered in order. */
-	client_send_frame(fd, "{\"cmd\":\"nope\"}");
-	client_send_frame(fd, "{\"cmd\":\"devices\"}");
-	fx.reply[1] = client_read(fd);
-	fx.reply[2] = client_read(fd);
+	ctlfx_send_frame(fd, "{\"cmd\":\"nope\"}");
+	ctlfx_send_frame(fd, "{\"cmd\":\"devices\"}");
+	fx.reply[1] = ctlfx_read(fd);
+	fx.reply[2] = ctlfx_read(fd);
 	close(fd);
 }
 
@@ -421,12 +292,12 @@ static void script_half_close(void)
 
 	if (fd < 0)
 		return;
-	client_send_frame(fd, "{\"cmd\":\"status\"}");
-	client_send_frame(fd, "{\"cmd\":\"devices\"}");
+	ctlfx_send_frame(fd, "{\"cmd\":\"status\"}");
+	ctlfx_send_frame(fd, "{\"cmd\":\"devices\"}");
 	shutdown(fd, SHUT_WR);
-	fx.reply[0] = client_read(fd);
-	fx.reply[1] = client_read(fd);
-	fx.closed_after[1] = client_sees_eof(fd);
+	fx.reply[0] = ctlfx_read(fd);
+	fx.reply[1] = ctlfx_read(fd);
+	fx.closed_after[1] = ctlfx_sees_eof(fd);
 	close(fd);
 }
 
@@ -589,16 +460,16 @@ static void script_busy(void)
 		if (fd[n] < 0)
 			break;
 		/* Each is accepted and served before the next arrives. */
-		client_send_frame(fd[n], "{\"cmd\":\"status\"}");
+		ctlfx_send_frame(fd[n], "{\"cmd\":\"status\"}");
 		json_decref(fx.reply[0]);
-		fx.reply[0] = client_read(fd[n]);
+		fx.reply[0] = ctlfx_read(fd[n]);
 		if (!fx.reply[0])
 			break;
 	}
 	extra = client_connect();
 	if (extra >= 0) {
-		fx.reply[1] = client_read(extra);
-		fx.closed_after[1] = client_sees_eof(extra);
+		fx.reply[1] = ctlfx_read(extra);
+		fx.closed_after[1] = ctlfx_sees_eof(extra);
 		close(extra);
 	}
 	while (n-- > 0)
@@ -658,7 +529,7 @@ static void script_slowloris(void)
 		fd[i] = client_connect();
 		if (fd[i] < 0)
 			return;
-		client_write(fd[i], frame, 1);
+		ctlfx_write(fd[i], frame, 1);
 		sent[i] = 1;
 		first[i] = now_ms();
 	}
@@ -666,17 +537,17 @@ static void script_slowloris(void)
 	r1 = client_connect();
 	if (r1 < 0)
 		return;
-	client_send_frame(r1, "{\"cmd\":\"status\"}");
-	fx.reply[0] = client_read(r1);
+	ctlfx_send_frame(r1, "{\"cmd\":\"status\"}");
+	fx.reply[0] = ctlfx_read(r1);
 	r2 = client_connect();
 	if (r2 < 0)
 		return;
-	client_send_frame(r2, "{\"cmd\":\"status\"}");
-	fx.reply[1] = client_read(r2);
+	ctlfx_send_frame(r2, "{\"cmd\":\"status\"}");
+	fx.reply[1] = ctlfx_read(r2);
 	r3 = client_connect();
 	if (r3 >= 0) {
-		fx.reply[2] = client_read(r3);
-		fx.closed_after[2] = client_sees_eof(r3);
+		fx.reply[2] = ctlfx_read(r3);
+		fx.closed_after[2] = ctlfx_sees_eof(r3);
 		close(r3);
 	}
 	close(r1);
@@ -700,7 +571,7 @@ static void script_slowloris(void)
 				int i = idx[k];
 
 				if (sent[i] < sizeof frame)
-					client_write(fd[i], frame + sent[i]++, 1);
+					ctlfx_write(fd[i], frame + sent[i]++, 1);
 			}
 			continue;
 		}
@@ -713,14 +584,14 @@ static void script_slowloris(void)
 			if (!(p[k].revents & (POLLIN | POLLHUP | POLLERR)))
 				continue;
 			elapsed = now_ms() - first[i];
-			ans = client_read(fd[i]);
+			ans = ctlfx_read(fd[i]);
 			code = json_string_value(json_object_get(json_object_get(ans, "error"),
 								 "code"));
 			done[i] = true;
 			left--;
 			if (ans)
 				slow.answered++;
-			if (code && strcmp(code, "timeout") == 0 && client_sees_eof(fd[i]))
+			if (code && strcmp(code, "timeout") == 0 && ctlfx_sees_eof(fd[i]))
 				slow.timed_out++;
 			if (elapsed < slow.min_elapsed_ms)
 				slow.min_elapsed_ms = elapsed;
@@ -777,10 +648,10 @@ static void script_two_requests_within_deadline(void)
 	if (fd < 0 || edge_ctl_frame_header(hdr, strlen(body), EDGE_CTL_REQUEST_MAX) < 0)
 		return;
 	for (int round = 0; round < 2; round++) {
-		client_write(fd, hdr, sizeof hdr);
-		fx.early_reply |= !client_quiet(fd, 50);
-		client_write(fd, body, strlen(body));
-		fx.reply[round] = client_read(fd);
+		ctlfx_write(fd, hdr, sizeof hdr);
+		fx.early_reply |= !ctlfx_quiet(fd, 50);
+		ctlfx_write(fd, body, strlen(body));
+		fx.reply[round] = ctlfx_read(fd);
 	}
 	close(fd);
 }
@@ -919,25 +790,25 @@ static int peer_child(void)
 	fd = client_connect();
 	if (fd < 0)
 		return PEER_SETUP_FAILED;
-	client_write(fd, hdr, sizeof hdr);
-	client_write(fd, req, sizeof req - 1);
+	ctlfx_write(fd, hdr, sizeof hdr);
+	ctlfx_write(fd, req, sizeof req - 1);
 	if (peer_notify_fd >= 0 && write(peer_notify_fd, "c", 1) != 1)
 		return PEER_SETUP_FAILED;
 	if (peer_hang_up) {
 		close(fd);
 		return PEER_HUNG_UP;
 	}
-	if (!recv_exact(fd, hdr, sizeof hdr))
+	if (!ctlfx_recv_exact(fd, hdr, sizeof hdr))
 		return PEER_NO_ANSWER;
 	len = (size_t)hdr[0] << 24 | (size_t)hdr[1] << 16 | (size_t)hdr[2] << 8 | hdr[3];
-	if (len >= sizeof body || !recv_exact(fd, body, len))
+	if (len >= sizeof body || !ctlfx_recv_exact(fd, body, len))
 		return PEER_NO_ANSWER;
 	body[len] = '\0';
 	if (strstr(body, "\"ok\":true"))
 		return PEER_ANSWERED_OK;
-	if (strstr(body, "\"code\":\"not_authorised\"") && client_sees_eof(fd))
+	if (strstr(body, "\"code\":\"not_authorised\"") && ctlfx_sees_eof(fd))
 		return PEER_NOT_AUTHORISED;
-	if (strstr(body, "\"code\":\"timeout\"") && client_sees_eof(fd))
+	if (strstr(body, "\"code\":\"timeout\"") && ctlfx_sees_eof(fd))
 		return PEER_TIMED_OUT;
 	return PEER_OTHER_ANSWER;
 }
@@ -1040,7 +911,7 @@ static bool role_read(int fd, char *buf, size_t *len)
 	size_t n, got = 0;
 	char sink[4096];
 
-	if (!recv_exact(fd, hdr, sizeof hdr))
+	if (!ctlfx_recv_exact(fd, hdr, sizeof hdr))
 		return false;
 	n = (size_t)hdr[0] << 24 | (size_t)hdr[1] << 16 | (size_t)hdr[2] << 8 | hdr[3];
 	while (got < n) {
@@ -1051,7 +922,7 @@ static bool role_read(int fd, char *buf, size_t *len)
 			want = ROLE_REPLY_MAX - got;
 		else if (got >= ROLE_REPLY_MAX && want > sizeof sink)
 			want = sizeof sink;
-		if (!recv_exact(fd, dst, want))
+		if (!ctlfx_recv_exact(fd, dst, want))
 			return false;
 		got += want;
 	}
@@ -1073,11 +944,11 @@ static int role_child(void)
 
 		if (fd < 0)
 			return PEER_SETUP_FAILED;
-		client_write(fd, h, sizeof h);
-		client_write(fd, cell->req, cell->reqlen);
+		ctlfx_write(fd, h, sizeof h);
+		ctlfx_write(fd, cell->req, cell->reqlen);
 		cell->got[0] = role_read(fd, cell->reply[0], &cell->len[0]);
-		client_write(fd, hdr, sizeof hdr);
-		client_write(fd, help, sizeof help - 1);
+		ctlfx_write(fd, hdr, sizeof hdr);
+		ctlfx_write(fd, help, sizeof help - 1);
 		cell->got[1] = role_read(fd, cell->reply[1], &cell->len[1]);
 		close(fd);
 	}
@@ -1086,15 +957,7 @@ static int role_child(void)
 
 static void script_role_peer(void)
 {
-	pid_t pid = fork();
-	int status;
-
-	if (pid == 0)
-		_exit(role_child());
-	if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
-		peer_outcome = -1;
-	else
-		peer_outcome = WEXITSTATUS(status);
+	peer_outcome = ctlfx_run_child(role_child);
 }
 
 static json_t *role_reply(size_t i, int which)
@@ -1397,18 +1260,6 @@ static bool slow_member_lookup(uid_t uid, gid_t group)
 	return true;
 }
 
-static bool wait_sem(sem_t *sem, int seconds)
-{
-	struct timespec ts;
-	int r;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += seconds;
-	while ((r = sem_timedwait(sem, &ts)) < 0 && errno == EINTR)
-		;
-	return r == 0;
-}
-
 /* One byte on fd within 10 s. */
 static bool wait_byte(int fd)
 {
@@ -1439,15 +1290,7 @@ static int peer_reap(pid_t pid)
 /* A status request on a fresh connection, from the client thread. */
 static json_t *client_status(void)
 {
-	int fd = client_connect();
-	json_t *r;
-
-	if (fd < 0)
-		return NULL;
-	client_send_frame(fd, "{\"cmd\":\"status\"}");
-	r = client_read(fd);
-	close(fd);
-	return r;
+	return ctlfx_request(fx.sock, "{\"cmd\":\"status\"}");
 }
 
 static json_int_t status_lookups(json_t *reply, const char *key)
@@ -1512,10 +1355,10 @@ static void script_lookups(void)
 	for (int i = 0; i < 3; i++)
 		lk.pid[i] = peer_spawn();
 	lk.connected = wait_byte(pfd[0]) && wait_byte(pfd[0]) && wait_byte(pfd[0]);
-	lk.entered = wait_sem(&lookup_entered, 10) && wait_sem(&lookup_entered, 10);
+	lk.entered = ctlfx_wait_sem(&lookup_entered, 10) && ctlfx_wait_sem(&lookup_entered, 10);
 	fx.reply[0] = client_status();
 	sem_post(&lookup_release);
-	lk.third_entered = wait_sem(&lookup_entered, 10);
+	lk.third_entered = ctlfx_wait_sem(&lookup_entered, 10);
 	sem_post(&lookup_release);
 	sem_post(&lookup_release);
 	for (int i = 0; i < 3; i++)
@@ -1559,7 +1402,7 @@ static void script_lookup_hang_up(void)
 	peer_hang_up = true;
 	lk.pid[0] = peer_spawn();
 	peer_hang_up = false;
-	lk.entered = wait_sem(&lookup_entered, 10);
+	lk.entered = ctlfx_wait_sem(&lookup_entered, 10);
 	lk.outcome[0] = peer_reap(lk.pid[0]);
 	sem_post(&lookup_release);
 	client_settle(0);
@@ -1573,7 +1416,7 @@ static void script_lookup_timeout(void)
 {
 	for (int i = 0; i < 3; i++)
 		lk.pid[i] = peer_spawn();
-	lk.entered = wait_sem(&lookup_entered, 10) && wait_sem(&lookup_entered, 10);
+	lk.entered = ctlfx_wait_sem(&lookup_entered, 10) && ctlfx_wait_sem(&lookup_entered, 10);
 	for (int i = 0; i < 3; i++)
 		lk.outcome[i] = peer_reap(lk.pid[i]);
 	sem_post(&lookup_release);
@@ -1586,7 +1429,7 @@ static void script_lookup_timeout(void)
 static void script_lookup_pending(void)
 {
 	lk.pid[2] = peer_spawn();
-	lk.entered = wait_sem(&lookup_entered, 10);
+	lk.entered = ctlfx_wait_sem(&lookup_entered, 10);
 }
 
 START_TEST(test_lookup_outlived)
@@ -1702,15 +1545,7 @@ static Suite *control_suite(void)
 
 int main(void)
 {
-	SRunner *sr;
-	int failed;
-
 	/* A peer that hangs up before its answer is written. */
 	signal(SIGPIPE, SIG_IGN);
-	sr = srunner_create(control_suite());
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return test_run_suite(control_suite(), TEST_REPORT_TEXT, CK_FORK_GETENV);
 }

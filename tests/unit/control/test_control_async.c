@@ -9,27 +9,22 @@
 #include <errno.h>
 #include <grp.h>
 #include <poll.h>
-#include <pthread.h>
 #include <semaphore.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/time.h>
-#include <sys/un.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "control.h"
+#include "control_fixture.h"
 #include "edge_ctl_frame.h"
 #include "edge_time.h"
+#include "test_run.h"
 
-#define CLIENT_TIMEOUT_S 10
-#define SCENARIO_DEADLINE_MS 20000
 #define MAX_REPLIES 6
 /* Role groups of the role scenario (need not exist). */
 #define SOCKET_GID 4243
@@ -41,10 +36,8 @@ struct fx {
 	char dir[64];
 	char sock[96];
 	uv_loop_t loop;
-	uv_async_t done;
+	struct ctlfx_runner run;
 	uv_async_t release;     /* a client script lets the held call finish */
-	uv_timer_t deadline;
-	bool timed_out;
 	struct edged_control *ctl;
 	unsigned idle_timeout_ms;
 	unsigned request_timeout_ms;
@@ -246,143 +239,13 @@ static const struct edged_ctl_command commands[] = {
 
 static int client_connect(void)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	struct timeval tv = { .tv_sec = CLIENT_TIMEOUT_S };
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	snprintf(sa.sun_path, sizeof sa.sun_path, "%s", fx.sock);
-	if (fd < 0)
-		return -errno;
-	if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
-		int e = errno;
-		close(fd);
-		return -e;
-	}
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-	return fd;
-}
-
-static void client_write(int fd, const void *buf, size_t len)
-{
-	const char *p = buf;
-
-	while (len) {
-		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
-		if (n <= 0)
-			return;
-		p += n;
-		len -= (size_t)n;
-	}
-}
-
-/* Frames for every body, in one write: the server reads them together. */
-static void client_send_frames(int fd, const char *const *bodies, size_t n)
-{
-	char buf[4096];
-	size_t len = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		size_t blen = strlen(bodies[i]);
-
-		if (len + EDGE_CTL_HEADER_LEN + blen > sizeof buf ||
-		    edge_ctl_frame_header((uint8_t *)buf + len, blen, EDGE_CTL_REQUEST_MAX) < 0)
-			return;
-		memcpy(buf + len + EDGE_CTL_HEADER_LEN, bodies[i], blen);
-		len += EDGE_CTL_HEADER_LEN + blen;
-	}
-	client_write(fd, buf, len);
-}
-
-static void client_send_frame(int fd, const char *body)
-{
-	client_send_frames(fd, &body, 1);
-}
-
-static bool recv_exact(int fd, void *buf, size_t len)
-{
-	char *p = buf;
-
-	while (len) {
-		ssize_t n = recv(fd, p, len, 0);
-		if (n <= 0)
-			return false;
-		p += n;
-		len -= (size_t)n;
-	}
-	return true;
-}
-
-/* One response frame (body into buf, NUL-terminated), or false if the
- * server closed first. System calls only: also used in a forked child. */
-static bool client_read_raw(int fd, char *buf, size_t cap, size_t *len)
-{
-	uint8_t hdr[EDGE_CTL_HEADER_LEN];
-	size_t n;
-
-	if (!recv_exact(fd, hdr, sizeof hdr))
-		return false;
-	n = (size_t)hdr[0] << 24 | (size_t)hdr[1] << 16 | (size_t)hdr[2] << 8 | hdr[3];
-	if (n >= cap || !recv_exact(fd, buf, n))
-		return false;
-	buf[n] = '\0';
-	*len = n;
-	return true;
-}
-
-/* One response frame as JSON, or NULL if the server closed first. Reads
- * exactly one frame, so pipelined answers stay in the socket. */
-static json_t *client_read(int fd)
-{
-	static char body[65536];
-	size_t len;
-
-	return client_read_raw(fd, body, sizeof body, &len) ? json_loadb(body, len, 0, NULL)
-							    : NULL;
-}
-
-/* The server closed: end of stream, or a reset when it closed with our
- * request still unread. */
-static bool client_sees_eof(int fd)
-{
-	char c;
-	ssize_t n = recv(fd, &c, 1, 0);
-
-	return n == 0 || (n < 0 && errno == ECONNRESET);
-}
-
-/* Nothing to read within ms (no answer, no close). */
-static bool client_quiet(int fd, int ms)
-{
-	struct pollfd p = { .fd = fd, .events = POLLIN };
-
-	return poll(&p, 1, ms) == 0;
-}
-
-static bool wait_sem(sem_t *sem, int seconds)
-{
-	struct timespec ts;
-	int r;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += seconds;
-	while ((r = sem_timedwait(sem, &ts)) < 0 && errno == EINTR)
-		;
-	return r == 0;
+	return ctlfx_connect(fx.sock);
 }
 
 /* A request on a fresh connection. */
 static json_t *client_request(const char *body)
 {
-	int fd = client_connect();
-	json_t *r;
-
-	if (fd < 0)
-		return NULL;
-	client_send_frame(fd, body);
-	r = client_read(fd);
-	close(fd);
-	return r;
+	return ctlfx_request(fx.sock, body);
 }
 
 static json_int_t reply_int(json_t *reply, const char *key)
@@ -408,42 +271,9 @@ static json_t *client_settle(void)
 
 /* ---- running a scenario ---- */
 
-struct script {
-	void (*fn)(void);
-};
-
-static void *client_thread(void *arg)
-{
-	struct script *s = arg;
-
-	s->fn();
-	uv_async_send(&fx.done);
-	return NULL;
-}
-
-static void on_done(uv_async_t *h)
-{
-	uv_stop(h->loop);
-}
-
-static void on_deadline(uv_timer_t *t)
-{
-	fx.timed_out = true;
-	uv_stop(t->loop);
-}
-
 static void run_client(void (*fn)(void))
 {
-	struct script s = { fn };
-	pthread_t th;
-
-	ck_assert_int_eq(pthread_create(&th, NULL, client_thread, &s), 0);
-	uv_timer_start(&fx.deadline, on_deadline, SCENARIO_DEADLINE_MS, 0);
-	uv_run(&fx.loop, UV_RUN_DEFAULT);
-	uv_timer_stop(&fx.deadline);
-	if (fx.timed_out)
-		ck_abort_msg("client scenario did not finish within %d ms", SCENARIO_DEADLINE_MS);
-	pthread_join(th, NULL);
+	ctlfx_run_client(&fx.run, &fx.loop, fn);
 }
 
 static bool no_lookup_member(uid_t uid, gid_t group)
@@ -484,9 +314,8 @@ static void setup(void)
 	ck_assert_ptr_nonnull(mkdtemp(fx.dir));
 	snprintf(fx.sock, sizeof fx.sock, "%s/edged.sock", fx.dir);
 	ck_assert_int_eq(uv_loop_init(&fx.loop), 0);
-	ck_assert_int_eq(uv_async_init(&fx.loop, &fx.done, on_done), 0);
+	ctlfx_runner_init(&fx.run, &fx.loop);
 	ck_assert_int_eq(uv_async_init(&fx.loop, &fx.release, on_release), 0);
-	ck_assert_int_eq(uv_timer_init(&fx.loop, &fx.deadline), 0);
 	ck_assert_int_eq(sem_init(&fx.held_started, 0, 0), 0);
 	fx.idle_timeout_ms = 5000;
 	fx.request_timeout_ms = 5000;
@@ -502,9 +331,8 @@ static void teardown(void)
 	edged_control_free(fx.ctl);
 	if (fx.held_fd >= 0)
 		close(fx.held_fd);
-	uv_close((uv_handle_t *)&fx.done, NULL);
+	ctlfx_runner_close(&fx.run);
 	uv_close((uv_handle_t *)&fx.release, NULL);
-	uv_close((uv_handle_t *)&fx.deadline, NULL);
 	uv_run(&fx.loop, UV_RUN_DEFAULT);
 	ck_assert_int_eq(uv_loop_close(&fx.loop), 0);
 	sem_destroy(&fx.held_started);
@@ -519,12 +347,7 @@ static void teardown(void)
 
 static json_t *ok_result(int i)
 {
-	json_t *r = fx.reply[i];
-
-	ck_assert_msg(r != NULL, "no reply %d", i);
-	ck_assert_msg(json_is_true(json_object_get(r, "ok")), "reply %d not ok: %s", i,
-		      json_string_value(json_object_get(json_object_get(r, "error"), "message")));
-	return json_object_get(r, "result");
+	return ctlfx_ok_result(fx.reply[i], i);
 }
 
 static const char *error_message(int i, const char *code)
@@ -554,12 +377,12 @@ static void script_finished_later(void)
 
 	if (fd < 0)
 		return;
-	client_send_frame(fd, "{\"cmd\":\"later\",\"args\":{\"n\":7}}");
-	fx.reply[0] = client_read(fd);
-	client_send_frame(fd, "{\"cmd\":\"work\",\"args\":{\"n\":100}}");
-	fx.reply[1] = client_read(fd);
-	client_send_frame(fd, "{\"cmd\":\"stats\"}");
-	fx.reply[2] = client_read(fd);
+	ctlfx_send_frame(fd, "{\"cmd\":\"later\",\"args\":{\"n\":7}}");
+	fx.reply[0] = ctlfx_read(fd);
+	ctlfx_send_frame(fd, "{\"cmd\":\"work\",\"args\":{\"n\":100}}");
+	fx.reply[1] = ctlfx_read(fd);
+	ctlfx_send_frame(fd, "{\"cmd\":\"stats\"}");
+	fx.reply[2] = ctlfx_read(fd);
 	close(fd);
 }
 
@@ -586,16 +409,16 @@ static void script_errors(void)
 
 	if (fd < 0)
 		return;
-	client_send_frame(fd, "{\"cmd\":\"fail_later\"}");
-	fx.reply[0] = client_read(fd);
-	client_send_frame(fd, "{\"cmd\":\"fail_now\"}");
-	fx.reply[1] = client_read(fd);
-	client_send_frame(fd, "{\"cmd\":\"work\",\"args\":{\"n\":\"x\"}}");
-	fx.reply[2] = client_read(fd);
-	client_send_frame(fd, "{\"cmd\":\"instant\"}");
-	fx.reply[3] = client_read(fd);
-	client_send_frame(fd, "{\"cmd\":\"stats\"}");
-	fx.reply[4] = client_read(fd);
+	ctlfx_send_frame(fd, "{\"cmd\":\"fail_later\"}");
+	fx.reply[0] = ctlfx_read(fd);
+	ctlfx_send_frame(fd, "{\"cmd\":\"fail_now\"}");
+	fx.reply[1] = ctlfx_read(fd);
+	ctlfx_send_frame(fd, "{\"cmd\":\"work\",\"args\":{\"n\":\"x\"}}");
+	fx.reply[2] = ctlfx_read(fd);
+	ctlfx_send_frame(fd, "{\"cmd\":\"instant\"}");
+	fx.reply[3] = ctlfx_read(fd);
+	ctlfx_send_frame(fd, "{\"cmd\":\"stats\"}");
+	fx.reply[4] = ctlfx_read(fd);
 	close(fd);
 }
 
@@ -633,12 +456,12 @@ static void script_pipelined(void)
 
 	if (fd < 0)
 		return;
-	client_send_frames(fd, reqs, sizeof reqs / sizeof reqs[0]);
-	fx.started = wait_sem(&fx.held_started, 10);
-	fx.quiet = client_quiet(fd, 100);
+	ctlfx_send_frames(fd, reqs, sizeof reqs / sizeof reqs[0]);
+	fx.started = ctlfx_wait_sem(&fx.held_started, 10);
+	fx.quiet = ctlfx_quiet(fd, 100);
 	uv_async_send(&fx.release);
 	for (int i = 0; i < 5; i++)
-		fx.reply[i] = client_read(fd);
+		fx.reply[i] = ctlfx_read(fd);
 	close(fd);
 	fx.reply[5] = client_settle();
 }
@@ -670,12 +493,12 @@ static void script_outlasts_timers(void)
 
 	if (fd < 0)
 		return;
-	client_send_frame(fd, "{\"cmd\":\"hold\"}");
-	fx.started = wait_sem(&fx.held_started, 10);
-	fx.quiet = client_quiet(fd, 3 * (int)fx.idle_timeout_ms);
+	ctlfx_send_frame(fd, "{\"cmd\":\"hold\"}");
+	fx.started = ctlfx_wait_sem(&fx.held_started, 10);
+	fx.quiet = ctlfx_quiet(fd, 3 * (int)fx.idle_timeout_ms);
 	uv_async_send(&fx.release);
-	fx.reply[0] = client_read(fd);
-	fx.eof = client_sees_eof(fd);
+	fx.reply[0] = ctlfx_read(fd);
+	fx.eof = ctlfx_sees_eof(fd);
 	close(fd);
 	fx.reply[1] = client_settle();
 }
@@ -703,8 +526,8 @@ static void script_hang_up(void)
 
 	if (fd < 0)
 		return;
-	client_send_frame(fd, "{\"cmd\":\"hold\"}");
-	fx.started = wait_sem(&fx.held_started, 10);
+	ctlfx_send_frame(fd, "{\"cmd\":\"hold\"}");
+	fx.started = ctlfx_wait_sem(&fx.held_started, 10);
 	close(fd);
 	fx.reply[0] = client_request("{\"cmd\":\"stats\"}");
 	uv_async_send(&fx.release);
@@ -749,8 +572,8 @@ static int role_child(void)
 	if (fd < 0)
 		return 3;
 	for (int i = 0; i < 2; i++) {
-		client_send_frame(fd, reqs[i]);
-		role_seen->got[i] = client_read_raw(fd, role_seen->reply[i],
+		ctlfx_send_frame(fd, reqs[i]);
+		role_seen->got[i] = ctlfx_read_raw(fd, role_seen->reply[i],
 						    sizeof role_seen->reply[i], &role_seen->len[i]);
 	}
 	close(fd);
@@ -761,15 +584,7 @@ static int role_outcome;
 
 static void script_role(void)
 {
-	pid_t pid = fork();
-	int status;
-
-	if (pid == 0)
-		_exit(role_child());
-	if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
-		role_outcome = -1;
-	else
-		role_outcome = WEXITSTATUS(status);
+	role_outcome = ctlfx_run_child(role_child);
 	fx.reply[2] = client_settle();
 }
 
@@ -809,8 +624,8 @@ static void script_hold_and_keep(void)
 
 	if (fd < 0)
 		return;
-	client_send_frame(fd, "{\"cmd\":\"hold\"}");
-	fx.started = wait_sem(&fx.held_started, 10);
+	ctlfx_send_frame(fd, "{\"cmd\":\"hold\"}");
+	fx.started = ctlfx_wait_sem(&fx.held_started, 10);
 	fx.held_fd = fd;
 }
 
@@ -832,7 +647,7 @@ START_TEST(test_async_free_while_pending)
 	fx.ctl = NULL;
 	/* Every handle of the server closes now (the close callbacks run). */
 	uv_run(&fx.loop, UV_RUN_NOWAIT);
-	ck_assert(client_sees_eof(fx.held_fd));
+	ck_assert(ctlfx_sees_eof(fx.held_fd));
 	edged_ctl_call_finish(call, 0, json_pack("{s:b}", "late", 1), NULL);
 }
 END_TEST
@@ -851,7 +666,7 @@ START_TEST(test_async_free_then_finish_at_once)
 	fx.ctl = NULL;
 	edged_ctl_call_finish(call, EDGE_CTL_E_UNAVAILABLE, NULL, "shutting down");
 	uv_run(&fx.loop, UV_RUN_NOWAIT);
-	ck_assert(client_sees_eof(fx.held_fd));
+	ck_assert(ctlfx_sees_eof(fx.held_fd));
 }
 END_TEST
 
@@ -901,14 +716,7 @@ static Suite *control_async_suite(void)
 
 int main(void)
 {
-	SRunner *sr;
-	int failed;
-
 	/* An answer written to a peer that hung up. */
 	signal(SIGPIPE, SIG_IGN);
-	sr = srunner_create(control_async_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return test_run_suite(control_async_suite(), TEST_REPORT_TEXT, CK_FORK_GETENV);
 }

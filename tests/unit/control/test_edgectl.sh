@@ -33,18 +33,7 @@ if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null 2>&1 && command -v gete
 	done
 fi
 
-cat > "$tmp/edged.conf" <<CONF
-[log]
-level = info
-[paths]
-state_dir = $tmp/state
-runtime_dir = $tmp/run
-[mqtt]
-host = 127.0.0.1
-port = $port
-reconnect_min_ms = 50
-reconnect_max_ms = 500
-CONF
+write_edged_conf
 if [ -n "$member_uid" ]; then
 	# The socket group reads; administering takes group root (or root).
 	printf '[control]\nsocket_group = %s\nadmin_group = root\n' "$member_group" >> "$tmp/edged.conf"

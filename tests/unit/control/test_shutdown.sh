@@ -22,17 +22,8 @@ if ! python3 -c 'import sqlite3' 2>/dev/null; then
 fi
 start_broker
 
-cat > "$tmp/edged.conf" <<CONF
-[log]
-level = info
-[paths]
-state_dir = $tmp/state
-runtime_dir = $tmp/run
-[mqtt]
-host = 127.0.0.1
-port = $port
-reconnect_min_ms = 50
-reconnect_max_ms = 500
+write_edged_conf
+cat >> "$tmp/edged.conf" <<CONF
 [store]
 queue_max_ops = 1
 group_commit_max_ops = 1

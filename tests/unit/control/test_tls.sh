@@ -34,19 +34,8 @@ printf 'listener %s 127.0.0.1\nallow_anonymous true\ncafile %s\ncertfile %s\nkey
 	"$port" "$tmp/ca.pem" "$tmp/server.pem" "$tmp/server.key" > "$tmp/mosquitto.conf"
 start_broker
 
-cat > "$tmp/edged.conf" <<CONF
-[log]
-level = info
-[paths]
-state_dir = $tmp/state
-runtime_dir = $tmp/run
-[mqtt]
-host = 127.0.0.1
-port = $port
-tls_ca_file = $tmp/ca.pem
-reconnect_min_ms = 50
-reconnect_max_ms = 500
-CONF
+write_edged_conf
+echo "tls_ca_file = $tmp/ca.pem" >> "$tmp/edged.conf"
 sock="$tmp/run/edged.sock"
 
 # Connect, subscribe, receive over TLS.

@@ -68,3 +68,22 @@ start_edged() {
 	wait_for "control socket" sh -c "test -S '$sock' || ! kill -0 $edged_pid"
 	kill -0 "$edged_pid" 2>/dev/null || fail "edged did not start"
 }
+
+# write_edged_conf: $tmp/edged.conf for an edged with its state and runtime
+# directories in $tmp ($tmp/state, $tmp/run) and the broker on 127.0.0.1
+# $port, quick to reconnect. It ends in the [mqtt] section: the caller may
+# append more of it (cat >>), then further sections.
+write_edged_conf() {
+	cat > "$tmp/edged.conf" <<CONF
+[log]
+level = info
+[paths]
+state_dir = $tmp/state
+runtime_dir = $tmp/run
+[mqtt]
+host = 127.0.0.1
+port = $port
+reconnect_min_ms = 50
+reconnect_max_ms = 500
+CONF
+}

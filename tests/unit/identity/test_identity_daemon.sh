@@ -50,20 +50,13 @@ connects() {
 		-t "edge/v1/$1/report" -m x >/dev/null 2>&1
 }
 
+# write_conf IDENTITY_DIR: edged's configuration, the broker's identity
+# directory IDENTITY_DIR ("" = none).
 write_conf() {
-	cat > "$tmp/edged.conf" <<CONF
-[log]
-level = info
-[paths]
-state_dir = $tmp/state
-runtime_dir = $tmp/run
-[mqtt]
-host = 127.0.0.1
-port = $port
+	write_edged_conf
+	cat >> "$tmp/edged.conf" <<CONF
 username = edged
 password_file = $pki_dir/mqtt-password
-reconnect_min_ms = 50
-reconnect_max_ms = 500
 [broker]
 identity_dir = $1
 pid_file = $tmp/run/mosquitto.pid

@@ -19,32 +19,10 @@ set -euo pipefail
 
 edgectl=$1
 tool=$2
-mosq=${EDGE_MOSQUITTO:-}
-for c in /usr/sbin/mosquitto /usr/local/sbin/mosquitto /usr/bin/mosquitto; do
-  [[ -n $mosq ]] && break
-  [[ -x $c ]] && mosq=$c
-done
-[[ -x $mosq ]] || { echo "no mosquitto binary (package mosquitto)"; exit 1; }
-for c in mosquitto_pub mosquitto_sub openssl python3 timeout stat; do
-  command -v "$c" >/dev/null || { echo "missing $c"; exit 1; }
-done
+. "$(dirname "$0")/brokerlib.sh"
+broker_test_init init openssl stat
 
-dir=$(mktemp -d "${TMPDIR:-/tmp}/edge-init-XXXXXX")
-broker_pid=
-sub_pid=
-cleanup() {
-  [[ -n $sub_pid ]] && kill "$sub_pid" 2>/dev/null && wait "$sub_pid" 2>/dev/null
-  [[ -n $broker_pid ]] && kill "$broker_pid" 2>/dev/null && wait "$broker_pid" 2>/dev/null
-  rm -rf "$dir"
-}
-trap cleanup EXIT
-
-failures=0
-pass() { echo "ok - $1"; }
-fail() { echo "FAIL - $1"; failures=$((failures + 1)); }
 check() { local what=$1; shift; if "$@"; then pass "$what"; else fail "$what"; fi; }
-expect_ok() { local what=$1; shift; if "$@" >>"$dir/client.log" 2>&1; then pass "$what"; else fail "$what"; fi; }
-expect_refused() { local what=$1; shift; if "$@" >>"$dir/client.log" 2>&1; then fail "$what"; else pass "$what"; fi; }
 mode_is() { [[ $(stat -c %a "$1") == "$2" ]] || { echo "  $1: mode $(stat -c %a "$1"), want $2"; return 1; }; }
 
 id=$dir/broker-identity
@@ -150,42 +128,15 @@ rc=0
 check "--identity-dir must be absolute: exit 2" test "$rc" -eq 2
 
 # ---- a real mosquitto with the generated configuration
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-
 mkdir -p "$dir/persist"
-start_broker() {
-  local deadline
-  for _ in 1 2 3; do
-    port=$(free_port)
-    tls_port=$(free_port)
-    [[ $port != "$tls_port" ]] || continue
-    "$edgectl" broker-config --identity-dir "$id" --port "$port" --tls-listener "$tls_port" \
-      --tls-bind 127.0.0.1 --require-certificate --persistence-dir "$dir/persist" \
-      --pid-file "$dir/mosquitto.pid" >"$dir/mosquitto.conf"
-    # mosquitto started as root would switch to its own user and could
-    # not read this private directory.
-    ((EUID == 0)) && echo "user root" >>"$dir/mosquitto.conf"
-    echo "log_type all" >>"$dir/mosquitto.conf"
-    "$mosq" -c "$dir/mosquitto.conf" >>"$dir/broker.log" 2>&1 &
-    broker_pid=$!
-    deadline=$((SECONDS + 10))
-    while ((SECONDS < deadline)); do
-      if ! kill -0 "$broker_pid" 2>/dev/null; then
-        wait "$broker_pid" || true
-        broker_pid=
-        break
-      fi
-      port_open "$port" && port_open "$tls_port" && return 0
-      sleep 0.05
-    done
-    if [[ -n $broker_pid ]]; then
-      echo "mosquitto did not listen within 10 s"; cat "$dir/broker.log"; exit 1
-    fi
-  done
-  echo "mosquitto exited at start-up three times"; cat "$dir/broker.log"; exit 1
+broker_conf() {
+  "$edgectl" broker-config --identity-dir "$id" --port "$port" --tls-listener "$tls_port" \
+    --tls-bind 127.0.0.1 --require-certificate --persistence-dir "$dir/persist" \
+    --pid-file "$dir/mosquitto.pid" >"$dir/mosquitto.conf"
+  # mosquitto started as root would switch to its own user and could
+  # not read this private directory.
+  ((EUID == 0)) && echo "user root" >>"$dir/mosquitto.conf"
+  echo "log_type all" >>"$dir/mosquitto.conf"
 }
 start_broker
 check "the configuration uses the identity dir" \
@@ -219,11 +170,7 @@ expect_refused "TLS: a node certificate of another CA" \
 timeout 20 mosquitto_sub -h 127.0.0.1 -p "$port" -u edged -P "$pw" -i edged -q 1 -v \
   -t 'edge/v1/#' -C 1 >"$dir/sub.out" 2>>"$dir/client.log" &
 sub_pid=$!
-deadline=$((SECONDS + 10))
-until grep -q "Received SUBSCRIBE from edged" "$dir/broker.log"; do
-  ((SECONDS < deadline)) || { fail "edged subscribed within 10 s"; break; }
-  sleep 0.05
-done
+wait_subscribed edged
 expect_ok "TLS: a node certificate from the same CA connects (broker verified)" \
   tls_pub --cert "$pki/node-1.crt" --key "$pki/node-1.key" -i node-1 -t edge/v1/node-1/hello \
   -m over-tls
@@ -237,8 +184,5 @@ fi
 
 if ((failures > 0)); then
   echo "---- broker-init output"; cat "$dir/init.out" "$dir/init.err"
-  echo "---- broker log"; tail -n 60 "$dir/broker.log"
-  echo "---- client log"; tail -n 40 "$dir/client.log"
-  exit 1
 fi
-echo "all broker-init checks passed"
+broker_test_finish "all broker-init checks passed"

@@ -17,31 +17,8 @@
 set -euo pipefail
 
 tool=$1
-mosq=${EDGE_MOSQUITTO:-}
-for c in /usr/sbin/mosquitto /usr/local/sbin/mosquitto /usr/bin/mosquitto; do
-  [[ -n $mosq ]] && break
-  [[ -x $c ]] && mosq=$c
-done
-[[ -x $mosq ]] || { echo "no mosquitto binary (package mosquitto)"; exit 1; }
-for c in mosquitto_pub mosquitto_sub openssl python3 timeout; do
-  command -v "$c" >/dev/null || { echo "missing $c"; exit 1; }
-done
-
-dir=$(mktemp -d "${TMPDIR:-/tmp}/edge-pki-XXXXXX")
-broker_pid=
-sub_pid=
-cleanup() {
-  [[ -n $sub_pid ]] && kill "$sub_pid" 2>/dev/null && wait "$sub_pid" 2>/dev/null
-  [[ -n $broker_pid ]] && kill "$broker_pid" 2>/dev/null && wait "$broker_pid" 2>/dev/null
-  rm -rf "$dir"
-}
-trap cleanup EXIT
-
-failures=0
-pass() { echo "ok - $1"; }
-fail() { echo "FAIL - $1"; failures=$((failures + 1)); }
-expect_ok() { local what=$1; shift; if "$@" >>"$dir/client.log" 2>&1; then pass "$what"; else fail "$what"; fi; }
-expect_refused() { local what=$1; shift; if "$@" >>"$dir/client.log" 2>&1; then fail "$what"; else pass "$what"; fi; }
+. "$(dirname "$0")/brokerlib.sh"
+broker_test_init pki openssl
 
 # ---- certificates, checked by the openssl command line
 mkdir "$dir/ca" "$dir/other"
@@ -85,24 +62,12 @@ pw_n2=$("$tool" password)
 "$tool" passwd "$dir/passwd" edged "$pw_gw" node-1 "$pw_n1" node-2 "$pw_n2"
 "$tool" acl "$dir/acl" edged
 
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-
-# Start mosquitto; retry with new ports if it exits (a port got taken).
-start_broker() {
-  local attempt deadline
-  for attempt in 1 2 3; do
-    port=$(free_port)
-    tls_port=$(free_port)
-    [[ $port != "$tls_port" ]] || continue
-    {
-      # mosquitto started as root would switch to its own user and could
-      # not read the 0600 files of this directory.
-      ((EUID == 0)) && echo "user root"
-      cat <<CONF
+broker_conf() {
+  {
+    # mosquitto started as root would switch to its own user and could
+    # not read the 0600 files of this directory.
+    ((EUID == 0)) && echo "user root"
+    cat <<CONF
 per_listener_settings false
 allow_anonymous false
 password_file $dir/passwd
@@ -121,24 +86,7 @@ crlfile $dir/ca/ca.crl
 require_certificate true
 use_identity_as_username true
 CONF
-    } >"$dir/mosquitto.conf"
-    "$mosq" -c "$dir/mosquitto.conf" >>"$dir/broker.log" 2>&1 &
-    broker_pid=$!
-    deadline=$((SECONDS + 10))
-    while ((SECONDS < deadline)); do
-      if ! kill -0 "$broker_pid" 2>/dev/null; then
-        wait "$broker_pid" || true
-        broker_pid=
-        break
-      fi
-      port_open "$port" && port_open "$tls_port" && return 0
-      sleep 0.05
-    done
-    if [[ -n $broker_pid ]]; then
-      echo "mosquitto did not listen within 10 s"; cat "$dir/broker.log"; exit 1
-    fi
-  done
-  echo "mosquitto exited at start-up three times"; cat "$dir/broker.log"; exit 1
+  } >"$dir/mosquitto.conf"
 }
 start_broker
 
@@ -158,11 +106,7 @@ expect_refused "password: anonymous" pub -m x -i anon -t edge/v1/node-1/hello
 timeout 20 mosquitto_sub -h 127.0.0.1 -p "$port" -u edged -P "$pw_gw" -i edged -q 1 -v \
   -t 'edge/v1/#' -C 1 >"$dir/sub.out" 2>>"$dir/client.log" &
 sub_pid=$!
-deadline=$((SECONDS + 10))
-until grep -q "Received SUBSCRIBE from edged" "$dir/broker.log"; do
-  ((SECONDS < deadline)) || { fail "edged subscribed within 10 s"; break; }
-  sleep 0.05
-done
+wait_subscribed edged
 pub -u node-1 -P "$pw_n1" -i node-1 -t edge/v1/node-2/status -m forged >>"$dir/client.log" 2>&1 || true
 pub -u node-1 -P "$pw_n1" -i node-1 -t edge/v1/node-2/registered -m forged >>"$dir/client.log" 2>&1 || true
 pub -u node-1 -P "$pw_n1" -i node-1 -t edge/v1/node-1/registered -m forged >>"$dir/client.log" 2>&1 || true
@@ -185,11 +129,7 @@ fi
 timeout 20 mosquitto_sub -h 127.0.0.1 -p "$port" -u node-1 -P "$pw_n1" -i node-1 -q 1 -v \
   -t 'edge/v1/+/registered' -t 'edge/v1/node-2/#' -C 1 >"$dir/sub.out" 2>>"$dir/client.log" &
 sub_pid=$!
-deadline=$((SECONDS + 10))
-until grep -q "Received SUBSCRIBE from node-1" "$dir/broker.log"; do
-  ((SECONDS < deadline)) || { fail "node-1 subscribed within 10 s"; break; }
-  sleep 0.05
-done
+wait_subscribed node-1
 # node-2's credentials with node-1's client id: the broker replaces the
 # client id with the username, so node-1's session is not taken over.
 pub -u node-2 -P "$pw_n2" -i node-1 -t edge/v1/node-2/hello -m x >>"$dir/client.log" 2>&1 || true
@@ -236,9 +176,4 @@ else
   fail "TLS: the certificate's CN became username and client id"
 fi
 
-if ((failures > 0)); then
-  echo "---- broker log"; tail -n 60 "$dir/broker.log"
-  echo "---- client log"; tail -n 40 "$dir/client.log"
-  exit 1
-fi
-echo "all broker checks passed"
+broker_test_finish "all broker checks passed"
