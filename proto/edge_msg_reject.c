@@ -34,6 +34,7 @@ static const char *const reject_names[EDGE_MSG_REJECT_COUNT] = {
 	[EDGE_MSG_WRONG_DIRECTION] = "wrong_direction",
 	[EDGE_MSG_UNHANDLED_TYPE] = "unhandled_type",
 	[EDGE_MSG_INCONSISTENT] = "inconsistent",
+	[EDGE_MSG_BAD_SEQUENCE] = "bad_sequence",
 };
 
 const char *edge_msg_reject_name(enum edge_msg_reject reason)

@@ -43,6 +43,7 @@ enum edge_msg_reject {
 	EDGE_MSG_WRONG_DIRECTION,     /* gateway→node type received from a node */
 	EDGE_MSG_UNHANDLED_TYPE,      /* valid type this revision does not parse */
 	EDGE_MSG_INCONSISTENT,        /* fields contradict each other */
+	EDGE_MSG_BAD_SEQUENCE,        /* report seq 0 or not strictly increasing */
 	EDGE_MSG_REJECT_COUNT
 };
 

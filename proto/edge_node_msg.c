@@ -723,6 +723,15 @@ static int parse_heartbeat_fields(struct ctx *c, void *msg)
 		out->has_rssi = 1;
 		out->rssi_dbm = (int32_t)rssi;
 	}
+
+	t = field(c, 0, NULL, "reports_dropped", 0);
+	if (t >= 0) {
+		if (read_uint(c, t, "reports_dropped", NULL, 0, EDGE_MSG_UINT_MAX,
+			      &v) < 0)
+			return -EPROTO;
+		out->has_reports_dropped = 1;
+		out->reports_dropped = v;
+	}
 	return 0;
 }
 
@@ -918,7 +927,8 @@ int edge_msg_encode_heartbeat(char *buf, size_t cap,
 
 	if (!m || !uints_valid(heartbeat_counters, N_ELEMS(heartbeat_counters), m) ||
 	    (m->has_min_free_heap && m->min_free_heap_bytes > m->free_heap_bytes) ||
-	    (m->has_rssi && (m->rssi_dbm < -127 || m->rssi_dbm > 0)))
+	    (m->has_rssi && (m->rssi_dbm < -127 || m->rssi_dbm > 0)) ||
+	    (m->has_reports_dropped && m->reports_dropped > EDGE_MSG_UINT_MAX))
 		return -EINVAL;
 
 	begin_message(&w, buf, cap);
@@ -930,6 +940,10 @@ int edge_msg_encode_heartbeat(char *buf, size_t cap,
 	if (m->has_rssi) {
 		edge_json_key(&w, "rssi_dbm");
 		edge_json_int(&w, m->rssi_dbm);
+	}
+	if (m->has_reports_dropped) {
+		edge_json_key(&w, "reports_dropped");
+		edge_json_uint(&w, m->reports_dropped);
 	}
 	return end_message(&w);
 }

@@ -127,6 +127,10 @@ struct edge_msg_heartbeat {
 	uint32_t min_free_heap_bytes; /* <= free_heap_bytes */
 	int has_rssi;
 	int32_t rssi_dbm;          /* -127..0 */
+	/* Report events the node discarded unacknowledged since boot (its
+	 * report queue was full, or they grew too old to send). */
+	int has_reports_dropped;
+	uint64_t reports_dropped;  /* <= EDGE_MSG_UINT_MAX */
 };
 
 /* ---- registered (gw→node, QoS 1): the answer to hello */

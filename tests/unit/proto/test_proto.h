@@ -9,6 +9,8 @@ TCase *test_json_writer_tcase(void);
 TCase *test_topic_tcase(void);
 TCase *test_node_msg_tcase(void);
 TCase *test_vectors_tcase(void);
+TCase *test_report_tcase(void);
 TCase *test_ctl_frame_tcase(void);
+TCase *test_report_queue_tcase(void);
 
 #endif

@@ -14,7 +14,9 @@ int main(void)
 	suite_add_tcase(s, test_topic_tcase());
 	suite_add_tcase(s, test_node_msg_tcase());
 	suite_add_tcase(s, test_vectors_tcase());
+	suite_add_tcase(s, test_report_tcase());
 	suite_add_tcase(s, test_ctl_frame_tcase());
+	suite_add_tcase(s, test_report_queue_tcase());
 
 	return test_run_suite(s, TEST_REPORT_TAP, CK_FORK_GETENV);
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "edge_node_msg.h"
+#include "edge_report.h"
 #include "test_proto.h"
 
 static char vectors_dir[4096];
@@ -42,8 +43,12 @@ static int run_vector(const char *kind, const char *topic, const char *data,
 		struct edge_msg_heartbeat heartbeat;
 		struct edge_msg_registered registered;
 		struct edge_node_msg node;
+		struct edge_msg_report report;
+		struct edge_msg_ack ack;
 	} a, b;
-	static char enc1[EDGE_MSG_MAX_PAYLOAD], enc2[EDGE_MSG_MAX_PAYLOAD];
+	/* A report's canonical form may be longer than what was received
+	 * ("1e9" becomes "1000000000"). */
+	static char enc1[2 * EDGE_MSG_MAX_PAYLOAD], enc2[2 * EDGE_MSG_MAX_PAYLOAD];
 	int rc, n1 = 0, n2 = 0;
 
 #define ROUND_TRIP(type)                                                        \
@@ -65,7 +70,21 @@ static int run_vector(const char *kind, const char *topic, const char *data,
 		ROUND_TRIP(heartbeat);
 	else if (strcmp(kind, "registered") == 0)
 		ROUND_TRIP(registered);
-	else if (strcmp(kind, "node") == 0)
+	else if (strcmp(kind, "report") == 0) {
+		rc = edge_msg_parse_report(data, len, &a.report, err);
+		if (rc != 0)
+			return rc;
+		n1 = edge_msg_encode_report(enc1, sizeof enc1, a.report.epoch,
+					    a.report.events, a.report.n_events);
+		ck_assert_int_gt(n1, 0);
+		ck_assert_int_eq(edge_msg_parse_report(enc1, (size_t)n1, &b.report, NULL), 0);
+		ck_assert(memcmp(&a.report, &b.report, sizeof a.report) == 0);
+		n2 = edge_msg_encode_report(enc2, sizeof enc2, b.report.epoch,
+					    b.report.events, b.report.n_events);
+	} else if (strcmp(kind, "ack") == 0) {
+		ROUND_TRIP(ack);
+		ck_assert(memcmp(&a.ack, &b.ack, sizeof a.ack) == 0);
+	} else if (strcmp(kind, "node") == 0)
 		return edge_msg_parse_node(topic, strlen(topic), data, len, &a.node, err);
 	else
 		ck_abort_msg("unknown vector kind %s", kind);
@@ -133,11 +152,13 @@ START_TEST(every_truncation_of_valid_vectors_is_rejected)
 	static const char *const files[] = {
 		"hello/valid_full.json", "status/valid_will_lost.json",
 		"heartbeat/valid_full.json", "registered/valid_refused_limit.json",
+		"report/valid_example.json", "ack/valid_example.json",
 	};
-	static const char *const kinds[] = { "hello", "status", "heartbeat", "registered" };
+	static const char *const kinds[] = { "hello", "status", "heartbeat", "registered",
+					     "report", "ack" };
 	char path[4400];
 
-	for (size_t f = 0; f < 4; f++) {
+	for (size_t f = 0; f < sizeof files / sizeof files[0]; f++) {
 		size_t len;
 		char *data;
 

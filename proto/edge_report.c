@@ -1,0 +1,1242 @@
+/* Anomaly reports (report, ack): strict parsers, validating encoders and a
+ * shortest round-trip number writer that needs no libc formatting. */
+#include "edge_report.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "edge_json.h"
+
+#define N_ELEMS(a) (sizeof(a) / sizeof((a)[0]))
+
+/* ------------------------------------------------------- character sets */
+
+static int is_alnum(char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+	       (c >= '0' && c <= '9');
+}
+
+/* name class [A-Za-z0-9._-]; version class adds '+'. */
+static int name_char(char c)
+{
+	return is_alnum(c) || c == '.' || c == '_' || c == '-';
+}
+
+static int version_char(char c)
+{
+	return name_char(c) || c == '+';
+}
+
+static int is_lower_hex(char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+}
+
+/* 0 if s[0..n) is a valid member of its class with at most max bytes,
+ * else the reason. */
+static enum edge_msg_reject check_class(const char *s, size_t n, size_t max,
+					int (*ok)(char))
+{
+	size_t i;
+
+	if (n > max)
+		return EDGE_MSG_STRING_TOO_LONG;
+	if (n == 0)
+		return EDGE_MSG_BAD_STRING;
+	for (i = 0; i < n; i++)
+		if (!ok(s[i]))
+			return EDGE_MSG_BAD_STRING;
+	return EDGE_MSG_OK;
+}
+
+/* NUL-terminated s within cap (NUL included) and of its class. */
+static int text_ok(const char *s, size_t cap, int (*ok)(char))
+{
+	size_t n = 0;
+
+	while (n < cap && s[n])
+		n++;
+	return n < cap && check_class(s, n, cap - 1, ok) == EDGE_MSG_OK;
+}
+
+static int sha256_ok(const char *s)
+{
+	size_t i;
+
+	for (i = 0; i < EDGE_MSG_SHA256_HEX; i++)
+		if (!is_lower_hex(s[i]))
+			return 0;
+	return s[EDGE_MSG_SHA256_HEX] == '\0';
+}
+
+/* Finite and |x| <= EDGE_REPORT_VALUE_MAX (false for NaN too). */
+static int value_ok(double x)
+{
+	return x >= -EDGE_REPORT_VALUE_MAX && x <= EDGE_REPORT_VALUE_MAX;
+}
+
+/* --------------------------------------------------------- parse context */
+
+struct ctx {
+	struct edge_json_doc doc;
+	struct edge_msg_error *err;
+};
+
+/* Error paths: "events[3].summary[2]": a key, then optional [index], then
+ * optional .key2, then optional [index2]. */
+struct path {
+	const char *key;
+	long index;
+	const char *key2;
+	long index2;
+};
+
+static size_t put_text(char *dst, size_t n, size_t cap, const char *s)
+{
+	while (s && *s && n + 1 < cap)
+		dst[n++] = *s++;
+	return n;
+}
+
+static size_t put_index(char *dst, size_t n, size_t cap, long index)
+{
+	char digits[24];
+	size_t nd = 0;
+
+	if (index < 0)
+		return n;
+	do {
+		digits[nd++] = (char)('0' + index % 10);
+		index /= 10;
+	} while (index && nd < sizeof digits);
+	if (n + 1 < cap)
+		dst[n++] = '[';
+	while (nd && n + 1 < cap)
+		dst[n++] = digits[--nd];
+	if (n + 1 < cap)
+		dst[n++] = ']';
+	return n;
+}
+
+static void set_path(struct edge_msg_error *err, const struct path *p)
+{
+	size_t cap = sizeof err->field, n = 0;
+
+	n = put_text(err->field, n, cap, p->key);
+	n = put_index(err->field, n, cap, p->index);
+	if (p->key2) {
+		if (n + 1 < cap)
+			err->field[n++] = '.';
+		n = put_text(err->field, n, cap, p->key2);
+		n = put_index(err->field, n, cap, p->index2);
+	}
+	err->field[n] = '\0';
+}
+
+static int reject_path(struct ctx *c, enum edge_msg_reject reason,
+		       const struct path *p, int tok)
+{
+	if (c->err) {
+		c->err->reason = reason;
+		set_path(c->err, p);
+		c->err->offset = 0;
+		if (tok >= 0 && (unsigned)tok < c->doc.ntoks)
+			c->err->offset = c->doc.toks[tok].start;
+	}
+	return -EPROTO;
+}
+
+/* Top-level field key. */
+static int reject_at(struct ctx *c, enum edge_msg_reject reason,
+		     const char *key, int tok)
+{
+	struct path p = { key, -1, NULL, -1 };
+
+	return reject_path(c, reason, &p, tok);
+}
+
+static enum edge_msg_reject json_reason(enum edge_json_error_code code)
+{
+	switch (code) {
+	case EDGE_JSON_E_UTF8: return EDGE_MSG_BAD_UTF8;
+	case EDGE_JSON_E_ESCAPE: return EDGE_MSG_BAD_ESCAPE;
+	case EDGE_JSON_E_NUMBER: return EDGE_MSG_BAD_NUMBER;
+	case EDGE_JSON_E_CONTROL: return EDGE_MSG_CONTROL_CHAR;
+	case EDGE_JSON_E_TRAILING: return EDGE_MSG_TRAILING_DATA;
+	case EDGE_JSON_E_DEPTH: return EDGE_MSG_TOO_DEEP;
+	case EDGE_JSON_E_TOKENS: return EDGE_MSG_TOO_MANY_TOKENS;
+	case EDGE_JSON_E_DUPKEY: return EDGE_MSG_DUPLICATE_KEY;
+	case EDGE_JSON_E_EMPTY: return EDGE_MSG_EMPTY;
+	case EDGE_JSON_E_TOO_LARGE: return EDGE_MSG_TOO_LARGE;
+	case EDGE_JSON_E_NONE:
+	case EDGE_JSON_E_SYNTAX:
+		break;
+	}
+	return EDGE_MSG_BAD_JSON;
+}
+
+/* Parse the payload and check the envelope as every node message does
+ * (node-protocol.md §4): size, JSON, top-level object, "proto" first. */
+static int open_message(struct ctx *c, const char *buf, size_t len,
+			struct edge_json_tok *toks, unsigned ntoks,
+			unsigned max_depth)
+{
+	struct edge_json_error jerr;
+	uint64_t proto;
+	int t;
+
+	if (c->err) {
+		c->err->reason = EDGE_MSG_OK;
+		c->err->field[0] = '\0';
+		c->err->offset = 0;
+	}
+	if (len == 0 || !buf) {
+		c->doc.ntoks = 0;
+		return reject_at(c, EDGE_MSG_EMPTY, "", -1);
+	}
+	if (len > EDGE_MSG_MAX_PAYLOAD) {
+		c->doc.ntoks = 0;
+		reject_at(c, EDGE_MSG_TOO_LARGE, "", -1);
+		if (c->err)
+			c->err->offset = EDGE_MSG_MAX_PAYLOAD;
+		return -EPROTO;
+	}
+	if (edge_json_parse(buf, len, toks, ntoks, max_depth, &c->doc, &jerr) < 0) {
+		c->doc.ntoks = 0;
+		reject_at(c, json_reason(jerr.code), "", -1);
+		if (c->err)
+			c->err->offset = jerr.offset;
+		return -EPROTO;
+	}
+	if (edge_json_type_of(&c->doc, 0) != EDGE_JSON_OBJECT)
+		return reject_at(c, EDGE_MSG_NOT_OBJECT, "", 0);
+
+	t = edge_json_obj_get(&c->doc, 0, "proto");
+	if (t < 0)
+		return reject_at(c, EDGE_MSG_MISSING_FIELD, "proto", -1);
+	if (edge_json_type_of(&c->doc, t) != EDGE_JSON_NUMBER)
+		return reject_at(c, EDGE_MSG_WRONG_TYPE, "proto", t);
+	if (!edge_json_is_integer(&c->doc, t))
+		return reject_at(c, EDGE_MSG_NOT_INTEGER, "proto", t);
+	if (edge_json_get_uint(&c->doc, t, UINT64_MAX, &proto) < 0 ||
+	    proto != EDGE_PROTO_VERSION)
+		return reject_at(c, EDGE_MSG_UNSUPPORTED_VERSION, "proto", t);
+	return 0;
+}
+
+/* Integer token t in min..max. */
+static int read_uint(struct ctx *c, int t, const struct path *p, uint64_t min,
+		     uint64_t max, uint64_t *out)
+{
+	uint64_t v;
+
+	if (edge_json_type_of(&c->doc, t) != EDGE_JSON_NUMBER)
+		return reject_path(c, EDGE_MSG_WRONG_TYPE, p, t);
+	if (!edge_json_is_integer(&c->doc, t))
+		return reject_path(c, EDGE_MSG_NOT_INTEGER, p, t);
+	if (edge_json_get_uint(&c->doc, t, max, &v) < 0 || v < min)
+		return reject_path(c, EDGE_MSG_OUT_OF_RANGE, p, t);
+	*out = v;
+	return 0;
+}
+
+/* Number token t, finite with |x| <= EDGE_REPORT_VALUE_MAX. The token is a
+ * valid JSON number inside an object, so a delimiter follows it within the
+ * buffer and strtod stops exactly at its end. */
+static int read_value(struct ctx *c, int t, const struct path *p, double *out)
+{
+	const struct edge_json_tok *tok;
+	const char *s;
+	char *end;
+	double v;
+
+	if (edge_json_type_of(&c->doc, t) != EDGE_JSON_NUMBER)
+		return reject_path(c, EDGE_MSG_WRONG_TYPE, p, t);
+	tok = &c->doc.toks[t];
+	s = c->doc.buf + tok->start;
+	v = strtod(s, &end);
+	if (end != c->doc.buf + tok->end)
+		return reject_path(c, EDGE_MSG_BAD_NUMBER, p, t);
+	if (!value_ok(v))
+		return reject_path(c, EDGE_MSG_OUT_OF_RANGE, p, t);
+	*out = v;
+	return 0;
+}
+
+/* The same number, as the float nearest to its decimal text (not the double
+ * rounded again, which could differ). */
+static float value_as_float(struct ctx *c, int t)
+{
+	return strtof(c->doc.buf + c->doc.toks[t].start, NULL);
+}
+
+/* String token t into out[cap]; NUL inside (U+0000) is a bad string. */
+static int read_string(struct ctx *c, int t, const struct path *p, char *out,
+		       size_t cap, size_t *n)
+{
+	int rc;
+
+	if (edge_json_type_of(&c->doc, t) != EDGE_JSON_STRING)
+		return reject_path(c, EDGE_MSG_WRONG_TYPE, p, t);
+	rc = edge_json_get_str(&c->doc, t, out, cap, n);
+	if (rc == -ENOSPC)
+		return reject_path(c, EDGE_MSG_STRING_TOO_LONG, p, t);
+	if (rc < 0)
+		return reject_path(c, EDGE_MSG_BAD_STRING, p, t);
+	return 0;
+}
+
+/* ----------------------------------------------------------------- report */
+
+/* Path of member key of event i. */
+static struct path event_path(long i, const char *key)
+{
+	struct path p = { "events", i, key, -1 };
+
+	return p;
+}
+
+/* "name@version": both parts checked against their classes. */
+static int read_model(struct ctx *c, int t, long i, struct edge_report_event *ev)
+{
+	char text[EDGE_MSG_TOKEN_CAP + EDGE_MSG_VERSION_CAP];
+	struct path p = event_path(i, "model");
+	enum edge_msg_reject r;
+	const char *at;
+	size_t n, nn;
+
+	if (read_string(c, t, &p, text, sizeof text, &n) < 0)
+		return -EPROTO;
+	at = memchr(text, '@', n);
+	if (!at)
+		return reject_path(c, EDGE_MSG_BAD_STRING, &p, t);
+	nn = (size_t)(at - text);
+	r = check_class(text, nn, EDGE_MSG_TOKEN_CAP - 1, name_char);
+	if (r == EDGE_MSG_OK)
+		r = check_class(at + 1, n - nn - 1, EDGE_MSG_VERSION_CAP - 1,
+				version_char);
+	if (r != EDGE_MSG_OK)
+		return reject_path(c, r, &p, t);
+	memcpy(ev->model_name, text, nn);
+	ev->model_name[nn] = '\0';
+	memcpy(ev->model_version, at + 1, n - nn); /* with the NUL */
+	return 0;
+}
+
+/* Token of event member key, or -ENOENT. */
+static int member(struct ctx *c, int obj, const char *key)
+{
+	int t = edge_json_obj_get(&c->doc, obj, key);
+
+	return t >= 0 ? t : -ENOENT;
+}
+
+/* Exactly one of key_a and key_b: the token found, with *is_b telling
+ * which; missing_field names key_a, inconsistent names key_b. */
+static int one_of(struct ctx *c, int obj, long i, const char *key_a,
+		  const char *key_b, int *is_b)
+{
+	int a = member(c, obj, key_a), b = member(c, obj, key_b);
+	struct path p;
+
+	if (a >= 0 && b >= 0) {
+		p = event_path(i, key_b);
+		return reject_path(c, EDGE_MSG_INCONSISTENT, &p, b);
+	}
+	if (a < 0 && b < 0) {
+		p = event_path(i, key_a);
+		return reject_path(c, EDGE_MSG_MISSING_FIELD, &p, -1);
+	}
+	*is_b = b >= 0;
+	return a >= 0 ? a : b;
+}
+
+static int read_summary(struct ctx *c, int t, long i, struct edge_report_event *ev)
+{
+	struct path p = event_path(i, "summary");
+	double v;
+	int e;
+
+	if (edge_json_type_of(&c->doc, t) != EDGE_JSON_ARRAY)
+		return reject_path(c, EDGE_MSG_WRONG_TYPE, &p, t);
+	if (c->doc.toks[t].size > EDGE_REPORT_SUMMARY_MAX)
+		return reject_path(c, EDGE_MSG_TOO_MANY_ITEMS, &p, t);
+	ev->n_summary = 0;
+	for (e = edge_json_first(&c->doc, t); e >= 0; e = edge_json_next(&c->doc, e)) {
+		p.index2 = ev->n_summary;
+		if (read_value(c, e, &p, &v) < 0)
+			return -EPROTO;
+		ev->summary[ev->n_summary++] = value_as_float(c, e);
+	}
+	return 0;
+}
+
+/* ---- The members of an event, in wire and check order (the table of
+ * node-protocol.md §5.5): this one table drives the parser, the validator
+ * and the encoder. A member with an alternative key is one of two: exactly
+ * one must be present, and the struct says which (has_sha256, has_ts). */
+
+enum ev_kind {
+	EV_SEQ,      /* 1..UINT32_MAX, above the previous event's */
+	EV_MODEL,    /* "name@version"; alt: 64 hex digits */
+	EV_VALUE,    /* finite double at offset, |x| <= 1e9 */
+	EV_LABEL,    /* name class */
+	EV_SEVERITY, /* optional, 0..7 */
+	EV_SUMMARY,  /* optional array of floats */
+	EV_TIME,     /* age_ms; alt: ts_ms */
+};
+
+struct ev_member {
+	const char *key;
+	const char *alt;
+	enum ev_kind kind;
+	bool required;
+	size_t offset; /* EV_VALUE only */
+};
+
+static const struct ev_member event_members[] = {
+	{ "seq", NULL, EV_SEQ, true, 0 },
+	{ "model", "model_sha256", EV_MODEL, true, 0 },
+	{ "score", NULL, EV_VALUE, true, offsetof(struct edge_report_event, score) },
+	{ "threshold", NULL, EV_VALUE, true,
+	  offsetof(struct edge_report_event, threshold) },
+	{ "label", NULL, EV_LABEL, true, 0 },
+	{ "severity", NULL, EV_SEVERITY, false, 0 },
+	{ "summary", NULL, EV_SUMMARY, false, 0 },
+	{ "age_ms", "ts_ms", EV_TIME, true, 0 },
+};
+
+static double value_member(const struct ev_member *m,
+			   const struct edge_report_event *ev)
+{
+	double v;
+
+	memcpy(&v, (const char *)ev + m->offset, sizeof v);
+	return v;
+}
+
+/* Whether the event has optional member m, or uses m's alternative key. */
+static bool has_member(const struct ev_member *m, const struct edge_report_event *ev)
+{
+	switch (m->kind) {
+	case EV_SEVERITY: return ev->has_severity;
+	case EV_SUMMARY: return ev->n_summary > 0;
+	default: return true;
+	}
+}
+
+static bool uses_alt(const struct ev_member *m, const struct edge_report_event *ev)
+{
+	return (m->kind == EV_MODEL && ev->has_sha256) ||
+	       (m->kind == EV_TIME && ev->has_ts);
+}
+
+/* Member m of event i, found at token t (under its alternative key if
+ * alt). prev_seq: the previous event's seq, 0 for the first. */
+static int read_member(struct ctx *c, int t, long i, const struct ev_member *m,
+		       bool alt, uint32_t prev_seq, struct edge_report_event *ev)
+{
+	struct path p = event_path(i, alt ? m->alt : m->key);
+	uint64_t v;
+	double d;
+
+	switch (m->kind) {
+	case EV_SEQ:
+		if (read_uint(c, t, &p, 0, UINT32_MAX, &v) < 0)
+			return -EPROTO;
+		if (v == 0 || v <= prev_seq)
+			return reject_path(c, EDGE_MSG_BAD_SEQUENCE, &p, t);
+		ev->seq = (uint32_t)v;
+		return 0;
+	case EV_MODEL:
+		ev->has_sha256 = alt;
+		if (!alt)
+			return read_model(c, t, i, ev);
+		if (edge_json_type_of(&c->doc, t) != EDGE_JSON_STRING)
+			return reject_path(c, EDGE_MSG_WRONG_TYPE, &p, t);
+		if (edge_json_get_str(&c->doc, t, ev->model_sha256,
+				      sizeof ev->model_sha256, NULL) < 0 ||
+		    !sha256_ok(ev->model_sha256))
+			return reject_path(c, EDGE_MSG_BAD_HASH, &p, t);
+		return 0;
+	case EV_VALUE:
+		if (read_value(c, t, &p, &d) < 0)
+			return -EPROTO;
+		memcpy((char *)ev + m->offset, &d, sizeof d);
+		return 0;
+	case EV_LABEL:
+		if (read_string(c, t, &p, ev->label, sizeof ev->label, NULL) < 0)
+			return -EPROTO;
+		if (check_class(ev->label, strlen(ev->label), EDGE_MSG_TOKEN_CAP - 1,
+				name_char) != EDGE_MSG_OK)
+			return reject_path(c, EDGE_MSG_BAD_STRING, &p, t);
+		return 0;
+	case EV_SEVERITY:
+		if (read_uint(c, t, &p, 0, EDGE_REPORT_SEVERITY_MAX, &v) < 0)
+			return -EPROTO;
+		ev->has_severity = true;
+		ev->severity = (uint8_t)v;
+		return 0;
+	case EV_SUMMARY:
+		return read_summary(c, t, i, ev);
+	case EV_TIME:
+		if (read_uint(c, t, &p, 0,
+			      alt ? EDGE_MSG_UINT_MAX : EDGE_REPORT_AGE_MAX_MS, &v) < 0)
+			return -EPROTO;
+		ev->has_ts = alt;
+		if (alt)
+			ev->ts_ms = v;
+		else
+			ev->age_ms = (uint32_t)v;
+		return 0;
+	}
+	return -EPROTO;
+}
+
+static int read_event(struct ctx *c, int obj, long i, uint32_t prev_seq,
+		      struct edge_report_event *ev)
+{
+	struct path p = event_path(i, NULL);
+	size_t k;
+
+	if (edge_json_type_of(&c->doc, obj) != EDGE_JSON_OBJECT)
+		return reject_path(c, EDGE_MSG_WRONG_TYPE, &p, obj);
+	for (k = 0; k < N_ELEMS(event_members); k++) {
+		const struct ev_member *m = &event_members[k];
+		int alt = 0, t;
+
+		if (m->alt)
+			t = one_of(c, obj, i, m->key, m->alt, &alt);
+		else
+			t = member(c, obj, m->key);
+		if (t == -EPROTO)
+			return t;
+		if (t < 0 && m->required) {
+			p = event_path(i, m->key);
+			return reject_path(c, EDGE_MSG_MISSING_FIELD, &p, -1);
+		}
+		if (t >= 0 && read_member(c, t, i, m, alt, prev_seq, ev) < 0)
+			return -EPROTO;
+	}
+	return 0;
+}
+
+static int parse_report_fields(struct ctx *c, struct edge_msg_report *out)
+{
+	struct path p = { "events", -1, NULL, -1 };
+	uint32_t prev = 0;
+	uint64_t v;
+	int t, e;
+
+	t = edge_json_obj_get(&c->doc, 0, "epoch");
+	if (t < 0)
+		return reject_at(c, EDGE_MSG_MISSING_FIELD, "epoch", -1);
+	p.key = "epoch";
+	if (read_uint(c, t, &p, 0, UINT32_MAX, &v) < 0)
+		return -EPROTO;
+	out->epoch = (uint32_t)v;
+
+	p.key = "events";
+	t = edge_json_obj_get(&c->doc, 0, "events");
+	if (t < 0)
+		return reject_at(c, EDGE_MSG_MISSING_FIELD, "events", -1);
+	if (edge_json_type_of(&c->doc, t) != EDGE_JSON_ARRAY)
+		return reject_at(c, EDGE_MSG_WRONG_TYPE, "events", t);
+	/* An empty report carries nothing: its one event is missing. */
+	if (c->doc.toks[t].size == 0)
+		return reject_at(c, EDGE_MSG_MISSING_FIELD, "events", t);
+	if (c->doc.toks[t].size > EDGE_REPORT_MAX_EVENTS)
+		return reject_at(c, EDGE_MSG_TOO_MANY_ITEMS, "events", t);
+	for (e = edge_json_first(&c->doc, t); e >= 0; e = edge_json_next(&c->doc, e)) {
+		struct edge_report_event *ev = &out->events[out->n_events];
+
+		if (read_event(c, e, (long)out->n_events, prev, ev) < 0)
+			return -EPROTO;
+		prev = ev->seq;
+		out->n_events++;
+	}
+	return 0;
+}
+
+int edge_msg_parse_report(const char *buf, size_t len,
+			  struct edge_msg_report *out, struct edge_msg_error *err)
+{
+	struct edge_json_tok toks[EDGE_REPORT_MAX_TOKENS];
+	struct ctx c;
+
+	c.err = err;
+	memset(out, 0, sizeof *out);
+	if (open_message(&c, buf, len, toks, EDGE_REPORT_MAX_TOKENS,
+			 EDGE_REPORT_MAX_DEPTH) < 0)
+		return -EPROTO;
+	return parse_report_fields(&c, out) < 0 ? -EPROTO : 0;
+}
+
+/* -------------------------------------------------------------------- ack */
+
+/* Seqs past UINT32_MAX do not exist: sack bits for them are contradictory. */
+static int sack_fits(uint32_t acked, uint64_t sack)
+{
+	uint64_t room = (uint64_t)UINT32_MAX - acked; /* seqs after acked */
+
+	return room >= 64 || (sack >> room) == 0;
+}
+
+static int parse_ack_fields(struct ctx *c, struct edge_msg_ack *out)
+{
+	static const char *const keys[] = { "epoch", "acked" };
+	struct path p = { NULL, -1, NULL, -1 };
+	char hex[EDGE_ACK_SACK_HEX + 1];
+	uint64_t v, sack = 0;
+	size_t n, i;
+	int t;
+
+	for (i = 0; i < N_ELEMS(keys); i++) {
+		t = edge_json_obj_get(&c->doc, 0, keys[i]);
+		if (t < 0)
+			return reject_at(c, EDGE_MSG_MISSING_FIELD, keys[i], -1);
+		p.key = keys[i];
+		if (read_uint(c, t, &p, 0, UINT32_MAX, &v) < 0)
+			return -EPROTO;
+		if (i == 0)
+			out->epoch = (uint32_t)v;
+		else
+			out->acked = (uint32_t)v;
+	}
+
+	p.key = "sack";
+	t = edge_json_obj_get(&c->doc, 0, "sack");
+	if (t < 0)
+		return reject_at(c, EDGE_MSG_MISSING_FIELD, "sack", -1);
+	if (read_string(c, t, &p, hex, sizeof hex, &n) < 0)
+		return -EPROTO;
+	if (n != EDGE_ACK_SACK_HEX)
+		return reject_at(c, EDGE_MSG_BAD_STRING, "sack", t);
+	for (i = 0; i < n; i++) {
+		if (!is_lower_hex(hex[i]))
+			return reject_at(c, EDGE_MSG_BAD_STRING, "sack", t);
+		sack = sack << 4 |
+		       (uint64_t)(hex[i] <= '9' ? hex[i] - '0' : hex[i] - 'a' + 10);
+	}
+	if (!sack_fits(out->acked, sack))
+		return reject_at(c, EDGE_MSG_INCONSISTENT, "sack", t);
+	out->sack = sack;
+	return 0;
+}
+
+int edge_msg_parse_ack(const char *buf, size_t len, struct edge_msg_ack *out,
+		       struct edge_msg_error *err)
+{
+	struct edge_json_tok toks[EDGE_MSG_MAX_TOKENS];
+	struct ctx c;
+
+	c.err = err;
+	memset(out, 0, sizeof *out);
+	if (open_message(&c, buf, len, toks, EDGE_MSG_MAX_TOKENS,
+			 EDGE_MSG_MAX_DEPTH) < 0)
+		return -EPROTO;
+	return parse_ack_fields(&c, out) < 0 ? -EPROTO : 0;
+}
+
+/* ------------------------------------------------------- number writer */
+
+/* Shortest-digits formatting after Loitsch's Grisu2 ("Printing
+ * floating-point numbers quickly and accurately with integers", 2010): the
+ * digits lie strictly inside the rounding interval of the value, so a
+ * correctly rounding reader (strtod, strtof) gives the same value back. The
+ * interval is taken at the precision of the type, so a float gets float
+ * digits ("0.1", not "0.10000000149011612"). */
+
+struct diy_fp {
+	uint64_t f;
+	int e;
+};
+
+/* 10^k for k = -348, -340, ..., 340, normalized (top bit set), rounded. */
+static const struct diy_fp cached_pow10[] = {
+	{ 0xfa8fd5a0081c0288ull, -1220 }, /* 1e-348 */
+	{ 0xbaaee17fa23ebf76ull, -1193 }, /* 1e-340 */
+	{ 0x8b16fb203055ac76ull, -1166 }, /* 1e-332 */
+	{ 0xcf42894a5dce35eaull, -1140 }, /* 1e-324 */
+	{ 0x9a6bb0aa55653b2dull, -1113 }, /* 1e-316 */
+	{ 0xe61acf033d1a45dfull, -1087 }, /* 1e-308 */
+	{ 0xab70fe17c79ac6caull, -1060 }, /* 1e-300 */
+	{ 0xff77b1fcbebcdc4full, -1034 }, /* 1e-292 */
+	{ 0xbe5691ef416bd60cull, -1007 }, /* 1e-284 */
+	{ 0x8dd01fad907ffc3cull, -980 }, /* 1e-276 */
+	{ 0xd3515c2831559a83ull, -954 }, /* 1e-268 */
+	{ 0x9d71ac8fada6c9b5ull, -927 }, /* 1e-260 */
+	{ 0xea9c227723ee8bcbull, -901 }, /* 1e-252 */
+	{ 0xaecc49914078536dull, -874 }, /* 1e-244 */
+	{ 0x823c12795db6ce57ull, -847 }, /* 1e-236 */
+	{ 0xc21094364dfb5637ull, -821 }, /* 1e-228 */
+	{ 0x9096ea6f3848984full, -794 }, /* 1e-220 */
+	{ 0xd77485cb25823ac7ull, -768 }, /* 1e-212 */
+	{ 0xa086cfcd97bf97f4ull, -741 }, /* 1e-204 */
+	{ 0xef340a98172aace5ull, -715 }, /* 1e-196 */
+	{ 0xb23867fb2a35b28eull, -688 }, /* 1e-188 */
+	{ 0x84c8d4dfd2c63f3bull, -661 }, /* 1e-180 */
+	{ 0xc5dd44271ad3cdbaull, -635 }, /* 1e-172 */
+	{ 0x936b9fcebb25c996ull, -608 }, /* 1e-164 */
+	{ 0xdbac6c247d62a584ull, -582 }, /* 1e-156 */
+	{ 0xa3ab66580d5fdaf6ull, -555 }, /* 1e-148 */
+	{ 0xf3e2f893dec3f126ull, -529 }, /* 1e-140 */
+	{ 0xb5b5ada8aaff80b8ull, -502 }, /* 1e-132 */
+	{ 0x87625f056c7c4a8bull, -475 }, /* 1e-124 */
+	{ 0xc9bcff6034c13053ull, -449 }, /* 1e-116 */
+	{ 0x964e858c91ba2655ull, -422 }, /* 1e-108 */
+	{ 0xdff9772470297ebdull, -396 }, /* 1e-100 */
+	{ 0xa6dfbd9fb8e5b88full, -369 }, /* 1e-92 */
+	{ 0xf8a95fcf88747d94ull, -343 }, /* 1e-84 */
+	{ 0xb94470938fa89bcfull, -316 }, /* 1e-76 */
+	{ 0x8a08f0f8bf0f156bull, -289 }, /* 1e-68 */
+	{ 0xcdb02555653131b6ull, -263 }, /* 1e-60 */
+	{ 0x993fe2c6d07b7facull, -236 }, /* 1e-52 */
+	{ 0xe45c10c42a2b3b06ull, -210 }, /* 1e-44 */
+	{ 0xaa242499697392d3ull, -183 }, /* 1e-36 */
+	{ 0xfd87b5f28300ca0eull, -157 }, /* 1e-28 */
+	{ 0xbce5086492111aebull, -130 }, /* 1e-20 */
+	{ 0x8cbccc096f5088ccull, -103 }, /* 1e-12 */
+	{ 0xd1b71758e219652cull, -77 }, /* 1e-4 */
+	{ 0x9c40000000000000ull, -50 }, /* 1e4 */
+	{ 0xe8d4a51000000000ull, -24 }, /* 1e12 */
+	{ 0xad78ebc5ac620000ull, 3 }, /* 1e20 */
+	{ 0x813f3978f8940984ull, 30 }, /* 1e28 */
+	{ 0xc097ce7bc90715b3ull, 56 }, /* 1e36 */
+	{ 0x8f7e32ce7bea5c70ull, 83 }, /* 1e44 */
+	{ 0xd5d238a4abe98068ull, 109 }, /* 1e52 */
+	{ 0x9f4f2726179a2245ull, 136 }, /* 1e60 */
+	{ 0xed63a231d4c4fb27ull, 162 }, /* 1e68 */
+	{ 0xb0de65388cc8ada8ull, 189 }, /* 1e76 */
+	{ 0x83c7088e1aab65dbull, 216 }, /* 1e84 */
+	{ 0xc45d1df942711d9aull, 242 }, /* 1e92 */
+	{ 0x924d692ca61be758ull, 269 }, /* 1e100 */
+	{ 0xda01ee641a708deaull, 295 }, /* 1e108 */
+	{ 0xa26da3999aef774aull, 322 }, /* 1e116 */
+	{ 0xf209787bb47d6b85ull, 348 }, /* 1e124 */
+	{ 0xb454e4a179dd1877ull, 375 }, /* 1e132 */
+	{ 0x865b86925b9bc5c2ull, 402 }, /* 1e140 */
+	{ 0xc83553c5c8965d3dull, 428 }, /* 1e148 */
+	{ 0x952ab45cfa97a0b3ull, 455 }, /* 1e156 */
+	{ 0xde469fbd99a05fe3ull, 481 }, /* 1e164 */
+	{ 0xa59bc234db398c25ull, 508 }, /* 1e172 */
+	{ 0xf6c69a72a3989f5cull, 534 }, /* 1e180 */
+	{ 0xb7dcbf5354e9beceull, 561 }, /* 1e188 */
+	{ 0x88fcf317f22241e2ull, 588 }, /* 1e196 */
+	{ 0xcc20ce9bd35c78a5ull, 614 }, /* 1e204 */
+	{ 0x98165af37b2153dfull, 641 }, /* 1e212 */
+	{ 0xe2a0b5dc971f303aull, 667 }, /* 1e220 */
+	{ 0xa8d9d1535ce3b396ull, 694 }, /* 1e228 */
+	{ 0xfb9b7cd9a4a7443cull, 720 }, /* 1e236 */
+	{ 0xbb764c4ca7a44410ull, 747 }, /* 1e244 */
+	{ 0x8bab8eefb6409c1aull, 774 }, /* 1e252 */
+	{ 0xd01fef10a657842cull, 800 }, /* 1e260 */
+	{ 0x9b10a4e5e9913129ull, 827 }, /* 1e268 */
+	{ 0xe7109bfba19c0c9dull, 853 }, /* 1e276 */
+	{ 0xac2820d9623bf429ull, 880 }, /* 1e284 */
+	{ 0x80444b5e7aa7cf85ull, 907 }, /* 1e292 */
+	{ 0xbf21e44003acdd2dull, 933 }, /* 1e300 */
+	{ 0x8e679c2f5e44ff8full, 960 }, /* 1e308 */
+	{ 0xd433179d9c8cb841ull, 986 }, /* 1e316 */
+	{ 0x9e19db92b4e31ba9ull, 1013 }, /* 1e324 */
+	{ 0xeb96bf6ebadf77d9ull, 1039 }, /* 1e332 */
+	{ 0xaf87023b9bf0ee6bull, 1066 }, /* 1e340 */
+};
+#define CACHED_POW10_FIRST (-348)
+#define CACHED_POW10_STEP 8
+
+static struct diy_fp fp_mul(struct diy_fp x, struct diy_fp y)
+{
+	const uint64_t m32 = 0xffffffffu;
+	uint64_t a = x.f >> 32, b = x.f & m32, c = y.f >> 32, d = y.f & m32;
+	uint64_t ac = a * c, bc = b * c, ad = a * d, bd = b * d;
+	uint64_t mid = (bd >> 32) + (ad & m32) + (bc & m32) + (1u << 31);
+	struct diy_fp r;
+
+	r.f = ac + (ad >> 32) + (bc >> 32) + (mid >> 32);
+	r.e = x.e + y.e + 64;
+	return r;
+}
+
+static struct diy_fp fp_normalize(struct diy_fp x)
+{
+	while (!(x.f & (UINT64_C(1) << 63))) {
+		x.f <<= 1;
+		x.e--;
+	}
+	return x;
+}
+
+/* The value f * 2^e (f > 0) and whether its lower neighbour is closer
+ * (f is a power of two at the bottom of a binade). */
+struct fp_value {
+	uint64_t f;
+	int e;
+	int lower_closer;
+};
+
+static uint64_t pow10_u64(int k)
+{
+	uint64_t p = 1;
+
+	while (k-- > 0)
+		p *= 10;
+	return p;
+}
+
+static void grisu_round(char *buf, int len, uint64_t delta, uint64_t rest,
+			uint64_t ten_kappa, uint64_t wp_w)
+{
+	while (rest < wp_w && delta - rest >= ten_kappa &&
+	       (rest + ten_kappa < wp_w ||
+		wp_w - rest > rest + ten_kappa - wp_w)) {
+		buf[len - 1]--;
+		rest += ten_kappa;
+	}
+}
+
+/* Digits of v into buf (at most 18), value = digits * 10^*k. */
+static int grisu2(struct fp_value v, char *buf, int *k)
+{
+	struct diy_fp w = { v.f, v.e }, mp, mm, c, W, Wp, Wm, one;
+	uint64_t delta, p2, wp_w;
+	uint32_t p1;
+	int kappa, len = 0;
+	uint64_t idx;
+	size_t i;
+
+	w = fp_normalize(w);
+	mp.f = (v.f << 1) + 1;
+	mp.e = v.e - 1;
+	mp = fp_normalize(mp);
+	if (v.lower_closer) {
+		mm.f = (v.f << 2) - 1;
+		mm.e = v.e - 2;
+	} else {
+		mm.f = (v.f << 1) - 1;
+		mm.e = v.e - 1;
+	}
+	mm.f <<= mm.e - mp.e;
+	mm.e = mp.e;
+
+	/* A power of ten that brings mp's exponent into [-60, -32]. */
+	c = cached_pow10[0];
+	for (i = 0; i < N_ELEMS(cached_pow10); i++) {
+		c = cached_pow10[i];
+		if (mp.e + c.e + 64 >= -60)
+			break;
+	}
+	*k = -(CACHED_POW10_FIRST + (int)i * CACHED_POW10_STEP);
+
+	W = fp_mul(w, c);
+	Wp = fp_mul(mp, c);
+	Wm = fp_mul(mm, c);
+	Wm.f++;
+	Wp.f--;
+	delta = Wp.f - Wm.f;
+
+	one.e = Wp.e;
+	one.f = UINT64_C(1) << -one.e;
+	wp_w = Wp.f - W.f;
+	p1 = (uint32_t)(Wp.f >> -one.e);
+	p2 = Wp.f & (one.f - 1);
+	for (kappa = 1, idx = 10; kappa < 10 && p1 >= idx; kappa++)
+		idx *= 10;
+
+	while (kappa > 0) {
+		uint32_t div = (uint32_t)pow10_u64(kappa - 1), d = p1 / div;
+		uint64_t rest;
+
+		p1 %= div;
+		if (d || len)
+			buf[len++] = (char)('0' + d);
+		kappa--;
+		rest = ((uint64_t)p1 << -one.e) + p2;
+		if (rest <= delta) {
+			*k += kappa;
+			grisu_round(buf, len, delta, rest,
+				    pow10_u64(kappa) << -one.e, wp_w);
+			return len;
+		}
+	}
+	for (;;) {
+		char d;
+
+		p2 *= 10;
+		delta *= 10;
+		d = (char)(p2 >> -one.e);
+		if (d || len)
+			buf[len++] = (char)('0' + d);
+		p2 &= one.f - 1;
+		kappa--;
+		if (p2 < delta) {
+			*k += kappa;
+			grisu_round(buf, len, delta, p2, one.f,
+				    -kappa < 20 ? wp_w * pow10_u64(-kappa) : 0);
+			return len;
+		}
+	}
+}
+
+/* JSON text of digits * 10^k (len digits), at most 26 bytes + NUL. */
+static size_t format_decimal(char *out, int neg, const char *digits, int len, int k)
+{
+	int point = len + k; /* position of the decimal point */
+	size_t n = 0;
+	int i, e;
+
+	if (neg)
+		out[n++] = '-';
+	if (point > 0 && point <= 21) {
+		for (i = 0; i < point; i++)
+			out[n++] = i < len ? digits[i] : '0';
+		if (len > point) {
+			out[n++] = '.';
+			for (i = point; i < len; i++)
+				out[n++] = digits[i];
+		}
+	} else if (point <= 0 && point > -6) {
+		out[n++] = '0';
+		out[n++] = '.';
+		for (i = point; i < 0; i++)
+			out[n++] = '0';
+		for (i = 0; i < len; i++)
+			out[n++] = digits[i];
+	} else {
+		out[n++] = digits[0];
+		if (len > 1) {
+			out[n++] = '.';
+			for (i = 1; i < len; i++)
+				out[n++] = digits[i];
+		}
+		out[n++] = 'e';
+		e = point - 1;
+		if (e < 0) {
+			out[n++] = '-';
+			e = -e;
+		}
+		if (e >= 100)
+			out[n++] = (char)('0' + e / 100);
+		if (e >= 10)
+			out[n++] = (char)('0' + e / 10 % 10);
+		out[n++] = (char)('0' + e % 10);
+	}
+	out[n] = '\0';
+	return n;
+}
+
+#define NUMBER_CAP 32
+
+static size_t format_fp(char *out, int neg, struct fp_value v)
+{
+	char digits[24];
+	int k, len;
+
+	if (v.f == 0) {
+		return format_decimal(out, neg, "0", 1, 0);
+	}
+	len = grisu2(v, digits, &k);
+	return format_decimal(out, neg, digits, len, k);
+}
+
+static size_t format_double(char *out, double x)
+{
+	uint64_t bits, frac;
+	struct fp_value v;
+	int be;
+
+	memcpy(&bits, &x, sizeof bits);
+	frac = bits & ((UINT64_C(1) << 52) - 1);
+	be = (int)(bits >> 52 & 0x7ff);
+	v.f = be ? frac | UINT64_C(1) << 52 : frac;
+	v.e = be ? be - 1075 : -1074;
+	v.lower_closer = frac == 0 && be > 1;
+	return format_fp(out, (int)(bits >> 63), v);
+}
+
+static size_t format_float(char *out, float x)
+{
+	uint32_t bits, frac;
+	struct fp_value v;
+	int be;
+
+	memcpy(&bits, &x, sizeof bits);
+	frac = bits & ((UINT32_C(1) << 23) - 1);
+	be = (int)(bits >> 23 & 0xff);
+	v.f = be ? frac | UINT32_C(1) << 23 : frac;
+	v.e = be ? be - 150 : -149;
+	v.lower_closer = frac == 0 && be > 1;
+	return format_fp(out, (int)(bits >> 31), v);
+}
+
+/* --------------------------------------------------------------- encoders */
+
+/* Appends to buf[0..cap) while it fits and counts every byte; buf NULL
+ * only counts (edge_msg_report_fit). Every string written was validated
+ * against a class that needs no JSON escaping. */
+struct out {
+	char *buf;
+	size_t cap;
+	size_t len;
+};
+
+static void put_n(struct out *o, const char *s, size_t n)
+{
+	if (o->buf && o->len + n < o->cap)
+		memcpy(o->buf + o->len, s, n);
+	o->len += n;
+}
+
+static void put(struct out *o, const char *s)
+{
+	put_n(o, s, strlen(s));
+}
+
+static void put_uint(struct out *o, uint64_t v)
+{
+	char digits[24];
+	size_t n = sizeof digits;
+
+	do {
+		digits[--n] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	put_n(o, digits + n, sizeof digits - n);
+}
+
+static void put_double(struct out *o, double x)
+{
+	char num[NUMBER_CAP];
+
+	put_n(o, num, format_double(num, x));
+}
+
+static void put_float(struct out *o, float x)
+{
+	char num[NUMBER_CAP];
+
+	put_n(o, num, format_float(num, x));
+}
+
+/* "key": */
+static void put_key(struct out *o, const char *key, int first)
+{
+	put(o, first ? "\"" : ",\"");
+	put(o, key);
+	put(o, "\":");
+}
+
+static void put_str(struct out *o, const char *s)
+{
+	put(o, "\"");
+	put(o, s);
+	put(o, "\"");
+}
+
+/* Length, or -ENOSPC; NUL-terminated on success. */
+static int finish(struct out *o)
+{
+	if (o->len >= o->cap || o->len > (size_t)INT32_MAX) {
+		if (o->cap)
+			o->buf[0] = '\0';
+		return -ENOSPC;
+	}
+	o->buf[o->len] = '\0';
+	return (int)o->len;
+}
+
+static bool member_valid(const struct ev_member *m,
+			 const struct edge_report_event *ev)
+{
+	uint8_t i;
+
+	switch (m->kind) {
+	case EV_SEQ:
+		return ev->seq != 0;
+	case EV_MODEL:
+		if (ev->has_sha256)
+			return sha256_ok(ev->model_sha256);
+		return text_ok(ev->model_name, sizeof ev->model_name, name_char) &&
+		       text_ok(ev->model_version, sizeof ev->model_version,
+			       version_char);
+	case EV_VALUE:
+		return value_ok(value_member(m, ev));
+	case EV_LABEL:
+		return text_ok(ev->label, sizeof ev->label, name_char);
+	case EV_SEVERITY:
+		return !ev->has_severity || ev->severity <= EDGE_REPORT_SEVERITY_MAX;
+	case EV_SUMMARY:
+		if (ev->n_summary > EDGE_REPORT_SUMMARY_MAX)
+			return false;
+		for (i = 0; i < ev->n_summary; i++)
+			if (!value_ok((double)ev->summary[i]))
+				return false;
+		return true;
+	case EV_TIME:
+		return ev->has_ts ? ev->ts_ms <= EDGE_MSG_UINT_MAX
+				  : ev->age_ms <= EDGE_REPORT_AGE_MAX_MS;
+	}
+	return false;
+}
+
+bool edge_report_event_valid(const struct edge_report_event *ev)
+{
+	size_t k;
+
+	if (!ev)
+		return false;
+	for (k = 0; k < N_ELEMS(event_members); k++)
+		if (!member_valid(&event_members[k], ev))
+			return false;
+	return true;
+}
+
+static void put_member(struct out *o, const struct ev_member *m,
+		       const struct edge_report_event *ev, int first)
+{
+	uint8_t i;
+
+	put_key(o, uses_alt(m, ev) ? m->alt : m->key, first);
+	switch (m->kind) {
+	case EV_SEQ:
+		put_uint(o, ev->seq);
+		break;
+	case EV_MODEL:
+		put(o, "\"");
+		if (ev->has_sha256) {
+			put(o, ev->model_sha256);
+		} else {
+			put(o, ev->model_name);
+			put(o, "@");
+			put(o, ev->model_version);
+		}
+		put(o, "\"");
+		break;
+	case EV_VALUE:
+		put_double(o, value_member(m, ev));
+		break;
+	case EV_LABEL:
+		put_str(o, ev->label);
+		break;
+	case EV_SEVERITY:
+		put_uint(o, ev->severity);
+		break;
+	case EV_SUMMARY:
+		put(o, "[");
+		for (i = 0; i < ev->n_summary; i++) {
+			if (i)
+				put(o, ",");
+			put_float(o, ev->summary[i]);
+		}
+		put(o, "]");
+		break;
+	case EV_TIME:
+		put_uint(o, ev->has_ts ? ev->ts_ms : ev->age_ms);
+		break;
+	}
+}
+
+static void put_event(struct out *o, const struct edge_report_event *ev)
+{
+	size_t k;
+
+	put(o, "{");
+	for (k = 0; k < N_ELEMS(event_members); k++)
+		if (has_member(&event_members[k], ev))
+			put_member(o, &event_members[k], ev, k == 0);
+	put(o, "}");
+}
+
+static void put_report_head(struct out *o, uint32_t epoch)
+{
+	put(o, "{");
+	put_key(o, "proto", 1);
+	put_uint(o, EDGE_PROTO_VERSION);
+	put_key(o, "epoch", 0);
+	put_uint(o, epoch);
+	put_key(o, "events", 0);
+	put(o, "[");
+}
+
+#define REPORT_TAIL "]}"
+
+int edge_msg_encode_report(char *buf, size_t cap, uint32_t epoch,
+			   const struct edge_report_event *events, size_t n)
+{
+	struct out o = { buf, cap, 0 };
+	size_t i;
+
+	if (!events || n == 0 || n > EDGE_REPORT_MAX_EVENTS || (!buf && cap))
+		return -EINVAL;
+	for (i = 0; i < n; i++)
+		if (!edge_report_event_valid(&events[i]) ||
+		    (i > 0 && events[i].seq <= events[i - 1].seq))
+			return -EINVAL;
+	if (!buf)
+		return -ENOSPC;
+
+	put_report_head(&o, epoch);
+	for (i = 0; i < n; i++) {
+		if (i)
+			put(&o, ",");
+		put_event(&o, &events[i]);
+	}
+	put(&o, REPORT_TAIL);
+	return finish(&o);
+}
+
+size_t edge_msg_report_fit(uint32_t epoch, const struct edge_report_event *events,
+			   size_t n, size_t cap)
+{
+	struct out o = { NULL, 0, 0 };
+	size_t i, tail = sizeof REPORT_TAIL - 1;
+
+	if (!events)
+		return 0;
+	if (n > EDGE_REPORT_MAX_EVENTS)
+		n = EDGE_REPORT_MAX_EVENTS;
+	put_report_head(&o, epoch);
+	for (i = 0; i < n; i++) {
+		if (!edge_report_event_valid(&events[i]) ||
+		    (i > 0 && events[i].seq <= events[i - 1].seq))
+			break;
+		if (i)
+			put(&o, ",");
+		put_event(&o, &events[i]);
+		/* The text plus its tail and NUL must fit in cap. */
+		if (o.len + tail >= cap)
+			break;
+	}
+	return i;
+}
+
+int edge_msg_encode_ack(char *buf, size_t cap, const struct edge_msg_ack *ack)
+{
+	static const char hex[] = "0123456789abcdef";
+	struct out o = { buf, cap, 0 };
+	char sack[EDGE_ACK_SACK_HEX];
+	int i;
+
+	if (!ack || !sack_fits(ack->acked, ack->sack))
+		return -EINVAL;
+	if (!buf)
+		return -ENOSPC;
+	for (i = 0; i < EDGE_ACK_SACK_HEX; i++)
+		sack[i] = hex[ack->sack >> (4 * (EDGE_ACK_SACK_HEX - 1 - i)) & 0xf];
+
+	put(&o, "{");
+	put_key(&o, "proto", 1);
+	put_uint(&o, EDGE_PROTO_VERSION);
+	put_key(&o, "epoch", 0);
+	put_uint(&o, ack->epoch);
+	put_key(&o, "acked", 0);
+	put_uint(&o, ack->acked);
+	put_key(&o, "sack", 0);
+	put(&o, "\"");
+	put_n(&o, sack, sizeof sack);
+	put(&o, "\"}");
+	return finish(&o);
+}
