@@ -22,6 +22,8 @@ packages=(
   systemd-container debootstrap
   # the aarch64 cross build of the INT8 engine, run under qemu
   gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user
+  # the device SDK built for a Cortex-M4 with newlib nano (scripts/sdk-size.sh)
+  gcc-arm-none-eabi libnewlib-arm-none-eabi
 )
 
 missing=()
