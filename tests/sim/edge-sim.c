@@ -13,12 +13,15 @@
  *   sim: malformed node=ID kind=K expect=REASON
  *   sim: cmd-ok LINE | sim: cmd-error LINE: why
  *   sim: stats ... / sim: summary ...   (same fields)
+ *   sim: bad-ack node=ID reason=R field=F
  *
  * Every node follows proto/node-protocol.md §2: CONNECT with its will,
  * SUBSCRIBE registered, the one `online` status of the connection (boot
  * after power-up, reconnect later), then hello, retried on the §2.1 step 5
  * schedule (also after a refusal the spec says to retry); heartbeats once
- * accepted; full-jitter reconnect backoff. */
+ * accepted; full-jitter reconnect backoff. With --anomaly-rate, nodes
+ * detect anomalies and send them through the device SDK's report queue
+ * (§5.5-5.7): batches on report, acks applied, retransmission. */
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
@@ -39,6 +42,7 @@
 #include "sim_msgs.h"
 #include "sim_nofile.h"
 #include "sim_pacer.h"
+#include "sim_reports.h"
 #include "sim_select.h"
 
 #define SIM_MAX_NODES 10000
@@ -81,6 +85,9 @@ struct node {
 	bool said_connack;    /* its first refused CONNACK was printed */
 	bool said_connfail;   /* its first failed connect was printed */
 	bool connack_refused; /* this connect ended in a refused CONNACK */
+	struct sim_reports *rep; /* --anomaly-rate: its report queue, else NULL */
+	uv_timer_t rep_timer;    /* next detection or (re)transmission */
+	char topic_ack[EDGE_TOPIC_MAX_LEN + 1];
 };
 
 struct sim_opts {
@@ -107,6 +114,8 @@ struct sim_opts {
 	const char *bundle_dir;     /* DIR/<id>.json: what `edgectl nodes provision` gives */
 	bool host_set;              /* --host given (else a bundle's may be used) */
 	bool verbose;
+	double anomaly_rate;        /* events per node per second; 0: none */
+	unsigned report_slots;      /* report queue slots per node */
 };
 
 struct sim_counts {
@@ -116,6 +125,7 @@ struct sim_counts {
 	unsigned long registered_acks, refusals, heartbeats, malformed, hellos;
 	unsigned long lost, reconnects, kills, disconnects;
 	unsigned long err_connect, err_connack, err_publish, err_reply;
+	unsigned long acks, err_ack;
 };
 
 struct sim {
@@ -182,16 +192,44 @@ static void print_counts(struct sim *s, const char *what)
 	const struct sim_counts *c = &s->c;
 	unsigned long errors = c->err_connect + c->err_connack + c->err_publish +
 			       c->err_reply;
+	/* The report queues' counters, summed over the fleet. */
+	unsigned long ev_pushed = 0, ev_sent = 0, ev_resent = 0, reports = 0,
+		      ev_acked = 0, ev_dropped = 0, foreign = 0, ev_held = 0,
+		      ev_lost_reboot = 0, ev_found_lost = 0;
+	for (unsigned i = 0; i < s->o.count; i++) {
+		const struct sim_reports *r = s->nodes[i].rep;
+		if (!r)
+			continue;
+		const struct edge_report_queue_stats *q = edge_report_queue_stats(&r->q);
+		const struct edge_report_queue_stats *e = &r->earlier;
+		ev_pushed += q->pushed + e->pushed;
+		ev_sent += q->sent + e->sent;
+		ev_resent += q->resent + e->resent;
+		reports += q->batches + e->batches;
+		ev_acked += q->acked + e->acked;
+		ev_dropped += q->dropped + e->dropped;
+		foreign += q->foreign_acks + e->foreign_acks;
+		ev_found_lost += q->lost + e->lost;
+		ev_held += edge_report_queue_count(&r->q);
+		ev_lost_reboot += r->lost_at_reboot;
+	}
+	errors += c->err_ack;
 	say("%s nodes=%u connected=%u registered=%u refused=%u "
 	    "registered_acks=%lu refusals=%lu hellos=%lu heartbeats=%lu "
 	    "malformed=%lu lost=%lu reconnects=%lu killed=%lu disconnected=%lu "
 	    "errors=%lu err_connect=%lu err_connack=%lu err_publish=%lu "
-	    "err_reply=%lu seconds=%.3f poll_wakeups=%lu",
+	    "err_reply=%lu seconds=%.3f poll_wakeups=%lu "
+	    "events=%lu events_sent=%lu events_resent=%lu reports=%lu acks=%lu "
+	    "events_acked=%lu events_dropped=%lu events_held=%lu "
+	    "events_lost_reboot=%lu events_found_lost=%lu foreign_acks=%lu "
+	    "err_ack=%lu",
 	    what, s->o.count, c->connected_now, c->registered_now, c->refused_now,
 	    c->registered_acks, c->refusals, c->hellos, c->heartbeats,
 	    c->malformed, c->lost, c->reconnects, c->kills, c->disconnects, errors,
 	    c->err_connect, c->err_connack, c->err_publish, c->err_reply,
-	    elapsed_s(s), sim_conn_poll_wakeups());
+	    elapsed_s(s), sim_conn_poll_wakeups(),
+	    ev_pushed, ev_sent, ev_resent, reports, c->acks, ev_acked, ev_dropped,
+	    ev_held, ev_lost_reboot, ev_found_lost, foreign, c->err_ack);
 }
 
 static void check_milestones(struct sim *s)
@@ -292,10 +330,68 @@ static void send_heartbeat(struct node *nd)
 {
 	char buf[SIM_PAYLOAD_CAP];
 	uint64_t up = (uv_now(nd->sim->loop) - nd->boot_ms) / 1000;
-	int n = sim_msgs_encode_heartbeat(buf, sizeof(buf), nd->hb_seq++, up,
+	int n = nd->rep ?
+		sim_msgs_encode_heartbeat_reports(buf, sizeof(buf), nd->hb_seq++, up,
+			nd->reconnects, nd->rep->detected_since_boot,
+			edge_report_queue_stats(&nd->rep->q)->dropped) :
+		sim_msgs_encode_heartbeat(buf, sizeof(buf), nd->hb_seq++, up,
 					  nd->reconnects);
 	if (publish(nd, EDGE_TOPIC_HEARTBEAT, buf, n, 0, false) == 0)
 		nd->sim->c.heartbeats++;
+}
+
+/* ---- anomaly reports (--anomaly-rate) */
+
+/* Detect what is due, send what the queue says is due (registered only:
+ * reports before an accepted hello would be dropped), and sleep until the
+ * next of either. */
+static void on_rep_timer(uv_timer_t *t)
+{
+	struct node *nd = t->data;
+	struct sim *s = nd->sim;
+	uint64_t now = uv_now(s->loop), next;
+	bool online = nd->st == N_REGISTERED;
+	char buf[SIM_PAYLOAD_CAP];
+	size_t len;
+
+	if (s->stopping)
+		return;
+	(void)sim_reports_detect(nd->rep, now);
+	while (online && edge_report_queue_next_batch(&nd->rep->q, now, buf,
+						      sizeof(buf), &len) > 0) {
+		if (publish(nd, EDGE_TOPIC_REPORT, buf, (int)len, 1, false) != 0)
+			break; /* the queue retransmits it later */
+	}
+	next = sim_reports_next_wakeup(nd->rep, online);
+	uv_timer_start(&nd->rep_timer, on_rep_timer, next > now ? next - now : 1, 0);
+}
+
+/* Registered on a (new) connection: what was in flight is likely lost, so
+ * everything unacked goes again now (§5.7). */
+static void reports_online(struct node *nd)
+{
+	if (!nd->rep)
+		return;
+	edge_report_queue_retry_now(&nd->rep->q);
+	uv_timer_start(&nd->rep_timer, on_rep_timer, 0, 0);
+}
+
+static void on_ack(struct node *nd, const struct mosquitto_message *msg)
+{
+	struct sim *s = nd->sim;
+	struct edge_msg_ack a;
+	struct edge_msg_error err;
+
+	if (msg->payloadlen == 0 || !nd->rep)
+		return; /* the gateway clearing the topic */
+	if (edge_msg_parse_ack(msg->payload, (size_t)msg->payloadlen, &a, &err) != 0) {
+		s->c.err_ack++;
+		say("bad-ack node=%s reason=%s field=%s", nd->id,
+		    edge_msg_reject_name(err.reason), err.field);
+		return;
+	}
+	s->c.acks++;
+	(void)edge_report_queue_apply_ack(&nd->rep->q, &a);
 }
 
 static void send_malformed(struct node *nd, const struct sim_malformed_kind *only)
@@ -461,6 +557,8 @@ static void on_connected(struct sim_conn *conn, int reason)
 	 * connection's one online status, then hello. */
 	if (sim_conn_subscribe(conn, nd->topic_registered, 1) != 0)
 		s->c.err_publish++;
+	if (nd->rep && sim_conn_subscribe(conn, nd->topic_ack, 1) != 0)
+		s->c.err_publish++;
 	send_status(nd, EDGE_MSG_STATE_ONLINE,
 		    nd->reconnects ? EDGE_MSG_STATUS_RECONNECT : EDGE_MSG_STATUS_BOOT);
 	send_hello(nd);
@@ -561,6 +659,7 @@ static void on_registered(struct node *nd, const struct mosquitto_message *msg)
 		}
 	}
 	set_state(nd, N_REGISTERED);
+	reports_online(nd);
 	nd->heartbeat_s = r.heartbeat_s ? r.heartbeat_s : s->o.heartbeat_s;
 	if (!nd->silent)
 		start_heartbeats(nd);
@@ -588,6 +687,8 @@ static void on_message(struct sim_conn *conn, const struct mosquitto_message *ms
 	struct node *nd = sim_conn_userdata(conn);
 	if (strcmp(msg->topic, nd->topic_registered) == 0)
 		on_registered(nd, msg);
+	else if (nd->rep && strcmp(msg->topic, nd->topic_ack) == 0)
+		on_ack(nd, msg);
 }
 
 static const struct sim_conn_handlers node_handlers = {
@@ -770,6 +871,8 @@ static int control_command(struct sim *s, char *line, char *why, size_t whylen)
 			nd->reconnects = 0;
 			nd->hb_seq = 0;
 			nd->backoff_exp = 0;
+			if (nd->rep) /* RAM gone: held events lost, new epoch */
+				sim_reports_reboot(nd->rep, uv_now(s->loop));
 			queue_connect(nd);
 		} else if (strcmp(cmd, "drop") == 0) {
 			/* the connection is lost (will fired); the node reconnects
@@ -899,6 +1002,7 @@ static void stop_sim(struct sim *s)
 			continue;
 		uv_timer_stop(&nd->hb_timer);
 		uv_timer_stop(&nd->act_timer);
+		uv_timer_stop(&nd->rep_timer);
 		if (s->o.exit_crash)
 			crash(nd);
 		else if (sim_conn_has_socket(nd->conn))
@@ -967,6 +1071,11 @@ static void usage(FILE *f)
 "                         password, TLS with the bundle's CA, client\n"
 "                         certificate; --host/--port default to the first\n"
 "                         node's broker, --cafile overrides the bundles' CA\n"
+"  --anomaly-rate R       each node detects R anomalies per second (mean,\n"
+"                         jittered; 0 = none, the default) and sends them\n"
+"                         as reports through the device SDK's queue\n"
+"  --report-slots N       report queue slots per node, 1..65536 (64; about\n"
+"                         300 bytes each)\n"
 "  --verbose              print per-node errors\n"
 "NODES: all | none | 3 | 1,4-9 | 12.5%% (deterministic fraction)\n"
 "\n"
@@ -1030,6 +1139,7 @@ static int parse_opts(int argc, char **argv, struct sim_opts *o)
 		O_SILENT, O_CRASH, O_CRASH_AFTER, O_DISC, O_DISC_AFTER, O_FLAP,
 		O_FLAP_EVERY, O_MALFORMED, O_MALFORMED_NODES, O_LIST, O_EXIT_CRASH,
 		O_VERBOSE, O_HELP, O_CREDENTIALS, O_CAFILE, O_CERT_DIR, O_BUNDLE_DIR,
+		O_ANOMALY_RATE, O_REPORT_SLOTS,
 	};
 	static const struct option longopts[] = {
 		{"host", required_argument, NULL, O_HOST},
@@ -1060,6 +1170,8 @@ static int parse_opts(int argc, char **argv, struct sim_opts *o)
 		{"cafile", required_argument, NULL, O_CAFILE},
 		{"cert-dir", required_argument, NULL, O_CERT_DIR},
 		{"bundle-dir", required_argument, NULL, O_BUNDLE_DIR},
+		{"anomaly-rate", required_argument, NULL, O_ANOMALY_RATE},
+		{"report-slots", required_argument, NULL, O_REPORT_SLOTS},
 		{"help", no_argument, NULL, O_HELP},
 		{0},
 	};
@@ -1103,6 +1215,8 @@ static int parse_opts(int argc, char **argv, struct sim_opts *o)
 		case O_CAFILE: o->cafile = optarg; break;
 		case O_CERT_DIR: o->cert_dir = optarg; break;
 		case O_BUNDLE_DIR: o->bundle_dir = optarg; break;
+		case O_ANOMALY_RATE: rc = opt_double("anomaly-rate", optarg, 0, 1000, &o->anomaly_rate); break;
+		case O_REPORT_SLOTS: rc = opt_uint("report-slots", optarg, 1, 65536, &o->report_slots); break;
 		case O_HELP: usage(stdout); exit(0);
 		default: return -EINVAL;
 		}
@@ -1201,8 +1315,10 @@ static int setup_node_conn(struct sim *s, struct node *nd)
 	}
 	uv_timer_init(s->loop, &nd->hb_timer);
 	uv_timer_init(s->loop, &nd->act_timer);
+	uv_timer_init(s->loop, &nd->rep_timer);
 	nd->hb_timer.data = nd;
 	nd->act_timer.data = nd;
+	nd->rep_timer.data = nd;
 	return 0;
 }
 
@@ -1351,6 +1467,19 @@ static int setup_nodes(struct sim *s)
 		nd->flap = sim_select_has(&s->o.sel_flap, i);
 		nd->malformed = s->o.malformed_kind &&
 				sim_select_has(&s->o.sel_malformed, i);
+		if (s->o.anomaly_rate > 0) {
+			/* Detection runs from power-up, connected or not. */
+			nd->rep = malloc(sizeof(*nd->rep));
+			if (!nd->rep ||
+			    sim_reports_init(nd->rep, s->o.report_slots,
+					     s->o.anomaly_rate,
+					     (uint32_t)rand() ^ (i * 2654435761u),
+					     uv_now(s->loop)) != 0)
+				return -ENOMEM;
+			if (sim_msgs_topic(nd->topic_ack, sizeof(nd->topic_ack),
+					   nd->id, EDGE_TOPIC_ACK) < 0)
+				return -EINVAL;
+		}
 		int rc = setup_node_conn(s, nd);
 		if (rc)
 			return rc;
@@ -1390,6 +1519,7 @@ int main(int argc, char **argv)
 			.crash_after_s = 2,
 			.disconnect_after_s = 2,
 			.flap_every_s = 5,
+			.report_slots = 64,
 		},
 	};
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -1461,8 +1591,13 @@ int main(int argc, char **argv)
 	uv_walk(s.loop, close_walk, NULL);
 	uv_run(s.loop, UV_RUN_DEFAULT);
 	uv_loop_close(s.loop);
-	for (unsigned i = 0; i < s.o.count; i++)
+	for (unsigned i = 0; i < s.o.count; i++) {
 		free(s.nodes[i].twin);
+		if (s.nodes[i].rep) {
+			sim_reports_free(s.nodes[i].rep);
+			free(s.nodes[i].rep);
+		}
+	}
 	free(s.nodes);
 	free(s.credentials_text);
 	free_bundles(&s);

@@ -47,22 +47,40 @@ int sim_msgs_encode_status(char *buf, size_t cap, enum edge_msg_state state,
 	return edge_msg_encode_status(buf, cap, &s);
 }
 
+static void fill_heartbeat(struct edge_msg_heartbeat *h, uint32_t seq,
+			   uint64_t uptime_s, uint32_t reconnects)
+{
+	memset(h, 0, sizeof(*h));
+	h->proto = EDGE_PROTO_VERSION;
+	h->seq = seq;
+	h->uptime_s = uptime_s;
+	h->inferences = uptime_s * 4; /* a 4 Hz sensing loop */
+	h->anomalies = uptime_s / 600;
+	h->mqtt_reconnects = reconnects;
+	h->free_heap_bytes = 48 * 1024;
+	h->has_min_free_heap = 1;
+	h->min_free_heap_bytes = 40 * 1024;
+	h->has_rssi = 1;
+	h->rssi_dbm = -61;
+}
+
 int sim_msgs_encode_heartbeat(char *buf, size_t cap, uint32_t seq,
 			      uint64_t uptime_s, uint32_t reconnects)
 {
 	struct edge_msg_heartbeat hb;
-	memset(&hb, 0, sizeof(hb));
-	hb.proto = EDGE_PROTO_VERSION;
-	hb.seq = seq;
-	hb.uptime_s = uptime_s;
-	hb.inferences = uptime_s * 4; /* a 4 Hz sensing loop */
-	hb.anomalies = uptime_s / 600;
-	hb.mqtt_reconnects = reconnects;
-	hb.free_heap_bytes = 48 * 1024;
-	hb.has_min_free_heap = 1;
-	hb.min_free_heap_bytes = 40 * 1024;
-	hb.has_rssi = 1;
-	hb.rssi_dbm = -61;
+	fill_heartbeat(&hb, seq, uptime_s, reconnects);
+	return edge_msg_encode_heartbeat(buf, cap, &hb);
+}
+
+int sim_msgs_encode_heartbeat_reports(char *buf, size_t cap, uint32_t seq,
+				      uint64_t uptime_s, uint32_t reconnects,
+				      uint64_t anomalies, uint64_t reports_dropped)
+{
+	struct edge_msg_heartbeat hb;
+	fill_heartbeat(&hb, seq, uptime_s, reconnects);
+	hb.anomalies = anomalies;
+	hb.has_reports_dropped = 1;
+	hb.reports_dropped = reports_dropped;
 	return edge_msg_encode_heartbeat(buf, cap, &hb);
 }
 

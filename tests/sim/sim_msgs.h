@@ -16,6 +16,11 @@ int sim_msgs_encode_status(char *buf, size_t cap, enum edge_msg_state state,
 			   enum edge_msg_status_reason reason);
 int sim_msgs_encode_heartbeat(char *buf, size_t cap, uint32_t seq,
 			      uint64_t uptime_s, uint32_t reconnects);
+/* The same for a node that reports anomalies: its count of them and its
+ * report queue's dropped count. */
+int sim_msgs_encode_heartbeat_reports(char *buf, size_t cap, uint32_t seq,
+				      uint64_t uptime_s, uint32_t reconnects,
+				      uint64_t anomalies, uint64_t reports_dropped);
 
 /* Topic of type for id into buf; returns the length or a negative errno. */
 int sim_msgs_topic(char *buf, size_t cap, const char *id,
