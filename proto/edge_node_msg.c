@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "edge_json.h"
+#include "edge_msg_internal.h"
 
 /* ------------------------------------------------------- character sets */
 
@@ -17,19 +18,13 @@ enum charset {
 	CS_DETAIL,  /* printable ASCII, may be empty */
 };
 
-static int is_alnum(char c)
-{
-	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-	       (c >= '0' && c <= '9');
-}
-
 static int in_charset(char c, enum charset cs)
 {
 	switch (cs) {
 	case CS_VERSION:
-		return is_alnum(c) || c == '.' || c == '_' || c == '+' || c == '-';
+		return edge_msg_version_char(c);
 	case CS_TOKEN:
-		return is_alnum(c) || c == '.' || c == '_' || c == '-';
+		return edge_msg_name_char(c);
 	case CS_OP:
 		return (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
 	case CS_LOWER:
@@ -65,16 +60,6 @@ static enum edge_msg_reject check_text(const char *s, size_t cap, enum charset c
 	return EDGE_MSG_OK;
 }
 
-static int check_sha256(const char *s)
-{
-	size_t i;
-
-	for (i = 0; i < EDGE_MSG_SHA256_HEX; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
-			return 0;
-	return s[EDGE_MSG_SHA256_HEX] == '\0';
-}
-
 /* ------------------------------------------------------ enum name tables */
 
 static const char *const state_names[] = {
@@ -104,25 +89,23 @@ static const char *const refusal_names[] = {
 	[EDGE_MSG_REFUSE_OTHER] = "other",
 };
 
-#define N_ELEMS(a) (sizeof(a) / sizeof((a)[0]))
-
 const char *edge_msg_state_name(enum edge_msg_state s)
 {
-	if ((unsigned)s >= N_ELEMS(state_names) || !state_names[s])
+	if ((unsigned)s >= EDGE_N_ELEMS(state_names) || !state_names[s])
 		return "unknown";
 	return state_names[s];
 }
 
 const char *edge_msg_status_reason_name(enum edge_msg_status_reason r)
 {
-	if ((unsigned)r >= N_ELEMS(status_reason_names))
+	if ((unsigned)r >= EDGE_N_ELEMS(status_reason_names))
 		return "unknown";
 	return r == EDGE_MSG_STATUS_NONE ? "none" : status_reason_names[r];
 }
 
 const char *edge_msg_refusal_name(enum edge_msg_refusal r)
 {
-	if ((unsigned)r >= N_ELEMS(refusal_names))
+	if ((unsigned)r >= EDGE_N_ELEMS(refusal_names))
 		return "unknown";
 	return r == EDGE_MSG_REFUSE_NONE ? "none" : refusal_names[r];
 }
@@ -141,142 +124,45 @@ static int lookup_name(const char *const *names, size_t n, const char *text,
 
 /* --------------------------------------------------------- parse context */
 
-struct ctx {
-	struct edge_json_doc doc;
-	struct edge_msg_error *err;
-};
-
-static void set_field(struct edge_msg_error *err, const char *a, const char *b,
-		      long index)
+/* Field path of the node messages: parent "." key, or parent (else key)
+ * "[" index "]" when index >= 0. */
+static struct edge_msg_path node_path(const char *parent, const char *key,
+				      long index)
 {
-	size_t cap = sizeof err->field, n = 0;
-	char digits[24];
-	size_t nd = 0;
+	struct edge_msg_path p = { NULL, -1, NULL, -1 };
 
-	err->field[0] = '\0';
-	while (a && *a && n + 1 < cap)
-		err->field[n++] = *a++;
-	if (b) {
-		if (n + 1 < cap)
-			err->field[n++] = '.';
-		while (*b && n + 1 < cap)
-			err->field[n++] = *b++;
+	if (parent && key) {
+		p.key = parent;
+		p.key2 = key;
+	} else {
+		p.key = parent ? parent : key;
+		p.index = index;
 	}
-	if (index >= 0) {
-		do {
-			digits[nd++] = (char)('0' + index % 10);
-			index /= 10;
-		} while (index && nd < sizeof digits);
-		if (n + 1 < cap)
-			err->field[n++] = '[';
-		while (nd && n + 1 < cap)
-			err->field[n++] = digits[--nd];
-		if (n + 1 < cap)
-			err->field[n++] = ']';
-	}
-	err->field[n] = '\0';
+	return p;
 }
 
-/* Record a rejection. Field path: parent "." key, or parent "[" index "]"
- * when index >= 0; tok locates the offset (-1: none). */
-static int reject_at(struct ctx *c, enum edge_msg_reject reason,
+/* Record a rejection; tok locates the offset (-1: none). */
+static int reject_at(struct edge_msg_ctx *c, enum edge_msg_reject reason,
 		     const char *parent, const char *key, long index, int tok)
 {
-	if (c->err) {
-		c->err->reason = reason;
-		if (parent && key)
-			set_field(c->err, parent, key, -1);
-		else
-			set_field(c->err, parent ? parent : key, NULL, index);
-		c->err->offset = 0;
-		if (tok >= 0 && (unsigned)tok < c->doc.ntoks)
-			c->err->offset = c->doc.toks[tok].start;
-	}
-	return -EPROTO;
-}
+	struct edge_msg_path p = node_path(parent, key, index);
 
-static int reject_msg(struct edge_msg_error *err, enum edge_msg_reject reason,
-		      const char *field, size_t offset)
-{
-	if (err) {
-		err->reason = reason;
-		set_field(err, field, NULL, -1);
-		err->offset = offset;
-	}
-	return -EPROTO;
-}
-
-static enum edge_msg_reject json_reason(enum edge_json_error_code code)
-{
-	switch (code) {
-	case EDGE_JSON_E_UTF8: return EDGE_MSG_BAD_UTF8;
-	case EDGE_JSON_E_ESCAPE: return EDGE_MSG_BAD_ESCAPE;
-	case EDGE_JSON_E_NUMBER: return EDGE_MSG_BAD_NUMBER;
-	case EDGE_JSON_E_CONTROL: return EDGE_MSG_CONTROL_CHAR;
-	case EDGE_JSON_E_TRAILING: return EDGE_MSG_TRAILING_DATA;
-	case EDGE_JSON_E_DEPTH: return EDGE_MSG_TOO_DEEP;
-	case EDGE_JSON_E_TOKENS: return EDGE_MSG_TOO_MANY_TOKENS;
-	case EDGE_JSON_E_DUPKEY: return EDGE_MSG_DUPLICATE_KEY;
-	case EDGE_JSON_E_EMPTY: return EDGE_MSG_EMPTY;
-	case EDGE_JSON_E_TOO_LARGE: return EDGE_MSG_TOO_LARGE;
-	case EDGE_JSON_E_NONE:
-	case EDGE_JSON_E_SYNTAX:
-		break;
-	}
-	return EDGE_MSG_BAD_JSON;
+	return edge_msg_reject_path(c, reason, &p, tok);
 }
 
 /* A number token holding an integer, else the rejection for its field. */
-static int check_integer(struct ctx *c, int t, const char *parent,
+static int check_integer(struct edge_msg_ctx *c, int t, const char *parent,
 			 const char *key)
 {
-	if (edge_json_type_of(&c->doc, t) != EDGE_JSON_NUMBER)
-		return reject_at(c, EDGE_MSG_WRONG_TYPE, parent, key, -1, t);
-	if (!edge_json_is_integer(&c->doc, t))
-		return reject_at(c, EDGE_MSG_NOT_INTEGER, parent, key, -1, t);
-	return 0;
-}
+	struct edge_msg_path p = node_path(parent, key, -1);
 
-/* Parse the payload into c->doc and check the common envelope: an object
- * whose "proto" is 1 (checked first, so a newer message reports
- * unsupported_version rather than whatever else changed). */
-static int open_message(struct ctx *c, const char *buf, size_t len,
-			struct edge_json_tok *toks, unsigned ntoks)
-{
-	struct edge_json_error jerr;
-	uint64_t proto;
-	int t;
-
-	if (c->err) {
-		c->err->reason = EDGE_MSG_OK;
-		c->err->field[0] = '\0';
-		c->err->offset = 0;
-	}
-	if (len == 0 || !buf)
-		return reject_msg(c->err, EDGE_MSG_EMPTY, "", 0);
-	if (len > EDGE_MSG_MAX_PAYLOAD)
-		return reject_msg(c->err, EDGE_MSG_TOO_LARGE, "", EDGE_MSG_MAX_PAYLOAD);
-	if (edge_json_parse(buf, len, toks, ntoks, EDGE_MSG_MAX_DEPTH, &c->doc,
-			    &jerr) < 0)
-		return reject_msg(c->err, json_reason(jerr.code), "", jerr.offset);
-	if (edge_json_type_of(&c->doc, 0) != EDGE_JSON_OBJECT)
-		return reject_at(c, EDGE_MSG_NOT_OBJECT, "", NULL, -1, 0);
-
-	t = edge_json_obj_get(&c->doc, 0, "proto");
-	if (t < 0)
-		return reject_at(c, EDGE_MSG_MISSING_FIELD, "proto", NULL, -1, -1);
-	if (check_integer(c, t, "proto", NULL) < 0)
-		return -EPROTO;
-	if (edge_json_get_uint(&c->doc, t, UINT64_MAX, &proto) < 0 ||
-	    proto != EDGE_PROTO_VERSION)
-		return reject_at(c, EDGE_MSG_UNSUPPORTED_VERSION, "proto", NULL, -1, t);
-	return 0;
+	return edge_msg_check_integer(c, t, &p);
 }
 
 /* Token of obj.key: >= 0 found, -ENOENT absent (and not required), or
  * -EPROTO (missing but required). parent names obj in error paths. */
-static int field(struct ctx *c, int obj, const char *parent, const char *key,
-		 int required)
+static int field(struct edge_msg_ctx *c, int obj, const char *parent,
+		 const char *key, int required)
 {
 	int t = edge_json_obj_get(&c->doc, obj, key);
 
@@ -287,21 +173,16 @@ static int field(struct ctx *c, int obj, const char *parent, const char *key,
 	return -ENOENT;
 }
 
-static int read_uint(struct ctx *c, int t, const char *parent, const char *key,
-		     uint64_t min, uint64_t max, uint64_t *out)
+static int read_uint(struct edge_msg_ctx *c, int t, const char *parent,
+		     const char *key, uint64_t min, uint64_t max, uint64_t *out)
 {
-	uint64_t v;
+	struct edge_msg_path p = node_path(parent, key, -1);
 
-	if (check_integer(c, t, parent, key) < 0)
-		return -EPROTO;
-	if (edge_json_get_uint(&c->doc, t, max, &v) < 0 || v < min)
-		return reject_at(c, EDGE_MSG_OUT_OF_RANGE, parent, key, -1, t);
-	*out = v;
-	return 0;
+	return edge_msg_read_uint(c, t, &p, min, max, out);
 }
 
-static int get_uint(struct ctx *c, int obj, const char *parent, const char *key,
-		    uint64_t min, uint64_t max, uint64_t *out)
+static int get_uint(struct edge_msg_ctx *c, int obj, const char *parent,
+		    const char *key, uint64_t min, uint64_t max, uint64_t *out)
 {
 	int t = field(c, obj, parent, key, 1);
 
@@ -312,27 +193,24 @@ static int get_uint(struct ctx *c, int obj, const char *parent, const char *key,
 
 
 /* String token t into out[cap] with charset cs; index >= 0 for arrays. */
-static int read_text(struct ctx *c, int t, const char *parent, const char *key,
-		     long index, char *out, size_t cap, enum charset cs)
+static int read_text(struct edge_msg_ctx *c, int t, const char *parent,
+		     const char *key, long index, char *out, size_t cap,
+		     enum charset cs)
 {
+	struct edge_msg_path p = node_path(parent, key, index);
 	enum edge_msg_reject r;
-	int rc;
 
-	if (edge_json_type_of(&c->doc, t) != EDGE_JSON_STRING)
-		return reject_at(c, EDGE_MSG_WRONG_TYPE, parent, key, index, t);
-	rc = edge_json_get_str(&c->doc, t, out, cap, NULL);
-	if (rc == -ENOSPC)
-		return reject_at(c, EDGE_MSG_STRING_TOO_LONG, parent, key, index, t);
-	if (rc < 0)
-		return reject_at(c, EDGE_MSG_BAD_STRING, parent, key, index, t);
+	if (edge_msg_read_string(c, t, &p, out, cap, NULL) < 0)
+		return -EPROTO;
 	r = check_text(out, cap, cs);
 	if (r != EDGE_MSG_OK)
-		return reject_at(c, r, parent, key, index, t);
+		return edge_msg_reject_path(c, r, &p, t);
 	return 0;
 }
 
-static int get_text(struct ctx *c, int obj, const char *parent, const char *key,
-		    int required, char *out, size_t cap, enum charset cs)
+static int get_text(struct edge_msg_ctx *c, int obj, const char *parent,
+		    const char *key, int required, char *out, size_t cap,
+		    enum charset cs)
 {
 	int t = field(c, obj, parent, key, required);
 
@@ -342,8 +220,8 @@ static int get_text(struct ctx *c, int obj, const char *parent, const char *key,
 	return read_text(c, t, parent, key, -1, out, cap, cs);
 }
 
-static int get_object(struct ctx *c, int obj, const char *key, int required,
-		      int allow_null)
+static int get_object(struct edge_msg_ctx *c, int obj, const char *key,
+		      int required, int allow_null)
 {
 	int t = field(c, obj, NULL, key, required);
 
@@ -398,8 +276,8 @@ static void set_uint_member(const struct uint_field *f, void *msg, uint64_t v)
 		memcpy(p, &v32, sizeof v32);
 }
 
-static int parse_uints(struct ctx *c, const struct uint_field *f, size_t n,
-		       void *msg)
+static int parse_uints(struct edge_msg_ctx *c, const struct uint_field *f,
+		       size_t n, void *msg)
 {
 	uint64_t v;
 	size_t i;
@@ -444,7 +322,7 @@ struct text_field {
 	enum charset cs;
 };
 
-static int parse_texts(struct ctx *c, int obj, const char *parent,
+static int parse_texts(struct edge_msg_ctx *c, int obj, const char *parent,
 		       const struct text_field *f, size_t n, void *msg)
 {
 	size_t i;
@@ -521,23 +399,28 @@ static const struct uint_field registered_timing[] = {
 
 /* ------------------------------------------------------- message frame */
 
-typedef int (*body_parser)(struct ctx *c, void *msg);
-
-/* Shared by every parser: clear the message, check the envelope, then let
- * body read the fields. proto points into msg. */
+/* edge_msg_parse, then the version into msg's proto (only 1 parses). */
 static int parse_message(const char *buf, size_t len,
 			 struct edge_msg_error *err, void *msg, size_t size,
-			 uint32_t *proto, body_parser body)
+			 uint32_t *proto, edge_msg_body_fn body,
+			 struct edge_json_tok *toks, unsigned ntoks)
 {
-	struct edge_json_tok toks[EDGE_MSG_MAX_TOKENS];
-	struct ctx c;
-
-	c.err = err;
-	memset(msg, 0, size);
-	if (open_message(&c, buf, len, toks, EDGE_MSG_MAX_TOKENS) < 0)
+	if (edge_msg_parse(buf, len, err, msg, size, toks, ntoks,
+			   EDGE_MSG_MAX_DEPTH, body) < 0)
 		return -EPROTO;
 	*proto = EDGE_PROTO_VERSION;
-	return body(&c, msg) < 0 ? -EPROTO : 0;
+	return 0;
+}
+
+/* hello, status and heartbeat: the general token limit. */
+static int parse_node_message(const char *buf, size_t len,
+			      struct edge_msg_error *err, void *msg,
+			      size_t size, uint32_t *proto, edge_msg_body_fn body)
+{
+	struct edge_json_tok toks[EDGE_MSG_MAX_TOKENS];
+
+	return parse_message(buf, len, err, msg, size, proto, body, toks,
+			     EDGE_MSG_MAX_TOKENS);
 }
 
 /* Every encoded message opens with the version. */
@@ -558,7 +441,7 @@ static int end_message(struct edge_json_writer *w)
 
 /* ------------------------------------------------------------------ hello */
 
-static int parse_hello_fields(struct ctx *c, void *msg)
+static int parse_hello_fields(struct edge_msg_ctx *c, void *msg)
 {
 	struct edge_msg_hello *m = msg;
 	int t, e;
@@ -580,7 +463,7 @@ static int parse_hello_fields(struct ctx *c, void *msg)
 
 	t = get_object(c, 0, "runtime", 1, 0);
 	if (t < 0 || parse_texts(c, t, "runtime", hello_runtime,
-				 N_ELEMS(hello_runtime), m) < 0)
+				 EDGE_N_ELEMS(hello_runtime), m) < 0)
 		return -EPROTO;
 
 	t = field(c, 0, NULL, "ops", 1);
@@ -598,7 +481,7 @@ static int parse_hello_fields(struct ctx *c, void *msg)
 		m->n_ops++;
 	}
 
-	if (parse_uints(c, hello_sizes, N_ELEMS(hello_sizes), m) < 0)
+	if (parse_uints(c, hello_sizes, EDGE_N_ELEMS(hello_sizes), m) < 0)
 		return -EPROTO;
 	if (m->arena_bytes > m->ram_bytes)
 		return reject_at(c, EDGE_MSG_INCONSISTENT, "arena_bytes", NULL, -1,
@@ -615,7 +498,7 @@ static int parse_hello_fields(struct ctx *c, void *msg)
 	if (m->has_model) {
 		int h;
 
-		if (parse_texts(c, t, "model", hello_model, N_ELEMS(hello_model),
+		if (parse_texts(c, t, "model", hello_model, EDGE_N_ELEMS(hello_model),
 				&m->model) < 0)
 			return -EPROTO;
 		h = field(c, t, "model", "sha256", 1);
@@ -625,18 +508,18 @@ static int parse_hello_fields(struct ctx *c, void *msg)
 			return reject_at(c, EDGE_MSG_WRONG_TYPE, "model", "sha256", -1, h);
 		if (edge_json_get_str(&c->doc, h, m->model.sha256,
 				      sizeof m->model.sha256, NULL) < 0 ||
-		    !check_sha256(m->model.sha256))
+		    !edge_msg_sha256_ok(m->model.sha256))
 			return reject_at(c, EDGE_MSG_BAD_HASH, "model", "sha256", -1, h);
 	}
 
-	return parse_uints(c, hello_heartbeat, N_ELEMS(hello_heartbeat), m);
+	return parse_uints(c, hello_heartbeat, EDGE_N_ELEMS(hello_heartbeat), m);
 }
 
 int edge_msg_parse_hello(const char *buf, size_t len, struct edge_msg_hello *out,
 			 struct edge_msg_error *err)
 {
-	return parse_message(buf, len, err, out, sizeof *out, &out->proto,
-			     parse_hello_fields);
+	return parse_node_message(buf, len, err, out, sizeof *out, &out->proto,
+				  parse_hello_fields);
 }
 
 /* ----------------------------------------------------------------- status */
@@ -650,7 +533,7 @@ static int status_reason_fits(enum edge_msg_state s, enum edge_msg_status_reason
 	return r != EDGE_MSG_STATUS_BOOT && r != EDGE_MSG_STATUS_RECONNECT;
 }
 
-static int parse_status_fields(struct ctx *c, void *msg)
+static int parse_status_fields(struct edge_msg_ctx *c, void *msg)
 {
 	struct edge_msg_status *out = msg;
 	int t;
@@ -675,7 +558,7 @@ static int parse_status_fields(struct ctx *c, void *msg)
 		out->reason = EDGE_MSG_STATUS_NONE;
 	else
 		out->reason = (enum edge_msg_status_reason)lookup_name(
-			status_reason_names, N_ELEMS(status_reason_names),
+			status_reason_names, EDGE_N_ELEMS(status_reason_names),
 			out->reason_text, EDGE_MSG_STATUS_OTHER);
 	if (!status_reason_fits(out->state, out->reason))
 		return reject_at(c, EDGE_MSG_INCONSISTENT, "reason", NULL, -1,
@@ -686,20 +569,20 @@ static int parse_status_fields(struct ctx *c, void *msg)
 int edge_msg_parse_status(const char *buf, size_t len,
 			  struct edge_msg_status *out, struct edge_msg_error *err)
 {
-	return parse_message(buf, len, err, out, sizeof *out, &out->proto,
-			     parse_status_fields);
+	return parse_node_message(buf, len, err, out, sizeof *out, &out->proto,
+				  parse_status_fields);
 }
 
 /* -------------------------------------------------------------- heartbeat */
 
-static int parse_heartbeat_fields(struct ctx *c, void *msg)
+static int parse_heartbeat_fields(struct edge_msg_ctx *c, void *msg)
 {
 	struct edge_msg_heartbeat *out = msg;
 	uint64_t v;
 	int64_t rssi;
 	int t;
 
-	if (parse_uints(c, heartbeat_counters, N_ELEMS(heartbeat_counters),
+	if (parse_uints(c, heartbeat_counters, EDGE_N_ELEMS(heartbeat_counters),
 			out) < 0)
 		return -EPROTO;
 
@@ -739,13 +622,13 @@ int edge_msg_parse_heartbeat(const char *buf, size_t len,
 			     struct edge_msg_heartbeat *out,
 			     struct edge_msg_error *err)
 {
-	return parse_message(buf, len, err, out, sizeof *out, &out->proto,
-			     parse_heartbeat_fields);
+	return parse_node_message(buf, len, err, out, sizeof *out, &out->proto,
+				  parse_heartbeat_fields);
 }
 
 /* ------------------------------------------------------------- registered */
 
-static int parse_registered_fields(struct ctx *c, void *msg)
+static int parse_registered_fields(struct edge_msg_ctx *c, void *msg)
 {
 	struct edge_msg_registered *out = msg;
 	int t;
@@ -757,7 +640,7 @@ static int parse_registered_fields(struct ctx *c, void *msg)
 		return reject_at(c, EDGE_MSG_WRONG_TYPE, "accepted", NULL, -1, t);
 
 	if (out->accepted) {
-		if (parse_uints(c, registered_timing, N_ELEMS(registered_timing),
+		if (parse_uints(c, registered_timing, EDGE_N_ELEMS(registered_timing),
 				out) < 0)
 			return -EPROTO;
 		out->refusal = EDGE_MSG_REFUSE_NONE;
@@ -769,7 +652,7 @@ static int parse_registered_fields(struct ctx *c, void *msg)
 	/* A newer gateway may refuse for a reason v1 does not know: still a
 	 * refusal. */
 	out->refusal = (enum edge_msg_refusal)lookup_name(
-		refusal_names, N_ELEMS(refusal_names), out->refusal_text,
+		refusal_names, EDGE_N_ELEMS(refusal_names), out->refusal_text,
 		EDGE_MSG_REFUSE_OTHER);
 	t = get_text(c, 0, NULL, "detail", 0, out->detail, sizeof out->detail,
 		     CS_DETAIL);
@@ -780,8 +663,12 @@ int edge_msg_parse_registered(const char *buf, size_t len,
 			      struct edge_msg_registered *out,
 			      struct edge_msg_error *err)
 {
+	/* A node's parser: its own small array (§4), not 256 tokens. */
+	struct edge_json_tok toks[EDGE_MSG_REGISTERED_MAX_TOKENS];
+
 	return parse_message(buf, len, err, out, sizeof *out, &out->proto,
-			     parse_registered_fields);
+			     parse_registered_fields, toks,
+			     EDGE_MSG_REGISTERED_MAX_TOKENS);
 }
 
 /* ------------------------------------------------------ node dispatcher */
@@ -796,14 +683,14 @@ int edge_msg_parse_node(const char *topic, size_t topic_len,
 
 	memset(out, 0, sizeof *out);
 	if (edge_topic_parse(topic, topic_len, &tp, &why) < 0)
-		return reject_msg(err, why, "", 0);
+		return edge_msg_reject_offset(err, why, "", 0);
 	out->type = tp.type;
 	memcpy(out->id, tp.id, sizeof out->id);
 	switch (tp.type) {
 	case EDGE_TOPIC_HELLO:
 		rc = edge_msg_parse_hello(payload, payload_len, &out->u.hello, err);
 		if (rc == 0 && strcmp(out->u.hello.id, tp.id) != 0)
-			return reject_msg(err, EDGE_MSG_ID_MISMATCH, "id", 0);
+			return edge_msg_reject_offset(err, EDGE_MSG_ID_MISMATCH, "id", 0);
 		return rc;
 	case EDGE_TOPIC_STATUS:
 		return edge_msg_parse_status(payload, payload_len, &out->u.status, err);
@@ -814,8 +701,8 @@ int edge_msg_parse_node(const char *topic, size_t topic_len,
 		break;
 	}
 	if (!(edge_topic_direction(tp.type) & EDGE_TOPIC_TO_GATEWAY))
-		return reject_msg(err, EDGE_MSG_WRONG_DIRECTION, "", 0);
-	return reject_msg(err, EDGE_MSG_UNHANDLED_TYPE, "", 0);
+		return edge_msg_reject_offset(err, EDGE_MSG_WRONG_DIRECTION, "", 0);
+	return edge_msg_reject_offset(err, EDGE_MSG_UNHANDLED_TYPE, "", 0);
 }
 
 /* --------------------------------------------------------------- encoders */
@@ -832,19 +719,19 @@ int edge_msg_encode_hello(char *buf, size_t cap, const struct edge_msg_hello *m)
 
 	if (!m || !edge_id_valid_str(m->id) ||
 	    !text_ok(m->fw, sizeof m->fw, CS_VERSION) ||
-	    !texts_valid(hello_runtime, N_ELEMS(hello_runtime), m) ||
+	    !texts_valid(hello_runtime, EDGE_N_ELEMS(hello_runtime), m) ||
 	    m->n_ops > EDGE_MSG_MAX_OPS ||
-	    !uints_valid(hello_sizes, N_ELEMS(hello_sizes), m) ||
+	    !uints_valid(hello_sizes, EDGE_N_ELEMS(hello_sizes), m) ||
 	    m->arena_bytes > m->ram_bytes ||
 	    !text_ok(m->sensor, sizeof m->sensor, CS_TOKEN) ||
-	    !uints_valid(hello_heartbeat, N_ELEMS(hello_heartbeat), m))
+	    !uints_valid(hello_heartbeat, EDGE_N_ELEMS(hello_heartbeat), m))
 		return -EINVAL;
 	for (i = 0; i < m->n_ops; i++)
 		if (!text_ok(m->ops[i], EDGE_MSG_OP_CAP, CS_OP))
 			return -EINVAL;
 	if (m->has_model &&
-	    (!texts_valid(hello_model, N_ELEMS(hello_model), &m->model) ||
-	     !check_sha256(m->model.sha256)))
+	    (!texts_valid(hello_model, EDGE_N_ELEMS(hello_model), &m->model) ||
+	     !edge_msg_sha256_ok(m->model.sha256)))
 		return -EINVAL;
 
 	begin_message(&w, buf, cap);
@@ -854,27 +741,27 @@ int edge_msg_encode_hello(char *buf, size_t cap, const struct edge_msg_hello *m)
 	edge_json_str(&w, m->fw);
 	edge_json_key(&w, "runtime");
 	edge_json_obj_begin(&w);
-	encode_texts(&w, hello_runtime, N_ELEMS(hello_runtime), m);
+	encode_texts(&w, hello_runtime, EDGE_N_ELEMS(hello_runtime), m);
 	edge_json_obj_end(&w);
 	edge_json_key(&w, "ops");
 	edge_json_arr_begin(&w);
 	for (i = 0; i < m->n_ops; i++)
 		edge_json_str(&w, m->ops[i]);
 	edge_json_arr_end(&w);
-	encode_uints(&w, hello_sizes, N_ELEMS(hello_sizes), m);
+	encode_uints(&w, hello_sizes, EDGE_N_ELEMS(hello_sizes), m);
 	edge_json_key(&w, "sensor");
 	edge_json_str(&w, m->sensor);
 	edge_json_key(&w, "model");
 	if (m->has_model) {
 		edge_json_obj_begin(&w);
-		encode_texts(&w, hello_model, N_ELEMS(hello_model), &m->model);
+		encode_texts(&w, hello_model, EDGE_N_ELEMS(hello_model), &m->model);
 		edge_json_key(&w, "sha256");
 		edge_json_str(&w, m->model.sha256);
 		edge_json_obj_end(&w);
 	} else {
 		edge_json_null(&w);
 	}
-	encode_uints(&w, hello_heartbeat, N_ELEMS(hello_heartbeat), m);
+	encode_uints(&w, hello_heartbeat, EDGE_N_ELEMS(hello_heartbeat), m);
 	return end_message(&w);
 }
 
@@ -901,10 +788,10 @@ int edge_msg_encode_status(char *buf, size_t cap, const struct edge_msg_status *
 
 	if (!m || (m->state != EDGE_MSG_STATE_ONLINE &&
 		   m->state != EDGE_MSG_STATE_OFFLINE) ||
-	    (unsigned)m->reason >= N_ELEMS(status_reason_names) ||
+	    (unsigned)m->reason >= EDGE_N_ELEMS(status_reason_names) ||
 	    !status_reason_fits(m->state, m->reason))
 		return -EINVAL;
-	reason = enum_wire_name(status_reason_names, N_ELEMS(status_reason_names),
+	reason = enum_wire_name(status_reason_names, EDGE_N_ELEMS(status_reason_names),
 				m->reason, EDGE_MSG_STATUS_OTHER, m->reason_text,
 				sizeof m->reason_text);
 	if (!reason)
@@ -925,14 +812,14 @@ int edge_msg_encode_heartbeat(char *buf, size_t cap,
 {
 	struct edge_json_writer w;
 
-	if (!m || !uints_valid(heartbeat_counters, N_ELEMS(heartbeat_counters), m) ||
+	if (!m || !uints_valid(heartbeat_counters, EDGE_N_ELEMS(heartbeat_counters), m) ||
 	    (m->has_min_free_heap && m->min_free_heap_bytes > m->free_heap_bytes) ||
 	    (m->has_rssi && (m->rssi_dbm < -127 || m->rssi_dbm > 0)) ||
 	    (m->has_reports_dropped && m->reports_dropped > EDGE_MSG_UINT_MAX))
 		return -EINVAL;
 
 	begin_message(&w, buf, cap);
-	encode_uints(&w, heartbeat_counters, N_ELEMS(heartbeat_counters), m);
+	encode_uints(&w, heartbeat_counters, EDGE_N_ELEMS(heartbeat_counters), m);
 	if (m->has_min_free_heap) {
 		edge_json_key(&w, "min_free_heap_bytes");
 		edge_json_uint(&w, m->min_free_heap_bytes);
@@ -957,13 +844,13 @@ int edge_msg_encode_registered(char *buf, size_t cap,
 	if (!m)
 		return -EINVAL;
 	if (m->accepted) {
-		if (!uints_valid(registered_timing, N_ELEMS(registered_timing), m))
+		if (!uints_valid(registered_timing, EDGE_N_ELEMS(registered_timing), m))
 			return -EINVAL;
 	} else {
 		if (m->refusal == EDGE_MSG_REFUSE_NONE ||
 		    !text_ok(m->detail, sizeof m->detail, CS_DETAIL))
 			return -EINVAL;
-		reason = enum_wire_name(refusal_names, N_ELEMS(refusal_names),
+		reason = enum_wire_name(refusal_names, EDGE_N_ELEMS(refusal_names),
 					m->refusal, EDGE_MSG_REFUSE_OTHER,
 					m->refusal_text, sizeof m->refusal_text);
 		if (!reason)
@@ -974,7 +861,7 @@ int edge_msg_encode_registered(char *buf, size_t cap,
 	edge_json_key(&w, "accepted");
 	edge_json_bool(&w, m->accepted);
 	if (m->accepted) {
-		encode_uints(&w, registered_timing, N_ELEMS(registered_timing), m);
+		encode_uints(&w, registered_timing, EDGE_N_ELEMS(registered_timing), m);
 	} else {
 		edge_json_key(&w, "reason");
 		edge_json_str(&w, reason);

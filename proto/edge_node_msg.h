@@ -32,11 +32,14 @@ extern "C" {
 /* Deepest nesting (top-level object = 1). */
 #define EDGE_MSG_MAX_DEPTH 4
 /* JSON tokens per message the parser holds (stack: 20 bytes each): every
- * value and every object key is one (node-protocol.md §4). Firmware that
- * only parses `registered` may define it lower, e.g. 32. */
+ * value and every object key is one (node-protocol.md §4). The gateway's
+ * parsers (hello, status, heartbeat) use it; a node's do not. */
 #ifndef EDGE_MSG_MAX_TOKENS
 #define EDGE_MSG_MAX_TOKENS 256
 #endif
+/* The most tokens a `registered` may hold (§4): its parser, a node's, keeps
+ * only these on its stack (640 bytes). */
+#define EDGE_MSG_REGISTERED_MAX_TOKENS 32
 
 /* Largest integer a field may carry (2^53 - 1: exact in every JSON reader). */
 #define EDGE_MSG_UINT_MAX 9007199254740991ull

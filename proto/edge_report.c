@@ -1,56 +1,16 @@
-/* Anomaly reports (report, ack): strict parsers, validating encoders and a
- * shortest round-trip number writer that needs no libc formatting. */
+/* Anomaly reports (report, ack): the node's side of the codec. The ack
+ * parser, validating encoders and a shortest round-trip number writer that
+ * needs no libc formatting; the report parser, the gateway's, is in
+ * edge_report_parse.c. */
 #include "edge_report.h"
 
 #include <errno.h>
 #include <stddef.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "edge_json.h"
-
-#define N_ELEMS(a) (sizeof(a) / sizeof((a)[0]))
-
-/* ------------------------------------------------------- character sets */
-
-static int is_alnum(char c)
-{
-	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-	       (c >= '0' && c <= '9');
-}
-
-/* name class [A-Za-z0-9._-]; version class adds '+'. */
-static int name_char(char c)
-{
-	return is_alnum(c) || c == '.' || c == '_' || c == '-';
-}
-
-static int version_char(char c)
-{
-	return name_char(c) || c == '+';
-}
-
-static int is_lower_hex(char c)
-{
-	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
-}
-
-/* 0 if s[0..n) is a valid member of its class with at most max bytes,
- * else the reason. */
-static enum edge_msg_reject check_class(const char *s, size_t n, size_t max,
-					int (*ok)(char))
-{
-	size_t i;
-
-	if (n > max)
-		return EDGE_MSG_STRING_TOO_LONG;
-	if (n == 0)
-		return EDGE_MSG_BAD_STRING;
-	for (i = 0; i < n; i++)
-		if (!ok(s[i]))
-			return EDGE_MSG_BAD_STRING;
-	return EDGE_MSG_OK;
-}
+#include "edge_msg_internal.h"
+#include "edge_report_internal.h"
 
 /* NUL-terminated s within cap (NUL included) and of its class. */
 static int text_ok(const char *s, size_t cap, int (*ok)(char))
@@ -59,357 +19,26 @@ static int text_ok(const char *s, size_t cap, int (*ok)(char))
 
 	while (n < cap && s[n])
 		n++;
-	return n < cap && check_class(s, n, cap - 1, ok) == EDGE_MSG_OK;
+	return n < cap && edge_msg_check_class(s, n, cap - 1, ok) == EDGE_MSG_OK;
 }
 
-static int sha256_ok(const char *s)
-{
-	size_t i;
+/* ---------------------------------------------------------- event table */
 
-	for (i = 0; i < EDGE_MSG_SHA256_HEX; i++)
-		if (!is_lower_hex(s[i]))
-			return 0;
-	return s[EDGE_MSG_SHA256_HEX] == '\0';
-}
-
-/* Finite and |x| <= EDGE_REPORT_VALUE_MAX (false for NaN too). */
-static int value_ok(double x)
-{
-	return x >= -EDGE_REPORT_VALUE_MAX && x <= EDGE_REPORT_VALUE_MAX;
-}
-
-/* --------------------------------------------------------- parse context */
-
-struct ctx {
-	struct edge_json_doc doc;
-	struct edge_msg_error *err;
-};
-
-/* Error paths: "events[3].summary[2]": a key, then optional [index], then
- * optional .key2, then optional [index2]. */
-struct path {
-	const char *key;
-	long index;
-	const char *key2;
-	long index2;
-};
-
-static size_t put_text(char *dst, size_t n, size_t cap, const char *s)
-{
-	while (s && *s && n + 1 < cap)
-		dst[n++] = *s++;
-	return n;
-}
-
-static size_t put_index(char *dst, size_t n, size_t cap, long index)
-{
-	char digits[24];
-	size_t nd = 0;
-
-	if (index < 0)
-		return n;
-	do {
-		digits[nd++] = (char)('0' + index % 10);
-		index /= 10;
-	} while (index && nd < sizeof digits);
-	if (n + 1 < cap)
-		dst[n++] = '[';
-	while (nd && n + 1 < cap)
-		dst[n++] = digits[--nd];
-	if (n + 1 < cap)
-		dst[n++] = ']';
-	return n;
-}
-
-static void set_path(struct edge_msg_error *err, const struct path *p)
-{
-	size_t cap = sizeof err->field, n = 0;
-
-	n = put_text(err->field, n, cap, p->key);
-	n = put_index(err->field, n, cap, p->index);
-	if (p->key2) {
-		if (n + 1 < cap)
-			err->field[n++] = '.';
-		n = put_text(err->field, n, cap, p->key2);
-		n = put_index(err->field, n, cap, p->index2);
-	}
-	err->field[n] = '\0';
-}
-
-static int reject_path(struct ctx *c, enum edge_msg_reject reason,
-		       const struct path *p, int tok)
-{
-	if (c->err) {
-		c->err->reason = reason;
-		set_path(c->err, p);
-		c->err->offset = 0;
-		if (tok >= 0 && (unsigned)tok < c->doc.ntoks)
-			c->err->offset = c->doc.toks[tok].start;
-	}
-	return -EPROTO;
-}
-
-/* Top-level field key. */
-static int reject_at(struct ctx *c, enum edge_msg_reject reason,
-		     const char *key, int tok)
-{
-	struct path p = { key, -1, NULL, -1 };
-
-	return reject_path(c, reason, &p, tok);
-}
-
-static enum edge_msg_reject json_reason(enum edge_json_error_code code)
-{
-	switch (code) {
-	case EDGE_JSON_E_UTF8: return EDGE_MSG_BAD_UTF8;
-	case EDGE_JSON_E_ESCAPE: return EDGE_MSG_BAD_ESCAPE;
-	case EDGE_JSON_E_NUMBER: return EDGE_MSG_BAD_NUMBER;
-	case EDGE_JSON_E_CONTROL: return EDGE_MSG_CONTROL_CHAR;
-	case EDGE_JSON_E_TRAILING: return EDGE_MSG_TRAILING_DATA;
-	case EDGE_JSON_E_DEPTH: return EDGE_MSG_TOO_DEEP;
-	case EDGE_JSON_E_TOKENS: return EDGE_MSG_TOO_MANY_TOKENS;
-	case EDGE_JSON_E_DUPKEY: return EDGE_MSG_DUPLICATE_KEY;
-	case EDGE_JSON_E_EMPTY: return EDGE_MSG_EMPTY;
-	case EDGE_JSON_E_TOO_LARGE: return EDGE_MSG_TOO_LARGE;
-	case EDGE_JSON_E_NONE:
-	case EDGE_JSON_E_SYNTAX:
-		break;
-	}
-	return EDGE_MSG_BAD_JSON;
-}
-
-/* Parse the payload and check the envelope as every node message does
- * (node-protocol.md §4): size, JSON, top-level object, "proto" first. */
-static int open_message(struct ctx *c, const char *buf, size_t len,
-			struct edge_json_tok *toks, unsigned ntoks,
-			unsigned max_depth)
-{
-	struct edge_json_error jerr;
-	uint64_t proto;
-	int t;
-
-	if (c->err) {
-		c->err->reason = EDGE_MSG_OK;
-		c->err->field[0] = '\0';
-		c->err->offset = 0;
-	}
-	if (len == 0 || !buf) {
-		c->doc.ntoks = 0;
-		return reject_at(c, EDGE_MSG_EMPTY, "", -1);
-	}
-	if (len > EDGE_MSG_MAX_PAYLOAD) {
-		c->doc.ntoks = 0;
-		reject_at(c, EDGE_MSG_TOO_LARGE, "", -1);
-		if (c->err)
-			c->err->offset = EDGE_MSG_MAX_PAYLOAD;
-		return -EPROTO;
-	}
-	if (edge_json_parse(buf, len, toks, ntoks, max_depth, &c->doc, &jerr) < 0) {
-		c->doc.ntoks = 0;
-		reject_at(c, json_reason(jerr.code), "", -1);
-		if (c->err)
-			c->err->offset = jerr.offset;
-		return -EPROTO;
-	}
-	if (edge_json_type_of(&c->doc, 0) != EDGE_JSON_OBJECT)
-		return reject_at(c, EDGE_MSG_NOT_OBJECT, "", 0);
-
-	t = edge_json_obj_get(&c->doc, 0, "proto");
-	if (t < 0)
-		return reject_at(c, EDGE_MSG_MISSING_FIELD, "proto", -1);
-	if (edge_json_type_of(&c->doc, t) != EDGE_JSON_NUMBER)
-		return reject_at(c, EDGE_MSG_WRONG_TYPE, "proto", t);
-	if (!edge_json_is_integer(&c->doc, t))
-		return reject_at(c, EDGE_MSG_NOT_INTEGER, "proto", t);
-	if (edge_json_get_uint(&c->doc, t, UINT64_MAX, &proto) < 0 ||
-	    proto != EDGE_PROTO_VERSION)
-		return reject_at(c, EDGE_MSG_UNSUPPORTED_VERSION, "proto", t);
-	return 0;
-}
-
-/* Integer token t in min..max. */
-static int read_uint(struct ctx *c, int t, const struct path *p, uint64_t min,
-		     uint64_t max, uint64_t *out)
-{
-	uint64_t v;
-
-	if (edge_json_type_of(&c->doc, t) != EDGE_JSON_NUMBER)
-		return reject_path(c, EDGE_MSG_WRONG_TYPE, p, t);
-	if (!edge_json_is_integer(&c->doc, t))
-		return reject_path(c, EDGE_MSG_NOT_INTEGER, p, t);
-	if (edge_json_get_uint(&c->doc, t, max, &v) < 0 || v < min)
-		return reject_path(c, EDGE_MSG_OUT_OF_RANGE, p, t);
-	*out = v;
-	return 0;
-}
-
-/* Number token t, finite with |x| <= EDGE_REPORT_VALUE_MAX. The token is a
- * valid JSON number inside an object, so a delimiter follows it within the
- * buffer and strtod stops exactly at its end. */
-static int read_value(struct ctx *c, int t, const struct path *p, double *out)
-{
-	const struct edge_json_tok *tok;
-	const char *s;
-	char *end;
-	double v;
-
-	if (edge_json_type_of(&c->doc, t) != EDGE_JSON_NUMBER)
-		return reject_path(c, EDGE_MSG_WRONG_TYPE, p, t);
-	tok = &c->doc.toks[t];
-	s = c->doc.buf + tok->start;
-	v = strtod(s, &end);
-	if (end != c->doc.buf + tok->end)
-		return reject_path(c, EDGE_MSG_BAD_NUMBER, p, t);
-	if (!value_ok(v))
-		return reject_path(c, EDGE_MSG_OUT_OF_RANGE, p, t);
-	*out = v;
-	return 0;
-}
-
-/* The same number, as the float nearest to its decimal text (not the double
- * rounded again, which could differ). */
-static float value_as_float(struct ctx *c, int t)
-{
-	return strtof(c->doc.buf + c->doc.toks[t].start, NULL);
-}
-
-/* String token t into out[cap]; NUL inside (U+0000) is a bad string. */
-static int read_string(struct ctx *c, int t, const struct path *p, char *out,
-		       size_t cap, size_t *n)
-{
-	int rc;
-
-	if (edge_json_type_of(&c->doc, t) != EDGE_JSON_STRING)
-		return reject_path(c, EDGE_MSG_WRONG_TYPE, p, t);
-	rc = edge_json_get_str(&c->doc, t, out, cap, n);
-	if (rc == -ENOSPC)
-		return reject_path(c, EDGE_MSG_STRING_TOO_LONG, p, t);
-	if (rc < 0)
-		return reject_path(c, EDGE_MSG_BAD_STRING, p, t);
-	return 0;
-}
-
-/* ----------------------------------------------------------------- report */
-
-/* Path of member key of event i. */
-static struct path event_path(long i, const char *key)
-{
-	struct path p = { "events", i, key, -1 };
-
-	return p;
-}
-
-/* "name@version": both parts checked against their classes. */
-static int read_model(struct ctx *c, int t, long i, struct edge_report_event *ev)
-{
-	char text[EDGE_MSG_TOKEN_CAP + EDGE_MSG_VERSION_CAP];
-	struct path p = event_path(i, "model");
-	enum edge_msg_reject r;
-	const char *at;
-	size_t n, nn;
-
-	if (read_string(c, t, &p, text, sizeof text, &n) < 0)
-		return -EPROTO;
-	at = memchr(text, '@', n);
-	if (!at)
-		return reject_path(c, EDGE_MSG_BAD_STRING, &p, t);
-	nn = (size_t)(at - text);
-	r = check_class(text, nn, EDGE_MSG_TOKEN_CAP - 1, name_char);
-	if (r == EDGE_MSG_OK)
-		r = check_class(at + 1, n - nn - 1, EDGE_MSG_VERSION_CAP - 1,
-				version_char);
-	if (r != EDGE_MSG_OK)
-		return reject_path(c, r, &p, t);
-	memcpy(ev->model_name, text, nn);
-	ev->model_name[nn] = '\0';
-	memcpy(ev->model_version, at + 1, n - nn); /* with the NUL */
-	return 0;
-}
-
-/* Token of event member key, or -ENOENT. */
-static int member(struct ctx *c, int obj, const char *key)
-{
-	int t = edge_json_obj_get(&c->doc, obj, key);
-
-	return t >= 0 ? t : -ENOENT;
-}
-
-/* Exactly one of key_a and key_b: the token found, with *is_b telling
- * which; missing_field names key_a, inconsistent names key_b. */
-static int one_of(struct ctx *c, int obj, long i, const char *key_a,
-		  const char *key_b, int *is_b)
-{
-	int a = member(c, obj, key_a), b = member(c, obj, key_b);
-	struct path p;
-
-	if (a >= 0 && b >= 0) {
-		p = event_path(i, key_b);
-		return reject_path(c, EDGE_MSG_INCONSISTENT, &p, b);
-	}
-	if (a < 0 && b < 0) {
-		p = event_path(i, key_a);
-		return reject_path(c, EDGE_MSG_MISSING_FIELD, &p, -1);
-	}
-	*is_b = b >= 0;
-	return a >= 0 ? a : b;
-}
-
-static int read_summary(struct ctx *c, int t, long i, struct edge_report_event *ev)
-{
-	struct path p = event_path(i, "summary");
-	double v;
-	int e;
-
-	if (edge_json_type_of(&c->doc, t) != EDGE_JSON_ARRAY)
-		return reject_path(c, EDGE_MSG_WRONG_TYPE, &p, t);
-	if (c->doc.toks[t].size > EDGE_REPORT_SUMMARY_MAX)
-		return reject_path(c, EDGE_MSG_TOO_MANY_ITEMS, &p, t);
-	ev->n_summary = 0;
-	for (e = edge_json_first(&c->doc, t); e >= 0; e = edge_json_next(&c->doc, e)) {
-		p.index2 = ev->n_summary;
-		if (read_value(c, e, &p, &v) < 0)
-			return -EPROTO;
-		ev->summary[ev->n_summary++] = value_as_float(c, e);
-	}
-	return 0;
-}
-
-/* ---- The members of an event, in wire and check order (the table of
- * node-protocol.md §5.5): this one table drives the parser, the validator
- * and the encoder. A member with an alternative key is one of two: exactly
- * one must be present, and the struct says which (has_sha256, has_ts). */
-
-enum ev_kind {
-	EV_SEQ,      /* 1..UINT32_MAX, above the previous event's */
-	EV_MODEL,    /* "name@version"; alt: 64 hex digits */
-	EV_VALUE,    /* finite double at offset, |x| <= 1e9 */
-	EV_LABEL,    /* name class */
-	EV_SEVERITY, /* optional, 0..7 */
-	EV_SUMMARY,  /* optional array of floats */
-	EV_TIME,     /* age_ms; alt: ts_ms */
-};
-
-struct ev_member {
-	const char *key;
-	const char *alt;
-	enum ev_kind kind;
-	bool required;
-	size_t offset; /* EV_VALUE only */
-};
-
-static const struct ev_member event_members[] = {
-	{ "seq", NULL, EV_SEQ, true, 0 },
-	{ "model", "model_sha256", EV_MODEL, true, 0 },
-	{ "score", NULL, EV_VALUE, true, offsetof(struct edge_report_event, score) },
-	{ "threshold", NULL, EV_VALUE, true,
+/* The members of an event (edge_report_internal.h). */
+const struct edge_report_member edge_report_members[EDGE_REPORT_N_MEMBERS] = {
+	{ "seq", NULL, EDGE_REPORT_SEQ, true, 0 },
+	{ "model", "model_sha256", EDGE_REPORT_MODEL, true, 0 },
+	{ "score", NULL, EDGE_REPORT_VALUE, true,
+	  offsetof(struct edge_report_event, score) },
+	{ "threshold", NULL, EDGE_REPORT_VALUE, true,
 	  offsetof(struct edge_report_event, threshold) },
-	{ "label", NULL, EV_LABEL, true, 0 },
-	{ "severity", NULL, EV_SEVERITY, false, 0 },
-	{ "summary", NULL, EV_SUMMARY, false, 0 },
-	{ "age_ms", "ts_ms", EV_TIME, true, 0 },
+	{ "label", NULL, EDGE_REPORT_LABEL, true, 0 },
+	{ "severity", NULL, EDGE_REPORT_SEVERITY, false, 0 },
+	{ "summary", NULL, EDGE_REPORT_SUMMARY, false, 0 },
+	{ "age_ms", "ts_ms", EDGE_REPORT_TIME, true, 0 },
 };
 
-static double value_member(const struct ev_member *m,
+static double value_member(const struct edge_report_member *m,
 			   const struct edge_report_event *ev)
 {
 	double v;
@@ -419,160 +48,21 @@ static double value_member(const struct ev_member *m,
 }
 
 /* Whether the event has optional member m, or uses m's alternative key. */
-static bool has_member(const struct ev_member *m, const struct edge_report_event *ev)
+static bool has_member(const struct edge_report_member *m,
+		       const struct edge_report_event *ev)
 {
 	switch (m->kind) {
-	case EV_SEVERITY: return ev->has_severity;
-	case EV_SUMMARY: return ev->n_summary > 0;
+	case EDGE_REPORT_SEVERITY: return ev->has_severity;
+	case EDGE_REPORT_SUMMARY: return ev->n_summary > 0;
 	default: return true;
 	}
 }
 
-static bool uses_alt(const struct ev_member *m, const struct edge_report_event *ev)
+static bool uses_alt(const struct edge_report_member *m,
+		     const struct edge_report_event *ev)
 {
-	return (m->kind == EV_MODEL && ev->has_sha256) ||
-	       (m->kind == EV_TIME && ev->has_ts);
-}
-
-/* Member m of event i, found at token t (under its alternative key if
- * alt). prev_seq: the previous event's seq, 0 for the first. */
-static int read_member(struct ctx *c, int t, long i, const struct ev_member *m,
-		       bool alt, uint32_t prev_seq, struct edge_report_event *ev)
-{
-	struct path p = event_path(i, alt ? m->alt : m->key);
-	uint64_t v;
-	double d;
-
-	switch (m->kind) {
-	case EV_SEQ:
-		if (read_uint(c, t, &p, 0, UINT32_MAX, &v) < 0)
-			return -EPROTO;
-		if (v == 0 || v <= prev_seq)
-			return reject_path(c, EDGE_MSG_BAD_SEQUENCE, &p, t);
-		ev->seq = (uint32_t)v;
-		return 0;
-	case EV_MODEL:
-		ev->has_sha256 = alt;
-		if (!alt)
-			return read_model(c, t, i, ev);
-		if (edge_json_type_of(&c->doc, t) != EDGE_JSON_STRING)
-			return reject_path(c, EDGE_MSG_WRONG_TYPE, &p, t);
-		if (edge_json_get_str(&c->doc, t, ev->model_sha256,
-				      sizeof ev->model_sha256, NULL) < 0 ||
-		    !sha256_ok(ev->model_sha256))
-			return reject_path(c, EDGE_MSG_BAD_HASH, &p, t);
-		return 0;
-	case EV_VALUE:
-		if (read_value(c, t, &p, &d) < 0)
-			return -EPROTO;
-		memcpy((char *)ev + m->offset, &d, sizeof d);
-		return 0;
-	case EV_LABEL:
-		if (read_string(c, t, &p, ev->label, sizeof ev->label, NULL) < 0)
-			return -EPROTO;
-		if (check_class(ev->label, strlen(ev->label), EDGE_MSG_TOKEN_CAP - 1,
-				name_char) != EDGE_MSG_OK)
-			return reject_path(c, EDGE_MSG_BAD_STRING, &p, t);
-		return 0;
-	case EV_SEVERITY:
-		if (read_uint(c, t, &p, 0, EDGE_REPORT_SEVERITY_MAX, &v) < 0)
-			return -EPROTO;
-		ev->has_severity = true;
-		ev->severity = (uint8_t)v;
-		return 0;
-	case EV_SUMMARY:
-		return read_summary(c, t, i, ev);
-	case EV_TIME:
-		if (read_uint(c, t, &p, 0,
-			      alt ? EDGE_MSG_UINT_MAX : EDGE_REPORT_AGE_MAX_MS, &v) < 0)
-			return -EPROTO;
-		ev->has_ts = alt;
-		if (alt)
-			ev->ts_ms = v;
-		else
-			ev->age_ms = (uint32_t)v;
-		return 0;
-	}
-	return -EPROTO;
-}
-
-static int read_event(struct ctx *c, int obj, long i, uint32_t prev_seq,
-		      struct edge_report_event *ev)
-{
-	struct path p = event_path(i, NULL);
-	size_t k;
-
-	if (edge_json_type_of(&c->doc, obj) != EDGE_JSON_OBJECT)
-		return reject_path(c, EDGE_MSG_WRONG_TYPE, &p, obj);
-	for (k = 0; k < N_ELEMS(event_members); k++) {
-		const struct ev_member *m = &event_members[k];
-		int alt = 0, t;
-
-		if (m->alt)
-			t = one_of(c, obj, i, m->key, m->alt, &alt);
-		else
-			t = member(c, obj, m->key);
-		if (t == -EPROTO)
-			return t;
-		if (t < 0 && m->required) {
-			p = event_path(i, m->key);
-			return reject_path(c, EDGE_MSG_MISSING_FIELD, &p, -1);
-		}
-		if (t >= 0 && read_member(c, t, i, m, alt, prev_seq, ev) < 0)
-			return -EPROTO;
-	}
-	return 0;
-}
-
-static int parse_report_fields(struct ctx *c, struct edge_msg_report *out)
-{
-	struct path p = { "events", -1, NULL, -1 };
-	uint32_t prev = 0;
-	uint64_t v;
-	int t, e;
-
-	t = edge_json_obj_get(&c->doc, 0, "epoch");
-	if (t < 0)
-		return reject_at(c, EDGE_MSG_MISSING_FIELD, "epoch", -1);
-	p.key = "epoch";
-	if (read_uint(c, t, &p, 0, UINT32_MAX, &v) < 0)
-		return -EPROTO;
-	out->epoch = (uint32_t)v;
-
-	p.key = "events";
-	t = edge_json_obj_get(&c->doc, 0, "events");
-	if (t < 0)
-		return reject_at(c, EDGE_MSG_MISSING_FIELD, "events", -1);
-	if (edge_json_type_of(&c->doc, t) != EDGE_JSON_ARRAY)
-		return reject_at(c, EDGE_MSG_WRONG_TYPE, "events", t);
-	/* An empty report carries nothing: its one event is missing. */
-	if (c->doc.toks[t].size == 0)
-		return reject_at(c, EDGE_MSG_MISSING_FIELD, "events", t);
-	if (c->doc.toks[t].size > EDGE_REPORT_MAX_EVENTS)
-		return reject_at(c, EDGE_MSG_TOO_MANY_ITEMS, "events", t);
-	for (e = edge_json_first(&c->doc, t); e >= 0; e = edge_json_next(&c->doc, e)) {
-		struct edge_report_event *ev = &out->events[out->n_events];
-
-		if (read_event(c, e, (long)out->n_events, prev, ev) < 0)
-			return -EPROTO;
-		prev = ev->seq;
-		out->n_events++;
-	}
-	return 0;
-}
-
-int edge_msg_parse_report(const char *buf, size_t len,
-			  struct edge_msg_report *out, struct edge_msg_error *err)
-{
-	struct edge_json_tok toks[EDGE_REPORT_MAX_TOKENS];
-	struct ctx c;
-
-	c.err = err;
-	memset(out, 0, sizeof *out);
-	if (open_message(&c, buf, len, toks, EDGE_REPORT_MAX_TOKENS,
-			 EDGE_REPORT_MAX_DEPTH) < 0)
-		return -EPROTO;
-	return parse_report_fields(&c, out) < 0 ? -EPROTO : 0;
+	return (m->kind == EDGE_REPORT_MODEL && ev->has_sha256) ||
+	       (m->kind == EDGE_REPORT_TIME && ev->has_ts);
 }
 
 /* -------------------------------------------------------------------- ack */
@@ -585,44 +75,37 @@ static int sack_fits(uint32_t acked, uint64_t sack)
 	return room >= 64 || (sack >> room) == 0;
 }
 
-static int parse_ack_fields(struct ctx *c, struct edge_msg_ack *out)
+static int parse_ack_fields(struct edge_msg_ctx *c, void *msg)
 {
-	static const char *const keys[] = { "epoch", "acked" };
-	struct path p = { NULL, -1, NULL, -1 };
+	struct edge_msg_ack *out = msg;
+	struct edge_msg_path p = { "sack", -1, NULL, -1 };
 	char hex[EDGE_ACK_SACK_HEX + 1];
 	uint64_t v, sack = 0;
 	size_t n, i;
 	int t;
 
-	for (i = 0; i < N_ELEMS(keys); i++) {
-		t = edge_json_obj_get(&c->doc, 0, keys[i]);
-		if (t < 0)
-			return reject_at(c, EDGE_MSG_MISSING_FIELD, keys[i], -1);
-		p.key = keys[i];
-		if (read_uint(c, t, &p, 0, UINT32_MAX, &v) < 0)
-			return -EPROTO;
-		if (i == 0)
-			out->epoch = (uint32_t)v;
-		else
-			out->acked = (uint32_t)v;
-	}
+	if (edge_msg_get_uint(c, "epoch", 0, UINT32_MAX, &v) < 0)
+		return -EPROTO;
+	out->epoch = (uint32_t)v;
+	if (edge_msg_get_uint(c, "acked", 0, UINT32_MAX, &v) < 0)
+		return -EPROTO;
+	out->acked = (uint32_t)v;
 
-	p.key = "sack";
 	t = edge_json_obj_get(&c->doc, 0, "sack");
 	if (t < 0)
-		return reject_at(c, EDGE_MSG_MISSING_FIELD, "sack", -1);
-	if (read_string(c, t, &p, hex, sizeof hex, &n) < 0)
+		return edge_msg_reject_key(c, EDGE_MSG_MISSING_FIELD, "sack", -1);
+	if (edge_msg_read_string(c, t, &p, hex, sizeof hex, &n) < 0)
 		return -EPROTO;
 	if (n != EDGE_ACK_SACK_HEX)
-		return reject_at(c, EDGE_MSG_BAD_STRING, "sack", t);
+		return edge_msg_reject_key(c, EDGE_MSG_BAD_STRING, "sack", t);
 	for (i = 0; i < n; i++) {
-		if (!is_lower_hex(hex[i]))
-			return reject_at(c, EDGE_MSG_BAD_STRING, "sack", t);
+		if (!edge_msg_lower_hex(hex[i]))
+			return edge_msg_reject_key(c, EDGE_MSG_BAD_STRING, "sack", t);
 		sack = sack << 4 |
 		       (uint64_t)(hex[i] <= '9' ? hex[i] - '0' : hex[i] - 'a' + 10);
 	}
 	if (!sack_fits(out->acked, sack))
-		return reject_at(c, EDGE_MSG_INCONSISTENT, "sack", t);
+		return edge_msg_reject_key(c, EDGE_MSG_INCONSISTENT, "sack", t);
 	out->sack = sack;
 	return 0;
 }
@@ -630,15 +113,12 @@ static int parse_ack_fields(struct ctx *c, struct edge_msg_ack *out)
 int edge_msg_parse_ack(const char *buf, size_t len, struct edge_msg_ack *out,
 		       struct edge_msg_error *err)
 {
-	struct edge_json_tok toks[EDGE_MSG_MAX_TOKENS];
-	struct ctx c;
+	/* A node's parser: only what an ack may hold (§4), not 256 tokens. */
+	struct edge_json_tok toks[EDGE_ACK_MAX_TOKENS];
 
-	c.err = err;
-	memset(out, 0, sizeof *out);
-	if (open_message(&c, buf, len, toks, EDGE_MSG_MAX_TOKENS,
-			 EDGE_MSG_MAX_DEPTH) < 0)
-		return -EPROTO;
-	return parse_ack_fields(&c, out) < 0 ? -EPROTO : 0;
+	return edge_msg_parse(buf, len, err, out, sizeof *out, toks,
+			      EDGE_ACK_MAX_TOKENS, EDGE_MSG_MAX_DEPTH,
+			      parse_ack_fields);
 }
 
 /* ------------------------------------------------------- number writer */
@@ -824,7 +304,7 @@ static int grisu2(struct fp_value v, char *buf, int *k)
 
 	/* A power of ten that brings mp's exponent into [-60, -32]. */
 	c = cached_pow10[0];
-	for (i = 0; i < N_ELEMS(cached_pow10); i++) {
+	for (i = 0; i < EDGE_N_ELEMS(cached_pow10); i++) {
 		c = cached_pow10[i];
 		if (mp.e + c.e + 64 >= -60)
 			break;
@@ -1048,63 +528,68 @@ static int finish(struct out *o)
 	return (int)o->len;
 }
 
-static bool member_valid(const struct ev_member *m,
+static bool member_valid(const struct edge_report_member *m,
 			 const struct edge_report_event *ev)
 {
 	uint8_t i;
 
 	switch (m->kind) {
-	case EV_SEQ:
+	case EDGE_REPORT_SEQ:
 		return ev->seq != 0;
-	case EV_MODEL:
+	case EDGE_REPORT_MODEL:
 		if (ev->has_sha256)
-			return sha256_ok(ev->model_sha256);
-		return text_ok(ev->model_name, sizeof ev->model_name, name_char) &&
+			return edge_msg_sha256_ok(ev->model_sha256);
+		return text_ok(ev->model_name, sizeof ev->model_name,
+			       edge_msg_name_char) &&
 		       text_ok(ev->model_version, sizeof ev->model_version,
-			       version_char);
-	case EV_VALUE:
-		return value_ok(value_member(m, ev));
-	case EV_LABEL:
-		return text_ok(ev->label, sizeof ev->label, name_char);
-	case EV_SEVERITY:
+			       edge_msg_version_char);
+	case EDGE_REPORT_VALUE:
+		return edge_report_value_ok(value_member(m, ev));
+	case EDGE_REPORT_LABEL:
+		return text_ok(ev->label, sizeof ev->label, edge_msg_name_char);
+	case EDGE_REPORT_SEVERITY:
 		return !ev->has_severity || ev->severity <= EDGE_REPORT_SEVERITY_MAX;
-	case EV_SUMMARY:
+	case EDGE_REPORT_SUMMARY:
 		if (ev->n_summary > EDGE_REPORT_SUMMARY_MAX)
 			return false;
 		for (i = 0; i < ev->n_summary; i++)
-			if (!value_ok((double)ev->summary[i]))
+			if (!edge_report_value_ok((double)ev->summary[i]))
 				return false;
 		return true;
-	case EV_TIME:
+	case EDGE_REPORT_TIME:
 		return ev->has_ts ? ev->ts_ms <= EDGE_MSG_UINT_MAX
 				  : ev->age_ms <= EDGE_REPORT_AGE_MAX_MS;
 	}
 	return false;
 }
 
-bool edge_report_event_valid(const struct edge_report_event *ev)
+bool edge_report_event_fields_valid(const struct edge_report_event *ev)
 {
 	size_t k;
 
-	if (!ev)
-		return false;
-	for (k = 0; k < N_ELEMS(event_members); k++)
-		if (!member_valid(&event_members[k], ev))
+	for (k = 0; k < EDGE_REPORT_N_MEMBERS; k++)
+		if (edge_report_members[k].kind != EDGE_REPORT_SEQ &&
+		    !member_valid(&edge_report_members[k], ev))
 			return false;
 	return true;
 }
 
-static void put_member(struct out *o, const struct ev_member *m,
+bool edge_report_event_valid(const struct edge_report_event *ev)
+{
+	return ev && ev->seq != 0 && edge_report_event_fields_valid(ev);
+}
+
+static void put_member(struct out *o, const struct edge_report_member *m,
 		       const struct edge_report_event *ev, int first)
 {
 	uint8_t i;
 
 	put_key(o, uses_alt(m, ev) ? m->alt : m->key, first);
 	switch (m->kind) {
-	case EV_SEQ:
+	case EDGE_REPORT_SEQ:
 		put_uint(o, ev->seq);
 		break;
-	case EV_MODEL:
+	case EDGE_REPORT_MODEL:
 		put(o, "\"");
 		if (ev->has_sha256) {
 			put(o, ev->model_sha256);
@@ -1115,16 +600,16 @@ static void put_member(struct out *o, const struct ev_member *m,
 		}
 		put(o, "\"");
 		break;
-	case EV_VALUE:
+	case EDGE_REPORT_VALUE:
 		put_double(o, value_member(m, ev));
 		break;
-	case EV_LABEL:
+	case EDGE_REPORT_LABEL:
 		put_str(o, ev->label);
 		break;
-	case EV_SEVERITY:
+	case EDGE_REPORT_SEVERITY:
 		put_uint(o, ev->severity);
 		break;
-	case EV_SUMMARY:
+	case EDGE_REPORT_SUMMARY:
 		put(o, "[");
 		for (i = 0; i < ev->n_summary; i++) {
 			if (i)
@@ -1133,7 +618,7 @@ static void put_member(struct out *o, const struct ev_member *m,
 		}
 		put(o, "]");
 		break;
-	case EV_TIME:
+	case EDGE_REPORT_TIME:
 		put_uint(o, ev->has_ts ? ev->ts_ms : ev->age_ms);
 		break;
 	}
@@ -1144,32 +629,42 @@ static void put_event(struct out *o, const struct edge_report_event *ev)
 	size_t k;
 
 	put(o, "{");
-	for (k = 0; k < N_ELEMS(event_members); k++)
-		if (has_member(&event_members[k], ev))
-			put_member(o, &event_members[k], ev, k == 0);
+	for (k = 0; k < EDGE_REPORT_N_MEMBERS; k++)
+		if (has_member(&edge_report_members[k], ev))
+			put_member(o, &edge_report_members[k], ev, k == 0);
 	put(o, "}");
 }
 
-static void put_report_head(struct out *o, uint32_t epoch)
+static void put_report_head(struct out *o, uint32_t epoch, uint32_t oldest)
 {
 	put(o, "{");
 	put_key(o, "proto", 1);
 	put_uint(o, EDGE_PROTO_VERSION);
 	put_key(o, "epoch", 0);
 	put_uint(o, epoch);
+	put_key(o, "oldest", 0);
+	put_uint(o, oldest);
 	put_key(o, "events", 0);
 	put(o, "[");
 }
 
 #define REPORT_TAIL "]}"
 
+/* 1 <= oldest <= the first event's seq. */
+static bool oldest_ok(uint32_t oldest, const struct edge_report_event *first)
+{
+	return oldest != 0 && oldest <= first->seq;
+}
+
 int edge_msg_encode_report(char *buf, size_t cap, uint32_t epoch,
+			   uint32_t oldest,
 			   const struct edge_report_event *events, size_t n)
 {
 	struct out o = { buf, cap, 0 };
 	size_t i;
 
-	if (!events || n == 0 || n > EDGE_REPORT_MAX_EVENTS || (!buf && cap))
+	if (!events || n == 0 || n > EDGE_REPORT_MAX_EVENTS || (!buf && cap) ||
+	    !oldest_ok(oldest, &events[0]))
 		return -EINVAL;
 	for (i = 0; i < n; i++)
 		if (!edge_report_event_valid(&events[i]) ||
@@ -1178,7 +673,7 @@ int edge_msg_encode_report(char *buf, size_t cap, uint32_t epoch,
 	if (!buf)
 		return -ENOSPC;
 
-	put_report_head(&o, epoch);
+	put_report_head(&o, epoch, oldest);
 	for (i = 0; i < n; i++) {
 		if (i)
 			put(&o, ",");
@@ -1188,17 +683,18 @@ int edge_msg_encode_report(char *buf, size_t cap, uint32_t epoch,
 	return finish(&o);
 }
 
-size_t edge_msg_report_fit(uint32_t epoch, const struct edge_report_event *events,
-			   size_t n, size_t cap)
+size_t edge_msg_report_fit(uint32_t epoch, uint32_t oldest,
+			   const struct edge_report_event *events, size_t n,
+			   size_t cap)
 {
 	struct out o = { NULL, 0, 0 };
 	size_t i, tail = sizeof REPORT_TAIL - 1;
 
-	if (!events)
+	if (!events || n == 0 || !oldest_ok(oldest, &events[0]))
 		return 0;
 	if (n > EDGE_REPORT_MAX_EVENTS)
 		n = EDGE_REPORT_MAX_EVENTS;
-	put_report_head(&o, epoch);
+	put_report_head(&o, epoch, oldest);
 	for (i = 0; i < n; i++) {
 		if (!edge_report_event_valid(&events[i]) ||
 		    (i > 0 && events[i].seq <= events[i - 1].seq))

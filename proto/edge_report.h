@@ -14,9 +14,13 @@
  * Numbers: score and threshold are written with as few digits as give the
  * same double back, summary values with as few as give the same float back
  * (parse(encode(x)) == x exactly). The encoder needs no libc formatting (no
- * printf, no allocation), so firmware can use it with newlib nano. The
- * report parser reads numbers with strtod/strtof (C locale decimal point);
- * it is meant for the gateway: a node only parses ack. */
+ * printf, no allocation), so firmware can use it with newlib nano.
+ *
+ * Gateway-only: edge_msg_parse_report (edge_report_parse.c). It reads
+ * numbers with strtod/strtof (C locale decimal point), which in newlib
+ * nano link the allocator, and keeps about 26 KB of tokens on its stack.
+ * A node links the rest: edge_msg_parse_ack, the encoders,
+ * edge_msg_report_fit and edge_report_event_valid (edge_report.c). */
 #ifndef EDGE_REPORT_H
 #define EDGE_REPORT_H
 
@@ -41,7 +45,7 @@ extern "C" {
 #define EDGE_REPORT_SEVERITY_MAX 7
 /* A report nests one level deeper than other messages (summary numbers
  * inside an event inside events) and holds more tokens: 32 events with
- * every field and 16 summary values take 1063. The report parser keeps
+ * every field and 16 summary values take 1065. The report parser keeps
  * EDGE_REPORT_MAX_TOKENS tokens (20 bytes each) on its stack: about 26 KB,
  * a gateway figure. */
 #define EDGE_REPORT_MAX_DEPTH 5
@@ -50,6 +54,9 @@ extern "C" {
 #endif
 /* Hex digits of the ack's sack bitmap. */
 #define EDGE_ACK_SACK_HEX 16
+/* The most tokens an ack may hold (§4; it needs 9): the node's parser
+ * keeps only these on its stack (320 bytes). */
+#define EDGE_ACK_MAX_TOKENS 16
 
 /* One anomaly event. seq: 1..UINT32_MAX, strictly increasing within a
  * report. The model is named either by name@version or by sha256. The
@@ -76,6 +83,10 @@ struct edge_report_event {
 
 struct edge_msg_report {
 	uint32_t epoch;   /* the node's boot epoch */
+	/* 1..events[0].seq: every seq of the epoch below it was acked or
+	 * dropped by the node and is never sent again (a gap below it is
+	 * final). */
+	uint32_t oldest;
 	uint8_t n_events; /* 1..EDGE_REPORT_MAX_EVENTS */
 	struct edge_report_event events[EDGE_REPORT_MAX_EVENTS];
 };
@@ -88,6 +99,7 @@ struct edge_msg_ack {
 	uint64_t sack;  /* bit i set: seq acked + 1 + i committed too */
 };
 
+/* Gateway-only (see above). */
 EDGE_PROTO_WUR int edge_msg_parse_report(const char *buf, size_t len,
 					 struct edge_msg_report *out,
 					 struct edge_msg_error *err);
@@ -96,9 +108,10 @@ EDGE_PROTO_WUR int edge_msg_parse_ack(const char *buf, size_t len,
 				      struct edge_msg_error *err);
 
 /* events[0..n), 1 <= n <= EDGE_REPORT_MAX_EVENTS, each valid and seq
- * strictly increasing. */
+ * strictly increasing; 1 <= oldest <= events[0].seq (the sender's oldest
+ * held seq, edge_report_queue_oldest). */
 EDGE_PROTO_WUR int edge_msg_encode_report(char *buf, size_t cap,
-					  uint32_t epoch,
+					  uint32_t epoch, uint32_t oldest,
 					  const struct edge_report_event *events,
 					  size_t n);
 EDGE_PROTO_WUR int edge_msg_encode_ack(char *buf, size_t cap,
@@ -107,9 +120,11 @@ EDGE_PROTO_WUR int edge_msg_encode_ack(char *buf, size_t cap,
 /* How many of events[0..n) (at most EDGE_REPORT_MAX_EVENTS) fit in one
  * report of at most cap - 1 bytes (cap counts the NUL, as the encoders'):
  * the longest valid prefix that encodes within cap. 0 if not even the
- * first fits or is valid. Uses no output buffer. */
-size_t edge_msg_report_fit(uint32_t epoch, const struct edge_report_event *events,
-			   size_t n, size_t cap);
+ * first fits or is valid, or oldest is not in 1..events[0].seq. Uses no
+ * output buffer. */
+size_t edge_msg_report_fit(uint32_t epoch, uint32_t oldest,
+			   const struct edge_report_event *events, size_t n,
+			   size_t cap);
 
 /* True if the event satisfies every per-event rule of §5.5 (seq order
  * across events aside). */

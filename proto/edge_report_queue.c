@@ -17,6 +17,8 @@
 #include <errno.h>
 #include <string.h>
 
+#include "edge_report_internal.h"
+
 /* ---------------------------------------------------------------- helpers */
 
 static uint32_t slot_of(const struct edge_report_queue *q, uint32_t pos)
@@ -147,16 +149,10 @@ uint32_t edge_report_queue_push(struct edge_report_queue *q,
 	uint32_t slot;
 
 	assert(q && q->n > 0);
-	if (!ev)
+	/* The caller's seq is not ours to check; checked in place, since a
+	 * copy would cost a slot's size of stack. */
+	if (!ev || !edge_report_event_fields_valid(ev))
 		return 0;
-	/* Validate a copy numbered 1: the caller's seq is not ours to check. */
-	{
-		struct edge_report_event probe = *ev;
-
-		probe.seq = 1;
-		if (!edge_report_event_valid(&probe))
-			return 0;
-	}
 
 	seq = (uint64_t)q->head_seq + q->used;
 	if (seq == 0 || seq > UINT32_MAX) {
@@ -232,10 +228,13 @@ int edge_report_queue_next_batch(struct edge_report_queue *q, uint64_t now_ms,
 	}
 	assert(run >= 1);
 
-	fit = edge_msg_report_fit(q->epoch, &q->ev[first], run, cap);
+	/* oldest: head_seq, so the gateway can settle the seqs this queue
+	 * dropped instead of waiting for them. */
+	fit = edge_msg_report_fit(q->epoch, q->head_seq, &q->ev[first], run, cap);
 	if (fit == 0)
 		return -ENOSPC;
-	n = edge_msg_encode_report(buf, cap, q->epoch, &q->ev[first], fit);
+	n = edge_msg_encode_report(buf, cap, q->epoch, q->head_seq, &q->ev[first],
+				   fit);
 	if (n < 0) /* fit said it fits: not expected */
 		return n;
 

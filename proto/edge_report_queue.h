@@ -41,7 +41,9 @@
  *   that follow it in seq order, even those not due yet, so a backlog goes
  *   out in full reports: at most EDGE_REPORT_MAX_EVENTS and cap bytes; a
  *   batch also ends at a gap left by an out-of-order ack or at the end of
- *   the slot array. Call it until it returns 0.
+ *   the slot array. Call it until it returns 0. Every report's `oldest` is
+ *   edge_report_queue_oldest: the gateway settles the seqs below it, so an
+ *   event dropped here does not stall its acks.
  *
  * Time: now_ms is any monotonic millisecond clock of the caller's that
  * does not wrap (extend a 32-bit tick to 64 bits); the same clock for

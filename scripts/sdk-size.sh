@@ -31,8 +31,9 @@ OUT=${1:-$root/build-sdk-m4}
 [ $# -gt 0 ] && shift
 extra="$*"
 
-# proto/ sources that only the gateway or edgectl use (the control socket).
-GATEWAY_ONLY="edge_ctl_frame.c"
+# proto/ sources that only the gateway or edgectl use: the control socket,
+# and the report parser (strtod/strtof link newlib's allocator).
+GATEWAY_ONLY="edge_ctl_frame.c edge_report_parse.c"
 
 CROSS=${CROSS:-arm-none-eabi-}
 ARCH="-mcpu=cortex-m4 -mthumb"

@@ -150,7 +150,8 @@ static int reports(void)
 		return 33;
 	if (edge_report_queue_next_batch(&queue, 1000, payload, sizeof payload, &len) != 3)
 		return 34;
-	if (len != strlen(payload) || strncmp(payload, "{\"proto\":1,\"epoch\":42,", 22) != 0)
+	if (len != strlen(payload) ||
+	    strncmp(payload, "{\"proto\":1,\"epoch\":42,\"oldest\":1,", 33) != 0)
 		return 35;
 	if (edge_report_queue_next_batch(&queue, 1000, payload, sizeof payload, &len) != 0)
 		return 36;
@@ -188,6 +189,11 @@ static int reports(void)
 	if (edge_report_queue_stats(&queue)->dropped != 1 ||
 	    edge_report_queue_oldest(&queue) != 5)
 		return 45;
+	/* The next report tells the gateway that seq 4 is gone for good. */
+	if (edge_report_queue_next_batch(&queue, deadline, payload, sizeof payload,
+					 &len) < 1 ||
+	    strncmp(payload, "{\"proto\":1,\"epoch\":42,\"oldest\":5,", 33) != 0)
+		return 46;
 	return 0;
 }
 

@@ -40,24 +40,25 @@ static void check_report(const char *payload, size_t len)
 		return;
 	}
 	CHECK(rep_a.n_events >= 1 && rep_a.n_events <= EDGE_REPORT_MAX_EVENTS);
+	CHECK(rep_a.oldest >= 1 && rep_a.oldest <= rep_a.events[0].seq);
 	for (unsigned i = 0; i < rep_a.n_events; i++) {
 		CHECK(edge_report_event_valid(&rep_a.events[i]));
 		CHECK(i == 0 || rep_a.events[i].seq > rep_a.events[i - 1].seq);
 	}
-	n1 = edge_msg_encode_report(enc1, sizeof enc1, rep_a.epoch, rep_a.events,
-				    rep_a.n_events);
+	n1 = edge_msg_encode_report(enc1, sizeof enc1, rep_a.epoch, rep_a.oldest,
+				    rep_a.events, rep_a.n_events);
 	CHECK(n1 > 0);
-	CHECK(edge_msg_report_fit(rep_a.epoch, rep_a.events, rep_a.n_events,
-				  (size_t)n1 + 1) == rep_a.n_events);
-	CHECK(edge_msg_report_fit(rep_a.epoch, rep_a.events, rep_a.n_events,
-				  (size_t)n1) < rep_a.n_events);
+	CHECK(edge_msg_report_fit(rep_a.epoch, rep_a.oldest, rep_a.events,
+				  rep_a.n_events, (size_t)n1 + 1) == rep_a.n_events);
+	CHECK(edge_msg_report_fit(rep_a.epoch, rep_a.oldest, rep_a.events,
+				  rep_a.n_events, (size_t)n1) < rep_a.n_events);
 	if (n1 > EDGE_MSG_MAX_PAYLOAD)
 		return; /* valid, but its canonical form is over the limit */
 	CHECK(edge_msg_parse_report(enc1, (size_t)n1, &rep_b, NULL) == 0);
 	/* Parsers clear the whole struct first, so memcmp is exact. */
 	CHECK(memcmp(&rep_a, &rep_b, sizeof rep_a) == 0);
-	n2 = edge_msg_encode_report(enc2, sizeof enc2, rep_b.epoch, rep_b.events,
-				    rep_b.n_events);
+	n2 = edge_msg_encode_report(enc2, sizeof enc2, rep_b.epoch, rep_b.oldest,
+				    rep_b.events, rep_b.n_events);
 	CHECK(n1 == n2 && memcmp(enc1, enc2, (size_t)n1) == 0);
 }
 

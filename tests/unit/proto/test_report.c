@@ -97,10 +97,11 @@ static void assert_same_event(const struct edge_report_event *a,
 static struct edge_msg_report parsed;
 static char text[2 * EDGE_MSG_MAX_PAYLOAD];
 
-static void round_trip(uint32_t epoch, const struct edge_report_event *ev, size_t n)
+static void round_trip(uint32_t epoch, uint32_t oldest,
+		       const struct edge_report_event *ev, size_t n)
 {
 	struct edge_msg_error err;
-	int len = edge_msg_encode_report(text, sizeof text, epoch, ev, n);
+	int len = edge_msg_encode_report(text, sizeof text, epoch, oldest, ev, n);
 
 	ck_assert_int_gt(len, 0);
 	ck_assert_uint_eq(strlen(text), (size_t)len);
@@ -108,6 +109,7 @@ static void round_trip(uint32_t epoch, const struct edge_report_event *ev, size_
 		      "%s at %s, offset %zu: %.80s", edge_msg_reject_name(err.reason),
 		      err.field, err.offset, text + (err.offset > 40 ? err.offset - 40 : 0));
 	ck_assert_uint_eq(parsed.epoch, epoch);
+	ck_assert_uint_eq(parsed.oldest, oldest);
 	ck_assert_uint_eq(parsed.n_events, n);
 	for (size_t i = 0; i < n; i++)
 		assert_same_event(&ev[i], &parsed.events[i]);
@@ -134,16 +136,16 @@ START_TEST(canonical_text)
 	ev[1].has_ts = true;
 	ev[1].ts_ms = 1767225600000ull;
 
-	len = edge_msg_encode_report(text, sizeof text, 17, ev, 2);
+	len = edge_msg_encode_report(text, sizeof text, 17, 38, ev, 2);
 	ck_assert_str_eq(text,
-		"{\"proto\":1,\"epoch\":17,\"events\":["
+		"{\"proto\":1,\"epoch\":17,\"oldest\":38,\"events\":["
 		"{\"seq\":41,\"model\":\"vib-ae@2.1.0\",\"score\":0.8731,\"threshold\":0.65,"
 		"\"label\":\"vibration\",\"severity\":4,\"summary\":[0.12,1.5,0.98],"
 		"\"age_ms\":1200},"
 		"{\"seq\":42,\"model_sha256\":\"" SHA "\",\"score\":12.5,\"threshold\":10,"
 		"\"label\":\"keyword.stop\",\"ts_ms\":1767225600000}]}");
 	ck_assert_int_eq(len, (int)strlen(text));
-	round_trip(17, ev, 2);
+	round_trip(17, 38, ev, 2);
 }
 END_TEST
 
@@ -174,10 +176,10 @@ START_TEST(numbers_shortest_and_exact)
 
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		ev.score = cases[i].v;
-		ck_assert_int_gt(edge_msg_encode_report(text, sizeof text, 1, &ev, 1), 0);
+		ck_assert_int_gt(edge_msg_encode_report(text, sizeof text, 1, 1, &ev, 1), 0);
 		snprintf(want, sizeof want, "\"score\":%s,", cases[i].text);
 		ck_assert_msg(strstr(text, want) != NULL, "%.17g: %s", cases[i].v, text);
-		round_trip(1, &ev, 1);
+		round_trip(1, 1, &ev, 1);
 	}
 
 	/* Floats get float digits, not the double's. */
@@ -187,10 +189,10 @@ START_TEST(numbers_shortest_and_exact)
 	ev.summary[1] = 1e-45f; /* smallest subnormal */
 	ev.summary[2] = 16777216.0f;
 	ev.summary[3] = -3.4028235e8f;
-	ck_assert_int_gt(edge_msg_encode_report(text, sizeof text, 1, &ev, 1), 0);
+	ck_assert_int_gt(edge_msg_encode_report(text, sizeof text, 1, 1, &ev, 1), 0);
 	ck_assert_msg(strstr(text, "\"summary\":[0.1,1e-45,16777216,-") != NULL,
 		      "%s", text);
-	round_trip(1, &ev, 1);
+	round_trip(1, 1, &ev, 1);
 }
 END_TEST
 
@@ -218,11 +220,13 @@ START_TEST(random_values_round_trip)
 		uint32_t epoch = (uint32_t)rng();
 
 		for (size_t first = 0, k; first < EDGE_REPORT_MAX_EVENTS; first += k) {
-			k = edge_msg_report_fit(epoch, ev + first,
+			uint32_t oldest = (uint32_t)(1 + rng() % ev[first].seq);
+
+			k = edge_msg_report_fit(epoch, oldest, ev + first,
 						EDGE_REPORT_MAX_EVENTS - first,
 						EDGE_MSG_MAX_PAYLOAD + 1);
 			ck_assert_uint_ge(k, 1);
-			round_trip(epoch, ev + first, k);
+			round_trip(epoch, oldest, ev + first, k);
 		}
 	}
 }
@@ -250,8 +254,9 @@ START_TEST(limits_round_trip)
 	ev[1].ts_ms = EDGE_MSG_UINT_MAX;
 	ev[1].score = -EDGE_REPORT_VALUE_MAX;
 	ev[1].threshold = EDGE_REPORT_VALUE_MAX;
-	round_trip(UINT32_MAX, ev, 2);
-	round_trip(0, ev, 1);
+	round_trip(UINT32_MAX, UINT32_MAX - 1, ev, 2);
+	round_trip(0, 1, ev, 1);
+	round_trip(5, UINT32_MAX, &ev[1], 1);
 }
 END_TEST
 
@@ -260,8 +265,8 @@ static bool rejected(const struct edge_report_event *ev)
 	char buf[EDGE_MSG_MAX_PAYLOAD + 1];
 
 	return !edge_report_event_valid(ev) &&
-	       edge_msg_encode_report(buf, sizeof buf, 1, ev, 1) == -EINVAL &&
-	       edge_msg_report_fit(1, ev, 1, sizeof buf) == 0;
+	       edge_msg_encode_report(buf, sizeof buf, 1, 1, ev, 1) == -EINVAL &&
+	       edge_msg_report_fit(1, 1, ev, 1, sizeof buf) == 0;
 }
 
 START_TEST(encoder_refuses_invalid_events)
@@ -312,14 +317,24 @@ START_TEST(encoder_refuses_invalid_events)
 	/* Whole-report rules. */
 	two[0] = base_event(5);
 	two[1] = base_event(5);
-	ck_assert_int_eq(edge_msg_encode_report(buf, sizeof buf, 1, two, 2), -EINVAL);
+	ck_assert_int_eq(edge_msg_encode_report(buf, sizeof buf, 1, 1, two, 2), -EINVAL);
 	two[1].seq = 4;
-	ck_assert_int_eq(edge_msg_encode_report(buf, sizeof buf, 1, two, 2), -EINVAL);
-	ck_assert_uint_eq(edge_msg_report_fit(1, two, 2, sizeof buf), 1);
-	ck_assert_int_eq(edge_msg_encode_report(buf, sizeof buf, 1, two, 0), -EINVAL);
-	ck_assert_int_eq(edge_msg_encode_report(buf, sizeof buf, 1, NULL, 1), -EINVAL);
-	ck_assert_int_eq(edge_msg_encode_report(NULL, 10, 1, two, 1), -EINVAL);
-	ck_assert_uint_eq(edge_msg_report_fit(1, NULL, 1, sizeof buf), 0);
+	ck_assert_int_eq(edge_msg_encode_report(buf, sizeof buf, 1, 1, two, 2), -EINVAL);
+	ck_assert_uint_eq(edge_msg_report_fit(1, 1, two, 2, sizeof buf), 1);
+	ck_assert_int_eq(edge_msg_encode_report(buf, sizeof buf, 1, 1, two, 0), -EINVAL);
+	ck_assert_int_eq(edge_msg_encode_report(buf, sizeof buf, 1, 1, NULL, 1), -EINVAL);
+	ck_assert_int_eq(edge_msg_encode_report(NULL, 10, 1, 1, two, 1), -EINVAL);
+	ck_assert_uint_eq(edge_msg_report_fit(1, 1, NULL, 1, sizeof buf), 0);
+
+	/* oldest: 1..events[0].seq. */
+	two[1].seq = 6;
+	ck_assert_int_gt(edge_msg_encode_report(buf, sizeof buf, 1, 5, two, 2), 0);
+	ck_assert_uint_eq(edge_msg_report_fit(1, 5, two, 2, sizeof buf), 2);
+	ck_assert_int_eq(edge_msg_encode_report(buf, sizeof buf, 1, 0, two, 2), -EINVAL);
+	ck_assert_uint_eq(edge_msg_report_fit(1, 0, two, 2, sizeof buf), 0);
+	/* Above the first event even if not above a later one. */
+	ck_assert_int_eq(edge_msg_encode_report(buf, sizeof buf, 1, 6, two, 2), -EINVAL);
+	ck_assert_uint_eq(edge_msg_report_fit(1, 6, two, 2, sizeof buf), 0);
 }
 END_TEST
 
@@ -333,11 +348,11 @@ START_TEST(encoder_refuses_more_than_32_events)
 		ev[i].score = 1;
 		ev[i].threshold = 1;
 	}
-	ck_assert_int_eq(edge_msg_encode_report(buf, sizeof buf, 1, ev,
+	ck_assert_int_eq(edge_msg_encode_report(buf, sizeof buf, 1, 1, ev,
 						EDGE_REPORT_MAX_EVENTS + 1), -EINVAL);
-	ck_assert_int_gt(edge_msg_encode_report(buf, sizeof buf, 1, ev,
+	ck_assert_int_gt(edge_msg_encode_report(buf, sizeof buf, 1, 1, ev,
 						EDGE_REPORT_MAX_EVENTS), 0);
-	ck_assert_uint_eq(edge_msg_report_fit(1, ev, EDGE_REPORT_MAX_EVENTS + 1, sizeof buf),
+	ck_assert_uint_eq(edge_msg_report_fit(1, 1, ev, EDGE_REPORT_MAX_EVENTS + 1, sizeof buf),
 			  EDGE_REPORT_MAX_EVENTS);
 }
 END_TEST
@@ -347,15 +362,15 @@ START_TEST(encoder_reports_enospc)
 	struct edge_report_event ev = base_event(1);
 	struct edge_msg_ack ack = { 1, 2, 3 };
 	char buf[256];
-	int len = edge_msg_encode_report(buf, sizeof buf, 1, &ev, 1);
+	int len = edge_msg_encode_report(buf, sizeof buf, 1, 1, &ev, 1);
 
 	ck_assert_int_gt(len, 0);
 	/* Exactly the length plus the NUL fits; one byte less does not. */
-	ck_assert_int_eq(edge_msg_encode_report(buf, (size_t)len + 1, 1, &ev, 1), len);
-	ck_assert_int_eq(edge_msg_encode_report(buf, (size_t)len, 1, &ev, 1), -ENOSPC);
+	ck_assert_int_eq(edge_msg_encode_report(buf, (size_t)len + 1, 1, 1, &ev, 1), len);
+	ck_assert_int_eq(edge_msg_encode_report(buf, (size_t)len, 1, 1, &ev, 1), -ENOSPC);
 	ck_assert_str_eq(buf, "");
-	ck_assert_int_eq(edge_msg_encode_report(buf, 1, 1, &ev, 1), -ENOSPC);
-	ck_assert_int_eq(edge_msg_encode_report(NULL, 0, 1, &ev, 1), -ENOSPC);
+	ck_assert_int_eq(edge_msg_encode_report(buf, 1, 1, 1, &ev, 1), -ENOSPC);
+	ck_assert_int_eq(edge_msg_encode_report(NULL, 0, 1, 1, &ev, 1), -ENOSPC);
 
 	len = edge_msg_encode_ack(buf, sizeof buf, &ack);
 	ck_assert_int_gt(len, 0);
@@ -393,37 +408,37 @@ START_TEST(fit_packs_the_most_under_4096)
 	int len;
 
 	long_events(ev, EDGE_REPORT_MAX_EVENTS);
-	fit = edge_msg_report_fit(9, ev, EDGE_REPORT_MAX_EVENTS, cap);
+	fit = edge_msg_report_fit(9, 1, ev, EDGE_REPORT_MAX_EVENTS, cap);
 	ck_assert_uint_gt(fit, 1);
 	ck_assert_uint_lt(fit, EDGE_REPORT_MAX_EVENTS);
-	len = edge_msg_encode_report(buf, cap, 9, ev, fit);
+	len = edge_msg_encode_report(buf, cap, 9, 1, ev, fit);
 	ck_assert_int_gt(len, 0);
 	ck_assert_int_le(len, EDGE_MSG_MAX_PAYLOAD);
 	/* One more would not fit: fit is the most, not merely safe. */
-	ck_assert_int_eq(edge_msg_encode_report(buf, cap, 9, ev, fit + 1), -ENOSPC);
-	len = edge_msg_encode_report(buf, sizeof buf, 9, ev, fit + 1);
+	ck_assert_int_eq(edge_msg_encode_report(buf, cap, 9, 1, ev, fit + 1), -ENOSPC);
+	len = edge_msg_encode_report(buf, sizeof buf, 9, 1, ev, fit + 1);
 	ck_assert_int_gt(len, EDGE_MSG_MAX_PAYLOAD);
 	/* What fits also parses (tokens and depth within the report's limits). */
-	len = edge_msg_encode_report(buf, cap, 9, ev, fit);
+	len = edge_msg_encode_report(buf, cap, 9, 1, ev, fit);
 	ck_assert_int_eq(edge_msg_parse_report(buf, (size_t)len, &parsed, NULL), 0);
 	ck_assert_uint_eq(parsed.n_events, fit);
 
 	/* For every cap, fit agrees exactly with the encoder. */
 	for (size_t c = 0; c <= 3 * 600; c += 7) {
-		size_t k = edge_msg_report_fit(9, ev, 4, c);
+		size_t k = edge_msg_report_fit(9, 1, ev, 4, c);
 
 		if (k > 0)
-			ck_assert_int_gt(edge_msg_encode_report(buf, c, 9, ev, k), 0);
+			ck_assert_int_gt(edge_msg_encode_report(buf, c, 9, 1, ev, k), 0);
 		if (k < 4)
-			ck_assert_int_eq(edge_msg_encode_report(buf, c, 9, ev, k + 1),
+			ck_assert_int_eq(edge_msg_encode_report(buf, c, 9, 1, ev, k + 1),
 					 -ENOSPC);
 	}
-	ck_assert_uint_eq(edge_msg_report_fit(9, ev, 1, 10), 0);
+	ck_assert_uint_eq(edge_msg_report_fit(9, 1, ev, 1, 10), 0);
 
 	/* Short events: all 32 fit. */
 	for (uint32_t i = 0; i < EDGE_REPORT_MAX_EVENTS; i++)
 		ev[i] = base_event(i + 1);
-	ck_assert_uint_eq(edge_msg_report_fit(9, ev, EDGE_REPORT_MAX_EVENTS, cap),
+	ck_assert_uint_eq(edge_msg_report_fit(9, 1, ev, EDGE_REPORT_MAX_EVENTS, cap),
 			  EDGE_REPORT_MAX_EVENTS);
 }
 END_TEST
@@ -483,7 +498,7 @@ START_TEST(node_dispatch_leaves_report_unhandled)
 	static const char report_topic[] = "edge/v1/node-01/report";
 	static const char ack_topic[] = "edge/v1/node-01/ack";
 	char buf[512];
-	int len = edge_msg_encode_report(buf, sizeof buf, 3, &ev, 1);
+	int len = edge_msg_encode_report(buf, sizeof buf, 3, 1, &ev, 1);
 
 	ck_assert_int_gt(len, 0);
 	ck_assert_int_eq(edge_msg_parse_node(report_topic, strlen(report_topic), buf,

@@ -87,6 +87,9 @@ static int batch(uint64_t now, size_t cap)
 		      err.field);
 	ck_assert_uint_eq(f.rep.n_events, (unsigned)n);
 	ck_assert_uint_eq(f.rep.epoch, edge_report_queue_epoch(&f.q));
+	/* Every report says what the node gave up: its oldest held seq. */
+	ck_assert_uint_eq(f.rep.oldest, edge_report_queue_oldest(&f.q));
+	ck_assert_uint_le(f.rep.oldest, f.rep.events[0].seq);
 	return n;
 }
 
@@ -242,8 +245,9 @@ START_TEST(batch_within_cap)
 	expect_seqs(1, (unsigned)n);
 	ck_assert_uint_eq(f.rep.events[0].n_summary, EDGE_REPORT_SUMMARY_MAX);
 	ck_assert(f.rep.events[0].summary[3] == -123456.789f / 5.0f);
-	ck_assert_uint_eq(edge_msg_report_fit(f.rep.epoch, f.rep.events,
-					      f.rep.n_events, sizeof f.buf),
+	ck_assert_uint_eq(edge_msg_report_fit(f.rep.epoch, f.rep.oldest,
+					      f.rep.events, f.rep.n_events,
+					      sizeof f.buf),
 			  (size_t)n);
 	total = (unsigned)n;
 
@@ -612,10 +616,11 @@ END_TEST
 /* A lossy link: a third of the reports and a third of the acks are lost
  * for the first LOSSY_ROUNDS rounds of 50 ms, then none. The gateway is
  * modelled here: it stores what arrives and answers the contiguous prefix
- * plus sack. With honour_oldest it also settles every seq below the node's
- * oldest held event (acked or dropped by the node), which a node that
- * drops needs: else the gateway's prefix stops at the first dropped seq
- * and events more than 64 past it are never acked. */
+ * plus sack. With honour_oldest it follows the ack rule of §5.6: it also
+ * settles every seq below the highest `oldest` it received (acked or
+ * dropped by the node), which a node that drops needs: else the gateway's
+ * prefix stops at the first dropped seq and events more than 64 past it
+ * are never acked. */
 #define LOSSY_ROUNDS 6000
 
 static void run_lossy_link(size_t slots, unsigned total, unsigned push_every,
@@ -623,7 +628,7 @@ static void run_lossy_link(size_t slots, unsigned total, unsigned push_every,
 {
 	static uint8_t stored[4001];
 	struct edge_msg_ack a;
-	uint32_t rng = 99, acked, oldest, i;
+	uint32_t rng = 99, acked, oldest = 1, i;
 	uint64_t now = 0, sack;
 	unsigned pushed = 0, round, j;
 	int n;
@@ -644,7 +649,10 @@ static void run_lossy_link(size_t slots, unsigned total, unsigned push_every,
 				continue; /* report lost */
 			for (j = 0; j < (unsigned)n; j++)
 				stored[f.rep.events[j].seq] = 1;
-			oldest = honour_oldest ? edge_report_queue_oldest(&f.q) : 1;
+			/* Only what the received report says, never the
+			 * queue's state. */
+			if (honour_oldest && f.rep.oldest > oldest)
+				oldest = f.rep.oldest;
 			for (acked = 0; acked < total &&
 			     (stored[acked + 1] || acked + 1 < oldest); acked++)
 				;
@@ -669,7 +677,60 @@ static void run_lossy_link(size_t slots, unsigned total, unsigned push_every,
 	for (i = 1, j = 0; i <= total; i++)
 		j += stored[i];
 	ck_assert_uint_ge(j, total - edge_report_queue_stats(&f.q)->dropped);
+	if (!honour_oldest)
+		return;
+	/* Every seq is stored or a gap the node declared (below the highest
+	 * oldest); the gaps are events it dropped before the gateway got
+	 * them. */
+	for (i = 1, j = 0; i <= total; i++) {
+		ck_assert(stored[i] || i < oldest);
+		j += !stored[i];
+	}
+	ck_assert_uint_le(j, edge_report_queue_stats(&f.q)->dropped);
 }
+
+/* A seq dropped before it was ever sent: the next report's oldest tells
+ * the gateway, whose acked (§5.6) then passes the gap. */
+START_TEST(report_declares_dropped_seqs)
+{
+	struct edge_msg_ack a;
+
+	setup_queue(2, 3);
+	ck_assert_uint_eq(push(1, 0), 1);
+	ck_assert_uint_eq(push(2, 0), 2);
+	ck_assert_uint_eq(push(3, 0), 3); /* full: 1 dropped unsent */
+	ck_assert_uint_eq(edge_report_queue_stats(&f.q)->dropped, 1);
+	/* 3 wrapped to the first slot: two reports, both declaring 1 gone. */
+	ck_assert_int_eq(batch(0, sizeof f.buf), 1);
+	expect_seqs(2, 1);
+	ck_assert_uint_eq(f.rep.oldest, 2);
+	ck_assert_ptr_nonnull(strstr(f.buf, "\"oldest\":2,\"events\":["));
+	ck_assert_int_eq(batch(0, sizeof f.buf), 1);
+	expect_seqs(3, 1);
+	ck_assert_uint_eq(f.rep.oldest, 2);
+	/* Stored 2 and 3, 1 is below oldest: acked 3. */
+	a = ack(3, 0);
+	ck_assert_uint_eq(edge_report_queue_apply_ack(&f.q, &a), 2);
+	ck_assert_uint_eq(edge_report_queue_count(&f.q), 0);
+	ck_assert_uint_eq(edge_report_queue_oldest(&f.q), 4);
+
+	/* A drop in the middle of sent events: 4 acked by sack only, then 6
+	 * pushes 5 out. */
+	ck_assert_uint_eq(push(4, 10), 4);
+	ck_assert_uint_eq(push(5, 10), 5);
+	ck_assert_int_eq(batch(10, sizeof f.buf), 2);
+	ck_assert_uint_eq(f.rep.oldest, 4);
+	a = ack(3, 0x1);
+	ck_assert_uint_eq(edge_report_queue_apply_ack(&f.q, &a), 1);
+	ck_assert_uint_eq(edge_report_queue_oldest(&f.q), 5);
+	ck_assert_uint_eq(push(6, 10), 6);
+	ck_assert_uint_eq(push(7, 10), 7); /* full: 5 dropped after sending */
+	ck_assert_uint_eq(edge_report_queue_stats(&f.q)->dropped, 2);
+	ck_assert_int_eq(batch(10, sizeof f.buf), 2);
+	expect_seqs(6, 2);
+	ck_assert_uint_eq(f.rep.oldest, 6);
+}
+END_TEST
 
 START_TEST(lossy_link_converges)
 {
@@ -823,6 +884,7 @@ TCase *test_report_queue_tcase(void)
 	tcase_add_test(tc, seq_overflow_new_epoch);
 	tcase_add_test(tc, one_slot_queue);
 	tcase_add_test(tc, lossy_link_converges);
+	tcase_add_test(tc, report_declares_dropped_seqs);
 	tcase_add_test(tc, lossy_link_with_drops_converges);
 	tcase_add_test(tc, random_operations_match_model);
 	tcase_add_test(tc, heartbeat_reports_dropped);

@@ -75,12 +75,14 @@ static int run_vector(const char *kind, const char *topic, const char *data,
 		if (rc != 0)
 			return rc;
 		n1 = edge_msg_encode_report(enc1, sizeof enc1, a.report.epoch,
-					    a.report.events, a.report.n_events);
+					    a.report.oldest, a.report.events,
+					    a.report.n_events);
 		ck_assert_int_gt(n1, 0);
 		ck_assert_int_eq(edge_msg_parse_report(enc1, (size_t)n1, &b.report, NULL), 0);
 		ck_assert(memcmp(&a.report, &b.report, sizeof a.report) == 0);
 		n2 = edge_msg_encode_report(enc2, sizeof enc2, b.report.epoch,
-					    b.report.events, b.report.n_events);
+					    b.report.oldest, b.report.events,
+					    b.report.n_events);
 	} else if (strcmp(kind, "ack") == 0) {
 		ROUND_TRIP(ack);
 		ck_assert(memcmp(&a.ack, &b.ack, sizeof a.ack) == 0);
