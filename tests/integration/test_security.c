@@ -568,6 +568,23 @@ static void assert_victim_unchanged(struct sec *s, json_t *before, const char *a
 	json_decref(now);
 }
 
+/* The victim's marker gets through, and its registry entry is as before. */
+static void assert_victim_kept(struct sec *s, struct cli *victim, json_t *before,
+			       const char *after_what)
+{
+	victim_marker(s, victim);
+	assert_victim_unchanged(s, before, after_what);
+}
+
+/* The victim registers; its registry entry from then on (for
+ * assert_victim_kept). */
+static json_t *victim_registered(struct sec *s, struct cli *victim)
+{
+	node_register(victim, s->victim);
+	victim_marker(s, victim);
+	return victim_state(s);
+}
+
 static long long device_count(struct sec *s)
 {
 	json_t *l = h_edgectl_json(s->e, "devices", NULL);
@@ -684,8 +701,7 @@ START_TEST(attacks_with_another_nodes_credentials_are_refused)
 		refused_publish(&a, topic, "{\"proto\":1,\"state\":\"online\",\"reason\":\"boot\"}",
 				true);
 	}
-	victim_marker(&s, &v);
-	assert_victim_unchanged(&s, before, "publishes with another node's credentials");
+	assert_victim_kept(&s, &v, before, "publishes with another node's credentials");
 	ck_assert_int_eq(device_count(&s), count);
 	/* the victim never got a forged `registered` */
 	ck_assert_int_eq(v.registered, 1);
@@ -742,9 +758,7 @@ START_TEST(forged_will_is_dropped)
 	sec_world(&s, PLAIN);
 	ck_assert_int_eq(cli_connect(&s, &v, "victim", s.victim, s.victim, VICTIM_PASS, NULL, 0,
 				     NULL, NULL), 0);
-	node_register(&v, s.victim);
-	victim_marker(&s, &v);
-	before = victim_state(&s);
+	before = victim_registered(&s, &v);
 	topic_of(topic, sizeof topic, s.victim, "status");
 	ck_assert_int_eq(cli_connect(&s, &a, "attacker", s.attacker, s.attacker, ATTACKER_PASS,
 				     topic, 0, NULL, NULL), 0);
@@ -753,8 +767,7 @@ START_TEST(forged_will_is_dropped)
 	a.mosq = NULL;
 	snprintf(log_needle, sizeof log_needle, "Client %s closed its connection", s.attacker);
 	wait_broker_log(&s, log_needle, 1);
-	victim_marker(&s, &v);
-	assert_victim_unchanged(&s, before, "a forged will");
+	assert_victim_kept(&s, &v, before, "a forged will");
 	/* the same will on the attacker's own status is published */
 	topic_of(own, sizeof own, s.attacker, "status");
 	ck_assert_int_eq(cli_connect(&s, &w, "witness", s.attacker, s.attacker, ATTACKER_PASS,
@@ -789,9 +802,7 @@ START_TEST(attacks_without_credentials_are_refused)
 	sec_world(&s, PLAIN);
 	ck_assert_int_eq(cli_connect(&s, &v, "victim", s.victim, s.victim, VICTIM_PASS, NULL, 0,
 				     NULL, NULL), 0);
-	node_register(&v, s.victim);
-	victim_marker(&s, &v);
-	before = victim_state(&s);
+	before = victim_registered(&s, &v);
 	for (size_t i = 0; i < sizeof tries / sizeof tries[0]; i++) {
 		int rc = cli_connect(&s, &x, "anonymous", s.victim, tries[i].user, tries[i].pass,
 				     NULL, 0, NULL, NULL);
@@ -802,8 +813,7 @@ START_TEST(attacks_without_credentials_are_refused)
 	}
 	/* the victim's own session was not taken over by the refused ids */
 	ck_assert(!v.lost);
-	victim_marker(&s, &v);
-	assert_victim_unchanged(&s, before, "anonymous connects");
+	assert_victim_kept(&s, &v, before, "anonymous connects");
 	ck_assert_int_eq(device_count(&s), 1);
 	json_decref(before);
 	cli_free(&v);
@@ -826,9 +836,7 @@ START_TEST(client_id_is_forced_to_the_username)
 	sec_world(&s, PLAIN);
 	ck_assert_int_eq(cli_connect(&s, &v, "victim", s.victim, s.victim, VICTIM_PASS, NULL, 0,
 				     NULL, NULL), 0);
-	node_register(&v, s.victim);
-	victim_marker(&s, &v);
-	before = victim_state(&s);
+	before = victim_registered(&s, &v);
 	ck_assert_int_eq(cli_connect(&s, &a, "attacker", s.victim, s.attacker, ATTACKER_PASS,
 				     NULL, 0, NULL, NULL), 0);
 	/* renamed, silently: no Assigned Client Identifier is sent */
@@ -889,9 +897,7 @@ START_TEST(client_id_mismatch_is_refused_by_the_plugin)
 	ck_assert_int_eq(broker_log_count(&s, s.plugin), 1);
 	ck_assert_int_eq(cli_connect(&s, &v, "victim", s.victim, s.victim, VICTIM_PASS, NULL, 0,
 				     NULL, NULL), 0);
-	node_register(&v, s.victim);
-	victim_marker(&s, &v);
-	before = victim_state(&s);
+	before = victim_registered(&s, &v);
 
 	/* another node's password with the victim's id: refused by the plugin */
 	rc = cli_connect(&s, &x, "attacker", s.victim, s.attacker, ATTACKER_PASS, NULL, 0, NULL,
@@ -951,8 +957,7 @@ START_TEST(client_id_mismatch_is_refused_by_the_plugin)
 
 	/* the victim kept its session through all of it */
 	ck_assert(!v.lost);
-	victim_marker(&s, &v);
-	assert_victim_unchanged(&s, before, "connects with the victim's client id");
+	assert_victim_kept(&s, &v, before, "connects with the victim's client id");
 	ck_assert_int_eq(device_count(&s), 1);
 	json_decref(before);
 	cli_free(&v);
@@ -1075,9 +1080,7 @@ START_TEST(mutual_tls_identity)
 	sec_world(&s, MUTUAL_TLS);
 	ck_assert_int_eq(cli_connect(&s, &v, "victim", s.victim, s.victim, VICTIM_PASS, NULL, 0,
 				     NULL, NULL), 0);
-	node_register(&v, s.victim);
-	victim_marker(&s, &v);
-	before = victim_state(&s);
+	before = victim_registered(&s, &v);
 
 	ck_assert_int_eq(cli_connect(&s, &t, "tls-node", s.tls_node, NULL, NULL, NULL, s.tls_port,
 				     s.node_crt, s.node_key), 0);
@@ -1096,8 +1099,7 @@ START_TEST(mutual_tls_identity)
 	cli_free(&r);
 
 	ck_assert(!v.lost);
-	victim_marker(&s, &v);
-	assert_victim_unchanged(&s, before, "TLS connects");
+	assert_victim_kept(&s, &v, before, "TLS connects");
 	ck_assert_int_eq(device_count(&s), 2);
 	json_decref(before);
 	cli_free(&t);
