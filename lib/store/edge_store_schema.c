@@ -93,6 +93,39 @@ static const char *const migrations[] = {
 	" id TEXT NOT NULL,"
 	" revoked_ms INTEGER NOT NULL"
 	") WITHOUT ROWID;",
+	/* 4: anomaly history (lib/anomaly). Each event once per (device,
+	 * epoch, seq); ts_ms is when it happened as the gateway places it
+	 * (wall ms) and time_source says how. anomaly_stream holds, per device
+	 * and epoch, what the ack says: acked, the highest oldest received, the
+	 * gaps counted and the events stored. */
+	"CREATE TABLE anomaly_event ("
+	" id INTEGER PRIMARY KEY,"
+	" device TEXT NOT NULL,"
+	" epoch INTEGER NOT NULL,"
+	" seq INTEGER NOT NULL,"
+	" ts_ms INTEGER NOT NULL,"
+	" received_ms INTEGER NOT NULL,"
+	" time_source TEXT NOT NULL CHECK (time_source IN ('age', 'clock', 'received')),"
+	" model TEXT NOT NULL,"                  /* 'name@version' or the sha256 hex */
+	" score REAL NOT NULL,"
+	" threshold REAL NOT NULL,"
+	" label TEXT NOT NULL,"
+	" severity INTEGER,"                     /* NULL: not given */
+	" summary TEXT,"                         /* JSON array text, NULL: not given */
+	" UNIQUE (device, epoch, seq)"
+	");"
+	"CREATE INDEX anomaly_event_device_ts ON anomaly_event (device, ts_ms);"
+	"CREATE INDEX anomaly_event_ts ON anomaly_event (ts_ms);"
+	"CREATE TABLE anomaly_stream ("
+	" device TEXT NOT NULL,"
+	" epoch INTEGER NOT NULL,"
+	" acked INTEGER NOT NULL,"
+	" oldest INTEGER NOT NULL,"
+	" gaps INTEGER NOT NULL DEFAULT 0,"
+	" events INTEGER NOT NULL DEFAULT 0,"
+	" updated_ms INTEGER NOT NULL,"
+	" PRIMARY KEY (device, epoch)"
+	") WITHOUT ROWID;",
 };
 
 _Static_assert(sizeof migrations / sizeof migrations[0] == EDGE_STORE_SCHEMA_VERSION,

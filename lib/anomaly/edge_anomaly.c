@@ -1,0 +1,428 @@
+/* The anomaly ingest: a report's events into anomaly_event, once each, and
+ * the ack from what is committed (edge_anomaly.h has the rule).
+ *
+ * What is acked when, and the traps:
+ * - The ack is computed inside the same store op (the same SAVEPOINT of the
+ *   batch transaction) that inserts the events, and handed to the loop only
+ *   after the batch committed: an ack never names an event that a crash
+ *   could still take back (synchronous=FULL).
+ * - Duplicates: ON CONFLICT (device, epoch, seq) DO NOTHING, so only the
+ *   unique key is ignored; any other constraint (NOT NULL, CHECK) fails the
+ *   op instead of passing for a duplicate, as INSERT OR IGNORE would let it.
+ * - acked never has to wait for a seq the node gave up: it moves at least to
+ *   the highest oldest − 1, and the seqs it moves past unstored are the
+ *   node's gaps, counted once at that moment (a stored acked never moves
+ *   back, so they are never counted again).
+ * - No scan: the walk reads the unique index (device, epoch, seq) from the
+ *   stored acked upwards and stops at the first hole past the sack's 64
+ *   seqs; every row it reads is one acked moves past or a sack bit.
+ * - 32-bit seqs: acked + 1 + i is computed in 64 bits; a seq never exceeds
+ *   UINT32_MAX, so neither do acked nor a sack bit's seq. */
+#include "edge_anomaly.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char insert_sql[] =
+	"INSERT INTO anomaly_event (device, epoch, seq, ts_ms, received_ms, time_source,"
+	" model, score, threshold, label, severity, summary)"
+	" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
+	" ON CONFLICT (device, epoch, seq) DO NOTHING";
+
+static const char stream_get_sql[] =
+	"SELECT acked, oldest, gaps, events, updated_ms FROM anomaly_stream"
+	" WHERE device = ?1 AND epoch = ?2";
+
+static const char stream_put_sql[] =
+	"INSERT INTO anomaly_stream (device, epoch, acked, oldest, gaps, events, updated_ms)"
+	" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+	" ON CONFLICT (device, epoch) DO UPDATE SET acked = excluded.acked,"
+	" oldest = excluded.oldest, gaps = excluded.gaps, events = excluded.events,"
+	" updated_ms = excluded.updated_ms";
+
+/* The unique index, from the stored acked upwards. */
+static const char walk_sql[] =
+	"SELECT seq FROM anomaly_event WHERE device = ?1 AND epoch = ?2 AND seq > ?3"
+	" ORDER BY seq";
+
+static const char count_device_sql[] =
+	"SELECT count(*) FROM anomaly_event WHERE device = ?1";
+static const char count_all_sql[] =
+	"SELECT count(*) FROM anomaly_event";
+
+static const char event_get_sql[] =
+	"SELECT ts_ms, received_ms, time_source, model, score, threshold, label, severity,"
+	" summary FROM anomaly_event WHERE device = ?1 AND epoch = ?2 AND seq = ?3";
+
+/* What anomaly_stream holds for one (device, epoch); zero row when absent. */
+struct stream_row {
+	bool found;
+	int64_t acked, oldest, gaps, events, updated_ms;
+};
+
+static void bind_text(sqlite3_stmt *st, int i, const char *s)
+{
+	sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
+}
+
+/* Copies column i into buf[cap] (truncating; NULL reads as ""). */
+static void column_text(sqlite3_stmt *st, int i, char *buf, size_t cap)
+{
+	const unsigned char *s = sqlite3_column_text(st, i);
+
+	snprintf(buf, cap, "%s", s ? (const char *)s : "");
+}
+
+static int stream_get(edge_store_conn *conn, const char *device, uint32_t epoch,
+		      struct stream_row *row)
+{
+	sqlite3_stmt *st;
+	int rc = edge_store_conn_prepare(conn, stream_get_sql, &st);
+
+	if (rc < 0)
+		return rc;
+	bind_text(st, 1, device);
+	sqlite3_bind_int64(st, 2, epoch);
+	*row = (struct stream_row){ 0 };
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		row->found = true;
+		row->acked = sqlite3_column_int64(st, 0);
+		row->oldest = sqlite3_column_int64(st, 1);
+		row->gaps = sqlite3_column_int64(st, 2);
+		row->events = sqlite3_column_int64(st, 3);
+		row->updated_ms = sqlite3_column_int64(st, 4);
+		rc = SQLITE_DONE;
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : edge_store_conn_error(conn, rc);
+}
+
+static int stream_put(edge_store_conn *conn, const char *device, uint32_t epoch,
+		      const struct stream_row *row)
+{
+	sqlite3_stmt *st;
+	int rc = edge_store_conn_prepare(conn, stream_put_sql, &st);
+
+	if (rc < 0)
+		return rc;
+	bind_text(st, 1, device);
+	sqlite3_bind_int64(st, 2, epoch);
+	sqlite3_bind_int64(st, 3, row->acked);
+	sqlite3_bind_int64(st, 4, row->oldest);
+	sqlite3_bind_int64(st, 5, row->gaps);
+	sqlite3_bind_int64(st, 6, row->events);
+	sqlite3_bind_int64(st, 7, row->updated_ms);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : edge_store_conn_error(conn, rc);
+}
+
+/* The ack from the index: acked moves from `acked` to at least oldest − 1,
+ * then over every stored seq that follows it; the next 64 seqs give the
+ * sack. *new_gaps: seqs acked moved past below oldest that are not stored. */
+static int walk(edge_store_conn *conn, const char *device, uint32_t epoch, int64_t acked,
+		int64_t oldest, struct edge_msg_ack *ack, uint32_t *new_gaps)
+{
+	const int64_t from = acked, target = oldest - 1;
+	int64_t below = 0; /* stored seqs in (from, target] */
+	bool covered = acked >= target;
+	uint64_t sack = 0;
+	sqlite3_stmt *st;
+	int rc = edge_store_conn_prepare(conn, walk_sql, &st);
+
+	if (rc < 0)
+		return rc;
+	bind_text(st, 1, device);
+	sqlite3_bind_int64(st, 2, epoch);
+	sqlite3_bind_int64(st, 3, acked);
+	*new_gaps = 0;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		int64_t seq = sqlite3_column_int64(st, 0);
+
+		assert(seq > acked);
+		if (!covered) {
+			if (seq <= target) {
+				below++;
+				continue;
+			}
+			*new_gaps = (uint32_t)(target - from - below);
+			acked = target;
+			covered = true;
+		}
+		if (seq == acked + 1) {
+			acked = seq;
+			continue;
+		}
+		if (seq - acked - 1 >= 64)
+			break;
+		sack |= UINT64_C(1) << (seq - acked - 1);
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return edge_store_conn_error(conn, rc);
+	if (!covered) {
+		*new_gaps = (uint32_t)(target - from - below);
+		acked = target;
+	}
+	assert(acked >= 0 && acked <= UINT32_MAX);
+	*ack = (struct edge_msg_ack){ .epoch = epoch, .acked = (uint32_t)acked, .sack = sack };
+	return 0;
+}
+
+/* Where the gateway places an event in time (edge_anomaly.h). Returns the
+ * time_source; *implausible when an own ts_ms fell outside the window. */
+static const char *place_time(const struct edge_report_event *ev, int64_t received_ms,
+			      int64_t *ts_ms, bool *implausible)
+{
+	*implausible = false;
+	if (!ev->has_ts) {
+		*ts_ms = received_ms - (int64_t)ev->age_ms;
+		return "age";
+	}
+	/* ts_ms <= 2^53 - 1 (parser rule): fits int64. */
+	if ((int64_t)ev->ts_ms >= received_ms - EDGE_ANOMALY_TS_PAST_MS &&
+	    (int64_t)ev->ts_ms <= received_ms + EDGE_ANOMALY_TS_FUTURE_MS) {
+		*ts_ms = (int64_t)ev->ts_ms;
+		return "clock";
+	}
+	*ts_ms = received_ms;
+	*implausible = true;
+	return "received";
+}
+
+/* The summary as a JSON array, each value with the fewest digits (of %g's
+ * forms) that read back as the same float. C locale (edged never sets
+ * another), so the decimal point is '.'. */
+static void format_summary(const struct edge_report_event *ev, char *buf, size_t cap)
+{
+	size_t n = 0;
+
+	assert(cap >= 2 + (size_t)ev->n_summary * 16);
+	buf[n++] = '[';
+	for (unsigned i = 0; i < ev->n_summary; i++) {
+		char num[32];
+
+		for (int prec = 1; prec <= 9; prec++) {
+			snprintf(num, sizeof num, "%.*g", prec, (double)ev->summary[i]);
+			if (strtof(num, NULL) == ev->summary[i])
+				break;
+		}
+		n += (size_t)snprintf(buf + n, cap - n, "%s%s", i ? "," : "", num);
+		assert(n < cap);
+	}
+	snprintf(buf + n, cap - n, "]");
+}
+
+/* Inserts one event: *inserted tells a new row from a duplicate. */
+static int insert_event(edge_store_conn *conn, const char *device, uint32_t epoch,
+			const struct edge_report_event *ev, int64_t received_ms,
+			bool *inserted, bool *implausible)
+{
+	char model[EDGE_MSG_SHA256_HEX + 1];
+	char summary[EDGE_REPORT_SUMMARY_MAX * 16 + 3];
+	const char *source;
+	int64_t ts_ms;
+	sqlite3_stmt *st;
+	int rc = edge_store_conn_prepare(conn, insert_sql, &st);
+
+	if (rc < 0)
+		return rc;
+	source = place_time(ev, received_ms, &ts_ms, implausible);
+	if (ev->has_sha256)
+		snprintf(model, sizeof model, "%s", ev->model_sha256);
+	else
+		snprintf(model, sizeof model, "%s@%s", ev->model_name, ev->model_version);
+	bind_text(st, 1, device);
+	sqlite3_bind_int64(st, 2, epoch);
+	sqlite3_bind_int64(st, 3, ev->seq);
+	sqlite3_bind_int64(st, 4, ts_ms);
+	sqlite3_bind_int64(st, 5, received_ms);
+	bind_text(st, 6, source);
+	bind_text(st, 7, model);
+	sqlite3_bind_double(st, 8, ev->score);
+	sqlite3_bind_double(st, 9, ev->threshold);
+	bind_text(st, 10, ev->label);
+	if (ev->has_severity)
+		sqlite3_bind_int(st, 11, ev->severity);
+	/* An empty summary is no summary: the struct does not tell them apart. */
+	if (ev->n_summary) {
+		format_summary(ev, summary, sizeof summary);
+		bind_text(st, 12, summary);
+	}
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE)
+		return edge_store_conn_error(conn, rc);
+	*inserted = sqlite3_changes(edge_store_conn_db(conn)) == 1;
+	return 0;
+}
+
+static bool report_ok(const struct edge_msg_report *r)
+{
+	if (r->n_events < 1 || r->n_events > EDGE_REPORT_MAX_EVENTS)
+		return false;
+	if (r->oldest < 1 || r->oldest > r->events[0].seq)
+		return false;
+	for (unsigned i = 0; i < r->n_events; i++)
+		if (r->events[i].seq == 0 || (i && r->events[i].seq <= r->events[i - 1].seq))
+			return false;
+	return true;
+}
+
+int edge_anomaly_ingest(edge_store_conn *conn, const char *device,
+			const struct edge_msg_report *report, int64_t received_ms,
+			struct edge_anomaly_result *out)
+{
+	struct edge_anomaly_result res = { 0 };
+	struct stream_row row;
+	int64_t oldest;
+	int rc;
+
+	if (!conn || !device || !*device || !report || !out || !report_ok(report))
+		return -EINVAL;
+	rc = stream_get(conn, device, report->epoch, &row);
+	if (rc < 0)
+		return rc;
+	for (unsigned i = 0; i < report->n_events; i++) {
+		const struct edge_report_event *ev = &report->events[i];
+		bool inserted = false, implausible = false;
+
+		rc = insert_event(conn, device, report->epoch, ev, received_ms, &inserted,
+				  &implausible);
+		if (rc < 0)
+			return rc;
+		if (!inserted) {
+			res.duplicates++;
+			continue;
+		}
+		res.stored++;
+		if (implausible)
+			res.implausible_time++;
+		/* A seq at or below acked that was not stored was counted as a
+		 * gap: a node that sends it after all is out of line, but the
+		 * event is real, so it is kept and no longer a gap. */
+		if (ev->seq <= row.acked && row.gaps > 0)
+			row.gaps--;
+	}
+	oldest = row.found && row.oldest > report->oldest ? row.oldest : report->oldest;
+	rc = walk(conn, device, report->epoch, row.acked, oldest, &res.ack, &res.new_gaps);
+	if (rc < 0)
+		return rc;
+	row.acked = res.ack.acked;
+	row.oldest = oldest;
+	row.gaps += res.new_gaps;
+	row.events += res.stored;
+	row.updated_ms = received_ms;
+	rc = stream_put(conn, device, report->epoch, &row);
+	if (rc < 0)
+		return rc;
+	*out = res;
+	return 0;
+}
+
+int edge_anomaly_stream_get(edge_store_conn *conn, const char *device, uint32_t epoch,
+			    struct edge_anomaly_stream *out)
+{
+	struct stream_row row;
+	int rc;
+
+	if (!conn || !device || !out)
+		return -EINVAL;
+	rc = stream_get(conn, device, epoch, &row);
+	if (rc < 0)
+		return rc;
+	if (!row.found)
+		return EDGE_ENOTFOUND;
+	*out = (struct edge_anomaly_stream){
+		.epoch = epoch,
+		.acked = (uint32_t)row.acked,
+		.oldest = (uint32_t)row.oldest,
+		.gaps = (uint64_t)row.gaps,
+		.events = (uint64_t)row.events,
+		.updated_ms = row.updated_ms,
+	};
+	return 0;
+}
+
+int edge_anomaly_ack_get(edge_store_conn *conn, const char *device, uint32_t epoch,
+			 struct edge_msg_ack *out)
+{
+	struct stream_row row;
+	uint32_t gaps;
+	int rc;
+
+	if (!conn || !device || !out)
+		return -EINVAL;
+	rc = stream_get(conn, device, epoch, &row);
+	if (rc < 0)
+		return rc;
+	if (!row.found) {
+		*out = (struct edge_msg_ack){ .epoch = epoch };
+		return 0;
+	}
+	return walk(conn, device, epoch, row.acked, row.oldest, out, &gaps);
+}
+
+int edge_anomaly_count(edge_store_conn *conn, const char *device, uint64_t *out)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (!conn || !out)
+		return -EINVAL;
+	rc = edge_store_conn_prepare(conn, device ? count_device_sql : count_all_sql, &st);
+	if (rc < 0)
+		return rc;
+	if (device)
+		bind_text(st, 1, device);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*out = (uint64_t)sqlite3_column_int64(st, 0);
+		rc = SQLITE_DONE;
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : edge_store_conn_error(conn, rc);
+}
+
+int edge_anomaly_event_get(edge_store_conn *conn, const char *device, uint32_t epoch,
+			   uint32_t seq, struct edge_anomaly_event *out)
+{
+	bool found = false;
+	sqlite3_stmt *st;
+	int rc;
+
+	if (!conn || !device || !out)
+		return -EINVAL;
+	rc = edge_store_conn_prepare(conn, event_get_sql, &st);
+	if (rc < 0)
+		return rc;
+	bind_text(st, 1, device);
+	sqlite3_bind_int64(st, 2, epoch);
+	sqlite3_bind_int64(st, 3, seq);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*out = (struct edge_anomaly_event){ .epoch = epoch, .seq = seq };
+		out->ts_ms = sqlite3_column_int64(st, 0);
+		out->received_ms = sqlite3_column_int64(st, 1);
+		column_text(st, 2, out->time_source, sizeof out->time_source);
+		column_text(st, 3, out->model, sizeof out->model);
+		out->score = sqlite3_column_double(st, 4);
+		out->threshold = sqlite3_column_double(st, 5);
+		column_text(st, 6, out->label, sizeof out->label);
+		out->has_severity = sqlite3_column_type(st, 7) != SQLITE_NULL;
+		out->severity = (uint8_t)sqlite3_column_int(st, 7);
+		out->has_summary = sqlite3_column_type(st, 8) != SQLITE_NULL;
+		column_text(st, 8, out->summary, sizeof out->summary);
+		found = true;
+		rc = SQLITE_DONE;
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE)
+		return edge_store_conn_error(conn, rc);
+	return found ? 0 : EDGE_ENOTFOUND;
+}

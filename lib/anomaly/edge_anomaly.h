@@ -1,0 +1,126 @@
+/* Anomaly history: the gateway's side of report/ack (node-protocol.md
+ * §5.5–5.7). A report's events are stored exactly once, keyed by (device,
+ * epoch, seq), and the ack the node gets is computed from what is committed.
+ *
+ * Tables (schema 4, edge_store_schema.c): `anomaly_event`, one row per
+ * stored event, UNIQUE (device, epoch, seq); `anomaly_stream`, one row per
+ * device and epoch holding what the ack says (acked, the highest oldest
+ * received, the gaps counted so far, the events stored).
+ *
+ * The ack rule: `acked` is the highest A such that every seq 1..A of the
+ * epoch is stored or below the highest `oldest` received for that device and
+ * epoch; sack bit i is set when seq acked + 1 + i is stored. Seqs below
+ * `oldest` that were never stored are the node's gaps (events it dropped):
+ * each is counted once, when acked moves past it. A duplicate (an event
+ * already stored) is stored once and acked again.
+ *
+ * Cost: one INSERT OR IGNORE per event, one point read and one write of the
+ * stream row, and one walk of the unique index from the old acked: over the
+ * rows acked moves past, plus at most 64 rows for the sack. Nothing scans a
+ * device's history. Statements are prepared once per connection (the
+ * store's statement cache).
+ *
+ * Time placement (received_ms: wall-clock ms when the gateway got the
+ * report): age_ms given → ts_ms = received_ms − age_ms ('age'); ts_ms
+ * within [received_ms − 30 days, received_ms + 5 min] → that ts_ms
+ * ('clock'); any other ts_ms → received_ms ('received', counted as
+ * implausible_time). A duplicate keeps the placement of its first copy.
+ *
+ * A seq at or below acked that was never stored (a gap) and arrives after
+ * all (a node out of line: §5.5 says it is never sent again) is stored and
+ * no longer counted in the stream's gaps; acked does not change.
+ *
+ * Threading: the functions taking an edge_store_conn run on the store's
+ * writer thread, inside a store op (edge_store_submit's run callback, or
+ * edge_store_read); they never begin, commit or roll back a transaction:
+ * an op that returns an error is rolled back whole by the store, so a
+ * failed ingest leaves no part of its report behind. */
+#ifndef EDGE_ANOMALY_H
+#define EDGE_ANOMALY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "edge_error.h"
+#include "edge_report.h" /* struct edge_msg_report, struct edge_msg_ack */
+#include "edge_store.h"
+
+/* The plausibility window of an event's own ts_ms around received_ms. */
+#define EDGE_ANOMALY_TS_PAST_MS (30LL * 24 * 3600 * 1000)
+#define EDGE_ANOMALY_TS_FUTURE_MS (5LL * 60 * 1000)
+
+/* Filled by the ingest (writer thread), read on the loop after commit. */
+struct edge_anomaly_result {
+	struct edge_msg_ack ack;   /* what to send: epoch, acked, sack */
+	unsigned stored;           /* new rows */
+	unsigned duplicates;       /* events already stored */
+	unsigned implausible_time; /* of the new rows: ts_ms outside the window */
+	uint32_t new_gaps;         /* seqs below oldest that were never stored, newly counted */
+};
+
+/* Runs inside a store operation (writer thread, inside the batch's
+ * transaction): inserts the report's events (INSERT OR IGNORE on the unique
+ * key), updates anomaly_stream and computes the ack per the rule above.
+ * device and report are borrowed. *out is written on success (unspecified on
+ * failure). Returns 0 or a negative error; the caller returns it from its
+ * run callback and the store rolls the op back:
+ * -EINVAL (NULL argument, empty device, a report that breaks §5.5's rules:
+ * n_events not 1..32, oldest 0 or above events[0].seq, seqs not strictly
+ * increasing), mapped SQLite errors (-ENOSPC, -EIO, -ENOMEM, EDGE_ESTORE, ...). */
+EDGE_WUR int edge_anomaly_ingest(edge_store_conn *conn, const char *device,
+				 const struct edge_msg_report *report, int64_t received_ms,
+				 struct edge_anomaly_result *out);
+
+/* ---- read-only helpers (writer thread: a store op or edge_store_read) ---- */
+
+/* One anomaly_stream row. */
+struct edge_anomaly_stream {
+	uint32_t epoch;
+	uint32_t acked;      /* the ack's acked */
+	uint32_t oldest;     /* highest oldest received */
+	uint64_t gaps;       /* seqs given up by the node, never stored */
+	uint64_t events;     /* events stored in this epoch */
+	int64_t updated_ms;  /* received_ms of the last report */
+};
+
+/* The stream of (device, epoch). EDGE_ENOTFOUND: no report of it yet;
+ * -EINVAL; mapped SQLite errors. */
+EDGE_WUR int edge_anomaly_stream_get(edge_store_conn *conn, const char *device,
+				     uint32_t epoch, struct edge_anomaly_stream *out);
+
+/* The ack a node would get for (device, epoch) now, computed as the ingest
+ * does (epoch, acked, sack; all zero but epoch when nothing is stored).
+ * -EINVAL; mapped SQLite errors. */
+EDGE_WUR int edge_anomaly_ack_get(edge_store_conn *conn, const char *device,
+				  uint32_t epoch, struct edge_msg_ack *out);
+
+/* Number of stored events of device (NULL: of every device). Counts the
+ * unique index's entries for the device: proportional to its history, for
+ * tests and the control socket, not for the ingest path.
+ * -EINVAL; mapped SQLite errors. */
+EDGE_WUR int edge_anomaly_count(edge_store_conn *conn, const char *device, uint64_t *out);
+
+/* One stored event, as read back. */
+struct edge_anomaly_event {
+	uint32_t epoch;
+	uint32_t seq;
+	int64_t ts_ms;
+	int64_t received_ms;
+	char time_source[12];            /* "age", "clock" or "received" */
+	char model[EDGE_MSG_SHA256_HEX + 1]; /* name@version (<= 63) or sha256 */
+	double score, threshold;
+	char label[EDGE_MSG_TOKEN_CAP];
+	bool has_severity;
+	uint8_t severity;
+	bool has_summary;
+	char summary[EDGE_REPORT_SUMMARY_MAX * 16 + 3]; /* JSON array text */
+};
+
+/* The event (device, epoch, seq). EDGE_ENOTFOUND when not stored; -EINVAL;
+ * mapped SQLite errors. */
+EDGE_WUR int edge_anomaly_event_get(edge_store_conn *conn, const char *device,
+				    uint32_t epoch, uint32_t seq,
+				    struct edge_anomaly_event *out);
+
+#endif
