@@ -25,8 +25,8 @@ enum edge_topic_type {
 	EDGE_TOPIC_STATUS,     /* node→gw   edge/v1/<id>/status (retained, last will) */
 	EDGE_TOPIC_HEARTBEAT,  /* node→gw   edge/v1/<id>/heartbeat */
 	EDGE_TOPIC_REGISTERED, /* gw→node   edge/v1/<id>/registered */
-	EDGE_TOPIC_REPORT,     /* node→gw   edge/v1/<id>/report   (later revision) */
-	EDGE_TOPIC_ACK,        /* gw→node   edge/v1/<id>/ack      (later revision) */
+	EDGE_TOPIC_REPORT,     /* node→gw   edge/v1/<id>/report */
+	EDGE_TOPIC_ACK,        /* gw→node   edge/v1/<id>/ack */
 	EDGE_TOPIC_OTA,        /* both      edge/v1/<id>/ota/<sub> (later revision) */
 	EDGE_TOPIC_INFER,      /* both      edge/v1/<id>/infer/<sub> (later revision) */
 	EDGE_TOPIC_TYPE_COUNT

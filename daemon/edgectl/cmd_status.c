@@ -10,7 +10,8 @@ static const char status_usage[] =
 	"Usage: edgectl status [--json]\n"
 	"\n"
 	"Daemon version and uptime, broker connection, nodes by state, rejected\n"
-	"messages by reason, database and outbox figures, control connections\n"
+	"messages by reason, anomaly reports (stored, acked, deferred), database\n"
+	"and outbox figures, control connections\n"
 	"(open, limit, refused as busy, timed out).\n";
 
 static json_int_t num(json_t *obj, const char *key)
@@ -42,6 +43,7 @@ static int print_status(json_t *r)
 	json_t *m = json_object_get(r, "messages"), *rej = json_object_get(r, "rejects");
 	json_t *st = json_object_get(r, "store"), *ob = json_object_get(b, "outbox");
 	json_t *ctl = json_object_get(r, "control");
+	json_t *an = json_object_get(r, "anomalies");
 	json_int_t up = num(r, "uptime_s");
 	struct edgectl_table *t = edgectl_table_new(2, NULL);
 	char line[1024], db[32], wal[32];
@@ -106,6 +108,18 @@ static int print_status(json_t *r)
 					off ? ", " : "", key, json_integer_value(val));
 	}
 	edgectl_table_add(t, (const char *[]){ "rejects", line[0] ? line : "none" });
+
+	if (an) {
+		snprintf(line, sizeof line, "%" JSON_INTEGER_FORMAT " reports: %" JSON_INTEGER_FORMAT
+			 " events stored, %" JSON_INTEGER_FORMAT " duplicates, %" JSON_INTEGER_FORMAT
+			 " acks, %" JSON_INTEGER_FORMAT " deferred, %" JSON_INTEGER_FORMAT
+			 " failed, %" JSON_INTEGER_FORMAT " gaps, %" JSON_INTEGER_FORMAT
+			 " implausible times, %" JSON_INTEGER_FORMAT " pending",
+			 num(an, "reports"), num(an, "events_stored"), num(an, "duplicates"),
+			 num(an, "acks_sent"), num(an, "deferred"), num(an, "failed"),
+			 num(an, "gaps"), num(an, "implausible_time"), num(an, "pending"));
+		edgectl_table_add(t, (const char *[]){ "anomalies", line });
+	}
 
 	if (json_object_get(st, "path")) {
 		format_bytes(db, sizeof db, num(st, "db_bytes"));

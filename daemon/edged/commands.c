@@ -4,6 +4,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "anomaly.h"
 #include "edge_build_config.h"
 #include "edge_ctl_frame.h"
 #include "edge_log.h"
@@ -138,9 +139,24 @@ static json_t *status_messages(struct edged *d, bool *ok)
 
 	if (d->router)
 		edged_router_get_stats(d->router, &rs);
-	return json_pack("{s:I, s:I, s:I, s:I}", "hello", (json_int_t)rs.hello, "status",
-			 (json_int_t)rs.status, "heartbeat", (json_int_t)rs.heartbeat,
-			 "log_suppressed", (json_int_t)rs.log_suppressed);
+	return json_pack("{s:I, s:I, s:I, s:I, s:I}", "hello", (json_int_t)rs.hello, "status",
+			 (json_int_t)rs.status, "heartbeat", (json_int_t)rs.heartbeat, "report",
+			 (json_int_t)rs.report, "log_suppressed", (json_int_t)rs.log_suppressed);
+}
+
+/* Reports taken by the anomaly service and what became of them. */
+static json_t *status_anomalies(struct edged *d)
+{
+	struct edged_anomaly_stats as = { 0 };
+
+	if (d->anomaly)
+		edged_anomaly_get_stats(d->anomaly, &as);
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:i}", "reports",
+			 (json_int_t)as.reports, "events_stored", (json_int_t)as.events_stored,
+			 "duplicates", (json_int_t)as.duplicates, "acks_sent",
+			 (json_int_t)as.acks_sent, "deferred", (json_int_t)as.deferred, "failed",
+			 (json_int_t)as.failed, "implausible_time", (json_int_t)as.implausible_time,
+			 "gaps", (json_int_t)as.gaps, "pending", (int)as.pending);
 }
 
 static json_t *status_store(struct edged *d, bool *ok)
@@ -208,6 +224,7 @@ static int cmd_status(void *ud, json_t *args, json_t **result, char *msg, size_t
 	put(st, "registry", status_registry(d, &ok), &ok);
 	put(st, "messages", status_messages(d, &ok), &ok);
 	put(st, "rejects", status_rejects(d, &ok), &ok);
+	put(st, "anomalies", status_anomalies(d), &ok);
 	put(st, "store", status_store(d, &ok), &ok);
 	put(st, "reloads", json_pack("{s:I, s:I, s:s}", "ok", (json_int_t)d->reloads, "failed",
 				     (json_int_t)d->reload_failures, "last_error",

@@ -14,6 +14,7 @@
 struct edged_identity;
 struct edged_mqtt;
 struct edged_router;
+struct edged_anomaly;
 struct edged_control;
 struct edged_notify;
 struct edged_signals;
@@ -32,6 +33,7 @@ struct edged {
 	struct edged_identity *identity; /* owned: node identities (identity.h) */
 	struct edged_mqtt *mqtt;      /* owned */
 	struct edged_router *router;  /* owned */
+	struct edged_anomaly *anomaly; /* owned: reports stored and acked (anomaly.h) */
 	struct edged_control *control; /* owned */
 	struct edged_notify *notify;  /* owned */
 	struct edged_signals *signals; /* owned */

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "anomaly.h"
 #include "commands.h"
 #include "control.h"
 #include "edge_build_config.h"
@@ -245,7 +246,11 @@ static int start_mqtt(struct edged *d, const struct edge_settings *s)
 	if (rc == 0)
 		rc = edged_router_new(d->mqtt, d->registry, s, &d->router);
 	if (rc == 0)
+		rc = edged_anomaly_new(d->store, d->mqtt, s, &d->anomaly);
+	if (rc == 0) {
+		edged_router_set_anomaly(d->router, d->anomaly);
 		rc = edged_mqtt_start(d->mqtt);
+	}
 	if (rc < 0)
 		edge_log(EDGE_LOG_ERR, "edged", "MQTT client: %s", edge_strerror(rc));
 	return rc;
@@ -479,6 +484,9 @@ void edged_shutdown(struct edged *d)
 		edged_control_free(d->control);
 		d->control = NULL;
 	}
+	/* Reports arriving while draining are deferred (the nodes send them
+	 * again); those being stored are still acked. */
+	edged_anomaly_stop(d->anomaly);
 	if (d->registry) {
 		rc = edge_registry_sync(d->registry);
 		if (rc < 0 && rc != EDGE_ELIMIT)
@@ -519,6 +527,7 @@ static void edged_teardown(struct edged *d)
 	d->identity = NULL;
 	edged_router_free(d->router);
 	d->router = NULL;
+	edged_anomaly_detach(d->anomaly);
 	edged_mqtt_free(d->mqtt);
 	d->mqtt = NULL;
 	if (d->registry) {
@@ -536,6 +545,9 @@ static void edged_teardown(struct edged *d)
 	d->registry = NULL;
 	edge_store_close(d->store);
 	d->store = NULL;
+	/* After the store: its last completions point into the slots. */
+	edged_anomaly_free(d->anomaly);
+	d->anomaly = NULL;
 	if (d->store_wake_open)
 		uv_close((uv_handle_t *)&d->store_wake, async_closed);
 	d->store_wake_open = false;

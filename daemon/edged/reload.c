@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "anomaly.h"
 #include "control.h"
 #include "edge_log.h"
 #include "edged.h"
@@ -61,6 +62,8 @@ int edged_reload(struct edged *d, char *needs_restart, size_t nr_len, char *err,
 		edged_mqtt_apply_settings(d->mqtt, s);
 	if (d->router)
 		edged_router_apply_settings(d->router, s);
+	if (d->anomaly)
+		edged_anomaly_apply_settings(d->anomaly, s);
 	if (d->registry &&
 	    edge_registry_set_stale_after(d->registry,
 					  (unsigned)s->registry.stale_after_missed_heartbeats) < 0)

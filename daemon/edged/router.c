@@ -6,9 +6,11 @@
 #include <string.h>
 #include <time.h>
 
+#include "anomaly.h"
 #include "edge_log.h"
 #include "edge_node_msg.h"
 #include "edge_ratelimit.h"
+#include "edge_report.h"
 #include "edge_time.h"
 #include "edge_topic.h"
 
@@ -22,6 +24,7 @@
 struct edged_router {
 	struct edged_mqtt *mqtt;
 	edge_registry *registry;
+	struct edged_anomaly *anomaly; /* NULL: reports count as unhandled_type */
 	const struct edge_settings *s;
 	edge_ratelimit *log_limit;    /* per node, plus the total budget */
 	uint64_t suppressed_at_last_line; /* stats.log_suppressed then */
@@ -148,6 +151,11 @@ int edged_router_clear_retained(struct edged_router *r, const char *id)
 		n++;
 	}
 	return n;
+}
+
+void edged_router_set_anomaly(struct edged_router *r, struct edged_anomaly *anomaly)
+{
+	r->anomaly = anomaly;
 }
 
 void edged_router_set_clock(struct edged_router *r, uint64_t (*now_ms)(void *ud), void *ud)
@@ -302,6 +310,43 @@ static void router_known_node_result(struct edged_router *r, const char *id, con
 	edge_log(EDGE_LOG_ERR, "router", "%s from %s: %s", what, id, edge_strerror(rc));
 }
 
+/* A report: parsed here (edge_msg_parse_node leaves it to its own parser,
+ * which keeps about 26 KB of tokens on the stack: fine on the loop thread,
+ * never in a recursive path), then handed to the anomaly service if the
+ * node is registered and allowed. Not acked when refused: the node keeps
+ * the events, and sends them again once registered. */
+static void router_report(struct edged_router *r, const char *id, const void *payload,
+			  size_t len, int64_t wall_ms)
+{
+	struct edge_msg_report report;
+	struct edge_msg_error err = { 0 };
+	int state;
+
+	r->stats.report++;
+	if (edge_msg_parse_report(payload, len, &report, &err) < 0) {
+		enum edge_msg_reject why = err.reason;
+
+		if (why <= EDGE_MSG_OK || why >= EDGE_MSG_REJECT_COUNT)
+			why = EDGE_MSG_BAD_JSON;
+		r->stats.rejects[why]++;
+		router_log_bad(r, id, "node %s: report message rejected: %s%s%s", id,
+			       edge_msg_reject_name(why), err.field[0] ? " at " : "", err.field);
+		return;
+	}
+	state = edge_registry_get_state(r->registry, id);
+	if (state == EDGE_NODE_REVOKED) {
+		router_known_node_result(r, id, "report", EDGE_EAUTH);
+		return;
+	}
+	if (state < 0) {
+		router_known_node_result(r, id, "report", EDGE_ENOTFOUND);
+		return;
+	}
+	/* EDGE_ELIMIT (deferred) is counted by the service: the node sends
+	 * the report again, nothing to log per report. */
+	(void)edged_anomaly_submit(r->anomaly, id, &report, wall_ms);
+}
+
 /* Map <prefix>/<rest> onto edge/v1/<rest>; false if the topic is not ours. */
 static bool router_canonical_topic(const struct edged_router *r, const char *topic, char *out,
 				   size_t cap)
@@ -359,6 +404,10 @@ void edged_router_on_message(struct edged_router *r, const struct edged_mqtt_mes
 			       r->s->mqtt.max_payload_bytes);
 		if (parsed.type == EDGE_TOPIC_HELLO)
 			router_refuse(r, id, EDGE_MSG_REFUSE_BAD_HELLO, "too_large");
+		return;
+	}
+	if (parsed.type == EDGE_TOPIC_REPORT && r->anomaly) {
+		router_report(r, id, payload, len, wall_ms);
 		return;
 	}
 	rc = edge_msg_parse_node(canon, strlen(canon), payload, len, &msg, &err);

@@ -19,7 +19,13 @@
  * A hello from a revoked node, or from an id the registry's admission hook
  * refuses, is answered with refusal not_allowed; that and any status or
  * heartbeat of a revoked node (ignored by the registry) count as
- * not_allowed. */
+ * not_allowed.
+ *
+ * A report (with an anomaly service set) is parsed with
+ * edge_msg_parse_report, rejects counted by reason as for the other types;
+ * a report of a registered node goes to the service (anomaly.h), which
+ * stores it and sends the ack. From an unknown id it counts unknown_node,
+ * from a revoked node not_allowed; neither is stored nor acked. */
 #ifndef EDGED_ROUTER_H
 #define EDGED_ROUTER_H
 
@@ -37,7 +43,8 @@ struct edged_router;
 /* Reasons counted by the router on top of proto's (edge_msg_reject). */
 enum edged_router_refusal {
 	EDGED_ROUTER_DEVICE_LIMIT,  /* "device_limit": hello beyond registry.max_devices */
-	EDGED_ROUTER_UNKNOWN_NODE,  /* "unknown_node": heartbeat of a node not registered */
+	EDGED_ROUTER_UNKNOWN_NODE,  /* "unknown_node": heartbeat or report of a node not
+				     * registered */
 	EDGED_ROUTER_INTERNAL,      /* "internal": registry/store failure */
 	EDGED_ROUTER_RETAINED,      /* "retained": a stored retained message of a type
 				     * that is never retained (hello, heartbeat, ...) */
@@ -50,6 +57,7 @@ struct edged_router_stats {
 	uint64_t hello;
 	uint64_t status;
 	uint64_t heartbeat;
+	uint64_t report;    /* reports that reached their parser (any outcome) */
 	uint64_t rejects[EDGE_MSG_REJECT_COUNT];           /* by edge_msg_reject */
 	uint64_t refusals[EDGED_ROUTER_REFUSAL_COUNT];     /* by edged_router_refusal */
 	uint64_t log_suppressed;
@@ -61,6 +69,11 @@ struct edged_router_stats {
 EDGE_WUR int edged_router_new(struct edged_mqtt *mqtt, edge_registry *registry,
 			      const struct edge_settings *settings, struct edged_router **out);
 void edged_router_free(struct edged_router *r); /* NULL-safe */
+
+struct edged_anomaly;
+/* Hands reports to `anomaly` (borrowed; NULL: none, a report then counts
+ * as unhandled_type). */
+void edged_router_set_anomaly(struct edged_router *r, struct edged_anomaly *anomaly);
 
 /* Feed one message (the mqtt on_message callback). */
 void edged_router_on_message(struct edged_router *r, const struct edged_mqtt_message *in);

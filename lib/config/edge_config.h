@@ -3,7 +3,8 @@
  * of config/edged.conf) and reload.
  *
  * File format (INI, like the shipped edged.conf):
- *   [section]            sections: log, paths, mqtt, registry, store, control
+ *   [section]            sections: log, paths, mqtt, registry, store, control,
+ *                        anomaly, broker
  *                        (a section may be reopened; a key may not repeat)
  *   key = value          value runs to the end of the line, surrounding
  *                        blanks trimmed; no quoting, no inline comments
@@ -114,6 +115,10 @@ struct edge_settings {
 		int client_timeout_ms;
 		int request_timeout_ms;        /* whole request from its first byte */
 	} control;
+	struct {
+		int max_pending_reports;       /* reports being stored at once */
+		int store_high_water;          /* store queue depth that defers reports */
+	} anomaly;
 	struct {
 		char identity_dir[EDGE_CONFIG_PATH_MAX]; /* "" = edged manages no identities */
 		char pki_dir[EDGE_CONFIG_PATH_MAX];      /* as configured */

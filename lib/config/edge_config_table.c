@@ -112,6 +112,7 @@ const struct edge__cfg_section edge__cfg_sections[] = {
 	{ "registry", "The registry of nodes." },
 	{ "store", "The SQLite database and its writer thread." },
 	{ "control", "The control socket used by edgectl." },
+	{ "anomaly", "Anomaly reports from nodes: stored once, then acknowledged." },
 	{ "broker", "The broker's node identities edged manages: passwords, access rules, node certificates (docs/broker-security.md)." },
 };
 const size_t edge__cfg_nsections =
@@ -212,6 +213,11 @@ const struct edge__cfg_key edge__cfg_keys[] = {
 	       "Idle control connections are closed after this time."),
 	MILLIS(control, request_timeout_ms, "5000", 100, 600000, R,
 	       "A request must arrive whole within this time of its first byte; a slower client is answered 'timeout' and closed."),
+
+	INT(anomaly, max_pending_reports, "256", 1, 65536, R,
+	    "Most reports being stored at once; a report beyond it is not acknowledged (the node sends it again) and counted deferred."),
+	INT(anomaly, store_high_water, "2048", 1, 10000000, R,
+	    "Reports are deferred (not acknowledged, sent again by the node) while more than this many operations wait for the database writer."),
 
 	PATH(broker, identity_dir, "", EMPTY | ABS,
 	     "Directory of the broker's identity files that edged writes: passwd (node passwords, mosquitto_passwd format), acl (the topic rules), ca.crl (revoked node certificates), and reload (touched after every change). Created with 'edgectl broker-init'. Empty = edged manages no node identities, and 'edgectl nodes provision' is refused."),

@@ -563,7 +563,7 @@ void h_cfg_set(struct h_env *e, const char *name, const char *value)
 void h_edged_write_config(struct h_env *e)
 {
 	static const char *const sections[] = {
-		"log", "paths", "mqtt", "registry", "store", "control", "broker",
+		"log", "paths", "mqtt", "registry", "store", "control", "anomaly", "broker",
 	};
 	if (e->broker_port) {
 		char port[16];

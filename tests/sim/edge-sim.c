@@ -13,6 +13,9 @@
  *   sim: malformed node=ID kind=K expect=REASON
  *   sim: cmd-ok LINE | sim: cmd-error LINE: why
  *   sim: stats ... / sim: summary ...   (same fields)
+ *   sim: events node=ID epoch=E first=1 last=N dropped=D acked=K held=H
+ *                                       (after each stats/summary line, per
+ *                                        node with --anomaly-rate)
  *   sim: bad-ack node=ID reason=R field=F
  *
  * Every node follows proto/node-protocol.md §2: CONNECT with its will,
@@ -116,6 +119,8 @@ struct sim_opts {
 	bool verbose;
 	double anomaly_rate;        /* events per node per second; 0: none */
 	unsigned report_slots;      /* report queue slots per node */
+	unsigned report_rto_ms;     /* retransmission base; 0: the SDK's */
+	unsigned report_rto_max_ms; /* retransmission cap; 0: the SDK's */
 };
 
 struct sim_counts {
@@ -230,6 +235,24 @@ static void print_counts(struct sim *s, const char *what)
 	    elapsed_s(s), sim_conn_poll_wakeups(),
 	    ev_pushed, ev_sent, ev_resent, reports, c->acks, ev_acked, ev_dropped,
 	    ev_held, ev_lost_reboot, ev_found_lost, foreign, c->err_ack);
+}
+
+/* One line per node with a report queue: the seqs of its current epoch it
+ * generated (first..last, none when last=0) and what became of them, so a
+ * test can compare a database with them event by event. */
+static void print_events(struct sim *s)
+{
+	for (unsigned i = 0; i < s->o.count; i++) {
+		const struct sim_reports *r = s->nodes[i].rep;
+		if (!r)
+			continue;
+		const struct edge_report_queue_stats *q = edge_report_queue_stats(&r->q);
+		say("events node=%s epoch=%lu first=%u last=%lu dropped=%lu acked=%lu held=%lu",
+		    s->nodes[i].id, (unsigned long)edge_report_queue_epoch(&r->q),
+		    r->last_seq ? 1u : 0u, (unsigned long)r->last_seq,
+		    (unsigned long)q->dropped, (unsigned long)q->acked,
+		    (unsigned long)edge_report_queue_count(&r->q));
+	}
 }
 
 static void check_milestones(struct sim *s)
@@ -792,6 +815,7 @@ static int control_command(struct sim *s, char *line, char *why, size_t whylen)
 		return 0;
 	if (strcmp(cmd, "stats") == 0) {
 		print_counts(s, "stats");
+		print_events(s);
 		return 0;
 	}
 	if (strcmp(cmd, "quit") == 0) {
@@ -815,7 +839,7 @@ static int control_command(struct sim *s, char *line, char *why, size_t whylen)
 	}
 	static const char *const known[] = {
 		"kill", "disconnect", "silence", "resume", "connect", "hello",
-		"malformed", "reboot", "drop", "twin",
+		"malformed", "reboot", "drop", "twin", "calm",
 	};
 	bool ok = false;
 	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
@@ -823,7 +847,7 @@ static int control_command(struct sim *s, char *line, char *why, size_t whylen)
 	if (!ok) {
 		snprintf(why, whylen, "unknown command '%s' (kill, disconnect, "
 			 "silence, resume, connect, hello, malformed, reboot, drop, "
-			 "twin, stats, quit)", cmd);
+			 "twin, calm, stats, quit)", cmd);
 		return -EINVAL;
 	}
 	for (unsigned i = 0; i < s->o.count; i++) {
@@ -842,6 +866,9 @@ static int control_command(struct sim *s, char *line, char *why, size_t whylen)
 			if (sim_conn_has_socket(nd->conn))
 				s->c.disconnects++;
 			clean_disconnect(nd);
+		} else if (strcmp(cmd, "calm") == 0) {
+			if (nd->rep)
+				sim_reports_calm(nd->rep);
 		} else if (strcmp(cmd, "silence") == 0) {
 			nd->silent = true;
 			if (nd->st == N_REGISTERED)
@@ -982,6 +1009,7 @@ static void finish(struct sim *s)
 			sim_conn_abort(s->nodes[i].twin->conn);
 	}
 	print_counts(s, "summary");
+	print_events(s);
 	uv_stop(s->loop);
 }
 
@@ -1020,10 +1048,12 @@ static void on_duration(uv_timer_t *t)
 static void on_signal(uv_signal_t *h, int signum)
 {
 	struct sim *s = h->data;
-	if (signum == SIGUSR1)
+	if (signum == SIGUSR1) {
 		print_counts(s, "stats");
-	else
+		print_events(s);
+	} else {
 		stop_sim(s);
+	}
 }
 
 /* ---- options */
@@ -1074,6 +1104,8 @@ static void usage(FILE *f)
 "  --anomaly-rate R       each node detects R anomalies per second (mean,\n"
 "                         jittered; 0 = none, the default) and sends them\n"
 "                         as reports through the device SDK's queue\n"
+"  --report-rto-ms T      report retransmission: first after U[T/2, T],\n"
+"  --report-rto-max-ms M  doubling up to M (the SDK's 5000 and 60000)\n"
 "  --report-slots N       report queue slots per node, 1..65536 (64; about\n"
 "                         300 bytes each)\n"
 "  --verbose              print per-node errors\n"
@@ -1083,6 +1115,7 @@ static void usage(FILE *f)
 "  kill NODES | disconnect NODES | silence NODES | resume NODES |\n"
 "  connect NODES | hello NODES | malformed NODES [KIND|all] | stats | quit\n"
 "  reboot NODES   crash, then power up again (status boot)\n"
+"  calm NODES     detect no more anomalies (held events are still sent)\n"
 "  drop NODES     lose the connection, reconnect after backoff (reconnect)\n"
 "  twin NODES     a second device with the same id: the two take the\n"
 "                 session from each other for the rest of the run\n"
@@ -1139,7 +1172,7 @@ static int parse_opts(int argc, char **argv, struct sim_opts *o)
 		O_SILENT, O_CRASH, O_CRASH_AFTER, O_DISC, O_DISC_AFTER, O_FLAP,
 		O_FLAP_EVERY, O_MALFORMED, O_MALFORMED_NODES, O_LIST, O_EXIT_CRASH,
 		O_VERBOSE, O_HELP, O_CREDENTIALS, O_CAFILE, O_CERT_DIR, O_BUNDLE_DIR,
-		O_ANOMALY_RATE, O_REPORT_SLOTS,
+		O_ANOMALY_RATE, O_REPORT_SLOTS, O_REPORT_RTO, O_REPORT_RTO_MAX,
 	};
 	static const struct option longopts[] = {
 		{"host", required_argument, NULL, O_HOST},
@@ -1172,6 +1205,8 @@ static int parse_opts(int argc, char **argv, struct sim_opts *o)
 		{"bundle-dir", required_argument, NULL, O_BUNDLE_DIR},
 		{"anomaly-rate", required_argument, NULL, O_ANOMALY_RATE},
 		{"report-slots", required_argument, NULL, O_REPORT_SLOTS},
+		{"report-rto-ms", required_argument, NULL, O_REPORT_RTO},
+		{"report-rto-max-ms", required_argument, NULL, O_REPORT_RTO_MAX},
 		{"help", no_argument, NULL, O_HELP},
 		{0},
 	};
@@ -1217,6 +1252,8 @@ static int parse_opts(int argc, char **argv, struct sim_opts *o)
 		case O_BUNDLE_DIR: o->bundle_dir = optarg; break;
 		case O_ANOMALY_RATE: rc = opt_double("anomaly-rate", optarg, 0, 1000, &o->anomaly_rate); break;
 		case O_REPORT_SLOTS: rc = opt_uint("report-slots", optarg, 1, 65536, &o->report_slots); break;
+		case O_REPORT_RTO: rc = opt_uint("report-rto-ms", optarg, 100, 3600000, &o->report_rto_ms); break;
+		case O_REPORT_RTO_MAX: rc = opt_uint("report-rto-max-ms", optarg, 100, 3600000, &o->report_rto_max_ms); break;
 		case O_HELP: usage(stdout); exit(0);
 		default: return -EINVAL;
 		}
@@ -1476,6 +1513,10 @@ static int setup_nodes(struct sim *s)
 					     (uint32_t)rand() ^ (i * 2654435761u),
 					     uv_now(s->loop)) != 0)
 				return -ENOMEM;
+			if ((s->o.report_rto_ms || s->o.report_rto_max_ms) &&
+			    sim_reports_set_rto(nd->rep, s->o.report_rto_ms,
+						s->o.report_rto_max_ms) != 0)
+				return -EINVAL;
 			if (sim_msgs_topic(nd->topic_ack, sizeof(nd->topic_ack),
 					   nd->id, EDGE_TOPIC_ACK) < 0)
 				return -EINVAL;

@@ -345,7 +345,8 @@ static int b_wrong_direction(const char *id, uint32_t hb,
 static int b_unhandled_type(const char *id, uint32_t hb,
 			    struct sim_malformed_msg *out)
 {
-	int rc = topic_of(out, id, EDGE_TOPIC_REPORT);
+	/* ota/ is a type of a later revision: valid, not parsed yet. */
+	int rc = topic_fmt(out, "edge/v1/%s/ota/status", id);
 	return rc ? rc : set_payload(out, "{\"proto\":1}", 11);
 }
 
@@ -403,7 +404,7 @@ const struct sim_malformed_kind sim_malformed_kinds[] = {
 	{"bad_topic", EDGE_MSG_BAD_TOPIC, "empty id level in the topic", b_bad_topic},
 	{"unknown_type", EDGE_MSG_UNKNOWN_TYPE, "topic type \"selfie\"", b_unknown_type},
 	{"wrong_direction", EDGE_MSG_WRONG_DIRECTION, "a node publishing \"registered\"", b_wrong_direction},
-	{"unhandled_type", EDGE_MSG_UNHANDLED_TYPE, "\"report\" (later revision)", b_unhandled_type},
+	{"unhandled_type", EDGE_MSG_UNHANDLED_TYPE, "\"ota/status\" (later revision)", b_unhandled_type},
 	{"inconsistent", EDGE_MSG_INCONSISTENT, "arena larger than RAM", b_inconsistent},
 	{"heartbeat_wrong_type", EDGE_MSG_WRONG_TYPE, "heartbeat \"seq\" as a string", b_heartbeat_wrong_type},
 };

@@ -31,6 +31,8 @@ static int start_queue(struct sim_reports *r)
 		.next_epoch = next_epoch,
 		.ud = r,
 		.seed = next_rand(&r->rng),
+		.rto_base_ms = r->rto_base_ms,
+		.rto_max_ms = r->rto_max_ms,
 	};
 
 	return edge_report_queue_init(&r->q, r->ev, r->st, r->n_slots, &cfg);
@@ -65,6 +67,18 @@ int sim_reports_init(struct sim_reports *r, size_t n_slots, double rate_per_s,
 	return start_queue(r);
 }
 
+int sim_reports_set_rto(struct sim_reports *r, uint32_t base_ms, uint32_t max_ms)
+{
+	r->rto_base_ms = base_ms;
+	r->rto_max_ms = max_ms;
+	return start_queue(r);
+}
+
+void sim_reports_calm(struct sim_reports *r)
+{
+	r->next_event_ms = UINT64_MAX;
+}
+
 void sim_reports_free(struct sim_reports *r)
 {
 	free(r->ev);
@@ -79,6 +93,7 @@ void sim_reports_reboot(struct sim_reports *r, uint64_t now_ms)
 
 	r->lost_at_reboot += edge_report_queue_count(&r->q);
 	r->detected_since_boot = 0;
+	r->last_seq = 0;
 	r->earlier.pushed += q->pushed;
 	r->earlier.sent += q->sent;
 	r->earlier.resent += q->resent;
@@ -123,7 +138,8 @@ unsigned sim_reports_detect(struct sim_reports *r, uint64_t now_ms)
 
 	while (r->next_event_ms <= now_ms) {
 		fill_event(r, &e, now_ms - r->next_event_ms);
-		if (edge_report_queue_push(&r->q, &e, now_ms) == 0)
+		r->last_seq = edge_report_queue_push(&r->q, &e, now_ms);
+		if (r->last_seq == 0)
 			abort(); /* fill_event makes valid events */
 		n++;
 		r->detected_since_boot++;

@@ -21,6 +21,8 @@ struct sim_reports {
 	double mean_gap_ms;
 	uint64_t next_event_ms; /* when the next anomaly is detected */
 	unsigned long detected_since_boot; /* the heartbeat's anomalies */
+	uint32_t last_seq;      /* seq of the last event of this epoch; 0: none */
+	uint32_t rto_base_ms, rto_max_ms; /* the queue's; 0: its defaults */
 	unsigned long lost_at_reboot; /* unacked events a reboot discarded */
 	struct edge_report_queue_stats earlier; /* the queue's, previous boots */
 };
@@ -31,6 +33,14 @@ struct sim_reports {
 int sim_reports_init(struct sim_reports *r, size_t n_slots, double rate_per_s,
 		     uint32_t seed, uint64_t now_ms);
 void sim_reports_free(struct sim_reports *r);
+
+/* Retransmission timing of the queue (0: the SDK's defaults), right after
+ * init, before any event: the queue starts again, taking the next epoch.
+ * 0 or -EINVAL (max below base). */
+int sim_reports_set_rto(struct sim_reports *r, uint32_t base_ms, uint32_t max_ms);
+
+/* Detect nothing more (the held events are still sent until acked). */
+void sim_reports_calm(struct sim_reports *r);
 
 /* Power cycle: the held events are gone, a new epoch is taken. */
 void sim_reports_reboot(struct sim_reports *r, uint64_t now_ms);

@@ -1,0 +1,260 @@
+#include "anomaly.h"
+
+#include <assert.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "edge_anomaly.h"
+#include "edge_log.h"
+#include "edge_time.h"
+#include "edge_topic.h"
+
+#define NO_SLOT UINT32_MAX
+/* The store's queue depth and disk state are read at most this often:
+ * edge_store_get_stats also stat()s the database files. Reports in between
+ * are bounded by the pending slots anyway. */
+#define ANOMALY_STORE_CHECK_MS 100
+/* Failure lines: at most one per this interval. */
+#define ANOMALY_LOG_INTERVAL_MS 10000
+
+struct anomaly_slot {
+	struct edged_anomaly *a;
+	uint32_t idx;                /* in slots[] */
+	uint32_t next_free;          /* while free: the next free slot; NO_SLOT: end */
+	char id[EDGE_ID_MAX_LEN + 1];
+	int64_t received_ms;
+	struct edge_msg_report report;
+	struct edge_anomaly_result result; /* written by the writer thread */
+};
+
+struct edged_anomaly {
+	edge_store *store;
+	struct edged_mqtt *mqtt;     /* NULL once detached */
+	bool stopped;                /* new reports are deferred */
+	char prefix[EDGE_CONFIG_NAME_MAX];
+	unsigned max_pending;        /* anomaly.max_pending_reports */
+	unsigned store_high_water;
+	/* Slots are allocated on first use and kept: a report is about 13 KB. */
+	struct anomaly_slot **slots;
+	uint32_t n_slots;            /* allocated entries of slots[] */
+	uint32_t slots_cap;          /* length of slots[] */
+	uint32_t free_head;          /* first free allocated slot; UINT32_MAX: none */
+	uint64_t store_checked_ms;   /* monotonic; 0: never */
+	bool store_busy;             /* over the high water, or the disk is full */
+	uint64_t last_log_ms;
+	bool logged;
+	uint64_t log_suppressed;
+	struct edged_anomaly_stats stats;
+};
+
+int edged_anomaly_new(edge_store *store, struct edged_mqtt *mqtt, const struct edge_settings *s,
+		      struct edged_anomaly **out)
+{
+	struct edged_anomaly *a;
+
+	if (!store || !mqtt || !s || !out)
+		return -EINVAL;
+	a = calloc(1, sizeof *a);
+	if (!a)
+		return -ENOMEM;
+	a->store = store;
+	a->mqtt = mqtt;
+	a->free_head = NO_SLOT;
+	snprintf(a->prefix, sizeof a->prefix, "%s", s->mqtt.topic_prefix);
+	edged_anomaly_apply_settings(a, s);
+	*out = a;
+	return 0;
+}
+
+void edged_anomaly_stop(struct edged_anomaly *a)
+{
+	if (a)
+		a->stopped = true;
+}
+
+void edged_anomaly_detach(struct edged_anomaly *a)
+{
+	if (!a)
+		return;
+	a->stopped = true;
+	a->mqtt = NULL;
+}
+
+void edged_anomaly_free(struct edged_anomaly *a)
+{
+	if (!a)
+		return;
+	for (uint32_t i = 0; i < a->n_slots; i++)
+		free(a->slots[i]);
+	free(a->slots);
+	free(a);
+}
+
+void edged_anomaly_apply_settings(struct edged_anomaly *a, const struct edge_settings *s)
+{
+	a->max_pending = (unsigned)s->anomaly.max_pending_reports;
+	a->store_high_water = (unsigned)s->anomaly.store_high_water;
+}
+
+void edged_anomaly_get_stats(const struct edged_anomaly *a, struct edged_anomaly_stats *out)
+{
+	*out = a->stats;
+}
+
+/* A free slot, allocating one while fewer than max_pending exist; NULL when
+ * the bound is reached (or memory is short: the report is deferred too). */
+static struct anomaly_slot *slot_get(struct edged_anomaly *a)
+{
+	struct anomaly_slot *slot;
+
+	if (a->stats.pending >= a->max_pending)
+		return NULL;
+	if (a->free_head != NO_SLOT) {
+		slot = a->slots[a->free_head];
+		a->free_head = slot->next_free;
+		return slot;
+	}
+	if (a->n_slots == a->slots_cap) {
+		uint32_t cap = a->slots_cap ? a->slots_cap * 2 : 16;
+		struct anomaly_slot **grown = realloc(a->slots, cap * sizeof *grown);
+
+		if (!grown)
+			return NULL;
+		a->slots = grown;
+		a->slots_cap = cap;
+	}
+	slot = malloc(sizeof *slot);
+	if (!slot)
+		return NULL;
+	slot->a = a;
+	slot->idx = a->n_slots;
+	a->slots[a->n_slots++] = slot;
+	return slot;
+}
+
+static void slot_put(struct edged_anomaly *a, struct anomaly_slot *slot)
+{
+	assert(slot->idx < a->n_slots && a->slots[slot->idx] == slot);
+	slot->next_free = a->free_head;
+	a->free_head = slot->idx;
+}
+
+/* Writer thread, inside the batch's transaction. */
+static int slot_run(edge_store_conn *conn, void *ud)
+{
+	struct anomaly_slot *slot = ud;
+
+	return edge_anomaly_ingest(conn, slot->id, &slot->report, slot->received_ms,
+				   &slot->result);
+}
+
+/* what: "not stored" or "stored, ack not sent". */
+static void log_failure(struct edged_anomaly *a, const char *id, const char *what, int rc)
+{
+	uint64_t now = edge_time_monotonic_ms();
+
+	if (a->logged && now - a->last_log_ms < ANOMALY_LOG_INTERVAL_MS) {
+		a->log_suppressed++;
+		return;
+	}
+	if (a->log_suppressed)
+		edge_log(EDGE_LOG_WARNING, "anomaly",
+			 "report of %s %s (the node sends it again): %s "
+			 "(%llu similar lines suppressed)", id, what, edge_strerror(rc),
+			 (unsigned long long)a->log_suppressed);
+	else
+		edge_log(EDGE_LOG_WARNING, "anomaly", "report of %s %s (the node sends it again): %s",
+			 id, what, edge_strerror(rc));
+	a->logged = true;
+	a->last_log_ms = now;
+	a->log_suppressed = 0;
+}
+
+static void slot_publish_ack(struct edged_anomaly *a, struct anomaly_slot *slot)
+{
+	char topic[EDGE_CONFIG_NAME_MAX + EDGE_ID_MAX_LEN + 8];
+	char payload[128];
+	int n, rc;
+
+	if (!a->mqtt)
+		return;
+	n = edge_msg_encode_ack(payload, sizeof payload, &slot->result.ack);
+	if (n < 0) {
+		edge_log(EDGE_LOG_ERR, "anomaly", "cannot encode the ack to %s: %s", slot->id,
+			 edge_strerror(n));
+		return;
+	}
+	snprintf(topic, sizeof topic, "%s/%s/ack", a->prefix, slot->id);
+	rc = edged_mqtt_publish(a->mqtt, topic, payload, (size_t)n, 1, false);
+	if (rc < 0) {
+		log_failure(a, slot->id, "stored, ack not sent", rc);
+		return;
+	}
+	a->stats.acks_sent++;
+}
+
+/* Loop thread (edge_store_run_completions), also from edge_store_close. */
+static void slot_done(int result, void *ud)
+{
+	struct anomaly_slot *slot = ud;
+	struct edged_anomaly *a = slot->a;
+
+	assert(a->stats.pending > 0);
+	a->stats.pending--;
+	if (result < 0) {
+		a->stats.failed++;
+		log_failure(a, slot->id, "not stored, not acked", result);
+	} else {
+		a->stats.events_stored += slot->result.stored;
+		a->stats.duplicates += slot->result.duplicates;
+		a->stats.implausible_time += slot->result.implausible_time;
+		a->stats.gaps += slot->result.new_gaps;
+		slot_publish_ack(a, slot);
+	}
+	slot_put(a, slot);
+}
+
+int edged_anomaly_submit(struct edged_anomaly *a, const char *id,
+			 const struct edge_msg_report *report, int64_t received_ms)
+{
+	struct anomaly_slot *slot;
+	uint64_t now = edge_time_monotonic_ms();
+	size_t n;
+	int rc;
+
+	assert(report->n_events >= 1 && report->n_events <= EDGE_REPORT_MAX_EVENTS);
+	a->stats.reports++;
+	if (a->store_checked_ms == 0 || now - a->store_checked_ms >= ANOMALY_STORE_CHECK_MS) {
+		struct edge_store_stats st;
+
+		edge_store_get_stats(a->store, &st);
+		a->store_busy = st.disk_full || st.queue_depth > a->store_high_water;
+		a->store_checked_ms = now;
+	}
+	if (a->stopped || a->store_busy) {
+		a->stats.deferred++;
+		return EDGE_ELIMIT;
+	}
+	slot = slot_get(a);
+	if (!slot) {
+		a->stats.deferred++;
+		return EDGE_ELIMIT;
+	}
+	snprintf(slot->id, sizeof slot->id, "%s", id);
+	slot->received_ms = received_ms;
+	/* Only the events the report holds: most reports carry a few. */
+	n = offsetof(struct edge_msg_report, events) +
+	    (size_t)report->n_events * sizeof report->events[0];
+	memcpy(&slot->report, report, n);
+	memset(&slot->result, 0, sizeof slot->result);
+	rc = edge_store_submit(a->store, slot_run, slot_done, slot);
+	if (rc < 0) {
+		slot_put(a, slot);
+		a->stats.deferred++;
+		return EDGE_ELIMIT;
+	}
+	a->stats.pending++;
+	return 0;
+}

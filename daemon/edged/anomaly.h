@@ -1,0 +1,75 @@
+/* Anomaly reports in, stored exactly once, acknowledged after the commit.
+ *
+ * The router hands over each parsed report of a registered node. It is
+ * copied into one of anomaly.max_pending_reports slots and stored by one
+ * store operation (edge_anomaly_ingest on the writer thread); once that
+ * operation committed, its ack (node protocol §5.6) is published on
+ * <prefix>/<id>/ack, QoS 1, not retained. Nothing waits on the loop.
+ *
+ * A report that cannot be taken now is not acknowledged and counted
+ * deferred: the node sends it again later (its queue keeps it). That is
+ * the case with every slot in use, while the store's queue is deeper than
+ * anomaly.store_high_water, and while the store reports a full disk (both
+ * read at most every 100 ms), and once stopping. A
+ * report whose operation fails is not acknowledged either (counted failed;
+ * a log line at most every 10 s, with the number held back).
+ *
+ * Loop thread only. */
+#ifndef EDGED_ANOMALY_H
+#define EDGED_ANOMALY_H
+
+#include <stdint.h>
+
+#include "edge_config.h"
+#include "edge_error.h"
+#include "edge_report.h"
+#include "edge_store.h"
+#include "mqtt.h"
+
+struct edged_anomaly;
+
+struct edged_anomaly_stats {
+	uint64_t reports;          /* reports handed over by the router */
+	uint64_t events_stored;    /* new rows committed */
+	uint64_t duplicates;       /* events received again, already stored */
+	uint64_t acks_sent;        /* acks handed to the MQTT client */
+	uint64_t deferred;         /* reports not taken now (not acked) */
+	uint64_t failed;           /* reports whose store operation failed (not acked) */
+	uint64_t implausible_time; /* events whose ts_ms lay outside the window */
+	uint64_t gaps;             /* seqs nodes gave up before they were stored */
+	unsigned pending;          /* reports being stored now */
+};
+
+/* store and mqtt are borrowed and must outlive the service (mqtt: until
+ * edged_anomaly_detach). settings are read now and on apply_settings; the
+ * topic prefix is copied. Errors: -ENOMEM, -EINVAL. */
+EDGE_WUR int edged_anomaly_new(edge_store *store, struct edged_mqtt *mqtt,
+			       const struct edge_settings *settings, struct edged_anomaly **out);
+
+/* Graceful stop: new reports are deferred from now on; those being stored
+ * are still acked. NULL-safe, idempotent. */
+void edged_anomaly_stop(struct edged_anomaly *a);
+
+/* Stop publishing acks (before the MQTT client goes): reports whose
+ * operation completes later are stored but not acked, and are acked when
+ * the node sends them again. Also stops taking reports. NULL-safe,
+ * idempotent. */
+void edged_anomaly_detach(struct edged_anomaly *a);
+
+/* Only after the store was closed (its completions point into the slots).
+ * NULL-safe. */
+void edged_anomaly_free(struct edged_anomaly *a);
+
+/* Reloadable: anomaly.max_pending_reports (a lower bound applies to new
+ * reports only), anomaly.store_high_water. */
+void edged_anomaly_apply_settings(struct edged_anomaly *a, const struct edge_settings *settings);
+
+/* Take the report of node `id` (a valid id of a registered, allowed node),
+ * received at wall-clock received_ms. Returns 0 (being stored), or
+ * EDGE_ELIMIT: deferred (counted; no ack will come, nothing else to do). */
+int edged_anomaly_submit(struct edged_anomaly *a, const char *id,
+			 const struct edge_msg_report *report, int64_t received_ms);
+
+void edged_anomaly_get_stats(const struct edged_anomaly *a, struct edged_anomaly_stats *out);
+
+#endif

@@ -1,0 +1,554 @@
+/* End-to-end anomaly reports: simulated nodes send their events through the
+ * device SDK's report queue, edged stores them and acks after the commit.
+ * Every case compares the SQLite file (read after edged stopped) with the
+ * events each node generated, as the simulator's per-node lines say, seq
+ * by seq: nothing lost, nothing stored twice, also across kill -9 of edged.
+ * A real mosquitto, the built edged and edgectl, and the simulator. Run one
+ * case with `test-anomaly CASE`. */
+#include <check.h>
+#include <dirent.h>
+#include <mosquitto.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "harness.h"
+#include "test_run.h"
+
+#define MAX_NODES 64
+
+/* One `sim: events` line. */
+struct sim_events {
+	char id[72];
+	unsigned long epoch, first, last, dropped, acked, held;
+};
+
+/* The sim's options shared by the cases: retransmissions quick enough for
+ * a test (the SDK's defaults back off to a minute), enough slots that no
+ * node drops an event while edged is down. */
+#define SIM_REPORT_ARGS "--report-slots", "4096", "--report-rto-ms", "1000", \
+	"--report-rto-max-ms", "3000"
+
+/* The per-node lines after the sim's final summary. Returns how many. */
+static unsigned sim_events_parse(struct h_env *e, struct sim_events *out, unsigned max)
+{
+	char *text = h_sim_output(e);
+	const char *p = strstr(text, "sim: summary ");
+	unsigned n = 0;
+
+	ck_assert_msg(p != NULL, "edge-sim printed no summary");
+	while ((p = strstr(p, "sim: events node=")) != NULL) {
+		struct sim_events *ev = &out[n];
+
+		ck_assert_uint_lt(n, max);
+		ck_assert_int_eq(sscanf(p, "sim: events node=%71s epoch=%lu first=%lu last=%lu "
+					"dropped=%lu acked=%lu held=%lu", ev->id, &ev->epoch,
+					&ev->first, &ev->last, &ev->dropped, &ev->acked,
+					&ev->held), 7);
+		n++;
+		p++;
+	}
+	free(text);
+	return n;
+}
+
+/* Until the fleet generated at least `want` events in all. */
+static void wait_sim_events(struct h_env *e, long long want, unsigned timeout_ms)
+{
+	uint64_t end = h_now_ms() + timeout_ms;
+	long long have;
+
+	while ((have = h_sim_stat(e, "events")) < want && h_now_ms() < end)
+		h_sleep_ms(100);
+	ck_assert_msg(have >= want, "the simulator generated %lld events, expected %lld", have,
+		      want);
+}
+
+/* After `calm all`: every event acked, none dropped. */
+static void wait_sim_all_acked(struct h_env *e, unsigned timeout_ms)
+{
+	uint64_t end = h_now_ms() + timeout_ms;
+	long long held;
+
+	while ((held = h_sim_stat(e, "events_held")) != 0 && h_now_ms() < end)
+		h_sleep_ms(100);
+	ck_assert_msg(held == 0, "%lld events still unacked by the gateway", held);
+	ck_assert_int_eq(h_sim_stat(e, "events_dropped"), 0);
+}
+
+static sqlite3 *db_open(struct h_env *e)
+{
+	char path[512];
+	sqlite3 *db = NULL;
+
+	snprintf(path, sizeof path, "%s/edged.db", e->state_dir);
+	ck_assert_int_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	return db;
+}
+
+static long long db_int(sqlite3 *db, const char *sql, const char *text)
+{
+	sqlite3_stmt *st;
+	long long v;
+
+	ck_assert_int_eq(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+	if (text)
+		sqlite3_bind_text(st, 1, text, -1, SQLITE_STATIC);
+	ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+	v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+/* The database holds exactly the events the nodes generated: per node,
+ * seqs 1..last of its epoch, each once (walked in order), and no other row;
+ * each stream acked up to last. Returns the events compared. */
+static unsigned long db_matches_sim(struct h_env *e, const struct sim_events *nodes,
+				    unsigned n)
+{
+	sqlite3 *db = db_open(e);
+	sqlite3_stmt *st;
+	unsigned long total = 0;
+
+	for (unsigned i = 0; i < n; i++) {
+		const struct sim_events *nd = &nodes[i];
+		unsigned long want = 1;
+
+		ck_assert_msg(nd->dropped == 0 && nd->held == 0 && nd->acked == nd->last,
+			      "node %s: dropped=%lu held=%lu acked=%lu of %lu", nd->id,
+			      nd->dropped, nd->held, nd->acked, nd->last);
+		ck_assert_msg(nd->last > 0, "node %s generated no event", nd->id);
+		ck_assert_int_eq(sqlite3_prepare_v2(db, "SELECT seq FROM anomaly_event WHERE "
+						    "device = ?1 AND epoch = ?2 ORDER BY seq, id",
+						    -1, &st, NULL), SQLITE_OK);
+		sqlite3_bind_text(st, 1, nd->id, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 2, (sqlite3_int64)nd->epoch);
+		while (sqlite3_step(st) == SQLITE_ROW) {
+			unsigned long seq = (unsigned long)sqlite3_column_int64(st, 0);
+
+			ck_assert_msg(seq == want, "node %s epoch %lu: stored seq %lu where %lu "
+				      "was expected (%s)", nd->id, nd->epoch, seq, want,
+				      seq < want ? "stored twice" : "lost");
+			want++;
+		}
+		sqlite3_finalize(st);
+		ck_assert_msg(want - 1 == nd->last, "node %s epoch %lu: %lu events stored, %lu "
+			      "generated", nd->id, nd->epoch, want - 1, nd->last);
+		ck_assert_int_eq(sqlite3_prepare_v2(db, "SELECT acked FROM anomaly_stream WHERE "
+						    "device = ?1 AND epoch = ?2", -1, &st, NULL),
+				 SQLITE_OK);
+		sqlite3_bind_text(st, 1, nd->id, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 2, (sqlite3_int64)nd->epoch);
+		ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+		ck_assert_uint_eq((unsigned long)sqlite3_column_int64(st, 0), nd->last);
+		sqlite3_finalize(st);
+		total += nd->last;
+	}
+	/* Nothing else: no other device, epoch or seq. */
+	ck_assert_uint_eq((unsigned long)db_int(db, "SELECT COUNT(*) FROM anomaly_event", NULL),
+			  total);
+	ck_assert_int_eq(db_int(db, "SELECT COUNT(*) FROM anomaly_stream", NULL), n);
+	/* No node gave anything up. */
+	ck_assert_int_eq(db_int(db, "SELECT COALESCE(SUM(gaps), 0) FROM anomaly_stream", NULL), 0);
+	sqlite3_close(db);
+	return total;
+}
+
+/* Calm the fleet, wait for every ack, stop the sim and edged, compare. */
+static unsigned long finish_and_compare(struct h_env *e, unsigned n_nodes, unsigned timeout_ms)
+{
+	struct sim_events nodes[MAX_NODES];
+	unsigned n;
+
+	h_sim_cmd(e, "calm all");
+	wait_sim_all_acked(e, timeout_ms);
+	ck_assert_int_eq(h_sim_stop(e), 0);
+	n = sim_events_parse(e, nodes, MAX_NODES);
+	ck_assert_uint_eq(n, n_nodes);
+	ck_assert_int_eq(h_edged_stop(e), 0);
+	return db_matches_sim(e, nodes, n);
+}
+
+/* 20 nodes, a few hundred events each, no fault: every event acked, stored
+ * once, and the counters say so. */
+START_TEST(acked_end_to_end)
+{
+	struct h_env *e = h_world(NULL);
+	json_t *st;
+	unsigned long total;
+	long long stored;
+
+	h_sim_start(e, "--count", "20", "--heartbeat-s", "30", "--anomaly-rate", "50",
+		    SIM_REPORT_ARGS, NULL);
+	h_sim_wait(e, "sim: registered all 20", 30000);
+	wait_sim_events(e, 20 * 200, 30000);
+	h_sim_cmd(e, "calm all");
+	wait_sim_all_acked(e, 30000);
+	st = h_edgectl_json(e, "status", NULL);
+	stored = h_json_int(st, "anomalies.events_stored");
+	ck_assert_int_eq(h_json_int(st, "anomalies.failed"), 0);
+	ck_assert_int_eq(h_json_int(st, "anomalies.pending"), 0);
+	ck_assert_int_eq(h_json_int(st, "anomalies.gaps"), 0);
+	ck_assert_int_ge(h_json_int(st, "anomalies.acks_sent"), 1);
+	ck_assert_int_eq(h_json_int(st, "rejects.unhandled_type"), 0);
+	ck_assert_int_ge(h_json_int(st, "messages.report"), h_json_int(st, "anomalies.reports"));
+	json_decref(st);
+	{
+		/* The human view has the line. */
+		static const char *const args[] = { "status", NULL };
+		char *text = NULL;
+		char want[96];
+
+		ck_assert_int_eq(h_edgectl_capture(e, 10000, &text, NULL, args), 0);
+		snprintf(want, sizeof want, "reports: %lld events stored", stored);
+		ck_assert_msg(strstr(text, "anomalies") && strstr(text, want),
+			      "edgectl status shows no anomalies line with '%s':\n%s", want, text);
+		free(text);
+	}
+	total = finish_and_compare(e, 20, 30000);
+	ck_assert_int_eq(stored, (long long)total);
+	printf("# %lu events of 20 nodes stored once and acked\n", total);
+	h_env_free(e);
+}
+END_TEST
+
+/* One pending report at a time (set by a reload: the key is reloadable):
+ * the others are deferred (not acked), and the nodes' retransmissions
+ * still bring every event in, once. */
+START_TEST(deferred_reports_come_again)
+{
+	struct h_env *e = h_world(NULL);
+	long long deferred;
+	json_t *st;
+	FILE *f;
+
+	f = fopen(e->edged_conf, "a");
+	ck_assert_ptr_nonnull(f);
+	fprintf(f, "\n[anomaly]\nmax_pending_reports = 1\n");
+	fclose(f);
+	ck_assert_int_eq(h_edgectl(e, NULL, "reload", NULL), 0);
+	h_wait_status(e, "reloads.ok", "==", 1, 5000);
+
+	h_sim_start(e, "--count", "10", "--heartbeat-s", "30", "--anomaly-rate", "50",
+		    SIM_REPORT_ARGS, NULL);
+	h_sim_wait(e, "sim: registered all 10", 30000);
+	wait_sim_events(e, 10 * 100, 30000);
+	h_sim_cmd(e, "calm all");
+	wait_sim_all_acked(e, 40000);
+	st = h_edgectl_json(e, "status", NULL);
+	deferred = h_json_int(st, "anomalies.deferred");
+	/* 10 nodes reporting 500 events a second against one slot and a
+	 * commit window of store.group_commit_max_delay_ms. */
+	ck_assert_int_gt(deferred, 0);
+	ck_assert_int_eq(h_json_int(st, "anomalies.failed"), 0);
+	json_decref(st);
+	finish_and_compare(e, 10, 30000);
+	printf("# %lld reports deferred, all their events stored once later\n", deferred);
+	h_env_free(e);
+}
+END_TEST
+
+static void edged_kill9(struct h_env *e)
+{
+	h_proc_signal(&e->edged, SIGKILL);
+	for (uint64_t end = h_now_ms() + 5000; h_proc_alive(&e->edged) && h_now_ms() < end;)
+		h_sleep_ms(10);
+	ck_assert(!h_proc_alive(&e->edged));
+}
+
+/* edged is killed with SIGKILL again and again while 50 nodes send (each
+ * time once it has committed and acked some reports of its own, so every
+ * kill lands in the middle of the flow); after the last restart and the
+ * retransmissions, every generated event is stored exactly once. */
+START_TEST(kill9_loses_and_duplicates_nothing)
+{
+#ifdef H_ASAN
+	const unsigned kills = 3;
+#else
+	const unsigned kills = 10;
+#endif
+	struct h_env *e = h_world(NULL);
+	unsigned long total;
+
+	h_sim_start(e, "--count", "50", "--heartbeat-s", "30", "--anomaly-rate", "8",
+		    SIM_REPORT_ARGS, NULL);
+	h_sim_wait(e, "sim: registered all 50", 30000);
+	for (unsigned k = 0; k < kills; k++) {
+		/* This instance's own commits and acks (its counters start at 0). */
+		h_wait_status(e, "anomalies.acks_sent", ">=", 20, 20000);
+		edged_kill9(e);
+		h_edged_start(e);
+	}
+	wait_sim_events(e, 5000, 60000);
+	total = finish_and_compare(e, 50, 40000);
+	ck_assert_uint_ge(total, 5000);
+	printf("# %u kills: %lu events of 50 nodes, 0 lost, 0 duplicated\n", kills, total);
+	h_env_free(e);
+}
+END_TEST
+
+/* The latest `sim: events` line of node id, after a fresh `stats`. */
+static struct sim_events sim_node_events(struct h_env *e, const char *id)
+{
+	struct sim_events ev;
+	char needle[96];
+	char *text;
+	const char *p, *last = NULL;
+
+	(void)h_sim_stat(e, "events");
+	text = h_sim_output(e);
+	snprintf(needle, sizeof needle, "sim: events node=%s ", id);
+	for (p = text; (p = strstr(p, needle)) != NULL; p++)
+		last = p;
+	ck_assert_msg(last != NULL, "no events line of %s", id);
+	ck_assert_int_eq(sscanf(last, "sim: events node=%71s epoch=%lu first=%lu last=%lu "
+				"dropped=%lu acked=%lu held=%lu", ev.id, &ev.epoch, &ev.first,
+				&ev.last, &ev.dropped, &ev.acked, &ev.held), 7);
+	free(text);
+	return ev;
+}
+
+/* Rows of device now (edged running: a reader beside the WAL writer). */
+static long long db_rows(struct h_env *e, const char *id)
+{
+	sqlite3 *db = db_open(e);
+	long long n;
+
+	sqlite3_busy_timeout(db, 5000);
+	n = db_int(db, "SELECT COUNT(*) FROM anomaly_event WHERE device = ?1", id);
+	sqlite3_close(db);
+	return n;
+}
+
+/* Once the operator revoked a node, its reports are refused not_allowed:
+ * nothing more of it is stored or acked, while the other node's are. */
+START_TEST(revoked_node_reports_are_not_stored)
+{
+	struct h_env *e = h_env_new();
+	char idir[320];
+	long long before, after, refused;
+	struct sim_events ev;
+	json_t *r = NULL;
+
+	snprintf(idir, sizeof idir, "%s/identities", e->dir);
+	ck_assert_int_eq(mkdir(idir, 0750), 0);
+	h_broker_start(e);
+	h_cfg_set(e, "broker.identity_dir", idir);
+	h_cfg_set(e, "mqtt.username", "edged");
+	h_cfg_set(e, "mqtt.password", "gateway-secret");
+	h_edged_start(e);
+	h_sim_start(e, "--count", "2", "--heartbeat-s", "3600", "--anomaly-rate", "20",
+		    SIM_REPORT_ARGS, NULL);
+	h_sim_wait(e, "sim: registered all 2", 30000);
+	h_wait_status(e, "anomalies.events_stored", ">=", 20, 20000);
+	ck_assert_int_eq(h_edgectl(e, NULL, "nodes", "provision", h_node_id(0), "--out", idir,
+				   NULL), 0);
+	ck_assert_int_eq(h_edgectl(e, &r, "nodes", "revoke", h_node_id(0), NULL), 0);
+	ck_assert_str_eq(h_json_str(r, "registry"), "revoked");
+	json_decref(r);
+
+	/* Reports keep coming from node 0 (new events, retransmissions): each
+	 * is refused, none reaches the database. */
+	h_wait_status(e, "rejects.not_allowed", ">=", 5, 20000);
+	before = db_rows(e, h_node_id(0));
+	r = h_edgectl_json(e, "status", NULL);
+	refused = h_json_int(r, "rejects.not_allowed");
+	json_decref(r);
+	h_wait_status(e, "rejects.not_allowed", ">=", refused + 10, 20000);
+	after = db_rows(e, h_node_id(0));
+	ck_assert_int_gt(before, 0);
+	ck_assert_int_eq(after, before);
+	ev = sim_node_events(e, h_node_id(0));
+	ck_assert_uint_gt(ev.held, 0);
+	ck_assert_uint_eq(ev.acked, (unsigned long)before);
+	{
+		char *log = h_edged_log(e);
+		char want[96];
+
+		snprintf(want, sizeof want, "report from node %s ignored: not_allowed",
+			 h_node_id(0));
+		ck_assert_msg(strstr(log, want) != NULL, "edged logged no '%s'", want);
+		free(log);
+	}
+
+	/* The other node is acked in full. */
+	h_sim_cmd(e, "calm all");
+	for (uint64_t end = h_now_ms() + 20000;; h_sleep_ms(100)) {
+		ev = sim_node_events(e, h_node_id(1));
+		if (ev.held == 0 || h_now_ms() > end)
+			break;
+	}
+	ck_assert_uint_eq(ev.held, 0);
+	ck_assert_uint_eq(ev.acked, ev.last);
+	ck_assert_int_eq(db_rows(e, h_node_id(1)), (long long)ev.last);
+	ck_assert_int_eq(db_rows(e, h_node_id(0)), before);
+	h_env_free(e);
+}
+END_TEST
+
+/* Raw MQTT client publishing QoS 1 and waiting for each PUBACK. */
+struct raw {
+	struct mosquitto *mosq;
+	int published;
+};
+
+static void raw_on_publish(struct mosquitto *m, void *ud, int mid)
+{
+	(void)m;
+	(void)mid;
+	((struct raw *)ud)->published++;
+}
+
+static void raw_connect(struct h_env *e, struct raw *r)
+{
+	memset(r, 0, sizeof *r);
+	r->mosq = mosquitto_new("raw-reporter", true, r);
+	ck_assert_ptr_nonnull(r->mosq);
+	mosquitto_int_option(r->mosq, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V5);
+	mosquitto_publish_callback_set(r->mosq, raw_on_publish);
+	ck_assert_int_eq(mosquitto_connect(r->mosq, "127.0.0.1", e->broker_port, 30),
+			 MOSQ_ERR_SUCCESS);
+}
+
+static void raw_publish(struct raw *r, const char *topic, const void *payload, size_t len)
+{
+	int want = r->published + 1;
+	uint64_t end = h_now_ms() + 10000;
+
+	ck_assert_int_eq(mosquitto_publish(r->mosq, NULL, topic, (int)len, payload, 1, false),
+			 MOSQ_ERR_SUCCESS);
+	while (r->published < want && h_now_ms() < end)
+		ck_assert_int_eq(mosquitto_loop(r->mosq, 100, 1), MOSQ_ERR_SUCCESS);
+	ck_assert_int_ge(r->published, want);
+}
+
+static void raw_free(struct raw *r)
+{
+	mosquitto_disconnect(r->mosq);
+	mosquitto_loop(r->mosq, 100, 1);
+	mosquitto_destroy(r->mosq);
+}
+
+static char *slurp(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf;
+	long n;
+
+	ck_assert_msg(f != NULL, "cannot open %s", path);
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	buf = malloc((size_t)n + 1);
+	ck_assert_ptr_nonnull(buf);
+	ck_assert_uint_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
+	fclose(f);
+	*len = (size_t)n;
+	return buf;
+}
+
+#define MAX_REASONS 48
+
+/* A report from an id that never said hello is refused unknown_node and
+ * stored nowhere; every malformed report vector of proto's golden set,
+ * published by a raw client, is counted under its reason; the nodes
+ * reporting meanwhile are acked in full. */
+START_TEST(unknown_and_malformed_reports_are_refused)
+{
+	struct h_env *e = h_world(NULL);
+	struct { char name[40]; long long n; } reasons[MAX_REASONS];
+	unsigned n_reasons = 0, n_vectors = 0;
+	const char *src = getenv("EDGE_SOURCE_ROOT");
+	char path[1024], line[512];
+	struct raw raw;
+	json_t *st;
+	FILE *idx;
+	char *payload;
+	size_t len;
+
+	ck_assert_msg(src != NULL, "EDGE_SOURCE_ROOT not set");
+	h_sim_start(e, "--count", "5", "--heartbeat-s", "30", "--anomaly-rate", "20",
+		    SIM_REPORT_ARGS, NULL);
+	h_sim_wait(e, "sim: registered all 5", 30000);
+	raw_connect(e, &raw);
+
+	/* A valid report, from an id the registry does not know. */
+	snprintf(path, sizeof path, "%s/tests/unit/proto/vectors/report/valid_one_event.json", src);
+	payload = slurp(path, &len);
+	raw_publish(&raw, "edge/v1/ghost-01/report", payload, len);
+	free(payload);
+	h_wait_status(e, "rejects.unknown_node", "==", 1, 10000);
+
+	/* Every malformed report vector, under a registered node's id: the
+	 * payload is refused before the registry is asked. */
+	snprintf(path, sizeof path, "%s/tests/unit/proto/vectors/index.txt", src);
+	idx = fopen(path, "r");
+	ck_assert_ptr_nonnull(idx);
+	while (fgets(line, sizeof line, idx)) {
+		char kind[32], topic[64], file[128], reason[40], field[64];
+		unsigned i;
+
+		if (sscanf(line, "%31s %63s %127s %39s %63s", kind, topic, file, reason, field) != 5 ||
+		    strcmp(kind, "report") != 0 || strcmp(reason, "ok") == 0)
+			continue;
+		snprintf(path, sizeof path, "%s/tests/unit/proto/vectors/%s", src, file);
+		payload = slurp(path, &len);
+		raw_publish(&raw, "edge/v1/sim-00000/report", payload, len);
+		free(payload);
+		n_vectors++;
+		for (i = 0; i < n_reasons && strcmp(reasons[i].name, reason) != 0; i++)
+			;
+		if (i == n_reasons) {
+			ck_assert_uint_lt(n_reasons, MAX_REASONS);
+			snprintf(reasons[i].name, sizeof reasons[i].name, "%s", reason);
+			reasons[i].n = 0;
+			n_reasons++;
+		}
+		reasons[i].n++;
+	}
+	fclose(idx);
+	raw_free(&raw);
+	ck_assert_uint_ge(n_vectors, 50);
+	for (unsigned i = 0; i < n_reasons; i++) {
+		char key[96];
+
+		snprintf(key, sizeof key, "rejects.%.39s", reasons[i].name);
+		h_wait_status(e, key, "==", reasons[i].n, 10000);
+	}
+	st = h_edgectl_json(e, "status", NULL);
+	ck_assert_int_eq(h_json_int(st, "rejects.unknown_node"), 1);
+	ck_assert_int_eq(h_json_int(st, "anomalies.failed"), 0);
+	json_decref(st);
+
+	wait_sim_events(e, 5 * 50, 30000);
+	finish_and_compare(e, 5, 30000);
+	/* The ghost left nothing (finish_and_compare counted every row too). */
+	{
+		sqlite3 *db = db_open(e);
+
+		ck_assert_int_eq(db_int(db, "SELECT COUNT(*) FROM anomaly_event WHERE device = ?1",
+					"ghost-01"), 0);
+		sqlite3_close(db);
+	}
+	printf("# %u malformed vectors counted under %u reasons\n", n_vectors, n_reasons);
+	h_env_free(e);
+}
+END_TEST
+
+int main(int argc, char **argv)
+{
+	const struct h_case cases[] = {
+		{ "acked_end_to_end", acked_end_to_end, 120 },
+		{ "deferred_reports_come_again", deferred_reports_come_again, 120 },
+		{ "kill9_loses_and_duplicates_nothing", kill9_loses_and_duplicates_nothing, 240 },
+		{ "revoked_node_reports_are_not_stored", revoked_node_reports_are_not_stored, 120 },
+		{ "unknown_and_malformed_reports_are_refused",
+		  unknown_and_malformed_reports_are_refused, 120 },
+	};
+
+	mosquitto_lib_init();
+	return h_run_cases(argc, argv, "anomaly", cases, sizeof cases / sizeof cases[0]);
+}
