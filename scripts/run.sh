@@ -16,8 +16,10 @@
 #
 # Without simulator options the fleet shows what edged does: most nodes
 # heartbeat, 4% go silent (stale), 4% flap (reconnects counted per session),
-# 2% crash once (offline by their last will, then back), and node 0 sends
-# one of each kind of malformed message (rejects counted by reason).
+# 2% crash once (offline by their last will, then back), node 0 sends one
+# of each kind of malformed message (rejects counted by reason), and every
+# node reports an anomaly every 20 s on average (stored once, acked after
+# the commit: `edgectl status` shows them under anomalies).
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -29,7 +31,7 @@ anonymous=0
 sim_extra=()
 
 usage() {
-  sed -n '2,21p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+  sed -n '2,22p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 }
 
 while (($#)); do
@@ -48,7 +50,7 @@ done
   { echo "run.sh: --nodes must be 1..10000" >&2; exit 2; }
 if ((${#sim_extra[@]} == 0)); then
   sim_extra=(--silent 4% --flap 4% --flap-every-s 30 --crash 2% --crash-after-s 20
-    --malformed all --malformed-nodes 0)
+    --malformed all --malformed-nodes 0 --anomaly-rate 0.05)
 fi
 
 if ((do_setup)); then

@@ -84,10 +84,10 @@ static int print_status(json_t *r)
 	edgectl_table_add(t, (const char *[]){ "nodes", line });
 
 	if (json_is_true(json_object_get(id, "managed")))
-		snprintf(line, sizeof line, "%" JSON_INTEGER_FORMAT " active (%" JSON_INTEGER_FORMAT
-			 " password, %" JSON_INTEGER_FORMAT " certificate), %" JSON_INTEGER_FORMAT
-			 " revoked; broker files %s%s%s", num(id, "active"), num(id, "password"),
-			 num(id, "certificate"), num(id, "revoked"),
+		snprintf(line, sizeof line, "%" JSON_INTEGER_FORMAT " active, %" JSON_INTEGER_FORMAT
+			 " revoked (%" JSON_INTEGER_FORMAT " password, %" JSON_INTEGER_FORMAT
+			 " certificate); broker files %s%s%s", num(id, "active"), num(id, "revoked"),
+			 num(id, "password"), num(id, "certificate"),
 			 json_is_false(json_object_get(id, "files_in_sync")) ? "NOT in sync"
 									       : "in sync",
 			 str(id, "last_error")[0] ? ": " : "", str(id, "last_error"));
