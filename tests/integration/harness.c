@@ -48,7 +48,7 @@ void h_sleep_ms(unsigned ms)
 		;
 }
 
-static char *read_file(const char *path, size_t *len_out)
+char *h_read_file(const char *path, size_t *len_out)
 {
 	FILE *f = fopen(path, "re");
 	if (!f)
@@ -85,7 +85,7 @@ static long file_size(const char *path)
 static void print_tail(const char *title, const char *path)
 {
 	size_t len = 0;
-	char *text = read_file(path, &len);
+	char *text = h_read_file(path, &len);
 	if (!text) {
 		fprintf(stderr, "---- %s: (no log at %s)\n", title, path);
 		return;
@@ -373,7 +373,7 @@ static const char *sanitizer_report(const char *path)
 	static const char *const marks[] = {
 		"ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
 	};
-	char *text = read_file(path, NULL);
+	char *text = h_read_file(path, NULL);
 	const char *hit = NULL;
 	for (size_t i = 0; text && !hit && i < sizeof(marks) / sizeof(marks[0]); i++)
 		if (strstr(text, marks[i]))
@@ -894,7 +894,7 @@ static const char *sim_wait_from(struct h_env *e, const char *needle, long from,
 	for (;;) {
 		bool alive = h_proc_alive(&e->sim);
 		size_t len = 0;
-		char *text = read_file(e->sim.log_path, &len);
+		char *text = h_read_file(e->sim.log_path, &len);
 		const char *line = text && (size_t)from <= len ? find_line(text, needle, (size_t)from)
 							       : NULL;
 		free(text);
@@ -949,7 +949,7 @@ long long h_sim_stat(struct h_env *e, const char *key)
 
 char *h_sim_output(struct h_env *e)
 {
-	char *text = read_file(e->sim.log_path, NULL);
+	char *text = h_read_file(e->sim.log_path, NULL);
 	ck_assert_ptr_nonnull(text);
 	return text;
 }
@@ -1066,7 +1066,7 @@ int h_run_as_nobody(int (*fn)(void *ud), void *ud, unsigned timeout_ms)
 
 char *h_edged_log(struct h_env *e)
 {
-	char *text = read_file(e->edged.log_path, NULL);
+	char *text = h_read_file(e->edged.log_path, NULL);
 	ck_assert_msg(text != NULL, "cannot read %s", e->edged.log_path);
 	return text;
 }
@@ -1217,11 +1217,11 @@ int h_edgectl_capture(struct h_env *e, unsigned timeout_ms, char **out_text, cha
 			     timeout_ms);
 	}
 	if (out_text) {
-		*out_text = read_file(out_path, NULL);
+		*out_text = h_read_file(out_path, NULL);
 		ck_assert_ptr_nonnull(*out_text);
 	}
 	if (err_text) {
-		*err_text = read_file(err_path, NULL);
+		*err_text = h_read_file(err_path, NULL);
 		ck_assert_ptr_nonnull(*err_text);
 	}
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 128;

@@ -120,6 +120,10 @@ int h_edgectl_at(struct h_env *e, const char *sock, const char *cmd);
 long long h_json_int(json_t *j, const char *path);
 const char *h_json_str(json_t *j, const char *path);
 
+/* A whole file, NUL-terminated (a new buffer); NULL if it cannot be read.
+ * len_out (may be NULL) gets its length. */
+char *h_read_file(const char *path, size_t *len_out);
+
 /* Poll `edgectl status --json` (every 100 ms, at most timeout_ms) until the
  * integer at path satisfies `op` ("==", ">=", "<=") value. Fails the test
  * with the last value seen otherwise. */

@@ -64,18 +64,9 @@ static const char *nid(unsigned i)
 
 static char *slurp(const char *path)
 {
-	FILE *f = fopen(path, "r");
-	char *text;
-	long n;
+	char *text = h_read_file(path, NULL);
 
-	ck_assert_msg(f != NULL, "read %s: %s", path, strerror(errno));
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	text = calloc(1, (size_t)n + 1);
-	ck_assert_ptr_nonnull(text);
-	ck_assert_int_eq(fread(text, 1, (size_t)n, f), (size_t)n);
-	fclose(f);
+	ck_assert_msg(text != NULL, "read %s: %s", path, strerror(errno));
 	return text;
 }
 
