@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "edge_anomaly.h"
 #include "edge_log.h"
@@ -18,6 +19,8 @@
 #define ANOMALY_STORE_CHECK_MS 100
 /* Failure lines: at most one per this interval. */
 #define ANOMALY_LOG_INTERVAL_MS 10000
+/* The episode close sweep: at most one per this interval. */
+#define ANOMALY_SWEEP_INTERVAL_MS 10000
 
 struct anomaly_slot {
 	struct edged_anomaly *a;
@@ -25,6 +28,7 @@ struct anomaly_slot {
 	uint32_t next_free;          /* while free: the next free slot; NO_SLOT: end */
 	char id[EDGE_ID_MAX_LEN + 1];
 	int64_t received_ms;
+	struct edge_anomaly_episode_settings ep; /* copied: settings may reload meanwhile */
 	struct edge_msg_report report;
 	struct edge_anomaly_result result; /* written by the writer thread */
 };
@@ -36,6 +40,14 @@ struct edged_anomaly {
 	char prefix[EDGE_CONFIG_NAME_MAX];
 	unsigned max_pending;        /* anomaly.max_pending_reports */
 	unsigned store_high_water;
+	struct edge_anomaly_episode_settings ep;
+	/* The sweep's op: its fields are written on the loop before submit and
+	 * read back on the loop in its completion. */
+	bool sweep_running;
+	uint64_t sweep_last_ms;      /* monotonic, when the last one was submitted */
+	int64_t sweep_now_ms;        /* wall */
+	int64_t sweep_quiet_ms;
+	uint32_t sweep_closed;
 	/* Slots are allocated on first use and kept: a report is about 13 KB. */
 	struct anomaly_slot **slots;
 	uint32_t n_slots;            /* allocated entries of slots[] */
@@ -43,6 +55,7 @@ struct edged_anomaly {
 	uint32_t free_head;          /* first free allocated slot; UINT32_MAX: none */
 	uint64_t store_checked_ms;   /* monotonic; 0: never */
 	bool store_busy;             /* over the high water, or the disk is full */
+	bool store_full;             /* the store's last write failed for lack of space */
 	uint64_t last_log_ms;
 	bool logged;
 	uint64_t log_suppressed;
@@ -96,6 +109,8 @@ void edged_anomaly_apply_settings(struct edged_anomaly *a, const struct edge_set
 {
 	a->max_pending = (unsigned)s->anomaly.max_pending_reports;
 	a->store_high_water = (unsigned)s->anomaly.store_high_water;
+	a->ep.min_events = (uint32_t)s->anomaly.episode_min_events;
+	a->ep.quiet_ms = (int64_t)s->anomaly.episode_quiet_s * 1000;
 }
 
 void edged_anomaly_get_stats(const struct edged_anomaly *a, struct edged_anomaly_stats *out)
@@ -146,7 +161,7 @@ static int slot_run(edge_store_conn *conn, void *ud)
 {
 	struct anomaly_slot *slot = ud;
 
-	return edge_anomaly_ingest(conn, slot->id, &slot->report, slot->received_ms,
+	return edge_anomaly_ingest(conn, slot->id, &slot->report, slot->received_ms, &slot->ep,
 				   &slot->result);
 }
 
@@ -211,9 +226,68 @@ static void slot_done(int result, void *ud)
 		a->stats.duplicates += slot->result.duplicates;
 		a->stats.implausible_time += slot->result.implausible_time;
 		a->stats.gaps += slot->result.new_gaps;
+		a->stats.episodes_opened += slot->result.episodes_opened;
+		a->stats.episodes_confirmed += slot->result.episodes_confirmed;
+		a->stats.episodes_closed += slot->result.episodes_closed;
+		a->stats.episode_late += slot->result.episode_late;
 		slot_publish_ack(a, slot);
 	}
 	slot_put(a, slot);
+}
+
+static int64_t wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Writer thread. */
+static int sweep_run(edge_store_conn *conn, void *ud)
+{
+	struct edged_anomaly *a = ud;
+
+	return edge_anomaly_episode_sweep(conn, a->sweep_now_ms, a->sweep_quiet_ms,
+					  &a->sweep_closed);
+}
+
+/* Loop thread, also from edge_store_close. */
+static void sweep_done(int result, void *ud)
+{
+	struct edged_anomaly *a = ud;
+
+	assert(a->sweep_running);
+	a->sweep_running = false;
+	if (result < 0) {
+		a->stats.sweeps_failed++;
+		/* At most one line per sweep interval. */
+		edge_log(EDGE_LOG_WARNING, "anomaly", "closing quiet episodes failed (tried again): %s",
+			 edge_strerror(result));
+		return;
+	}
+	a->stats.sweeps++;
+	a->stats.episodes_closed += a->sweep_closed;
+}
+
+static void sweep_maybe(struct edged_anomaly *a, uint64_t now)
+{
+	if (a->stopped || a->sweep_running ||
+	    (a->sweep_last_ms && now - a->sweep_last_ms < ANOMALY_SWEEP_INTERVAL_MS))
+		return;
+	a->sweep_last_ms = now;
+	a->sweep_now_ms = wall_ms();
+	a->sweep_quiet_ms = a->ep.quiet_ms;
+	a->sweep_closed = 0;
+	/* Refused (store stopping or full): tried again at the next interval. */
+	if (edge_store_submit(a->store, sweep_run, sweep_done, a) == 0)
+		a->sweep_running = true;
+}
+
+void edged_anomaly_tick(struct edged_anomaly *a)
+{
+	if (a)
+		sweep_maybe(a, edge_time_monotonic_ms());
 }
 
 int edged_anomaly_submit(struct edged_anomaly *a, const char *id,
@@ -226,14 +300,20 @@ int edged_anomaly_submit(struct edged_anomaly *a, const char *id,
 
 	assert(report->n_events >= 1 && report->n_events <= EDGE_REPORT_MAX_EVENTS);
 	a->stats.reports++;
+	sweep_maybe(a, now);
 	if (a->store_checked_ms == 0 || now - a->store_checked_ms >= ANOMALY_STORE_CHECK_MS) {
 		struct edge_store_stats st;
 
 		edge_store_get_stats(a->store, &st);
 		a->store_busy = st.disk_full || st.queue_depth > a->store_high_water;
+		a->store_full = st.disk_full && st.queue_depth <= a->store_high_water;
 		a->store_checked_ms = now;
 	}
-	if (a->stopped || a->store_busy) {
+	/* Only a write that commits shows the disk has room again: with none of
+	 * ours in flight, one report goes through as the probe (failing, it is
+	 * not acked and the node sends it again). */
+	if (a->stopped || (a->store_busy && !(a->store_full && a->stats.pending == 0 &&
+					      !a->sweep_running))) {
 		a->stats.deferred++;
 		return EDGE_ELIMIT;
 	}
@@ -244,6 +324,7 @@ int edged_anomaly_submit(struct edged_anomaly *a, const char *id,
 	}
 	snprintf(slot->id, sizeof slot->id, "%s", id);
 	slot->received_ms = received_ms;
+	slot->ep = a->ep;
 	/* Only the events the report holds: most reports carry a few. */
 	n = offsetof(struct edge_msg_report, events) +
 	    (size_t)report->n_events * sizeof report->events[0];

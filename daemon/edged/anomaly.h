@@ -14,6 +14,12 @@
  * report whose operation fails is not acknowledged either (counted failed;
  * a log line at most every 10 s, with the number held back).
  *
+ * Events are grouped into episodes inside the same operation
+ * (edge_anomaly.h; anomaly.episode_min_events, anomaly.episode_quiet_s).
+ * Episodes quiet for longer than episode_quiet_s are closed by a sweep, one
+ * store operation at most every 10 s and never two at once, started from
+ * edged_anomaly_tick and from edged_anomaly_submit.
+ *
  * Loop thread only. */
 #ifndef EDGED_ANOMALY_H
 #define EDGED_ANOMALY_H
@@ -38,6 +44,12 @@ struct edged_anomaly_stats {
 	uint64_t implausible_time; /* events whose ts_ms lay outside the window */
 	uint64_t gaps;             /* seqs nodes gave up before they were stored */
 	unsigned pending;          /* reports being stored now */
+	uint64_t episodes_opened;
+	uint64_t episodes_confirmed;
+	uint64_t episodes_closed;  /* by a later event, a model change or the sweep */
+	uint64_t episode_late;     /* events too old for their current episode: in none */
+	uint64_t sweeps;           /* close sweeps committed */
+	uint64_t sweeps_failed;
 };
 
 /* store and mqtt are borrowed and must outlive the service (mqtt: until
@@ -61,7 +73,8 @@ void edged_anomaly_detach(struct edged_anomaly *a);
 void edged_anomaly_free(struct edged_anomaly *a);
 
 /* Reloadable: anomaly.max_pending_reports (a lower bound applies to new
- * reports only), anomaly.store_high_water. */
+ * reports only), anomaly.store_high_water, anomaly.episode_min_events and
+ * anomaly.episode_quiet_s (for reports and sweeps submitted from now on). */
 void edged_anomaly_apply_settings(struct edged_anomaly *a, const struct edge_settings *settings);
 
 /* Take the report of node `id` (a valid id of a registered, allowed node),
@@ -69,6 +82,11 @@ void edged_anomaly_apply_settings(struct edged_anomaly *a, const struct edge_set
  * EDGE_ELIMIT: deferred (counted; no ack will come, nothing else to do). */
 int edged_anomaly_submit(struct edged_anomaly *a, const char *id,
 			 const struct edge_msg_report *report, int64_t received_ms);
+
+/* Periodic work (call it about every second): submits the episode close
+ * sweep when 10 s passed since the last one and none is running. Not once
+ * stopped. */
+void edged_anomaly_tick(struct edged_anomaly *a);
 
 void edged_anomaly_get_stats(const struct edged_anomaly *a, struct edged_anomaly_stats *out);
 

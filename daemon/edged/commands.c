@@ -151,12 +151,17 @@ static json_t *status_anomalies(struct edged *d)
 
 	if (d->anomaly)
 		edged_anomaly_get_stats(d->anomaly, &as);
-	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:i}", "reports",
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:i, s:I, s:I, s:I, s:I, "
+			 "s:I, s:I}", "reports",
 			 (json_int_t)as.reports, "events_stored", (json_int_t)as.events_stored,
 			 "duplicates", (json_int_t)as.duplicates, "acks_sent",
 			 (json_int_t)as.acks_sent, "deferred", (json_int_t)as.deferred, "failed",
 			 (json_int_t)as.failed, "implausible_time", (json_int_t)as.implausible_time,
-			 "gaps", (json_int_t)as.gaps, "pending", (int)as.pending);
+			 "gaps", (json_int_t)as.gaps, "pending", (int)as.pending, "episodes_opened",
+			 (json_int_t)as.episodes_opened, "episodes_confirmed",
+			 (json_int_t)as.episodes_confirmed, "episodes_closed",
+			 (json_int_t)as.episodes_closed, "episode_late", (json_int_t)as.episode_late,
+			 "sweeps", (json_int_t)as.sweeps, "sweeps_failed", (json_int_t)as.sweeps_failed);
 }
 
 static json_t *status_store(struct edged *d, bool *ok)

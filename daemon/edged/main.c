@@ -339,6 +339,8 @@ static void on_tick(uv_timer_t *t)
 
 	if (d->registry)
 		edge_registry_tick(d->registry, edge_time_monotonic_ms());
+	/* Episodes of a fleet gone quiet still close. */
+	edged_anomaly_tick(d->anomaly);
 	edged_update_status(d);
 }
 

@@ -58,6 +58,29 @@ static const char event_get_sql[] =
 	"SELECT ts_ms, received_ms, time_source, model, score, threshold, label, severity,"
 	" summary FROM anomaly_event WHERE device = ?1 AND epoch = ?2 AND seq = ?3";
 
+static const char ep_current_sql[] =
+	"SELECT id, model, start_ms, end_ms, count, peak_score, state FROM anomaly_episode"
+	" WHERE device = ?1 AND label = ?2 AND state <> 'closed'";
+static const char ep_close_sql[] =
+	"UPDATE anomaly_episode SET state = 'closed', closed_ms = ?2 WHERE id = ?1";
+static const char ep_open_sql[] =
+	"INSERT INTO anomaly_episode (device, label, model, state, start_ms, end_ms, count,"
+	" peak_score, confirmed_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?5, 1, ?6, ?7)";
+static const char ep_extend_sql[] =
+	"UPDATE anomaly_episode SET count = ?2, start_ms = ?3, end_ms = ?4, peak_score = ?5,"
+	" state = ?6, confirmed_ms = coalesce(confirmed_ms, ?7) WHERE id = ?1";
+/* The partial index anomaly_episode_current_end: same WHERE as its own. */
+static const char ep_sweep_sql[] =
+	"UPDATE anomaly_episode SET state = 'closed', closed_ms = ?1"
+	" WHERE state <> 'closed' AND end_ms < ?2";
+static const char ep_last_sql[] =
+	"SELECT id, state, model, start_ms, end_ms, count, peak_score, confirmed_ms, closed_ms"
+	" FROM anomaly_episode WHERE device = ?1 AND label = ?2 ORDER BY id DESC LIMIT 1";
+static const char ep_count_device_sql[] =
+	"SELECT count(*) FROM anomaly_episode WHERE device = ?1";
+static const char ep_count_all_sql[] =
+	"SELECT count(*) FROM anomaly_episode";
+
 /* What anomaly_stream holds for one (device, epoch); zero row when absent. */
 struct stream_row {
 	bool found;
@@ -221,9 +244,9 @@ static void format_summary(const struct edge_report_event *ev, char *buf, size_t
 /* Inserts one event: *inserted tells a new row from a duplicate. */
 static int insert_event(edge_store_conn *conn, const char *device, uint32_t epoch,
 			const struct edge_report_event *ev, int64_t received_ms,
-			bool *inserted, bool *implausible)
+			bool *inserted, bool *implausible, int64_t *ts_out,
+			char model[EDGE_MSG_SHA256_HEX + 1])
 {
-	char model[EDGE_MSG_SHA256_HEX + 1];
 	char summary[EDGE_REPORT_SUMMARY_MAX * 16 + 3];
 	const char *source;
 	int64_t ts_ms;
@@ -234,9 +257,11 @@ static int insert_event(edge_store_conn *conn, const char *device, uint32_t epoc
 		return rc;
 	source = place_time(ev, received_ms, &ts_ms, implausible);
 	if (ev->has_sha256)
-		snprintf(model, sizeof model, "%s", ev->model_sha256);
+		snprintf(model, EDGE_MSG_SHA256_HEX + 1, "%s", ev->model_sha256);
 	else
-		snprintf(model, sizeof model, "%s@%s", ev->model_name, ev->model_version);
+		snprintf(model, EDGE_MSG_SHA256_HEX + 1, "%s@%s", ev->model_name,
+			 ev->model_version);
+	*ts_out = ts_ms;
 	bind_text(st, 1, device);
 	sqlite3_bind_int64(st, 2, epoch);
 	sqlite3_bind_int64(st, 3, ev->seq);
@@ -262,6 +287,110 @@ static int insert_event(edge_store_conn *conn, const char *device, uint32_t epoc
 	return 0;
 }
 
+/* Steps a prepared write statement once and resets it. */
+static int step_done(edge_store_conn *conn, sqlite3_stmt *st)
+{
+	int rc = sqlite3_step(st);
+
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : edge_store_conn_error(conn, rc);
+}
+
+/* The episode of a newly stored event (edge_anomaly.h has the rule). */
+static int episode_add(edge_store_conn *conn, const char *device,
+		       const struct edge_report_event *ev, const char *model, int64_t ts_ms,
+		       int64_t received_ms, const struct edge_anomaly_episode_settings *ep,
+		       struct edge_anomaly_result *res)
+{
+	char cur_model[EDGE_MSG_SHA256_HEX + 1], state[12];
+	int64_t id = 0, start = 0, end = 0, count = 0;
+	double peak = 0;
+	bool found = false, confirmed = false;
+	sqlite3_stmt *st;
+	int rc = edge_store_conn_prepare(conn, ep_current_sql, &st);
+
+	if (rc < 0)
+		return rc;
+	bind_text(st, 1, device);
+	bind_text(st, 2, ev->label);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		found = true;
+		id = sqlite3_column_int64(st, 0);
+		column_text(st, 1, cur_model, sizeof cur_model);
+		start = sqlite3_column_int64(st, 2);
+		end = sqlite3_column_int64(st, 3);
+		count = sqlite3_column_int64(st, 4);
+		peak = sqlite3_column_double(st, 5);
+		column_text(st, 6, state, sizeof state);
+		confirmed = strcmp(state, "confirmed") == 0;
+		rc = SQLITE_DONE;
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE)
+		return edge_store_conn_error(conn, rc);
+	if (found) {
+		bool same_model = strcmp(cur_model, model) == 0;
+
+		/* Older than the current episode: it belonged to a past one,
+		 * which may be closed already; reopening it would reorder
+		 * history, so the event stays out of episodes. */
+		if (ts_ms < start - ep->quiet_ms || (!same_model && ts_ms < start)) {
+			res->episode_late++;
+			return 0;
+		}
+		if (!same_model || ts_ms > end + ep->quiet_ms) {
+			rc = edge_store_conn_prepare(conn, ep_close_sql, &st);
+			if (rc < 0)
+				return rc;
+			sqlite3_bind_int64(st, 1, id);
+			sqlite3_bind_int64(st, 2, received_ms);
+			rc = step_done(conn, st);
+			if (rc < 0)
+				return rc;
+			res->episodes_closed++;
+			found = false;
+		}
+	}
+	if (!found) {
+		confirmed = ep->min_events <= 1;
+		rc = edge_store_conn_prepare(conn, ep_open_sql, &st);
+		if (rc < 0)
+			return rc;
+		bind_text(st, 1, device);
+		bind_text(st, 2, ev->label);
+		bind_text(st, 3, model);
+		bind_text(st, 4, confirmed ? "confirmed" : "open");
+		sqlite3_bind_int64(st, 5, ts_ms);
+		sqlite3_bind_double(st, 6, ev->score);
+		if (confirmed)
+			sqlite3_bind_int64(st, 7, received_ms);
+		rc = step_done(conn, st);
+		if (rc < 0)
+			return rc;
+		res->episodes_opened++;
+		res->episodes_confirmed += confirmed;
+		return 0;
+	}
+	count++;
+	if (!confirmed && count >= ep->min_events) {
+		confirmed = true;
+		res->episodes_confirmed++;
+	}
+	rc = edge_store_conn_prepare(conn, ep_extend_sql, &st);
+	if (rc < 0)
+		return rc;
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int64(st, 2, count);
+	sqlite3_bind_int64(st, 3, ts_ms < start ? ts_ms : start);
+	sqlite3_bind_int64(st, 4, ts_ms > end ? ts_ms : end);
+	sqlite3_bind_double(st, 5, ev->score > peak ? ev->score : peak);
+	bind_text(st, 6, confirmed ? "confirmed" : "open");
+	if (confirmed)
+		sqlite3_bind_int64(st, 7, received_ms);
+	return step_done(conn, st);
+}
+
 static bool report_ok(const struct edge_msg_report *r)
 {
 	if (r->n_events < 1 || r->n_events > EDGE_REPORT_MAX_EVENTS)
@@ -276,24 +405,34 @@ static bool report_ok(const struct edge_msg_report *r)
 
 int edge_anomaly_ingest(edge_store_conn *conn, const char *device,
 			const struct edge_msg_report *report, int64_t received_ms,
+			const struct edge_anomaly_episode_settings *ep,
 			struct edge_anomaly_result *out)
 {
+	static const struct edge_anomaly_episode_settings ep_default = {
+		.min_events = EDGE_ANOMALY_EPISODE_MIN_EVENTS,
+		.quiet_ms = EDGE_ANOMALY_EPISODE_QUIET_MS,
+	};
 	struct edge_anomaly_result res = { 0 };
 	struct stream_row row;
 	int64_t oldest;
 	int rc;
 
-	if (!conn || !device || !*device || !report || !out || !report_ok(report))
+	if (!ep)
+		ep = &ep_default;
+	if (!conn || !device || !*device || !report || !out || !report_ok(report) ||
+	    ep->min_events < 1 || ep->quiet_ms < 0)
 		return -EINVAL;
 	rc = stream_get(conn, device, report->epoch, &row);
 	if (rc < 0)
 		return rc;
 	for (unsigned i = 0; i < report->n_events; i++) {
 		const struct edge_report_event *ev = &report->events[i];
+		char model[EDGE_MSG_SHA256_HEX + 1];
 		bool inserted = false, implausible = false;
+		int64_t ts_ms = 0;
 
 		rc = insert_event(conn, device, report->epoch, ev, received_ms, &inserted,
-				  &implausible);
+				  &implausible, &ts_ms, model);
 		if (rc < 0)
 			return rc;
 		if (!inserted) {
@@ -303,6 +442,9 @@ int edge_anomaly_ingest(edge_store_conn *conn, const char *device,
 		res.stored++;
 		if (implausible)
 			res.implausible_time++;
+		rc = episode_add(conn, device, ev, model, ts_ms, received_ms, ep, &res);
+		if (rc < 0)
+			return rc;
 		/* A seq at or below acked that was not stored was counted as a
 		 * gap: a node that sends it after all is out of line, but the
 		 * event is real, so it is kept and no longer a gap. */
@@ -425,4 +567,79 @@ int edge_anomaly_event_get(edge_store_conn *conn, const char *device, uint32_t e
 	if (rc != SQLITE_DONE)
 		return edge_store_conn_error(conn, rc);
 	return found ? 0 : EDGE_ENOTFOUND;
+}
+
+int edge_anomaly_episode_sweep(edge_store_conn *conn, int64_t now_ms, int64_t quiet_ms,
+			       uint32_t *closed)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (!conn || !closed || quiet_ms < 0)
+		return -EINVAL;
+	rc = edge_store_conn_prepare(conn, ep_sweep_sql, &st);
+	if (rc < 0)
+		return rc;
+	sqlite3_bind_int64(st, 1, now_ms);
+	sqlite3_bind_int64(st, 2, now_ms - quiet_ms);
+	rc = step_done(conn, st);
+	if (rc < 0)
+		return rc;
+	*closed = (uint32_t)sqlite3_changes(edge_store_conn_db(conn));
+	return 0;
+}
+
+int edge_anomaly_episode_last(edge_store_conn *conn, const char *device, const char *label,
+			      struct edge_anomaly_episode *out)
+{
+	bool found = false;
+	sqlite3_stmt *st;
+	int rc;
+
+	if (!conn || !device || !label || !out)
+		return -EINVAL;
+	rc = edge_store_conn_prepare(conn, ep_last_sql, &st);
+	if (rc < 0)
+		return rc;
+	bind_text(st, 1, device);
+	bind_text(st, 2, label);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*out = (struct edge_anomaly_episode){ .id = sqlite3_column_int64(st, 0) };
+		column_text(st, 1, out->state, sizeof out->state);
+		column_text(st, 2, out->model, sizeof out->model);
+		out->start_ms = sqlite3_column_int64(st, 3);
+		out->end_ms = sqlite3_column_int64(st, 4);
+		out->count = (uint64_t)sqlite3_column_int64(st, 5);
+		out->peak_score = sqlite3_column_double(st, 6);
+		out->confirmed_ms = sqlite3_column_int64(st, 7); /* NULL reads as 0 */
+		out->closed_ms = sqlite3_column_int64(st, 8);
+		found = true;
+		rc = SQLITE_DONE;
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE)
+		return edge_store_conn_error(conn, rc);
+	return found ? 0 : EDGE_ENOTFOUND;
+}
+
+int edge_anomaly_episode_count(edge_store_conn *conn, const char *device, uint64_t *out)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (!conn || !out)
+		return -EINVAL;
+	rc = edge_store_conn_prepare(conn, device ? ep_count_device_sql : ep_count_all_sql, &st);
+	if (rc < 0)
+		return rc;
+	if (device)
+		bind_text(st, 1, device);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*out = (uint64_t)sqlite3_column_int64(st, 0);
+		rc = SQLITE_DONE;
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : edge_store_conn_error(conn, rc);
 }

@@ -16,7 +16,9 @@
  *
  * Cost: one INSERT OR IGNORE per event, one point read and one write of the
  * stream row, and one walk of the unique index from the old acked: over the
- * rows acked moves past, plus at most 64 rows for the sack. Nothing scans a
+ * rows acked moves past, plus at most 64 rows for the sack; per new event,
+ * one point read of its (device, label) current episode (a partial unique
+ * index) and one or two episode writes. Nothing scans a
  * device's history. Statements are prepared once per connection (the
  * store's statement cache).
  *
@@ -29,6 +31,20 @@
  * A seq at or below acked that was never stored (a gap) and arrives after
  * all (a node out of line: §5.5 says it is never sent again) is stored and
  * no longer counted in the stream's gaps; acked does not change.
+ *
+ * Episodes (schema 5, `anomaly_episode`): each NEWLY stored event (never a
+ * duplicate) joins the current episode of its (device, label) (at most one is
+ * not closed). Times are the events' placed ts_ms. An event opens a new
+ * episode, closing the current one at received_ms, when there is none, when
+ * the current one's model differs, or when it comes after the current one's
+ * end_ms + quiet_ms; otherwise it extends it (count, end_ms, start_ms,
+ * peak_score) and the episode is confirmed once count reaches min_events.
+ * Events out of order in time: one within quiet_ms before the current
+ * episode's start joins it (start_ms moves back); one older than that, or of
+ * another model and older than the current start, belongs to a past episode
+ * that may be closed: it is stored but joins no episode (counted
+ * episode_late). edge_anomaly_episode_sweep closes the episodes quiet for
+ * longer than quiet_ms.
  *
  * Threading: the functions taking an edge_store_conn run on the store's
  * writer thread, inside a store op (edge_store_submit's run callback, or
@@ -57,12 +73,27 @@ struct edge_anomaly_result {
 	unsigned duplicates;       /* events already stored */
 	unsigned implausible_time; /* of the new rows: ts_ms outside the window */
 	uint32_t new_gaps;         /* seqs below oldest that were never stored, newly counted */
+	unsigned episodes_opened;
+	unsigned episodes_confirmed;
+	unsigned episodes_closed;  /* by a later event or a model change */
+	unsigned episode_late;     /* new events too old for the current episode: in none */
+};
+
+#define EDGE_ANOMALY_EPISODE_MIN_EVENTS 3
+#define EDGE_ANOMALY_EPISODE_QUIET_MS (300LL * 1000)
+
+/* How events are grouped into episodes (anomaly.episode_min_events,
+ * anomaly.episode_quiet_s). */
+struct edge_anomaly_episode_settings {
+	uint32_t min_events; /* >= 1: count at which an episode is confirmed */
+	int64_t quiet_ms;    /* >= 0: event-time silence that ends an episode */
 };
 
 /* Runs inside a store operation (writer thread, inside the batch's
  * transaction): inserts the report's events (INSERT OR IGNORE on the unique
- * key), updates anomaly_stream and computes the ack per the rule above.
- * device and report are borrowed. *out is written on success (unspecified on
+ * key), updates anomaly_stream and computes the ack per the rule above, and
+ * groups the new events into episodes per ep (NULL: the defaults above).
+ * device, report and ep are borrowed. *out is written on success (unspecified on
  * failure). Returns 0 or a negative error; the caller returns it from its
  * run callback and the store rolls the op back:
  * -EINVAL (NULL argument, empty device, a report that breaks §5.5's rules:
@@ -70,7 +101,14 @@ struct edge_anomaly_result {
  * increasing), mapped SQLite errors (-ENOSPC, -EIO, -ENOMEM, EDGE_ESTORE, ...). */
 EDGE_WUR int edge_anomaly_ingest(edge_store_conn *conn, const char *device,
 				 const struct edge_msg_report *report, int64_t received_ms,
+				 const struct edge_anomaly_episode_settings *ep,
 				 struct edge_anomaly_result *out);
+
+/* Writer thread, inside a store op: closes (at now_ms) every episode whose
+ * end_ms + quiet_ms < now_ms (wall ms). Reads only the not-closed episodes'
+ * partial index. *closed: how many. -EINVAL; mapped SQLite errors. */
+EDGE_WUR int edge_anomaly_episode_sweep(edge_store_conn *conn, int64_t now_ms,
+					int64_t quiet_ms, uint32_t *closed);
 
 /* ---- read-only helpers (writer thread: a store op or edge_store_read) ---- */
 
@@ -122,5 +160,28 @@ struct edge_anomaly_event {
 EDGE_WUR int edge_anomaly_event_get(edge_store_conn *conn, const char *device,
 				    uint32_t epoch, uint32_t seq,
 				    struct edge_anomaly_event *out);
+
+/* One anomaly_episode row. */
+struct edge_anomaly_episode {
+	int64_t id;
+	char state[12];                      /* "open", "confirmed" or "closed" */
+	char model[EDGE_MSG_SHA256_HEX + 1];
+	int64_t start_ms, end_ms;            /* first and last event's ts_ms */
+	uint64_t count;
+	double peak_score;
+	int64_t confirmed_ms;                /* 0: never confirmed */
+	int64_t closed_ms;                   /* 0: not closed */
+};
+
+/* The latest episode (highest id) of (device, label): reads the device's
+ * episodes, for tests and queries, not the ingest path. EDGE_ENOTFOUND: none;
+ * -EINVAL; mapped SQLite errors. */
+EDGE_WUR int edge_anomaly_episode_last(edge_store_conn *conn, const char *device,
+				       const char *label, struct edge_anomaly_episode *out);
+
+/* Number of episodes of device (NULL: every device). For tests and the
+ * control socket. -EINVAL; mapped SQLite errors. */
+EDGE_WUR int edge_anomaly_episode_count(edge_store_conn *conn, const char *device,
+					uint64_t *out);
 
 #endif

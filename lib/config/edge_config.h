@@ -118,6 +118,8 @@ struct edge_settings {
 	struct {
 		int max_pending_reports;       /* reports being stored at once */
 		int store_high_water;          /* store queue depth that defers reports */
+		int episode_min_events;        /* events that confirm an episode */
+		int episode_quiet_s;           /* event-time silence that closes it */
 	} anomaly;
 	struct {
 		char identity_dir[EDGE_CONFIG_PATH_MAX]; /* "" = edged manages no identities */

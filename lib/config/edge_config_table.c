@@ -218,6 +218,10 @@ const struct edge__cfg_key edge__cfg_keys[] = {
 	    "Most reports being stored at once; a report beyond it is not acknowledged (the node sends it again) and counted deferred."),
 	INT(anomaly, store_high_water, "2048", 1, 10000000, R,
 	    "Reports are deferred (not acknowledged, sent again by the node) while more than this many operations wait for the database writer."),
+	INT(anomaly, episode_min_events, "3", 1, 1000000, R,
+	    "Events of one device and label an episode needs to be confirmed; 1 = every episode is confirmed at its first event."),
+	SECONDS(anomaly, episode_quiet_s, "300", 1, 2592000, R,
+		"An episode closes once its device reported no event of its label for this long (event time); a later event opens a new one."),
 
 	PATH(broker, identity_dir, "", EMPTY | ABS,
 	     "Directory of the broker's identity files that edged writes: passwd (node passwords, mosquitto_passwd format), acl (the topic rules), ca.crl (revoked node certificates), and reload (touched after every change). Created with 'edgectl broker-init'. Empty = edged manages no node identities, and 'edgectl nodes provision' is refused."),

@@ -47,7 +47,7 @@
 #include "edge_error.h"
 
 /* Schema version this build creates and understands (see edge_store_schema.c). */
-#define EDGE_STORE_SCHEMA_VERSION 4
+#define EDGE_STORE_SCHEMA_VERSION 5
 
 struct sqlite3;
 struct sqlite3_stmt;
@@ -79,6 +79,12 @@ struct edge_store_options {
 	 * May be NULL (then call edge_store_run_completions on a timer). */
 	void (*wake)(void *wake_ud);
 	void *wake_ud;
+	/* For tests only: the SQLite VFS to open the database with (NULL:
+	 * SQLite's default), e.g. one that simulates losing power. */
+	const char *vfs_name;
+	/* For tests only: synchronous=NORMAL instead of FULL (in WAL mode a
+	 * commit is then not synced), to show a power-loss test can fail. */
+	bool synchronous_normal;
 	/* Optional: on failure edge_store_open writes a one-line reason here. */
 	char *errbuf;
 	size_t errbuf_len;

@@ -126,6 +126,31 @@ static const char *const migrations[] = {
 	" updated_ms INTEGER NOT NULL,"
 	" PRIMARY KEY (device, epoch)"
 	") WITHOUT ROWID;",
+	/* 5: anomaly episodes (lib/anomaly): consecutive events of one device
+	 * and label under one model. At most one episode per (device, label)
+	 * is not closed (the partial unique index); start_ms and end_ms are
+	 * the first and last event's ts_ms; confirmed_ms and closed_ms are
+	 * gateway wall ms, NULL until then. */
+	"CREATE TABLE anomaly_episode ("
+	" id INTEGER PRIMARY KEY,"
+	" device TEXT NOT NULL,"
+	" label TEXT NOT NULL,"
+	" model TEXT NOT NULL,"
+	" state TEXT NOT NULL CHECK (state IN ('open', 'confirmed', 'closed')),"
+	" start_ms INTEGER NOT NULL,"
+	" end_ms INTEGER NOT NULL,"
+	" count INTEGER NOT NULL,"
+	" peak_score REAL NOT NULL,"
+	" confirmed_ms INTEGER,"
+	" closed_ms INTEGER,"
+	" CHECK ((state = 'closed') = (closed_ms IS NOT NULL))"
+	");"
+	"CREATE UNIQUE INDEX anomaly_episode_current ON anomaly_episode (device, label)"
+	" WHERE state <> 'closed';"
+	"CREATE INDEX anomaly_episode_current_end ON anomaly_episode (end_ms)"
+	" WHERE state <> 'closed';"
+	"CREATE INDEX anomaly_episode_device_start ON anomaly_episode (device, start_ms);"
+	"CREATE INDEX anomaly_episode_start ON anomaly_episode (start_ms);",
 };
 
 _Static_assert(sizeof migrations / sizeof migrations[0] == EDGE_STORE_SCHEMA_VERSION,

@@ -2,7 +2,8 @@
  * thread: each event stored once and duplicates acked again, the ack's
  * acked and sack from what is stored, gaps below oldest counted once, epochs
  * and devices independent, the time placement, a failing op rolled back
- * whole within a group commit, and an ack that does not scan the history. */
+ * whole within a group commit, an ack that does not scan the history, and
+ * the grouping of events into episodes and their close sweep. */
 #include <check.h>
 #include <errno.h>
 #include <sqlite3.h>
@@ -76,6 +77,7 @@ struct ingest_call {
 	const char *device;
 	const struct edge_msg_report *r;
 	int64_t received_ms;
+	const struct edge_anomaly_episode_settings *ep; /* NULL: the defaults */
 	struct edge_anomaly_result res;
 	int fail_after;   /* != 0: the op returns this after a successful ingest */
 	int rc;           /* the ingest's own result */
@@ -87,7 +89,7 @@ static int ingest_fn(edge_store_conn *conn, void *ud)
 {
 	struct ingest_call *c = ud;
 
-	c->rc = edge_anomaly_ingest(conn, c->device, c->r, c->received_ms, &c->res);
+	c->rc = edge_anomaly_ingest(conn, c->device, c->r, c->received_ms, c->ep, &c->res);
 	if (c->rc == 0 && c->fail_after)
 		return c->fail_after;
 	return c->rc;
@@ -750,7 +752,7 @@ static int cost_fn(edge_store_conn *conn, void *ud)
 		(void)sqlite3_stmt_status(s, SQLITE_STMTSTATUS_FULLSCAN_STEP, 1);
 		(void)sqlite3_stmt_status(s, SQLITE_STMTSTATUS_VM_STEP, 1);
 	}
-	c->rc = edge_anomaly_ingest(conn, c->device, c->r, RECV0, &c->res);
+	c->rc = edge_anomaly_ingest(conn, c->device, c->r, RECV0, NULL, &c->res);
 	for (s = sqlite3_next_stmt(db, NULL); s; s = sqlite3_next_stmt(db, s)) {
 		c->fullscan += (uint64_t)sqlite3_stmt_status(s, SQLITE_STMTSTATUS_FULLSCAN_STEP, 0);
 		c->vm_steps += (uint64_t)sqlite3_stmt_status(s, SQLITE_STMTSTATUS_VM_STEP, 0);
@@ -840,6 +842,289 @@ START_TEST(ack_does_not_scan_the_history)
 }
 END_TEST
 
+/* ---- episodes ---- */
+
+#define QUIET 60000LL
+static const struct edge_anomaly_episode_settings ep3 = { .min_events = 3, .quiet_ms = QUIET };
+
+/* A one-event report of seq at event time t (age 0 at received t). */
+static struct edge_anomaly_result ep_ingest(edge_store *st, const char *device, uint32_t seq,
+					    const char *label, const char *version, double score,
+					    int64_t t)
+{
+	struct edge_msg_report r = report_range(1, 1, seq, seq);
+	struct ingest_call c = { .device = device, .r = &r, .received_ms = t, .ep = &ep3 };
+
+	snprintf(r.events[0].label, sizeof r.events[0].label, "%s", label);
+	snprintf(r.events[0].model_version, sizeof r.events[0].model_version, "%s", version);
+	r.events[0].score = (float)score;
+	r.events[0].age_ms = 0;
+	ck_assert_int_eq(edge_store_read(st, ingest_fn, &c), 0);
+	ck_assert_int_eq(c.rc, 0);
+	return c.res;
+}
+
+struct ep_call {
+	const char *device, *label;
+	int rc;
+	struct edge_anomaly_episode ep;
+	uint64_t count;
+	int64_t now_ms;
+	uint32_t closed;
+};
+
+static int ep_last_fn(edge_store_conn *conn, void *ud)
+{
+	struct ep_call *c = ud;
+
+	c->rc = edge_anomaly_episode_last(conn, c->device, c->label, &c->ep);
+	return 0;
+}
+
+static struct edge_anomaly_episode ep_last(edge_store *st, const char *device, const char *label)
+{
+	struct ep_call c = { .device = device, .label = label };
+
+	ck_assert_int_eq(edge_store_read(st, ep_last_fn, &c), 0);
+	ck_assert_int_eq(c.rc, 0);
+	return c.ep;
+}
+
+static int ep_count_fn(edge_store_conn *conn, void *ud)
+{
+	struct ep_call *c = ud;
+
+	c->rc = edge_anomaly_episode_count(conn, c->device, &c->count);
+	return 0;
+}
+
+static uint64_t ep_count(edge_store *st, const char *device)
+{
+	struct ep_call c = { .device = device };
+
+	ck_assert_int_eq(edge_store_read(st, ep_count_fn, &c), 0);
+	ck_assert_int_eq(c.rc, 0);
+	return c.count;
+}
+
+static int sweep_fn(edge_store_conn *conn, void *ud)
+{
+	struct ep_call *c = ud;
+
+	c->rc = edge_anomaly_episode_sweep(conn, c->now_ms, QUIET, &c->closed);
+	return c->rc;
+}
+
+static uint32_t sweep(edge_store *st, int64_t now_ms)
+{
+	struct ep_call c = { .now_ms = now_ms };
+
+	ck_assert_int_eq(edge_store_read(st, sweep_fn, &c), 0);
+	return c.closed;
+}
+
+START_TEST(episode_opens_and_is_confirmed_at_min_count)
+{
+	edge_store *st = open_store();
+	struct edge_anomaly_result res;
+	struct edge_anomaly_episode e;
+
+	res = ep_ingest(st, "n1", 1, "vibration", "2.1.0", 0.7, RECV0);
+	ck_assert_uint_eq(res.episodes_opened, 1);
+	ck_assert_uint_eq(res.episodes_confirmed, 0);
+	e = ep_last(st, "n1", "vibration");
+	ck_assert_str_eq(e.state, "open");
+	ck_assert_str_eq(e.model, "vib-ae@2.1.0");
+	ck_assert_uint_eq(e.count, 1);
+	ck_assert_int_eq(e.start_ms, RECV0);
+	ck_assert_int_eq(e.end_ms, RECV0);
+	ck_assert_int_eq(e.confirmed_ms, 0);
+
+	res = ep_ingest(st, "n1", 2, "vibration", "2.1.0", 0.9, RECV0 + 1000);
+	ck_assert_uint_eq(res.episodes_opened + res.episodes_confirmed, 0);
+	ck_assert_str_eq(ep_last(st, "n1", "vibration").state, "open");
+
+	res = ep_ingest(st, "n1", 3, "vibration", "2.1.0", 0.8, RECV0 + 2000);
+	ck_assert_uint_eq(res.episodes_confirmed, 1);
+	ck_assert_uint_eq(res.episodes_opened, 0);
+	e = ep_last(st, "n1", "vibration");
+	ck_assert_str_eq(e.state, "confirmed");
+	ck_assert_uint_eq(e.count, 3);
+	ck_assert_int_eq(e.start_ms, RECV0);
+	ck_assert_int_eq(e.end_ms, RECV0 + 2000);
+	ck_assert_double_eq_tol(e.peak_score, 0.9, 1e-6);
+	ck_assert_int_eq(e.confirmed_ms, RECV0 + 2000);
+
+	/* Confirmed once only; an event exactly quiet_ms later still joins. */
+	res = ep_ingest(st, "n1", 4, "vibration", "2.1.0", 0.5, RECV0 + 2000 + QUIET);
+	ck_assert_uint_eq(res.episodes_confirmed + res.episodes_opened + res.episodes_closed, 0);
+	e = ep_last(st, "n1", "vibration");
+	ck_assert_uint_eq(e.count, 4);
+	ck_assert_int_eq(e.confirmed_ms, RECV0 + 2000);
+	ck_assert_uint_eq(ep_count(st, "n1"), 1);
+	edge_store_close(st);
+}
+END_TEST
+
+START_TEST(episode_closed_by_a_late_event_and_by_the_sweep)
+{
+	edge_store *st = open_store();
+	struct edge_anomaly_result res;
+	struct edge_anomaly_episode e;
+	int64_t t2 = RECV0 + QUIET + 1;
+
+	ep_ingest(st, "n1", 1, "vibration", "2.1.0", 0.7, RECV0);
+	/* Later than end + quiet: the old one closes, a new one opens. */
+	res = ep_ingest(st, "n1", 2, "vibration", "2.1.0", 0.7, t2);
+	ck_assert_uint_eq(res.episodes_closed, 1);
+	ck_assert_uint_eq(res.episodes_opened, 1);
+	ck_assert_uint_eq(ep_count(st, "n1"), 2);
+	e = ep_last(st, "n1", "vibration");
+	ck_assert_str_eq(e.state, "open");
+	ck_assert_uint_eq(e.count, 1);
+	ck_assert_int_eq(e.start_ms, t2);
+
+	/* The sweep: not before end + quiet has passed. */
+	ck_assert_uint_eq(sweep(st, t2 + QUIET), 0);
+	ck_assert_str_eq(ep_last(st, "n1", "vibration").state, "open");
+	ck_assert_uint_eq(sweep(st, t2 + QUIET + 1), 1);
+	e = ep_last(st, "n1", "vibration");
+	ck_assert_str_eq(e.state, "closed");
+	ck_assert_int_eq(e.closed_ms, t2 + QUIET + 1);
+	ck_assert_uint_eq(sweep(st, t2 + QUIET + 2), 0); /* closed ones stay */
+
+	/* The next event opens a new one, closing nothing. */
+	res = ep_ingest(st, "n1", 3, "vibration", "2.1.0", 0.7, t2 + QUIET + 2);
+	ck_assert_uint_eq(res.episodes_opened, 1);
+	ck_assert_uint_eq(res.episodes_closed, 0);
+	ck_assert_uint_eq(ep_count(st, "n1"), 3);
+	edge_store_close(st);
+}
+END_TEST
+
+START_TEST(episode_model_change_starts_a_new_one)
+{
+	edge_store *st = open_store();
+	struct edge_anomaly_result res;
+
+	ep_ingest(st, "n1", 1, "vibration", "2.1.0", 0.7, RECV0);
+	ep_ingest(st, "n1", 2, "vibration", "2.1.0", 0.7, RECV0 + 1);
+	res = ep_ingest(st, "n1", 3, "vibration", "2.2.0", 0.7, RECV0 + 2);
+	ck_assert_uint_eq(res.episodes_closed, 1);
+	ck_assert_uint_eq(res.episodes_opened, 1);
+	ck_assert_str_eq(ep_last(st, "n1", "vibration").model, "vib-ae@2.2.0");
+	ck_assert_uint_eq(ep_last(st, "n1", "vibration").count, 1);
+	/* A late event of the old model, older than the new episode: in none. */
+	res = ep_ingest(st, "n1", 4, "vibration", "2.1.0", 0.7, RECV0 + 1);
+	ck_assert_uint_eq(res.stored, 1);
+	ck_assert_uint_eq(res.episode_late, 1);
+	ck_assert_uint_eq(res.episodes_opened + res.episodes_closed, 0);
+	ck_assert_uint_eq(ep_count(st, "n1"), 2);
+	edge_store_close(st);
+}
+END_TEST
+
+START_TEST(episode_labels_and_devices_are_independent)
+{
+	edge_store *st = open_store();
+
+	for (uint32_t i = 0; i < 4; i++) {
+		ep_ingest(st, "n1", 2 * i + 1, "vibration", "2.1.0", 0.7, RECV0 + i);
+		ep_ingest(st, "n1", 2 * i + 2, "temperature", "2.1.0", 0.7, RECV0 + i);
+	}
+	ep_ingest(st, "n2", 1, "vibration", "2.1.0", 0.7, RECV0);
+	ck_assert_uint_eq(ep_count(st, "n1"), 2);
+	ck_assert_uint_eq(ep_last(st, "n1", "vibration").count, 4);
+	ck_assert_uint_eq(ep_last(st, "n1", "temperature").count, 4);
+	ck_assert_str_eq(ep_last(st, "n1", "temperature").state, "confirmed");
+	ck_assert_uint_eq(ep_last(st, "n2", "vibration").count, 1);
+	ck_assert_uint_eq(ep_count(st, NULL), 3);
+	edge_store_close(st);
+}
+END_TEST
+
+START_TEST(episode_duplicates_do_not_count_twice)
+{
+	edge_store *st = open_store();
+	struct edge_msg_report r = report_range(1, 1, 1, 4);
+	struct edge_anomaly_result res;
+	struct ingest_call c = { .device = "n1", .r = &r, .received_ms = RECV0, .ep = &ep3 };
+
+	ck_assert_int_eq(edge_store_read(st, ingest_fn, &c), 0);
+	ck_assert_uint_eq(c.res.episodes_opened, 1);
+	ck_assert_uint_eq(c.res.episodes_confirmed, 1);
+	c.received_ms = RECV0 + 5000; /* the resend comes later */
+	ck_assert_int_eq(edge_store_read(st, ingest_fn, &c), 0);
+	res = c.res;
+	ck_assert_uint_eq(res.duplicates, 4);
+	ck_assert_uint_eq(res.episodes_opened + res.episodes_confirmed + res.episodes_closed, 0);
+	ck_assert_uint_eq(ep_last(st, "n1", "vibration").count, 4);
+	ck_assert_int_eq(ep_last(st, "n1", "vibration").end_ms, RECV0 - 1200);
+	edge_store_close(st);
+}
+END_TEST
+
+START_TEST(episode_out_of_order_events)
+{
+	edge_store *st = open_store();
+	struct edge_anomaly_result res;
+	struct edge_anomaly_episode e;
+
+	ep_ingest(st, "n1", 1, "vibration", "2.1.0", 0.7, RECV0 + 10000);
+	/* Earlier in time, within quiet_ms of the start: joins, start moves back. */
+	res = ep_ingest(st, "n1", 2, "vibration", "2.1.0", 0.7, RECV0);
+	ck_assert_uint_eq(res.episodes_opened + res.episode_late, 0);
+	e = ep_last(st, "n1", "vibration");
+	ck_assert_uint_eq(e.count, 2);
+	ck_assert_int_eq(e.start_ms, RECV0);
+	ck_assert_int_eq(e.end_ms, RECV0 + 10000);
+	/* More than quiet_ms before the start: it belonged to a past episode. */
+	res = ep_ingest(st, "n1", 3, "vibration", "2.1.0", 0.7, RECV0 - QUIET - 1);
+	ck_assert_uint_eq(res.stored, 1);
+	ck_assert_uint_eq(res.episode_late, 1);
+	ck_assert_uint_eq(ep_last(st, "n1", "vibration").count, 2);
+	ck_assert_uint_eq(ep_count(st, "n1"), 1);
+	edge_store_close(st);
+}
+END_TEST
+
+START_TEST(episode_rolled_back_with_a_failing_op)
+{
+	edge_store *st = open_store();
+	struct edge_msg_report r = report_range(1, 1, 1, 3);
+	struct ingest_call c = { .device = "n1", .r = &r, .received_ms = RECV0, .ep = &ep3,
+				 .fail_after = -EIO };
+	struct ep_call e = { .device = "n1", .label = "vibration" };
+
+	ck_assert_int_eq(edge_store_read(st, ingest_fn, &c), -EIO);
+	ck_assert_uint_eq(c.res.episodes_opened, 1);
+	ck_assert_uint_eq(ep_count(st, "n1"), 0);
+	ck_assert_int_eq(edge_store_read(st, ep_last_fn, &e), 0);
+	ck_assert_int_eq(e.rc, EDGE_ENOTFOUND);
+	c.fail_after = 0;
+	ck_assert_int_eq(edge_store_read(st, ingest_fn, &c), 0);
+	ck_assert_uint_eq(ep_last(st, "n1", "vibration").count, 3);
+	ck_assert_str_eq(ep_last(st, "n1", "vibration").state, "confirmed");
+	edge_store_close(st);
+}
+END_TEST
+
+START_TEST(episode_invalid_settings)
+{
+	edge_store *st = open_store();
+	struct edge_msg_report r = report_range(1, 1, 1, 1);
+	struct edge_anomaly_episode_settings zero = { .min_events = 0, .quiet_ms = QUIET };
+	struct edge_anomaly_episode_settings neg = { .min_events = 1, .quiet_ms = -1 };
+	struct ingest_call c = { .device = "n1", .r = &r, .received_ms = RECV0, .ep = &zero };
+
+	ck_assert_int_eq(edge_store_read(st, ingest_fn, &c), -EINVAL);
+	c.ep = &neg;
+	ck_assert_int_eq(edge_store_read(st, ingest_fn, &c), -EINVAL);
+	ck_assert_uint_eq(count(st, "n1"), 0);
+	edge_store_close(st);
+}
+END_TEST
+
 static Suite *anomaly_suite(void)
 {
 	Suite *s = suite_create("anomaly");
@@ -861,6 +1146,14 @@ static Suite *anomaly_suite(void)
 	tcase_add_test(tc, failing_op_rolls_back_the_whole_report);
 	tcase_add_test(tc, invalid_arguments);
 	tcase_add_test(tc, ack_does_not_scan_the_history);
+	tcase_add_test(tc, episode_opens_and_is_confirmed_at_min_count);
+	tcase_add_test(tc, episode_closed_by_a_late_event_and_by_the_sweep);
+	tcase_add_test(tc, episode_model_change_starts_a_new_one);
+	tcase_add_test(tc, episode_labels_and_devices_are_independent);
+	tcase_add_test(tc, episode_duplicates_do_not_count_twice);
+	tcase_add_test(tc, episode_out_of_order_events);
+	tcase_add_test(tc, episode_rolled_back_with_a_failing_op);
+	tcase_add_test(tc, episode_invalid_settings);
 	suite_add_tcase(s, tc);
 	return s;
 }
