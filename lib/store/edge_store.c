@@ -621,7 +621,11 @@ static int configure_db(sqlite3 *db, const char *path, const struct edge_store_o
 		say(why, why_len, "%s: WAL journal mode not available (got '%s')", path, val);
 		return EDGE_ESTORE;
 	}
-	rc = edge__store_exec(db, "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON", val, sizeof val);
+	rc = edge__store_exec(db,
+			      opt->synchronous_normal ?
+				      "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON" :
+				      "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON",
+			      val, sizeof val);
 	if (rc < 0) {
 		say(why, why_len, "%s: cannot set pragmas: %s", path, val);
 		return rc;
@@ -703,6 +707,7 @@ int edge_store_open(const char *path, const struct edge_store_options *opt, edge
 	s->opt = *opt;
 	s->opt.errbuf = NULL;
 	s->opt.errbuf_len = 0;
+	s->opt.vfs_name = NULL; /* borrowed, used by the open only */
 	if (s->opt.group_commit_max_ops > s->opt.queue_max_ops)
 		s->opt.group_commit_max_ops = s->opt.queue_max_ops;
 	s->io_fd = -1;
@@ -714,7 +719,8 @@ int edge_store_open(const char *path, const struct edge_store_options *opt, edge
 		goto fail;
 	}
 	rc = sqlite3_open_v2(path, &db,
-			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+			     opt->vfs_name);
 	if (rc != SQLITE_OK) {
 		say(why, sizeof why, "%s: cannot open database: %s", path,
 		    db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
