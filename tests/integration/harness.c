@@ -1242,3 +1242,47 @@ const char *h_pki_tool(void)
 	ck_assert_msg(access(path, X_OK) == 0, "pki-tool not built: %s", path);
 	return path;
 }
+
+unsigned h_sim_events_parse(struct h_env *e, struct h_sim_events *out, unsigned max)
+{
+	char *text = h_sim_output(e);
+	const char *p = strstr(text, "sim: summary ");
+	unsigned n = 0;
+
+	ck_assert_msg(p != NULL, "edge-sim printed no summary");
+	while ((p = strstr(p, "sim: events node=")) != NULL) {
+		struct h_sim_events *ev = &out[n];
+
+		ck_assert_uint_lt(n, max);
+		ck_assert_int_eq(sscanf(p, "sim: events node=%71s epoch=%lu first=%lu last=%lu "
+					"dropped=%lu acked=%lu held=%lu", ev->id, &ev->epoch,
+					&ev->first, &ev->last, &ev->dropped, &ev->acked,
+					&ev->held), 7);
+		n++;
+		p++;
+	}
+	free(text);
+	return n;
+}
+
+void h_wait_sim_events(struct h_env *e, long long want, unsigned timeout_ms)
+{
+	uint64_t end = h_now_ms() + timeout_ms;
+	long long have;
+
+	while ((have = h_sim_stat(e, "events")) < want && h_now_ms() < end)
+		h_sleep_ms(100);
+	ck_assert_msg(have >= want, "the simulator generated %lld events, expected %lld", have,
+		      want);
+}
+
+void h_wait_sim_all_acked(struct h_env *e, unsigned timeout_ms)
+{
+	uint64_t end = h_now_ms() + timeout_ms;
+	long long held;
+
+	while ((held = h_sim_stat(e, "events_held")) != 0 && h_now_ms() < end)
+		h_sleep_ms(100);
+	ck_assert_msg(held == 0, "%lld events still unacked by the gateway", held);
+	ck_assert_int_eq(h_sim_stat(e, "events_dropped"), 0);
+}

@@ -199,6 +199,21 @@ uint64_t h_now_ms(void);
  * tree; fails the test when it is not built. */
 const char *h_pki_tool(void);
 
+/* ---- anomaly reports: what each simulated node generated */
+/* One `sim: events node=ID epoch=E first=F last=L dropped=D acked=K held=H`
+ * line of the simulator. */
+struct h_sim_events {
+	char id[72];
+	unsigned long epoch, first, last, dropped, acked, held;
+};
+/* The per-node lines after the simulator's final summary (it has stopped);
+ * fails the test without a summary or beyond max lines. Returns how many. */
+unsigned h_sim_events_parse(struct h_env *e, struct h_sim_events *out, unsigned max);
+/* Until the fleet generated at least `want` events in all. */
+void h_wait_sim_events(struct h_env *e, long long want, unsigned timeout_ms);
+/* Until no event is held unacked (after `calm all`); none may be dropped. */
+void h_wait_sim_all_acked(struct h_env *e, unsigned timeout_ms);
+
 /* H_ASAN: defined in a build with AddressSanitizer (__SANITIZE_ADDRESS__, or
  * __has_feature with clang), where edged, edgectl, the simulator and the
  * test are several times slower: the fleet cases size down there. */

@@ -20,64 +20,11 @@
 
 #define MAX_NODES 64
 
-/* One `sim: events` line. */
-struct sim_events {
-	char id[72];
-	unsigned long epoch, first, last, dropped, acked, held;
-};
-
 /* The sim's options shared by the cases: retransmissions quick enough for
  * a test (the SDK's defaults back off to a minute), enough slots that no
  * node drops an event while edged is down. */
 #define SIM_REPORT_ARGS "--report-slots", "4096", "--report-rto-ms", "1000", \
 	"--report-rto-max-ms", "3000"
-
-/* The per-node lines after the sim's final summary. Returns how many. */
-static unsigned sim_events_parse(struct h_env *e, struct sim_events *out, unsigned max)
-{
-	char *text = h_sim_output(e);
-	const char *p = strstr(text, "sim: summary ");
-	unsigned n = 0;
-
-	ck_assert_msg(p != NULL, "edge-sim printed no summary");
-	while ((p = strstr(p, "sim: events node=")) != NULL) {
-		struct sim_events *ev = &out[n];
-
-		ck_assert_uint_lt(n, max);
-		ck_assert_int_eq(sscanf(p, "sim: events node=%71s epoch=%lu first=%lu last=%lu "
-					"dropped=%lu acked=%lu held=%lu", ev->id, &ev->epoch,
-					&ev->first, &ev->last, &ev->dropped, &ev->acked,
-					&ev->held), 7);
-		n++;
-		p++;
-	}
-	free(text);
-	return n;
-}
-
-/* Until the fleet generated at least `want` events in all. */
-static void wait_sim_events(struct h_env *e, long long want, unsigned timeout_ms)
-{
-	uint64_t end = h_now_ms() + timeout_ms;
-	long long have;
-
-	while ((have = h_sim_stat(e, "events")) < want && h_now_ms() < end)
-		h_sleep_ms(100);
-	ck_assert_msg(have >= want, "the simulator generated %lld events, expected %lld", have,
-		      want);
-}
-
-/* After `calm all`: every event acked, none dropped. */
-static void wait_sim_all_acked(struct h_env *e, unsigned timeout_ms)
-{
-	uint64_t end = h_now_ms() + timeout_ms;
-	long long held;
-
-	while ((held = h_sim_stat(e, "events_held")) != 0 && h_now_ms() < end)
-		h_sleep_ms(100);
-	ck_assert_msg(held == 0, "%lld events still unacked by the gateway", held);
-	ck_assert_int_eq(h_sim_stat(e, "events_dropped"), 0);
-}
 
 static sqlite3 *db_open(struct h_env *e)
 {
@@ -103,10 +50,31 @@ static long long db_int(sqlite3 *db, const char *sql, const char *text)
 	return v;
 }
 
+/* edged answers `registered` before the registration is committed (group
+ * commit): a kill -9 inside that window would lose a node that believes it
+ * is registered, a known limit this test is not about. Wait until every
+ * node's row is in the database file. */
+static void wait_nodes_stored(struct h_env *e, long long n, unsigned timeout_ms)
+{
+	uint64_t end = h_now_ms() + timeout_ms;
+	long long have = -1;
+
+	while (h_now_ms() < end) {
+		sqlite3 *db = db_open(e);
+
+		have = db_int(db, "SELECT count(*) FROM nodes", NULL);
+		sqlite3_close(db);
+		if (have >= n)
+			return;
+		h_sleep_ms(20);
+	}
+	ck_abort_msg("only %lld of %lld nodes stored within %u ms", have, n, timeout_ms);
+}
+
 /* The database holds exactly the events the nodes generated: per node,
  * seqs 1..last of its epoch, each once (walked in order), and no other row;
  * each stream acked up to last. Returns the events compared. */
-static unsigned long db_matches_sim(struct h_env *e, const struct sim_events *nodes,
+static unsigned long db_matches_sim(struct h_env *e, const struct h_sim_events *nodes,
 				    unsigned n)
 {
 	sqlite3 *db = db_open(e);
@@ -114,7 +82,7 @@ static unsigned long db_matches_sim(struct h_env *e, const struct sim_events *no
 	unsigned long total = 0;
 
 	for (unsigned i = 0; i < n; i++) {
-		const struct sim_events *nd = &nodes[i];
+		const struct h_sim_events *nd = &nodes[i];
 		unsigned long want = 1;
 
 		ck_assert_msg(nd->dropped == 0 && nd->held == 0 && nd->acked == nd->last,
@@ -160,13 +128,13 @@ static unsigned long db_matches_sim(struct h_env *e, const struct sim_events *no
 /* Calm the fleet, wait for every ack, stop the sim and edged, compare. */
 static unsigned long finish_and_compare(struct h_env *e, unsigned n_nodes, unsigned timeout_ms)
 {
-	struct sim_events nodes[MAX_NODES];
+	struct h_sim_events nodes[MAX_NODES];
 	unsigned n;
 
 	h_sim_cmd(e, "calm all");
-	wait_sim_all_acked(e, timeout_ms);
+	h_wait_sim_all_acked(e, timeout_ms);
 	ck_assert_int_eq(h_sim_stop(e), 0);
-	n = sim_events_parse(e, nodes, MAX_NODES);
+	n = h_sim_events_parse(e, nodes, MAX_NODES);
 	ck_assert_uint_eq(n, n_nodes);
 	ck_assert_int_eq(h_edged_stop(e), 0);
 	return db_matches_sim(e, nodes, n);
@@ -184,9 +152,9 @@ START_TEST(acked_end_to_end)
 	h_sim_start(e, "--count", "20", "--heartbeat-s", "30", "--anomaly-rate", "50",
 		    SIM_REPORT_ARGS, NULL);
 	h_sim_wait(e, "sim: registered all 20", 30000);
-	wait_sim_events(e, 20 * 200, 30000);
+	h_wait_sim_events(e, 20 * 200, 30000);
 	h_sim_cmd(e, "calm all");
-	wait_sim_all_acked(e, 30000);
+	h_wait_sim_all_acked(e, 30000);
 	st = h_edgectl_json(e, "status", NULL);
 	stored = h_json_int(st, "anomalies.events_stored");
 	ck_assert_int_eq(h_json_int(st, "anomalies.failed"), 0);
@@ -235,9 +203,9 @@ START_TEST(deferred_reports_come_again)
 	h_sim_start(e, "--count", "10", "--heartbeat-s", "30", "--anomaly-rate", "50",
 		    SIM_REPORT_ARGS, NULL);
 	h_sim_wait(e, "sim: registered all 10", 30000);
-	wait_sim_events(e, 10 * 100, 30000);
+	h_wait_sim_events(e, 10 * 100, 30000);
 	h_sim_cmd(e, "calm all");
-	wait_sim_all_acked(e, 40000);
+	h_wait_sim_all_acked(e, 40000);
 	st = h_edgectl_json(e, "status", NULL);
 	deferred = h_json_int(st, "anomalies.deferred");
 	/* 10 nodes reporting 500 events a second against one slot and a
@@ -276,13 +244,14 @@ START_TEST(kill9_loses_and_duplicates_nothing)
 	h_sim_start(e, "--count", "50", "--heartbeat-s", "30", "--anomaly-rate", "8",
 		    SIM_REPORT_ARGS, NULL);
 	h_sim_wait(e, "sim: registered all 50", 30000);
+	wait_nodes_stored(e, 50, 10000);
 	for (unsigned k = 0; k < kills; k++) {
 		/* This instance's own commits and acks (its counters start at 0). */
 		h_wait_status(e, "anomalies.acks_sent", ">=", 20, 20000);
 		edged_kill9(e);
 		h_edged_start(e);
 	}
-	wait_sim_events(e, 5000, 60000);
+	h_wait_sim_events(e, 5000, 60000);
 	total = finish_and_compare(e, 50, 40000);
 	ck_assert_uint_ge(total, 5000);
 	printf("# %u kills: %lu events of 50 nodes, 0 lost, 0 duplicated\n", kills, total);
@@ -291,9 +260,9 @@ START_TEST(kill9_loses_and_duplicates_nothing)
 END_TEST
 
 /* The latest `sim: events` line of node id, after a fresh `stats`. */
-static struct sim_events sim_node_events(struct h_env *e, const char *id)
+static struct h_sim_events sim_node_events(struct h_env *e, const char *id)
 {
-	struct sim_events ev;
+	struct h_sim_events ev;
 	char needle[96];
 	char *text;
 	const char *p, *last = NULL;
@@ -330,7 +299,7 @@ START_TEST(revoked_node_reports_are_not_stored)
 	struct h_env *e = h_env_new();
 	char idir[320];
 	long long before, after, refused;
-	struct sim_events ev;
+	struct h_sim_events ev;
 	json_t *r = NULL;
 
 	snprintf(idir, sizeof idir, "%s/identities", e->dir);
@@ -513,7 +482,7 @@ START_TEST(unknown_and_malformed_reports_are_refused)
 	ck_assert_int_eq(h_json_int(st, "anomalies.failed"), 0);
 	json_decref(st);
 
-	wait_sim_events(e, 5 * 50, 30000);
+	h_wait_sim_events(e, 5 * 50, 30000);
 	finish_and_compare(e, 5, 30000);
 	/* The ghost left nothing (finish_and_compare counted every row too). */
 	{
