@@ -510,14 +510,17 @@ int edge_anomaly_ack_get(edge_store_conn *conn, const char *device, uint32_t epo
 	return walk(conn, device, epoch, row.acked, row.oldest, out, &gaps);
 }
 
-int edge_anomaly_count(edge_store_conn *conn, const char *device, uint64_t *out)
+/* One integer from a count query, for one device (its text bound as ?1) or
+ * all of them. */
+static int count_rows(edge_store_conn *conn, const char *device, const char *device_sql,
+		      const char *all_sql, uint64_t *out)
 {
 	sqlite3_stmt *st;
 	int rc;
 
 	if (!conn || !out)
 		return -EINVAL;
-	rc = edge_store_conn_prepare(conn, device ? count_device_sql : count_all_sql, &st);
+	rc = edge_store_conn_prepare(conn, device ? device_sql : all_sql, &st);
 	if (rc < 0)
 		return rc;
 	if (device)
@@ -529,6 +532,11 @@ int edge_anomaly_count(edge_store_conn *conn, const char *device, uint64_t *out)
 	}
 	sqlite3_reset(st);
 	return rc == SQLITE_DONE ? 0 : edge_store_conn_error(conn, rc);
+}
+
+int edge_anomaly_count(edge_store_conn *conn, const char *device, uint64_t *out)
+{
+	return count_rows(conn, device, count_device_sql, count_all_sql, out);
 }
 
 int edge_anomaly_event_get(edge_store_conn *conn, const char *device, uint32_t epoch,
@@ -625,21 +633,5 @@ int edge_anomaly_episode_last(edge_store_conn *conn, const char *device, const c
 
 int edge_anomaly_episode_count(edge_store_conn *conn, const char *device, uint64_t *out)
 {
-	sqlite3_stmt *st;
-	int rc;
-
-	if (!conn || !out)
-		return -EINVAL;
-	rc = edge_store_conn_prepare(conn, device ? ep_count_device_sql : ep_count_all_sql, &st);
-	if (rc < 0)
-		return rc;
-	if (device)
-		bind_text(st, 1, device);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		*out = (uint64_t)sqlite3_column_int64(st, 0);
-		rc = SQLITE_DONE;
-	}
-	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? 0 : edge_store_conn_error(conn, rc);
+	return count_rows(conn, device, ep_count_device_sql, ep_count_all_sql, out);
 }
