@@ -15,40 +15,16 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "anomaly_check.h"
 #include "harness.h"
 #include "test_run.h"
 
-#define MAX_NODES 64
 
 /* The sim's options shared by the cases: retransmissions quick enough for
  * a test (the SDK's defaults back off to a minute), enough slots that no
  * node drops an event while edged is down. */
 #define SIM_REPORT_ARGS "--report-slots", "4096", "--report-rto-ms", "1000", \
 	"--report-rto-max-ms", "3000"
-
-static sqlite3 *db_open(struct h_env *e)
-{
-	char path[512];
-	sqlite3 *db = NULL;
-
-	snprintf(path, sizeof path, "%s/edged.db", e->state_dir);
-	ck_assert_int_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-	return db;
-}
-
-static long long db_int(sqlite3 *db, const char *sql, const char *text)
-{
-	sqlite3_stmt *st;
-	long long v;
-
-	ck_assert_int_eq(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
-	if (text)
-		sqlite3_bind_text(st, 1, text, -1, SQLITE_STATIC);
-	ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
-	v = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	return v;
-}
 
 /* edged answers `registered` before the registration is committed (group
  * commit): a kill -9 inside that window would lose a node that believes it
@@ -60,84 +36,15 @@ static void wait_nodes_stored(struct h_env *e, long long n, unsigned timeout_ms)
 	long long have = -1;
 
 	while (h_now_ms() < end) {
-		sqlite3 *db = db_open(e);
+		sqlite3 *db = anomaly_db_open(e);
 
-		have = db_int(db, "SELECT count(*) FROM nodes", NULL);
+		have = anomaly_db_int(db, "SELECT count(*) FROM nodes", NULL);
 		sqlite3_close(db);
 		if (have >= n)
 			return;
 		h_sleep_ms(20);
 	}
 	ck_abort_msg("only %lld of %lld nodes stored within %u ms", have, n, timeout_ms);
-}
-
-/* The database holds exactly the events the nodes generated: per node,
- * seqs 1..last of its epoch, each once (walked in order), and no other row;
- * each stream acked up to last. Returns the events compared. */
-static unsigned long db_matches_sim(struct h_env *e, const struct h_sim_events *nodes,
-				    unsigned n)
-{
-	sqlite3 *db = db_open(e);
-	sqlite3_stmt *st;
-	unsigned long total = 0;
-
-	for (unsigned i = 0; i < n; i++) {
-		const struct h_sim_events *nd = &nodes[i];
-		unsigned long want = 1;
-
-		ck_assert_msg(nd->dropped == 0 && nd->held == 0 && nd->acked == nd->last,
-			      "node %s: dropped=%lu held=%lu acked=%lu of %lu", nd->id,
-			      nd->dropped, nd->held, nd->acked, nd->last);
-		ck_assert_msg(nd->last > 0, "node %s generated no event", nd->id);
-		ck_assert_int_eq(sqlite3_prepare_v2(db, "SELECT seq FROM anomaly_event WHERE "
-						    "device = ?1 AND epoch = ?2 ORDER BY seq, id",
-						    -1, &st, NULL), SQLITE_OK);
-		sqlite3_bind_text(st, 1, nd->id, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 2, (sqlite3_int64)nd->epoch);
-		while (sqlite3_step(st) == SQLITE_ROW) {
-			unsigned long seq = (unsigned long)sqlite3_column_int64(st, 0);
-
-			ck_assert_msg(seq == want, "node %s epoch %lu: stored seq %lu where %lu "
-				      "was expected (%s)", nd->id, nd->epoch, seq, want,
-				      seq < want ? "stored twice" : "lost");
-			want++;
-		}
-		sqlite3_finalize(st);
-		ck_assert_msg(want - 1 == nd->last, "node %s epoch %lu: %lu events stored, %lu "
-			      "generated", nd->id, nd->epoch, want - 1, nd->last);
-		ck_assert_int_eq(sqlite3_prepare_v2(db, "SELECT acked FROM anomaly_stream WHERE "
-						    "device = ?1 AND epoch = ?2", -1, &st, NULL),
-				 SQLITE_OK);
-		sqlite3_bind_text(st, 1, nd->id, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 2, (sqlite3_int64)nd->epoch);
-		ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
-		ck_assert_uint_eq((unsigned long)sqlite3_column_int64(st, 0), nd->last);
-		sqlite3_finalize(st);
-		total += nd->last;
-	}
-	/* Nothing else: no other device, epoch or seq. */
-	ck_assert_uint_eq((unsigned long)db_int(db, "SELECT COUNT(*) FROM anomaly_event", NULL),
-			  total);
-	ck_assert_int_eq(db_int(db, "SELECT COUNT(*) FROM anomaly_stream", NULL), n);
-	/* No node gave anything up. */
-	ck_assert_int_eq(db_int(db, "SELECT COALESCE(SUM(gaps), 0) FROM anomaly_stream", NULL), 0);
-	sqlite3_close(db);
-	return total;
-}
-
-/* Calm the fleet, wait for every ack, stop the sim and edged, compare. */
-static unsigned long finish_and_compare(struct h_env *e, unsigned n_nodes, unsigned timeout_ms)
-{
-	struct h_sim_events nodes[MAX_NODES];
-	unsigned n;
-
-	h_sim_cmd(e, "calm all");
-	h_wait_sim_all_acked(e, timeout_ms);
-	ck_assert_int_eq(h_sim_stop(e), 0);
-	n = h_sim_events_parse(e, nodes, MAX_NODES);
-	ck_assert_uint_eq(n, n_nodes);
-	ck_assert_int_eq(h_edged_stop(e), 0);
-	return db_matches_sim(e, nodes, n);
 }
 
 /* 20 nodes, a few hundred events each, no fault: every event acked, stored
@@ -176,7 +83,7 @@ START_TEST(acked_end_to_end)
 			      "edgectl status shows no anomalies line with '%s':\n%s", want, text);
 		free(text);
 	}
-	total = finish_and_compare(e, 20, 30000);
+	total = anomaly_finish_and_compare(e, 20, 30000);
 	ck_assert_int_eq(stored, (long long)total);
 	printf("# %lu events of 20 nodes stored once and acked\n", total);
 	h_env_free(e);
@@ -213,7 +120,7 @@ START_TEST(deferred_reports_come_again)
 	ck_assert_int_gt(deferred, 0);
 	ck_assert_int_eq(h_json_int(st, "anomalies.failed"), 0);
 	json_decref(st);
-	finish_and_compare(e, 10, 30000);
+	anomaly_finish_and_compare(e, 10, 30000);
 	printf("# %lld reports deferred, all their events stored once later\n", deferred);
 	h_env_free(e);
 }
@@ -252,7 +159,7 @@ START_TEST(kill9_loses_and_duplicates_nothing)
 		h_edged_start(e);
 	}
 	h_wait_sim_events(e, 5000, 60000);
-	total = finish_and_compare(e, 50, 40000);
+	total = anomaly_finish_and_compare(e, 50, 40000);
 	ck_assert_uint_ge(total, 5000);
 	printf("# %u kills: %lu events of 50 nodes, 0 lost, 0 duplicated\n", kills, total);
 	h_env_free(e);
@@ -283,11 +190,11 @@ static struct h_sim_events sim_node_events(struct h_env *e, const char *id)
 /* Rows of device now (edged running: a reader beside the WAL writer). */
 static long long db_rows(struct h_env *e, const char *id)
 {
-	sqlite3 *db = db_open(e);
+	sqlite3 *db = anomaly_db_open(e);
 	long long n;
 
 	sqlite3_busy_timeout(db, 5000);
-	n = db_int(db, "SELECT COUNT(*) FROM anomaly_event WHERE device = ?1", id);
+	n = anomaly_db_int(db, "SELECT COUNT(*) FROM anomaly_event WHERE device = ?1", id);
 	sqlite3_close(db);
 	return n;
 }
@@ -483,12 +390,12 @@ START_TEST(unknown_and_malformed_reports_are_refused)
 	json_decref(st);
 
 	h_wait_sim_events(e, 5 * 50, 30000);
-	finish_and_compare(e, 5, 30000);
-	/* The ghost left nothing (finish_and_compare counted every row too). */
+	anomaly_finish_and_compare(e, 5, 30000);
+	/* The ghost left nothing (anomaly_finish_and_compare counted every row too). */
 	{
-		sqlite3 *db = db_open(e);
+		sqlite3 *db = anomaly_db_open(e);
 
-		ck_assert_int_eq(db_int(db, "SELECT COUNT(*) FROM anomaly_event WHERE device = ?1",
+		ck_assert_int_eq(anomaly_db_int(db, "SELECT COUNT(*) FROM anomaly_event WHERE device = ?1",
 					"ghost-01"), 0);
 		sqlite3_close(db);
 	}

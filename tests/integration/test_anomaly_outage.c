@@ -18,96 +18,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "anomaly_check.h"
 #include "harness.h"
 #include "test_run.h"
 
-#define MAX_NODES 64
 
 /* Retransmissions quick enough for a test, enough slots that no node drops
  * an event during the outage, reconnections quick after a broker restart. */
 #define SIM_OUTAGE_ARGS "--report-slots", "4096", "--report-rto-ms", "1000", \
 	"--report-rto-max-ms", "3000", "--reconnect-s", "0.5", "--reconnect-max-s", "2", \
 	"--hello-retry-s", "2"
-
-static long long db_int(sqlite3 *db, const char *sql)
-{
-	sqlite3_stmt *st;
-	long long v;
-
-	ck_assert_int_eq(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
-	ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
-	v = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	return v;
-}
-
-/* Per node, seqs 1..last of its epoch each stored once, no other row, each
- * stream acked up to last, no gap. Returns the events compared. */
-static unsigned long db_matches_sim(struct h_env *e, const struct h_sim_events *nodes,
-				    unsigned n)
-{
-	char path[512];
-	sqlite3 *db = NULL;
-	sqlite3_stmt *st;
-	unsigned long total = 0;
-
-	snprintf(path, sizeof path, "%s/edged.db", e->state_dir);
-	ck_assert_int_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-	for (unsigned i = 0; i < n; i++) {
-		const struct h_sim_events *nd = &nodes[i];
-		unsigned long want = 1;
-
-		ck_assert_msg(nd->dropped == 0 && nd->held == 0 && nd->acked == nd->last,
-			      "node %s: dropped=%lu held=%lu acked=%lu of %lu", nd->id,
-			      nd->dropped, nd->held, nd->acked, nd->last);
-		ck_assert_msg(nd->last > 0, "node %s generated no event", nd->id);
-		ck_assert_int_eq(sqlite3_prepare_v2(db, "SELECT seq FROM anomaly_event WHERE "
-						    "device = ?1 AND epoch = ?2 ORDER BY seq, id",
-						    -1, &st, NULL), SQLITE_OK);
-		sqlite3_bind_text(st, 1, nd->id, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 2, (sqlite3_int64)nd->epoch);
-		while (sqlite3_step(st) == SQLITE_ROW) {
-			unsigned long seq = (unsigned long)sqlite3_column_int64(st, 0);
-
-			ck_assert_msg(seq == want, "node %s epoch %lu: stored seq %lu where %lu "
-				      "was expected (%s)", nd->id, nd->epoch, seq, want,
-				      seq < want ? "stored twice" : "lost");
-			want++;
-		}
-		sqlite3_finalize(st);
-		ck_assert_msg(want - 1 == nd->last, "node %s epoch %lu: %lu events stored, %lu "
-			      "generated", nd->id, nd->epoch, want - 1, nd->last);
-		ck_assert_int_eq(sqlite3_prepare_v2(db, "SELECT acked FROM anomaly_stream WHERE "
-						    "device = ?1 AND epoch = ?2", -1, &st, NULL),
-				 SQLITE_OK);
-		sqlite3_bind_text(st, 1, nd->id, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 2, (sqlite3_int64)nd->epoch);
-		ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
-		ck_assert_uint_eq((unsigned long)sqlite3_column_int64(st, 0), nd->last);
-		sqlite3_finalize(st);
-		total += nd->last;
-	}
-	ck_assert_uint_eq((unsigned long)db_int(db, "SELECT COUNT(*) FROM anomaly_event"), total);
-	ck_assert_int_eq(db_int(db, "SELECT COUNT(*) FROM anomaly_stream"), n);
-	ck_assert_int_eq(db_int(db, "SELECT COALESCE(SUM(gaps), 0) FROM anomaly_stream"), 0);
-	sqlite3_close(db);
-	return total;
-}
-
-/* Calm the fleet, wait for every ack, stop the sim and edged, compare. */
-static unsigned long finish_and_compare(struct h_env *e, unsigned n_nodes, unsigned timeout_ms)
-{
-	struct h_sim_events nodes[MAX_NODES];
-	unsigned n;
-
-	h_sim_cmd(e, "calm all");
-	h_wait_sim_all_acked(e, timeout_ms);
-	ck_assert_int_eq(h_sim_stop(e), 0);
-	n = h_sim_events_parse(e, nodes, MAX_NODES);
-	ck_assert_uint_eq(n, n_nodes);
-	ck_assert_int_eq(h_edged_stop(e), 0);
-	return db_matches_sim(e, nodes, n);
-}
 
 static long long status_int(struct h_env *e, const char *path)
 {
@@ -144,7 +64,7 @@ START_TEST(broker_restart_loses_and_duplicates_nothing)
 	h_wait_status(e, "anomalies.acks_sent", ">=", status_int(e, "anomalies.acks_sent") + 20,
 		      30000);
 	h_wait_sim_events(e, h_sim_stat(e, "events") + 200, 20000);
-	total = finish_and_compare(e, 20, 60000);
+	total = anomaly_finish_and_compare(e, 20, 60000);
 	printf("# broker restart: %lu events of 20 nodes, 0 lost, 0 duplicated\n", total);
 	h_env_free(e);
 }
@@ -182,7 +102,7 @@ START_TEST(edged_down_loses_and_duplicates_nothing)
 	ck_assert_int_eq(h_sim_stat(e, "events_dropped"), 0);
 	h_edged_start(e);
 	h_wait_status(e, "anomalies.acks_sent", ">=", 20, 30000);
-	total = finish_and_compare(e, 20, 90000);
+	total = anomaly_finish_and_compare(e, 20, 90000);
 	ck_assert_uint_ge(total, (unsigned long)(before + during));
 	printf("# edged down %u s: %lld events generated meanwhile, %lu in all, 0 lost, "
 	       "0 duplicated\n", down_ms / 1000, during, total);
@@ -322,7 +242,7 @@ START_TEST(disk_full_defers_then_recovers)
 	h_wait_status(e, "anomalies.events_stored", ">=", d.stored + 1, RECOVERY_MS);
 	printf("# ingest resumed %llu ms after the space was freed (%lld reports deferred)\n",
 	       (unsigned long long)(h_now_ms() - freed), d.deferred);
-	finish_and_compare(e, 10, 60000);
+	anomaly_finish_and_compare(e, 10, 60000);
 	ck_assert_int_eq(umount2(e->state_dir, MNT_DETACH), 0);
 	h_env_free(e);
 }
