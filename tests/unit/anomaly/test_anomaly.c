@@ -13,6 +13,7 @@
 
 #include "edge_anomaly.h"
 #include "edge_store.h"
+#include "report_fixture.h"
 #include "test_db_fixture.h"
 #include "test_run.h"
 
@@ -20,22 +21,8 @@
 
 /* ---- reports ---- */
 
-static struct edge_report_event event(uint32_t seq)
-{
-	struct edge_report_event ev;
 
-	memset(&ev, 0, sizeof ev);
-	ev.seq = seq;
-	snprintf(ev.model_name, sizeof ev.model_name, "vib-ae");
-	snprintf(ev.model_version, sizeof ev.model_version, "2.1.0");
-	ev.score = 0.8731;
-	ev.threshold = 0.65;
-	snprintf(ev.label, sizeof ev.label, "vibration");
-	ev.age_ms = 1200;
-	return ev;
-}
-
-/* A report of epoch with events seqs[0..n), each as event(). */
+/* A report of epoch with events seqs[0..n), each as fixture_event(). */
 static struct edge_msg_report report(uint32_t epoch, uint32_t oldest, const uint32_t *seqs,
 				     unsigned n)
 {
@@ -47,7 +34,7 @@ static struct edge_msg_report report(uint32_t epoch, uint32_t oldest, const uint
 	r.oldest = oldest;
 	r.n_events = (uint8_t)n;
 	for (unsigned i = 0; i < n; i++)
-		r.events[i] = event(seqs[i]);
+		r.events[i] = fixture_event(seqs[i]);
 	return r;
 }
 

@@ -35,6 +35,7 @@
 
 #include "edge_anomaly.h"
 #include "edge_store.h"
+#include "report_fixture.h"
 #include "test_db_fixture.h"
 #include "test_run.h"
 
@@ -415,20 +416,6 @@ static void pl_restore(const char *db_path)
 
 /* ---- the run ---- */
 
-static struct edge_report_event event(uint32_t seq)
-{
-	struct edge_report_event ev;
-
-	memset(&ev, 0, sizeof ev);
-	ev.seq = seq;
-	snprintf(ev.model_name, sizeof ev.model_name, "vib-ae");
-	snprintf(ev.model_version, sizeof ev.model_version, "2.1.0");
-	ev.score = 0.8731;
-	ev.threshold = 0.65;
-	snprintf(ev.label, sizeof ev.label, "vibration");
-	ev.age_ms = 1200;
-	return ev;
-}
 
 /* Report i (0-based): seqs 3i+1..3i+3 of epoch 1. */
 static void make_report(unsigned i, struct edge_msg_report *r)
@@ -438,7 +425,7 @@ static void make_report(unsigned i, struct edge_msg_report *r)
 	r->oldest = 1;
 	r->n_events = EVENTS_PER_REPORT;
 	for (unsigned k = 0; k < EVENTS_PER_REPORT; k++)
-		r->events[k] = event(i * EVENTS_PER_REPORT + k + 1);
+		r->events[k] = fixture_event(i * EVENTS_PER_REPORT + k + 1);
 }
 
 struct pl_op {
