@@ -416,7 +416,6 @@ static void pl_restore(const char *db_path)
 
 /* ---- the run ---- */
 
-
 /* Report i (0-based): seqs 3i+1..3i+3 of epoch 1. */
 static void make_report(unsigned i, struct edge_msg_report *r)
 {
