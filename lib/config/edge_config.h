@@ -120,6 +120,10 @@ struct edge_settings {
 		int store_high_water;          /* store queue depth that defers reports */
 		int episode_min_events;        /* events that confirm an episode */
 		int episode_quiet_s;           /* event-time silence that closes it */
+		int retention_days;            /* events older than this are deleted */
+		size_t max_db_bytes;           /* 0 = no size bound */
+		int query_timeout_ms;          /* per query step */
+		int query_max_rows;            /* rows examined per query step */
 	} anomaly;
 	struct {
 		char identity_dir[EDGE_CONFIG_PATH_MAX]; /* "" = edged manages no identities */
