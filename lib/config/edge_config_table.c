@@ -224,7 +224,7 @@ const struct edge__cfg_key edge__cfg_keys[] = {
 		"An episode closes once its device reported no event of its label for this long (event time); a later event opens a new one."),
 	INT(anomaly, retention_days, "365", 1, 36500, R,
 	    "Events, episodes and hourly rollups older than this many days (event time) are deleted, a small batch at a time."),
-	SIZE(anomaly, max_db_bytes, "2048M", 0, 1099511627776LL, R,
+	SIZE(anomaly, max_db_bytes, "2147483648", 0, 1099511627776LL, R,
 	     "Bound on the database's used size: beyond it the oldest events are deleted, a small batch at a time, until it fits (rollups stay, so long-range statistics remain). 0 = no size bound; the age bound still applies."),
 	MILLIS(anomaly, query_timeout_ms, "10000", 100, 600000, R,
 	       "Longest time one anomaly query (one page of a list or an export, a statistic) may run on its read-only connection; beyond it the query stops with 'budget'."),
