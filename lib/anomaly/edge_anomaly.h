@@ -77,6 +77,9 @@ struct edge_anomaly_result {
 	unsigned episodes_confirmed;
 	unsigned episodes_closed;  /* by a later event or a model change */
 	unsigned episode_late;     /* new events too old for the current episode: in none */
+	/* Bit i set: report event i was newly stored (not a duplicate); what
+	 * `anomalies tail` shows. */
+	uint32_t stored_mask;
 };
 
 #define EDGE_ANOMALY_EPISODE_MIN_EVENTS 3
@@ -109,6 +112,46 @@ EDGE_WUR int edge_anomaly_ingest(edge_store_conn *conn, const char *device,
  * partial index. *closed: how many. -EINVAL; mapped SQLite errors. */
 EDGE_WUR int edge_anomaly_episode_sweep(edge_store_conn *conn, int64_t now_ms,
 					int64_t quiet_ms, uint32_t *closed);
+
+/* Retention (anomaly.retention_days, anomaly.max_db_bytes), one small
+ * step at a time so the writer never holds a long transaction. */
+struct edge_anomaly_retention {
+	int64_t max_age_ms;        /* > 0: events, closed episodes and rollup
+				    * buckets that ended before now - max_age_ms go */
+	uint64_t max_db_bytes;     /* 0: no size bound; else the oldest events go
+				    * while (page_count - freelist_count) * page_size
+				    * is above it. Rollups stay. */
+	unsigned batch_rows;       /* rows deleted per step at most, e.g. 500 */
+};
+struct edge_anomaly_retention_result {
+	uint64_t events_by_age;    /* deleted this step */
+	uint64_t events_by_size;
+	uint64_t episodes;         /* closed episodes deleted */
+	uint64_t rollup_rows;      /* rollup rows deleted */
+	uint64_t db_used_bytes;    /* after the step */
+	bool more;                 /* something is left to delete: step again soon */
+};
+
+/* Writer thread, inside a store op: deletes at most r->batch_rows rows of
+ * each kind that the bounds put out, oldest first (by ts_ms through its
+ * index: no table scan), keeping the rollups exact for the events they
+ * summarise (deleting raw rows never changes a rollup). Stream rows of
+ * epochs whose events are all gone and that were not updated for max_age_ms
+ * go too. -EINVAL; mapped SQLite errors. */
+EDGE_WUR int edge_anomaly_retention_step(edge_store_conn *conn, int64_t now_ms,
+					 const struct edge_anomaly_retention *r,
+					 struct edge_anomaly_retention_result *out);
+
+/* Writer thread, inside a store op (or edge_store_read at start-up):
+ * (re)computes the rollups of every stored event whose id is above the
+ * rollups' high-water mark (anomaly_meta 'rollup_through_id'), at most
+ * max_rows events per call; *more: call again. The migration to schema 6
+ * leaves the mark at 0 when events exist, so edged fills the rollups of a
+ * history stored before them at start; bulk loaders (the benchmark's
+ * generator) insert raw rows and call this. The ingest keeps the mark at
+ * the newest id it rolled up. -EINVAL; mapped SQLite errors. */
+EDGE_WUR int edge_anomaly_rollup_catch_up(edge_store_conn *conn, uint64_t max_rows,
+					  bool *more);
 
 /* ---- read-only helpers (writer thread: a store op or edge_store_read) ---- */
 
