@@ -20,6 +20,8 @@
  * registry.max_devices says, since ids in bad input are made up at will; the
  * limiter evicts the oldest entry when full (about 0.4 MB). */
 #define ROUTER_RATELIMIT_KEYS 4096
+/* Registrations the store failed to commit: one log line per interval. */
+#define ROUTER_UNSAVED_LOG_MS 10000
 
 struct edged_router {
 	struct edged_mqtt *mqtt;
@@ -27,6 +29,7 @@ struct edged_router {
 	struct edged_anomaly *anomaly; /* NULL: reports count as unhandled_type */
 	const struct edge_settings *s;
 	edge_ratelimit *log_limit;    /* per node, plus the total budget */
+	edge_ratelimit *unsaved_log;  /* registrations not committed */
 	uint64_t suppressed_at_last_line; /* stats.log_suppressed then */
 	char prefix[EDGE_CONFIG_NAME_MAX];
 	uint64_t (*now_ms)(void *ud);     /* monotonic clock (injectable) */
@@ -52,6 +55,8 @@ const char *edged_router_refusal_name(enum edged_router_refusal r)
 	}
 	return "unknown";
 }
+
+static void router_saved(void *ud, const char *id, enum edge_registry_event ev, int result);
 
 static int64_t router_wall_ms(void)
 {
@@ -88,7 +93,8 @@ int edged_router_new(struct edged_mqtt *mqtt, edge_registry *registry,
 	r->log_limit = edge_ratelimit_new(ROUTER_RATELIMIT_KEYS,
 					  (uint64_t)s->log.bad_input_interval_s * 1000,
 					  (uint32_t)s->log.bad_input_burst);
-	if (!r->log_limit) {
+	r->unsaved_log = edge_ratelimit_new(1, ROUTER_UNSAVED_LOG_MS, 1);
+	if (!r->log_limit || !r->unsaved_log) {
 		edged_router_free(r);
 		return -ENOMEM;
 	}
@@ -99,6 +105,7 @@ int edged_router_new(struct edged_mqtt *mqtt, edge_registry *registry,
 		edged_router_free(r);
 		return rc;
 	}
+	edge_registry_set_saved_hook(registry, router_saved, r);
 	*out = r;
 	return 0;
 }
@@ -107,7 +114,11 @@ void edged_router_free(struct edged_router *r)
 {
 	if (!r)
 		return;
+	/* Writes still in flight complete without us: their nodes get no
+	 * answer and send hello again (node protocol §2.1 step 5). */
+	edge_registry_set_saved_hook(r->registry, NULL, NULL);
 	edge_ratelimit_free(r->log_limit);
+	edge_ratelimit_free(r->unsaved_log);
 	free(r);
 }
 
@@ -254,7 +265,6 @@ static void router_refuse(struct edged_router *r, const char *id, enum edge_msg_
 static void router_hello(struct edged_router *r, const struct edge_msg_hello *hello,
 			 uint64_t now_ms, int64_t wall_ms)
 {
-	struct edge_msg_registered reg = { .proto = EDGE_PROTO_VERSION };
 	int rc;
 
 	r->stats.hello++;
@@ -282,10 +292,44 @@ static void router_hello(struct edged_router *r, const struct edge_msg_hello *he
 		router_refuse(r, hello->id, EDGE_MSG_REFUSE_INTERNAL, NULL);
 		return;
 	}
-	reg.accepted = 1;
-	reg.heartbeat_s = hello->heartbeat_s;
+	/* Accepted: answered by router_saved once the registration committed. */
+}
+
+/* The registry's write for an event committed or failed. A hello is
+ * answered only now: `registered` promises a row that survives a crash
+ * (after a kill -9 the node's heartbeats and reports must not become
+ * unknown_node). Not committed: refused `internal`, which the node retries
+ * on the hello schedule; its row is written again with the next interval. */
+static void router_saved(void *ud, const char *id, enum edge_registry_event ev, int result)
+{
+	struct edged_router *r = ud;
+	struct edge_msg_registered reg = { .proto = EDGE_PROTO_VERSION, .accepted = 1 };
+	struct edge_node_info node;
+	uint64_t suppressed = 0;
+	char more[64] = "";
+
+	if (ev != EDGE_REGISTRY_REGISTERED && ev != EDGE_REGISTRY_UPDATED)
+		return;
+	if (result < 0) {
+		r->stats.refusals[EDGED_ROUTER_INTERNAL]++;
+		if (edge_ratelimit_allow(r->unsaved_log, "store", r->now_ms(r->clock_ud),
+					 &suppressed)) {
+			if (suppressed)
+				snprintf(more, sizeof more, " (%llu similar lines suppressed)",
+					 (unsigned long long)suppressed);
+			edge_log(EDGE_LOG_ERR, "router", "hello from %s refused (internal): "
+				 "registration not stored: %s%s", id, edge_strerror(result), more);
+		}
+		router_refuse(r, id, EDGE_MSG_REFUSE_INTERNAL, NULL);
+		return;
+	}
+	/* Removed or revoked meanwhile: no answer, the node asks again. */
+	if (edge_registry_get(r->registry, id, &node) < 0 || node.state == EDGE_NODE_REVOKED)
+		return;
+	/* The interval the gateway judges the node by: the latest hello's. */
+	reg.heartbeat_s = node.heartbeat_interval_ms / 1000;
 	reg.stale_after = (uint32_t)r->s->registry.stale_after_missed_heartbeats;
-	router_reply(r, hello->id, &reg);
+	router_reply(r, id, &reg);
 }
 
 static void router_known_node_result(struct edged_router *r, const char *id, const char *what,

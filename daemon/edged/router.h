@@ -3,7 +3,11 @@
  * Subscribes to <prefix>/+/hello, /status and /heartbeat; each message is
  * size-checked (mqtt.max_payload_bytes) before any parsing, parsed by proto,
  * and handed to the registry. A hello is answered on <prefix>/<id>/registered
- * (accepted, or refused with a reason). Every rejection is counted per reason;
+ * (accepted, or refused with a reason); accepted only once the registry's
+ * write of it committed (through the registry's saved hook, which the router
+ * owns), so a crash never leaves a node believing in a registration the
+ * gateway lost; a write that fails is refused `internal` (counted, one log
+ * line per 10 s). Every rejection is counted per reason;
  * log lines about bad input are rate-limited per node (log.bad_input_burst
  * per log.bad_input_interval_s, for up to 4096 recent nodes) and in total
  * (log.bad_input_total_burst), so one noisy node, or a flood of made-up ids,
@@ -65,7 +69,10 @@ struct edged_router_stats {
 
 /* mqtt, registry and settings are borrowed and must outlive the router
  * (settings: until the next edged_router_apply_settings). Subscribes the
- * node topics. Errors: -ENOMEM, -EINVAL. */
+ * node topics and sets the registry's saved hook, so one router per
+ * registry at a time (edged_router_free clears it: hellos whose write
+ * completes later get no answer and are sent again). Errors: -ENOMEM,
+ * -EINVAL. */
 EDGE_WUR int edged_router_new(struct edged_mqtt *mqtt, edge_registry *registry,
 			      const struct edge_settings *settings, struct edged_router **out);
 void edged_router_free(struct edged_router *r); /* NULL-safe */

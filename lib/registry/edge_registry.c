@@ -43,6 +43,8 @@ struct edge_registry {
 	edge_ratelimit *fail_log;  /* one store-failure line per interval */
 	edge_registry_admit_fn admit; /* NULL: every id is admitted */
 	void *admit_ud;
+	edge_registry_saved_fn saved; /* NULL: nobody waits for commits */
+	void *saved_ud;
 	struct edge_registry_stats stats;
 };
 
@@ -274,19 +276,31 @@ static int submit(edge_registry *reg, struct edge__reg_write *w)
 	return 0;
 }
 
+static void tell_saved(edge_registry *reg, const char *id, const enum edge_registry_event *ev,
+		       int result)
+{
+	if (ev && reg->saved)
+		reg->saved(reg->saved_ud, id, *ev, result);
+}
+
 /* This node's changes, now: its presence row, with its capabilities when
- * they are unwritten. On a refusal the node stays dirty. */
-static void write_now(edge_registry *reg, struct edge__reg_node *n)
+ * they are unwritten. On a refusal the node stays dirty. ev: the event
+ * this write is for (its outcome goes to the saved hook), or NULL. */
+static void write_now(edge_registry *reg, struct edge__reg_node *n,
+		      const enum edge_registry_event *ev)
 {
 	struct edge__reg_write *w;
+	int rc;
 
 	if (!reg->store) {
 		n->dirty = n->caps_dirty = false;
+		tell_saved(reg, n->info.id, ev, 0);
 		return;
 	}
 	w = write_new(reg, 1);
 	if (!w) {
 		n->dirty = true;
+		tell_saved(reg, n->info.id, ev, -ENOMEM);
 		return;
 	}
 	w->n_rows = 1;
@@ -295,8 +309,14 @@ static void write_now(edge_registry *reg, struct edge__reg_node *n)
 		w->has_caps = true;
 		w->caps = n->info;
 	}
-	if (submit(reg, w) < 0) {
+	if (ev) {
+		w->notify = true;
+		w->event = *ev;
+	}
+	rc = submit(reg, w);
+	if (rc < 0) {
 		n->dirty = true;
+		tell_saved(reg, n->info.id, ev, rc);
 		return;
 	}
 	n->dirty = n->caps_dirty = false;
@@ -323,7 +343,7 @@ static int write_dirty(edge_registry *reg)
 	for (size_t b = 0; b < reg->n_buckets; b++) {
 		for (struct edge__reg_node *n = reg->buckets[b]; n; n = n->hash_next) {
 			if (n->caps_dirty)
-				write_now(reg, n);
+				write_now(reg, n, NULL);
 			if (n->caps_dirty && first == 0)
 				first = EDGE_ELIMIT;
 			n_rows += n->dirty && !n->caps_dirty;
@@ -360,6 +380,7 @@ void edge__registry_write_done(edge_registry *reg, const struct edge__reg_write 
 	if (w->is_delete) {
 		if (result < 0)
 			write_failed(reg, result, 1);
+		tell_saved(reg, w->delete_id, w->notify ? &w->event : NULL, result);
 		return;
 	}
 	if (result < 0)
@@ -376,6 +397,9 @@ void edge__registry_write_done(edge_registry *reg, const struct edge__reg_write 
 			n->caps_dirty |= w->has_caps;
 		}
 	}
+	/* After the node's marks: the hook may query it. */
+	if (w->notify && w->n_rows == 1)
+		tell_saved(reg, w->rows[0].id, &w->event, result);
 }
 
 /* ---- transitions, the hook, the summary ---- */
@@ -445,7 +469,7 @@ static void event(edge_registry *reg, struct edge__reg_node *n, enum edge_node_s
 		  enum edge_registry_event ev)
 {
 	record_event(reg, n, old, ev);
-	write_now(reg, n);
+	write_now(reg, n, &ev);
 }
 
 static void summary_line(edge_registry *reg, uint64_t now_ms)
@@ -811,6 +835,7 @@ int edge_registry_on_lost(edge_registry *reg, const char *id, const char *reason
 
 int edge_registry_forget(edge_registry *reg, const char *id, bool force)
 {
+	const enum edge_registry_event ev = EDGE_REGISTRY_FORGOTTEN;
 	struct edge__reg_node **link, *n;
 	struct edge__reg_write *w;
 	int rc;
@@ -832,12 +857,14 @@ int edge_registry_forget(edge_registry *reg, const char *id, bool force)
 		if (!w)
 			return -ENOMEM;
 		w->is_delete = true;
+		w->notify = true;
+		w->event = ev;
 		copy_text(w->delete_id, sizeof w->delete_id, id);
 		rc = submit(reg, w);
 		if (rc < 0)
 			return rc;
 	}
-	record_event(reg, n, n->info.state, EDGE_REGISTRY_FORGOTTEN);
+	record_event(reg, n, n->info.state, ev);
 	*link = n->hash_next;
 	assert(reg->count > 0 && reg->by_state[n->info.state] > 0);
 	reg->count--;
@@ -845,6 +872,8 @@ int edge_registry_forget(edge_registry *reg, const char *id, bool force)
 	assert(!find(reg, id));
 	assert_counts(reg);
 	edge__pending_remove(reg->pending, id);
+	if (!reg->store)
+		tell_saved(reg, n->info.id, &ev, 0); /* already gone, as after a commit */
 	free(n);
 	return 0;
 }
@@ -897,6 +926,14 @@ void edge_registry_set_admission(edge_registry *reg, edge_registry_admit_fn admi
 		return;
 	reg->admit = admit;
 	reg->admit_ud = admit ? ud : NULL;
+}
+
+void edge_registry_set_saved_hook(edge_registry *reg, edge_registry_saved_fn fn, void *ud)
+{
+	if (!reg)
+		return;
+	reg->saved = fn;
+	reg->saved_ud = fn ? ud : NULL;
 }
 
 int edge_registry_set_stale_after(edge_registry *reg, unsigned missed)

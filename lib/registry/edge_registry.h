@@ -56,6 +56,8 @@
  * interval old. A write the store cannot take (queue full) or fails (disk
  * full, ...) leaves the node dirty: the next interval writes it again. Failed
  * writes are logged at most once per EDGE_REGISTRY_FAIL_LOG_MS with a count.
+ * The saved hook tells when an event's own write committed (edged answers a
+ * hello only then, so a node never believes in a registration a crash lost).
  *
  * Logging: per-node transitions at debug level (and through the hook);
  * fleet-wide, one NOTICE line of counts per `summary_interval_ms` that saw
@@ -163,6 +165,18 @@ typedef void (*edge_registry_hook)(const struct edge_node_info *node,
 				   enum edge_node_state old_state,
 				   enum edge_registry_event ev, void *ud);
 
+/* Durability hook (edge_registry_set_saved_hook): the outcome of the store
+ * write an event submitted at once (every event above; the one op of a
+ * forget). result 0: committed, the change survives a crash; else the
+ * store's error (the node is written again later: see Persistence). Called
+ * on the loop thread from the write's completion, exactly once per event
+ * that wrote, in submit order; from inside the event function itself when
+ * the write could not be submitted (queue full, -ENOMEM), and at once with 0
+ * without a store. Not called once the registry is freed. Must not call the
+ * registry's event functions; queries are fine. */
+typedef void (*edge_registry_saved_fn)(void *ud, const char *id,
+				       enum edge_registry_event ev, int result);
+
 struct edge_registry_options {
 	unsigned max_devices;                 /* default 1024; hello beyond → EDGE_ELIMIT */
 	unsigned stale_after_missed_heartbeats; /* default 3 */
@@ -267,6 +281,11 @@ typedef bool (*edge_registry_admit_fn)(void *ud, const char *id);
  * (open). Applies from the next message on; nodes already registered stay
  * as they are until their next hello. Reloadable. */
 void edge_registry_set_admission(edge_registry *reg, edge_registry_admit_fn admit, void *ud);
+
+/* Sets (replaces) the durability hook (one per registry; fn NULL: none).
+ * Writes already submitted report to the hook set when they complete, so a
+ * user going away (before the registry) clears it first. */
+void edge_registry_set_saved_hook(edge_registry *reg, edge_registry_saved_fn fn, void *ud);
 
 /* Reloadable option: a node turns stale after `missed` of its heartbeat
  * intervals without news. Applies from the next edge_registry_tick on, to

@@ -44,6 +44,8 @@ void edge__presence_from_info(struct edge__presence_row *row, const struct edge_
  * deletion (delete_id). Built by the registry, run by persist.c. */
 struct edge__reg_write {
 	struct edge__registry_link *link;
+	bool notify;                      /* an event's own write: tell the saved hook */
+	enum edge_registry_event event;   /* when notify */
 	bool has_caps;
 	struct edge_node_info caps;       /* when has_caps */
 	bool is_delete;

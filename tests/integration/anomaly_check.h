@@ -9,7 +9,7 @@
 #include "harness.h"
 
 /* Most nodes a compared run may have. */
-#define ANOMALY_MAX_NODES 64
+#define ANOMALY_MAX_NODES 128
 
 /* edged's database, read-only (also while edged runs: WAL). */
 sqlite3 *anomaly_db_open(struct h_env *e);

@@ -1187,6 +1187,120 @@ START_TEST(failed_row_write_is_retried)
 }
 END_TEST
 
+/* What the saved hook saw, and whether the node's row was in the database
+ * file (read by another connection: committed) at that moment. */
+struct saved_log {
+	int n;
+	char id[8][EDGE_REGISTRY_ID_MAX + 1];
+	enum edge_registry_event ev[8];
+	int result[8];
+	bool row_committed[8];
+};
+
+static void saved_record(void *ud, const char *id, enum edge_registry_event ev, int result)
+{
+	struct saved_log *log = ud;
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st;
+
+	ck_assert_int_lt(log->n, 8);
+	snprintf(log->id[log->n], sizeof log->id[0], "%s", id);
+	log->ev[log->n] = ev;
+	log->result[log->n] = result;
+	ck_assert_int_eq(sqlite3_open_v2(test_db_path, &db, SQLITE_OPEN_READONLY, NULL),
+			 SQLITE_OK);
+	ck_assert_int_eq(sqlite3_prepare_v2(db, "SELECT COUNT(*) FROM nodes WHERE id = ?1", -1,
+					    &st, NULL), SQLITE_OK);
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+	log->row_committed[log->n] = sqlite3_column_int(st, 0) == 1;
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	log->n++;
+}
+
+static void assert_saved(const struct saved_log *log, int i, const char *id,
+			 enum edge_registry_event ev, int result, bool row)
+{
+	ck_assert_int_gt(log->n, i);
+	ck_assert_str_eq(log->id[i], id);
+	ck_assert_int_eq(log->ev[i], ev);
+	ck_assert_int_eq(log->result[i], result);
+	ck_assert_int_eq(log->row_committed[i], row);
+}
+
+/* The saved hook hears of each event's write once it completed: a hello's
+ * row is in the database file by then; a write the store failed, or could
+ * not take (queue full, told from inside the event function), is told with
+ * the error; nothing is told once the hook is cleared or the registry gone. */
+START_TEST(saved_hook_tells_when_the_write_committed)
+{
+	struct saved_log log = { 0 };
+	struct edge_store_options so;
+	edge_store *s = NULL;
+	edge_registry *reg;
+
+	edge_store_options_init(&so);
+	so.queue_max_ops = 2;
+	so.group_commit_max_delay_ms = 50;
+	ck_assert_int_eq(edge_store_open(test_db_path, &so, &s), 0);
+	reg = new_registry(s, 8, NULL);
+	ck_assert_int_eq(edge_registry_load(reg), 0);
+	ck_assert_int_eq(edge_store_read(s, run_sql,
+		"CREATE TRIGGER refuse BEFORE INSERT ON nodes WHEN NEW.id = 'n2'"
+		" BEGIN SELECT RAISE(ABORT, 'refused'); END"), 0);
+	edge_registry_set_saved_hook(reg, saved_record, &log);
+	hello(reg, "n1", 10, 0);
+	hello(reg, "n2", 10, 0);
+	ck_assert_int_eq(log.n, 0); /* nothing before the commit */
+	hello(reg, "n3", 10, 0);    /* the queue holds 2: refused at once */
+	assert_saved(&log, 0, "n3", EDGE_REGISTRY_REGISTERED, EDGE_ELIMIT, false);
+	settle(s);
+	ck_assert_int_eq(log.n, 3);
+	assert_saved(&log, 1, "n1", EDGE_REGISTRY_REGISTERED, 0, true);
+	ck_assert_int_lt(log.result[2], 0);
+	assert_saved(&log, 2, "n2", EDGE_REGISTRY_REGISTERED, log.result[2], false);
+
+	/* A known node's hello, a state change and a removal: each told. */
+	hello(reg, "n1", 10, 100);
+	ck_assert_int_eq(edge_registry_on_lost(reg, "n1", NULL, 200, WALL0 + 200), 0);
+	settle(s);
+	assert_saved(&log, 3, "n1", EDGE_REGISTRY_UPDATED, 0, true);
+	assert_saved(&log, 4, "n1", EDGE_REGISTRY_OFFLINE, 0, true);
+	ck_assert_int_eq(edge_registry_forget(reg, "n1", false), 0);
+	settle(s);
+	assert_saved(&log, 5, "n1", EDGE_REGISTRY_FORGOTTEN, 0, false);
+
+	/* Cleared: writes in flight complete untold. */
+	ck_assert_int_eq(edge_store_read(s, run_sql, "DROP TRIGGER refuse"), 0);
+	hello(reg, "n4", 10, 300);
+	edge_registry_set_saved_hook(reg, NULL, NULL);
+	settle(s);
+	ck_assert_int_eq(log.n, 6);
+	/* Registry gone before the completion: untold, harmless. */
+	edge_registry_set_saved_hook(reg, saved_record, &log);
+	hello(reg, "n5", 10, 400);
+	edge_registry_free(reg);
+	settle(s);
+	ck_assert_int_eq(log.n, 6);
+	edge_store_close(s);
+
+	/* Without a store: told at once. */
+	reg = new_registry(NULL, 8, NULL);
+	edge_registry_set_saved_hook(reg, saved_record, &log);
+	log.n = 0;
+	{
+		struct edge_msg_hello h = hello_msg("m1", 10, "1.0.0");
+
+		ck_assert_int_eq(edge_registry_on_hello(reg, &h, 0, WALL0), 0);
+	}
+	ck_assert_int_eq(log.n, 1);
+	ck_assert_str_eq(log.id[0], "m1");
+	ck_assert_int_eq(log.result[0], 0);
+	edge_registry_free(reg);
+}
+END_TEST
+
 /* A failing disk: every write fails; one error line per 10 s, not one per
  * node per retry, and the rows are written once the disk works again. */
 START_TEST(failed_writes_log_rate_limited)
@@ -1678,6 +1792,7 @@ static Suite *registry_suite(void)
 	tcase_add_test(db, save_blocks_until_everything_is_stored);
 	tcase_add_test(db, forget_removes_node_and_row);
 	tcase_add_test(db, failed_row_write_is_retried);
+	tcase_add_test(db, saved_hook_tells_when_the_write_committed);
 	tcase_add_test(db, revoked_mark_persists_across_reload);
 	tcase_add_test(db, failed_revoke_write_is_retried);
 	tcase_add_test(db, forget_revoked_node);
