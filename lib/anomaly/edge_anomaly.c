@@ -27,6 +27,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "edge_anomaly_internal.h"
+
 static const char insert_sql[] =
 	"INSERT INTO anomaly_event (device, epoch, seq, ts_ms, received_ms, time_source,"
 	" model, score, threshold, label, severity, summary)"
@@ -220,7 +222,9 @@ static const char *place_time(const struct edge_report_event *ev, int64_t receiv
 
 /* The summary as a JSON array, each value with the fewest digits (of %g's
  * forms) that read back as the same float. C locale (edged never sets
- * another), so the decimal point is '.'. */
+ * another), so the decimal point is '.'. Found by bisection: if p digits
+ * read back, so do p + 1 (the nearest (p+1)-digit decimal is no farther than
+ * the p-digit one), and 9 always do for a float. */
 static void format_summary(const struct edge_report_event *ev, char *buf, size_t cap)
 {
 	size_t n = 0;
@@ -229,12 +233,18 @@ static void format_summary(const struct edge_report_event *ev, char *buf, size_t
 	buf[n++] = '[';
 	for (unsigned i = 0; i < ev->n_summary; i++) {
 		char num[32];
+		int lo = 1, hi = 9;
 
-		for (int prec = 1; prec <= 9; prec++) {
-			snprintf(num, sizeof num, "%.*g", prec, (double)ev->summary[i]);
+		while (lo < hi) {
+			int mid = (lo + hi) / 2;
+
+			snprintf(num, sizeof num, "%.*g", mid, (double)ev->summary[i]);
 			if (strtof(num, NULL) == ev->summary[i])
-				break;
+				hi = mid;
+			else
+				lo = mid + 1;
 		}
+		snprintf(num, sizeof num, "%.*g", lo, (double)ev->summary[i]);
 		n += (size_t)snprintf(buf + n, cap - n, "%s%s", i ? "," : "", num);
 		assert(n < cap);
 	}
@@ -413,8 +423,12 @@ int edge_anomaly_ingest(edge_store_conn *conn, const char *device,
 		.quiet_ms = EDGE_ANOMALY_EPISODE_QUIET_MS,
 	};
 	struct edge_anomaly_result res = { 0 };
+	struct edge__rollup_item items[EDGE_REPORT_MAX_EVENTS];
+	char models[EDGE_REPORT_MAX_EVENTS][EDGE_MSG_SHA256_HEX + 1];
 	struct stream_row row;
-	int64_t oldest;
+	int64_t oldest, mark = 0, max_id = 0, newest = 0;
+	size_t n_items = 0;
+	bool roll;
 	int rc;
 
 	if (!ep)
@@ -425,11 +439,16 @@ int edge_anomaly_ingest(edge_store_conn *conn, const char *device,
 	rc = stream_get(conn, device, report->epoch, &row);
 	if (rc < 0)
 		return rc;
+	/* Roll up here only when no catch-up is pending (edge_anomaly_rollup.c). */
+	rc = edge__rollup_mark_get(conn, &mark, &max_id);
+	if (rc < 0)
+		return rc;
+	roll = mark >= max_id;
 	for (unsigned i = 0; i < report->n_events; i++) {
 		const struct edge_report_event *ev = &report->events[i];
-		char model[EDGE_MSG_SHA256_HEX + 1];
+		char *model = models[n_items];
 		bool inserted = false, implausible = false;
-		int64_t ts_ms = 0;
+		int64_t ts_ms = 0, id;
 
 		rc = insert_event(conn, device, report->epoch, ev, received_ms, &inserted,
 				  &implausible, &ts_ms, model);
@@ -440,8 +459,15 @@ int edge_anomaly_ingest(edge_store_conn *conn, const char *device,
 			continue;
 		}
 		res.stored++;
+		res.stored_mask |= UINT32_C(1) << i;
 		if (implausible)
 			res.implausible_time++;
+		id = sqlite3_last_insert_rowid(edge_store_conn_db(conn));
+		newest = id > newest ? id : newest;
+		items[n_items++] = (struct edge__rollup_item){
+			.ts_ms = ts_ms, .score = ev->score, .device = device,
+			.label = ev->label, .model = model,
+		};
 		rc = episode_add(conn, device, ev, model, ts_ms, received_ms, ep, &res);
 		if (rc < 0)
 			return rc;
@@ -450,6 +476,13 @@ int edge_anomaly_ingest(edge_store_conn *conn, const char *device,
 		 * event is real, so it is kept and no longer a gap. */
 		if (ev->seq <= row.acked && row.gaps > 0)
 			row.gaps--;
+	}
+	if (roll && n_items) {
+		rc = edge__rollup_apply(conn, items, n_items);
+		if (rc == 0 && newest > mark)
+			rc = edge__rollup_mark_set(conn, newest);
+		if (rc < 0)
+			return rc;
 	}
 	oldest = row.found && row.oldest > report->oldest ? row.oldest : report->oldest;
 	rc = walk(conn, device, report->epoch, row.acked, oldest, &res.ack, &res.new_gaps);

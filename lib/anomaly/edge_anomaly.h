@@ -18,9 +18,12 @@
  * stream row, and one walk of the unique index from the old acked: over the
  * rows acked moves past, plus at most 64 rows for the sack; per new event,
  * one point read of its (device, label) current episode (a partial unique
- * index) and one or two episode writes. Nothing scans a
- * device's history. Statements are prepared once per connection (the
- * store's statement cache).
+ * index) and one or two episode writes. Rollups (schema 6,
+ * edge_anomaly_rollup.c): one read of the mark and of max(id) per report,
+ * then one read and one write per (hour, label, model) and per (device, day,
+ * label, model) among its new events, and one write of the mark. Nothing
+ * scans a device's history. Statements are prepared once per connection
+ * (the store's statement cache).
  *
  * Time placement (received_ms: wall-clock ms when the gateway got the
  * report): age_ms given → ts_ms = received_ms − age_ms ('age'); ts_ms

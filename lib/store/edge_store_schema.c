@@ -151,6 +151,43 @@ static const char *const migrations[] = {
 	" WHERE state <> 'closed';"
 	"CREATE INDEX anomaly_episode_device_start ON anomaly_episode (device, start_ms);"
 	"CREATE INDEX anomaly_episode_start ON anomaly_episode (start_ms);",
+	/* 6: anomaly rollups (lib/anomaly), kept by the ingest so statistics
+	 * never scan raw rows: per UTC hour, label and model fleet-wide, and per
+	 * device, UTC day, label and model. score_sum/min/max are exact; sketch
+	 * is an edge_score_sketch blob for percentiles. anomaly_meta's
+	 * 'rollup_through_id' is the highest event id the rollups include:
+	 * 0 here, so edge_anomaly_rollup_catch_up fills in a history stored
+	 * under version 5. */
+	"CREATE TABLE anomaly_rollup_hour ("
+	" hour_ms INTEGER NOT NULL,"
+	" label TEXT NOT NULL,"
+	" model TEXT NOT NULL,"
+	" count INTEGER NOT NULL,"
+	" score_sum REAL NOT NULL,"
+	" score_min REAL NOT NULL,"
+	" score_max REAL NOT NULL,"
+	" sketch BLOB NOT NULL,"
+	" PRIMARY KEY (hour_ms, label, model)"
+	") WITHOUT ROWID;"
+	"CREATE TABLE anomaly_rollup_day ("
+	" day_ms INTEGER NOT NULL,"
+	" device TEXT NOT NULL,"
+	" label TEXT NOT NULL,"
+	" model TEXT NOT NULL,"
+	" count INTEGER NOT NULL,"
+	" score_sum REAL NOT NULL,"
+	" score_min REAL NOT NULL,"
+	" score_max REAL NOT NULL,"
+	" sketch BLOB NOT NULL,"
+	" PRIMARY KEY (device, day_ms, label, model)"
+	") WITHOUT ROWID;"
+	/* Fleet-wide day ranges and retention, without a per-device walk. */
+	"CREATE INDEX anomaly_rollup_day_day ON anomaly_rollup_day (day_ms);"
+	"CREATE TABLE anomaly_meta ("
+	" key TEXT PRIMARY KEY NOT NULL,"
+	" value INTEGER NOT NULL"
+	") WITHOUT ROWID;"
+	"INSERT INTO anomaly_meta (key, value) VALUES ('rollup_through_id', 0);",
 };
 
 _Static_assert(sizeof migrations / sizeof migrations[0] == EDGE_STORE_SCHEMA_VERSION,
