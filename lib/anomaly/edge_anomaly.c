@@ -67,10 +67,10 @@ static const char ep_close_sql[] =
 	"UPDATE anomaly_episode SET state = 'closed', closed_ms = ?2 WHERE id = ?1";
 static const char ep_open_sql[] =
 	"INSERT INTO anomaly_episode (device, label, model, state, start_ms, end_ms, count,"
-	" peak_score, confirmed_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?5, 1, ?6, ?7)";
+	" peak_score, confirmed_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
 static const char ep_extend_sql[] =
 	"UPDATE anomaly_episode SET count = ?2, start_ms = ?3, end_ms = ?4, peak_score = ?5,"
-	" state = ?6, confirmed_ms = coalesce(confirmed_ms, ?7) WHERE id = ?1";
+	" state = ?6, confirmed_ms = coalesce(confirmed_ms, ?9) WHERE id = ?1";
 /* The partial index anomaly_episode_current_end: same WHERE as its own. */
 static const char ep_sweep_sql[] =
 	"UPDATE anomaly_episode SET state = 'closed', closed_ms = ?1"
@@ -225,30 +225,76 @@ static const char *place_time(const struct edge_report_event *ev, int64_t receiv
  * another), so the decimal point is '.'. Found by bisection: if p digits
  * read back, so do p + 1 (the nearest (p+1)-digit decimal is no farther than
  * the p-digit one), and 9 always do for a float. */
-static void format_summary(const struct edge_report_event *ev, char *buf, size_t cap)
+void edge__anomaly_summary_format(const float *v, unsigned n, char *buf, size_t cap)
 {
-	size_t n = 0;
+	size_t used = 0;
 
-	assert(cap >= 2 + (size_t)ev->n_summary * 16);
-	buf[n++] = '[';
-	for (unsigned i = 0; i < ev->n_summary; i++) {
+	assert(cap >= 3 + (size_t)n * 16);
+	buf[used++] = '[';
+	for (unsigned i = 0; i < n; i++) {
 		char num[32];
 		int lo = 1, hi = 9;
 
 		while (lo < hi) {
 			int mid = (lo + hi) / 2;
 
-			snprintf(num, sizeof num, "%.*g", mid, (double)ev->summary[i]);
-			if (strtof(num, NULL) == ev->summary[i])
+			snprintf(num, sizeof num, "%.*g", mid, (double)v[i]);
+			if (strtof(num, NULL) == v[i])
 				hi = mid;
 			else
 				lo = mid + 1;
 		}
-		snprintf(num, sizeof num, "%.*g", lo, (double)ev->summary[i]);
-		n += (size_t)snprintf(buf + n, cap - n, "%s%s", i ? "," : "", num);
-		assert(n < cap);
+		snprintf(num, sizeof num, "%.*g", lo, (double)v[i]);
+		used += (size_t)snprintf(buf + used, cap - used, "%s%s", i ? "," : "", num);
+		assert(used < cap);
 	}
-	snprintf(buf + n, cap - n, "]");
+	snprintf(buf + used, cap - used, "]");
+}
+
+/* The stored form since schema 6: n little-endian IEEE 754 binary32
+ * values, 4 n bytes (no text formatting on the writer; a third of the
+ * bytes). */
+static void summary_encode(const struct edge_report_event *ev,
+			   uint8_t out[EDGE_REPORT_SUMMARY_MAX * 4])
+{
+	for (unsigned i = 0; i < ev->n_summary; i++) {
+		uint32_t bits;
+
+		memcpy(&bits, &ev->summary[i], sizeof bits);
+		for (unsigned b = 0; b < 4; b++)
+			out[i * 4 + b] = (uint8_t)(bits >> (8 * b));
+	}
+}
+
+bool edge__anomaly_summary_column(sqlite3_stmt *st, int col, char *buf, size_t cap)
+{
+	float v[EDGE_REPORT_SUMMARY_MAX];
+	const uint8_t *blob;
+	int type = sqlite3_column_type(st, col);
+	size_t n;
+
+	buf[0] = '\0';
+	if (type == SQLITE_TEXT) { /* schema 4 and 5 stored the JSON text */
+		const unsigned char *t = sqlite3_column_text(st, col);
+
+		snprintf(buf, cap, "%s", t ? (const char *)t : "");
+		return t != NULL;
+	}
+	if (type != SQLITE_BLOB)
+		return false;
+	n = (size_t)sqlite3_column_bytes(st, col);
+	blob = sqlite3_column_blob(st, col);
+	/* Not a summary this build wrote: shown as none, never trusted. */
+	if (!blob || n == 0 || n % 4 || n / 4 > EDGE_REPORT_SUMMARY_MAX)
+		return false;
+	for (size_t i = 0; i < n / 4; i++) {
+		uint32_t bits = (uint32_t)blob[i * 4] | (uint32_t)blob[i * 4 + 1] << 8 |
+				(uint32_t)blob[i * 4 + 2] << 16 | (uint32_t)blob[i * 4 + 3] << 24;
+
+		memcpy(&v[i], &bits, sizeof bits);
+	}
+	edge__anomaly_summary_format(v, (unsigned)(n / 4), buf, cap);
+	return true;
 }
 
 /* Inserts one event: *inserted tells a new row from a duplicate. */
@@ -257,7 +303,7 @@ static int insert_event(edge_store_conn *conn, const char *device, uint32_t epoc
 			bool *inserted, bool *implausible, int64_t *ts_out,
 			char model[EDGE_MSG_SHA256_HEX + 1])
 {
-	char summary[EDGE_REPORT_SUMMARY_MAX * 16 + 3];
+	uint8_t summary[EDGE_REPORT_SUMMARY_MAX * 4];
 	const char *source;
 	int64_t ts_ms;
 	sqlite3_stmt *st;
@@ -286,8 +332,8 @@ static int insert_event(edge_store_conn *conn, const char *device, uint32_t epoc
 		sqlite3_bind_int(st, 11, ev->severity);
 	/* An empty summary is no summary: the struct does not tell them apart. */
 	if (ev->n_summary) {
-		format_summary(ev, summary, sizeof summary);
-		bind_text(st, 12, summary);
+		summary_encode(ev, summary);
+		sqlite3_bind_blob(st, 12, summary, (int)ev->n_summary * 4, SQLITE_STATIC);
 	}
 	rc = sqlite3_step(st);
 	sqlite3_reset(st);
@@ -306,99 +352,173 @@ static int step_done(edge_store_conn *conn, sqlite3_stmt *st)
 	return rc == SQLITE_DONE ? 0 : edge_store_conn_error(conn, rc);
 }
 
-/* The episode of a newly stored event (edge_anomaly.h has the rule). */
-static int episode_add(edge_store_conn *conn, const char *device,
-		       const struct edge_report_event *ev, const char *model, int64_t ts_ms,
-		       int64_t received_ms, const struct edge_anomaly_episode_settings *ep,
-		       struct edge_anomaly_result *res)
+/* The current episode of one (device, label) while a report is ingested:
+ * read once, changed in memory by each new event of that label, written
+ * once at the end (and when it closes), so a report costs one read and one
+ * write per label, not per event. id 0: opened by this report, not yet
+ * inserted. */
+struct episode_cur {
+	const char *label;           /* borrowed from the report */
+	bool found;                  /* an episode not closed exists (in memory) */
+	bool dirty;                  /* changed since read or written */
+	int64_t id;
+	char model[EDGE_MSG_SHA256_HEX + 1];
+	int64_t start, end, count;
+	double peak;
+	bool confirmed;
+};
+
+static int episode_load(edge_store_conn *conn, const char *device, const char *label,
+			struct episode_cur *c)
 {
-	char cur_model[EDGE_MSG_SHA256_HEX + 1], state[12];
-	int64_t id = 0, start = 0, end = 0, count = 0;
-	double peak = 0;
-	bool found = false, confirmed = false;
+	char state[12];
 	sqlite3_stmt *st;
 	int rc = edge_store_conn_prepare(conn, ep_current_sql, &st);
 
 	if (rc < 0)
 		return rc;
+	*c = (struct episode_cur){ .label = label };
 	bind_text(st, 1, device);
-	bind_text(st, 2, ev->label);
+	bind_text(st, 2, label);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
-		found = true;
-		id = sqlite3_column_int64(st, 0);
-		column_text(st, 1, cur_model, sizeof cur_model);
-		start = sqlite3_column_int64(st, 2);
-		end = sqlite3_column_int64(st, 3);
-		count = sqlite3_column_int64(st, 4);
-		peak = sqlite3_column_double(st, 5);
+		c->found = true;
+		c->id = sqlite3_column_int64(st, 0);
+		column_text(st, 1, c->model, sizeof c->model);
+		c->start = sqlite3_column_int64(st, 2);
+		c->end = sqlite3_column_int64(st, 3);
+		c->count = sqlite3_column_int64(st, 4);
+		c->peak = sqlite3_column_double(st, 5);
 		column_text(st, 6, state, sizeof state);
-		confirmed = strcmp(state, "confirmed") == 0;
+		c->confirmed = strcmp(state, "confirmed") == 0;
 		rc = SQLITE_DONE;
 	}
 	sqlite3_reset(st);
-	if (rc != SQLITE_DONE)
-		return edge_store_conn_error(conn, rc);
-	if (found) {
-		bool same_model = strcmp(cur_model, model) == 0;
+	return rc == SQLITE_DONE ? 0 : edge_store_conn_error(conn, rc);
+}
+
+/* Writes what changed: inserts an episode this report opened, else updates. */
+static int episode_flush(edge_store_conn *conn, const char *device, struct episode_cur *c,
+			 int64_t received_ms)
+{
+	const char *state = c->confirmed ? "confirmed" : "open";
+	sqlite3_stmt *st;
+	int rc;
+
+	if (!c->found || !c->dirty)
+		return 0;
+	if (c->id == 0) {
+		rc = edge_store_conn_prepare(conn, ep_open_sql, &st);
+		if (rc < 0)
+			return rc;
+		bind_text(st, 1, device);
+		bind_text(st, 2, c->label);
+		bind_text(st, 3, c->model);
+		bind_text(st, 4, state);
+		sqlite3_bind_int64(st, 5, c->start);
+		sqlite3_bind_int64(st, 6, c->end);
+		sqlite3_bind_int64(st, 7, c->count);
+		sqlite3_bind_double(st, 8, c->peak);
+	} else {
+		rc = edge_store_conn_prepare(conn, ep_extend_sql, &st);
+		if (rc < 0)
+			return rc;
+		sqlite3_bind_int64(st, 1, c->id);
+		sqlite3_bind_int64(st, 2, c->count);
+		sqlite3_bind_int64(st, 3, c->start);
+		sqlite3_bind_int64(st, 4, c->end);
+		sqlite3_bind_double(st, 5, c->peak);
+		bind_text(st, 6, state);
+	}
+	if (c->confirmed)
+		sqlite3_bind_int64(st, 9, received_ms);
+	rc = step_done(conn, st);
+	if (rc < 0)
+		return rc;
+	if (c->id == 0)
+		c->id = sqlite3_last_insert_rowid(edge_store_conn_db(conn));
+	c->dirty = false;
+	return 0;
+}
+
+/* A newly stored event joins the current episode of its label (edge_anomaly.h
+ * has the rule). */
+static int episode_add(edge_store_conn *conn, const char *device, struct episode_cur *c,
+		       const struct edge_report_event *ev, const char *model, int64_t ts_ms,
+		       int64_t received_ms, const struct edge_anomaly_episode_settings *ep,
+		       struct edge_anomaly_result *res)
+{
+	int rc;
+
+	if (c->found) {
+		bool same_model = strcmp(c->model, model) == 0;
 
 		/* Older than the current episode: it belonged to a past one,
 		 * which may be closed already; reopening it would reorder
 		 * history, so the event stays out of episodes. */
-		if (ts_ms < start - ep->quiet_ms || (!same_model && ts_ms < start)) {
+		if (ts_ms < c->start - ep->quiet_ms || (!same_model && ts_ms < c->start)) {
 			res->episode_late++;
 			return 0;
 		}
-		if (!same_model || ts_ms > end + ep->quiet_ms) {
-			rc = edge_store_conn_prepare(conn, ep_close_sql, &st);
+		if (!same_model || ts_ms > c->end + ep->quiet_ms) {
+			sqlite3_stmt *st;
+
+			rc = episode_flush(conn, device, c, received_ms);
+			if (rc == 0)
+				rc = edge_store_conn_prepare(conn, ep_close_sql, &st);
 			if (rc < 0)
 				return rc;
-			sqlite3_bind_int64(st, 1, id);
+			sqlite3_bind_int64(st, 1, c->id);
 			sqlite3_bind_int64(st, 2, received_ms);
 			rc = step_done(conn, st);
 			if (rc < 0)
 				return rc;
 			res->episodes_closed++;
-			found = false;
+			c->found = false;
 		}
 	}
-	if (!found) {
-		confirmed = ep->min_events <= 1;
-		rc = edge_store_conn_prepare(conn, ep_open_sql, &st);
-		if (rc < 0)
-			return rc;
-		bind_text(st, 1, device);
-		bind_text(st, 2, ev->label);
-		bind_text(st, 3, model);
-		bind_text(st, 4, confirmed ? "confirmed" : "open");
-		sqlite3_bind_int64(st, 5, ts_ms);
-		sqlite3_bind_double(st, 6, ev->score);
-		if (confirmed)
-			sqlite3_bind_int64(st, 7, received_ms);
-		rc = step_done(conn, st);
-		if (rc < 0)
-			return rc;
+	c->dirty = true;
+	if (!c->found) {
+		c->found = true;
+		c->id = 0;
+		snprintf(c->model, sizeof c->model, "%s", model);
+		c->start = c->end = ts_ms;
+		c->count = 1;
+		c->peak = ev->score;
+		c->confirmed = ep->min_events <= 1;
 		res->episodes_opened++;
-		res->episodes_confirmed += confirmed;
+		res->episodes_confirmed += c->confirmed;
 		return 0;
 	}
-	count++;
-	if (!confirmed && count >= ep->min_events) {
-		confirmed = true;
+	c->count++;
+	if (!c->confirmed && c->count >= ep->min_events) {
+		c->confirmed = true;
 		res->episodes_confirmed++;
 	}
-	rc = edge_store_conn_prepare(conn, ep_extend_sql, &st);
+	c->start = ts_ms < c->start ? ts_ms : c->start;
+	c->end = ts_ms > c->end ? ts_ms : c->end;
+	c->peak = ev->score > c->peak ? ev->score : c->peak;
+	return 0;
+}
+
+/* The report's episode state of label: found among the first *n, else read
+ * into the next slot. */
+static int episode_cur_get(edge_store_conn *conn, const char *device, const char *label,
+			   struct episode_cur *curs, unsigned *n, struct episode_cur **out)
+{
+	int rc;
+
+	for (unsigned i = 0; i < *n; i++)
+		if (strcmp(curs[i].label, label) == 0) {
+			*out = &curs[i];
+			return 0;
+		}
+	assert(*n < EDGE_REPORT_MAX_EVENTS);
+	rc = episode_load(conn, device, label, &curs[*n]);
 	if (rc < 0)
 		return rc;
-	sqlite3_bind_int64(st, 1, id);
-	sqlite3_bind_int64(st, 2, count);
-	sqlite3_bind_int64(st, 3, ts_ms < start ? ts_ms : start);
-	sqlite3_bind_int64(st, 4, ts_ms > end ? ts_ms : end);
-	sqlite3_bind_double(st, 5, ev->score > peak ? ev->score : peak);
-	bind_text(st, 6, confirmed ? "confirmed" : "open");
-	if (confirmed)
-		sqlite3_bind_int64(st, 7, received_ms);
-	return step_done(conn, st);
+	*out = &curs[(*n)++];
+	return 0;
 }
 
 static bool report_ok(const struct edge_msg_report *r)
@@ -425,6 +545,8 @@ int edge_anomaly_ingest(edge_store_conn *conn, const char *device,
 	struct edge_anomaly_result res = { 0 };
 	struct edge__rollup_item items[EDGE_REPORT_MAX_EVENTS];
 	char models[EDGE_REPORT_MAX_EVENTS][EDGE_MSG_SHA256_HEX + 1];
+	struct episode_cur curs[EDGE_REPORT_MAX_EVENTS], *cur;
+	unsigned n_curs = 0;
 	struct stream_row row;
 	int64_t oldest, mark = 0, max_id = 0, newest = 0;
 	size_t n_items = 0;
@@ -468,7 +590,9 @@ int edge_anomaly_ingest(edge_store_conn *conn, const char *device,
 			.ts_ms = ts_ms, .score = ev->score, .device = device,
 			.label = ev->label, .model = model,
 		};
-		rc = episode_add(conn, device, ev, model, ts_ms, received_ms, ep, &res);
+		rc = episode_cur_get(conn, device, ev->label, curs, &n_curs, &cur);
+		if (rc == 0)
+			rc = episode_add(conn, device, cur, ev, model, ts_ms, received_ms, ep, &res);
 		if (rc < 0)
 			return rc;
 		/* A seq at or below acked that was not stored was counted as a
@@ -476,6 +600,11 @@ int edge_anomaly_ingest(edge_store_conn *conn, const char *device,
 		 * event is real, so it is kept and no longer a gap. */
 		if (ev->seq <= row.acked && row.gaps > 0)
 			row.gaps--;
+	}
+	for (unsigned i = 0; i < n_curs; i++) {
+		rc = episode_flush(conn, device, &curs[i], received_ms);
+		if (rc < 0)
+			return rc;
 	}
 	if (roll && n_items) {
 		rc = edge__rollup_apply(conn, items, n_items);
@@ -599,8 +728,8 @@ int edge_anomaly_event_get(edge_store_conn *conn, const char *device, uint32_t e
 		column_text(st, 6, out->label, sizeof out->label);
 		out->has_severity = sqlite3_column_type(st, 7) != SQLITE_NULL;
 		out->severity = (uint8_t)sqlite3_column_int(st, 7);
-		out->has_summary = sqlite3_column_type(st, 8) != SQLITE_NULL;
-		column_text(st, 8, out->summary, sizeof out->summary);
+		out->has_summary = edge__anomaly_summary_column(st, 8, out->summary,
+								sizeof out->summary);
 		found = true;
 		rc = SQLITE_DONE;
 	}

@@ -8,6 +8,8 @@
 
 #include "edge_store.h"
 
+struct sqlite3_stmt;
+
 #define EDGE__HOUR_MS 3600000LL
 #define EDGE__DAY_MS 86400000LL
 
@@ -35,6 +37,14 @@ int edge__rollup_mark_set(edge_store_conn *conn, int64_t mark);
  * (hour, label, model) and per (device, day, label, model) group. Reorders
  * items. Writer thread, inside a store op. */
 int edge__rollup_apply(edge_store_conn *conn, struct edge__rollup_item *items, size_t n);
+
+/* The summary column of a row as JSON array text into buf (cap >=
+ * EDGE_REPORT_SUMMARY_MAX * 16 + 3): the float32 blob schema 6 stores, or
+ * the text schemas 4 and 5 stored. false (buf "") when there is none or
+ * the blob is not one this build writes. */
+bool edge__anomaly_summary_column(struct sqlite3_stmt *st, int col, char *buf, size_t cap);
+/* v[0..n) as a JSON array, each with the fewest digits that read back. */
+void edge__anomaly_summary_format(const float *v, unsigned n, char *buf, size_t cap);
 
 /* The SQL of a list page (edge_anomaly_query.c), for the tests' EXPLAIN
  * QUERY PLAN. */

@@ -341,8 +341,8 @@ static int emit_event(sqlite3_stmt *st, void *fn, void *ud, int64_t *ts, int64_t
 	col_text(st, 10, row.ev.label, sizeof row.ev.label);
 	row.ev.has_severity = sqlite3_column_type(st, 11) != SQLITE_NULL;
 	row.ev.severity = (uint8_t)sqlite3_column_int(st, 11);
-	row.ev.has_summary = sqlite3_column_type(st, 12) != SQLITE_NULL;
-	col_text(st, 12, row.ev.summary, sizeof row.ev.summary);
+	row.ev.has_summary = edge__anomaly_summary_column(st, 12, row.ev.summary,
+							  sizeof row.ev.summary);
 	*ts = row.ev.ts_ms;
 	*id = row.id;
 	return ((edge_anomaly_row_fn)fn)(ud, &row);

@@ -111,7 +111,8 @@ static const char *const migrations[] = {
 	" threshold REAL NOT NULL,"
 	" label TEXT NOT NULL,"
 	" severity INTEGER,"                     /* NULL: not given */
-	" summary TEXT,"                         /* JSON array text, NULL: not given */
+	" summary TEXT,"                         /* JSON array text (float32 blob from
+						  * version 6), NULL: not given */
 	" UNIQUE (device, epoch, seq)"
 	");"
 	"CREATE INDEX anomaly_event_device_ts ON anomaly_event (device, ts_ms);"
@@ -157,7 +158,9 @@ static const char *const migrations[] = {
 	 * is an edge_score_sketch blob for percentiles. anomaly_meta's
 	 * 'rollup_through_id' is the highest event id the rollups include:
 	 * 0 here, so edge_anomaly_rollup_catch_up fills in a history stored
-	 * under version 5. */
+	 * under version 5. From this version on, anomaly_event.summary is
+	 * written as a BLOB of little-endian float32 values (4 bytes each);
+	 * rows written before stay JSON text, and readers take both. */
 	"CREATE TABLE anomaly_rollup_hour ("
 	" hour_ms INTEGER NOT NULL,"
 	" label TEXT NOT NULL,"
