@@ -107,6 +107,8 @@ static const char *const ctl_error_names[EDGE_CTL_E_COUNT] = {
 	[EDGE_CTL_E_BAD_CONFIG] = "bad_config",
 	[EDGE_CTL_E_EXISTS] = "exists",
 	[EDGE_CTL_E_NOT_CONFIGURED] = "not_configured",
+	[EDGE_CTL_E_TOO_SLOW] = "too_slow",
+	[EDGE_CTL_E_BUDGET] = "budget",
 };
 
 const char *edge_ctl_error_name(enum edge_ctl_error code)

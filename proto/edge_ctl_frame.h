@@ -84,6 +84,10 @@ enum edge_ctl_error {
 	EDGE_CTL_E_EXISTS,          /* "exists": the object exists already */
 	EDGE_CTL_E_NOT_CONFIGURED,  /* "not_configured": the feature is not set up
 				     * in the configuration */
+	EDGE_CTL_E_TOO_SLOW,        /* "too_slow": a streaming reader (a tail
+				     * follower) fell behind and was dropped */
+	EDGE_CTL_E_BUDGET,          /* "budget": a query examined more rows or
+				     * ran longer than its budget */
 	EDGE_CTL_E_COUNT
 };
 

@@ -7,7 +7,11 @@
 #include <string.h>
 #include <time.h>
 
+#include <sqlite3.h>
+
+#include "anomaly_tail.h"
 #include "edge_anomaly.h"
+#include "edge_anomaly_query.h"
 #include "edge_log.h"
 #include "edge_time.h"
 #include "edge_topic.h"
@@ -31,6 +35,10 @@ struct anomaly_slot {
 	struct edge_anomaly_episode_settings ep; /* copied: settings may reload meanwhile */
 	struct edge_msg_report report;
 	struct edge_anomaly_result result; /* written by the writer thread */
+	/* For the tail: the rows newly stored, read back in the op (rows set
+	 * on the loop before submit, when somebody follows). */
+	struct edge_anomaly_row *rows;
+	unsigned n_rows;
 };
 
 struct edged_anomaly {
@@ -48,6 +56,18 @@ struct edged_anomaly {
 	int64_t sweep_now_ms;        /* wall */
 	int64_t sweep_quiet_ms;
 	uint32_t sweep_closed;
+	/* The retention step's op, as the sweep's. */
+	bool ret_running;
+	bool ret_more;               /* the last step left rows: step again at once */
+	uint64_t ret_last_ms;        /* monotonic, submitted */
+	int64_t ret_now_ms;          /* wall */
+	struct edge_anomaly_retention ret;
+	struct edge_anomaly_retention_result ret_result;
+	int64_t max_age_ms;          /* settings */
+	uint64_t max_db_bytes;
+	bool size_deleting;          /* the last step deleted for size */
+	uint64_t size_log_ms;        /* monotonic, the last size line; 0: none */
+	struct edged_anomaly_tail *tail;
 	/* Slots are allocated on first use and kept: a report is about 13 KB. */
 	struct anomaly_slot **slots;
 	uint32_t n_slots;            /* allocated entries of slots[] */
@@ -99,8 +119,10 @@ void edged_anomaly_free(struct edged_anomaly *a)
 {
 	if (!a)
 		return;
-	for (uint32_t i = 0; i < a->n_slots; i++)
+	for (uint32_t i = 0; i < a->n_slots; i++) {
+		free(a->slots[i]->rows);
 		free(a->slots[i]);
+	}
 	free(a->slots);
 	free(a);
 }
@@ -111,6 +133,13 @@ void edged_anomaly_apply_settings(struct edged_anomaly *a, const struct edge_set
 	a->store_high_water = (unsigned)s->anomaly.store_high_water;
 	a->ep.min_events = (uint32_t)s->anomaly.episode_min_events;
 	a->ep.quiet_ms = (int64_t)s->anomaly.episode_quiet_s * 1000;
+	a->max_age_ms = (int64_t)s->anomaly.retention_days * 24 * 3600 * 1000;
+	a->max_db_bytes = (uint64_t)s->anomaly.max_db_bytes;
+}
+
+void edged_anomaly_set_tail(struct edged_anomaly *a, struct edged_anomaly_tail *tail)
+{
+	a->tail = tail;
 }
 
 void edged_anomaly_get_stats(const struct edged_anomaly *a, struct edged_anomaly_stats *out)
@@ -144,6 +173,7 @@ static struct anomaly_slot *slot_get(struct edged_anomaly *a)
 	if (!slot)
 		return NULL;
 	slot->a = a;
+	slot->rows = NULL;
 	slot->idx = a->n_slots;
 	a->slots[a->n_slots++] = slot;
 	return slot;
@@ -151,18 +181,53 @@ static struct anomaly_slot *slot_get(struct edged_anomaly *a)
 
 static void slot_put(struct edged_anomaly *a, struct anomaly_slot *slot)
 {
+	free(slot->rows);
+	slot->rows = NULL;
+	slot->n_rows = 0;
 	assert(slot->idx < a->n_slots && a->slots[slot->idx] == slot);
 	slot->next_free = a->free_head;
 	a->free_head = slot->idx;
+}
+
+/* Writer thread: the row of (device, epoch, seq) as the tail shows it.
+ * Two point reads through the unique index. */
+static int row_read(edge_store_conn *conn, const char *device, uint32_t epoch, uint32_t seq,
+		    struct edge_anomaly_row *row)
+{
+	sqlite3_stmt *st;
+	int rc = edge_store_conn_prepare(conn, "SELECT id FROM anomaly_event"
+					       " WHERE device = ?1 AND epoch = ?2 AND seq = ?3",
+					 &st);
+
+	if (rc < 0)
+		return rc;
+	sqlite3_bind_text(st, 1, device, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, epoch);
+	sqlite3_bind_int64(st, 3, seq);
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW)
+		return rc == SQLITE_DONE ? EDGE_ENOTFOUND : edge_store_conn_error(conn, rc);
+	row->id = sqlite3_column_int64(st, 0);
+	snprintf(row->device, sizeof row->device, "%s", device);
+	return edge_anomaly_event_get(conn, device, epoch, seq, &row->ev);
 }
 
 /* Writer thread, inside the batch's transaction. */
 static int slot_run(edge_store_conn *conn, void *ud)
 {
 	struct anomaly_slot *slot = ud;
+	int rc = edge_anomaly_ingest(conn, slot->id, &slot->report, slot->received_ms, &slot->ep,
+				     &slot->result);
 
-	return edge_anomaly_ingest(conn, slot->id, &slot->report, slot->received_ms, &slot->ep,
-				   &slot->result);
+	if (rc < 0 || !slot->rows)
+		return rc;
+	/* Best effort: a row not read back only misses the tail. */
+	for (unsigned i = 0; i < slot->report.n_events && i < 32; i++)
+		if ((slot->result.stored_mask >> i & 1u) &&
+		    row_read(conn, slot->id, slot->report.epoch, slot->report.events[i].seq,
+			     &slot->rows[slot->n_rows]) == 0)
+			slot->n_rows++;
+	return 0;
 }
 
 /* what: "not stored" or "stored, ack not sent". */
@@ -231,6 +296,8 @@ static void slot_done(int result, void *ud)
 		a->stats.episodes_closed += slot->result.episodes_closed;
 		a->stats.episode_late += slot->result.episode_late;
 		slot_publish_ack(a, slot);
+		for (unsigned i = 0; i < slot->n_rows; i++)
+			edged_anomaly_tail_event(a->tail, &slot->rows[i]);
 	}
 	slot_put(a, slot);
 }
@@ -284,10 +351,142 @@ static void sweep_maybe(struct edged_anomaly *a, uint64_t now)
 		a->sweep_running = true;
 }
 
+/* ---- retention ---- */
+
+static void retention_maybe(struct edged_anomaly *a, uint64_t now);
+
+/* Writer thread. */
+static int retention_run(edge_store_conn *conn, void *ud)
+{
+	struct edged_anomaly *a = ud;
+
+	return edge_anomaly_retention_step(conn, a->ret_now_ms, &a->ret, &a->ret_result);
+}
+
+/* Loop thread, also from edge_store_close. */
+static void retention_done(int result, void *ud)
+{
+	struct edged_anomaly *a = ud;
+	const struct edge_anomaly_retention_result *r = &a->ret_result;
+	uint64_t now = edge_time_monotonic_ms();
+
+	assert(a->ret_running);
+	a->ret_running = false;
+	if (result < 0) {
+		a->stats.retention_failed++;
+		a->ret_more = false; /* at the next interval: at most one line per minute */
+		edge_log(EDGE_LOG_WARNING, "anomaly", "deleting old anomaly history failed "
+			 "(tried again): %s", edge_strerror(result));
+		return;
+	}
+	a->stats.retention_steps++;
+	a->stats.events_deleted_age += r->events_by_age;
+	a->stats.events_deleted_size += r->events_by_size;
+	a->stats.episodes_deleted += r->episodes;
+	a->stats.rollup_rows_deleted += r->rollup_rows;
+	a->stats.db_used_bytes = r->db_used_bytes;
+	if (r->events_by_size > 0 && !a->size_deleting &&
+	    (!a->size_log_ms || now - a->size_log_ms >= ANOMALY_RETENTION_LOG_MS)) {
+		edge_log(EDGE_LOG_NOTICE, "anomaly", "database above anomaly.max_db_bytes "
+			 "(%llu used, bound %llu): deleting the oldest events",
+			 (unsigned long long)r->db_used_bytes, (unsigned long long)a->max_db_bytes);
+		a->size_log_ms = now;
+	}
+	a->size_deleting = r->events_by_size > 0;
+	a->ret_more = r->more;
+	if (a->ret_more)
+		retention_maybe(a, now);
+}
+
+static void retention_maybe(struct edged_anomaly *a, uint64_t now)
+{
+	if (a->stopped || a->ret_running ||
+	    (!a->ret_more && a->ret_last_ms &&
+	     now - a->ret_last_ms < ANOMALY_RETENTION_INTERVAL_MS))
+		return;
+	a->ret_last_ms = now;
+	a->ret_now_ms = wall_ms();
+	a->ret.max_age_ms = a->max_age_ms;
+	a->ret.max_db_bytes = a->max_db_bytes;
+	a->ret.batch_rows = ANOMALY_RETENTION_BATCH;
+	memset(&a->ret_result, 0, sizeof a->ret_result);
+	/* Refused (store stopping, full or its queue full): at the next
+	 * interval, or the next tick while more is left. */
+	if (edge_store_submit(a->store, retention_run, retention_done, a) == 0)
+		a->ret_running = true;
+}
+
 void edged_anomaly_tick(struct edged_anomaly *a)
 {
-	if (a)
-		sweep_maybe(a, edge_time_monotonic_ms());
+	uint64_t now;
+
+	if (!a)
+		return;
+	now = edge_time_monotonic_ms();
+	sweep_maybe(a, now);
+	retention_maybe(a, now);
+}
+
+/* ---- rollup catch-up at start ---- */
+
+struct catch_up {
+	bool more;
+	int64_t mark;      /* the rollups' high-water mark after the step */
+};
+
+/* Writer thread: anomaly_meta's rollup_through_id (-1 if absent). */
+static int64_t rollup_mark(edge_store_conn *conn)
+{
+	sqlite3_stmt *st;
+	int64_t mark = -1;
+
+	if (edge_store_conn_prepare(conn, "SELECT value FROM anomaly_meta"
+					  " WHERE key = 'rollup_through_id'", &st) < 0)
+		return -1;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		mark = sqlite3_column_int64(st, 0);
+	return mark;
+}
+
+static int catch_up_run(edge_store_conn *conn, void *ud)
+{
+	struct catch_up *cu = ud;
+	int rc = edge_anomaly_rollup_catch_up(conn, ANOMALY_CATCH_UP_ROWS, &cu->more);
+
+	cu->mark = rollup_mark(conn);
+	return rc;
+}
+
+static int catch_up_mark(edge_store_conn *conn, void *ud)
+{
+	*(int64_t *)ud = rollup_mark(conn);
+	return 0;
+}
+
+int edged_anomaly_catch_up(struct edged_anomaly *a)
+{
+	struct catch_up cu = { .more = true, .mark = -1 };
+	uint64_t start = edge_time_monotonic_ms(), steps = 0;
+	int64_t from = -1;
+	int rc = edge_store_read(a->store, catch_up_mark, &from);
+
+	while (rc == 0 && cu.more) {
+		cu.more = false;
+		rc = edge_store_read(a->store, catch_up_run, &cu);
+		if (rc == 0)
+			steps++;
+	}
+	a->stats.rollup_caught_up = steps;
+	if (rc < 0)
+		edge_log(EDGE_LOG_ERR, "anomaly", "filling the anomaly rollups failed after %llu "
+			 "steps: %s (statistics miss older events)", (unsigned long long)steps,
+			 edge_strerror(rc));
+	else if (cu.mark > from)
+		edge_log(EDGE_LOG_NOTICE, "anomaly", "rollups filled for the stored events with ids "
+			 "%lld to %lld: %llu steps, %llu ms", (long long)from + 1, (long long)cu.mark,
+			 (unsigned long long)steps,
+			 (unsigned long long)(edge_time_monotonic_ms() - start));
+	return rc;
 }
 
 int edged_anomaly_submit(struct edged_anomaly *a, const char *id,
@@ -330,6 +529,11 @@ int edged_anomaly_submit(struct edged_anomaly *a, const char *id,
 	    (size_t)report->n_events * sizeof report->events[0];
 	memcpy(&slot->report, report, n);
 	memset(&slot->result, 0, sizeof slot->result);
+	slot->n_rows = 0;
+	/* Out of memory here only costs the tail these events. */
+	slot->rows = edged_anomaly_tail_active(a->tail)
+			     ? calloc(report->n_events, sizeof *slot->rows)
+			     : NULL;
 	rc = edge_store_submit(a->store, slot_run, slot_done, slot);
 	if (rc < 0) {
 		slot_put(a, slot);

@@ -20,6 +20,17 @@
  * store operation at most every 10 s and never two at once, started from
  * edged_anomaly_tick and from edged_anomaly_submit.
  *
+ * Retention (anomaly.retention_days, anomaly.max_db_bytes): a store op of
+ * edge_anomaly_retention_step (at most ANOMALY_RETENTION_BATCH rows of each
+ * kind) at most once per ANOMALY_RETENTION_INTERVAL_MS from the tick, and
+ * again as soon as one is done while the step says more is left; never two
+ * at once. The first deletion for size after a pause logs a line (at most
+ * one per ANOMALY_RETENTION_LOG_MS).
+ *
+ * Tail: while anomalies.tail has followers, each report's op also reads
+ * back the rows it newly stored (a point read each) and hands them to the
+ * tail after the commit.
+ *
  * Loop thread only. */
 #ifndef EDGED_ANOMALY_H
 #define EDGED_ANOMALY_H
@@ -50,13 +61,37 @@ struct edged_anomaly_stats {
 	uint64_t episode_late;     /* events too old for their current episode: in none */
 	uint64_t sweeps;           /* close sweeps committed */
 	uint64_t sweeps_failed;
+	uint64_t events_deleted_age;  /* retention: older than retention_days */
+	uint64_t events_deleted_size; /* retention: over max_db_bytes */
+	uint64_t episodes_deleted;
+	uint64_t rollup_rows_deleted;
+	uint64_t db_used_bytes;       /* after the last retention step; 0: none yet */
+	uint64_t retention_steps;     /* committed */
+	uint64_t retention_failed;
+	uint64_t rollup_caught_up;    /* catch-up steps at start */
 };
+
+#define ANOMALY_RETENTION_INTERVAL_MS 60000
+#define ANOMALY_RETENTION_BATCH 500
+#define ANOMALY_RETENTION_LOG_MS (600 * 1000)
+/* Events rolled up per catch-up step at start. */
+#define ANOMALY_CATCH_UP_ROWS 50000
 
 /* store and mqtt are borrowed and must outlive the service (mqtt: until
  * edged_anomaly_detach). settings are read now and on apply_settings; the
  * topic prefix is copied. Errors: -ENOMEM, -EINVAL. */
 EDGE_WUR int edged_anomaly_new(edge_store *store, struct edged_mqtt *mqtt,
 			       const struct edge_settings *settings, struct edged_anomaly **out);
+
+struct edged_anomaly_tail;
+
+/* Newly stored events go to tail (borrowed; NULL: nobody). */
+void edged_anomaly_set_tail(struct edged_anomaly *a, struct edged_anomaly_tail *tail);
+
+/* At start-up, before the loop runs (blocks): fills the rollups of events
+ * stored before them (edge_anomaly_rollup_catch_up until done). 0 or a
+ * store error (logged; edged runs on, statistics miss those events). */
+int edged_anomaly_catch_up(struct edged_anomaly *a);
 
 /* Graceful stop: new reports are deferred from now on; those being stored
  * are still acked. NULL-safe, idempotent. */
@@ -74,7 +109,8 @@ void edged_anomaly_free(struct edged_anomaly *a);
 
 /* Reloadable: anomaly.max_pending_reports (a lower bound applies to new
  * reports only), anomaly.store_high_water, anomaly.episode_min_events and
- * anomaly.episode_quiet_s (for reports and sweeps submitted from now on). */
+ * anomaly.episode_quiet_s (for reports and sweeps submitted from now on),
+ * anomaly.retention_days and anomaly.max_db_bytes (from the next step). */
 void edged_anomaly_apply_settings(struct edged_anomaly *a, const struct edge_settings *settings);
 
 /* Take the report of node `id` (a valid id of a registered, allowed node),
@@ -84,8 +120,8 @@ int edged_anomaly_submit(struct edged_anomaly *a, const char *id,
 			 const struct edge_msg_report *report, int64_t received_ms);
 
 /* Periodic work (call it about every second): submits the episode close
- * sweep when 10 s passed since the last one and none is running. Not once
- * stopped. */
+ * sweep when 10 s passed since the last one and none is running, and the
+ * retention step when due. Not once stopped. */
 void edged_anomaly_tick(struct edged_anomaly *a);
 
 void edged_anomaly_get_stats(const struct edged_anomaly *a, struct edged_anomaly_stats *out);

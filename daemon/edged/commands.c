@@ -5,6 +5,8 @@
 #include <unistd.h>
 
 #include "anomaly.h"
+#include "anomaly_query.h"
+#include "anomaly_tail.h"
 #include "edge_build_config.h"
 #include "edge_ctl_frame.h"
 #include "edge_log.h"
@@ -144,6 +146,46 @@ static json_t *status_messages(struct edged *d, bool *ok)
 			 (json_int_t)rs.report, "log_suppressed", (json_int_t)rs.log_suppressed);
 }
 
+/* Queries, tail followers and retention: added to "anomalies". */
+static json_t *status_anomaly_reads(struct edged *d, json_t *o)
+{
+	struct edged_anomaly_query_stats qs;
+	struct edged_anomaly_tail_stats ts;
+	struct edged_anomaly_stats as = { 0 };
+	json_t *more;
+
+	if (!o)
+		return NULL;
+	if (d->anomaly)
+		edged_anomaly_get_stats(d->anomaly, &as);
+	edged_anomaly_query_get_stats(d->query, &qs);
+	edged_anomaly_tail_get_stats(d->tail, &ts);
+	more = json_pack("{s:i, s:i, s:I, s:I, s:I, s:I, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
+			 "s:I, s:I, s:I}",
+			 "queries_running", (int)qs.running, "queries_queued", (int)qs.queued,
+			 "queries_done", (json_int_t)qs.done, "queries_budget_exceeded",
+			 (json_int_t)qs.budget_exceeded, "queries_failed", (json_int_t)qs.failed,
+			 "queries_refused_busy", (json_int_t)qs.refused_busy,
+			 "tail_followers", (int)ts.followers, "tail_followers_dropped",
+			 (json_int_t)ts.followers_dropped, "tail_events_sent",
+			 (json_int_t)ts.events_sent, "events_deleted_age",
+			 (json_int_t)as.events_deleted_age, "events_deleted_size",
+			 (json_int_t)as.events_deleted_size, "episodes_deleted",
+			 (json_int_t)as.episodes_deleted, "rollup_rows_deleted",
+			 (json_int_t)as.rollup_rows_deleted, "db_used_bytes",
+			 (json_int_t)as.db_used_bytes, "retention_steps",
+			 (json_int_t)as.retention_steps, "retention_failed",
+			 (json_int_t)as.retention_failed, "rollup_caught_up",
+			 (json_int_t)as.rollup_caught_up);
+	if (!more || json_object_update(o, more) < 0) {
+		json_decref(more);
+		json_decref(o);
+		return NULL;
+	}
+	json_decref(more);
+	return o;
+}
+
 /* Reports taken by the anomaly service and what became of them. */
 static json_t *status_anomalies(struct edged *d)
 {
@@ -151,7 +193,8 @@ static json_t *status_anomalies(struct edged *d)
 
 	if (d->anomaly)
 		edged_anomaly_get_stats(d->anomaly, &as);
-	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:i, s:I, s:I, s:I, s:I, "
+	return status_anomaly_reads(d, json_pack(
+			 "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:i, s:I, s:I, s:I, s:I, "
 			 "s:I, s:I}", "reports",
 			 (json_int_t)as.reports, "events_stored", (json_int_t)as.events_stored,
 			 "duplicates", (json_int_t)as.duplicates, "acks_sent",
@@ -161,7 +204,8 @@ static json_t *status_anomalies(struct edged *d)
 			 (json_int_t)as.episodes_opened, "episodes_confirmed",
 			 (json_int_t)as.episodes_confirmed, "episodes_closed",
 			 (json_int_t)as.episodes_closed, "episode_late", (json_int_t)as.episode_late,
-			 "sweeps", (json_int_t)as.sweeps, "sweeps_failed", (json_int_t)as.sweeps_failed);
+			 "sweeps", (json_int_t)as.sweeps, "sweeps_failed",
+			 (json_int_t)as.sweeps_failed));
 }
 
 static json_t *status_store(struct edged *d, bool *ok)
@@ -374,10 +418,13 @@ static json_t *node_detail(const struct edge_node_info *n)
 	return o;
 }
 
-static int cmd_device(void *ud, json_t *args, json_t **result, char *msg, size_t msglen)
+/* The registry's fields now, the anomaly summary from the query service
+ * (off the loop); answered when that is back. */
+static int cmd_device(void *ud, json_t *args, struct edged_ctl_call *call, char *msg,
+		      size_t msglen)
 {
 	struct edged *d = ud;
-	json_t *jid = json_object_get(args, "id");
+	json_t *jid = json_object_get(args, "id"), *detail;
 	struct edge_node_info n;
 	int rc;
 
@@ -395,8 +442,35 @@ static int cmd_device(void *ud, json_t *args, json_t **result, char *msg, size_t
 		snprintf(msg, msglen, "%s", edge_strerror(rc));
 		return EDGE_CTL_E_INTERNAL;
 	}
-	*result = node_detail(&n);
-	return *result ? 0 : fail_internal(NULL, msg, msglen);
+	detail = node_detail(&n);
+	if (!detail)
+		return fail_internal(NULL, msg, msglen);
+	return edged_anomaly_query_device(d->query, json_string_value(jid), detail, call);
+}
+
+/* The anomaly history (anomaly_query.h, anomaly_tail.h). */
+static int cmd_anomalies_list(void *ud, json_t *args, struct edged_ctl_call *call, char *msg,
+			      size_t msglen)
+{
+	return edged_anomaly_query_list(((struct edged *)ud)->query, args, call, msg, msglen);
+}
+
+static int cmd_anomalies_stats(void *ud, json_t *args, struct edged_ctl_call *call, char *msg,
+			       size_t msglen)
+{
+	return edged_anomaly_query_stats(((struct edged *)ud)->query, args, call, msg, msglen);
+}
+
+static int cmd_anomalies_episodes(void *ud, json_t *args, struct edged_ctl_call *call,
+				  char *msg, size_t msglen)
+{
+	return edged_anomaly_query_episodes(((struct edged *)ud)->query, args, call, msg, msglen);
+}
+
+static int cmd_anomalies_tail(void *ud, json_t *args, struct edged_ctl_call *call, char *msg,
+			      size_t msglen)
+{
+	return edged_anomaly_tail_start(((struct edged *)ud)->tail, args, call, msg, msglen);
 }
 
 /* devices.remove: args {"id": ID, "force": bool}. A node that is online
@@ -546,8 +620,8 @@ const struct edged_ctl_command edged_commands[] = {
 	  "daemon, broker, node, reject and store summary", NULL },
 	{ "devices", cmd_devices, EDGED_CTL_ROLE_READ,
 	  "list nodes; args: state (online|stale|offline|revoked)", NULL },
-	{ "device", cmd_device, EDGED_CTL_ROLE_READ,
-	  "all registry fields of one node; args: id", NULL },
+	{ "device", NULL, EDGED_CTL_ROLE_READ,
+	  "all registry fields of one node and its anomaly summary; args: id", cmd_device },
 	{ "devices.remove", cmd_devices_remove, EDGED_CTL_ROLE_ADMIN,
 	  "forget a node (memory and database); args: id, force (refused while online/stale)",
 	  NULL },
@@ -557,6 +631,18 @@ const struct edged_ctl_command edged_commands[] = {
 	  "re-read the configuration file (like SIGHUP)", NULL },
 	{ "nodes", cmd_nodes, EDGED_CTL_ROLE_READ,
 	  "node broker identities; args: state (active|revoked)", NULL },
+	{ "anomalies.list", NULL, EDGED_CTL_ROLE_READ,
+	  "stored anomaly events, newest first; args: device, label, model, since_ms, "
+	  "until_ms, min_score, limit, cursor, stream", cmd_anomalies_list },
+	{ "anomalies.stats", NULL, EDGED_CTL_ROLE_READ,
+	  "anomaly counts and score percentiles; args: by (hour|day|device|label|model), "
+	  "device, label, model, since_ms, until_ms, max_groups", cmd_anomalies_stats },
+	{ "anomalies.episodes", NULL, EDGED_CTL_ROLE_READ,
+	  "anomaly episodes, newest first; args: device, label, model, since_ms, until_ms, "
+	  "open, limit, cursor", cmd_anomalies_episodes },
+	{ "anomalies.tail", NULL, EDGED_CTL_ROLE_READ,
+	  "follow newly stored anomaly events (streams until the client hangs up); args: "
+	  "device, label", cmd_anomalies_tail },
 	{ "nodes.provision", NULL, EDGED_CTL_ROLE_ADMIN,
 	  "create or rotate node identities; args: ids, tls_cert, rotate",
 	  cmd_nodes_provision },

@@ -39,6 +39,15 @@ struct edged_ctl_call {
 	struct control_client *client;
 	bool pending;  /* started, not finished: the client is kept */
 	bool in_start; /* its start handler is running */
+	/* A stream (edged_ctl_call_stream): its connection is read meanwhile,
+	 * only to see the peer go. */
+	bool streaming;
+	bool hung_up;   /* told (or found while sending): never again */
+	bool in_send;   /* edged_ctl_call_send runs: a hangup is its return value */
+	bool want_drain;
+	size_t low_mark;
+	edged_ctl_call_event drained, hangup;
+	void *ud;
 };
 
 enum lookup_state {
@@ -367,6 +376,22 @@ static void lookup_unqueue(struct control_client *cl)
 	c->stats.lookups_queued--;
 }
 
+/* A streaming call's peer is gone: its owner hears of it once, unless it
+ * is sending (the send returns -EPIPE instead). Last thing a caller does
+ * with cl: the owner may finish the call from the callback. */
+static void call_hangup(struct control_client *cl)
+{
+	struct edged_ctl_call *call = &cl->call;
+
+	if (!call->pending || !call->streaming || call->hung_up)
+		return;
+	call->hung_up = true;
+	call->want_drain = false;
+	cl->server->stats.stream_hangups++;
+	if (!call->in_send && call->hangup)
+		call->hangup(call, call->ud);
+}
+
 static void client_close(struct control_client *cl)
 {
 	struct edged_control *c = cl->server;
@@ -388,8 +413,10 @@ static void client_close(struct control_client *cl)
 	uv_close((uv_handle_t *)&cl->pipe, client_handle_closed);
 	uv_close((uv_handle_t *)&cl->timer, client_handle_closed);
 	/* The last answer written after edged_control_free (a lingering
-	 * client) may be what the server waited for. */
+	 * client) may be what the server waited for. (Not while a call is
+	 * pending: it keeps c and cl for call_hangup.) */
 	control_maybe_free(c);
+	call_hangup(cl);
 }
 
 static void client_on_timer(uv_timer_t *t);
@@ -420,8 +447,16 @@ static void client_write_done(uv_write_t *req, int status)
 		client_release(cl);
 		return;
 	}
-	if (status < 0 || (cl->close_after_write && cl->writes_pending == 0))
+	if (status < 0 || (cl->close_after_write && cl->writes_pending == 0)) {
 		client_close(cl);
+		return;
+	}
+	if (cl->call.pending && cl->call.want_drain && !cl->close_after_write &&
+	    cl->out_queued <= cl->call.low_mark) {
+		cl->call.want_drain = false;
+		if (cl->call.drained)
+			cl->call.drained(&cl->call, cl->call.ud);
+	}
 }
 
 /* Queue one response frame; takes ownership of frame (malloc'd). */
@@ -584,7 +619,7 @@ static int client_start(struct control_client *cl, const struct edged_ctl_comman
 	int code;
 
 	assert(!call->pending && !cl->closing);
-	call->client = cl;
+	*call = (struct edged_ctl_call){ .client = cl };
 	call->pending = true;
 	call->in_start = true;
 	c->stats.calls++;
@@ -731,12 +766,33 @@ static void client_feed(struct control_client *cl, const uint8_t *p, size_t left
 	}
 }
 
-/* A call is pending: read nothing and time nothing until it is answered. */
+static void client_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
+
+/* Bytes from the peer of a stream: it broke the protocol. */
+static void client_stream_intrusion(struct control_client *cl)
+{
+	edge_log(EDGE_LOG_INFO, "control", "control client uid %ld sent data during a stream; "
+		 "closed", (long)cl->uid);
+	client_refuse(cl, EDGE_CTL_E_BAD_REQUEST, "request sent during a stream");
+	call_hangup(cl);
+}
+
+/* A call is pending: time nothing until it is answered, and read nothing
+ * unless it streams (then only to see the peer go). */
 static void client_hold(struct control_client *cl)
 {
 	assert(cl->call.pending && !cl->closing);
-	uv_read_stop((uv_stream_t *)&cl->pipe);
 	uv_timer_stop(&cl->timer);
+	uv_read_stop((uv_stream_t *)&cl->pipe);
+	if (!cl->call.streaming)
+		return;
+	if (cl->rest_len > 0) {
+		cl->rest_len = 0;
+		client_stream_intrusion(cl);
+		return;
+	}
+	if (uv_read_start((uv_stream_t *)&cl->pipe, client_alloc, client_on_read) < 0)
+		client_close(cl);
 }
 
 static void client_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
@@ -745,7 +801,16 @@ static void client_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 
 	if (cl->closing)
 		return;
-	assert(cl->state == CLIENT_SERVING && !cl->close_after_write && !cl->call.pending);
+	assert(cl->state == CLIENT_SERVING && !cl->close_after_write);
+	if (cl->call.pending) {
+		/* Only a stream reads while its call is pending. */
+		assert(cl->call.streaming);
+		if (nread < 0)
+			client_close(cl); /* tells the call's owner */
+		else if (nread > 0)
+			client_stream_intrusion(cl);
+		return;
+	}
 	if (nread == UV_EOF && cl->writes_pending > 0) {
 		/* Half-closed after its last request: answer, then close
 		 * (bounded by the idle timer, which keeps running). */
@@ -796,9 +861,11 @@ void edged_ctl_call_finish(struct edged_ctl_call *call, int code, json_t *result
 {
 	struct control_client *cl = call->client;
 	struct edged_control *c = cl->server;
+	bool streamed = call->streaming;
 
 	assert(call->pending && c->stats.calls_pending > 0);
 	call->pending = false;
+	call->want_drain = false;
 	c->stats.calls_pending--;
 	if (code == 0 && !result) {
 		code = EDGE_CTL_E_INTERNAL;
@@ -813,16 +880,84 @@ void edged_ctl_call_finish(struct edged_ctl_call *call, int code, json_t *result
 		control_maybe_free(c);
 		return;
 	}
+	if (cl->close_after_write) {
+		/* A stream refused for bytes sent during it: closing. */
+		json_decref(result);
+		return;
+	}
+	if (code == EDGE_CTL_E_TOO_SLOW) {
+		/* A reader that fell behind: told, then disconnected. */
+		json_decref(result);
+		client_refuse(cl, EDGE_CTL_E_TOO_SLOW, msg && msg[0] ? msg : "reader too slow");
+		return;
+	}
 	if (code != 0) {
 		json_decref(result);
 		client_send_error(cl, (enum edge_ctl_error)code, msg && msg[0] ? msg : "failed");
 	} else {
 		client_send_json(cl, json_pack("{s:b, s:o}", "ok", 1, "result", result));
 	}
+	/* A stream was read meanwhile: client_resume starts reading again. */
+	if (streamed && !call->in_start && !cl->closing)
+		uv_read_stop((uv_stream_t *)&cl->pipe);
 	/* From within start the read loop goes on by itself; a send that
 	 * failed closed the connection, whose last handle frees it. */
 	if (!call->in_start && !cl->closing)
 		client_resume(cl);
+}
+
+int edged_ctl_call_send(struct edged_ctl_call *call, json_t *result)
+{
+	struct control_client *cl = call->client;
+	json_t *resp;
+	char *frame = NULL;
+	size_t len = 0;
+	int r;
+
+	assert(call->pending);
+	if (cl->closing || cl->close_after_write || call->hung_up) {
+		json_decref(result);
+		return -EPIPE;
+	}
+	resp = result ? json_pack("{s:b, s:b, s:o}", "ok", 1, "more", 1, "result", result) : NULL;
+	r = resp ? edge_ctl_json_frame(resp, EDGE_CTL_RESPONSE_MAX, &frame, &len) : -ENOMEM;
+	json_decref(resp);
+	if (r < 0)
+		return r; /* too large or no memory: nothing sent, the stream goes on */
+	call->in_send = true;
+	client_send(cl, frame, len);
+	call->in_send = false;
+	if (cl->closing)
+		return -EPIPE;
+	cl->server->stats.frames_more++;
+	return 0;
+}
+
+void edged_ctl_call_stream(struct edged_ctl_call *call, edged_ctl_call_event drained,
+			   edged_ctl_call_event hangup, void *ud)
+{
+	assert(call->pending);
+	call->streaming = true;
+	call->drained = drained;
+	call->hangup = hangup;
+	call->ud = ud;
+}
+
+size_t edged_ctl_call_queued(const struct edged_ctl_call *call)
+{
+	return call->client->out_queued;
+}
+
+bool edged_ctl_call_want_drain(struct edged_ctl_call *call, size_t low_mark)
+{
+	struct control_client *cl = call->client;
+
+	assert(call->pending);
+	if (cl->closing || cl->close_after_write || call->hung_up || cl->out_queued <= low_mark)
+		return false;
+	call->want_drain = true;
+	call->low_mark = low_mark;
+	return true;
 }
 
 uid_t edged_ctl_call_uid(const struct edged_ctl_call *call)

@@ -53,7 +53,19 @@
  * once it is answered both resume. A pending call holds its connection's
  * memory and the server's: a peer that hangs up meanwhile, or
  * edged_control_free, leaves the call valid and its answer is dropped. The
- * owner of the work finishes its calls when it shuts down. */
+ * owner of the work finishes its calls when it shuts down.
+ *
+ * Streaming: an asynchronous call may send any number of intermediate
+ * frames ({"ok": true, "more": true, "result": ...}, edged_ctl_call_send)
+ * before its final answer. One that declares itself a stream
+ * (edged_ctl_call_stream) keeps its connection read while it runs, to see
+ * the peer hang up: end of stream or an error calls its hangup callback; a
+ * byte received meanwhile (a client must not send during a stream) gets
+ * "bad_request", the connection closes and hangup is called too. Its
+ * owner paces itself on the output queued for the client
+ * (edged_ctl_call_queued, a drained callback below a low mark) and drops
+ * a reader that falls behind by finishing with EDGE_CTL_E_TOO_SLOW, after
+ * which the connection closes once that answer is written. */
 #ifndef EDGED_CONTROL_H
 #define EDGED_CONTROL_H
 
@@ -168,6 +180,38 @@ void edged_control_free(struct edged_control *c);
 void edged_ctl_call_finish(struct edged_ctl_call *call, int code, json_t *result,
 			   const char *msg);
 
+/* Sends an intermediate frame of a pending call: result (an object; the
+ * reference is stolen) in {"ok": true, "more": true, "result": ...}. 0, or
+ * -EPIPE when the peer is gone (the result is dropped; the call must still
+ * be finished), -EMSGSIZE (over EDGE_CTL_RESPONSE_MAX) or -ENOMEM: nothing
+ * was sent. Loop thread; also from within start. A hangup found while
+ * sending is told by the return value only, never by the callback. */
+EDGE_WUR int edged_ctl_call_send(struct edged_ctl_call *call, json_t *result);
+
+/* Events of a streaming call; called on the loop, never from within
+ * edged_ctl_call_send or edged_ctl_call_finish. The call stays pending
+ * (and must be finished) after either. */
+typedef void (*edged_ctl_call_event)(struct edged_ctl_call *call, void *ud);
+
+/* Declares the pending call a stream (usually from within start): its
+ * connection is read from now on, hangup runs once if the peer goes (end
+ * of stream, an error, bytes sent during the stream, the server freed),
+ * drained as armed by edged_ctl_call_want_drain. Either may be NULL. */
+void edged_ctl_call_stream(struct edged_ctl_call *call, edged_ctl_call_event drained,
+			   edged_ctl_call_event hangup, void *ud);
+
+/* Bytes of the call's connection handed to the socket, not yet written. */
+size_t edged_ctl_call_queued(const struct edged_ctl_call *call);
+
+/* Arms drained once: called when a write completes and leaves at most
+ * low_mark bytes queued. Returns false (nothing armed) when that is the
+ * case already, or the peer is gone: the caller goes on at once. */
+bool edged_ctl_call_want_drain(struct edged_ctl_call *call, size_t low_mark);
+
+/* Queued output past which a follower that never stops producing (a tail)
+ * is dropped with EDGE_CTL_E_TOO_SLOW by its owner. */
+#define EDGED_CTL_STREAM_MAX_QUEUED (1u << 20)
+
 /* The caller's uid (SO_PEERCRED), for audit lines. Valid until finished. */
 uid_t edged_ctl_call_uid(const struct edged_ctl_call *call);
 
@@ -192,6 +236,8 @@ struct edged_control_stats {
 	unsigned lookups_queued;  /* waiting for a pool slot */
 	uint64_t calls;         /* asynchronous commands started */
 	unsigned calls_pending; /* started, not finished yet */
+	uint64_t frames_more;   /* intermediate frames of streaming calls sent */
+	uint64_t stream_hangups; /* streaming calls whose peer went first */
 };
 void edged_control_get_stats(const struct edged_control *c, struct edged_control_stats *out);
 

@@ -15,6 +15,8 @@ struct edged_identity;
 struct edged_mqtt;
 struct edged_router;
 struct edged_anomaly;
+struct edged_anomaly_query;
+struct edged_anomaly_tail;
 struct edged_control;
 struct edged_notify;
 struct edged_signals;
@@ -34,6 +36,8 @@ struct edged {
 	struct edged_mqtt *mqtt;      /* owned */
 	struct edged_router *router;  /* owned */
 	struct edged_anomaly *anomaly; /* owned: reports stored and acked (anomaly.h) */
+	struct edged_anomaly_query *query; /* owned: history queries (anomaly_query.h) */
+	struct edged_anomaly_tail *tail; /* owned: anomalies.tail followers (anomaly_tail.h) */
 	struct edged_control *control; /* owned */
 	struct edged_notify *notify;  /* owned */
 	struct edged_signals *signals; /* owned */

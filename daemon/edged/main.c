@@ -14,6 +14,8 @@
 #include <unistd.h>
 
 #include "anomaly.h"
+#include "anomaly_query.h"
+#include "anomaly_tail.h"
 #include "commands.h"
 #include "control.h"
 #include "edge_build_config.h"
@@ -256,6 +258,24 @@ static int start_mqtt(struct edged *d, const struct edge_settings *s)
 	return rc;
 }
 
+/* The history's read side: the tail fed by the ingest, the query service on
+ * read-only connections, and rollups of a history stored before them
+ * (blocking: the loop does not run yet). */
+static int start_anomaly_reads(struct edged *d, const struct edge_settings *s)
+{
+	int rc = edged_anomaly_tail_new(d->loop, &d->tail);
+
+	if (rc == 0)
+		rc = edged_anomaly_query_new(d->loop, edge_store_path(d->store), s, &d->query);
+	if (rc < 0) {
+		edge_log(EDGE_LOG_ERR, "edged", "anomaly queries: %s", edge_strerror(rc));
+		return rc;
+	}
+	edged_anomaly_set_tail(d->anomaly, d->tail);
+	(void)edged_anomaly_catch_up(d->anomaly); /* logged; statistics only */
+	return 0;
+}
+
 /* A control.* group by name, resolved once at start-up. */
 static int control_group(const char *key, const char *name, gid_t *gid)
 {
@@ -390,6 +410,8 @@ static int edged_start(struct edged *d)
 		return rc;
 	if ((rc = start_mqtt(d, s)) < 0)
 		return rc;
+	if ((rc = start_anomaly_reads(d, s)) < 0)
+		return rc;
 	if ((rc = start_control(d, s)) < 0)
 		return rc;
 	if ((rc = edged_notify_new(d->loop, &d->notify)) < 0 ||
@@ -482,6 +504,10 @@ void edged_shutdown(struct edged *d)
 	 * on_drain resubmits what the store refused until everything is
 	 * committed or the drain deadline passes). */
 	edged_identity_stop(d->identity); /* waiting calls: `unavailable` */
+	/* Queries: `unavailable`, running ones interrupted; followers:
+	 * {"ended": "shutdown"}. */
+	edged_anomaly_query_stop(d->query);
+	edged_anomaly_tail_stop(d->tail);
 	if (edged_identity_idle(d->identity)) {
 		edged_control_free(d->control);
 		d->control = NULL;
@@ -521,6 +547,11 @@ static void edged_teardown(struct edged *d)
 	d->drain_open = false;
 	edged_notify_free(d->notify);
 	d->notify = NULL;
+	/* Their calls are answered before the socket goes; a query still on
+	 * the pool frees its memory when it is back (the last uv_run). */
+	edged_anomaly_query_free(d->query);
+	d->query = NULL;
+	edged_anomaly_tail_free(d->tail);
 	edged_control_free(d->control);
 	d->control = NULL;
 	/* Before the components it uses: an operation still running is
@@ -550,6 +581,7 @@ static void edged_teardown(struct edged *d)
 	/* After the store: its last completions point into the slots. */
 	edged_anomaly_free(d->anomaly);
 	d->anomaly = NULL;
+	d->tail = NULL; /* freed with its handle: store completions found it stopped */
 	if (d->store_wake_open)
 		uv_close((uv_handle_t *)&d->store_wake, async_closed);
 	d->store_wake_open = false;

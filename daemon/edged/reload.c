@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "anomaly.h"
+#include "anomaly_query.h"
 #include "control.h"
 #include "edge_log.h"
 #include "edged.h"
@@ -64,6 +65,8 @@ int edged_reload(struct edged *d, char *needs_restart, size_t nr_len, char *err,
 		edged_router_apply_settings(d->router, s);
 	if (d->anomaly)
 		edged_anomaly_apply_settings(d->anomaly, s);
+	if (d->query)
+		edged_anomaly_query_apply_settings(d->query, s);
 	if (d->registry &&
 	    edge_registry_set_stale_after(d->registry,
 					  (unsigned)s->registry.stale_after_missed_heartbeats) < 0)
