@@ -1,6 +1,8 @@
-/* edgectl's side of the control protocol: one request, one response, over a
- * blocking AF_UNIX socket with a receive timeout. */
+/* edgectl's side of the control protocol: one request, then one response
+ * (or a stream of frames ending with one), over a blocking AF_UNIX socket
+ * with a receive timeout. */
 #include <errno.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -71,64 +73,85 @@ static int write_all(int fd, const void *buf, size_t len)
 	return 0;
 }
 
-/* Reads one response frame into a new buffer. */
-static int read_response(int fd, char **body, size_t *body_len)
-{
-	uint8_t *buf = malloc(EDGE_CTL_RESPONSE_MAX + 1);
+/* A connection's incoming frames: bytes received past one frame stay in
+ * chunk for the next (a stream's frames may share a segment). One body
+ * buffer per connection, reused for every frame. */
+struct reader {
+	int fd;
 	struct edge_ctl_decoder dec;
+	uint8_t *buf;
 	uint8_t chunk[8192];
+	size_t off, len;
+};
 
-	if (!buf)
+volatile sig_atomic_t edgectl_interrupted;
+
+static int reader_init(struct reader *r, int fd)
+{
+	r->fd = fd;
+	r->off = r->len = 0;
+	r->buf = malloc(EDGE_CTL_RESPONSE_MAX);
+	if (!r->buf)
 		return -ENOMEM;
-	edge_ctl_decoder_init(&dec, buf, EDGE_CTL_RESPONSE_MAX);
-	for (;;) {
-		ssize_t n = recv(fd, chunk, sizeof chunk, 0);
-		size_t off = 0;
+	edge_ctl_decoder_init(&r->dec, r->buf, EDGE_CTL_RESPONSE_MAX);
+	return 0;
+}
 
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			int e = errno == EAGAIN ? ETIMEDOUT : errno;
-			free(buf);
-			return -e;
-		}
-		if (n == 0) {
-			free(buf);
-			return -ECONNRESET;
-		}
-		while (off < (size_t)n) {
+/* The next frame as JSON (a new reference), or a negative errno: -EINTR
+ * once edgectl_interrupted is set, -ECONNRESET at EOF, -ETIMEDOUT. */
+static int reader_next(struct reader *r, json_t **resp, json_error_t *jerr)
+{
+	for (;;) {
+		while (r->off < r->len) {
 			const uint8_t *b;
 			size_t used = 0, blen = 0;
-			int r = edge_ctl_decoder_feed(&dec, chunk + off, (size_t)n - off, &used, &b,
-						      &blen);
+			int rc = edge_ctl_decoder_feed(&r->dec, r->chunk + r->off, r->len - r->off,
+						       &used, &b, &blen);
 
-			off += used;
-			if (r == 1) {
-				/* b points into buf: move it to the front and end it. */
-				memmove(buf, b, blen);
-				buf[blen] = '\0';
-				*body = (char *)buf;
-				*body_len = blen;
+			r->off += used;
+			if (rc == 1) {
+				/* b stays valid until the next feed: parsed now. */
+				*resp = json_loadb((const char *)b, blen, JSON_REJECT_DUPLICATES,
+						   jerr);
 				return 0;
 			}
-			if (r < 0) {
-				free(buf);
-				return r;
-			}
+			if (rc < 0)
+				return rc;
 			if (used == 0)
 				break;
 		}
+		ssize_t n = recv(r->fd, r->chunk, sizeof r->chunk, 0);
+
+		if (n < 0 && errno == EINTR) {
+			if (edgectl_interrupted)
+				return -EINTR;
+			continue;
+		}
+		if (n < 0)
+			return errno == EAGAIN ? -ETIMEDOUT : -errno;
+		if (n == 0)
+			return -ECONNRESET;
+		r->off = 0;
+		r->len = (size_t)n;
 	}
 }
 
-int edgectl_call(const char *cmd, json_t *args, json_t **result)
-{
-	json_t *req, *resp, *err;
-	json_error_t jerr;
-	char *frame = NULL, *body = NULL;
-	size_t frame_len = 0, body_len = 0;
-	int fd, rc;
+static char last_error_code[32];
 
+const char *edgectl_last_error_code(void)
+{
+	return last_error_code;
+}
+
+/* Connects and sends the request; *fd is the connection on EDGECTL_OK. */
+static int send_request(const char *cmd, json_t *args, int *fd)
+{
+	json_t *req;
+	char *frame = NULL;
+	size_t frame_len = 0;
+	int rc;
+
+	last_error_code[0] = '\0';
 	req = json_pack("{s:s, s:O?}", "cmd", cmd, "args", args);
 	rc = req ? edge_ctl_json_frame(req, EDGE_CTL_REQUEST_MAX, &frame, &frame_len) : -ENOMEM;
 	json_decref(req);
@@ -140,47 +163,107 @@ int edgectl_call(const char *cmd, json_t *args, json_t **result)
 		fprintf(stderr, "edgectl: out of memory\n");
 		return EDGECTL_EDAEMON;
 	}
-	rc = client_connect(edgectl_globals.socket_path, &fd);
+	rc = client_connect(edgectl_globals.socket_path, fd);
 	if (rc != EDGECTL_OK) {
 		free(frame);
 		return rc;
 	}
-	(void)write_all(fd, frame, frame_len);
-	free(frame);
 	/* A refusing daemon answers and hangs up even if the write failed. */
-	rc = read_response(fd, &body, &body_len);
-	close(fd);
-	if (rc < 0) {
-		fprintf(stderr, "edgectl: no answer from edged: %s\n",
-			rc == -ECONNRESET ? "connection closed" : strerror(-rc));
-		return EDGECTL_EDAEMON;
-	}
-	resp = json_loadb(body, body_len, JSON_REJECT_DUPLICATES, &jerr);
-	free(body);
-	if (!json_is_object(resp)) {
-		fprintf(stderr, "edgectl: malformed answer from edged: %s\n", jerr.text);
-		json_decref(resp);
-		return EDGECTL_EDAEMON;
-	}
-	if (json_is_true(json_object_get(resp, "ok"))) {
-		*result = json_incref(json_object_get(resp, "result"));
-		json_decref(resp);
-		if (!*result) {
-			fprintf(stderr, "edgectl: answer without a result\n");
-			return EDGECTL_EDAEMON;
-		}
-		return EDGECTL_OK;
-	}
-	err = json_object_get(resp, "error");
+	(void)write_all(*fd, frame, frame_len);
+	free(frame);
+	return EDGECTL_OK;
+}
+
+/* An error response: printed, remembered, turned into an exit code. */
+static int response_error(json_t *resp)
+{
+	json_t *err = json_object_get(resp, "error");
 	const char *code = json_string_value(json_object_get(err, "code"));
 	const char *message = json_string_value(json_object_get(err, "message"));
 
+	snprintf(last_error_code, sizeof last_error_code, "%s", code ? code : "internal");
 	fprintf(stderr, "edgectl: %s (%s)\n", message ? message : "request failed",
 		code ? code : "internal");
-	rc = code && edge_ctl_error_from_name(code) == EDGE_CTL_E_NOT_AUTHORISED ? EDGECTL_EPERM
-										: EDGECTL_EDAEMON;
-	json_decref(resp);
+	return code && edge_ctl_error_from_name(code) == EDGE_CTL_E_NOT_AUTHORISED ? EDGECTL_EPERM
+										  : EDGECTL_EDAEMON;
+}
+
+int edgectl_call_stream(const char *cmd, json_t *args, bool no_timeout,
+			int (*on_more)(json_t *result, void *ud), void *ud, json_t **result)
+{
+	struct reader r;
+	int fd, rc;
+
+	*result = NULL;
+	rc = send_request(cmd, args, &fd);
+	if (rc != EDGECTL_OK)
+		return rc;
+	if (no_timeout) {
+		struct timeval none = { 0 };
+
+		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &none, sizeof none);
+	}
+	if (reader_init(&r, fd) < 0) {
+		close(fd);
+		fprintf(stderr, "edgectl: out of memory\n");
+		return EDGECTL_EDAEMON;
+	}
+	for (;;) {
+		json_t *resp = NULL;
+		json_error_t jerr;
+
+		rc = reader_next(&r, &resp, &jerr);
+		if (rc == -EINTR) {
+			rc = EDGECTL_EINTR;
+			break;
+		}
+		if (rc < 0) {
+			if (rc == -ECONNRESET)
+				snprintf(last_error_code, sizeof last_error_code, "closed");
+			fprintf(stderr, "edgectl: no answer from edged: %s\n",
+				rc == -ECONNRESET ? "connection closed" : strerror(-rc));
+			rc = EDGECTL_EDAEMON;
+			break;
+		}
+		if (!json_is_object(resp)) {
+			fprintf(stderr, "edgectl: malformed answer from edged: %s\n", jerr.text);
+			json_decref(resp);
+			rc = EDGECTL_EDAEMON;
+			break;
+		}
+		if (!json_is_true(json_object_get(resp, "ok"))) {
+			rc = response_error(resp);
+			json_decref(resp);
+			break;
+		}
+		json_t *res = json_object_get(resp, "result");
+
+		if (!res) {
+			fprintf(stderr, "edgectl: answer without a result\n");
+			json_decref(resp);
+			rc = EDGECTL_EDAEMON;
+			break;
+		}
+		if (!json_is_true(json_object_get(resp, "more"))) {
+			*result = json_incref(res);
+			json_decref(resp);
+			rc = EDGECTL_OK;
+			break;
+		}
+		/* An intermediate frame: handed on, then freed (memory per frame). */
+		rc = on_more ? on_more(res, ud) : EDGECTL_OK;
+		json_decref(resp);
+		if (rc != EDGECTL_OK)
+			break;
+	}
+	free(r.buf);
+	close(fd);
 	return rc;
+}
+
+int edgectl_call(const char *cmd, json_t *args, json_t **result)
+{
+	return edgectl_call_stream(cmd, args, false, NULL, NULL, result);
 }
 
 int edgectl_print_json(json_t *result)

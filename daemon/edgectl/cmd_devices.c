@@ -10,7 +10,8 @@ static const char devices_usage[] =
 	"       edgectl devices show ID [--json]\n"
 	"       edgectl devices remove ID [--force] [--json]\n"
 	"\n"
-	"List the nodes known to edged, or every registry field of one node.\n"
+	"List the nodes known to edged, or every registry field of one node and\n"
+	"its anomaly history (events, last 24 h, gaps, last event, episodes).\n"
 	"A node revoked with 'edgectl nodes revoke' stays listed in state revoked:\n"
 	"its hellos are refused (not_allowed) and its messages ignored.\n"
 	"'remove' makes edged forget a node (memory and database) and clears what\n"
@@ -116,16 +117,54 @@ static void add_fields(struct edgectl_table *t, const char *prefix, json_t *obj)
 	}
 }
 
+/* The device's anomaly history as a block of its own, in words. */
+static void add_anomalies(struct edgectl_table *t, json_t *a)
+{
+	char text[160], when[32];
+	json_t *score = json_object_get(a, "last_score");
+
+#define N(key) json_integer_value(json_object_get(a, key))
+	snprintf(text, sizeof text,
+		 "%" JSON_INTEGER_FORMAT " stored, %" JSON_INTEGER_FORMAT " in the last 24 h, "
+		 "%" JSON_INTEGER_FORMAT " gap(s)",
+		 N("events"), N("events_24h"), N("gaps"));
+	edgectl_table_add(t, (const char *[]){ "anomalies.events", text });
+	format_time(when, sizeof when, N("last_ts_ms"));
+	if (N("last_ts_ms") > 0)
+		snprintf(text, sizeof text, "%s UTC, %s, score %.4g", when,
+			 json_is_string(json_object_get(a, "last_label"))
+				 ? json_string_value(json_object_get(a, "last_label"))
+				 : "-",
+			 json_number_value(score));
+	else
+		snprintf(text, sizeof text, "never");
+	edgectl_table_add(t, (const char *[]){ "anomalies.last", text });
+	snprintf(text, sizeof text,
+		 "%" JSON_INTEGER_FORMAT " in all, %" JSON_INTEGER_FORMAT " open (%" JSON_INTEGER_FORMAT
+		 " confirmed)",
+		 N("episodes"), N("episodes_open"), N("episodes_confirmed"));
+#undef N
+	edgectl_table_add(t, (const char *[]){ "anomalies.episodes", text });
+}
+
 static int print_one(json_t *r)
 {
 	struct edgectl_table *t = edgectl_table_new(2, NULL);
+	json_t *rest = json_copy(r), *a = json_object_get(r, "anomalies");
 	int rc;
 
-	if (!t)
+	if (!t || !rest) {
+		edgectl_table_free(t);
+		json_decref(rest);
 		return EDGECTL_EDAEMON;
-	add_fields(t, "", r);
+	}
+	json_object_del(rest, "anomalies");
+	add_fields(t, "", rest);
+	if (json_is_object(a))
+		add_anomalies(t, a);
 	rc = edgectl_table_print(t, stdout);
 	edgectl_table_free(t);
+	json_decref(rest);
 	return rc < 0 ? EDGECTL_EDAEMON : EDGECTL_OK;
 }
 

@@ -4,6 +4,7 @@
 #define EDGECTL_H
 
 #include <jansson.h>
+#include <signal.h>
 #include <stdbool.h>
 
 /* Exit codes (documented in `edgectl --help`). */
@@ -13,6 +14,9 @@ enum edgectl_exit {
 	EDGECTL_EUSAGE = 2,       /* bad usage */
 	EDGECTL_ENOTRUNNING = 3,  /* no socket / connection refused */
 	EDGECTL_EPERM = 4,        /* permission denied / not authorised */
+	/* Not an exit code: a stream stopped by SIGINT (edgectl_interrupted);
+	 * the command decides what that means. */
+	EDGECTL_EINTR = 130,
 };
 
 /* Global options, set before a subcommand runs. */
@@ -27,6 +31,25 @@ extern struct edgectl_globals edgectl_globals;
  * EDGECTL_OK is returned; otherwise an error was printed to stderr and the
  * exit code is returned. */
 int edgectl_call(const char *cmd, json_t *args, json_t **result);
+
+/* As edgectl_call for a command that may stream: each intermediate result
+ * ({"more": true} frame) is handed to on_more (borrowed: freed once it
+ * returns, so memory is one frame's whatever the stream's length; may be
+ * NULL) as it arrives; a return other than EDGECTL_OK stops the stream
+ * (the connection is closed) and is returned. The final result goes to
+ * *result as with edgectl_call. no_timeout: wait for frames without the
+ * receive timeout (a follower that may stay silent for hours). Returns
+ * EDGECTL_EINTR, nothing printed, when a signal handler set
+ * edgectl_interrupted while waiting (a handler installed without
+ * SA_RESTART). */
+int edgectl_call_stream(const char *cmd, json_t *args, bool no_timeout,
+			int (*on_more)(json_t *result, void *ud), void *ud, json_t **result);
+extern volatile sig_atomic_t edgectl_interrupted;
+
+/* The error code ("budget", "too_slow", ...) of the last call that failed
+ * with an error answer from edged, "closed" if edged closed the connection
+ * before its (final) answer; "" otherwise. */
+const char *edgectl_last_error_code(void);
 
 /* Prints a result as indented JSON on stdout (for --json). */
 int edgectl_print_json(json_t *result);
@@ -61,6 +84,7 @@ int edgectl_cmd_devices(int argc, char **argv);
 int edgectl_cmd_nodes(int argc, char **argv);
 int edgectl_cmd_config(int argc, char **argv);
 int edgectl_cmd_reload(int argc, char **argv);
+int edgectl_cmd_anomalies(int argc, char **argv);
 /* Offline model tools (work on a local file, no daemon). */
 int edgectl_cmd_model(int argc, char **argv);
 /* Offline: print the broker configuration (mosquitto.conf). */

@@ -22,6 +22,8 @@ static const struct edgectl_subcommand subcommands[] = {
 	{ "devices", edgectl_cmd_devices, "list nodes [--state S]; 'devices show ID' for one; 'devices remove ID [--force]'" },
 	{ "nodes", edgectl_cmd_nodes,
 	  "node broker identities: list; 'nodes provision ID... [--tls-cert] [--rotate] [--out PATH]'; 'nodes revoke ID'" },
+	{ "anomalies", edgectl_cmd_anomalies,
+	  "anomaly history: list [--format csv|jsonl], stats, episodes, tail" },
 	{ "config", edgectl_cmd_config, "effective configuration of the daemon (secrets hidden)" },
 	{ "reload", edgectl_cmd_reload, "make edged re-read its configuration file" },
 	{ "model", edgectl_cmd_model, "offline model tools (local files, no daemon)" },

@@ -9,5 +9,6 @@ TCase *test_ratelimit_tcase(void);
 TCase *test_error_tcase(void);
 TCase *test_log_tcase(void);
 TCase *test_outbox_tcase(void);
+TCase *test_timespec_tcase(void);
 
 #endif

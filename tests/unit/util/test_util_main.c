@@ -14,6 +14,7 @@ int main(void)
 	suite_add_tcase(s, test_backoff_tcase());
 	suite_add_tcase(s, test_ratelimit_tcase());
 	suite_add_tcase(s, test_outbox_tcase());
+	suite_add_tcase(s, test_timespec_tcase());
 
 	return test_run_suite(s, TEST_REPORT_TAP, CK_FORK_GETENV);
 }
