@@ -255,8 +255,16 @@ Watch it from another terminal:
   $edgectl -s $sock status                  # broker session, nodes, rejects by reason, store
   $edgectl -s $sock devices                 # every node: state and its reason, reconnects
   $edgectl -s $sock devices --state stale   # the silent ones, after 3 missed heartbeats
-  $edgectl -s $sock devices show sim-00000
+  $edgectl -s $sock devices show sim-00000     # with its anomaly counts and open episodes
   $edgectl -s $sock status --json
+
+The anomaly history (every node reports; within a minute there is something to see):
+
+  $edgectl -s $sock anomalies stats --by hour     # counts, score percentiles, a sparkline
+  $edgectl -s $sock anomalies stats --by device   # which nodes report most
+  $edgectl -s $sock anomalies list --limit 20     # newest first; --format csv|jsonl exports
+  $edgectl -s $sock anomalies episodes --open     # what is going on now
+  $edgectl -s $sock anomalies tail                # follow new events live (Ctrl-C)
 EOF
 if ((!anonymous)); then
   cat <<EOF
