@@ -343,11 +343,23 @@ static int insert_event(edge_store_conn *conn, const char *device, uint32_t epoc
 	return 0;
 }
 
-/* Steps a prepared write statement once and resets it. */
-static int step_done(edge_store_conn *conn, sqlite3_stmt *st)
+int edge__anomaly_step_done(edge_store_conn *conn, sqlite3_stmt *st)
 {
 	int rc = sqlite3_step(st);
 
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : edge_store_conn_error(conn, rc);
+}
+
+int edge__anomaly_step_ints(edge_store_conn *conn, sqlite3_stmt *st, int64_t *out, unsigned n)
+{
+	int rc = sqlite3_step(st);
+
+	if (rc == SQLITE_ROW) {
+		for (unsigned i = 0; i < n; i++)
+			out[i] = sqlite3_column_int64(st, (int)i);
+		rc = SQLITE_DONE;
+	}
 	sqlite3_reset(st);
 	return rc == SQLITE_DONE ? 0 : edge_store_conn_error(conn, rc);
 }
@@ -432,7 +444,7 @@ static int episode_flush(edge_store_conn *conn, const char *device, struct episo
 	}
 	if (c->confirmed)
 		sqlite3_bind_int64(st, 9, received_ms);
-	rc = step_done(conn, st);
+	rc = edge__anomaly_step_done(conn, st);
 	if (rc < 0)
 		return rc;
 	if (c->id == 0)
@@ -470,7 +482,7 @@ static int episode_add(edge_store_conn *conn, const char *device, struct episode
 				return rc;
 			sqlite3_bind_int64(st, 1, c->id);
 			sqlite3_bind_int64(st, 2, received_ms);
-			rc = step_done(conn, st);
+			rc = edge__anomaly_step_done(conn, st);
 			if (rc < 0)
 				return rc;
 			res->episodes_closed++;
@@ -678,6 +690,7 @@ static int count_rows(edge_store_conn *conn, const char *device, const char *dev
 		      const char *all_sql, uint64_t *out)
 {
 	sqlite3_stmt *st;
+	int64_t n = 0;
 	int rc;
 
 	if (!conn || !out)
@@ -687,13 +700,9 @@ static int count_rows(edge_store_conn *conn, const char *device, const char *dev
 		return rc;
 	if (device)
 		bind_text(st, 1, device);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		*out = (uint64_t)sqlite3_column_int64(st, 0);
-		rc = SQLITE_DONE;
-	}
-	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? 0 : edge_store_conn_error(conn, rc);
+	rc = edge__anomaly_step_ints(conn, st, &n, 1);
+	*out = (uint64_t)n;
+	return rc;
 }
 
 int edge_anomaly_count(edge_store_conn *conn, const char *device, uint64_t *out)
@@ -752,7 +761,7 @@ int edge_anomaly_episode_sweep(edge_store_conn *conn, int64_t now_ms, int64_t qu
 		return rc;
 	sqlite3_bind_int64(st, 1, now_ms);
 	sqlite3_bind_int64(st, 2, now_ms - quiet_ms);
-	rc = step_done(conn, st);
+	rc = edge__anomaly_step_done(conn, st);
 	if (rc < 0)
 		return rc;
 	*closed = (uint32_t)sqlite3_changes(edge_store_conn_db(conn));

@@ -57,10 +57,9 @@ static int delete_batch(edge_store_conn *conn, const char *sql, int64_t cut, uns
 	sqlite3_bind_int64(st, 2, limit);
 	if (sqlite3_bind_parameter_count(st) >= 3)
 		sqlite3_bind_int64(st, 3, mark);
-	rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE)
-		return edge_store_conn_error(conn, rc);
+	rc = edge__anomaly_step_done(conn, st);
+	if (rc < 0)
+		return rc;
 	*deleted = (uint64_t)sqlite3_changes(edge_store_conn_db(conn));
 	return 0;
 }
@@ -72,13 +71,7 @@ static int pragma_int(edge_store_conn *conn, const char *sql, int64_t *out)
 
 	if (rc < 0)
 		return rc;
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		*out = sqlite3_column_int64(st, 0);
-		rc = SQLITE_DONE;
-	}
-	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? 0 : edge_store_conn_error(conn, rc);
+	return edge__anomaly_step_ints(conn, st, out, 1);
 }
 
 static int used_bytes(edge_store_conn *conn, uint64_t *out)

@@ -70,19 +70,17 @@ static _Thread_local uint64_t tl_bad_log_ms, tl_bad_suppressed;
 
 int edge__rollup_mark_get(edge_store_conn *conn, int64_t *mark, int64_t *max_id)
 {
+	int64_t v[2] = { 0, 0 };
 	sqlite3_stmt *st;
 	int rc = edge_store_conn_prepare(conn, mark_get_sql, &st);
 
 	if (rc < 0)
 		return rc;
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		*mark = sqlite3_column_int64(st, 0); /* NULL reads as 0 */
-		*max_id = sqlite3_column_int64(st, 1);
-		rc = SQLITE_DONE;
-	}
-	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? 0 : edge_store_conn_error(conn, rc);
+	/* NULL reads as 0. */
+	rc = edge__anomaly_step_ints(conn, st, v, 2);
+	*mark = v[0];
+	*max_id = v[1];
+	return rc;
 }
 
 int edge__rollup_mark_set(edge_store_conn *conn, int64_t mark)
@@ -93,9 +91,7 @@ int edge__rollup_mark_set(edge_store_conn *conn, int64_t mark)
 	if (rc < 0)
 		return rc;
 	sqlite3_bind_int64(st, 1, mark);
-	rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? 0 : edge_store_conn_error(conn, rc);
+	return edge__anomaly_step_done(conn, st);
 }
 
 static int cmp_hour(const void *pa, const void *pb)
@@ -217,9 +213,7 @@ static int upsert_group(edge_store_conn *conn, bool day, const struct edge__roll
 		if (day)
 			sqlite3_bind_text(st, 9, it[0].device, -1, SQLITE_STATIC);
 	}
-	rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? 0 : edge_store_conn_error(conn, rc);
+	return edge__anomaly_step_done(conn, st);
 }
 
 static int apply_table(edge_store_conn *conn, bool day, struct edge__rollup_item *items, size_t n)
