@@ -622,6 +622,12 @@ int main(int argc, char **argv)
 		default: usage(stderr); return EXIT_USAGE;
 		}
 	}
+	/* libuv's pool (4 threads by default) serves group look-ups (2 at once),
+	 * anomaly queries (2 at once, each up to anomaly.query_timeout_ms), the
+	 * identity service (1) and the broker's name look-up (1): 6 threads, so
+	 * long queries never hold up an operator's connection. Read once, at
+	 * the pool's first use; an operator's own value wins. */
+	(void)setenv("UV_THREADPOOL_SIZE", "6", 0);
 	if (optind < argc) {
 		fprintf(stderr, "edged: unexpected argument '%s'\n", argv[optind]);
 		usage(stderr);
