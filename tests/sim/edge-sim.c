@@ -17,6 +17,10 @@
  *                                       (after each stats/summary line, per
  *                                        node with --anomaly-rate)
  *   sim: bad-ack node=ID reason=R field=F
+ *   sim: ack-latency n=N p50_ms=X p90_ms=X p99_ms=X max_ms=X untracked=U
+ *                                       (after the events lines, with
+ *                                        --anomaly-rate: report sent → ack
+ *                                        covering it, since the previous one)
  *
  * Every node follows proto/node-protocol.md §2: CONNECT with its will,
  * SUBSCRIBE registered, the one `online` status of the connection (boot
@@ -39,6 +43,7 @@
 #include <uv.h>
 
 #include "edge_node_msg.h"
+#include "sim_acklat.h"
 #include "sim_bundle.h"
 #include "sim_conn.h"
 #include "sim_malformed.h"
@@ -90,6 +95,7 @@ struct node {
 	bool connack_refused; /* this connect ended in a refused CONNACK */
 	struct sim_reports *rep; /* --anomaly-rate: its report queue, else NULL */
 	uv_timer_t rep_timer;    /* next detection or (re)transmission */
+	struct sim_acklat_node acklat; /* its reports in flight, for the latency */
 	char topic_ack[EDGE_TOPIC_MAX_LEN + 1];
 };
 
@@ -117,6 +123,7 @@ struct sim_opts {
 	const char *bundle_dir;     /* DIR/<id>.json: what `edgectl nodes provision` gives */
 	bool host_set;              /* --host given (else a bundle's may be used) */
 	bool verbose;
+	bool tcp_nodelay;           /* TCP_NODELAY: no Nagle wait on small publishes */
 	double anomaly_rate;        /* events per node per second; 0: none */
 	unsigned report_slots;      /* report queue slots per node */
 	unsigned report_rto_ms;     /* retransmission base; 0: the SDK's */
@@ -149,6 +156,7 @@ struct sim {
 	size_t line_len;
 	uint64_t t0;
 	struct sim_counts c;
+	struct sim_acklat_hist acklat; /* report → ack, since the last stats */
 	bool said_connected, said_registered, said_settled, stopping, finished;
 	const struct sim_malformed_kind *malformed_kind;
 	char *credentials_text; /* the --credentials file; passwords point into it */
@@ -253,6 +261,22 @@ static void print_events(struct sim *s)
 		    (unsigned long)q->dropped, (unsigned long)q->acked,
 		    (unsigned long)edge_report_queue_count(&r->q));
 	}
+}
+
+/* The ack latency since the previous line; the histogram starts again, so
+ * a benchmark reads one window per pair of stats. */
+static void print_acklat(struct sim *s)
+{
+	struct sim_acklat_hist *h = &s->acklat;
+
+	if (!(s->o.anomaly_rate > 0))
+		return;
+	say("ack-latency n=%llu p50_ms=%.3f p90_ms=%.3f p99_ms=%.3f max_ms=%.3f untracked=%llu",
+	    (unsigned long long)h->n, (double)sim_acklat_quantile(h, 0.50) / 1000.0,
+	    (double)sim_acklat_quantile(h, 0.90) / 1000.0,
+	    (double)sim_acklat_quantile(h, 0.99) / 1000.0, (double)h->max_us / 1000.0,
+	    (unsigned long long)h->untracked);
+	memset(h, 0, sizeof(*h));
 }
 
 static void check_milestones(struct sim *s)
@@ -376,15 +400,20 @@ static void on_rep_timer(uv_timer_t *t)
 	bool online = nd->st == N_REGISTERED;
 	char buf[SIM_PAYLOAD_CAP];
 	size_t len;
+	int got = 0;
 
 	if (s->stopping)
 		return;
 	(void)sim_reports_detect(nd->rep, now);
-	while (online && edge_report_queue_next_batch(&nd->rep->q, now, buf,
-						      sizeof(buf), &len) > 0) {
+	while (online && (got = edge_report_queue_next_batch(&nd->rep->q, now, buf,
+							     sizeof(buf), &len)) > 0) {
 		if (publish(nd, EDGE_TOPIC_REPORT, buf, (int)len, 1, false) != 0)
 			break; /* the queue retransmits it later */
 	}
+	/* Nothing left due: every seq pushed so far has gone out. */
+	if (online && got == 0 && nd->rep->last_seq)
+		sim_acklat_sent(&nd->acklat, &s->acklat, edge_report_queue_epoch(&nd->rep->q),
+				nd->rep->last_seq, uv_hrtime() / 1000);
 	next = sim_reports_next_wakeup(nd->rep, online);
 	uv_timer_start(&nd->rep_timer, on_rep_timer, next > now ? next - now : 1, 0);
 }
@@ -415,6 +444,7 @@ static void on_ack(struct node *nd, const struct mosquitto_message *msg)
 	}
 	s->c.acks++;
 	(void)edge_report_queue_apply_ack(&nd->rep->q, &a);
+	sim_acklat_acked(&nd->acklat, &s->acklat, a.epoch, a.acked, uv_hrtime() / 1000);
 }
 
 static void send_malformed(struct node *nd, const struct sim_malformed_kind *only)
@@ -816,6 +846,7 @@ static int control_command(struct sim *s, char *line, char *why, size_t whylen)
 	if (strcmp(cmd, "stats") == 0) {
 		print_counts(s, "stats");
 		print_events(s);
+		print_acklat(s);
 		return 0;
 	}
 	if (strcmp(cmd, "quit") == 0) {
@@ -1010,6 +1041,7 @@ static void finish(struct sim *s)
 	}
 	print_counts(s, "summary");
 	print_events(s);
+	print_acklat(s);
 	uv_stop(s->loop);
 }
 
@@ -1051,6 +1083,7 @@ static void on_signal(uv_signal_t *h, int signum)
 	if (signum == SIGUSR1) {
 		print_counts(s, "stats");
 		print_events(s);
+		print_acklat(s);
 	} else {
 		stop_sim(s);
 	}
@@ -1108,6 +1141,9 @@ static void usage(FILE *f)
 "  --report-rto-max-ms M  doubling up to M (the SDK's 5000 and 60000)\n"
 "  --report-slots N       report queue slots per node, 1..65536 (64; about\n"
 "                         300 bytes each)\n"
+"  --tcp-nodelay          TCP_NODELAY on every node's socket: a report goes\n"
+"                         out at once, not after the TCP ack of the previous\n"
+"                         small packet (for the ack-latency figures)\n"
 "  --verbose              print per-node errors\n"
 "NODES: all | none | 3 | 1,4-9 | 12.5%% (deterministic fraction)\n"
 "\n"
@@ -1173,6 +1209,7 @@ static int parse_opts(int argc, char **argv, struct sim_opts *o)
 		O_FLAP_EVERY, O_MALFORMED, O_MALFORMED_NODES, O_LIST, O_EXIT_CRASH,
 		O_VERBOSE, O_HELP, O_CREDENTIALS, O_CAFILE, O_CERT_DIR, O_BUNDLE_DIR,
 		O_ANOMALY_RATE, O_REPORT_SLOTS, O_REPORT_RTO, O_REPORT_RTO_MAX,
+		O_NODELAY,
 	};
 	static const struct option longopts[] = {
 		{"host", required_argument, NULL, O_HOST},
@@ -1207,6 +1244,7 @@ static int parse_opts(int argc, char **argv, struct sim_opts *o)
 		{"report-slots", required_argument, NULL, O_REPORT_SLOTS},
 		{"report-rto-ms", required_argument, NULL, O_REPORT_RTO},
 		{"report-rto-max-ms", required_argument, NULL, O_REPORT_RTO_MAX},
+		{"tcp-nodelay", no_argument, NULL, O_NODELAY},
 		{"help", no_argument, NULL, O_HELP},
 		{0},
 	};
@@ -1254,6 +1292,7 @@ static int parse_opts(int argc, char **argv, struct sim_opts *o)
 		case O_REPORT_SLOTS: rc = opt_uint("report-slots", optarg, 1, 65536, &o->report_slots); break;
 		case O_REPORT_RTO: rc = opt_uint("report-rto-ms", optarg, 100, 3600000, &o->report_rto_ms); break;
 		case O_REPORT_RTO_MAX: rc = opt_uint("report-rto-max-ms", optarg, 100, 3600000, &o->report_rto_max_ms); break;
+		case O_NODELAY: o->tcp_nodelay = true; break;
 		case O_HELP: usage(stdout); exit(0);
 		default: return -EINVAL;
 		}
@@ -1316,6 +1355,7 @@ static int setup_node_conn(struct sim *s, struct node *nd)
 	nd->conn = sim_conn_new(s->loop, nd->id, &node_handlers, nd);
 	if (!nd->conn)
 		return -ENOMEM;
+	sim_conn_set_nodelay(nd->conn, s->o.tcp_nodelay);
 	/* The last will: what the broker says for us if we vanish. */
 	char will[SIM_PAYLOAD_CAP], topic[EDGE_TOPIC_MAX_LEN + 1];
 	int n = sim_msgs_encode_status(will, sizeof(will), EDGE_MSG_STATE_OFFLINE,

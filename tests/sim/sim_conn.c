@@ -43,6 +43,7 @@ struct sim_conn {
 	char *user, *pass;
 	char *cafile, *certfile, *keyfile; /* cafile != NULL: TLS */
 	bool tls_tcp_up; /* TLS handshake under way, its TCP connect done */
+	bool nodelay;    /* TCP_NODELAY on its sockets */
 };
 
 static unsigned long poll_wakeups;
@@ -275,6 +276,11 @@ int sim_conn_set_tls(struct sim_conn *c, const char *cafile, const char *certfil
 	return 0;
 }
 
+void sim_conn_set_nodelay(struct sim_conn *c, bool on)
+{
+	c->nodelay = on;
+}
+
 void *sim_conn_userdata(const struct sim_conn *c)
 {
 	return c->userdata;
@@ -312,6 +318,8 @@ static int make_mosq(struct sim_conn *c)
 	if (!c->mosq)
 		return -ENOMEM;
 	mosquitto_int_option(c->mosq, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V5);
+	if (c->nodelay)
+		mosquitto_int_option(c->mosq, MOSQ_OPT_TCP_NODELAY, 1);
 	mosquitto_connect_v5_callback_set(c->mosq, cb_connect);
 	mosquitto_disconnect_v5_callback_set(c->mosq, cb_disconnect);
 	mosquitto_message_v5_callback_set(c->mosq, cb_message);

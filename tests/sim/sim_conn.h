@@ -61,6 +61,11 @@ int sim_conn_set_auth(struct sim_conn *c, const char *user, const char *pass);
 int sim_conn_set_tls(struct sim_conn *c, const char *cafile, const char *certfile,
 		     const char *keyfile);
 
+/* TCP_NODELAY for the next connects: a publish goes out at once instead of
+ * waiting (Nagle) for the TCP ack of the previous small packet, which the
+ * peer may delay ~40 ms. For latency measurements. */
+void sim_conn_set_nodelay(struct sim_conn *c, bool on);
+
 /* Socket wake-ups of every connection in the process (a handshake that
  * spins shows here). */
 unsigned long sim_conn_poll_wakeups(void);
