@@ -1,6 +1,7 @@
 /* The score sketch (edge_score_sketch.h has the design and the blob). */
 #include "edge_score_sketch.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <float.h>
 #include <math.h>
@@ -347,6 +348,37 @@ void edge_score_sketch_reset(struct edge_score_sketch *s)
 	s->count = s->zero = 0;
 }
 
+/* Adds n bins of ascending keys. When the union fits the window (the
+ * usual case: a rollup's scores span a few dozen bins), the window is
+ * widened once, by the lowest and the highest key, and each count goes
+ * straight into its bin; otherwise bin by bin, collapsing as bins_add does.
+ * Statistics merge one blob per rollup row, so this is their inner loop. */
+static void bins_add_sorted(struct edge_score_sketch_bins *b, const int32_t *keys,
+			    const uint64_t *counts, uint32_t n)
+{
+	int32_t lo, hi;
+
+	if (n == 0)
+		return;
+	lo = keys[0];
+	hi = keys[n - 1];
+	if (b->len) {
+		lo = b->offset < lo ? b->offset : lo;
+		hi = b->offset + (int32_t)b->len - 1 > hi ? b->offset + (int32_t)b->len - 1 : hi;
+	}
+	if ((int64_t)hi - lo + 1 > EDGE_SCORE_SKETCH_MAX_BINS) {
+		for (uint32_t i = 0; i < n; i++)
+			bins_add(b, keys[i], counts[i]);
+		return;
+	}
+	bins_add(b, keys[0], 0);
+	bins_add(b, keys[n - 1], 0);
+	for (uint32_t i = 0; i < n; i++) {
+		assert(keys[i] >= b->offset && keys[i] < b->offset + (int32_t)b->len);
+		b->counts[keys[i] - b->offset] += counts[i];
+	}
+}
+
 int edge_score_sketch_merge_blob(struct edge_score_sketch *dst, const void *blob, size_t len)
 {
 	struct parsed p;
@@ -355,10 +387,8 @@ int edge_score_sketch_merge_blob(struct edge_score_sketch *dst, const void *blob
 		return -EINVAL;
 	dst->zero += p.zero;
 	dst->count += p.total;
-	for (uint32_t i = 0; i < p.n[0]; i++)
-		bins_add(&dst->pos, p.keys[0][i], p.counts[0][i]);
-	for (uint32_t i = 0; i < p.n[1]; i++)
-		bins_add(&dst->neg, p.keys[1][i], p.counts[1][i]);
+	bins_add_sorted(&dst->pos, p.keys[0], p.counts[0], p.n[0]);
+	bins_add_sorted(&dst->neg, p.keys[1], p.counts[1], p.n[1]);
 	return 0;
 }
 
