@@ -41,7 +41,7 @@
 #        [--build-dir DIR] [--no-build]
 #
 # --edged-set adds a setting to edged's configuration (e.g.
-# anomaly.max_pending_reports=2048), to see what limits it.
+# anomaly.max_pending_reports=4096), to see what limits it.
 # The full run (10 M events) needs about 3 GB in /var/tmp and takes several
 # minutes; on a shared machine run small (--events 200000 --nodes 200
 # --rate-steps 2).
@@ -179,9 +179,8 @@ for step in $(seq 0 $((rate_steps - 1))); do
   try=$(awk -v r="$rate0" -v s="$step" 'BEGIN { printf "%g", r * 2 ^ s }')
   rate=$try
   echo "bench-anomaly: broker-limited peer (report-sub), $nodes nodes x $rate/s ..." >&2
-  # libmosquitto's defaults, as edged's client (Nagle on): give report-sub
-  # --tcp-nodelay too if edged ever sets MOSQ_OPT_TCP_NODELAY.
-  "$sub_bin" --port "$port" </dev/null >"$dir/report-sub.log" 2>&1 &
+  # TCP_NODELAY, as edged's client sets it over TCP.
+  "$sub_bin" --port "$port" --tcp-nodelay </dev/null >"$dir/report-sub.log" 2>&1 &
   sub_pid=$!
   pids+=("$sub_pid")
   for _ in $(seq 1 100); do grep -q 'ready' "$dir/report-sub.log" && break; sleep 0.05; done

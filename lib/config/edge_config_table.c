@@ -214,8 +214,8 @@ const struct edge__cfg_key edge__cfg_keys[] = {
 	MILLIS(control, request_timeout_ms, "5000", 100, 600000, R,
 	       "A request must arrive whole within this time of its first byte; a slower client is answered 'timeout' and closed."),
 
-	INT(anomaly, max_pending_reports, "256", 1, 65536, R,
-	    "Most reports being stored at once; a report beyond it is not acknowledged (the node sends it again) and counted deferred."),
+	INT(anomaly, max_pending_reports, "1024", 1, 65536, R,
+	    "Most reports being stored at once (a slot is about 13 KB, allocated on first use): enough for two group commits in flight at a few thousand reports a second. A report beyond it is not acknowledged (the node sends it again) and counted deferred."),
 	INT(anomaly, store_high_water, "2048", 1, 10000000, R,
 	    "Reports are deferred (not acknowledged, sent again by the node) while more than this many operations wait for the database writer."),
 	INT(anomaly, episode_min_events, "3", 1, 1000000, R,

@@ -2,7 +2,7 @@
  * reports to a store (edge_store_submit, edged's group-commit settings:
  * at most 256 ops per transaction, 20 ms delay) whose op is
  * edge_anomaly_ingest, as edged's anomaly service does, keeping
- * --inflight reports in flight (edged's anomaly.max_pending_reports, 256)
+ * --inflight reports in flight (edged's anomaly.max_pending_reports, 1024)
  * and running completions when the writer wakes: the rate edged's storage
  * path reaches when nothing else limits it, next to raw-insert's.
  *
@@ -88,7 +88,7 @@ static void wait_wake(struct bench *b)
 int main(int argc, char **argv)
 {
 	const char *path = NULL;
-	unsigned long events = 100000, per = 1, devices = 1000, inflight = 256;
+	unsigned long events = 100000, per = 1, devices = 1000, inflight = 1024;
 	unsigned long reports, submitted = 0, i;
 	struct bench b = { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER };
 	struct edge_store_options opt;

@@ -12,8 +12,8 @@
  * nothing, so that equals the cumulative ack.
  *
  *   report-sub --port P [--host H] [--tcp-nodelay]
- * --tcp-nodelay: small packets at once (edged keeps libmosquitto's default,
- * Nagle on, so the ack of a report may wait for the TCP ack of the PUBACK
+ * --tcp-nodelay: small packets at once, as edged's client over TCP (with
+ * Nagle on, the ack of a report may wait for the TCP ack of the PUBACK
  * before it: the delayed-ACK timer, about 40 ms on Linux).
  * Prints `report-sub: ready` once both subscriptions are granted.
  * SIGUSR1 prints `report-sub: stats reports=R events=E hellos=H acks=A
