@@ -431,46 +431,30 @@ void edged_anomaly_tick(struct edged_anomaly *a)
 
 struct catch_up {
 	bool more;
-	int64_t mark;      /* the rollups' high-water mark after the step */
+	int64_t first_id, last_id; /* what was pending at start */
 };
-
-/* Writer thread: anomaly_meta's rollup_through_id (-1 if absent). */
-static int64_t rollup_mark(edge_store_conn *conn)
-{
-	sqlite3_stmt *st;
-	int64_t mark = -1;
-
-	if (edge_store_conn_prepare(conn, "SELECT value FROM anomaly_meta"
-					  " WHERE key = 'rollup_through_id'", &st) < 0)
-		return -1;
-	if (sqlite3_step(st) == SQLITE_ROW)
-		mark = sqlite3_column_int64(st, 0);
-	return mark;
-}
 
 static int catch_up_run(edge_store_conn *conn, void *ud)
 {
 	struct catch_up *cu = ud;
-	int rc = edge_anomaly_rollup_catch_up(conn, ANOMALY_CATCH_UP_ROWS, &cu->more);
 
-	cu->mark = rollup_mark(conn);
-	return rc;
+	return edge_anomaly_rollup_catch_up(conn, ANOMALY_CATCH_UP_ROWS, &cu->more);
 }
 
-static int catch_up_mark(edge_store_conn *conn, void *ud)
+static int catch_up_pending(edge_store_conn *conn, void *ud)
 {
-	*(int64_t *)ud = rollup_mark(conn);
-	return 0;
+	struct catch_up *cu = ud;
+
+	return edge_anomaly_rollup_pending(conn, &cu->first_id, &cu->last_id);
 }
 
 int edged_anomaly_catch_up(struct edged_anomaly *a)
 {
-	struct catch_up cu = { .more = true, .mark = -1 };
+	struct catch_up cu = { .more = true };
 	uint64_t start = edge_time_monotonic_ms(), steps = 0;
-	int64_t from = -1;
-	int rc = edge_store_read(a->store, catch_up_mark, &from);
+	int rc = edge_store_read(a->store, catch_up_pending, &cu);
 
-	while (rc == 0 && cu.more) {
+	while (rc == 0 && cu.more && cu.last_id) {
 		cu.more = false;
 		rc = edge_store_read(a->store, catch_up_run, &cu);
 		if (rc == 0)
@@ -481,10 +465,10 @@ int edged_anomaly_catch_up(struct edged_anomaly *a)
 		edge_log(EDGE_LOG_ERR, "anomaly", "filling the anomaly rollups failed after %llu "
 			 "steps: %s (statistics miss older events)", (unsigned long long)steps,
 			 edge_strerror(rc));
-	else if (cu.mark > from)
+	else if (steps)
 		edge_log(EDGE_LOG_NOTICE, "anomaly", "rollups filled for the stored events with ids "
-			 "%lld to %lld: %llu steps, %llu ms", (long long)from + 1, (long long)cu.mark,
-			 (unsigned long long)steps,
+			 "%lld to %lld: %llu steps, %llu ms", (long long)cu.first_id,
+			 (long long)cu.last_id, (unsigned long long)steps,
 			 (unsigned long long)(edge_time_monotonic_ms() - start));
 	return rc;
 }

@@ -560,7 +560,7 @@ int edge_anomaly_ingest(edge_store_conn *conn, const char *device,
 	struct episode_cur curs[EDGE_REPORT_MAX_EVENTS], *cur;
 	unsigned n_curs = 0;
 	struct stream_row row;
-	int64_t oldest, mark = 0, max_id = 0, newest = 0;
+	int64_t oldest, mark = 0, max_id = 0;
 	size_t n_items = 0;
 	bool roll;
 	int rc;
@@ -582,7 +582,7 @@ int edge_anomaly_ingest(edge_store_conn *conn, const char *device,
 		const struct edge_report_event *ev = &report->events[i];
 		char *model = models[n_items];
 		bool inserted = false, implausible = false;
-		int64_t ts_ms = 0, id;
+		int64_t ts_ms = 0;
 
 		rc = insert_event(conn, device, report->epoch, ev, received_ms, &inserted,
 				  &implausible, &ts_ms, model);
@@ -596,8 +596,6 @@ int edge_anomaly_ingest(edge_store_conn *conn, const char *device,
 		res.stored_mask |= UINT32_C(1) << i;
 		if (implausible)
 			res.implausible_time++;
-		id = sqlite3_last_insert_rowid(edge_store_conn_db(conn));
-		newest = id > newest ? id : newest;
 		items[n_items++] = (struct edge__rollup_item){
 			.ts_ms = ts_ms, .score = ev->score, .device = device,
 			.label = ev->label, .model = model,
@@ -620,8 +618,9 @@ int edge_anomaly_ingest(edge_store_conn *conn, const char *device,
 	}
 	if (roll && n_items) {
 		rc = edge__rollup_apply(conn, items, n_items);
-		if (rc == 0 && newest > mark)
-			rc = edge__rollup_mark_set(conn, newest);
+		/* Nothing was pending and these are rolled up: all are. */
+		if (rc == 0 && mark != EDGE__ROLLUP_COMPLETE)
+			rc = edge__rollup_mark_set(conn, EDGE__ROLLUP_COMPLETE);
 		if (rc < 0)
 			return rc;
 	}

@@ -151,10 +151,18 @@ EDGE_WUR int edge_anomaly_retention_step(edge_store_conn *conn, int64_t now_ms,
  * max_rows events per call; *more: call again. The migration to schema 6
  * leaves the mark at 0 when events exist, so edged fills the rollups of a
  * history stored before them at start; bulk loaders (the benchmark's
- * generator) insert raw rows and call this. The ingest keeps the mark at
- * the newest id it rolled up. -EINVAL; mapped SQLite errors. */
+ * generator) insert raw rows into a database no report was ingested into
+ * yet and call this. Once every event is rolled up the mark says so (-1,
+ * "complete"): the ingest then rolls up its own events and raw rows
+ * inserted behind its back are not counted. -EINVAL; mapped SQLite
+ * errors. */
 EDGE_WUR int edge_anomaly_rollup_catch_up(edge_store_conn *conn, uint64_t max_rows,
 					  bool *more);
+
+/* Writer thread: the event ids the catch-up has still to roll up,
+ * [*first_id, *last_id]; both 0 when none. -EINVAL; mapped SQLite errors. */
+EDGE_WUR int edge_anomaly_rollup_pending(edge_store_conn *conn, int64_t *first_id,
+					 int64_t *last_id);
 
 /* ---- read-only helpers (writer thread: a store op or edge_store_read) ---- */
 

@@ -28,8 +28,12 @@ struct edge__rollup_item {
 	const char *device, *label, *model;
 };
 
-/* The rollups' high-water mark and the highest event id now stored (0 when
- * none). Writer thread, inside a store op. */
+/* The rollups' high-water mark: EDGE__ROLLUP_COMPLETE when every stored
+ * event is rolled up (*max_id then not read: 0), else the highest id the
+ * rollups include and *max_id the highest event id stored (0 when none).
+ * Setting EDGE__ROLLUP_COMPLETE stores -1. Writer thread, inside a store
+ * op. */
+#define EDGE__ROLLUP_COMPLETE INT64_MAX
 int edge__rollup_mark_get(edge_store_conn *conn, int64_t *mark, int64_t *max_id);
 int edge__rollup_mark_set(edge_store_conn *conn, int64_t mark);
 

@@ -2,12 +2,16 @@
  * anomaly_rollup_hour and anomaly_rollup_day, and the high-water mark.
  *
  * Exactly once: every stored event is in the rollups once it is at or below
- * the mark 'rollup_through_id'. The ingest rolls up its new events only when
- * the mark is at or above the highest id stored before them (nothing is
- * pending), and then moves the mark to its newest id; otherwise it leaves
- * them to the catch-up, which takes ids above the mark in id order. So a
- * row is never counted by both, and a history stored before schema 6 (mark
- * 0) is filled in by the catch-up. ">=" rather than "==": when retention
+ * the mark 'rollup_through_id', and every one is when the mark is -1
+ * ("complete", read as EDGE__ROLLUP_COMPLETE): the usual state, in which
+ * the ingest rolls up its new events and reads one row of anomaly_meta per
+ * report, writing nothing there. While a catch-up is pending (a history
+ * stored before schema 6: the migration leaves the mark at 0), the ingest
+ * rolls up its events only when the mark is at or above the highest id
+ * stored before them (nothing is pending) and then marks the rollups
+ * complete; otherwise it leaves them to the catch-up, which takes ids above
+ * the mark in id order and marks them complete when it reaches the newest.
+ * So a row is never counted by both. ">=" rather than "==": when retention
  * deleted the newest row, SQLite may give its id again, and that new row
  * must still be rolled up by the ingest.
  *
@@ -30,8 +34,8 @@
 #include "edge_topic.h"
 
 static const char mark_get_sql[] =
-	"SELECT (SELECT value FROM anomaly_meta WHERE key = 'rollup_through_id'),"
-	" (SELECT max(id) FROM anomaly_event)";
+	"SELECT value FROM anomaly_meta WHERE key = 'rollup_through_id'";
+static const char max_id_sql[] = "SELECT max(id) FROM anomaly_event";
 static const char mark_set_sql[] =
 	"INSERT INTO anomaly_meta (key, value) VALUES ('rollup_through_id', ?1)"
 	" ON CONFLICT (key) DO UPDATE SET value = excluded.value";
@@ -70,17 +74,22 @@ static _Thread_local uint64_t tl_bad_log_ms, tl_bad_suppressed;
 
 int edge__rollup_mark_get(edge_store_conn *conn, int64_t *mark, int64_t *max_id)
 {
-	int64_t v[2] = { 0, 0 };
 	sqlite3_stmt *st;
 	int rc = edge_store_conn_prepare(conn, mark_get_sql, &st);
 
+	*mark = 0;
+	*max_id = 0;
+	if (rc == 0)
+		rc = edge__anomaly_step_ints(conn, st, mark, 1);
 	if (rc < 0)
 		return rc;
-	/* NULL reads as 0. */
-	rc = edge__anomaly_step_ints(conn, st, v, 2);
-	*mark = v[0];
-	*max_id = v[1];
-	return rc;
+	if (*mark == -1) {
+		*mark = EDGE__ROLLUP_COMPLETE;
+		return 0;
+	}
+	/* Pending: the newest id tells whether anything waits (NULL reads 0). */
+	rc = edge_store_conn_prepare(conn, max_id_sql, &st);
+	return rc < 0 ? rc : edge__anomaly_step_ints(conn, st, max_id, 1);
 }
 
 int edge__rollup_mark_set(edge_store_conn *conn, int64_t mark)
@@ -90,7 +99,7 @@ int edge__rollup_mark_set(edge_store_conn *conn, int64_t mark)
 
 	if (rc < 0)
 		return rc;
-	sqlite3_bind_int64(st, 1, mark);
+	sqlite3_bind_int64(st, 1, mark == EDGE__ROLLUP_COMPLETE ? -1 : mark);
 	return edge__anomaly_step_done(conn, st);
 }
 
@@ -260,6 +269,22 @@ static void copy_text(sqlite3_stmt *st, int i, char *buf, size_t cap)
 	snprintf(buf, cap, "%s", s ? (const char *)s : "");
 }
 
+int edge_anomaly_rollup_pending(edge_store_conn *conn, int64_t *first_id, int64_t *last_id)
+{
+	int64_t mark, max_id;
+	int rc;
+
+	if (!conn || !first_id || !last_id)
+		return -EINVAL;
+	*first_id = *last_id = 0;
+	rc = edge__rollup_mark_get(conn, &mark, &max_id);
+	if (rc == 0 && mark != EDGE__ROLLUP_COMPLETE && max_id > mark) {
+		*first_id = mark + 1;
+		*last_id = max_id;
+	}
+	return rc;
+}
+
 int edge_anomaly_rollup_catch_up(edge_store_conn *conn, uint64_t max_rows, bool *more)
 {
 	struct catch_up_row *rows = NULL;
@@ -271,8 +296,10 @@ int edge_anomaly_rollup_catch_up(edge_store_conn *conn, uint64_t max_rows, bool 
 	if (!conn || !more || max_rows == 0)
 		return -EINVAL;
 	rc = edge__rollup_mark_get(conn, &mark, &max_id);
-	if (rc < 0)
+	if (rc < 0 || mark == EDGE__ROLLUP_COMPLETE) {
+		*more = false;
 		return rc;
+	}
 	if (max_id > mark) {
 		rows = malloc(CATCH_UP_CHUNK * sizeof *rows);
 		items = malloc(CATCH_UP_CHUNK * sizeof *items);
@@ -317,7 +344,9 @@ int edge_anomaly_rollup_catch_up(edge_store_conn *conn, uint64_t max_rows, bool 
 			goto out;
 		done += n;
 	}
-	rc = done ? edge__rollup_mark_set(conn, mark) : 0;
+	/* Up to the newest: complete from now on. Nothing to do: the mark
+	 * stays (a fresh database's 0; its first ingest marks it complete). */
+	rc = done ? edge__rollup_mark_set(conn, max_id > mark ? mark : EDGE__ROLLUP_COMPLETE) : 0;
 	if (rc == 0)
 		*more = max_id > mark;
 out:
