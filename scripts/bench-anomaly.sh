@@ -209,28 +209,7 @@ rate=$best_rate
 
 # ---- 1b. edged
 echo "bench-anomaly: edged, same load ..." >&2
-cat >"$dir/edged.conf" <<EOF
-[log]
-level = notice
-
-[paths]
-state_dir = $dir/state
-runtime_dir = $dir/run
-
-[mqtt]
-host = 127.0.0.1
-port = $port
-
-[registry]
-max_devices = $((nodes > 10000 ? nodes : 10000))
-
-[anomaly]
-max_db_bytes = 0
-EOF
-for kv in "${edged_set[@]}"; do # SECTION.KEY=VALUE, appended as its own section
-  printf '\n[%s]\n%s = %s\n' "${kv%%.*}" "$(sed 's/^[^.]*\.\([^=]*\)=.*/\1/' <<<"$kv")" "${kv#*=}" \
-    >>"$dir/edged.conf"
-done
+bench_edged_conf "$dir/edged.conf" anomaly.max_db_bytes=0 "${edged_set[@]}"
 bench_start_edged "$dir/edged.conf"
 start_sim "$dir/sim-edged.log"
 sleep 3

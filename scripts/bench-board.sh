@@ -62,22 +62,7 @@ bench_dir
 # publishes in for part 3: edged's own Maximum Packet Size is what is measured.
 bench_start_broker --message-size-limit 209715200
 
-cat >"$dir/edged.conf" <<EOF
-[log]
-level = notice
-
-[paths]
-state_dir = $dir/state
-runtime_dir = $dir/run
-
-[mqtt]
-host = 127.0.0.1
-port = $port
-
-[registry]
-max_devices = 10000
-persist_interval_s = $persist_s
-EOF
+bench_edged_conf "$dir/edged.conf" registry.persist_interval_s="$persist_s"
 bench_start_edged "$dir/edged.conf"
 
 # ---- 1. disk writes

@@ -7,6 +7,7 @@
 # Provides: bench_binaries, bench_fd_limit, bench_dir, pids+=(...), stop_pid,
 # now, elapsed, mib, status_kib, cpu_ticks, write_bytes, fail,
 # bench_start_broker [broker-config args...] (sets port, broker_pid),
+# bench_edged_conf FILE [SECTION.KEY=VALUE...],
 # bench_start_edged CONF (sets edged_pid), status_int KEY, wait_online N S.
 
 edged="$build/daemon/edged/edged"
@@ -89,6 +90,33 @@ bench_start_broker() { # extra `edgectl broker-config` arguments
     sleep 0.05
   done
   fail "mosquitto did not start"
+}
+
+# edged's configuration for the private world: log, paths under $dir, the
+# broker on 127.0.0.1:$port, registry.max_devices for the fleet; then each
+# extra argument SECTION.KEY=VALUE as a section of its own.
+bench_edged_conf() { # file [SECTION.KEY=VALUE...]
+  local file=$1 kv
+  shift
+  cat >"$file" <<EOF
+[log]
+level = notice
+
+[paths]
+state_dir = $dir/state
+runtime_dir = $dir/run
+
+[mqtt]
+host = 127.0.0.1
+port = $port
+
+[registry]
+max_devices = $((nodes > 10000 ? nodes : 10000))
+EOF
+  for kv in "$@"; do
+    printf '\n[%s]\n%s = %s\n' "${kv%%.*}" "$(sed 's/^[^.]*\.\([^=]*\)=.*/\1/' <<<"$kv")" \
+      "${kv#*=}" >>"$file"
+  done
 }
 
 bench_start_edged() { # config file; waits until edgectl status answers

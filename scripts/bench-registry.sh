@@ -72,21 +72,7 @@ bare_ok=$(sed -n 's/.*connected=\([0-9]*\).*/\1/p' <<<"$loop_out")
 sleep 1 # let the broker drop the closed sessions
 
 # ---- 2. edged with 0 nodes
-cat >"$dir/edged.conf" <<EOF
-[log]
-level = notice
-
-[paths]
-state_dir = $dir/state
-runtime_dir = $dir/run
-
-[mqtt]
-host = 127.0.0.1
-port = $port
-
-[registry]
-max_devices = $((nodes > 10000 ? nodes : 10000))
-EOF
+bench_edged_conf "$dir/edged.conf"
 bench_start_edged "$dir/edged.conf"
 sleep 2
 rss0=$(status_kib "$edged_pid" VmRSS)
