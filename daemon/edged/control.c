@@ -906,24 +906,45 @@ void edged_ctl_call_finish(struct edged_ctl_call *call, int code, json_t *result
 		client_resume(cl);
 }
 
+int edged_ctl_frame_more(json_t *result, char **frame, size_t *len)
+{
+	json_t *resp;
+	int r;
+
+	*frame = NULL;
+	*len = 0;
+	resp = result ? json_pack("{s:b, s:b, s:o}", "ok", 1, "more", 1, "result", result) : NULL;
+	r = resp ? edge_ctl_json_frame(resp, EDGE_CTL_RESPONSE_MAX, frame, len) : -ENOMEM;
+	json_decref(resp);
+	return r;
+}
+
 int edged_ctl_call_send(struct edged_ctl_call *call, json_t *result)
 {
-	struct control_client *cl = call->client;
-	json_t *resp;
-	char *frame = NULL;
-	size_t len = 0;
+	char *frame;
+	size_t len;
 	int r;
 
 	assert(call->pending);
-	if (cl->closing || cl->close_after_write || call->hung_up) {
+	if (call->client->closing || call->client->close_after_write || call->hung_up) {
 		json_decref(result);
 		return -EPIPE;
 	}
-	resp = result ? json_pack("{s:b, s:b, s:o}", "ok", 1, "more", 1, "result", result) : NULL;
-	r = resp ? edge_ctl_json_frame(resp, EDGE_CTL_RESPONSE_MAX, &frame, &len) : -ENOMEM;
-	json_decref(resp);
+	r = edged_ctl_frame_more(result, &frame, &len);
 	if (r < 0)
 		return r; /* too large or no memory: nothing sent, the stream goes on */
+	return edged_ctl_call_send_frame(call, frame, len);
+}
+
+int edged_ctl_call_send_frame(struct edged_ctl_call *call, char *frame, size_t len)
+{
+	struct control_client *cl = call->client;
+
+	assert(call->pending);
+	if (cl->closing || cl->close_after_write || call->hung_up) {
+		free(frame);
+		return -EPIPE;
+	}
 	call->in_send = true;
 	client_send(cl, frame, len);
 	call->in_send = false;

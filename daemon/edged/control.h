@@ -188,6 +188,16 @@ void edged_ctl_call_finish(struct edged_ctl_call *call, int code, json_t *result
  * sending is told by the return value only, never by the callback. */
 EDGE_WUR int edged_ctl_call_send(struct edged_ctl_call *call, json_t *result);
 
+/* The bytes of an intermediate frame of result (stolen), as
+ * edged_ctl_call_send would send them: pure, touching no server state, so a
+ * worker thread can serialise a large page off the loop. 0 with *frame
+ * (malloc'd) and *len; -EMSGSIZE, -ENOMEM: *frame NULL. */
+EDGE_WUR int edged_ctl_frame_more(json_t *result, char **frame, size_t *len);
+
+/* Sends a frame edged_ctl_frame_more built (taken over: freed whatever
+ * happens). Returns as edged_ctl_call_send. Loop thread. */
+EDGE_WUR int edged_ctl_call_send_frame(struct edged_ctl_call *call, char *frame, size_t len);
+
 /* Events of a streaming call; called on the loop, never from within
  * edged_ctl_call_send or edged_ctl_call_finish. The call stays pending
  * (and must be finished) after either. */
