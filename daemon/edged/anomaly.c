@@ -7,7 +7,6 @@
 #include <string.h>
 #include <time.h>
 
-#include <sqlite3.h>
 
 #include "anomaly_tail.h"
 #include "edge_anomaly.h"
@@ -189,27 +188,12 @@ static void slot_put(struct edged_anomaly *a, struct anomaly_slot *slot)
 	a->free_head = slot->idx;
 }
 
-/* Writer thread: the row of (device, epoch, seq) as the tail shows it.
- * Two point reads through the unique index. */
+/* Writer thread: the row of (device, epoch, seq) as the tail shows it. */
 static int row_read(edge_store_conn *conn, const char *device, uint32_t epoch, uint32_t seq,
 		    struct edge_anomaly_row *row)
 {
-	sqlite3_stmt *st;
-	int rc = edge_store_conn_prepare(conn, "SELECT id FROM anomaly_event"
-					       " WHERE device = ?1 AND epoch = ?2 AND seq = ?3",
-					 &st);
-
-	if (rc < 0)
-		return rc;
-	sqlite3_bind_text(st, 1, device, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, epoch);
-	sqlite3_bind_int64(st, 3, seq);
-	rc = sqlite3_step(st);
-	if (rc != SQLITE_ROW)
-		return rc == SQLITE_DONE ? EDGE_ENOTFOUND : edge_store_conn_error(conn, rc);
-	row->id = sqlite3_column_int64(st, 0);
 	snprintf(row->device, sizeof row->device, "%s", device);
-	return edge_anomaly_event_get(conn, device, epoch, seq, &row->ev);
+	return edge_anomaly_event_get(conn, device, epoch, seq, &row->id, &row->ev);
 }
 
 /* Writer thread, inside the batch's transaction. */

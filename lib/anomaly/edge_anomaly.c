@@ -58,7 +58,7 @@ static const char count_all_sql[] =
 
 static const char event_get_sql[] =
 	"SELECT ts_ms, received_ms, time_source, model, score, threshold, label, severity,"
-	" summary FROM anomaly_event WHERE device = ?1 AND epoch = ?2 AND seq = ?3";
+	" summary, id FROM anomaly_event WHERE device = ?1 AND epoch = ?2 AND seq = ?3";
 
 static const char ep_current_sql[] =
 	"SELECT id, model, start_ms, end_ms, count, peak_score, state FROM anomaly_episode"
@@ -710,7 +710,7 @@ int edge_anomaly_count(edge_store_conn *conn, const char *device, uint64_t *out)
 }
 
 int edge_anomaly_event_get(edge_store_conn *conn, const char *device, uint32_t epoch,
-			   uint32_t seq, struct edge_anomaly_event *out)
+			   uint32_t seq, int64_t *id, struct edge_anomaly_event *out)
 {
 	bool found = false;
 	sqlite3_stmt *st;
@@ -738,6 +738,8 @@ int edge_anomaly_event_get(edge_store_conn *conn, const char *device, uint32_t e
 		out->severity = (uint8_t)sqlite3_column_int(st, 7);
 		out->has_summary = edge__anomaly_summary_column(st, 8, out->summary,
 								sizeof out->summary);
+		if (id)
+			*id = sqlite3_column_int64(st, 9);
 		found = true;
 		rc = SQLITE_DONE;
 	}

@@ -209,10 +209,11 @@ struct edge_anomaly_event {
 	char summary[EDGE_REPORT_SUMMARY_MAX * 16 + 3]; /* JSON array text */
 };
 
-/* The event (device, epoch, seq). EDGE_ENOTFOUND when not stored; -EINVAL;
- * mapped SQLite errors. */
+/* The event (device, epoch, seq) and its row id (id may be NULL): one
+ * point read through the unique index. EDGE_ENOTFOUND when not stored;
+ * -EINVAL; mapped SQLite errors. */
 EDGE_WUR int edge_anomaly_event_get(edge_store_conn *conn, const char *device,
-				    uint32_t epoch, uint32_t seq,
+				    uint32_t epoch, uint32_t seq, int64_t *id,
 				    struct edge_anomaly_event *out);
 
 /* One anomaly_episode row. */

@@ -179,7 +179,7 @@ static int event_fn(edge_store_conn *conn, void *ud)
 {
 	struct read_call *c = ud;
 
-	c->rc = edge_anomaly_event_get(conn, c->device, c->epoch, c->seq, &c->ev);
+	c->rc = edge_anomaly_event_get(conn, c->device, c->epoch, c->seq, NULL, &c->ev);
 	return 0;
 }
 
