@@ -35,6 +35,11 @@ static const char *const reject_names[EDGE_MSG_REJECT_COUNT] = {
 	[EDGE_MSG_UNHANDLED_TYPE] = "unhandled_type",
 	[EDGE_MSG_INCONSISTENT] = "inconsistent",
 	[EDGE_MSG_BAD_SEQUENCE] = "bad_sequence",
+	[EDGE_MSG_BAD_MAGIC] = "bad_magic",
+	[EDGE_MSG_BAD_HEADER] = "bad_header",
+	[EDGE_MSG_TRUNCATED] = "truncated",
+	[EDGE_MSG_BAD_SIGNATURE_BLOCK] = "bad_signature_block",
+	[EDGE_MSG_TRAILING_BYTES] = "trailing_bytes",
 };
 
 const char *edge_msg_reject_name(enum edge_msg_reject reason)

@@ -44,6 +44,12 @@ enum edge_msg_reject {
 	EDGE_MSG_UNHANDLED_TYPE,      /* valid type this revision does not parse */
 	EDGE_MSG_INCONSISTENT,        /* fields contradict each other */
 	EDGE_MSG_BAD_SEQUENCE,        /* report seq 0 or not strictly increasing */
+	/* Signed model packages (proto/ota/package.md). */
+	EDGE_MSG_BAD_MAGIC,           /* package does not start with "EDGEPKG1" */
+	EDGE_MSG_BAD_HEADER,          /* package header size, CRC or a size field wrong */
+	EDGE_MSG_TRUNCATED,           /* package ends inside a part the header declares */
+	EDGE_MSG_BAD_SIGNATURE_BLOCK, /* signature count, entry or block extent wrong */
+	EDGE_MSG_TRAILING_BYTES,      /* package longer than its header says */
 	EDGE_MSG_REJECT_COUNT
 };
 

@@ -1,7 +1,8 @@
 /* A node's use of the device SDK, as a tiny firmware: announce itself
  * (topic, hello, status), read the gateway's answer (registered), queue
  * anomaly events and send them in reports, apply the gateway's acks,
- * retransmit what was not acked, send a heartbeat. scripts/sdk-size.sh
+ * retransmit what was not acked, send a heartbeat, check the head of a
+ * signed model package and make its self-test input. scripts/sdk-size.sh
  * cross-builds it for a Cortex-M4 with newlib nano, with startup.c (reset
  * handler, assert hook) in place of the host's C runtime, to measure what
  * the SDK costs in flash, RAM and stack and to prove that nothing
@@ -10,10 +11,13 @@
  * main returns 0 when every step gives the expected result, else the number
  * of the first step that did not. Buffers and messages are static, as in
  * firmware: the stack holds only what the SDK's functions use. */
+#include <errno.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "edge_node_msg.h"
+#include "edge_ota_package.h"
 #include "edge_report.h"
 #include "edge_report_queue.h"
 #include "edge_topic.h"
@@ -219,12 +223,73 @@ static int heartbeat(void)
 	return 0;
 }
 
+static void put_le(uint8_t *p, uint64_t v, unsigned n)
+{
+	while (n--) {
+		*p++ = (uint8_t)v;
+		v >>= 8;
+	}
+}
+
+static const char manifest_json[] =
+	"{\"format\":1,\"name\":\"kws\",\"version\":\"1.0.4\",\"counter\":3,"
+	"\"size\":30000,\"sha256\":"
+	"\"9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08\","
+	"\"runtime\":\"tflm\",\"ops\":[\"CONV_2D\",\"SOFTMAX\"],\"arena_bytes\":20480,"
+	"\"inputs\":[{\"type\":\"int8\",\"shape\":[1,49,10],\"scale\":0.1,\"zero_point\":-128}],"
+	"\"outputs\":[{\"type\":\"int8\",\"shape\":[1,4],\"scale\":0.00390625,"
+	"\"zero_point\":-128}],\"selftest\":{\"seed\":7,\"output_sha256\":"
+	"\"9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08\"}}";
+#define MANIFEST_LEN (sizeof manifest_json - 1)
+
+static struct edge_ota_manifest manifest;
+
+/* A package's head as a node receives it before the model: header,
+ * manifest and one Ed25519 signature (not verified here). */
+static int ota(void)
+{
+	static uint8_t head[EDGE_OTA_HEADER_SIZE + MANIFEST_LEN + 4 + 36 + 64];
+	static uint8_t input[16];
+	struct edge_ota_container c;
+	uint8_t *sig = head + EDGE_OTA_HEADER_SIZE + MANIFEST_LEN;
+
+	memcpy(head, EDGE_OTA_MAGIC, 8);
+	put_le(head + 8, EDGE_OTA_FORMAT, 2);
+	put_le(head + 10, EDGE_OTA_HEADER_SIZE, 2);
+	put_le(head + 12, MANIFEST_LEN, 4);
+	put_le(head + 16, 4 + 36 + 64, 4);
+	put_le(head + 20, 30000, 8);
+	put_le(head + 28, edge_ota_crc32c(0, head, 28), 4);
+	memcpy(head + EDGE_OTA_HEADER_SIZE, manifest_json, MANIFEST_LEN);
+	sig[0] = 1;
+	sig[4] = EDGE_OTA_SIG_ED25519;
+	put_le(sig + 6, 64, 2);
+	if (edge_ota_container_parse(head, sizeof head, &c, NULL) != 0)
+		return 50;
+	if (c.model || c.model_len != 30000 || c.n_sigs != 1 || c.sigs[0].sig_len != 64)
+		return 51;
+	if (edge_ota_manifest_parse(c.manifest, c.manifest_len, &manifest, NULL) != 0)
+		return 55;
+	if (manifest.size != c.model_len || manifest.inputs[0].scale != 0.1 ||
+	    manifest.selftest_seed != 7)
+		return 56;
+	head[28] ^= 1;
+	if (edge_ota_container_parse(head, sizeof head, &c, NULL) != -EPROTO)
+		return 52;
+	edge_ota_selftest_input(1, input, sizeof input);
+	if (input[0] != 0x21 || input[7] != 0xb2)
+		return 53;
+	if (edge_ota_crc32c(0, "123456789", 9) != 0xE3069283u)
+		return 54;
+	return 0;
+}
+
 int main(void)
 {
 	int rc;
 
 	if ((rc = announce()) != 0 || (rc = registered()) != 0 ||
-	    (rc = reports()) != 0 || (rc = heartbeat()) != 0)
+	    (rc = reports()) != 0 || (rc = heartbeat()) != 0 || (rc = ota()) != 0)
 		return rc;
 	return 0;
 }

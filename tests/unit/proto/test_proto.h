@@ -12,5 +12,6 @@ TCase *test_vectors_tcase(void);
 TCase *test_report_tcase(void);
 TCase *test_ctl_frame_tcase(void);
 TCase *test_report_queue_tcase(void);
+TCase *test_ota_package_tcase(void);
 
 #endif

@@ -17,6 +17,7 @@ int main(void)
 	suite_add_tcase(s, test_report_tcase());
 	suite_add_tcase(s, test_ctl_frame_tcase());
 	suite_add_tcase(s, test_report_queue_tcase());
+	suite_add_tcase(s, test_ota_package_tcase());
 
 	return test_run_suite(s, TEST_REPORT_TAP, CK_FORK_GETENV);
 }

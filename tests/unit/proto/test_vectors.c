@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "edge_node_msg.h"
+#include "edge_ota_package.h"
 #include "edge_report.h"
 #include "test_proto.h"
 
@@ -30,6 +31,37 @@ static char *read_file(const char *path, size_t *len)
 	fclose(f);
 	*len = (size_t)n;
 	return buf;
+}
+
+/* A manifest's bytes: parse, and the canonical encoding is a fixpoint. */
+static int run_manifest(const void *data, size_t len, struct edge_msg_error *err)
+{
+	static struct edge_ota_manifest a, b;
+	static char enc1[EDGE_OTA_MANIFEST_MAX + 1], enc2[EDGE_OTA_MANIFEST_MAX + 1];
+	int rc, n1, n2;
+
+	rc = edge_ota_manifest_parse(data, len, &a, err);
+	if (rc != 0)
+		return rc;
+	n1 = edge_ota_manifest_encode(enc1, sizeof enc1, &a);
+	ck_assert_int_gt(n1, 0);
+	ck_assert_int_eq(edge_ota_manifest_parse(enc1, (size_t)n1, &b, NULL), 0);
+	ck_assert(memcmp(&a, &b, sizeof a) == 0);
+	n2 = edge_ota_manifest_encode(enc2, sizeof enc2, &b);
+	ck_assert_int_eq(n1, n2);
+	ck_assert(memcmp(enc1, enc2, (size_t)n1) == 0);
+	return 0;
+}
+
+/* A whole package (or its head): the container, then its manifest. */
+static int run_package(const void *data, size_t len, struct edge_msg_error *err)
+{
+	struct edge_ota_container c;
+	int rc = edge_ota_container_parse(data, len, &c, err);
+
+	if (rc != 0)
+		return rc;
+	return run_manifest(c.manifest, c.manifest_len, err);
 }
 
 /* Parse with the parser for `kind`; on success re-encode and check that
@@ -88,6 +120,10 @@ static int run_vector(const char *kind, const char *topic, const char *data,
 		ck_assert(memcmp(&a.ack, &b.ack, sizeof a.ack) == 0);
 	} else if (strcmp(kind, "node") == 0)
 		return edge_msg_parse_node(topic, strlen(topic), data, len, &a.node, err);
+	else if (strcmp(kind, "ota") == 0)
+		return run_package(data, len, err);
+	else if (strcmp(kind, "manifest") == 0)
+		return run_manifest(data, len, err);
 	else
 		ck_abort_msg("unknown vector kind %s", kind);
 #undef ROUND_TRIP
