@@ -87,6 +87,8 @@ int edgectl_cmd_reload(int argc, char **argv);
 int edgectl_cmd_anomalies(int argc, char **argv);
 /* Offline model tools (work on a local file, no daemon). */
 int edgectl_cmd_model(int argc, char **argv);
+/* `edgectl keys` (cmd_keys.c): model-signing keys, offline. */
+int edgectl_cmd_keys(int argc, char **argv);
 /* Offline: print the broker configuration (mosquitto.conf). */
 int edgectl_cmd_broker_config(int argc, char **argv);
 /* Offline: create the gateway CA and the broker's identity files. */

@@ -27,6 +27,8 @@ static const struct edgectl_subcommand subcommands[] = {
 	{ "config", edgectl_cmd_config, "effective configuration of the daemon (secrets hidden)" },
 	{ "reload", edgectl_cmd_reload, "make edged re-read its configuration file" },
 	{ "model", edgectl_cmd_model, "offline model tools (local files, no daemon)" },
+	{ "keys", edgectl_cmd_keys,
+	  "model-signing keys: generate --type ed25519|p256 --out NAME; show NAME (offline)" },
 	{ "broker-config", edgectl_cmd_broker_config,
 	  "print the mosquitto.conf for edged's broker (offline, no daemon)" },
 	{ "broker-init", edgectl_cmd_broker_init,

@@ -1,4 +1,4 @@
-/* `edgectl model inspect FILE [--json]`: operators, tensors with shapes and
+/* `edgectl model inspect FILE [--json]` (a signed package: model_verify.c): operators, tensors with shapes and
  * quantization, MACs per operator and in total, planned arena bytes,
  * persistent bytes (and how much of it is the optimised kernels' packed
  * data), and whether the engine supports every operator. */
@@ -214,22 +214,27 @@ static void inspect_text(const struct model_file *mf)
 
 int model_cmd_inspect(int argc, char **argv)
 {
-	const char *path = NULL;
+	const char *path = NULL, *trust = NULL;
 	int as_json = edgectl_globals.json; /* edgectl --json model ... */
 	for (int i = 0; i < argc; i++) {
 		if (strcmp(argv[i], "--json") == 0) {
 			as_json = 1;
+		} else if (strcmp(argv[i], "--trust") == 0 && i + 1 < argc) {
+			trust = argv[++i];
 		} else if (argv[i][0] == '-' || path) {
-			fprintf(stderr, "usage: edgectl model inspect FILE [--json]\n");
+			fprintf(stderr, "usage: edgectl model inspect FILE [--json] [--trust DIR]\n");
 			return MODEL_EXIT_USAGE;
 		} else {
 			path = argv[i];
 		}
 	}
 	if (!path) {
-		fprintf(stderr, "usage: edgectl model inspect FILE [--json]\n");
+		fprintf(stderr, "usage: edgectl model inspect FILE [--json] [--trust DIR]\n");
 		return MODEL_EXIT_USAGE;
 	}
+	/* A signed package (by its magic) gets the package view. */
+	if (model_is_package(path))
+		return model_package_inspect(path, trust, as_json);
 	struct model_file mf;
 	if (model_file_open(&mf, path) != 0) {
 		model_file_close(&mf);

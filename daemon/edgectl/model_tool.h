@@ -3,6 +3,7 @@
 #ifndef EDGECTL_MODEL_TOOL_H
 #define EDGECTL_MODEL_TOOL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -58,5 +59,14 @@ const char *model_shape_str(const int32_t *dims, int rank, char *buf, size_t len
 int model_cmd_inspect(int argc, char **argv);
 int model_cmd_run(int argc, char **argv);
 int model_cmd_bench(int argc, char **argv);
+int model_cmd_pack(int argc, char **argv);
+int model_cmd_verify(int argc, char **argv);
+
+/* Signed packages (model_verify.c): does path start with the package magic;
+ * the package view of `model inspect` (signatures checked against
+ * trust_dir's *.pub when not NULL). Returns the exit code. */
+bool model_is_package(const char *path);
+int model_package_inspect(const char *path, const char *trust_dir, int as_json);
+
 
 #endif
