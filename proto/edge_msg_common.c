@@ -86,7 +86,7 @@ int edge_msg_reject_offset(struct edge_msg_error *err,
 
 /* --------------------------------------------------------------- envelope */
 
-static enum edge_msg_reject json_reason(enum edge_json_error_code code)
+enum edge_msg_reject edge_msg_json_reason(enum edge_json_error_code code)
 {
 	switch (code) {
 	case EDGE_JSON_E_UTF8: return EDGE_MSG_BAD_UTF8;
@@ -128,7 +128,7 @@ int edge_msg_open(struct edge_msg_ctx *c, const char *buf, size_t len,
 					      EDGE_MSG_MAX_PAYLOAD);
 	if (edge_json_parse(buf, len, toks, ntoks, max_depth, &c->doc, &jerr) < 0) {
 		c->doc.ntoks = 0;
-		return edge_msg_reject_offset(c->err, json_reason(jerr.code), "",
+		return edge_msg_reject_offset(c->err, edge_msg_json_reason(jerr.code), "",
 					      jerr.offset);
 	}
 	if (edge_json_type_of(&c->doc, 0) != EDGE_JSON_OBJECT)
@@ -261,4 +261,41 @@ int edge_msg_sha256_ok(const char *s)
 		if (!edge_msg_lower_hex(s[i]))
 			return 0;
 	return s[EDGE_MSG_SHA256_HEX] == '\0';
+}
+
+/* ----------------------------------------------------------------- writer */
+
+void edge_msg_out_n(struct edge_msg_out *o, const char *s, size_t n)
+{
+	if (o->buf && o->len + n < o->cap)
+		memcpy(o->buf + o->len, s, n);
+	o->len += n;
+}
+
+void edge_msg_out_str(struct edge_msg_out *o, const char *s)
+{
+	edge_msg_out_n(o, s, strlen(s));
+}
+
+void edge_msg_out_uint(struct edge_msg_out *o, uint64_t v)
+{
+	char digits[24];
+	size_t n = sizeof digits;
+
+	do {
+		digits[--n] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	edge_msg_out_n(o, digits + n, sizeof digits - n);
+}
+
+int edge_msg_out_finish(struct edge_msg_out *o)
+{
+	if (o->len >= o->cap || o->len > (size_t)INT32_MAX) {
+		if (o->buf && o->cap)
+			o->buf[0] = '\0';
+		return -ENOSPC;
+	}
+	o->buf[o->len] = '\0';
+	return (int)o->len;
 }

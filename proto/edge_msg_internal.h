@@ -42,6 +42,24 @@ int edge_msg_reject_path(struct edge_msg_ctx *c, enum edge_msg_reject reason,
 int edge_msg_reject_key(struct edge_msg_ctx *c, enum edge_msg_reject reason,
 			const char *key, int tok);
 /* Reject with an explicit offset, without a document (err may be NULL). */
+/* The reject reason of a JSON reader error. */
+enum edge_msg_reject edge_msg_json_reason(enum edge_json_error_code code);
+
+/* A JSON text writer into buf[0..cap): appends while it fits and counts
+ * every byte (buf NULL: counts only), so one pass tells the length needed.
+ * Strings are written as given: callers write only text validated against
+ * a class that needs no escaping. */
+struct edge_msg_out {
+	char *buf;
+	size_t cap;
+	size_t len;
+};
+void edge_msg_out_n(struct edge_msg_out *o, const char *s, size_t n);
+void edge_msg_out_str(struct edge_msg_out *o, const char *s);
+void edge_msg_out_uint(struct edge_msg_out *o, uint64_t v);
+/* NUL-terminates: the length, or -ENOSPC (buf[0] = '\0' when cap > 0). */
+int edge_msg_out_finish(struct edge_msg_out *o);
+
 int edge_msg_reject_offset(struct edge_msg_error *err,
 			   enum edge_msg_reject reason, const char *field,
 			   size_t offset);

@@ -476,27 +476,6 @@ static int parse_manifest_fields(struct edge_msg_ctx *c, struct edge_ota_manifes
 	return get_hash(c, t, &p, "output_sha256", m->selftest_output_sha256);
 }
 
-/* The JSON reader's error as a reject reason (as edge_msg_open's). */
-static enum edge_msg_reject json_reason(enum edge_json_error_code code)
-{
-	switch (code) {
-	case EDGE_JSON_E_UTF8: return EDGE_MSG_BAD_UTF8;
-	case EDGE_JSON_E_ESCAPE: return EDGE_MSG_BAD_ESCAPE;
-	case EDGE_JSON_E_NUMBER: return EDGE_MSG_BAD_NUMBER;
-	case EDGE_JSON_E_CONTROL: return EDGE_MSG_CONTROL_CHAR;
-	case EDGE_JSON_E_TRAILING: return EDGE_MSG_TRAILING_DATA;
-	case EDGE_JSON_E_DEPTH: return EDGE_MSG_TOO_DEEP;
-	case EDGE_JSON_E_TOKENS: return EDGE_MSG_TOO_MANY_TOKENS;
-	case EDGE_JSON_E_DUPKEY: return EDGE_MSG_DUPLICATE_KEY;
-	case EDGE_JSON_E_EMPTY: return EDGE_MSG_EMPTY;
-	case EDGE_JSON_E_TOO_LARGE: return EDGE_MSG_TOO_LARGE;
-	case EDGE_JSON_E_NONE:
-	case EDGE_JSON_E_SYNTAX:
-		break;
-	}
-	return EDGE_MSG_BAD_JSON;
-}
-
 int edge_ota_manifest_parse(const void *buf, size_t len, struct edge_ota_manifest *out,
 			    struct edge_msg_error *err)
 {
@@ -523,7 +502,7 @@ int edge_ota_manifest_parse(const void *buf, size_t len, struct edge_ota_manifes
 	if (edge_json_parse(buf, len, toks, OTA_MANIFEST_TOKENS, OTA_MANIFEST_DEPTH, &c.doc,
 			    &jerr) < 0) {
 		c.doc.ntoks = 0;
-		return edge_msg_reject_offset(err, json_reason(jerr.code), "", jerr.offset);
+		return edge_msg_reject_offset(err, edge_msg_json_reason(jerr.code), "", jerr.offset);
 	}
 	if (edge_json_type_of(&c.doc, 0) != EDGE_JSON_OBJECT)
 		return edge_msg_reject_key(&c, EDGE_MSG_NOT_OBJECT, "", 0);
@@ -592,65 +571,33 @@ static int manifest_valid(const struct edge_ota_manifest *m)
 	return 1;
 }
 
-/* Appends while it fits and counts every byte. Every string written was
- * validated against a class that needs no JSON escaping. */
-struct out {
-	char *buf;
-	size_t cap;
-	size_t len;
-};
-
-static void put_n(struct out *o, const char *s, size_t n)
+static void put_str(struct edge_msg_out *o, const char *s)
 {
-	if (o->len + n < o->cap)
-		memcpy(o->buf + o->len, s, n);
-	o->len += n;
+	edge_msg_out_n(o, "\"", 1);
+	edge_msg_out_str(o, s);
+	edge_msg_out_n(o, "\"", 1);
 }
 
-static void put(struct out *o, const char *s)
-{
-	put_n(o, s, strlen(s));
-}
-
-static void put_str(struct out *o, const char *s)
-{
-	put_n(o, "\"", 1);
-	put(o, s);
-	put_n(o, "\"", 1);
-}
-
-static void put_key(struct out *o, const char *key)
+static void put_key(struct edge_msg_out *o, const char *key)
 {
 	put_str(o, key);
-	put_n(o, ":", 1);
+	edge_msg_out_n(o, ":", 1);
 }
 
-static void put_uint(struct out *o, uint64_t v)
-{
-	char digits[24];
-	size_t n = sizeof digits;
-
-	do {
-		digits[--n] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	put_n(o, digits + n, sizeof digits - n);
-}
-
-static void put_int(struct out *o, int64_t v)
+static void put_int(struct edge_msg_out *o, int64_t v)
 {
 	if (v < 0) {
-		put_n(o, "-", 1);
-		put_uint(o, (uint64_t)0 - (uint64_t)v);
+		edge_msg_out_n(o, "-", 1);
+		edge_msg_out_uint(o, (uint64_t)0 - (uint64_t)v);
 	} else {
-		put_uint(o, (uint64_t)v);
+		edge_msg_out_uint(o, (uint64_t)v);
 	}
 }
 
 /* The shortest of 15, 16, 17 significant digits that reads back as x (17
  * always does: edge_decimal_read rounds correctly). %g of a finite double is a
  * valid JSON number. */
-static void put_double(struct out *o, double x)
+static void put_double(struct edge_msg_out *o, double x)
 {
 	char num[40];
 	int prec;
@@ -662,76 +609,73 @@ static void put_double(struct out *o, double x)
 		if (edge_decimal_read(num, strlen(num), &back) == 0 && back == x)
 			break;
 	}
-	put(o, num);
+	edge_msg_out_str(o, num);
 }
 
-static void put_tensors(struct out *o, const char *key, const struct edge_ota_tensor *ts,
+static void put_tensors(struct edge_msg_out *o, const char *key, const struct edge_ota_tensor *ts,
 			unsigned n)
 {
 	unsigned i, d;
 
-	put_n(o, ",", 1);
+	edge_msg_out_n(o, ",", 1);
 	put_key(o, key);
-	put_n(o, "[", 1);
+	edge_msg_out_n(o, "[", 1);
 	for (i = 0; i < n; i++) {
-		put(o, i ? ",{" : "{");
+		edge_msg_out_str(o, i ? ",{" : "{");
 		put_key(o, "type");
 		put_str(o, ts[i].type);
-		put(o, ",\"shape\":[");
+		edge_msg_out_str(o, ",\"shape\":[");
 		for (d = 0; d < ts[i].rank; d++) {
 			if (d)
-				put_n(o, ",", 1);
-			put_uint(o, (uint64_t)ts[i].shape[d]);
+				edge_msg_out_n(o, ",", 1);
+			edge_msg_out_uint(o, (uint64_t)ts[i].shape[d]);
 		}
-		put(o, "],\"scale\":");
+		edge_msg_out_str(o, "],\"scale\":");
 		put_double(o, ts[i].scale);
-		put(o, ",\"zero_point\":");
+		edge_msg_out_str(o, ",\"zero_point\":");
 		put_int(o, ts[i].zero_point);
-		put_n(o, "}", 1);
+		edge_msg_out_n(o, "}", 1);
 	}
-	put_n(o, "]", 1);
+	edge_msg_out_n(o, "]", 1);
 }
 
 int edge_ota_manifest_encode(char *buf, size_t cap, const struct edge_ota_manifest *m)
 {
-	struct out o = { buf, cap, 0 };
+	struct edge_msg_out o = { buf, cap, 0 };
 	unsigned i;
 
 	if (!manifest_valid(m))
 		return -EINVAL;
-	put(&o, "{\"format\":");
-	put_uint(&o, EDGE_OTA_FORMAT);
-	put(&o, ",\"name\":");
+	edge_msg_out_str(&o, "{\"format\":");
+	edge_msg_out_uint(&o, EDGE_OTA_FORMAT);
+	edge_msg_out_str(&o, ",\"name\":");
 	put_str(&o, m->name);
-	put(&o, ",\"version\":");
+	edge_msg_out_str(&o, ",\"version\":");
 	put_str(&o, m->version);
-	put(&o, ",\"counter\":");
-	put_uint(&o, m->counter);
-	put(&o, ",\"size\":");
-	put_uint(&o, m->size);
-	put(&o, ",\"sha256\":");
+	edge_msg_out_str(&o, ",\"counter\":");
+	edge_msg_out_uint(&o, m->counter);
+	edge_msg_out_str(&o, ",\"size\":");
+	edge_msg_out_uint(&o, m->size);
+	edge_msg_out_str(&o, ",\"sha256\":");
 	put_str(&o, m->sha256);
-	put(&o, ",\"runtime\":");
+	edge_msg_out_str(&o, ",\"runtime\":");
 	put_str(&o, m->runtime);
-	put(&o, ",\"ops\":[");
+	edge_msg_out_str(&o, ",\"ops\":[");
 	for (i = 0; i < m->n_ops; i++) {
 		if (i)
-			put_n(&o, ",", 1);
+			edge_msg_out_n(&o, ",", 1);
 		put_str(&o, m->ops[i]);
 	}
-	put(&o, "],\"arena_bytes\":");
-	put_uint(&o, m->arena_bytes);
+	edge_msg_out_str(&o, "],\"arena_bytes\":");
+	edge_msg_out_uint(&o, m->arena_bytes);
 	put_tensors(&o, "inputs", m->inputs, m->n_inputs);
 	put_tensors(&o, "outputs", m->outputs, m->n_outputs);
-	put(&o, ",\"expires_ms\":");
-	put_uint(&o, m->expires_ms);
-	put(&o, ",\"selftest\":{\"seed\":");
-	put_uint(&o, m->selftest_seed);
-	put(&o, ",\"output_sha256\":");
+	edge_msg_out_str(&o, ",\"expires_ms\":");
+	edge_msg_out_uint(&o, m->expires_ms);
+	edge_msg_out_str(&o, ",\"selftest\":{\"seed\":");
+	edge_msg_out_uint(&o, m->selftest_seed);
+	edge_msg_out_str(&o, ",\"output_sha256\":");
 	put_str(&o, m->selftest_output_sha256);
-	put(&o, "}}");
-	if (o.len + 1 > cap || o.len > INT32_MAX)
-		return -ENOSPC;
-	buf[o.len] = '\0';
-	return (int)o.len;
+	edge_msg_out_str(&o, "}}");
+	return edge_msg_out_finish(&o);
 }

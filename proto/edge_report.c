@@ -454,78 +454,36 @@ static size_t format_float(char *out, float x)
 
 /* --------------------------------------------------------------- encoders */
 
-/* Appends to buf[0..cap) while it fits and counts every byte; buf NULL
- * only counts (edge_msg_report_fit). Every string written was validated
- * against a class that needs no JSON escaping. */
-struct out {
-	char *buf;
-	size_t cap;
-	size_t len;
-};
+/* The writer is edge_msg_out (edge_msg_internal.h); buf NULL only counts
+ * (edge_msg_report_fit). */
 
-static void put_n(struct out *o, const char *s, size_t n)
-{
-	if (o->buf && o->len + n < o->cap)
-		memcpy(o->buf + o->len, s, n);
-	o->len += n;
-}
-
-static void put(struct out *o, const char *s)
-{
-	put_n(o, s, strlen(s));
-}
-
-static void put_uint(struct out *o, uint64_t v)
-{
-	char digits[24];
-	size_t n = sizeof digits;
-
-	do {
-		digits[--n] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	put_n(o, digits + n, sizeof digits - n);
-}
-
-static void put_double(struct out *o, double x)
+static void put_double(struct edge_msg_out *o, double x)
 {
 	char num[NUMBER_CAP];
 
-	put_n(o, num, format_double(num, x));
+	edge_msg_out_n(o, num, format_double(num, x));
 }
 
-static void put_float(struct out *o, float x)
+static void put_float(struct edge_msg_out *o, float x)
 {
 	char num[NUMBER_CAP];
 
-	put_n(o, num, format_float(num, x));
+	edge_msg_out_n(o, num, format_float(num, x));
 }
 
 /* "key": */
-static void put_key(struct out *o, const char *key, int first)
+static void put_key(struct edge_msg_out *o, const char *key, int first)
 {
-	put(o, first ? "\"" : ",\"");
-	put(o, key);
-	put(o, "\":");
+	edge_msg_out_str(o, first ? "\"" : ",\"");
+	edge_msg_out_str(o, key);
+	edge_msg_out_str(o, "\":");
 }
 
-static void put_str(struct out *o, const char *s)
+static void put_str(struct edge_msg_out *o, const char *s)
 {
-	put(o, "\"");
-	put(o, s);
-	put(o, "\"");
-}
-
-/* Length, or -ENOSPC; NUL-terminated on success. */
-static int finish(struct out *o)
-{
-	if (o->len >= o->cap || o->len > (size_t)INT32_MAX) {
-		if (o->cap)
-			o->buf[0] = '\0';
-		return -ENOSPC;
-	}
-	o->buf[o->len] = '\0';
-	return (int)o->len;
+	edge_msg_out_str(o, "\"");
+	edge_msg_out_str(o, s);
+	edge_msg_out_str(o, "\"");
 }
 
 static bool member_valid(const struct edge_report_member *m,
@@ -579,7 +537,7 @@ bool edge_report_event_valid(const struct edge_report_event *ev)
 	return ev && ev->seq != 0 && edge_report_event_fields_valid(ev);
 }
 
-static void put_member(struct out *o, const struct edge_report_member *m,
+static void put_member(struct edge_msg_out *o, const struct edge_report_member *m,
 		       const struct edge_report_event *ev, int first)
 {
 	uint8_t i;
@@ -587,18 +545,18 @@ static void put_member(struct out *o, const struct edge_report_member *m,
 	put_key(o, uses_alt(m, ev) ? m->alt : m->key, first);
 	switch (m->kind) {
 	case EDGE_REPORT_SEQ:
-		put_uint(o, ev->seq);
+		edge_msg_out_uint(o, ev->seq);
 		break;
 	case EDGE_REPORT_MODEL:
-		put(o, "\"");
+		edge_msg_out_str(o, "\"");
 		if (ev->has_sha256) {
-			put(o, ev->model_sha256);
+			edge_msg_out_str(o, ev->model_sha256);
 		} else {
-			put(o, ev->model_name);
-			put(o, "@");
-			put(o, ev->model_version);
+			edge_msg_out_str(o, ev->model_name);
+			edge_msg_out_str(o, "@");
+			edge_msg_out_str(o, ev->model_version);
 		}
-		put(o, "\"");
+		edge_msg_out_str(o, "\"");
 		break;
 	case EDGE_REPORT_VALUE:
 		put_double(o, value_member(m, ev));
@@ -607,45 +565,45 @@ static void put_member(struct out *o, const struct edge_report_member *m,
 		put_str(o, ev->label);
 		break;
 	case EDGE_REPORT_SEVERITY:
-		put_uint(o, ev->severity);
+		edge_msg_out_uint(o, ev->severity);
 		break;
 	case EDGE_REPORT_SUMMARY:
-		put(o, "[");
+		edge_msg_out_str(o, "[");
 		for (i = 0; i < ev->n_summary; i++) {
 			if (i)
-				put(o, ",");
+				edge_msg_out_str(o, ",");
 			put_float(o, ev->summary[i]);
 		}
-		put(o, "]");
+		edge_msg_out_str(o, "]");
 		break;
 	case EDGE_REPORT_TIME:
-		put_uint(o, ev->has_ts ? ev->ts_ms : ev->age_ms);
+		edge_msg_out_uint(o, ev->has_ts ? ev->ts_ms : ev->age_ms);
 		break;
 	}
 }
 
-static void put_event(struct out *o, const struct edge_report_event *ev)
+static void put_event(struct edge_msg_out *o, const struct edge_report_event *ev)
 {
 	size_t k;
 
-	put(o, "{");
+	edge_msg_out_str(o, "{");
 	for (k = 0; k < EDGE_REPORT_N_MEMBERS; k++)
 		if (has_member(&edge_report_members[k], ev))
 			put_member(o, &edge_report_members[k], ev, k == 0);
-	put(o, "}");
+	edge_msg_out_str(o, "}");
 }
 
-static void put_report_head(struct out *o, uint32_t epoch, uint32_t oldest)
+static void put_report_head(struct edge_msg_out *o, uint32_t epoch, uint32_t oldest)
 {
-	put(o, "{");
+	edge_msg_out_str(o, "{");
 	put_key(o, "proto", 1);
-	put_uint(o, EDGE_PROTO_VERSION);
+	edge_msg_out_uint(o, EDGE_PROTO_VERSION);
 	put_key(o, "epoch", 0);
-	put_uint(o, epoch);
+	edge_msg_out_uint(o, epoch);
 	put_key(o, "oldest", 0);
-	put_uint(o, oldest);
+	edge_msg_out_uint(o, oldest);
 	put_key(o, "events", 0);
-	put(o, "[");
+	edge_msg_out_str(o, "[");
 }
 
 #define REPORT_TAIL "]}"
@@ -660,7 +618,7 @@ int edge_msg_encode_report(char *buf, size_t cap, uint32_t epoch,
 			   uint32_t oldest,
 			   const struct edge_report_event *events, size_t n)
 {
-	struct out o = { buf, cap, 0 };
+	struct edge_msg_out o = { buf, cap, 0 };
 	size_t i;
 
 	if (!events || n == 0 || n > EDGE_REPORT_MAX_EVENTS || (!buf && cap) ||
@@ -676,18 +634,18 @@ int edge_msg_encode_report(char *buf, size_t cap, uint32_t epoch,
 	put_report_head(&o, epoch, oldest);
 	for (i = 0; i < n; i++) {
 		if (i)
-			put(&o, ",");
+			edge_msg_out_str(&o, ",");
 		put_event(&o, &events[i]);
 	}
-	put(&o, REPORT_TAIL);
-	return finish(&o);
+	edge_msg_out_str(&o, REPORT_TAIL);
+	return edge_msg_out_finish(&o);
 }
 
 size_t edge_msg_report_fit(uint32_t epoch, uint32_t oldest,
 			   const struct edge_report_event *events, size_t n,
 			   size_t cap)
 {
-	struct out o = { NULL, 0, 0 };
+	struct edge_msg_out o = { NULL, 0, 0 };
 	size_t i, tail = sizeof REPORT_TAIL - 1;
 
 	if (!events || n == 0 || !oldest_ok(oldest, &events[0]))
@@ -700,7 +658,7 @@ size_t edge_msg_report_fit(uint32_t epoch, uint32_t oldest,
 		    (i > 0 && events[i].seq <= events[i - 1].seq))
 			break;
 		if (i)
-			put(&o, ",");
+			edge_msg_out_str(&o, ",");
 		put_event(&o, &events[i]);
 		/* The text plus its tail and NUL must fit in cap. */
 		if (o.len + tail >= cap)
@@ -712,7 +670,7 @@ size_t edge_msg_report_fit(uint32_t epoch, uint32_t oldest,
 int edge_msg_encode_ack(char *buf, size_t cap, const struct edge_msg_ack *ack)
 {
 	static const char hex[] = "0123456789abcdef";
-	struct out o = { buf, cap, 0 };
+	struct edge_msg_out o = { buf, cap, 0 };
 	char sack[EDGE_ACK_SACK_HEX];
 	int i;
 
@@ -723,16 +681,16 @@ int edge_msg_encode_ack(char *buf, size_t cap, const struct edge_msg_ack *ack)
 	for (i = 0; i < EDGE_ACK_SACK_HEX; i++)
 		sack[i] = hex[ack->sack >> (4 * (EDGE_ACK_SACK_HEX - 1 - i)) & 0xf];
 
-	put(&o, "{");
+	edge_msg_out_str(&o, "{");
 	put_key(&o, "proto", 1);
-	put_uint(&o, EDGE_PROTO_VERSION);
+	edge_msg_out_uint(&o, EDGE_PROTO_VERSION);
 	put_key(&o, "epoch", 0);
-	put_uint(&o, ack->epoch);
+	edge_msg_out_uint(&o, ack->epoch);
 	put_key(&o, "acked", 0);
-	put_uint(&o, ack->acked);
+	edge_msg_out_uint(&o, ack->acked);
 	put_key(&o, "sack", 0);
-	put(&o, "\"");
-	put_n(&o, sack, sizeof sack);
-	put(&o, "\"}");
-	return finish(&o);
+	edge_msg_out_str(&o, "\"");
+	edge_msg_out_n(&o, sack, sizeof sack);
+	edge_msg_out_str(&o, "\"}");
+	return edge_msg_out_finish(&o);
 }
