@@ -53,6 +53,10 @@ enum edge_msg_reject {
 	EDGE_MSG_REJECT_COUNT
 };
 
+/* The reasons from here on are the package reader's: no node message is
+ * refused for them, so edged's counters of node messages stop before. */
+#define EDGE_MSG_PACKAGE_FIRST EDGE_MSG_BAD_MAGIC
+
 /* Stable lower-case name ("too_large", "bad_json", ...); "unknown" for
  * values out of range. Never NULL. */
 const char *edge_msg_reject_name(enum edge_msg_reject reason);

@@ -94,7 +94,7 @@ static json_t *status_rejects(struct edged *d, bool *ok)
 		return NULL;
 	if (d->router)
 		edged_router_get_stats(d->router, &rs);
-	for (int i = EDGE_MSG_OK + 1; i < EDGE_MSG_REJECT_COUNT; i++)
+	for (int i = EDGE_MSG_OK + 1; i < EDGE_MSG_PACKAGE_FIRST; i++)
 		put(r, edge_msg_reject_name((enum edge_msg_reject)i),
 		    json_integer((json_int_t)rs.rejects[i]), ok);
 	for (int i = 0; i < EDGED_ROUTER_REFUSAL_COUNT; i++)
