@@ -535,9 +535,9 @@ static void client_send_error(struct control_client *cl, enum edge_ctl_error cod
 }
 
 /* Answer one error, read nothing more, and close once it is written, or
- * after CONTROL_LINGER_MS if the peer does not take it. */
-static void client_refuse(struct control_client *cl, enum edge_ctl_error code,
-			  const char *message)
+ * after linger_ms if the peer does not take it. */
+static void client_refuse_linger(struct control_client *cl, enum edge_ctl_error code,
+				 const char *message, unsigned linger_ms)
 {
 	client_send_error(cl, code, message);
 	if (cl->closing)
@@ -548,7 +548,13 @@ static void client_refuse(struct control_client *cl, enum edge_ctl_error code,
 	if (cl->writes_pending == 0)
 		client_close(cl);
 	else
-		client_timer(cl, CONTROL_LINGER_MS);
+		client_timer(cl, linger_ms);
+}
+
+static void client_refuse(struct control_client *cl, enum edge_ctl_error code,
+			  const char *message)
+{
+	client_refuse_linger(cl, code, message, CONTROL_LINGER_MS);
 }
 
 static void client_refuse_auth(struct control_client *cl, long uid)
@@ -888,7 +894,10 @@ void edged_ctl_call_finish(struct edged_ctl_call *call, int code, json_t *result
 	if (code == EDGE_CTL_E_TOO_SLOW) {
 		/* A reader that fell behind: told, then disconnected. */
 		json_decref(result);
-		client_refuse(cl, EDGE_CTL_E_TOO_SLOW, msg && msg[0] ? msg : "reader too slow");
+		/* A slow reader has a backlog to take before the answer: it gets
+		 * longer to reach it (still bounded: its slot is held till then). */
+		client_refuse_linger(cl, EDGE_CTL_E_TOO_SLOW, msg && msg[0] ? msg : "reader too slow",
+				     CONTROL_SLOW_LINGER_MS);
 		return;
 	}
 	if (code != 0) {

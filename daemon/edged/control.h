@@ -157,6 +157,8 @@ struct edged_control_options {
 #define CONTROL_LOOKUPS_MAX 2
 /* Longest wait for a closing error answer to be written. */
 #define CONTROL_LINGER_MS 1000
+/* ... for a too_slow answer, which comes after the follower's backlog. */
+#define CONTROL_SLOW_LINGER_MS 10000
 
 /* Binds and listens (a stale socket file left by a dead edged is replaced;
  * a live one is not: -EADDRINUSE; a non-socket file: -EEXIST). */

@@ -706,7 +706,7 @@ START_TEST(slow_follower_is_dropped)
 	ck_assert_int_eq(h_edgectl(e, NULL, "anomalies", "list", "--limit", "5", NULL), 0);
 	for (end = h_now_ms() + 40000; followers_dropped(e) < 1; h_sleep_ms(20))
 		ck_assert_msg(h_now_ms() < end, "the raw follower was not dropped");
-	/* edged keeps its answer for CONTROL_LINGER_MS (1 s): read it now. */
+	/* edged keeps its answer for CONTROL_SLOW_LINGER_MS (10 s): read it now. */
 	raw_read_to_end(fd, last, sizeof last);
 	ck_assert_msg(strstr(last, "\"too_slow\""), "the last frame: %s", last);
 	close(fd);
