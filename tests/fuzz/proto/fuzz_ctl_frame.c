@@ -10,16 +10,11 @@
 
 #include "edge_ctl_frame.h"
 #include "edge_json.h"
+#include "fuzz_check.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define LIMIT 64
-
-#define CHECK(cond)             \
-	do {                    \
-		if (!(cond))    \
-			abort(); \
-	} while (0)
 
 static uint64_t mix(uint64_t h, uint64_t v)
 {

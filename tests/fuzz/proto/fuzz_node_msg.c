@@ -12,14 +12,9 @@
 #include "edge_json.h"
 #include "edge_node_msg.h"
 #include "edge_topic.h"
+#include "fuzz_check.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(cond)             \
-	do {                    \
-		if (!(cond))    \
-			abort(); \
-	} while (0)
 
 static union {
 	struct edge_msg_hello hello;

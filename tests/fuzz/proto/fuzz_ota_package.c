@@ -12,24 +12,13 @@
 #include <string.h>
 
 #include "edge_ota_package.h"
+#include "fuzz_check.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(cond)             \
-	do {                    \
-		if (!(cond))    \
-			abort(); \
-	} while (0)
 
 static struct edge_ota_manifest man_a, man_b;
 /* A canonical manifest may be longer than the one received ("5e-324"). */
 static char enc1[2 * EDGE_OTA_MANIFEST_MAX], enc2[2 * EDGE_OTA_MANIFEST_MAX];
-
-static void check_error(const struct edge_msg_error *err)
-{
-	CHECK(err->reason > EDGE_MSG_OK && err->reason < EDGE_MSG_REJECT_COUNT);
-	CHECK(memchr(err->field, '\0', sizeof err->field) != NULL);
-}
 
 static void check_manifest(const void *buf, size_t len)
 {

@@ -11,24 +11,13 @@
 #include <string.h>
 
 #include "edge_report.h"
+#include "fuzz_check.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(cond)             \
-	do {                    \
-		if (!(cond))    \
-			abort(); \
-	} while (0)
 
 static struct edge_msg_report rep_a, rep_b;
 /* A canonical report may be longer than the one received ("1e9"). */
 static char enc1[2 * EDGE_MSG_MAX_PAYLOAD], enc2[2 * EDGE_MSG_MAX_PAYLOAD];
-
-static void check_error(const struct edge_msg_error *err)
-{
-	CHECK(err->reason > EDGE_MSG_OK && err->reason < EDGE_MSG_REJECT_COUNT);
-	CHECK(memchr(err->field, '\0', sizeof err->field) != NULL);
-}
 
 static void check_report(const char *payload, size_t len)
 {
