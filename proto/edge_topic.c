@@ -37,6 +37,11 @@ int edge_id_valid(const char *id, size_t len)
 	for (i = 0; i < len; i++)
 		if (!id_char(id[i]))
 			return 0;
+	/* Campaign frames live under this level, outside every node's subtree:
+	 * a node of that id would share (and could be granted) their topic. */
+	if (len == sizeof EDGE_TOPIC_CAMPAIGN_ID - 1 &&
+	    memcmp(id, EDGE_TOPIC_CAMPAIGN_ID, len) == 0)
+		return 0;
 	return 1;
 }
 

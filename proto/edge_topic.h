@@ -16,6 +16,10 @@ extern "C" {
 #endif
 
 #define EDGE_ID_MAX_LEN 64
+/* The topic level of campaign frames (<p>/_campaign/<t>/frame, proto/ota/
+ * transfer.md): reserved, never a node id. The same literal as
+ * EDGE_OTA_CAMPAIGN_ID (edge_ota_transfer.h). */
+#define EDGE_TOPIC_CAMPAIGN_ID "_campaign"
 /* Longest topic of this tree that we build or accept. */
 #define EDGE_TOPIC_MAX_LEN 256
 
@@ -47,7 +51,8 @@ struct edge_topic {
 	size_t sub_len;
 };
 
-/* 1 if id[0..len) matches [A-Za-z0-9_-]{1,64}, else 0. */
+/* 1 if id[0..len) matches [A-Za-z0-9_-]{1,64} and is not the reserved
+ * EDGE_TOPIC_CAMPAIGN_ID, else 0. */
 int edge_id_valid(const char *id, size_t len);
 /* Same for a NUL-terminated id (NULL → 0). */
 int edge_id_valid_str(const char *id);

@@ -18,6 +18,7 @@
 
 #include "edge_build_config.h"
 #include "edge_node_msg.h"
+#include "edge_ota_transfer.h"
 #include "edge_pki_acl.h"
 #include "edgectl.h"
 
@@ -418,8 +419,9 @@ static const char broker_usage[] =
 	"\n"
 	"Print a mosquitto.conf for the broker edged and its nodes use (offline: no\n"
 	"daemon needed). Defaults: --port 1883, --bind 127.0.0.1, --max-nodes 10000,\n"
-	"--persistence-dir /var/lib/mosquitto, --message-size-limit 4096 (the node\n"
-	"protocol's payload limit). --max-nodes should match registry.max_devices.\n"
+	"--persistence-dir /var/lib/mosquitto, --message-size-limit 16408 (the\n"
+	"largest OTA frame edged publishes: a 16 KB chunk; node messages stay within\n"
+	"4096, which edged enforces). --max-nodes should match registry.max_devices.\n"
 	"\n"
 	"The output is a whole file for `mosquitto -c FILE`, not a conf.d snippet\n"
 	"(Debian's own mosquitto.conf already sets the persistence options).\n"
@@ -599,7 +601,9 @@ int edgectl_cmd_broker_config(int argc, char **argv)
 		.bind = "127.0.0.1",
 		.max_nodes = 10000,
 		.persistence_dir = "/var/lib/mosquitto",
-		.message_size_limit = EDGE_MSG_MAX_PAYLOAD,
+		/* The largest publish: an OTA frame of edged's (node messages
+		 * are refused above EDGE_MSG_MAX_PAYLOAD by edged itself). */
+		.message_size_limit = EDGE_OTA_FRAME_MAX,
 	};
 	unsigned long long v;
 	int npos;

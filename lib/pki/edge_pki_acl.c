@@ -70,7 +70,7 @@ int edge_pki_acl_render(const struct edge_pki_acl_options *o, char **out, size_t
 				       "gateway user must match [A-Za-z0-9_-]{1,64}");
 
 	size_t nrules = sizeof(rules) / sizeof(rules[0]);
-	size_t cap = 1024 + nrules * (EDGE_PKI_ACL_PREFIX_MAX + 64) + EDGE_PKI_ACL_PREFIX_MAX;
+	size_t cap = 1024 + (nrules + 1) * (EDGE_PKI_ACL_PREFIX_MAX + 64) + EDGE_PKI_ACL_PREFIX_MAX;
 	char *buf = malloc(cap);
 	if (!buf)
 		return -ENOMEM;
@@ -92,6 +92,14 @@ int edge_pki_acl_render(const struct edge_pki_acl_options *o, char **out, size_t
 					 prefix, edge_topic_type_name(r->type),
 					 r->sub[0] ? "/" : "", r->sub);
 	}
+	/* One publish of each chunk reaches every node of a campaign: the
+	 * level is outside every node's subtree and reserved as an id. */
+	used += (size_t)snprintf(buf + used, cap - used,
+				 "\n# OTA campaign frames (proto/ota/transfer.md): published once for\n"
+				 "# every node, outside every node's subtree (\"%s\" is no node id);\n"
+				 "# every node may read them, none may write them.\n"
+				 "pattern read %s/%s/#\n",
+				 EDGE_TOPIC_CAMPAIGN_ID, prefix, EDGE_TOPIC_CAMPAIGN_ID);
 	used += (size_t)snprintf(buf + used, cap - used,
 				 "\n# The gateway's own identity.\nuser %s\ntopic readwrite %s/#\n",
 				 o->gateway_user, prefix);

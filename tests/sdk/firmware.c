@@ -2,7 +2,10 @@
  * (topic, hello, status), read the gateway's answer (registered), queue
  * anomaly events and send them in reports, apply the gateway's acks,
  * retransmit what was not acked, send a heartbeat, check the head of a
- * signed model package and make its self-test input. scripts/sdk-size.sh
+ * signed model package and make its self-test input, and receive a model
+ * update over the air (edge_ota_receiver.h, with stub platform callbacks
+ * in place of the board's flash, hash engine and inference runtime).
+ * scripts/sdk-size.sh
  * cross-builds it for a Cortex-M4 with newlib nano, with startup.c (reset
  * handler, assert hook) in place of the host's C runtime, to measure what
  * the SDK costs in flash, RAM and stack and to prove that nothing
@@ -18,6 +21,7 @@
 
 #include "edge_node_msg.h"
 #include "edge_ota_package.h"
+#include "edge_ota_receiver.h"
 #include "edge_report.h"
 #include "edge_report_queue.h"
 #include "edge_topic.h"
@@ -284,12 +288,279 @@ static int ota(void)
 	return 0;
 }
 
+/* ---- OTA: a model update through the receiver. The platform callbacks
+ * are stubs of what a board provides: flash is a RAM array, the "hash
+ * engine" XOR-folds the bytes into 32 (a real node uses its SHA-256
+ * peripheral or library: the receiver only calls begin/update/end), the
+ * signature check accepts a 64-byte signature by the trusted key id, the
+ * self-test returns the expected digest. The gateway's frames are built
+ * by hand: a node never encodes them. */
+#define OTA_MODEL_LEN 300u
+#define OTA_CHUNK 64u
+#define OTA_TRANSFER 0x2au
+
+static struct edge_ota_rx ota_rx;
+static uint8_t ota_slot[OTA_MODEL_LEN];
+static uint8_t ota_saved[EDGE_OTA_RX_STATE_MAX];
+static size_t ota_saved_len;
+static uint64_t ota_counter;
+static uint8_t ota_digest[32];
+static char ota_answer[EDGE_OTA_ANSWER_MAX + 1];
+static unsigned ota_acks;
+
+/* Model bytes i * 7 + 3 (mod 256): its fold and the self-test's output. */
+#define OTA_FOLD "e0e0e0e0e020202020606060575e656c737a81888f969da4abb2b9c0c7ced5dc"
+#define OTA_OUTPUT "abababababababababababababababababababababababababababababababab"
+static const char ota_manifest[] =
+	"{\"format\":1,\"name\":\"kws\",\"version\":\"1.0.5\",\"counter\":4,"
+	"\"size\":300,\"sha256\":\"" OTA_FOLD "\","
+	"\"runtime\":\"tflm\",\"ops\":[\"CONV_2D\",\"SOFTMAX\"],\"arena_bytes\":20480,"
+	"\"inputs\":[{\"type\":\"int8\",\"shape\":[1,49,10],\"scale\":0.1,\"zero_point\":-128}],"
+	"\"outputs\":[{\"type\":\"int8\",\"shape\":[1,4],\"scale\":0.00390625,"
+	"\"zero_point\":-128}],\"selftest\":{\"seed\":7,\"output_sha256\":\"" OTA_OUTPUT "\"}}";
+#define OTA_MANIFEST_LEN (sizeof ota_manifest - 1)
+static const uint8_t ota_key_id[EDGE_OTA_KEY_ID_LEN] = { 0x6b, 0x65, 0x79 };
+/* The package's head: header, manifest, one Ed25519 signature entry. */
+#define OTA_HEAD_LEN (EDGE_OTA_HEADER_SIZE + OTA_MANIFEST_LEN + 4 + 36 + 64)
+static uint8_t ota_frame_buf[EDGE_OTA_FRAME_HDR + EDGE_OTA_OFFER_FIXED + OTA_HEAD_LEN];
+
+static int ota_erase(void *ud, uint32_t len)
+{
+	(void)ud;
+	if (len > sizeof ota_slot)
+		return -EINVAL;
+	memset(ota_slot, 0xff, len);
+	return 0;
+}
+
+static int ota_write(void *ud, uint32_t off, const void *buf, uint32_t n)
+{
+	(void)ud;
+	if (off > sizeof ota_slot || n > sizeof ota_slot - off)
+		return -EINVAL;
+	memcpy(ota_slot + off, buf, n);
+	return 0;
+}
+
+static int ota_read(void *ud, uint32_t off, void *buf, uint32_t n)
+{
+	(void)ud;
+	if (off > sizeof ota_slot || n > sizeof ota_slot - off)
+		return -EINVAL;
+	memcpy(buf, ota_slot + off, n);
+	return 0;
+}
+
+static int ota_state_save(void *ud, const void *buf, size_t len)
+{
+	(void)ud;
+	memcpy(ota_saved, buf, len);
+	ota_saved_len = len;
+	return 0;
+}
+
+static int ota_state_load(void *ud, void *buf, size_t cap)
+{
+	(void)ud;
+	if (ota_saved_len > cap)
+		return -EINVAL;
+	memcpy(buf, ota_saved, ota_saved_len);
+	return (int)ota_saved_len;
+}
+
+static uint64_t ota_counter_get(void *ud, const char *name)
+{
+	(void)ud;
+	(void)name;
+	return ota_counter;
+}
+
+static int ota_counter_set(void *ud, const char *name, uint64_t counter)
+{
+	(void)ud;
+	(void)name;
+	ota_counter = counter;
+	return 0;
+}
+
+static size_t ota_hashed;
+
+static void ota_sha_begin(void *ud)
+{
+	(void)ud;
+	memset(ota_digest, 0, sizeof ota_digest);
+	ota_hashed = 0;
+}
+
+static void ota_sha_update(void *ud, const void *buf, size_t len)
+{
+	const uint8_t *b = buf;
+	size_t i;
+
+	(void)ud;
+	for (i = 0; i < len; i++, ota_hashed++)
+		ota_digest[ota_hashed % 32] ^= b[i];
+}
+
+static void ota_sha_end(void *ud, uint8_t out[32])
+{
+	(void)ud;
+	memcpy(out, ota_digest, 32);
+}
+
+static bool ota_verify(void *ud, uint8_t alg, const uint8_t key_id[EDGE_OTA_KEY_ID_LEN],
+		       const void *msg, size_t len, const uint8_t *sig, size_t sig_len)
+{
+	(void)ud;
+	(void)msg;
+	(void)len;
+	(void)sig;
+	return alg == EDGE_OTA_SIG_ED25519 && sig_len == 64 &&
+	       memcmp(key_id, ota_key_id, EDGE_OTA_KEY_ID_LEN) == 0;
+}
+
+static int ota_activate(void *ud, const struct edge_ota_manifest *m)
+{
+	(void)ud;
+	(void)m;
+	return 0;
+}
+
+static int ota_selftest(void *ud, const struct edge_ota_manifest *m, uint8_t out[32])
+{
+	(void)ud;
+	(void)m;
+	memset(out, 0xab, 32);
+	return 0;
+}
+
+static int ota_send(void *ud, const char *json, size_t len, bool is_ack)
+{
+	(void)ud;
+	if (len >= sizeof ota_answer)
+		return -ENOSPC;
+	memcpy(ota_answer, json, len);
+	ota_answer[len] = '\0';
+	ota_acks += is_ack;
+	return 0;
+}
+
+static int ota_campaign(void *ud, uint32_t transfer, bool on)
+{
+	(void)ud;
+	(void)transfer;
+	(void)on;
+	return 0;
+}
+
+/* A frame as the gateway sends it; payload: a + b. */
+static size_t ota_frame(uint8_t type, uint32_t index, const void *a, uint32_t alen,
+			const void *b, uint32_t blen)
+{
+	uint8_t *f = ota_frame_buf;
+	uint32_t crc;
+
+	put_le(f, EDGE_OTA_FRAME_MAGIC, 4);
+	f[4] = EDGE_OTA_FRAME_VERSION;
+	f[5] = type;
+	put_le(f + 6, 0, 2);
+	put_le(f + 8, OTA_TRANSFER, 4);
+	put_le(f + 12, index, 4);
+	put_le(f + 16, alen + blen, 4);
+	memcpy(f + EDGE_OTA_FRAME_HDR, a, alen);
+	if (blen)
+		memcpy(f + EDGE_OTA_FRAME_HDR + alen, b, blen);
+	crc = edge_ota_crc32c(0, f, 20);
+	put_le(f + 20, edge_ota_crc32c(crc, f + EDGE_OTA_FRAME_HDR, alen + blen), 4);
+	return EDGE_OTA_FRAME_HDR + alen + blen;
+}
+
+static int ota_update(void)
+{
+	static const char *const ops[] = { "CONV_2D", "FULLY_CONNECTED", "SOFTMAX" };
+	static struct edge_ota_platform p;
+	static struct edge_ota_rx_config cfg;
+	static uint8_t head[OTA_HEAD_LEN];
+	static uint8_t model[OTA_MODEL_LEN];
+	uint8_t fixed[EDGE_OTA_OFFER_FIXED];
+	uint8_t *sig = head + EDGE_OTA_HEADER_SIZE + OTA_MANIFEST_LEN;
+	uint32_t i, n_chunks = (OTA_MODEL_LEN + OTA_CHUNK - 1) / OTA_CHUNK;
+
+	p.slot_size = sizeof ota_slot;
+	p.slot_erase = ota_erase;
+	p.slot_write = ota_write;
+	p.slot_read = ota_read;
+	p.state_save = ota_state_save;
+	p.state_load = ota_state_load;
+	p.counter_get = ota_counter_get;
+	p.counter_set = ota_counter_set;
+	p.sha256_begin = ota_sha_begin;
+	p.sha256_update = ota_sha_update;
+	p.sha256_end = ota_sha_end;
+	p.verify = ota_verify;
+	p.activate = ota_activate;
+	p.selftest = ota_selftest;
+	p.revert = ota_activate;
+	p.send = ota_send;
+	p.campaign = ota_campaign;
+	cfg.runtime = "tflm";
+	cfg.ops = ops;
+	cfg.n_ops = sizeof ops / sizeof ops[0];
+	cfg.arena_bytes = 65536;
+	cfg.n_trusted = 1;
+	memcpy(cfg.trusted[0], ota_key_id, EDGE_OTA_KEY_ID_LEN);
+	cfg.max_chunk = 1024;
+	if (edge_ota_rx_init(&ota_rx, &p, &cfg) != 0)
+		return 60;
+
+	memcpy(head, EDGE_OTA_MAGIC, 8);
+	put_le(head + 8, EDGE_OTA_FORMAT, 2);
+	put_le(head + 10, EDGE_OTA_HEADER_SIZE, 2);
+	put_le(head + 12, OTA_MANIFEST_LEN, 4);
+	put_le(head + 16, 4 + 36 + 64, 4);
+	put_le(head + 20, OTA_MODEL_LEN, 8);
+	put_le(head + 28, edge_ota_crc32c(0, head, 28), 4);
+	memcpy(head + EDGE_OTA_HEADER_SIZE, ota_manifest, OTA_MANIFEST_LEN);
+	sig[0] = 1;
+	sig[4] = EDGE_OTA_SIG_ED25519;
+	put_le(sig + 6, 64, 2);
+	memcpy(sig + 8, ota_key_id, EDGE_OTA_KEY_ID_LEN);
+
+	memset(fixed, 0, sizeof fixed);
+	put_le(fixed, OTA_CHUNK, 4);
+	put_le(fixed + 4, n_chunks, 4);
+	if (edge_ota_rx_on_frame(&ota_rx, ota_frame_buf,
+				 ota_frame(EDGE_OTA_FRAME_OFFER, 0, fixed, sizeof fixed, head,
+					   sizeof head), 0) != 0 ||
+	    strstr(ota_answer, "\"msg\":\"accept\"") == NULL || !edge_ota_rx_busy(&ota_rx))
+		return 61;
+
+	for (i = 0; i < OTA_MODEL_LEN; i++)
+		model[i] = (uint8_t)(i * 7 + 3);
+	for (i = 0; i < n_chunks; i++) {
+		uint32_t off = i * OTA_CHUNK;
+		uint32_t n = OTA_MODEL_LEN - off < OTA_CHUNK ? OTA_MODEL_LEN - off : OTA_CHUNK;
+
+		if (edge_ota_rx_on_frame(&ota_rx, ota_frame_buf,
+					 ota_frame(EDGE_OTA_FRAME_CHUNK, i, model + off, n, NULL, 0),
+					 10 + i) != 0)
+			return 62;
+		edge_ota_rx_tick(&ota_rx, 10 + i + EDGE_OTA_RX_ACK_DELAY_MS);
+	}
+	if (strstr(ota_answer, "\"outcome\":\"activated\"") == NULL || ota_counter != 4 ||
+	    ota_acks == 0 || edge_ota_rx_busy(&ota_rx) || ota_saved_len != 0 ||
+	    edge_ota_rx_stats(&ota_rx)->activated != 1)
+		return 63;
+	return 0;
+}
+
 int main(void)
 {
 	int rc;
 
 	if ((rc = announce()) != 0 || (rc = registered()) != 0 ||
-	    (rc = reports()) != 0 || (rc = heartbeat()) != 0 || (rc = ota()) != 0)
+	    (rc = reports()) != 0 || (rc = heartbeat()) != 0 || (rc = ota()) != 0 ||
+	    (rc = ota_update()) != 0)
 		return rc;
 	return 0;
 }

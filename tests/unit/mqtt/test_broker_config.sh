@@ -28,8 +28,8 @@ has persistence true
 has persistence_location /var/lib/mosquitto/
 has max_queued_messages 21000
 has max_inflight_messages 200
-has message_size_limit 4096
-has max_packet_size 5120
+has message_size_limit 16408
+has max_packet_size 17432
 has set_tcp_nodelay true
 grep -q '^# ' "$tmp/out" || fail "no comments"
 
@@ -129,7 +129,9 @@ has user edged
 has topic "readwrite edge/v1/#"
 for t in hello status heartbeat report ota/req/# infer/req; do has pattern "write edge/v1/%u/$t"; done
 for t in registered ack ota/# infer/resp; do has pattern "read edge/v1/%u/$t"; done
-[ "$(grep -c '^pattern' "$tmp/out")" -eq 10 ] || fail "unexpected pattern lines"
+# Campaign chunks: every node reads them, none writes them.
+has pattern "read edge/v1/_campaign/#"
+[ "$(grep -c '^pattern' "$tmp/out")" -eq 11 ] || fail "unexpected pattern lines"
 "$edgectl" broker-config --print-acl --prefix site/3/edge --gateway-user gw-1 > "$tmp/out" ||
 	fail "--print-acl with options"
 has user gw-1

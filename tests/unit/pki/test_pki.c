@@ -648,6 +648,7 @@ START_TEST(acl_file)
 		"\npattern read edge/v1/%u/ack\n",
 		"\npattern read edge/v1/%u/ota/#\n",
 		"\npattern read edge/v1/%u/infer/resp\n",
+		"\npattern read edge/v1/_campaign/#\n",
 		"\nuser edged\ntopic readwrite edge/v1/#\n",
 	};
 	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++)
@@ -660,7 +661,9 @@ START_TEST(acl_file)
 		if (!strchr(l, '\n'))
 			break;
 	}
-	ck_assert_int_eq(grants, 12);
+	ck_assert_int_eq(grants, 13);
+	/* Campaign frames: read for every node, written by none. */
+	ck_assert_ptr_null(strstr(text, "write edge/v1/_campaign"));
 
 	o.prefix = "site-3/edge/v1";
 	o.gateway_user = "gw_1";
@@ -669,6 +672,7 @@ START_TEST(acl_file)
 	ck_assert_int_eq(edge_pki_acl_render(&o, &out, &len, err, sizeof(err)), 0);
 	ck_assert_uint_eq(strlen(out), len);
 	ck_assert_ptr_nonnull(strstr(out, "\npattern write site-3/edge/v1/%u/hello\n"));
+	ck_assert_ptr_nonnull(strstr(out, "\npattern read site-3/edge/v1/_campaign/#\n"));
 	ck_assert_ptr_nonnull(strstr(out, "\nuser gw_1\ntopic readwrite site-3/edge/v1/#\n"));
 	free(out);
 

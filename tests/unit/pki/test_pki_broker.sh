@@ -155,6 +155,29 @@ else
   fail "client id: node-2 did not connect as itself"
 fi
 
+# ---- ACL: campaign frames (edge/v1/_campaign/#) reach every node; no node
+# may publish there, only edged.
+: >"$dir/sub.out"
+timeout 20 mosquitto_sub -h 127.0.0.1 -p "$port" -u node-1 -P "$pw_n1" -i node-1 -q 1 -v \
+  -t 'edge/v1/_campaign/#' -C 1 >"$dir/sub.out" 2>>"$dir/client.log" &
+sub_pid=$!
+wait_subscribed node-1
+pub -u node-2 -P "$pw_n2" -i node-2 -t edge/v1/_campaign/00000001/frame -m forged \
+  >>"$dir/client.log" 2>&1 || true
+pub -u edged -P "$pw_gw" -i edged -t edge/v1/_campaign/00000001/frame -m chunk \
+  >>"$dir/client.log" 2>&1 || true
+if wait "$sub_pid"; then
+  sub_pid=
+  if [[ $(cat "$dir/sub.out") == "edge/v1/_campaign/00000001/frame chunk" ]]; then
+    pass "ACL: a node reads campaign frames, and only edged's"
+  else
+    fail "ACL: node-1 received on the campaign topic: $(cat "$dir/sub.out")"
+  fi
+else
+  sub_pid=
+  fail "ACL: node-1's campaign subscriber received nothing within 20 s"
+fi
+
 # ---- mutual TLS
 expect_ok "TLS: node-1 with our certificate" \
   tls_pub --cert "$dir/ca/node-1.crt" --key "$dir/ca/node-1.key" -i node-1 -t edge/v1/node-1/hello

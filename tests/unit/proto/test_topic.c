@@ -25,6 +25,15 @@ START_TEST(id_validator)
 	ck_assert(edge_id_valid(id65, 64));
 	ck_assert(!edge_id_valid(id65, 65));
 	ck_assert(!edge_id_valid("ab", 0));
+	/* "_campaign" is reserved (campaign frames, proto/ota/transfer.md); only
+	 * exactly it: its prefixes, extensions and other cases are ids. */
+	ck_assert(!edge_id_valid_str("_campaign"));
+	ck_assert(!edge_id_valid("_campaign", 9));
+	ck_assert(edge_id_valid("_campaign", 8));
+	ck_assert(edge_id_valid_str("_campaign2"));
+	ck_assert(edge_id_valid_str("_Campaign"));
+	ck_assert(edge_id_valid_str("campaign"));
+	ck_assert(edge_id_valid_str("x_campaign"));
 }
 END_TEST
 
@@ -86,6 +95,9 @@ START_TEST(rejects_with_reason)
 		{ "edge/v01/node-01/hello", EDGE_MSG_UNSUPPORTED_VERSION },
 		{ "edge/v1/node 01/hello", EDGE_MSG_BAD_ID },
 		{ "edge/v1/n\xc3\xa9/hello", EDGE_MSG_BAD_ID },
+		/* Campaign frames' level: no node publishes from there. */
+		{ "edge/v1/_campaign/ota/req/answer", EDGE_MSG_BAD_ID },
+		{ "edge/v1/_campaign/00000001/frame", EDGE_MSG_BAD_ID },
 		{ "edge/v1/node-01/hi", EDGE_MSG_UNKNOWN_TYPE },
 		{ "edge/v1/node-01/Hello", EDGE_MSG_UNKNOWN_TYPE },
 		{ "edge/v1/node-01/hello/extra", EDGE_MSG_UNKNOWN_TYPE },
@@ -141,6 +153,8 @@ START_TEST(builds_topics_and_filters)
 	ck_assert_int_eq(edge_topic_build(buf, 15, "n", EDGE_TOPIC_HELLO, NULL), -ENOSPC);
 	ck_assert_int_eq(edge_topic_build(buf, 16, "n", EDGE_TOPIC_HELLO, NULL), 15);
 	ck_assert_int_eq(edge_topic_build(buf, sizeof buf, "bad id", EDGE_TOPIC_HELLO, NULL), -EINVAL);
+	ck_assert_int_eq(edge_topic_build(buf, sizeof buf, "_campaign", EDGE_TOPIC_OTA, "frame"),
+			 -EINVAL);
 	ck_assert_int_eq(edge_topic_build(buf, sizeof buf, "n", EDGE_TOPIC_NONE, NULL), -EINVAL);
 	ck_assert_int_eq(edge_topic_build(buf, sizeof buf, "n", EDGE_TOPIC_HELLO, "x"), -EINVAL);
 	ck_assert_int_eq(edge_topic_build(buf, sizeof buf, "n", EDGE_TOPIC_OTA, NULL), -EINVAL);
