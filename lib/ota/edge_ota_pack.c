@@ -43,8 +43,8 @@ static int tensor_spec(const edge_infer_model *mdl, int index, struct edge_ota_t
 	return 0;
 }
 
-/* Run the golden self-test: SHA-256 hex of output 0. */
-static int selftest(const edge_infer_model *mdl, uint32_t seed, char out[65], char *err,
+/* Run the golden self-test on a loaded model: SHA-256 of output 0. */
+static int selftest(const edge_infer_model *mdl, uint32_t seed, uint8_t d[32], char *err,
 		    size_t errlen)
 {
 	edge_infer_ctx *ctx = NULL;
@@ -64,7 +64,6 @@ static int selftest(const edge_infer_model *mdl, uint32_t seed, char out[65], ch
 	rc = edge_infer_invoke(ctx, EDGE_INFER_KERNELS_REFERENCE);
 	size_t n = 0;
 	const void *o = rc == 0 ? edge_infer_output(ctx, 0, &n) : NULL;
-	uint8_t d[32];
 	if (!o) {
 		edge_infer_ctx_free(ctx);
 		return errf(err, errlen, rc ? rc : -EINVAL, "self-test: invoke failed");
@@ -73,8 +72,25 @@ static int selftest(const edge_infer_model *mdl, uint32_t seed, char out[65], ch
 	edge_infer_ctx_free(ctx);
 	if (rc < 0)
 		return errf(err, errlen, rc, "self-test: SHA-256 failed");
-	edge_ota_hex(d, 32, out);
 	return 0;
+}
+
+int edge_ota_selftest_run(const void *model, size_t len, uint32_t seed, uint8_t out[32],
+			  char *err, size_t errlen)
+{
+	edge_infer_model *mdl = NULL;
+	struct edge_infer_error ie;
+	memset(&ie, 0, sizeof(ie));
+	int rc = edge_infer_model_load(model, len, NULL, &mdl, &ie);
+	if (rc != 0) {
+		if (err && errlen)
+			snprintf(err, errlen, "model refused by the engine: %s: %s",
+				 edge_infer_errname(rc), ie.msg[0] ? ie.msg : edge_infer_strerror(rc));
+		return rc;
+	}
+	rc = selftest(mdl, seed, out, err, errlen);
+	edge_infer_model_free(mdl);
+	return rc;
 }
 
 static int fill(const edge_infer_model *mdl, struct edge_ota_manifest *m, char *err,
@@ -111,7 +127,11 @@ static int fill(const edge_infer_model *mdl, struct edge_ota_manifest *m, char *
 		if (rc < 0)
 			return rc;
 	}
-	return selftest(mdl, m->selftest_seed, m->selftest_output_sha256, err, errlen);
+	uint8_t d[32];
+	int rc = selftest(mdl, m->selftest_seed, d, err, errlen);
+	if (rc == 0)
+		edge_ota_hex(d, 32, m->selftest_output_sha256);
+	return rc;
 }
 
 int edge_ota_manifest_from_model(const void *model, size_t len,

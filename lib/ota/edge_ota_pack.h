@@ -33,6 +33,14 @@ int edge_ota_manifest_from_model(const void *model, size_t len,
 				 const struct edge_ota_pack_args *a,
 				 struct edge_ota_manifest *m, char *err, size_t errlen) EDGE_WUR;
 
+/* The golden self-test on the model bytes model[0..len): load with lib/infer,
+ * input 0 from edge_ota_selftest_input(seed), other inputs zero, one invoke
+ * with the reference kernels, SHA-256 of output 0's bytes into out. Packing
+ * and the simulated nodes both run this, so their hashes cannot differ.
+ * 0, EDGE_INFER_E* (the engine refused or failed; message in err), -EIO. */
+int edge_ota_selftest_run(const void *model, size_t len, uint32_t seed, uint8_t out[32],
+			  char *err, size_t errlen) EDGE_WUR;
+
 /* One signature to place in a container. */
 struct edge_ota_sig_in {
 	uint8_t alg;

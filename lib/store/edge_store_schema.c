@@ -191,6 +191,81 @@ static const char *const migrations[] = {
 	" value INTEGER NOT NULL"
 	") WITHOUT ROWID;"
 	"INSERT INTO anomaly_meta (key, value) VALUES ('rollup_through_id', 0);",
+	/* 7: signed OTA delivery (lib/ota/edge_ota_store.h). ota_model: one row
+	 * per verified package, keyed by the SHA-256 of the whole file (its
+	 * name under models_dir); manifest holds the signed manifest bytes
+	 * exactly, signers the key ids of its signature entries, 32 bytes each.
+	 * ota_counter: the highest counter ever accepted per name, never
+	 * lowered and kept when the model goes, so a removal cannot re-open a
+	 * rollback. ota_transfer: finished_ms 0 while open (the restart loads
+	 * those through the index). It names its model by digest without a
+	 * foreign key: a model may be removed once no open transfer uses it,
+	 * and the history stays. ota_node: each node's status per transfer,
+	 * state and reason as their stable names, output_sha256 NULL until an
+	 * activation reports it. ota_device: per device the model OTA made
+	 * active and the one before it (NULL: none known), and the end of its
+	 * latest transfer. Times are wall-clock ms. */
+	"CREATE TABLE ota_model ("
+	" digest TEXT PRIMARY KEY NOT NULL CHECK (length(digest) = 64),"
+	" name TEXT NOT NULL,"
+	" version TEXT NOT NULL,"
+	" counter INTEGER NOT NULL CHECK (counter >= 1),"
+	" model_sha256 TEXT NOT NULL CHECK (length(model_sha256) = 64),"
+	" model_size INTEGER NOT NULL CHECK (model_size >= 1),"
+	" pkg_size INTEGER NOT NULL CHECK (pkg_size > model_size),"
+	" manifest BLOB NOT NULL,"
+	" signers BLOB NOT NULL CHECK (length(signers) % 32 = 0),"
+	" added_ms INTEGER NOT NULL,"
+	" UNIQUE (name, version)"
+	") WITHOUT ROWID;"
+	"CREATE TABLE ota_counter ("
+	" name TEXT PRIMARY KEY NOT NULL,"
+	" counter INTEGER NOT NULL CHECK (counter >= 1)"
+	") WITHOUT ROWID;"
+	"CREATE TABLE ota_transfer ("
+	" id INTEGER PRIMARY KEY CHECK (id BETWEEN 1 AND 4294967295),"
+	" digest TEXT NOT NULL CHECK (length(digest) = 64),"
+	" chunk_size INTEGER NOT NULL CHECK (chunk_size >= 1),"
+	" campaign INTEGER NOT NULL CHECK (campaign IN (0, 1)),"
+	" created_ms INTEGER NOT NULL,"
+	" finished_ms INTEGER NOT NULL DEFAULT 0"
+	");"
+	"CREATE INDEX ota_transfer_finished ON ota_transfer (finished_ms);"
+	"CREATE TABLE ota_node ("
+	" transfer INTEGER NOT NULL REFERENCES ota_transfer (id) ON DELETE CASCADE,"
+	" device TEXT NOT NULL,"
+	" state TEXT NOT NULL,"
+	" reason TEXT NOT NULL,"
+	" chunks_held INTEGER NOT NULL DEFAULT 0,"
+	" n_chunks INTEGER NOT NULL,"
+	" unicast_chunks INTEGER NOT NULL DEFAULT 0,"
+	" retransmits INTEGER NOT NULL DEFAULT 0,"
+	" offers INTEGER NOT NULL DEFAULT 0,"
+	" started_ms INTEGER NOT NULL DEFAULT 0,"
+	" updated_ms INTEGER NOT NULL DEFAULT 0,"
+	" finished_ms INTEGER NOT NULL DEFAULT 0,"
+	" output_sha256 TEXT,"
+	" detail TEXT NOT NULL DEFAULT '',"
+	" CHECK (chunks_held <= n_chunks),"
+	" PRIMARY KEY (transfer, device)"
+	") WITHOUT ROWID;"
+	/* A device's transfers, newest first, without a scan. */
+	"CREATE INDEX ota_node_device ON ota_node (device, transfer);"
+	"CREATE TABLE ota_device ("
+	" device TEXT PRIMARY KEY NOT NULL,"
+	" active_name TEXT,"
+	" active_version TEXT,"
+	" active_sha256 TEXT,"
+	" previous_name TEXT,"
+	" previous_version TEXT,"
+	" previous_sha256 TEXT,"
+	" last_transfer INTEGER NOT NULL,"
+	" last_outcome TEXT NOT NULL,"
+	" last_reason TEXT NOT NULL,"
+	" updated_ms INTEGER NOT NULL,"
+	" CHECK ((active_sha256 IS NULL) = (active_name IS NULL)),"
+	" CHECK ((previous_sha256 IS NULL) = (previous_name IS NULL))"
+	") WITHOUT ROWID;",
 };
 
 _Static_assert(sizeof migrations / sizeof migrations[0] == EDGE_STORE_SCHEMA_VERSION,

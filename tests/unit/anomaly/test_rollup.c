@@ -132,7 +132,7 @@ START_TEST(migration_leaves_mark_at_zero)
 
 	edge_store_close(st);
 	ck_assert_int_eq(sqlite3_open(test_db_path, &db), SQLITE_OK);
-	ck_assert_int_eq(q_int(db, "PRAGMA user_version"), 6);
+	ck_assert_int_eq(q_int(db, "PRAGMA user_version"), EDGE_STORE_SCHEMA_VERSION);
 	ck_assert_int_eq(q_int(db, MARK_SQL), 0);
 	ck_assert_int_eq(q_int(db, "SELECT count(*) FROM anomaly_rollup_hour"), 0);
 	sqlite3_close(db);
