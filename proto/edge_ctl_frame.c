@@ -109,6 +109,13 @@ static const char *const ctl_error_names[EDGE_CTL_E_COUNT] = {
 	[EDGE_CTL_E_NOT_CONFIGURED] = "not_configured",
 	[EDGE_CTL_E_TOO_SLOW] = "too_slow",
 	[EDGE_CTL_E_BUDGET] = "budget",
+	[EDGE_CTL_E_NO_TRUST] = "no_trust",
+	[EDGE_CTL_E_REFUSED] = "refused",
+	[EDGE_CTL_E_ROLLBACK] = "rollback",
+	[EDGE_CTL_E_IN_USE] = "in_use",
+	[EDGE_CTL_E_AMBIGUOUS] = "ambiguous",
+	[EDGE_CTL_E_IO] = "io",
+	[EDGE_CTL_E_NO_TARGET] = "no_target",
 };
 
 const char *edge_ctl_error_name(enum edge_ctl_error code)

@@ -88,6 +88,13 @@ enum edge_ctl_error {
 				     * follower) fell behind and was dropped */
 	EDGE_CTL_E_BUDGET,          /* "budget": a query examined more rows or
 				     * ran longer than its budget */
+	EDGE_CTL_E_NO_TRUST,        /* "no_trust": no trusted model-signing key */
+	EDGE_CTL_E_REFUSED,         /* "refused": a package failed verification */
+	EDGE_CTL_E_ROLLBACK,        /* "rollback": counter below the accepted one */
+	EDGE_CTL_E_IN_USE,          /* "in_use": an open transfer uses it */
+	EDGE_CTL_E_AMBIGUOUS,       /* "ambiguous": a reference matches several */
+	EDGE_CTL_E_IO,              /* "io": a file could not be read or written */
+	EDGE_CTL_E_NO_TARGET,       /* "no_target": nothing left to send to */
 	EDGE_CTL_E_COUNT
 };
 

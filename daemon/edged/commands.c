@@ -16,6 +16,7 @@
 #include "identity.h"
 #include "mqtt.h"
 #include "notify.h"
+#include "ota.h"
 #include "router.h"
 
 /* json_object_set_new that reports allocation failure through *ok. */
@@ -58,6 +59,7 @@ static json_t *status_broker(struct edged *d, bool *ok)
 	put(b, "max_packet_bytes", json_integer((json_int_t)ms.max_packet_bytes), ok);
 	put(b, "session_expiry_s", json_integer((json_int_t)ms.session_expiry_s), ok);
 	put(b, "poll_wakeups", json_integer((json_int_t)ms.poll_wakeups), ok);
+	put(b, "frames_refused", json_integer((json_int_t)ms.frames_refused), ok);
 	put(b, "outbox", json_pack("{s:I, s:I, s:I}", "depth", (json_int_t)ms.outbox_depth,
 				   "capacity", (json_int_t)ms.outbox_capacity, "dropped",
 				   (json_int_t)ms.outbox_dropped), ok);
@@ -141,9 +143,10 @@ static json_t *status_messages(struct edged *d, bool *ok)
 
 	if (d->router)
 		edged_router_get_stats(d->router, &rs);
-	return json_pack("{s:I, s:I, s:I, s:I, s:I}", "hello", (json_int_t)rs.hello, "status",
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", "hello", (json_int_t)rs.hello, "status",
 			 (json_int_t)rs.status, "heartbeat", (json_int_t)rs.heartbeat, "report",
-			 (json_int_t)rs.report, "log_suppressed", (json_int_t)rs.log_suppressed);
+			 (json_int_t)rs.report, "ota_answer", (json_int_t)rs.ota_answer,
+			 "log_suppressed", (json_int_t)rs.log_suppressed);
 }
 
 /* Queries, tail followers and retention: added to "anomalies". */
@@ -281,6 +284,7 @@ static int cmd_status(void *ud, json_t *args, json_t **result, char *msg, size_t
 	if (d->control)
 		put(st, "control", status_control(d), &ok);
 	put(st, "identities", edged_identity_status(d->identity), &ok);
+	put(st, "ota", edged_ota_status_json(d->ota), &ok);
 	if (!ok)
 		return fail_internal(st, msg, msglen);
 	*result = st;
@@ -443,8 +447,9 @@ static int cmd_device(void *ud, json_t *args, struct edged_ctl_call *call, char 
 		return EDGE_CTL_E_INTERNAL;
 	}
 	detail = node_detail(&n);
-	if (!detail)
-		return fail_internal(NULL, msg, msglen);
+	if (!detail || json_object_set_new(detail, "ota",
+					   edged_ota_device_json(d->ota, n.id)) < 0)
+		return fail_internal(detail, msg, msglen);
 	return edged_anomaly_query_device(d->query, json_string_value(jid), detail, call);
 }
 
@@ -649,5 +654,24 @@ const struct edged_ctl_command edged_commands[] = {
 	{ "nodes.revoke", NULL, EDGED_CTL_ROLE_ADMIN,
 	  "revoke a node's identity (broker, registry, retained topics); args: id",
 	  cmd_nodes_revoke },
+	{ "models.add", NULL, EDGED_CTL_ROLE_ADMIN,
+	  "verify and store a signed model package; args: path (absolute)",
+	  edged_ota_cmd_models_add },
+	{ "models.list", edged_ota_cmd_models_list, EDGED_CTL_ROLE_READ,
+	  "stored model packages", NULL },
+	{ "models.show", edged_ota_cmd_models_show, EDGED_CTL_ROLE_READ,
+	  "one stored model, its manifest and signers; args: model", NULL },
+	{ "models.remove", NULL, EDGED_CTL_ROLE_ADMIN,
+	  "remove a stored model (refused while a transfer sends it); args: model",
+	  edged_ota_cmd_models_remove },
+	{ "models.fit", edged_ota_cmd_models_fit, EDGED_CTL_ROLE_READ,
+	  "which registered nodes can take a model; args: model", NULL },
+	{ "ota.send", NULL, EDGED_CTL_ROLE_ADMIN,
+	  "send a stored model to nodes; args: model, to (ids or \"all\"), campaign, "
+	  "chunk_size, window", edged_ota_cmd_send },
+	{ "ota.status", edged_ota_cmd_status, EDGED_CTL_ROLE_READ,
+	  "open and recently finished transfers; args: transfer, device", NULL },
+	{ "ota.cancel", edged_ota_cmd_cancel, EDGED_CTL_ROLE_ADMIN,
+	  "cancel a transfer, or one node of it; args: transfer, device", NULL },
 };
 const size_t edged_commands_count = sizeof edged_commands / sizeof edged_commands[0];

@@ -900,7 +900,19 @@ void edged_ctl_call_finish(struct edged_ctl_call *call, int code, json_t *result
 				     CONTROL_SLOW_LINGER_MS);
 		return;
 	}
-	if (code != 0) {
+	if (code != 0 && json_is_object(result)) {
+		/* Details of the refusal (e.g. models.add's "reason") go into
+		 * the error object beside code and message. */
+		json_t *resp = json_pack("{s:b, s:{s:s, s:s}}", "ok", 0, "error", "code",
+					 edge_ctl_error_name((enum edge_ctl_error)code), "message",
+					 msg && msg[0] ? msg : "failed");
+
+		if (resp)
+			(void)json_object_update_missing(json_object_get(resp, "error"), result);
+		json_decref(result);
+		c->stats.errors++;
+		client_send_json(cl, resp);
+	} else if (code != 0) {
 		json_decref(result);
 		client_send_error(cl, (enum edge_ctl_error)code, msg && msg[0] ? msg : "failed");
 	} else {

@@ -175,8 +175,9 @@ void edged_control_free(struct edged_control *c);
 
 /* Answers an asynchronous call and releases it: code 0 with result (an
  * object; the reference is stolen) or an enum edge_ctl_error code (> 0)
- * with msg (a one-line reason; NULL: "failed"; result may be NULL and is
- * released if not). Loop thread only; exactly once per started call. A
+ * with msg (a one-line reason; NULL: "failed"; result may be NULL; an
+ * object's keys are added to the error object beside code and message,
+ * e.g. {"reason": ...}, and it is released). Loop thread only; exactly once per started call. A
  * peer that hung up, or a server freed meanwhile, drops the answer. Also
  * allowed from within start (answered at once; start then returns 0). */
 void edged_ctl_call_finish(struct edged_ctl_call *call, int code, json_t *result,

@@ -27,6 +27,7 @@
 #include "log.h"
 #include "mqtt.h"
 #include "notify.h"
+#include "ota.h"
 #include "router.h"
 #include "signals.h"
 
@@ -191,6 +192,8 @@ static void on_registry_change(const struct edge_node_info *node, enum edge_node
 		 edge_node_state_name(old_state), node->fw_version,
 		 node->has_model ? node->model_name : "none", node->has_model ? "@" : "",
 		 node->has_model ? node->model_version : "");
+	/* Transfers pause and resume with their nodes' presence. */
+	edged_ota_node_event(((struct edged *)ud)->ota, node->id, ev);
 }
 
 static int start_registry(struct edged *d, const struct edge_settings *s)
@@ -412,6 +415,11 @@ static int edged_start(struct edged *d)
 		return rc;
 	if ((rc = start_anomaly_reads(d, s)) < 0)
 		return rc;
+	/* Reads the model store and resumes open transfers (blocking: the
+	 * loop does not run yet). */
+	if ((rc = edged_ota_new(d, &d->ota)) < 0)
+		return rc;
+	edged_router_set_ota(d->router, d->ota);
 	if ((rc = start_control(d, s)) < 0)
 		return rc;
 	if ((rc = edged_notify_new(d->loop, &d->notify)) < 0 ||
@@ -515,6 +523,8 @@ void edged_shutdown(struct edged *d)
 	/* Reports arriving while draining are deferred (the nodes send them
 	 * again); those being stored are still acked. */
 	edged_anomaly_stop(d->anomaly);
+	/* Node statuses of open transfers go to the store before it drains. */
+	edged_ota_stop(d->ota);
 	if (d->registry) {
 		rc = edge_registry_sync(d->registry);
 		if (rc < 0 && rc != EDGE_ELIMIT)
@@ -561,6 +571,8 @@ static void edged_teardown(struct edged *d)
 	edged_router_free(d->router);
 	d->router = NULL;
 	edged_anomaly_detach(d->anomaly);
+	edged_ota_stop(d->ota);
+	edged_ota_detach(d->ota);
 	edged_mqtt_free(d->mqtt);
 	d->mqtt = NULL;
 	if (d->registry) {
@@ -581,6 +593,8 @@ static void edged_teardown(struct edged *d)
 	/* After the store: its last completions point into the slots. */
 	edged_anomaly_free(d->anomaly);
 	d->anomaly = NULL;
+	edged_ota_free(d->ota); /* after the store: its completions use it */
+	d->ota = NULL;
 	d->tail = NULL; /* freed with its handle: store completions found it stopped */
 	if (d->store_wake_open)
 		uv_close((uv_handle_t *)&d->store_wake, async_closed);

@@ -43,7 +43,12 @@
  *   shipped unit gives edged no network (PrivateNetwork=yes): this is how
  *   it reaches the broker.
  * - Every publish carries Payload Format Indicator 1 (UTF-8 text), as the
- *   node protocol asks of every gateway publish (m->pub_props). */
+ *   node protocol asks of every gateway publish (m->pub_props), except the
+ *   binary OTA frames (edged_mqtt_publish_frame), which carry none.
+ * - libmosquitto queues every packet it cannot write at once, without a
+ *   bound: OTA frames, which come in bulk, are refused (-EAGAIN) while more
+ *   than MQTT_FRAME_BACKLOG_MAX bytes of them went to the library since it
+ *   last had nothing to write; their sender retransmits. */
 #include "mqtt.h"
 
 #include <arpa/inet.h>
@@ -64,6 +69,9 @@
 #define EDGED_SUB_OPTIONS MQTT_SUB_OPT_NO_LOCAL
 
 #define MQTT_MAX_SUBS 16
+/* Frame bytes handed to the library while it still has bytes to write;
+ * beyond it edged_mqtt_publish_frame refuses (back-pressure). */
+#define MQTT_FRAME_BACKLOG_MAX (256u * 1024u)
 /* How long a graceful stop waits for DISCONNECT to leave. */
 #define MQTT_STOP_TIMEOUT_MS 2000
 
@@ -112,6 +120,7 @@ struct edged_mqtt {
 	uint32_t session_expiry_s;  /* 0 = clean session */
 	mosquitto_property *connect_props; /* until mqtt_install_connect_props */
 	mosquitto_property *pub_props;     /* Payload Format Indicator 1 */
+	size_t frame_backlog;     /* frame bytes given since want_write was false */
 
 	enum edged_mqtt_state state;
 	bool started;
@@ -897,6 +906,39 @@ int edged_mqtt_publish(struct edged_mqtt *m, const char *topic, const void *payl
 		/* connection going away: keep it for later */
 	}
 	return edge_outbox_push(m->outbox, topic, payload, len, qos, retain);
+}
+
+int edged_mqtt_publish_frame(struct edged_mqtt *m, const char *topic, const void *payload,
+			     size_t len, int qos)
+{
+	int rc;
+
+	if (m->freeing || m->state == EDGED_MQTT_STOPPING || m->state == EDGED_MQTT_STOPPED)
+		return EDGE_ECLOSED;
+	if (len > INT32_MAX)
+		return -EMSGSIZE;
+	/* Never into the outbox: a frame is worth nothing later, and it
+	 * must not push out the replies that wait there. */
+	if (m->state != EDGED_MQTT_CONNECTED || edge_outbox_depth(m->outbox) > 0)
+		return -EAGAIN;
+	if (!mosquitto_want_write(m->mosq))
+		m->frame_backlog = 0;
+	if (m->frame_backlog + len > MQTT_FRAME_BACKLOG_MAX) {
+		m->stats.frames_refused++;
+		return -EAGAIN;
+	}
+	rc = mosquitto_publish_v5(m->mosq, NULL, topic, (int)len, payload, qos, false, NULL);
+	mqtt_after_call(m, rc, "publish");
+	if (rc == MOSQ_ERR_NOMEM)
+		return -ENOMEM;
+	rc = mqtt_publish_outcome(rc);
+	if (rc == 1)
+		return -EAGAIN; /* connection going away */
+	if (rc == 0) {
+		m->stats.messages_out++;
+		m->frame_backlog += len;
+	}
+	return rc;
 }
 
 void edged_mqtt_apply_settings(struct edged_mqtt *m, const struct edge_settings *s)

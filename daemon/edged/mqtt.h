@@ -78,6 +78,7 @@ struct edged_mqtt_stats {
 	uint64_t outbox_depth;
 	uint64_t outbox_capacity;
 	uint64_t outbox_dropped;
+	uint64_t frames_refused;   /* OTA frames refused for back-pressure */
 	uint32_t next_retry_ms;    /* delay chosen for the pending attempt */
 	/* Times the broker socket's watcher woke the loop: bounded while
 	 * idle or waiting for a handshake; it grows without bound only if
@@ -113,6 +114,15 @@ EDGE_WUR int edged_mqtt_start(struct edged_mqtt *m);
  * Indicator 1. Returns 0, -ENOMEM, -EMSGSIZE, -EINVAL, EDGE_ECLOSED (stopping). */
 EDGE_WUR int edged_mqtt_publish(struct edged_mqtt *m, const char *topic, const void *payload,
 				size_t len, int qos, bool retain);
+
+/* Publish a binary OTA frame (copies topic and payload): no Payload Format
+ * Indicator, never retained, never queued in the outbox. Refused with
+ * -EAGAIN while not connected, while the outbox holds messages, or while
+ * the library still holds too many frame bytes it could not write yet
+ * (back-pressure; stats.frames_refused): the caller treats the frame as
+ * lost. 0, -EAGAIN, -ENOMEM, -EMSGSIZE, -EINVAL, EDGE_ECLOSED. */
+EDGE_WUR int edged_mqtt_publish_frame(struct edged_mqtt *m, const char *topic,
+				      const void *payload, size_t len, int qos);
 
 /* Apply reloadable settings (reconnect bounds, outbox size). */
 void edged_mqtt_apply_settings(struct edged_mqtt *m, const struct edge_settings *settings);

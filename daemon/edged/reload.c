@@ -12,6 +12,7 @@
 #include "edged.h"
 #include "identity.h"
 #include "mqtt.h"
+#include "ota.h"
 #include "router.h"
 
 /* A refused reload: counted, kept for status, logged. The running
@@ -79,6 +80,7 @@ int edged_reload(struct edged *d, char *needs_restart, size_t nr_len, char *err,
 		edge_log(EDGE_LOG_WARNING, "edged",
 			 "registry.persist_interval_s or summary_interval_s not applied");
 	edged_identity_apply_settings(d->identity, s);
+	edged_ota_apply_settings(d->ota, s);
 	if (d->control)
 		edged_control_set_limits(d->control, (unsigned)s->control.max_clients,
 					 (unsigned)s->control.client_timeout_ms,

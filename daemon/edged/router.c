@@ -9,10 +9,12 @@
 #include "anomaly.h"
 #include "edge_log.h"
 #include "edge_node_msg.h"
+#include "edge_ota_transfer.h"
 #include "edge_ratelimit.h"
 #include "edge_report.h"
 #include "edge_time.h"
 #include "edge_topic.h"
+#include "ota.h"
 
 /* proto parses the canonical tree; a configured prefix is mapped onto it. */
 #define ROUTER_CANON_PREFIX "edge/v1"
@@ -27,6 +29,7 @@ struct edged_router {
 	struct edged_mqtt *mqtt;
 	edge_registry *registry;
 	struct edged_anomaly *anomaly; /* NULL: reports count as unhandled_type */
+	struct edged_ota *ota;        /* NULL: OTA answers count as unhandled_type */
 	const struct edge_settings *s;
 	edge_ratelimit *log_limit;    /* per node, plus the total budget */
 	edge_ratelimit *unsaved_log;  /* registrations not committed */
@@ -167,6 +170,11 @@ int edged_router_clear_retained(struct edged_router *r, const char *id)
 void edged_router_set_anomaly(struct edged_router *r, struct edged_anomaly *anomaly)
 {
 	r->anomaly = anomaly;
+}
+
+void edged_router_set_ota(struct edged_router *r, struct edged_ota *ota)
+{
+	r->ota = ota;
 }
 
 void edged_router_set_clock(struct edged_router *r, uint64_t (*now_ms)(void *ud), void *ud)
@@ -391,6 +399,52 @@ static void router_report(struct edged_router *r, const char *id, const void *pa
 	(void)edged_anomaly_submit(r->anomaly, id, &report, wall_ms);
 }
 
+/* An OTA answer (<prefix>/<id>/ota/req/answer): parsed, then to the OTA
+ * service if the node is registered and allowed. */
+static void router_ota_answer(struct edged_router *r, const char *id, const void *payload,
+			      size_t len)
+{
+	struct edge_ota_answer a;
+	struct edge_msg_error err = { 0 };
+	int state, rc;
+
+	r->stats.ota_answer++;
+	if (len > EDGE_OTA_ANSWER_MAX) {
+		r->stats.rejects[EDGE_MSG_TOO_LARGE]++;
+		edged_ota_bad_answer(r->ota);
+		router_log_bad(r, id, "node %s: %zu-byte OTA answer rejected (limit %d)", id, len,
+			       EDGE_OTA_ANSWER_MAX);
+		return;
+	}
+	if (edge_ota_answer_parse(payload, len, &a, &err) < 0) {
+		enum edge_msg_reject why = err.reason;
+
+		if (why <= EDGE_MSG_OK || why >= EDGE_MSG_REJECT_COUNT)
+			why = EDGE_MSG_BAD_JSON;
+		r->stats.rejects[why]++;
+		edged_ota_bad_answer(r->ota);
+		router_log_bad(r, id, "node %s: OTA answer rejected: %s%s%s", id,
+			       edge_msg_reject_name(why), err.field[0] ? " at " : "", err.field);
+		return;
+	}
+	state = edge_registry_get_state(r->registry, id);
+	if (state == EDGE_NODE_REVOKED) {
+		router_known_node_result(r, id, "OTA answer", EDGE_EAUTH);
+		return;
+	}
+	if (state < 0) {
+		router_known_node_result(r, id, "OTA answer", EDGE_ENOTFOUND);
+		return;
+	}
+	rc = edged_ota_on_answer(r->ota, id, &a);
+	if (rc == EDGE_ENOTFOUND)
+		router_log_bad(r, id, "node %s: OTA answer for transfer %u ignored: no such open "
+			       "transfer holds the node", id, a.transfer);
+	else if (rc < 0)
+		router_log_bad(r, id, "node %s: OTA answer for transfer %u ignored: it contradicts "
+			       "the transfer", id, a.transfer);
+}
+
 /* Map <prefix>/<rest> onto edge/v1/<rest>; false if the topic is not ours. */
 static bool router_canonical_topic(const struct edged_router *r, const char *topic, char *out,
 				   size_t cap)
@@ -452,6 +506,11 @@ void edged_router_on_message(struct edged_router *r, const struct edged_mqtt_mes
 	}
 	if (parsed.type == EDGE_TOPIC_REPORT && r->anomaly) {
 		router_report(r, id, payload, len, wall_ms);
+		return;
+	}
+	if (parsed.type == EDGE_TOPIC_OTA && r->ota && parsed.sub_len == 10 &&
+	    memcmp(parsed.sub, "req/answer", 10) == 0) {
+		router_ota_answer(r, id, payload, len);
 		return;
 	}
 	rc = edge_msg_parse_node(canon, strlen(canon), payload, len, &msg, &err);

@@ -62,6 +62,7 @@ struct edged_router_stats {
 	uint64_t status;
 	uint64_t heartbeat;
 	uint64_t report;    /* reports that reached their parser (any outcome) */
+	uint64_t ota_answer; /* OTA answers that reached their parser */
 	uint64_t rejects[EDGE_MSG_REJECT_COUNT];           /* by edge_msg_reject */
 	uint64_t refusals[EDGED_ROUTER_REFUSAL_COUNT];     /* by edged_router_refusal */
 	uint64_t log_suppressed;
@@ -81,6 +82,16 @@ struct edged_anomaly;
 /* Hands reports to `anomaly` (borrowed; NULL: none, a report then counts
  * as unhandled_type). */
 void edged_router_set_anomaly(struct edged_router *r, struct edged_anomaly *anomaly);
+
+struct edged_ota;
+/* Hands OTA answers (<prefix>/<id>/ota/req/answer) to `ota` (borrowed;
+ * NULL: none, an answer then counts as unhandled_type). An answer is
+ * size-checked (EDGE_OTA_ANSWER_MAX), parsed with edge_ota_answer_parse
+ * (rejects counted by reason), and taken only from a registered node that
+ * is not revoked (unknown_node, not_allowed otherwise). One the service
+ * cannot place (no such open transfer, or contradicting it) is logged like
+ * other bad input. */
+void edged_router_set_ota(struct edged_router *r, struct edged_ota *ota);
 
 /* Feed one message (the mqtt on_message callback). */
 void edged_router_on_message(struct edged_router *r, const struct edged_mqtt_message *in);

@@ -4,7 +4,7 @@
  *
  * File format (INI, like the shipped edged.conf):
  *   [section]            sections: log, paths, mqtt, registry, store, control,
- *                        anomaly, broker
+ *                        anomaly, broker, ota
  *                        (a section may be reopened; a key may not repeat)
  *   key = value          value runs to the end of the line, surrounding
  *                        blanks trimmed; no quoting, no inline comments
@@ -135,6 +135,28 @@ struct edge_settings {
 		/* Derived by check: pki_dir within paths.state_dir. */
 		char pki_path[EDGE_CONFIG_PATH_MAX];
 	} broker;
+	struct {
+		char trust_dir[EDGE_CONFIG_PATH_MAX];  /* "" = no trusted key */
+		int threshold;                 /* distinct trusted signatures */
+		char models_dir[EDGE_CONFIG_PATH_MAX]; /* as configured */
+		int chunk_size;
+		int window;
+		size_t rate_bytes_per_s;       /* 0 = unlimited */
+		bool campaign;
+		int campaign_gather_ms;
+		int max_transfers;             /* active at once */
+		int offer_timeout_ms;
+		int offer_tries;
+		int stall_timeout_ms;
+		int result_timeout_ms;
+		int retry_interval_ms;
+		int rto_min_ms;
+		int rto_max_ms;
+		/* Derived by check: trust_dir and models_dir within
+		 * paths.state_dir ("" when trust_dir is empty). */
+		char trust_path[EDGE_CONFIG_PATH_MAX];
+		char models_path[EDGE_CONFIG_PATH_MAX];
+	} ota;
 };
 
 /* registry.admission */

@@ -254,6 +254,32 @@ int edge__cfg_check(struct edge_settings *s, const char *file,
 				       where(at, sizeof at, file, lines, k),
 				       EDGE_CONFIG_PATH_MAX - 1);
 	}
+	if (s->ota.rate_bytes_per_s != 0 && s->ota.rate_bytes_per_s < 1024)
+		return edge__cfg_error(err, errlen,
+				       "%sota.rate_bytes_per_s = %zu: must be 0 (unlimited) or at least 1024",
+				       where(at, sizeof at, file, lines, "ota.rate_bytes_per_s"),
+				       s->ota.rate_bytes_per_s);
+	if (s->ota.rto_min_ms > s->ota.rto_max_ms)
+		return order_error(err, errlen, file, lines, "ota.rto_min_ms", s->ota.rto_min_ms,
+				   "ota.rto_max_ms", s->ota.rto_max_ms);
+	if (!s->ota.trust_dir[0]) {
+		s->ota.trust_path[0] = '\0';
+	} else if (join(s->ota.trust_path, sizeof s->ota.trust_path, s->paths.state_dir,
+			s->ota.trust_dir) < 0) {
+		k = either(lines, "ota.trust_dir", "paths.state_dir");
+		return edge__cfg_error(err, errlen,
+				       "%sota.trust_dir: the path within paths.state_dir is longer than %d characters",
+				       where(at, sizeof at, file, lines, k),
+				       EDGE_CONFIG_PATH_MAX - 1);
+	}
+	if (join(s->ota.models_path, sizeof s->ota.models_path, s->paths.state_dir,
+		 s->ota.models_dir) < 0) {
+		k = either(lines, "ota.models_dir", "paths.state_dir");
+		return edge__cfg_error(err, errlen,
+				       "%sota.models_dir: the path within paths.state_dir is longer than %d characters",
+				       where(at, sizeof at, file, lines, k),
+				       EDGE_CONFIG_PATH_MAX - 1);
+	}
 	if (join(s->paths.control_socket_path, sizeof s->paths.control_socket_path,
 		 s->paths.runtime_dir, s->paths.control_socket) < 0) {
 		k = either(lines, "paths.control_socket", "paths.runtime_dir");

@@ -114,6 +114,7 @@ const struct edge__cfg_section edge__cfg_sections[] = {
 	{ "control", "The control socket used by edgectl." },
 	{ "anomaly", "Anomaly reports from nodes: stored once, then acknowledged." },
 	{ "broker", "The broker's node identities edged manages: passwords, access rules, node certificates (docs/broker-security.md)." },
+	{ "ota", "Signed model updates: the trusted signing keys, the model store and the transfers to nodes (proto/ota/package.md, proto/ota/transfer.md)." },
 };
 const size_t edge__cfg_nsections =
 	sizeof edge__cfg_sections / sizeof edge__cfg_sections[0];
@@ -243,6 +244,39 @@ const struct edge__cfg_key edge__cfg_keys[] = {
 	       "Where nodes reach the broker, written into every provisioning bundle: mqtt://HOST:PORT or mqtts://HOST:PORT (TLS). Empty = mqtt://mqtt.host:mqtt.port, which needs a network mqtt.host: with a Unix socket (the shipped setup) and identity_dir set, this must be set."),
 	INT(broker, cert_days, "3650", 1, 36500, R,
 	    "Validity of the node certificates 'edgectl nodes provision --tls-cert' issues, in days."),
+
+	PATH(ota, trust_dir, "", EMPTY | R,
+	     "Directory of the trusted model-signing public keys: every *.pub file in it (PEM, from 'edgectl keys generate'). Relative to paths.state_dir unless absolute. Empty, missing or without a key = no trusted key: models.add and ota.send are refused with no_trust, never accepted unverified. Re-read on reload."),
+	INT(ota, threshold, "1", 1, 8, R,
+	    "Distinct trusted keys whose signatures a package needs."),
+	PATH(ota, models_dir, "models", 0,
+	     "Directory of the stored packages (<digest>.pkg, content-addressed); relative to paths.state_dir unless absolute."),
+	INT(ota, chunk_size, "1024", 64, 16384, R,
+	    "Model bytes per chunk frame of a new transfer (ota.send may override it); a node that takes less says so in its accept."),
+	INT(ota, window, "16", 1, 256, R,
+	    "Most chunks in flight to one node of a new transfer (capped by the node's own window)."),
+	SIZE(ota, rate_bytes_per_s, "1048576", 0, 1000000000, R,
+	     "Bound on all OTA bytes edged publishes per second, over every transfer (a campaign chunk counts once): 0 = unlimited, else at least 1024."),
+	BOOL(ota, campaign, "true", R,
+	     "A transfer to more than one node publishes each chunk once on the transfer's campaign topic and repairs gaps by unicast."),
+	MILLIS(ota, campaign_gather_ms, "2000", 0, 60000, R,
+	       "How long a campaign waits for the offered nodes to accept before its pass starts."),
+	INT(ota, max_transfers, "8", 1, 64, R,
+	    "Most transfers running at once; ota.send beyond it is refused busy."),
+	MILLIS(ota, offer_timeout_ms, "5000", 100, 600000, R,
+	       "An unanswered offer is sent again after this time."),
+	INT(ota, offer_tries, "3", 1, 100, R,
+	    "Offers without an answer before a node counts as stalled."),
+	MILLIS(ota, stall_timeout_ms, "30000", 100, 3600000, R,
+	       "A node whose acks make no progress for this long is stalled (offered again later)."),
+	MILLIS(ota, result_timeout_ms, "60000", 100, 3600000, R,
+	       "Longest wait for a node's result once it holds every chunk."),
+	MILLIS(ota, retry_interval_ms, "60000", 100, 86400000, R,
+	       "A stalled node is offered again (resuming) after this time, or at once when it comes back online."),
+	MILLIS(ota, rto_min_ms, "200", 10, 60000, R,
+	       "Lower bound of the per-node retransmission timeout."),
+	MILLIS(ota, rto_max_ms, "10000", 100, 600000, R,
+	       "Upper bound of the per-node retransmission timeout; at least rto_min_ms."),
 };
 const size_t edge__cfg_nkeys = sizeof edge__cfg_keys / sizeof edge__cfg_keys[0];
 

@@ -564,6 +564,7 @@ void h_edged_write_config(struct h_env *e)
 {
 	static const char *const sections[] = {
 		"log", "paths", "mqtt", "registry", "store", "control", "anomaly", "broker",
+		"ota",
 	};
 	if (e->broker_port) {
 		char port[16];

@@ -31,7 +31,7 @@ START_TEST(unknown_section)
 {
 	expect_error("# hello\n[mqt]\n",
 		     "t.conf:2: unknown section [mqt]; sections are [log] [paths] "
-		     "[mqtt] [registry] [store] [control] [anomaly] [broker]");
+		     "[mqtt] [registry] [store] [control] [anomaly] [broker] [ota]");
 }
 END_TEST
 
@@ -340,6 +340,42 @@ START_TEST(short_error_buffers_are_safe)
 }
 END_TEST
 
+/* The ota section: the rate is 0 or a usable bound, the RTO bounds are
+ * ordered, and the two directories resolve within paths.state_dir. */
+START_TEST(ota_keys)
+{
+	const struct edge_settings *s;
+	edge_config *c;
+	char err[256];
+
+	expect_error("[ota]\nrate_bytes_per_s = 512\n",
+		     "t.conf:2: ota.rate_bytes_per_s = 512: must be 0 (unlimited) or at least 1024");
+	expect_error("[ota]\nrto_min_ms = 5000\nrto_max_ms = 1000\n",
+		     "t.conf:2: ota.rto_min_ms = 5000 exceeds ota.rto_max_ms = 1000");
+	expect_error("[ota]\nthreshold = 9\n",
+		     "t.conf:2: ota.threshold = 9: must be an integer in 1..8");
+	expect_error("[ota]\nchunk_size = 63\n",
+		     "t.conf:2: ota.chunk_size = 63: must be an integer in 64..16384");
+
+	ck_assert_int_eq(load_text("[paths]\nstate_dir = /var/lib/e\n", err, sizeof err, &c), 0);
+	s = edge_config_settings(c);
+	ck_assert_str_eq(s->ota.trust_path, ""); /* no trusted key by default */
+	ck_assert_str_eq(s->ota.models_path, "/var/lib/e/models");
+	ck_assert_uint_eq(s->ota.rate_bytes_per_s, 1048576);
+	ck_assert(s->ota.campaign);
+	edge_config_free(c);
+
+	ck_assert_int_eq(load_text("[paths]\nstate_dir = /var/lib/e\n[ota]\ntrust_dir = keys\n"
+				   "models_dir = /srv/models\nrate_bytes_per_s = 0\n",
+				   err, sizeof err, &c), 0);
+	s = edge_config_settings(c);
+	ck_assert_str_eq(s->ota.trust_path, "/var/lib/e/keys");
+	ck_assert_str_eq(s->ota.models_path, "/srv/models");
+	ck_assert_uint_eq(s->ota.rate_bytes_per_s, 0);
+	edge_config_free(c);
+}
+END_TEST
+
 TCase *test_config_errors_tcase(void)
 {
 	TCase *tc = tcase_create("errors");
@@ -365,5 +401,6 @@ TCase *test_config_errors_tcase(void)
 	tcase_add_test(tc, file_errors_name_the_path);
 	tcase_add_test(tc, cross_key_errors);
 	tcase_add_test(tc, short_error_buffers_are_safe);
+	tcase_add_test(tc, ota_keys);
 	return tc;
 }
