@@ -137,10 +137,16 @@ static int reader_next(struct reader *r, json_t **resp, json_error_t *jerr)
 }
 
 static char last_error_code[32];
+static json_t *last_error; /* the error object of the last failed call */
 
 const char *edgectl_last_error_code(void)
 {
 	return last_error_code;
+}
+
+json_t *edgectl_last_error(void)
+{
+	return last_error;
 }
 
 /* Connects and sends the request; *fd is the connection on EDGECTL_OK. */
@@ -152,6 +158,8 @@ static int send_request(const char *cmd, json_t *args, int *fd)
 	int rc;
 
 	last_error_code[0] = '\0';
+	json_decref(last_error);
+	last_error = NULL;
 	req = json_pack("{s:s, s:O?}", "cmd", cmd, "args", args);
 	rc = req ? edge_ctl_json_frame(req, EDGE_CTL_REQUEST_MAX, &frame, &frame_len) : -ENOMEM;
 	json_decref(req);
@@ -182,6 +190,7 @@ static int response_error(json_t *resp)
 	const char *message = json_string_value(json_object_get(err, "message"));
 
 	snprintf(last_error_code, sizeof last_error_code, "%s", code ? code : "internal");
+	last_error = json_is_object(err) ? json_incref(err) : NULL;
 	fprintf(stderr, "edgectl: %s (%s)\n", message ? message : "request failed",
 		code ? code : "internal");
 	return code && edge_ctl_error_from_name(code) == EDGE_CTL_E_NOT_AUTHORISED ? EDGECTL_EPERM

@@ -19,6 +19,9 @@ static const char devices_usage[] =
 	"stale unless --force. A removed node that speaks again counts as\n"
 	"unknown_node until its next hello registers it afresh (a revoked one\n"
 	"still needs a valid broker identity to get there).\n"
+	"'show' ends with the node's OTA block: the model it runs as delivered by\n"
+	"'edgectl ota send' (active), the one before (previous) and the outcome\n"
+	"of its last transfer.\n"
 	"\n"
 	"Exit codes: 0 done, 1 refused or failed (e.g. busy: node online), 2 bad\n"
 	"usage, 3 edged not running, 4 not authorised.\n";
@@ -147,10 +150,53 @@ static void add_anomalies(struct edgectl_table *t, json_t *a)
 	edgectl_table_add(t, (const char *[]){ "anomalies.episodes", text });
 }
 
+/* "hello 1.2.0 (sha256 3f1a9c0b…)" or "none". */
+static void ota_model_text(char *buf, size_t cap, json_t *m)
+{
+	const char *sha = json_string_value(json_object_get(m, "sha256"));
+
+	if (!json_is_object(m)) {
+		snprintf(buf, cap, "none");
+		return;
+	}
+	snprintf(buf, cap, "%s %s (sha256 %.16s)",
+		 json_is_string(json_object_get(m, "name"))
+			 ? json_string_value(json_object_get(m, "name"))
+			 : "?",
+		 json_is_string(json_object_get(m, "version"))
+			 ? json_string_value(json_object_get(m, "version"))
+			 : "?",
+		 sha ? sha : "-");
+}
+
+/* The node's models as delivered over the air, and its last transfer. */
+static void add_ota(struct edgectl_table *t, json_t *o)
+{
+	const char *outcome = json_string_value(json_object_get(o, "last_outcome"));
+	const char *reason = json_string_value(json_object_get(o, "last_reason"));
+	json_int_t last = json_integer_value(json_object_get(o, "last_transfer"));
+	char text[160];
+
+	ota_model_text(text, sizeof text, json_object_get(o, "active"));
+	edgectl_table_add(t, (const char *[]){ "ota.active", text });
+	ota_model_text(text, sizeof text, json_object_get(o, "previous"));
+	edgectl_table_add(t, (const char *[]){ "ota.previous", text });
+	if (last <= 0)
+		snprintf(text, sizeof text, "none");
+	else if (reason && reason[0] && strcmp(reason, "ok") != 0)
+		snprintf(text, sizeof text, "transfer %" JSON_INTEGER_FORMAT ": %s (%s)", last,
+			 outcome && outcome[0] ? outcome : "-", reason);
+	else
+		snprintf(text, sizeof text, "transfer %" JSON_INTEGER_FORMAT ": %s", last,
+			 outcome && outcome[0] ? outcome : "-");
+	edgectl_table_add(t, (const char *[]){ "ota.last", text });
+}
+
 static int print_one(json_t *r)
 {
 	struct edgectl_table *t = edgectl_table_new(2, NULL);
 	json_t *rest = json_copy(r), *a = json_object_get(r, "anomalies");
+	json_t *ota = json_object_get(r, "ota");
 	int rc;
 
 	if (!t || !rest) {
@@ -159,9 +205,12 @@ static int print_one(json_t *r)
 		return EDGECTL_EDAEMON;
 	}
 	json_object_del(rest, "anomalies");
+	json_object_del(rest, "ota");
 	add_fields(t, "", rest);
 	if (json_is_object(a))
 		add_anomalies(t, a);
+	if (json_is_object(ota))
+		add_ota(t, ota);
 	rc = edgectl_table_print(t, stdout);
 	edgectl_table_free(t);
 	json_decref(rest);

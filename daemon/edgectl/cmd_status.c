@@ -121,6 +121,30 @@ static int print_status(json_t *r)
 		edgectl_table_add(t, (const char *[]){ "anomalies", line });
 	}
 
+	json_t *ota = json_object_get(r, "ota");
+	if (ota) {
+		snprintf(line, sizeof line, "%" JSON_INTEGER_FORMAT " models, %" JSON_INTEGER_FORMAT
+			 " transfers open (%" JSON_INTEGER_FORMAT " in all): %" JSON_INTEGER_FORMAT
+			 " activated, %" JSON_INTEGER_FORMAT " reverted, %" JSON_INTEGER_FORMAT
+			 " failed, %" JSON_INTEGER_FORMAT " denied, %" JSON_INTEGER_FORMAT
+			 " bad answers",
+			 num(ota, "models"), num(ota, "transfers_open"), num(ota, "transfers_total"),
+			 num(ota, "nodes_activated"), num(ota, "nodes_reverted"),
+			 num(ota, "nodes_failed"), num(ota, "nodes_denied"), num(ota, "bad_answers"));
+		edgectl_table_add(t, (const char *[]){ "ota", line });
+		line[0] = '\0';
+		off = 0;
+		json_object_foreach(json_object_get(ota, "reasons"), key, val) {
+			if (json_integer_value(val) == 0 || off >= sizeof line)
+				continue;
+			off += (size_t)snprintf(line + off, sizeof line - off,
+						"%s%s %" JSON_INTEGER_FORMAT, off ? ", " : "", key,
+						json_integer_value(val));
+		}
+		if (line[0])
+			edgectl_table_add(t, (const char *[]){ "ota reasons", line });
+	}
+
 	if (json_object_get(st, "path")) {
 		format_bytes(db, sizeof db, num(st, "db_bytes"));
 		format_bytes(wal, sizeof wal, num(st, "wal_bytes"));

@@ -6,6 +6,8 @@
 #include <jansson.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
 
 /* Exit codes (documented in `edgectl --help`). */
 enum edgectl_exit {
@@ -50,6 +52,10 @@ extern volatile sig_atomic_t edgectl_interrupted;
  * with an error answer from edged, "closed" if edged closed the connection
  * before its (final) answer; "" otherwise. */
 const char *edgectl_last_error_code(void);
+/* The whole error object of that answer (borrowed, valid until the next
+ * call; NULL if there was none): the detail fields some codes carry beside
+ * code and message ("reason" of refused, "skipped" of no_target). */
+json_t *edgectl_last_error(void);
 
 /* Prints a result as indented JSON on stdout (for --json). */
 int edgectl_print_json(json_t *result);
@@ -85,6 +91,10 @@ int edgectl_cmd_nodes(int argc, char **argv);
 int edgectl_cmd_config(int argc, char **argv);
 int edgectl_cmd_reload(int argc, char **argv);
 int edgectl_cmd_anomalies(int argc, char **argv);
+/* `edgectl models` (cmd_models.c): the model packages stored by edged. */
+int edgectl_cmd_models(int argc, char **argv);
+/* `edgectl ota` (cmd_ota.c): send a stored model to nodes, follow, cancel. */
+int edgectl_cmd_ota(int argc, char **argv);
 /* Offline model tools (work on a local file, no daemon). */
 int edgectl_cmd_model(int argc, char **argv);
 /* `edgectl keys` (cmd_keys.c): model-signing keys, offline. */
@@ -93,5 +103,18 @@ int edgectl_cmd_keys(int argc, char **argv);
 int edgectl_cmd_broker_config(int argc, char **argv);
 /* Offline: create the gateway CA and the broker's identity files. */
 int edgectl_cmd_broker_init(int argc, char **argv);
+
+/* Shared by the OTA commands (defined in cmd_models.c). */
+/* A byte count as a table cell: "812 B", "1.5 KiB", "12.0 MiB". */
+void edgectl_format_bytes(char *buf, size_t cap, long long n);
+/* EDGECTL_OK if ref can name a stored model (a digest or SHA-256 prefix of
+ * 8 to 64 hex digits, NAME@VERSION or NAME); else a message naming `what`
+ * ("models show") is printed and EDGECTL_EUSAGE returned. */
+int edgectl_check_model_ref(const char *what, const char *ref);
+/* "title (n): a, b, c" wrapped at 78 columns; "none" for an empty array. */
+void edgectl_print_id_list(const char *title, json_t *ids);
+/* A table ID REASON DETAIL of [{"id","reason","detail"}] under "title (n):"
+ * on out; nothing for an empty array. Returns an exit code. */
+int edgectl_print_unfit(FILE *out, const char *title, json_t *unfit);
 
 #endif

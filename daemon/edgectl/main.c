@@ -26,7 +26,12 @@ static const struct edgectl_subcommand subcommands[] = {
 	  "anomaly history: list [--format csv|jsonl], stats, episodes, tail" },
 	{ "config", edgectl_cmd_config, "effective configuration of the daemon (secrets hidden)" },
 	{ "reload", edgectl_cmd_reload, "make edged re-read its configuration file" },
-	{ "model", edgectl_cmd_model, "offline model tools (local files, no daemon)" },
+	{ "models", edgectl_cmd_models,
+	  "model packages stored by edged: add PKG, list, show/remove/fit REF" },
+	{ "ota", edgectl_cmd_ota,
+	  "send a stored model to nodes: send REF --to IDS|all [--wait]; status; cancel N" },
+	{ "model", edgectl_cmd_model,
+	  "offline model tools on a local file: inspect, run, bench, pack, verify" },
 	{ "keys", edgectl_cmd_keys,
 	  "model-signing keys: generate --type ed25519|p256 --out NAME; show NAME (offline)" },
 	{ "broker-config", edgectl_cmd_broker_config,
@@ -60,7 +65,8 @@ static void usage(FILE *out)
 		"  1  error reported by edged (or lost connection)\n"
 		"  2  bad usage\n"
 		"  3  edged is not running (socket missing or connection refused)\n"
-		"  4  permission denied (socket access or not authorised by edged)\n",
+		"  4  permission denied (socket access or not authorised by edged)\n"
+		"  130  'ota send --wait' interrupted (the transfer goes on)\n",
 		EDGECTL_DEFAULT_SOCKET);
 }
 
