@@ -21,6 +21,9 @@
  *                                       (after the events lines, with
  *                                        --anomaly-rate: report sent → ack
  *                                        covering it, since the previous one)
+ *   sim: ota-results N nodes in S s     (--ota-exit-after N reached; the
+ *                                        stats/summary lines end with the
+ *                                        ota_* counters under --ota-trust)
  *
  * Every node follows proto/node-protocol.md §2: CONNECT with its will,
  * SUBSCRIBE registered, the one `online` status of the connection (boot
@@ -28,7 +31,8 @@
  * schedule (also after a refusal the spec says to retry); heartbeats once
  * accepted; full-jitter reconnect backoff. With --anomaly-rate, nodes
  * detect anomalies and send them through the device SDK's report queue
- * (§5.5-5.7): batches on report, acks applied, retransmission. */
+ * (§5.5-5.7): batches on report, acks applied, retransmission. With
+ * --ota-trust, nodes run the device SDK's OTA receiver (sim_ota.h). */
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
@@ -49,6 +53,7 @@
 #include "sim_malformed.h"
 #include "sim_msgs.h"
 #include "sim_nofile.h"
+#include "sim_ota.h"
 #include "sim_pacer.h"
 #include "sim_reports.h"
 #include "sim_select.h"
@@ -97,6 +102,10 @@ struct node {
 	uv_timer_t rep_timer;    /* next detection or (re)transmission */
 	struct sim_acklat_node acklat; /* its reports in flight, for the latency */
 	char topic_ack[EDGE_TOPIC_MAX_LEN + 1];
+	struct sim_ota_node *ota;  /* --ota-trust: its receiver and "flash", else NULL */
+	uv_timer_t ota_timer;      /* an OTA misbehaviour's drop, outside MQTT callbacks */
+	unsigned ota_pending;      /* SIM_OTA_EV_REBOOT / _DISCONNECT to act on */
+	bool booting;              /* the next online status says boot */
 };
 
 struct sim_opts {
@@ -128,6 +137,17 @@ struct sim_opts {
 	unsigned report_slots;      /* report queue slots per node */
 	unsigned report_rto_ms;     /* retransmission base; 0: the SDK's */
 	unsigned report_rto_max_ms; /* retransmission cap; 0: the SDK's */
+	bool seed_set;
+	unsigned seed;              /* --seed: rand() and --ota-drop */
+	const char *ota_trust;      /* DIR of *.pub: OTA on */
+	unsigned ota_threshold;
+	struct sim_select sel_ota_deny, sel_ota_stall, sel_ota_reboot,
+		sel_ota_disconnect, sel_ota_corrupt, sel_ota_fail_selftest;
+	double ota_stall_s;
+	double ota_drop_pct;
+	unsigned ota_exit_after;    /* stop once this many nodes reported a result */
+	const char *ops;            /* --ops LIST for the hello (and the receiver) */
+	unsigned arena_bytes, flash_bytes;
 };
 
 struct sim_counts {
@@ -162,6 +182,10 @@ struct sim {
 	char *credentials_text; /* the --credentials file; passwords point into it */
 	struct sim_bundles *bundle_set; /* --bundle-dir: owns the TLS temp files */
 	struct sim_bundle *bundles;     /* one per node */
+	bool caps;                      /* hellos announce fleet's ops/budgets */
+	struct sim_ota_fleet fleet;     /* trust and capabilities (--ota-trust, --ops) */
+	uv_timer_t ota_tick;            /* drives the busy receivers */
+	unsigned ota_final;             /* nodes that reported a final result */
 };
 
 static const char *progname = "edge-sim";
@@ -227,6 +251,23 @@ static void print_counts(struct sim *s, const char *what)
 		ev_lost_reboot += r->lost_at_reboot;
 	}
 	errors += c->err_ack;
+	/* With OTA: the receivers' counters, summed over the fleet. */
+	char ota[512] = "";
+	if (s->o.ota_trust) {
+		struct sim_ota_stats t;
+		memset(&t, 0, sizeof(t));
+		for (unsigned i = 0; i < s->o.count; i++)
+			if (s->nodes[i].ota)
+				sim_ota_stats_add(&t, s->nodes[i].ota);
+		snprintf(ota, sizeof(ota),
+			 " ota_offers=%lu ota_accepted=%lu ota_denied=%lu ota_chunks=%lu "
+			 "ota_dups=%lu ota_bad=%lu ota_stray=%lu ota_activated=%lu ota_reverted=%lu "
+			 "ota_failed=%lu ota_dropped=%lu ota_corrupted=%lu ota_ignored=%lu "
+			 "ota_stalls=%lu ota_reboots=%lu ota_disconnects=%lu ota_send_errors=%lu",
+			 t.offers, t.accepted, t.denied, t.chunks, t.dups, t.bad, t.stray, t.activated,
+			 t.reverted, t.failed, t.dropped, t.corrupted, t.ignored, t.stalled,
+			 t.reboots, t.disconnects, t.send_errors);
+	}
 	say("%s nodes=%u connected=%u registered=%u refused=%u "
 	    "registered_acks=%lu refusals=%lu hellos=%lu heartbeats=%lu "
 	    "malformed=%lu lost=%lu reconnects=%lu killed=%lu disconnected=%lu "
@@ -235,14 +276,14 @@ static void print_counts(struct sim *s, const char *what)
 	    "events=%lu events_sent=%lu events_resent=%lu reports=%lu acks=%lu "
 	    "events_acked=%lu events_dropped=%lu events_held=%lu "
 	    "events_lost_reboot=%lu events_found_lost=%lu foreign_acks=%lu "
-	    "err_ack=%lu",
+	    "err_ack=%lu%s",
 	    what, s->o.count, c->connected_now, c->registered_now, c->refused_now,
 	    c->registered_acks, c->refusals, c->hellos, c->heartbeats,
 	    c->malformed, c->lost, c->reconnects, c->kills, c->disconnects, errors,
 	    c->err_connect, c->err_connack, c->err_publish, c->err_reply,
 	    elapsed_s(s), sim_conn_poll_wakeups(),
 	    ev_pushed, ev_sent, ev_resent, reports, c->acks, ev_acked, ev_dropped,
-	    ev_held, ev_lost_reboot, ev_found_lost, foreign, c->err_ack);
+	    ev_held, ev_lost_reboot, ev_found_lost, foreign, c->err_ack, ota);
 }
 
 /* One line per node with a report queue: the seqs of its current epoch it
@@ -357,9 +398,23 @@ static int publish(struct node *nd, enum edge_topic_type type,
 
 static void send_hello(struct node *nd)
 {
+	struct sim *s = nd->sim;
 	char buf[SIM_PAYLOAD_CAP];
-	int n = sim_msgs_encode_hello(buf, sizeof(buf), nd->id,
-				      nd->sim->o.heartbeat_s);
+	int n;
+	if (s->caps) {
+		struct sim_msgs_caps caps = {
+			.ops = s->fleet.ops,
+			.n_ops = s->fleet.n_ops,
+			.arena_bytes = s->fleet.arena_bytes,
+			.flash_bytes = s->fleet.flash_bytes,
+			/* an activated model stays in flash: every hello says it */
+			.model = nd->ota ? sim_ota_model(nd->ota) : NULL,
+		};
+		n = sim_msgs_encode_hello_caps(buf, sizeof(buf), nd->id, s->o.heartbeat_s,
+					       &caps);
+	} else {
+		n = sim_msgs_encode_hello(buf, sizeof(buf), nd->id, s->o.heartbeat_s);
+	}
 	if (publish(nd, EDGE_TOPIC_HELLO, buf, n, 1, false) == 0)
 		nd->sim->c.hellos++;
 	nd->hello_tries++;
@@ -576,6 +631,129 @@ static void start_heartbeats(struct node *nd)
 }
 
 static void on_drain(uv_timer_t *t);
+static void on_duration(uv_timer_t *t);
+
+/* ---- OTA (--ota-trust): proto's receiver on sim_ota's platform */
+
+static int ota_send(void *ud, const char *json, size_t len, bool is_ack)
+{
+	struct node *nd = ud;
+	char topic[EDGE_TOPIC_MAX_LEN + 1];
+	int rc = edge_topic_build(topic, sizeof(topic), nd->id, EDGE_TOPIC_OTA, "req/answer");
+	if (rc < 0)
+		return rc;
+	if (!sim_conn_is_connected(nd->conn))
+		return -ENOTCONN; /* the receiver answers again when asked */
+	rc = sim_conn_publish(nd->conn, topic, json, len, is_ack ? 0 : 1, false, NULL);
+	if (rc < 0) {
+		nd->sim->c.err_publish++;
+		if (nd->sim->o.verbose)
+			say("publish-error node=%s type=ota: %s", nd->id, strerror(-rc));
+	}
+	return rc;
+}
+
+static int ota_campaign(void *ud, uint32_t transfer, bool on)
+{
+	struct node *nd = ud;
+	char topic[EDGE_TOPIC_MAX_LEN + 1];
+	int rc = edge_ota_campaign_topic(topic, sizeof(topic), NULL, transfer);
+	if (rc < 0)
+		return rc;
+	/* Not connected: on_connected subscribes what sim_ota remembers. */
+	if (!sim_conn_is_connected(nd->conn))
+		return 0;
+	rc = on ? sim_conn_subscribe(nd->conn, topic, 0) :
+		  sim_conn_unsubscribe(nd->conn, topic);
+	if (rc < 0)
+		nd->sim->c.err_publish++;
+	return rc;
+}
+
+/* A new connection: the node's frame topic, the campaign it was in. */
+static void ota_online(struct node *nd)
+{
+	char topic[EDGE_TOPIC_MAX_LEN + 1];
+	if (edge_topic_build(topic, sizeof(topic), nd->id, EDGE_TOPIC_OTA, "frame") < 0 ||
+	    sim_conn_subscribe(nd->conn, topic, 1) != 0)
+		nd->sim->c.err_publish++;
+	if (nd->ota->campaign)
+		(void)ota_campaign(nd, nd->ota->campaign, true);
+	sim_ota_online(nd->ota);
+}
+
+/* edge/v1/<id>/ota/frame or edge/v1/_campaign/<t>/frame */
+static bool ota_frame_topic(const struct node *nd, const char *topic)
+{
+	static const char pre[] = "edge/v1/";
+	size_t il = strlen(nd->id);
+	if (strncmp(topic, pre, sizeof(pre) - 1) != 0)
+		return false;
+	topic += sizeof(pre) - 1;
+	if (strncmp(topic, EDGE_OTA_CAMPAIGN_ID "/", sizeof(EDGE_OTA_CAMPAIGN_ID)) == 0)
+		return true;
+	return strncmp(topic, nd->id, il) == 0 && strcmp(topic + il, "/ota/frame") == 0;
+}
+
+/* A misbehaviour's drop, from the loop (never inside libmosquitto). */
+static void on_ota_timer(uv_timer_t *t)
+{
+	struct node *nd = t->data;
+	struct sim *s = nd->sim;
+	unsigned ev = nd->ota_pending;
+	nd->ota_pending = 0;
+	if (s->stopping || !sim_conn_has_socket(nd->conn))
+		return; /* already down: its reconnect brings it online */
+	uv_timer_stop(&nd->act_timer);
+	crash(nd);
+	if (ev & SIM_OTA_EV_REBOOT) {
+		/* Power cycle (sim_ota dropped the receiver): status boot,
+		 * counters from 0, queued reports lost with the RAM. */
+		nd->booting = true;
+		nd->hb_seq = 0;
+		nd->reconnects = 0;
+		if (nd->rep)
+			sim_reports_reboot(nd->rep, uv_now(s->loop));
+	}
+	nd->stay_down = false;
+	schedule_reconnect(nd);
+}
+
+/* What the receiver's work asked of the node. */
+static void ota_events(struct node *nd)
+{
+	struct sim *s = nd->sim;
+	unsigned ev = sim_ota_take_events(nd->ota);
+	if (!ev)
+		return;
+	/* The capabilities changed: hello again, now with the model. */
+	if ((ev & SIM_OTA_EV_MODEL) && sim_conn_is_connected(nd->conn))
+		send_hello(nd);
+	if (ev & (SIM_OTA_EV_REBOOT | SIM_OTA_EV_DISCONNECT)) {
+		nd->ota_pending |= ev & (SIM_OTA_EV_REBOOT | SIM_OTA_EV_DISCONNECT);
+		uv_timer_start(&nd->ota_timer, on_ota_timer, 0, 0);
+	}
+	if ((ev & SIM_OTA_EV_FINAL) && ++s->ota_final == s->o.ota_exit_after) {
+		say("ota-results %u nodes in %.3f s", s->ota_final, elapsed_s(s));
+		/* Stop from the loop (we may be inside a message callback), a
+		 * second later: the last nodes' results are still in their
+		 * connections' output queues, and a stop now would drop them. */
+		uv_timer_start(&s->duration, on_duration, 1000, 0);
+	}
+}
+
+static void on_ota_tick(uv_timer_t *t)
+{
+	struct sim *s = t->data;
+	uint64_t now = uv_now(s->loop);
+	for (unsigned i = 0; i < s->o.count; i++) {
+		struct node *nd = &s->nodes[i];
+		if (!nd->ota)
+			continue;
+		sim_ota_tick(nd->ota, now);
+		ota_events(nd);
+	}
+}
 
 /* ---- MQTT events */
 
@@ -596,7 +774,8 @@ static void on_connected(struct sim_conn *conn, int reason)
 	}
 	nd->backoff_exp = 0;
 	if (nd->ever_connected) {
-		nd->reconnects++;
+		if (!nd->booting)
+			nd->reconnects++;
 		s->c.reconnects++;
 	} else {
 		nd->ever_connected = true;
@@ -612,8 +791,12 @@ static void on_connected(struct sim_conn *conn, int reason)
 		s->c.err_publish++;
 	if (nd->rep && sim_conn_subscribe(conn, nd->topic_ack, 1) != 0)
 		s->c.err_publish++;
+	if (nd->ota)
+		ota_online(nd);
 	send_status(nd, EDGE_MSG_STATE_ONLINE,
-		    nd->reconnects ? EDGE_MSG_STATUS_RECONNECT : EDGE_MSG_STATUS_BOOT);
+		    nd->reconnects && !nd->booting ? EDGE_MSG_STATUS_RECONNECT :
+						     EDGE_MSG_STATUS_BOOT);
+	nd->booting = false;
 	send_hello(nd);
 	uv_timer_start(&nd->hb_timer, on_hb_timer, hello_retry_ms(s, 1), 0);
 	check_milestones(s);
@@ -742,6 +925,11 @@ static void on_message(struct sim_conn *conn, const struct mosquitto_message *ms
 		on_registered(nd, msg);
 	else if (nd->rep && strcmp(msg->topic, nd->topic_ack) == 0)
 		on_ack(nd, msg);
+	else if (nd->ota && ota_frame_topic(nd, msg->topic)) {
+		(void)sim_ota_on_frame(nd->ota, msg->payload, (size_t)msg->payloadlen,
+				       uv_now(nd->sim->loop));
+		ota_events(nd);
+	}
 }
 
 static const struct sim_conn_handlers node_handlers = {
@@ -931,6 +1119,8 @@ static int control_command(struct sim *s, char *line, char *why, size_t whylen)
 			nd->backoff_exp = 0;
 			if (nd->rep) /* RAM gone: held events lost, new epoch */
 				sim_reports_reboot(nd->rep, uv_now(s->loop));
+			if (nd->ota) /* the receiver too; its flash stays */
+				sim_ota_reboot(nd->ota);
 			queue_connect(nd);
 		} else if (strcmp(cmd, "drop") == 0) {
 			/* the connection is lost (will fired); the node reconnects
@@ -1063,6 +1253,7 @@ static void stop_sim(struct sim *s)
 		uv_timer_stop(&nd->hb_timer);
 		uv_timer_stop(&nd->act_timer);
 		uv_timer_stop(&nd->rep_timer);
+		uv_timer_stop(&nd->ota_timer);
 		if (s->o.exit_crash)
 			crash(nd);
 		else if (sim_conn_has_socket(nd->conn))
@@ -1144,6 +1335,25 @@ static void usage(FILE *f)
 "  --tcp-nodelay          TCP_NODELAY on every node's socket: a report goes\n"
 "                         out at once, not after the TCP ack of the previous\n"
 "                         small packet (for the ack-latency figures)\n"
+"  --seed N               seed of every random choice (--ota-drop, jitter);\n"
+"                         default: time and pid\n"
+"  --ops LIST             ops the hello announces (comma-separated; default:\n"
+"                         five, or with --ota-trust every op lib/infer runs)\n"
+"  --arena-bytes N        tensor arena budget of hello and receiver (96 KiB)\n"
+"  --flash-bytes N        model flash of hello and receiver's slot (1 MiB)\n"
+"  --ota-trust DIR        OTA on: each node runs the device SDK's receiver,\n"
+"                         trusting every DIR/*.pub (1..4 keys)\n"
+"  --ota-threshold K      distinct trusted signatures required (1)\n"
+"  --ota-deny NODES       deny every offer, reason busy\n"
+"  --ota-stall NODES      at half the chunks, ignore everything for\n"
+"  --ota-stall-s S        S seconds (20), then carry on\n"
+"  --ota-reboot NODES     once at half the chunks: reboot (connection\n"
+"                         dropped, receiver from its saved state), resume\n"
+"  --ota-disconnect NODES once at half the chunks: lose the connection\n"
+"  --ota-corrupt NODES    flip a byte in each of the first 3 chunk frames\n"
+"  --ota-fail-selftest NODES  the self-test hash is wrong: reverted\n"
+"  --ota-drop PCT         lose PCT %% of the incoming chunk frames (--seed)\n"
+"  --ota-exit-after N     stop (exit 0) once N nodes reported a result\n"
 "  --verbose              print per-node errors\n"
 "NODES: all | none | 3 | 1,4-9 | 12.5%% (deterministic fraction)\n"
 "\n"
@@ -1209,7 +1419,9 @@ static int parse_opts(int argc, char **argv, struct sim_opts *o)
 		O_FLAP_EVERY, O_MALFORMED, O_MALFORMED_NODES, O_LIST, O_EXIT_CRASH,
 		O_VERBOSE, O_HELP, O_CREDENTIALS, O_CAFILE, O_CERT_DIR, O_BUNDLE_DIR,
 		O_ANOMALY_RATE, O_REPORT_SLOTS, O_REPORT_RTO, O_REPORT_RTO_MAX,
-		O_NODELAY,
+		O_NODELAY, O_SEED, O_OPS, O_ARENA, O_FLASH, O_OTA_TRUST, O_OTA_THRESHOLD,
+		O_OTA_DENY, O_OTA_STALL, O_OTA_STALL_S, O_OTA_REBOOT, O_OTA_DISC,
+		O_OTA_CORRUPT, O_OTA_FAIL_SELFTEST, O_OTA_DROP, O_OTA_EXIT_AFTER,
 	};
 	static const struct option longopts[] = {
 		{"host", required_argument, NULL, O_HOST},
@@ -1245,6 +1457,21 @@ static int parse_opts(int argc, char **argv, struct sim_opts *o)
 		{"report-rto-ms", required_argument, NULL, O_REPORT_RTO},
 		{"report-rto-max-ms", required_argument, NULL, O_REPORT_RTO_MAX},
 		{"tcp-nodelay", no_argument, NULL, O_NODELAY},
+		{"seed", required_argument, NULL, O_SEED},
+		{"ops", required_argument, NULL, O_OPS},
+		{"arena-bytes", required_argument, NULL, O_ARENA},
+		{"flash-bytes", required_argument, NULL, O_FLASH},
+		{"ota-trust", required_argument, NULL, O_OTA_TRUST},
+		{"ota-threshold", required_argument, NULL, O_OTA_THRESHOLD},
+		{"ota-deny", required_argument, NULL, O_OTA_DENY},
+		{"ota-stall", required_argument, NULL, O_OTA_STALL},
+		{"ota-stall-s", required_argument, NULL, O_OTA_STALL_S},
+		{"ota-reboot", required_argument, NULL, O_OTA_REBOOT},
+		{"ota-disconnect", required_argument, NULL, O_OTA_DISC},
+		{"ota-corrupt", required_argument, NULL, O_OTA_CORRUPT},
+		{"ota-fail-selftest", required_argument, NULL, O_OTA_FAIL_SELFTEST},
+		{"ota-drop", required_argument, NULL, O_OTA_DROP},
+		{"ota-exit-after", required_argument, NULL, O_OTA_EXIT_AFTER},
 		{"help", no_argument, NULL, O_HELP},
 		{0},
 	};
@@ -1293,6 +1520,31 @@ static int parse_opts(int argc, char **argv, struct sim_opts *o)
 		case O_REPORT_RTO: rc = opt_uint("report-rto-ms", optarg, 100, 3600000, &o->report_rto_ms); break;
 		case O_REPORT_RTO_MAX: rc = opt_uint("report-rto-max-ms", optarg, 100, 3600000, &o->report_rto_max_ms); break;
 		case O_NODELAY: o->tcp_nodelay = true; break;
+		case O_SEED:
+			rc = opt_uint("seed", optarg, 0, UINT_MAX, &o->seed);
+			o->seed_set = true;
+			break;
+		case O_OPS: o->ops = optarg; break;
+		case O_ARENA: rc = opt_uint("arena-bytes", optarg, 1, UINT32_MAX, &o->arena_bytes); break;
+		case O_FLASH: rc = opt_uint("flash-bytes", optarg, 1, UINT32_MAX, &o->flash_bytes); break;
+		case O_OTA_TRUST: o->ota_trust = optarg; break;
+		case O_OTA_THRESHOLD:
+			rc = opt_uint("ota-threshold", optarg, 1, EDGE_OTA_RX_TRUST_MAX, &o->ota_threshold);
+			break;
+		/* salts differ so that 10% of two behaviours are not the same nodes */
+		case O_OTA_DENY: rc = opt_select("ota-deny", optarg, 11, &o->sel_ota_deny); break;
+		case O_OTA_STALL: rc = opt_select("ota-stall", optarg, 12, &o->sel_ota_stall); break;
+		case O_OTA_STALL_S: rc = opt_double("ota-stall-s", optarg, 0.001, 86400, &o->ota_stall_s); break;
+		case O_OTA_REBOOT: rc = opt_select("ota-reboot", optarg, 13, &o->sel_ota_reboot); break;
+		case O_OTA_DISC: rc = opt_select("ota-disconnect", optarg, 14, &o->sel_ota_disconnect); break;
+		case O_OTA_CORRUPT: rc = opt_select("ota-corrupt", optarg, 15, &o->sel_ota_corrupt); break;
+		case O_OTA_FAIL_SELFTEST:
+			rc = opt_select("ota-fail-selftest", optarg, 16, &o->sel_ota_fail_selftest);
+			break;
+		case O_OTA_DROP: rc = opt_double("ota-drop", optarg, 0, 100, &o->ota_drop_pct); break;
+		case O_OTA_EXIT_AFTER:
+			rc = opt_uint("ota-exit-after", optarg, 1, SIM_MAX_NODES, &o->ota_exit_after);
+			break;
 		case O_HELP: usage(stdout); exit(0);
 		default: return -EINVAL;
 		}
@@ -1340,6 +1592,22 @@ static int parse_opts(int argc, char **argv, struct sim_opts *o)
 	if (o->cafile && access(o->cafile, R_OK) != 0) {
 		fprintf(stderr, "%s: --cafile %s: %s\n", progname, o->cafile,
 			strerror(errno));
+		return -EINVAL;
+	}
+	bool ota_behaviour = o->sel_ota_deny.all || o->sel_ota_deny.n_ranges ||
+		o->sel_ota_deny.fraction > 0 || o->ota_drop_pct > 0 || o->ota_exit_after ||
+		o->ota_threshold;
+	const struct sim_select *sels[] = { &o->sel_ota_stall, &o->sel_ota_reboot,
+		&o->sel_ota_disconnect, &o->sel_ota_corrupt, &o->sel_ota_fail_selftest };
+	for (size_t i = 0; i < sizeof(sels) / sizeof(sels[0]); i++)
+		ota_behaviour |= sels[i]->all || sels[i]->n_ranges || sels[i]->fraction > 0;
+	if (ota_behaviour && !o->ota_trust) {
+		fprintf(stderr, "%s: the --ota-* options need --ota-trust DIR\n", progname);
+		return -EINVAL;
+	}
+	if (o->ota_exit_after > o->count) {
+		fprintf(stderr, "%s: --ota-exit-after %u: more than --count %u\n", progname,
+			o->ota_exit_after, o->count);
 		return -EINVAL;
 	}
 	if (o->reconnect_max_s < o->reconnect_s)
@@ -1393,9 +1661,11 @@ static int setup_node_conn(struct sim *s, struct node *nd)
 	uv_timer_init(s->loop, &nd->hb_timer);
 	uv_timer_init(s->loop, &nd->act_timer);
 	uv_timer_init(s->loop, &nd->rep_timer);
+	uv_timer_init(s->loop, &nd->ota_timer);
 	nd->hb_timer.data = nd;
 	nd->act_timer.data = nd;
 	nd->rep_timer.data = nd;
+	nd->ota_timer.data = nd;
 	return 0;
 }
 
@@ -1561,6 +1831,26 @@ static int setup_nodes(struct sim *s)
 					   nd->id, EDGE_TOPIC_ACK) < 0)
 				return -EINVAL;
 		}
+		if (s->o.ota_trust) {
+			const struct sim_ota_host host = {
+				.ud = nd, .send = ota_send, .campaign = ota_campaign,
+			};
+			const struct sim_opts *o = &s->o;
+			unsigned behave =
+				(sim_select_has(&o->sel_ota_deny, i) ? SIM_OTA_DENY : 0) |
+				(sim_select_has(&o->sel_ota_stall, i) ? SIM_OTA_STALL : 0) |
+				(sim_select_has(&o->sel_ota_reboot, i) ? SIM_OTA_REBOOT : 0) |
+				(sim_select_has(&o->sel_ota_disconnect, i) ? SIM_OTA_DISCONNECT : 0) |
+				(sim_select_has(&o->sel_ota_corrupt, i) ? SIM_OTA_CORRUPT : 0) |
+				(sim_select_has(&o->sel_ota_fail_selftest, i) ?
+				 SIM_OTA_FAIL_SELFTEST : 0);
+			nd->ota = malloc(sizeof(*nd->ota));
+			if (!nd->ota)
+				return -ENOMEM;
+			/* rand() is seeded by --seed: drops repeat run to run */
+			sim_ota_node_init(nd->ota, &s->fleet, &host, behave,
+					  ((uint32_t)rand() ^ (i * 2654435761u)) | 1u);
+		}
 		int rc = setup_node_conn(s, nd);
 		if (rc)
 			return rc;
@@ -1601,6 +1891,7 @@ int main(int argc, char **argv)
 			.disconnect_after_s = 2,
 			.flap_every_s = 5,
 			.report_slots = 64,
+			.ota_stall_s = 20,
 		},
 	};
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -1611,7 +1902,20 @@ int main(int argc, char **argv)
 	}
 	if (s.o.malformed_kind && strcmp(s.o.malformed_kind, "all") != 0)
 		s.malformed_kind = sim_malformed_find(s.o.malformed_kind);
-	srand((unsigned)time(NULL) ^ (unsigned)getpid());
+	srand(s.o.seed_set ? s.o.seed : (unsigned)time(NULL) ^ (unsigned)getpid());
+	/* Announced capabilities, and with --ota-trust the receivers' anchors. */
+	s.caps = s.o.ota_trust || s.o.ops || s.o.arena_bytes || s.o.flash_bytes;
+	if (s.caps) {
+		char err[1024];
+		if (sim_ota_fleet_init(&s.fleet, s.o.ota_trust, s.o.ota_threshold, s.o.ops,
+				       s.o.arena_bytes, s.o.flash_bytes, err, sizeof(err)) != 0) {
+			fprintf(stderr, "%s: %s\n", progname, err);
+			sim_ota_fleet_free(&s.fleet);
+			return 2;
+		}
+		s.fleet.stall_ms = (uint64_t)(s.o.ota_stall_s * 1000.0);
+		s.fleet.drop = s.o.ota_drop_pct / 100.0;
+	}
 
 	unsigned long have = 0, need = (unsigned long)s.o.count * SIM_CONN_FDS + 64;
 	if (sim_raise_nofile(need, &have) != 0) {
@@ -1643,6 +1947,11 @@ int main(int argc, char **argv)
 	s.tick.data = s.duration.data = s.drain.data = &s;
 	uv_timer_start(&s.tick, on_tick, 1000, 1000);
 	uv_timer_start(&s.duration, on_duration, (uint64_t)s.o.duration_s * 1000, 0);
+	uv_timer_init(s.loop, &s.ota_tick);
+	s.ota_tick.data = &s;
+	/* one timer for the fleet: the receivers want a tick within 100 ms */
+	if (s.o.ota_trust)
+		uv_timer_start(&s.ota_tick, on_ota_tick, 50, 50);
 	uv_signal_init(s.loop, &s.sigint);
 	uv_signal_init(s.loop, &s.sigterm);
 	uv_signal_init(s.loop, &s.sigusr1);
@@ -1678,10 +1987,15 @@ int main(int argc, char **argv)
 			sim_reports_free(s.nodes[i].rep);
 			free(s.nodes[i].rep);
 		}
+		if (s.nodes[i].ota) {
+			sim_ota_node_free(s.nodes[i].ota);
+			free(s.nodes[i].ota);
+		}
 	}
 	free(s.nodes);
 	free(s.credentials_text);
 	free_bundles(&s);
+	sim_ota_fleet_free(&s.fleet);
 	sim_conn_lib_cleanup();
 	return 0;
 }

@@ -416,6 +416,15 @@ int sim_conn_subscribe(struct sim_conn *c, const char *topic, int qos)
 	return errno_from_mosq(rc);
 }
 
+int sim_conn_unsubscribe(struct sim_conn *c, const char *topic)
+{
+	if (!c->poll)
+		return -ENOTCONN;
+	int rc = mosquitto_unsubscribe_v5(c->mosq, NULL, topic, NULL);
+	sync_poll(c);
+	return errno_from_mosq(rc);
+}
+
 void sim_conn_disconnect(struct sim_conn *c)
 {
 	if (!c->poll)

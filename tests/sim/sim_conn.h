@@ -87,6 +87,7 @@ int sim_conn_publish(struct sim_conn *c, const char *topic,
 		     const void *payload, size_t len, int qos, bool retain,
 		     const mosquitto_property *props);
 int sim_conn_subscribe(struct sim_conn *c, const char *topic, int qos);
+int sim_conn_unsubscribe(struct sim_conn *c, const char *topic);
 
 /* Graceful: send DISCONNECT (normal, no will) and close; handlers.disconnected(c, 0) follows. */
 void sim_conn_disconnect(struct sim_conn *c);

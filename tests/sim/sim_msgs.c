@@ -1,5 +1,6 @@
 #include "sim_msgs.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -33,6 +34,36 @@ int sim_msgs_encode_hello(char *buf, size_t cap, const char *id,
 {
 	struct edge_msg_hello h;
 	fill_hello(&h, id, heartbeat_s);
+	return edge_msg_encode_hello(buf, cap, &h);
+}
+
+int sim_msgs_encode_hello_caps(char *buf, size_t cap, const char *id,
+			       uint32_t heartbeat_s, const struct sim_msgs_caps *c)
+{
+	struct edge_msg_hello h;
+	fill_hello(&h, id, heartbeat_s);
+	if (c->ops) {
+		if (c->n_ops > EDGE_MSG_MAX_OPS)
+			return -EINVAL;
+		h.n_ops = c->n_ops;
+		for (unsigned i = 0; i < c->n_ops; i++)
+			if (snprintf(h.ops[i], sizeof(h.ops[i]), "%s", c->ops[i]) >=
+			    (int)sizeof(h.ops[i]))
+				return -EINVAL;
+	}
+	if (c->flash_bytes)
+		h.flash_bytes = c->flash_bytes;
+	if (c->arena_bytes) {
+		h.arena_bytes = c->arena_bytes;
+		/* The arena is part of the RAM: keep the default headroom. */
+		uint64_t ram = (uint64_t)c->arena_bytes + 160 * 1024;
+		if (ram > h.ram_bytes)
+			h.ram_bytes = ram > UINT32_MAX ? UINT32_MAX : (uint32_t)ram;
+	}
+	if (c->model) {
+		h.has_model = 1;
+		h.model = *c->model;
+	}
 	return edge_msg_encode_hello(buf, cap, &h);
 }
 

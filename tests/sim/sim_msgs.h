@@ -12,6 +12,17 @@
  * Return the length, or a negative errno from the codec. */
 int sim_msgs_encode_hello(char *buf, size_t cap, const char *id,
 			  uint32_t heartbeat_s);
+/* What a node announces beyond the defaults: its ops (NULL: the default
+ * five), tensor arena and model flash (0: the defaults; RAM grows with the
+ * arena) and the model it runs (NULL: none). */
+struct sim_msgs_caps {
+	const char *const *ops;
+	unsigned n_ops;
+	uint32_t arena_bytes, flash_bytes;
+	const struct edge_msg_model *model;
+};
+int sim_msgs_encode_hello_caps(char *buf, size_t cap, const char *id,
+			       uint32_t heartbeat_s, const struct sim_msgs_caps *caps);
 int sim_msgs_encode_status(char *buf, size_t cap, enum edge_msg_state state,
 			   enum edge_msg_status_reason reason);
 int sim_msgs_encode_heartbeat(char *buf, size_t cap, uint32_t seq,
