@@ -68,56 +68,10 @@ static int print_list(json_t *r)
 	return rc < 0 ? EDGECTL_EDAEMON : EDGECTL_OK;
 }
 
-static void add_fields(struct edgectl_table *t, const char *prefix, json_t *obj)
+/* A device's times: when it was first and last seen, when revoked. */
+static const char *device_time_field(const char *key)
 {
-	const char *key;
-	json_t *val;
-
-	json_object_foreach(obj, key, val) {
-		char name[96], text[128];
-
-		snprintf(name, sizeof name, "%s%s", prefix, key);
-		if (json_is_object(val)) {
-			char sub[sizeof name + 1];
-
-			snprintf(sub, sizeof sub, "%s.", name);
-			add_fields(t, sub, val);
-			continue;
-		}
-		if (json_is_array(val)) {
-			/* e.g. ops: "CONV_2D, SOFTMAX" */
-			size_t i, used = 0;
-			json_t *item;
-
-			text[0] = '\0';
-			json_array_foreach(val, i, item) {
-				int w = snprintf(text + used, sizeof text - used, "%s%s", i ? ", " : "",
-						 json_is_string(item) ? json_string_value(item) : "?");
-
-				if (w < 0 || (size_t)w >= sizeof text - used) {
-					snprintf(text + (sizeof text > 4 ? sizeof text - 4 : 0), 4, "...");
-					break;
-				}
-				used += (size_t)w;
-			}
-			if (json_array_size(val) == 0)
-				snprintf(text, sizeof text, "-");
-		} else if (json_is_string(val)) {
-			snprintf(text, sizeof text, "%s", json_string_value(val));
-		} else if (json_is_integer(val) &&
-			   (strstr(key, "seen_ms") || strcmp(key, "revoked_ms") == 0)) {
-			/* Shown as a date, so the label loses its unit. */
-			name[strlen(name) - 3] = '\0';
-			format_time(text, sizeof text, json_integer_value(val));
-		} else if (json_is_integer(val)) {
-			snprintf(text, sizeof text, "%" JSON_INTEGER_FORMAT, json_integer_value(val));
-		} else if (json_is_null(val)) {
-			snprintf(text, sizeof text, "-");
-		} else {
-			snprintf(text, sizeof text, "%s", json_is_true(val) ? "yes" : "no");
-		}
-		edgectl_table_add(t, (const char *[]){ name, text });
-	}
+	return strstr(key, "seen_ms") || strcmp(key, "revoked_ms") == 0 ? "never" : NULL;
 }
 
 /* The device's anomaly history as a block of its own, in words. */
@@ -206,7 +160,7 @@ static int print_one(json_t *r)
 	}
 	json_object_del(rest, "anomalies");
 	json_object_del(rest, "ota");
-	add_fields(t, "", rest);
+	edgectl_table_add_fields(t, "", rest, device_time_field);
 	if (json_is_object(a))
 		add_anomalies(t, a);
 	if (json_is_object(ota))

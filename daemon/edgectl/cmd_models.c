@@ -227,90 +227,14 @@ static int print_list(json_t *r)
 
 /* ---- show */
 
-/* A value as one cell: arrays of scalars joined, objects as compact JSON. */
-static void value_text(char *buf, size_t cap, const char *key, json_t *v)
+/* In a model and its manifest, every *_ms field is a time. */
+static const char *model_time_field(const char *key)
 {
-	if (json_is_string(v)) {
-		snprintf(buf, cap, "%s", json_string_value(v));
-	} else if (json_is_integer(v) && strlen(key) > 3 &&
-		   strcmp(key + strlen(key) - 3, "_ms") == 0) {
-		edgectl_format_time(buf, cap, json_integer_value(v),
-				    strcmp(key, "expires_ms") == 0 ? "never" : "-");
-	} else if (json_is_integer(v)) {
-		snprintf(buf, cap, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
-	} else if (json_is_boolean(v)) {
-		snprintf(buf, cap, "%s", json_is_true(v) ? "yes" : "no");
-	} else if (json_is_null(v) || !v) {
-		snprintf(buf, cap, "-");
-	} else if (json_is_array(v) && json_array_size(v) == 0) {
-		snprintf(buf, cap, "-");
-	} else {
-		char *s = json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY |
-					 JSON_REAL_PRECISION(6));
+	size_t n = strlen(key);
 
-		snprintf(buf, cap, "%s", s ? s : "?");
-		free(s);
-	}
-}
-
-/* Every field of obj as a row "prefix.key  value"; an array of scalars is
- * one row (ops: "CONV_2D, SOFTMAX"), an array of objects a row per item
- * (inputs[0]). */
-static void add_fields(struct edgectl_table *t, const char *prefix, json_t *obj)
-{
-	const char *key;
-	json_t *val;
-
-	json_object_foreach(obj, key, val) {
-		char name[96], text[512];
-
-		snprintf(name, sizeof name, "%s%s", prefix, key);
-		if (json_is_object(val)) {
-			char sub[sizeof name + 1];
-
-			snprintf(sub, sizeof sub, "%s.", name);
-			add_fields(t, sub, val);
-			continue;
-		}
-		if (json_is_array(val) && json_is_object(json_array_get(val, 0))) {
-			json_t *item;
-			size_t i;
-
-			json_array_foreach(val, i, item) {
-				char row[sizeof name + 24];
-
-				snprintf(row, sizeof row, "%s[%zu]", name, i);
-				value_text(text, sizeof text, "", item);
-				edgectl_table_add(t, (const char *[]){ row, text });
-			}
-			continue;
-		}
-		if (json_is_array(val) && json_array_size(val) > 0) {
-			size_t i, used = 0;
-			json_t *item;
-
-			text[0] = '\0';
-			json_array_foreach(val, i, item) {
-				char one[64];
-				int w;
-
-				value_text(one, sizeof one, "", item);
-				w = snprintf(text + used, sizeof text - used, "%s%s", i ? ", " : "", one);
-				if (w < 0 || (size_t)w >= sizeof text - used) {
-					memcpy(text + sizeof text - 4, "...", 4);
-					break;
-				}
-				used += (size_t)w;
-			}
-		} else {
-			value_text(text, sizeof text, key, val);
-			/* Shown as a date, so the label loses its unit. */
-			if (json_is_integer(val) && strlen(name) > 3 &&
-			    strcmp(name + strlen(name) - 3, "_ms") == 0)
-				name[strlen(name) - 3] = '\0';
-		}
-		edgectl_table_add(t, (const char *[]){ name, text });
-	}
+	if (n <= 3 || strcmp(key + n - 3, "_ms") != 0)
+		return NULL;
+	return strcmp(key, "expires_ms") == 0 ? "never" : "-";
 }
 
 static int print_show(json_t *r)
@@ -322,7 +246,8 @@ static int print_show(json_t *r)
 
 	if (!t)
 		return EDGECTL_EDAEMON;
-	add_fields(t, "", m);  /* with its "manifest" object, as manifest.* rows */
+	/* with its "manifest" object, as manifest.* rows */
+	edgectl_table_add_fields(t, "", m, model_time_field);
 	json_array_foreach(json_object_get(r, "signers"), i, s) {
 		char row[32], text[160];
 

@@ -1,6 +1,7 @@
 #include "table.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,4 +103,87 @@ void edgectl_format_time(char *buf, size_t cap, long long ms, const char *none)
 
 	if (ms <= 0 || !gmtime_r(&t, &tm) || !strftime(buf, cap, "%Y-%m-%d %H:%M:%S", &tm))
 		snprintf(buf, cap, "%s", none);
+}
+
+/* One scalar (or a compact JSON text for anything else) as a cell. */
+static void value_text(char *buf, size_t cap, const char *key, json_t *v,
+		       edgectl_time_field_fn is_time)
+{
+	const char *none = is_time && key ? is_time(key) : NULL;
+
+	if (json_is_string(v)) {
+		snprintf(buf, cap, "%s", json_string_value(v));
+	} else if (json_is_integer(v) && none) {
+		edgectl_format_time(buf, cap, json_integer_value(v), none);
+	} else if (json_is_integer(v)) {
+		snprintf(buf, cap, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+	} else if (json_is_boolean(v)) {
+		snprintf(buf, cap, "%s", json_is_true(v) ? "yes" : "no");
+	} else if (!v || json_is_null(v) || (json_is_array(v) && json_array_size(v) == 0)) {
+		snprintf(buf, cap, "-");
+	} else {
+		char *text = json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY |
+					       JSON_REAL_PRECISION(6));
+
+		snprintf(buf, cap, "%s", text ? text : "?");
+		free(text);
+	}
+}
+
+void edgectl_table_add_fields(struct edgectl_table *t, const char *prefix, json_t *obj,
+			      edgectl_time_field_fn is_time)
+{
+	const char *key;
+	json_t *val;
+
+	json_object_foreach(obj, key, val) {
+		char name[96], text[512];
+
+		snprintf(name, sizeof name, "%s%s", prefix, key);
+		if (json_is_object(val)) {
+			char sub[sizeof name + 1];
+
+			snprintf(sub, sizeof sub, "%s.", name);
+			edgectl_table_add_fields(t, sub, val, is_time);
+			continue;
+		}
+		if (json_is_array(val) && json_is_object(json_array_get(val, 0))) {
+			json_t *item;
+			size_t i;
+
+			json_array_foreach(val, i, item) {
+				char row[sizeof name + 24];
+
+				snprintf(row, sizeof row, "%s[%zu]", name, i);
+				value_text(text, sizeof text, NULL, item, NULL);
+				edgectl_table_add(t, (const char *[]){ row, text });
+			}
+			continue;
+		}
+		if (json_is_array(val) && json_array_size(val) > 0) {
+			size_t i, used = 0;
+			json_t *item;
+
+			text[0] = '\0';
+			json_array_foreach(val, i, item) {
+				char one[64];
+				int w;
+
+				value_text(one, sizeof one, NULL, item, NULL);
+				w = snprintf(text + used, sizeof text - used, "%s%s", i ? ", " : "", one);
+				if (w < 0 || (size_t)w >= sizeof text - used) {
+					memcpy(text + sizeof text - 4, "...", 4);
+					break;
+				}
+				used += (size_t)w;
+			}
+		} else {
+			value_text(text, sizeof text, key, val, is_time);
+			/* Shown as a date, so the label loses its unit. */
+			if (json_is_integer(val) && is_time && is_time(key) && strlen(name) > 3 &&
+			    strcmp(name + strlen(name) - 3, "_ms") == 0)
+				name[strlen(name) - 3] = '\0';
+		}
+		edgectl_table_add(t, (const char *[]){ name, text });
+	}
 }
