@@ -73,6 +73,17 @@ int sim_ota_fleet_ops(struct sim_ota_fleet *f, const char *ops_list, char *err, 
 	return 0;
 }
 
+#define SIM_OTA_MEMO_MAX 8
+
+struct sim_ota_memo {
+	unsigned n, next;
+	struct {
+		uint8_t sha[32];
+		uint32_t seed;
+		uint8_t out[32];
+	} e[SIM_OTA_MEMO_MAX];
+};
+
 int sim_ota_fleet_init(struct sim_ota_fleet *f, const char *trust_dir, unsigned threshold,
 		       const char *ops_list, uint32_t arena_bytes, uint32_t flash_bytes,
 		       char *err, size_t errlen)
@@ -97,11 +108,16 @@ int sim_ota_fleet_init(struct sim_ota_fleet *f, const char *trust_dir, unsigned 
 	if (f->threshold > f->trust.n)
 		return errf(err, errlen, "--ota-threshold: above the number of keys in %s",
 			    trust_dir);
+	f->memo = calloc(1, sizeof(*f->memo));
+	if (!f->memo)
+		return errf(err, errlen, "out of memory");
 	return 0;
 }
 
 void sim_ota_fleet_free(struct sim_ota_fleet *f)
 {
+	free(f->memo);
+	f->memo = NULL;
 	edge_ota_trust_clear(&f->trust);
 	free(f->ops_text);
 	f->ops_text = NULL;
@@ -225,6 +241,7 @@ static void p_sha_end(void *ud, uint8_t out[32])
 	 * a false match. */
 	if (!n->md || EVP_DigestFinal_ex(n->md, out, &ol) != 1 || ol != 32)
 		memset(out, 0, 32);
+	memcpy(n->slot_sha, out, 32);
 	EVP_MD_CTX_free(n->md);
 	n->md = NULL;
 }
@@ -263,10 +280,30 @@ static int p_selftest(void *ud, const struct edge_ota_manifest *m, uint8_t out[3
 	char err[256];
 	if (!n->slot || m->size > n->slot_len)
 		return -EIO;
-	int rc = edge_ota_selftest_run(n->slot, (size_t)m->size, m->selftest_seed, out, err,
-				       sizeof(err));
-	if (rc != 0)
-		return rc < 0 ? rc : -EIO;
+	struct sim_ota_memo *memo = n->fleet->memo;
+	unsigned i;
+	/* The receiver hashed the slot (and found the manifest's SHA-256)
+	 * right before it activated: the same bytes as a memo entry's. */
+	for (i = 0; memo && i < memo->n; i++)
+		if (memo->e[i].seed == m->selftest_seed &&
+		    memcmp(memo->e[i].sha, n->slot_sha, 32) == 0)
+			break;
+	if (memo && i < memo->n) {
+		memcpy(out, memo->e[i].out, 32);
+	} else {
+		int rc = edge_ota_selftest_run(n->slot, (size_t)m->size, m->selftest_seed, out,
+					       err, sizeof(err));
+		if (rc != 0)
+			return rc < 0 ? rc : -EIO;
+		if (memo) {
+			unsigned k = memo->next++ % SIM_OTA_MEMO_MAX;
+			memcpy(memo->e[k].sha, n->slot_sha, 32);
+			memo->e[k].seed = m->selftest_seed;
+			memcpy(memo->e[k].out, out, 32);
+			if (memo->n < SIM_OTA_MEMO_MAX)
+				memo->n++;
+		}
+	}
 	if (n->behave & SIM_OTA_FAIL_SELFTEST)
 		out[0] ^= 0x5a; /* a model that runs but computes something else */
 	return 0;

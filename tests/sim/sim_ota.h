@@ -46,6 +46,12 @@ struct sim_ota_fleet {
 	uint32_t flash_bytes;              /* the inactive slot's size */
 	uint64_t stall_ms;                 /* --ota-stall: how long a node freezes */
 	double drop;                       /* --ota-drop: fraction of chunk frames lost */
+	/* Self-test results by the slot's SHA-256 and the seed. A thousand
+	 * simulated nodes share one process and take the same bytes: the
+	 * first runs the model, the others (whose slot hashed the same)
+	 * reuse its output hash, so the fleet's time is its transfer's, not
+	 * a thousand serial inferences (each real node runs its own). */
+	struct sim_ota_memo *memo;
 };
 
 /* Misbehaviours, one bit each (a node may have several). */
@@ -108,6 +114,7 @@ struct sim_ota_node {
 	/* "RAM": lost at a reboot */
 	struct edge_ota_rx *rx;
 	void *md;                        /* EVP_MD_CTX of the hash in progress */
+	uint8_t slot_sha[32];            /* the last hash the receiver took (of the slot) */
 	bool offline;                    /* between a drop and the next connect */
 	uint64_t stall_until;
 	uint32_t transfer, n_chunks, seen; /* the offer being received, chunks fed */
