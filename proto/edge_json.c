@@ -5,6 +5,8 @@
 #include <limits.h>
 #include <string.h>
 
+#include "edge_bytes.h"
+
 /* ------------------------------------------------------------------ UTF-8 */
 
 /* Length of the valid UTF-8 sequence at s[0..n) (RFC 3629: no overlongs, no
@@ -44,17 +46,6 @@ static size_t utf8_seq_len(const unsigned char *s, size_t n)
 	return 0;
 }
 
-static int hex_val(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Four hex digits at s (caller checked there are four bytes); -1 if not hex. */
 static long hex4(const char *s)
 {
@@ -62,7 +53,7 @@ static long hex4(const char *s)
 	int i;
 
 	for (i = 0; i < 4; i++) {
-		int h = hex_val(s[i]);
+		int h = edge__hex_val(s[i]);
 
 		if (h < 0)
 			return -1;

@@ -15,6 +15,7 @@
 
 #include "edge_decimal.h"
 #include "edge_json.h"
+#include "edge_bytes.h"
 #include "edge_msg_internal.h"
 
 /* Tokens the manifest parser holds (20 bytes each on the stack): a full
@@ -103,21 +104,6 @@ void edge_ota_selftest_input(uint32_t seed, uint8_t *out, size_t n)
 
 /* --------------------------------------------------------------- container */
 
-static uint32_t le16(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8;
-}
-
-static uint32_t le32(const uint8_t *p)
-{
-	return le16(p) | le16(p + 2) << 16;
-}
-
-static uint64_t le64(const uint8_t *p)
-{
-	return (uint64_t)le32(p) | (uint64_t)le32(p + 4) << 32;
-}
-
 /* Reject a container: field is a name ("manifest_size") or, with
  * index >= 0, "sigs[index]" followed by sub (".alg") if sub is not NULL. */
 static int container_reject(struct edge_msg_error *err, enum edge_msg_reject reason,
@@ -171,7 +157,7 @@ static int parse_sig_block(const uint8_t *p, size_t s, size_t base,
 		if (p[at + 1])
 			return container_reject(err, EDGE_MSG_BAD_SIGNATURE_BLOCK, "sigs", i,
 						".reserved", base + at + 1);
-		n = le16(p + at + 2);
+		n = edge__le16(p + at + 2);
 		/* Ed25519 signatures have one size; DER ECDSA varies (8..72). */
 		if (n == 0 || n > EDGE_OTA_SIG_MAX ||
 		    (sig->alg == EDGE_OTA_SIG_ED25519 && n != 64))
@@ -212,17 +198,17 @@ int edge_ota_container_parse(const void *buf, size_t len, struct edge_ota_contai
 	if (len < EDGE_OTA_HEADER_SIZE)
 		return container_reject(err, EDGE_MSG_TRUNCATED, "header", -1, NULL, len);
 	/* The version before the rest: a newer format says so. */
-	if (le16(p + 8) != EDGE_OTA_FORMAT)
+	if (edge__le16(p + 8) != EDGE_OTA_FORMAT)
 		return container_reject(err, EDGE_MSG_UNSUPPORTED_VERSION, "version", -1,
 					NULL, 8);
-	if (le16(p + 10) != EDGE_OTA_HEADER_SIZE)
+	if (edge__le16(p + 10) != EDGE_OTA_HEADER_SIZE)
 		return container_reject(err, EDGE_MSG_BAD_HEADER, "header_size", -1, NULL,
 					10);
-	if (le32(p + 28) != edge_ota_crc32c(0, p, 28))
+	if (edge__le32(p + 28) != edge_ota_crc32c(0, p, 28))
 		return container_reject(err, EDGE_MSG_BAD_HEADER, "crc", -1, NULL, 28);
-	m = le32(p + 12);
-	s = le32(p + 16);
-	n = le64(p + 20);
+	m = edge__le32(p + 12);
+	s = edge__le32(p + 16);
+	n = edge__le64(p + 20);
 	if (m == 0)
 		return container_reject(err, EDGE_MSG_BAD_HEADER, "manifest_size", -1,
 					NULL, 12);

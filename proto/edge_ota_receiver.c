@@ -16,6 +16,8 @@
 #include <errno.h>
 #include <string.h>
 
+#include "edge_bytes.h"
+
 /* Resume record: head, then ceil(n_chunks / 8) bitmap bytes. */
 #define ST_MAGIC 0x53524F45u /* "EORS" in byte order */
 #define ST_VERSION 1
@@ -50,41 +52,13 @@ typedef char edge_ota_rx_state_fits[EDGE_OTA_RX_STATE_MAX >= ST_HDR + EDGE_OTA_R
 
 /* ---------------------------------------------------------------- helpers */
 
-static void put_le(uint8_t *p, uint64_t v, unsigned n)
-{
-	while (n--) {
-		*p++ = (uint8_t)v;
-		v >>= 8;
-	}
-}
-
-static uint64_t get_le(const uint8_t *p, unsigned n)
-{
-	uint64_t v = 0;
-
-	while (n--)
-		v = v << 8 | p[n];
-	return v;
-}
-
-static int hex_val(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* 64 hex digits into 32 bytes; -1 when s is not exactly that. */
 static int sha_from_hex(const char *s, uint8_t out[32])
 {
 	unsigned i;
 
 	for (i = 0; i < 32; i++) {
-		int hi = hex_val(s[2 * i]), lo = hi < 0 ? -1 : hex_val(s[2 * i + 1]);
+		int hi = edge__hex_val(s[2 * i]), lo = hi < 0 ? -1 : edge__hex_val(s[2 * i + 1]);
 
 		if (hi < 0 || lo < 0)
 			return -1;
@@ -189,15 +163,15 @@ static int record_save(struct edge_ota_rx *rx)
 	uint32_t len = record_len(rx);
 
 	memset(h, 0, ST_HDR);
-	put_le(h, ST_MAGIC, 4);
+	edge__put_le32(h, ST_MAGIC);
 	h[ST_OFF_VERSION] = ST_VERSION;
 	memcpy(h + ST_OFF_SHA, rx->sha, 32);
-	put_le(h + ST_OFF_CHUNK, rx->chunk_size, 4);
-	put_le(h + ST_OFF_N, rx->n_chunks, 4);
-	put_le(h + ST_OFF_SIZE, rx->model_size, 8);
-	put_le(h + ST_OFF_TRANSFER, rx->transfer, 4);
-	put_le(h + ST_OFF_CRC,
-	       edge_ota_crc32c(edge_ota_crc32c(0, h, ST_OFF_CRC), h + ST_HDR, len - ST_HDR), 4);
+	edge__put_le32(h + ST_OFF_CHUNK, rx->chunk_size);
+	edge__put_le32(h + ST_OFF_N, rx->n_chunks);
+	edge__put_le64(h + ST_OFF_SIZE, rx->model_size);
+	edge__put_le32(h + ST_OFF_TRANSFER, rx->transfer);
+	edge__put_le32(h + ST_OFF_CRC, edge_ota_crc32c(edge_ota_crc32c(0, h, ST_OFF_CRC),
+						       h + ST_HDR, len - ST_HDR));
 	return rx->p.state_save(rx->p.ud, rx->st, len);
 }
 
@@ -215,18 +189,18 @@ static void record_load(struct edge_ota_rx *rx, int len)
 	uint32_t chunk, n, b, i;
 	uint64_t size;
 
-	if (len < ST_HDR || get_le(h, 4) != ST_MAGIC || h[ST_OFF_VERSION] != ST_VERSION)
+	if (len < ST_HDR || edge__le32(h) != ST_MAGIC || h[ST_OFF_VERSION] != ST_VERSION)
 		goto drop;
-	chunk = (uint32_t)get_le(h + ST_OFF_CHUNK, 4);
-	n = (uint32_t)get_le(h + ST_OFF_N, 4);
-	size = get_le(h + ST_OFF_SIZE, 8);
+	chunk = (uint32_t)edge__le32(h + ST_OFF_CHUNK);
+	n = (uint32_t)edge__le32(h + ST_OFF_N);
+	size = edge__le64(h + ST_OFF_SIZE);
 	if (chunk < EDGE_OTA_CHUNK_MIN || chunk > EDGE_OTA_CHUNK_MAX || n == 0 ||
 	    n > EDGE_OTA_RX_CHUNKS_MAX || size == 0 || size > EDGE_OTA_MODEL_MAX ||
 	    (size + chunk - 1) / chunk != n)
 		goto drop;
 	b = bitmap_bytes(n);
 	if ((uint32_t)len != ST_HDR + b ||
-	    get_le(h + ST_OFF_CRC, 4) !=
+	    edge__le32(h + ST_OFF_CRC) !=
 		    edge_ota_crc32c(edge_ota_crc32c(0, h, ST_OFF_CRC), h + ST_HDR, b))
 		goto drop;
 	/* Bits past the last chunk would count as held. */
@@ -237,7 +211,7 @@ static void record_load(struct edge_ota_rx *rx, int len)
 	rx->chunk_size = chunk;
 	rx->n_chunks = n;
 	rx->model_size = size;
-	rx->transfer = (uint32_t)get_le(h + ST_OFF_TRANSFER, 4);
+	rx->transfer = (uint32_t)edge__le32(h + ST_OFF_TRANSFER);
 	rx->resumable = true;
 	recount(rx);
 	return;
@@ -455,7 +429,7 @@ static bool no_signature_entry(const uint8_t *b, size_t len)
 
 	if (len < EDGE_OTA_HEADER_SIZE || memcmp(b, EDGE_OTA_MAGIC, 8) != 0)
 		return false;
-	m = get_le(b + 12, 4);
+	m = edge__le32(b + 12);
 	if (m == 0 || m > EDGE_OTA_MANIFEST_MAX || EDGE_OTA_HEADER_SIZE + m >= len)
 		return false;
 	return b[EDGE_OTA_HEADER_SIZE + m] == 0;

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "edge_json.h"
+#include "edge_bytes.h"
 #include "edge_msg_internal.h"
 
 /* ------------------------------------------------------------ frame layout */
@@ -74,33 +75,6 @@ OTA_STATIC_ASSERT(OFFER_WINDOW + 4 == EDGE_OTA_OFFER_FIXED, "offer fixed part");
 /* Most chunks a transfer has: the largest model in the smallest chunks.
  * Bounds `next` so next + 1 + i never wraps. */
 #define OTA_CHUNKS_MAX (EDGE_OTA_MODEL_MAX / EDGE_OTA_CHUNK_MIN)
-
-static uint32_t get16(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8;
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	return get16(p) | get16(p + 2) << 16;
-}
-
-static uint64_t get64(const uint8_t *p)
-{
-	return (uint64_t)get32(p) | (uint64_t)get32(p + 4) << 32;
-}
-
-static void put16(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v & 0xffu);
-	p[1] = (uint8_t)(v >> 8 & 0xffu);
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	put16(p, v & 0xffffu);
-	put16(p + 2, v >> 16);
-}
 
 /* ----------------------------------------------------------------- reasons */
 
@@ -231,7 +205,7 @@ int edge_ota_frame_parse(const void *buf, size_t len, struct edge_ota_frame *out
 	if (p[WIRE(version)] != EDGE_OTA_FRAME_VERSION)
 		return frame_reject(err, EDGE_MSG_UNSUPPORTED_VERSION, "version",
 				    WIRE(version));
-	length = get32(p + WIRE(length));
+	length = edge__le32(p + WIRE(length));
 	if (length > EDGE_OTA_FRAME_MAX - EDGE_OTA_FRAME_HDR)
 		return frame_reject(err, EDGE_MSG_BAD_HEADER, "length", WIRE(length));
 	if (len - EDGE_OTA_FRAME_HDR < length)
@@ -241,16 +215,16 @@ int edge_ota_frame_parse(const void *buf, size_t len, struct edge_ota_frame *out
 				    EDGE_OTA_FRAME_HDR + (size_t)length);
 	/* The CRC before the fields' meaning: a damaged frame is reported as
 	 * damaged, not as whatever its flipped bits happen to say. */
-	if (get32(p + WIRE(crc)) !=
+	if (edge__le32(p + WIRE(crc)) !=
 	    edge_ota_crc32c(edge_ota_crc32c(0, p, WIRE(crc)), p + EDGE_OTA_FRAME_HDR, length))
 		return frame_reject(err, EDGE_MSG_BAD_HEADER, "crc", WIRE(crc));
 	type = p[WIRE(type)];
 	if (!type_known(type))
 		return frame_reject(err, EDGE_MSG_BAD_HEADER, "type", WIRE(type));
-	out->transfer = get32(p + WIRE(transfer));
+	out->transfer = edge__le32(p + WIRE(transfer));
 	if (out->transfer == 0)
 		return frame_reject(err, EDGE_MSG_BAD_HEADER, "transfer", WIRE(transfer));
-	out->index = get32(p + WIRE(index));
+	out->index = edge__le32(p + WIRE(index));
 	if (type != EDGE_OTA_FRAME_CHUNK && out->index != 0)
 		return frame_reject(err, EDGE_MSG_BAD_HEADER, "index", WIRE(index));
 	length_bounds(type, &lmin, &lmax);
@@ -259,7 +233,7 @@ int edge_ota_frame_parse(const void *buf, size_t len, struct edge_ota_frame *out
 
 	out->type = (uint8_t)type;
 	/* Unknown flag bits are kept, not refused: a later revision may set them. */
-	out->flags = (uint16_t)get16(p + WIRE(flags));
+	out->flags = (uint16_t)edge__le16(p + WIRE(flags));
 	out->payload = p + EDGE_OTA_FRAME_HDR;
 	out->length = length;
 	return 0;
@@ -275,11 +249,11 @@ static int finish_frame(uint8_t *buf, uint8_t type, uint32_t transfer, uint32_t 
 	buf[WIRE(magic) + 3] = 0x41; /* 'A' */
 	buf[WIRE(version)] = EDGE_OTA_FRAME_VERSION;
 	buf[WIRE(type)] = type;
-	put16(buf + WIRE(flags), 0);
-	put32(buf + WIRE(transfer), transfer);
-	put32(buf + WIRE(index), index);
-	put32(buf + WIRE(length), length);
-	put32(buf + WIRE(crc), edge_ota_crc32c(edge_ota_crc32c(0, buf, WIRE(crc)),
+	edge__put_le16(buf + WIRE(flags), 0);
+	edge__put_le32(buf + WIRE(transfer), transfer);
+	edge__put_le32(buf + WIRE(index), index);
+	edge__put_le32(buf + WIRE(length), length);
+	edge__put_le32(buf + WIRE(crc), edge_ota_crc32c(edge_ota_crc32c(0, buf, WIRE(crc)),
 						buf + EDGE_OTA_FRAME_HDR, length));
 	return (int)(EDGE_OTA_FRAME_HDR + length);
 }
@@ -338,22 +312,22 @@ int edge_ota_offer_parse(const struct edge_ota_frame *f, struct edge_ota_offer *
 	p = f->payload;
 	if (!p || f->length < OFFER_PAYLOAD_MIN)
 		return frame_reject(err, EDGE_MSG_TRUNCATED, "head", at + f->length);
-	out->chunk_size = get32(p + OFFER_CHUNK_SIZE);
-	out->n_chunks = get32(p + OFFER_N_CHUNKS);
-	out->flags = get32(p + OFFER_FLAGS);
+	out->chunk_size = edge__le32(p + OFFER_CHUNK_SIZE);
+	out->n_chunks = edge__le32(p + OFFER_N_CHUNKS);
+	out->flags = edge__le32(p + OFFER_FLAGS);
 	if (out->chunk_size < EDGE_OTA_CHUNK_MIN || out->chunk_size > EDGE_OTA_CHUNK_MAX) {
 		memset(out, 0, sizeof *out);
 		return frame_reject(err, EDGE_MSG_OUT_OF_RANGE, "chunk_size",
 				    at + OFFER_CHUNK_SIZE);
 	}
-	out->window = get32(p + OFFER_WINDOW);
+	out->window = edge__le32(p + OFFER_WINDOW);
 	if (out->window > EDGE_OTA_WINDOW_MAX) {
 		memset(out, 0, sizeof *out);
 		return frame_reject(err, EDGE_MSG_OUT_OF_RANGE, "window", at + OFFER_WINDOW);
 	}
 	/* The head's own header is checked by edge_ota_container_parse; here
 	 * only the size the chunk count must agree with. */
-	model_size = get64(p + EDGE_OTA_OFFER_FIXED + PKG_MODEL_SIZE);
+	model_size = edge__le64(p + EDGE_OTA_OFFER_FIXED + PKG_MODEL_SIZE);
 	if (model_size == 0 || model_size > EDGE_OTA_MODEL_MAX) {
 		memset(out, 0, sizeof *out);
 		return frame_reject(err, EDGE_MSG_OUT_OF_RANGE, "model_size",
@@ -381,7 +355,7 @@ int edge_ota_offer_encode(void *buf, size_t cap, uint32_t transfer,
 	    o->chunk_size < EDGE_OTA_CHUNK_MIN || o->chunk_size > EDGE_OTA_CHUNK_MAX ||
 	    (o->flags & ~(uint32_t)OFFER_KNOWN_FLAGS) != 0 || o->window > EDGE_OTA_WINDOW_MAX)
 		return -EINVAL;
-	model_size = get64(o->head + PKG_MODEL_SIZE);
+	model_size = edge__le64(o->head + PKG_MODEL_SIZE);
 	if (model_size == 0 || model_size > EDGE_OTA_MODEL_MAX ||
 	    o->n_chunks != chunks_for(model_size, o->chunk_size))
 		return -EINVAL;
@@ -390,10 +364,10 @@ int edge_ota_offer_encode(void *buf, size_t cap, uint32_t transfer,
 		return -ENOSPC;
 	/* The head first (it may already sit in buf), then the fixed part. */
 	memmove(b + EDGE_OTA_FRAME_HDR + EDGE_OTA_OFFER_FIXED, o->head, o->head_len);
-	put32(b + EDGE_OTA_FRAME_HDR + OFFER_CHUNK_SIZE, o->chunk_size);
-	put32(b + EDGE_OTA_FRAME_HDR + OFFER_N_CHUNKS, o->n_chunks);
-	put32(b + EDGE_OTA_FRAME_HDR + OFFER_FLAGS, o->flags);
-	put32(b + EDGE_OTA_FRAME_HDR + OFFER_WINDOW, o->window);
+	edge__put_le32(b + EDGE_OTA_FRAME_HDR + OFFER_CHUNK_SIZE, o->chunk_size);
+	edge__put_le32(b + EDGE_OTA_FRAME_HDR + OFFER_N_CHUNKS, o->n_chunks);
+	edge__put_le32(b + EDGE_OTA_FRAME_HDR + OFFER_FLAGS, o->flags);
+	edge__put_le32(b + EDGE_OTA_FRAME_HDR + OFFER_WINDOW, o->window);
 	return finish_frame(b, EDGE_OTA_FRAME_OFFER, transfer, 0, length);
 }
 
@@ -501,11 +475,6 @@ static int get_class(struct edge_msg_ctx *c, const char *key, int required, char
 	return t;
 }
 
-static int hex_val(char c)
-{
-	return c <= '9' ? c - '0' : c - 'a' + 10;
-}
-
 /* `next` (required) and `have` (optional) into h. */
 static int get_have(struct edge_msg_ctx *c, struct edge_ota_have *h)
 {
@@ -524,7 +493,7 @@ static int get_have(struct edge_msg_ctx *c, struct edge_ota_have *h)
 	if (n % 2)
 		return edge_msg_reject_key(c, EDGE_MSG_BAD_STRING, "have", t);
 	for (i = 0; i < n; i += 2)
-		h->bits[i / 2] = (uint8_t)(hex_val(hex[i]) << 4 | hex_val(hex[i + 1]));
+		h->bits[i / 2] = (uint8_t)(edge__hex_val(hex[i]) << 4 | edge__hex_val(hex[i + 1]));
 	h->n_bits = (uint32_t)(n * 4);
 	return 0;
 }
