@@ -75,19 +75,26 @@ static int selftest(const edge_infer_model *mdl, uint32_t seed, uint8_t d[32], c
 	return 0;
 }
 
+/* The engine's verifying loader; its refusal as one line in err. */
+static int load_model(const void *model, size_t len, edge_infer_model **out, char *err,
+		      size_t errlen)
+{
+	struct edge_infer_error ie;
+	memset(&ie, 0, sizeof(ie));
+	int rc = edge_infer_model_load(model, len, NULL, out, &ie);
+	if (rc != 0 && err && errlen)
+		snprintf(err, errlen, "model refused by the engine: %s: %s", edge_infer_errname(rc),
+			 ie.msg[0] ? ie.msg : edge_infer_strerror(rc));
+	return rc;
+}
+
 int edge_ota_selftest_run(const void *model, size_t len, uint32_t seed, uint8_t out[32],
 			  char *err, size_t errlen)
 {
 	edge_infer_model *mdl = NULL;
-	struct edge_infer_error ie;
-	memset(&ie, 0, sizeof(ie));
-	int rc = edge_infer_model_load(model, len, NULL, &mdl, &ie);
-	if (rc != 0) {
-		if (err && errlen)
-			snprintf(err, errlen, "model refused by the engine: %s: %s",
-				 edge_infer_errname(rc), ie.msg[0] ? ie.msg : edge_infer_strerror(rc));
+	int rc = load_model(model, len, &mdl, err, errlen);
+	if (rc != 0)
 		return rc;
-	}
 	rc = selftest(mdl, seed, out, err, errlen);
 	edge_infer_model_free(mdl);
 	return rc;
@@ -161,15 +168,9 @@ int edge_ota_manifest_from_model(const void *model, size_t len,
 	}
 
 	edge_infer_model *mdl = NULL;
-	struct edge_infer_error ie;
-	memset(&ie, 0, sizeof(ie));
-	int rc = edge_infer_model_load(model, len, NULL, &mdl, &ie);
-	if (rc != 0) {
-		if (err && errlen)
-			snprintf(err, errlen, "model refused by the engine: %s: %s",
-				 edge_infer_errname(rc), ie.msg[0] ? ie.msg : edge_infer_strerror(rc));
+	int rc = load_model(model, len, &mdl, err, errlen);
+	if (rc != 0)
 		return rc;
-	}
 	rc = fill(mdl, m, err, errlen);
 	edge_infer_model_free(mdl);
 	return rc;

@@ -978,40 +978,44 @@ static void count_held(const struct edge_ota_sender *s, struct node *n)
 /* Merge h into n's acked bitmap; returns chunks newly held. Updates the
  * in-flight table (RTT sample of the newest entry sent once, sack gaps)
  * and the campaign RTT sample when ack is true. */
+/* What merging one ack found: chunks newly held, the highest, and the
+ * newest campaign publish among them (an RTT sample). */
+struct merge {
+	uint32_t fresh, hi;
+	uint64_t camp_pub;
+	bool camp_sample;
+};
+
+static void merge_chunk(const struct edge_ota_sender *s, struct node *n, uint32_t c, bool ack,
+			struct merge *m)
+{
+	if (bit_get(n->acked, c))
+		return;
+	bit_set(n->acked, c);
+	m->fresh++;
+	m->hi = c + 1;
+	/* Karn: only a chunk the pass sent once since this accept and not
+	 * also sent by unicast times the campaign's delivery. */
+	if (ack && s->campaign && c < s->cursor && s->pub_ms[c] >= n->accept_ms &&
+	    !inflight_has(n, c) && s->pub_ms[c] >= m->camp_pub) {
+		m->camp_pub = s->pub_ms[c];
+		m->camp_sample = true;
+	}
+}
+
 static uint32_t merge_have(struct edge_ota_sender *s, struct node *n, const struct edge_ota_have *h,
 			   bool ack, uint64_t now_ms)
 {
-	uint32_t fresh = 0, hi = 0;
-	uint64_t camp_pub = 0;
-	bool camp_sample = false;
+	struct merge m = { 0 };
 
-	for (uint32_t c = n->scan_from; c < h->next; c++) {
-		if (!bit_get(n->acked, c)) {
-			bit_set(n->acked, c);
-			fresh++;
-			hi = c + 1;
-			if (ack && s->campaign && c < s->cursor && s->pub_ms[c] >= n->accept_ms &&
-			    !inflight_has(n, c) && s->pub_ms[c] >= camp_pub) {
-				camp_pub = s->pub_ms[c];
-				camp_sample = true;
-			}
-		}
-	}
-	for (uint32_t i = 0; i < h->n_bits; i++) {
-		if (!bit_get(h->bits, i))
-			continue;
-		uint32_t c = h->next + 1 + i;
-		if (!bit_get(n->acked, c)) {
-			bit_set(n->acked, c);
-			fresh++;
-			hi = c + 1;
-			if (ack && s->campaign && c < s->cursor && s->pub_ms[c] >= n->accept_ms &&
-			    !inflight_has(n, c) && s->pub_ms[c] >= camp_pub) {
-				camp_pub = s->pub_ms[c];
-				camp_sample = true;
-			}
-		}
-	}
+	for (uint32_t c = n->scan_from; c < h->next; c++)
+		merge_chunk(s, n, c, ack, &m);
+	for (uint32_t i = 0; i < h->n_bits; i++)
+		if (bit_get(h->bits, i))
+			merge_chunk(s, n, h->next + 1 + i, ack, &m);
+	uint32_t fresh = m.fresh, hi = m.hi;
+	uint64_t camp_pub = m.camp_pub;
+	bool camp_sample = m.camp_sample;
 	n->st.chunks_held += fresh;
 	assert(n->st.chunks_held <= s->n_chunks);
 	/* `have` covers EDGE_OTA_HAVE_BITS chunks after next: beyond, a chunk
