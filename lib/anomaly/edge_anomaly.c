@@ -343,27 +343,6 @@ static int insert_event(edge_store_conn *conn, const char *device, uint32_t epoc
 	return 0;
 }
 
-int edge__anomaly_step_done(edge_store_conn *conn, sqlite3_stmt *st)
-{
-	int rc = sqlite3_step(st);
-
-	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? 0 : edge_store_conn_error(conn, rc);
-}
-
-int edge__anomaly_step_ints(edge_store_conn *conn, sqlite3_stmt *st, int64_t *out, unsigned n)
-{
-	int rc = sqlite3_step(st);
-
-	if (rc == SQLITE_ROW) {
-		for (unsigned i = 0; i < n; i++)
-			out[i] = sqlite3_column_int64(st, (int)i);
-		rc = SQLITE_DONE;
-	}
-	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? 0 : edge_store_conn_error(conn, rc);
-}
-
 /* The current episode of one (device, label) while a report is ingested:
  * read once, changed in memory by each new event of that label, written
  * once at the end (and when it closes), so a report costs one read and one
@@ -444,7 +423,7 @@ static int episode_flush(edge_store_conn *conn, const char *device, struct episo
 	}
 	if (c->confirmed)
 		sqlite3_bind_int64(st, 9, received_ms);
-	rc = edge__anomaly_step_done(conn, st);
+	rc = edge_store_conn_step(conn, st);
 	if (rc < 0)
 		return rc;
 	if (c->id == 0)
@@ -482,7 +461,7 @@ static int episode_add(edge_store_conn *conn, const char *device, struct episode
 				return rc;
 			sqlite3_bind_int64(st, 1, c->id);
 			sqlite3_bind_int64(st, 2, received_ms);
-			rc = edge__anomaly_step_done(conn, st);
+			rc = edge_store_conn_step(conn, st);
 			if (rc < 0)
 				return rc;
 			res->episodes_closed++;
@@ -699,7 +678,7 @@ static int count_rows(edge_store_conn *conn, const char *device, const char *dev
 		return rc;
 	if (device)
 		bind_text(st, 1, device);
-	rc = edge__anomaly_step_ints(conn, st, &n, 1);
+	rc = edge_store_conn_step_ints(conn, st, &n, 1);
 	*out = (uint64_t)n;
 	return rc;
 }
@@ -762,7 +741,7 @@ int edge_anomaly_episode_sweep(edge_store_conn *conn, int64_t now_ms, int64_t qu
 		return rc;
 	sqlite3_bind_int64(st, 1, now_ms);
 	sqlite3_bind_int64(st, 2, now_ms - quiet_ms);
-	rc = edge__anomaly_step_done(conn, st);
+	rc = edge_store_conn_step(conn, st);
 	if (rc < 0)
 		return rc;
 	*closed = (uint32_t)sqlite3_changes(edge_store_conn_db(conn));

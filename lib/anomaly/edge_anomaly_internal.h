@@ -42,15 +42,6 @@ int edge__rollup_mark_set(edge_store_conn *conn, int64_t mark);
  * items. Writer thread, inside a store op. */
 int edge__rollup_apply(edge_store_conn *conn, struct edge__rollup_item *items, size_t n);
 
-/* Steps st (prepared through the store's cache) once and resets it: 0 when
- * it ran to completion, else the mapped error. Writer thread. */
-int edge__anomaly_step_done(edge_store_conn *conn, struct sqlite3_stmt *st);
-/* Steps st once and resets it; when it yields a row, out[0..n) are its
- * first n columns as integers (NULL reads 0), else they are left alone.
- * 0, or the mapped error. */
-int edge__anomaly_step_ints(edge_store_conn *conn, struct sqlite3_stmt *st, int64_t *out,
-			    unsigned n);
-
 /* The summary column of a row as JSON array text into buf (cap >=
  * EDGE_REPORT_SUMMARY_MAX * 16 + 3): the float32 blob schema 6 stores, or
  * the text schemas 4 and 5 stored. false (buf "") when there is none or

@@ -57,7 +57,7 @@ static int delete_batch(edge_store_conn *conn, const char *sql, int64_t cut, uns
 	sqlite3_bind_int64(st, 2, limit);
 	if (sqlite3_bind_parameter_count(st) >= 3)
 		sqlite3_bind_int64(st, 3, mark);
-	rc = edge__anomaly_step_done(conn, st);
+	rc = edge_store_conn_step(conn, st);
 	if (rc < 0)
 		return rc;
 	*deleted = (uint64_t)sqlite3_changes(edge_store_conn_db(conn));
@@ -71,7 +71,7 @@ static int pragma_int(edge_store_conn *conn, const char *sql, int64_t *out)
 
 	if (rc < 0)
 		return rc;
-	return edge__anomaly_step_ints(conn, st, out, 1);
+	return edge_store_conn_step_ints(conn, st, out, 1);
 }
 
 static int used_bytes(edge_store_conn *conn, uint64_t *out)

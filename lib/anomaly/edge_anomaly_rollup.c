@@ -80,7 +80,7 @@ int edge__rollup_mark_get(edge_store_conn *conn, int64_t *mark, int64_t *max_id)
 	*mark = 0;
 	*max_id = 0;
 	if (rc == 0)
-		rc = edge__anomaly_step_ints(conn, st, mark, 1);
+		rc = edge_store_conn_step_ints(conn, st, mark, 1);
 	if (rc < 0)
 		return rc;
 	if (*mark == -1) {
@@ -89,7 +89,7 @@ int edge__rollup_mark_get(edge_store_conn *conn, int64_t *mark, int64_t *max_id)
 	}
 	/* Pending: the newest id tells whether anything waits (NULL reads 0). */
 	rc = edge_store_conn_prepare(conn, max_id_sql, &st);
-	return rc < 0 ? rc : edge__anomaly_step_ints(conn, st, max_id, 1);
+	return rc < 0 ? rc : edge_store_conn_step_ints(conn, st, max_id, 1);
 }
 
 int edge__rollup_mark_set(edge_store_conn *conn, int64_t mark)
@@ -100,7 +100,7 @@ int edge__rollup_mark_set(edge_store_conn *conn, int64_t mark)
 	if (rc < 0)
 		return rc;
 	sqlite3_bind_int64(st, 1, mark == EDGE__ROLLUP_COMPLETE ? -1 : mark);
-	return edge__anomaly_step_done(conn, st);
+	return edge_store_conn_step(conn, st);
 }
 
 static int cmp_hour(const void *pa, const void *pb)
@@ -222,7 +222,7 @@ static int upsert_group(edge_store_conn *conn, bool day, const struct edge__roll
 		if (day)
 			sqlite3_bind_text(st, 9, it[0].device, -1, SQLITE_STATIC);
 	}
-	return edge__anomaly_step_done(conn, st);
+	return edge_store_conn_step(conn, st);
 }
 
 static int apply_table(edge_store_conn *conn, bool day, struct edge__rollup_item *items, size_t n)

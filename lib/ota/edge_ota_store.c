@@ -14,30 +14,6 @@
 
 /* ---- statement helpers (writer thread) ---- */
 
-/* Steps st once and resets it: 0 when it ran to completion. */
-static int step_done(edge_store_conn *conn, sqlite3_stmt *st)
-{
-	int rc = sqlite3_step(st);
-
-	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? 0 : edge_store_conn_error(conn, rc);
-}
-
-/* Steps st once and resets it; a row's first n columns go to out[0..n)
- * as integers, no row leaves out alone. */
-static int step_ints(edge_store_conn *conn, sqlite3_stmt *st, int64_t *out, unsigned n)
-{
-	int rc = sqlite3_step(st);
-
-	if (rc == SQLITE_ROW) {
-		for (unsigned i = 0; i < n; i++)
-			out[i] = sqlite3_column_int64(st, (int)i);
-		rc = SQLITE_DONE;
-	}
-	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? 0 : edge_store_conn_error(conn, rc);
-}
-
 static void bind_text(sqlite3_stmt *st, int i, const char *s)
 {
 	(void)sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
@@ -100,7 +76,7 @@ int edge_ota_store_add_op(edge_store_conn *conn, const struct edge_ota_model *m,
 	bind_text(st, 2, parsed.name);
 	bind_text(st, 3, parsed.version);
 	v[0] = 0;
-	rc = step_ints(conn, st, v, 1);
+	rc = edge_store_conn_step_ints(conn, st, v, 1);
 	if (rc < 0)
 		return rc;
 	if (v[0] > 0)
@@ -115,7 +91,7 @@ int edge_ota_store_add_op(edge_store_conn *conn, const struct edge_ota_model *m,
 		return rc;
 	bind_text(st, 1, parsed.name);
 	v[0] = v[1] = v[2] = 0;
-	rc = step_ints(conn, st, v, 3);
+	rc = edge_store_conn_step_ints(conn, st, v, 3);
 	if (rc < 0)
 		return rc;
 	if (parsed.counter < (uint64_t)v[0])
@@ -145,7 +121,7 @@ int edge_ota_store_add_op(edge_store_conn *conn, const struct edge_ota_model *m,
 		(void)sqlite3_bind_blob(st, 9, m->signers,
 					(int)(m->n_signers * EDGE_OTA_KEY_ID_LEN), SQLITE_STATIC);
 	(void)sqlite3_bind_int64(st, 10, m->added_ms);
-	rc = step_done(conn, st);
+	rc = edge_store_conn_step(conn, st);
 	if (rc < 0)
 		return rc;
 
@@ -158,7 +134,7 @@ int edge_ota_store_add_op(edge_store_conn *conn, const struct edge_ota_model *m,
 		return rc;
 	bind_text(st, 1, parsed.name);
 	(void)sqlite3_bind_int64(st, 2, (sqlite3_int64)parsed.counter);
-	return step_done(conn, st);
+	return edge_store_conn_step(conn, st);
 }
 
 int edge_ota_store_remove_op(edge_store_conn *conn, const char *digest)
@@ -172,7 +148,7 @@ int edge_ota_store_remove_op(edge_store_conn *conn, const char *digest)
 	if (rc < 0)
 		return rc;
 	bind_text(st, 1, digest);
-	rc = step_done(conn, st);
+	rc = edge_store_conn_step(conn, st);
 	if (rc < 0)
 		return rc;
 	return sqlite3_changes(edge_store_conn_db(conn)) > 0 ? 0 : EDGE_ENOTFOUND;
@@ -203,7 +179,7 @@ int edge_ota_store_transfer_op(edge_store_conn *conn, const struct edge_ota_tran
 	(void)sqlite3_bind_int(st, 4, t->campaign ? 1 : 0);
 	(void)sqlite3_bind_int64(st, 5, t->created_ms);
 	(void)sqlite3_bind_int64(st, 6, t->finished_ms);
-	return step_done(conn, st);
+	return edge_store_conn_step(conn, st);
 }
 
 static bool status_valid(const struct edge_ota_node_status *s)
@@ -261,7 +237,7 @@ int edge_ota_store_nodes_op(edge_store_conn *conn, uint32_t transfer,
 		(void)sqlite3_bind_int64(st, 12, (sqlite3_int64)s->finished_ms);
 		bind_opt_text(st, 13, s->output_sha256);
 		bind_text(st, 14, s->detail);
-		rc = step_done(conn, st);
+		rc = edge_store_conn_step(conn, st);
 		if (rc < 0)
 			return rc;
 	}
@@ -349,7 +325,7 @@ int edge_ota_store_device_op(edge_store_conn *conn, const char *device, uint32_t
 	bind_text(st, 9, edge_ota_node_state_name(state));
 	bind_text(st, 10, edge_ota_reason_name((enum edge_ota_reason)reason));
 	(void)sqlite3_bind_int64(st, 11, wall_ms);
-	return step_done(conn, st);
+	return edge_store_conn_step(conn, st);
 }
 
 /* ---- reads (own connection) ---- */

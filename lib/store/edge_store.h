@@ -200,6 +200,16 @@ struct sqlite3 *edge_store_conn_db(edge_store_conn *conn);
 EDGE_WUR int edge_store_conn_prepare(edge_store_conn *conn, const char *sql,
 				     struct sqlite3_stmt **out);
 
+/* Steps st (a statement of conn's cache) once and resets it: 0 when it ran
+ * to completion, else conn's mapped error (edge_store_conn_error). */
+EDGE_WUR int edge_store_conn_step(edge_store_conn *conn, struct sqlite3_stmt *st);
+
+/* The same for a query of one row: when it yields one, out[0..n) get its
+ * first n columns as integers (NULL reads 0), else they are left alone.
+ * 0 or the mapped error. */
+EDGE_WUR int edge_store_conn_step_ints(edge_store_conn *conn, struct sqlite3_stmt *st,
+				       int64_t *out, unsigned n);
+
 /* Maps an SQLite result code to 0 / -errno / EDGE_E* (SQLITE_OK/ROW/DONE → 0,
  * FULL → -ENOSPC, NOMEM → -ENOMEM, BUSY/LOCKED → -EBUSY, CORRUPT/NOTADB →
  * EDGE_ECORRUPT, CONSTRAINT → -EEXIST, CANTOPEN → -ENOENT, PERM/READONLY →

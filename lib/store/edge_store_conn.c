@@ -154,3 +154,24 @@ int edge__store_user_version(sqlite3 *db, int *version)
 	sqlite3_finalize(stmt);
 	return rc == SQLITE_ROW ? 0 : edge_store_error_from_sqlite(rc);
 }
+
+int edge_store_conn_step(edge_store_conn *conn, sqlite3_stmt *st)
+{
+	int rc = sqlite3_step(st);
+
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : edge_store_conn_error(conn, rc);
+}
+
+int edge_store_conn_step_ints(edge_store_conn *conn, sqlite3_stmt *st, int64_t *out, unsigned n)
+{
+	int rc = sqlite3_step(st);
+
+	if (rc == SQLITE_ROW) {
+		for (unsigned i = 0; i < n; i++)
+			out[i] = sqlite3_column_int64(st, (int)i);
+		rc = SQLITE_DONE;
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : edge_store_conn_error(conn, rc);
+}
