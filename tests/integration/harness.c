@@ -4,6 +4,7 @@
 
 #include <arpa/inet.h>
 #include <check.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -1286,4 +1287,21 @@ void h_wait_sim_all_acked(struct h_env *e, unsigned timeout_ms)
 		h_sleep_ms(100);
 	ck_assert_msg(held == 0, "%lld events still unacked by the gateway", held);
 	ck_assert_int_eq(h_sim_stat(e, "events_dropped"), 0);
+}
+
+void h_make_readable(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	char path[700];
+
+	ck_assert_msg(d != NULL, "opendir %s: %s", dir, strerror(errno));
+	chmod(dir, 0755);
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+		chmod(path, 0644);
+	}
+	closedir(d);
 }

@@ -193,6 +193,9 @@ int h_edgectl_capture(struct h_env *e, unsigned timeout_ms, char **out_text, cha
 		      const char *const *args);
 
 /* ---- small shared pieces */
+/* dir 0755 and every entry in it 0644: the broker (another user under
+ * systemd, the same in tests) reads the identity files edged wrote. */
+void h_make_readable(const char *dir);
 /* CLOCK_MONOTONIC in milliseconds. */
 uint64_t h_now_ms(void);
 /* The test helper over lib/pki (tests/unit/pki/pki_tool.c) in the build

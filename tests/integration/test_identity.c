@@ -10,7 +10,6 @@
  * ("lost", "connack-refused", "connect-failed", "registered all"), a device
  * state, a status counter. Run one case with `test-identity CASE`. */
 #include <check.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <mosquitto.h>
@@ -94,26 +93,6 @@ static void make_dir(const char *path)
 		      strerror(errno));
 }
 
-/* mosquitto started as root drops to its own user before it reads the
- * password file, the ACL, the CRL and the TLS files: make the identity
- * directory readable to it (edged writes with broker.file_mode 0644 too). */
-static void broker_readable(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *de;
-	char path[700];
-
-	ck_assert_msg(d != NULL, "opendir %s: %s", dir, strerror(errno));
-	chmod(dir, 0755);
-	while ((de = readdir(d)) != NULL) {
-		if (de->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
-		chmod(path, 0644);
-	}
-	closedir(d);
-}
-
 /* The admission case's broker password file: everything edged wrote into
  * identity_dir/passwd plus one user edged has never provisioned. */
 static void write_extra_passwd(struct idw *w, const struct world_opts *o)
@@ -160,7 +139,7 @@ static void world(struct idw *w, const struct world_opts *o)
 			       w->pki, "--name", "edged-test-ca", "--san", "127.0.0.1",
 			       "--gateway-user", "edged", "--gateway-secret", w->secret, NULL };
 	h_run(NULL, init);
-	broker_readable(w->idir);
+	h_make_readable(w->idir);
 
 	w->args[n++] = "--identity-dir";
 	w->args[n++] = w->idir;

@@ -6,7 +6,6 @@
  * disconnects, node reboots, stalls and kill -9 of edged; a failed
  * self-test reverts the node. Run one case with `test-ota CASE`. */
 #include <check.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -900,23 +899,6 @@ START_TEST(remove_refused_while_in_use_and_cancel)
 }
 END_TEST
 
-static void chmod_all(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *de;
-	char path[700];
-
-	ck_assert_msg(d != NULL, "opendir %s: %s", dir, strerror(errno));
-	chmod(dir, 0755);
-	while ((de = readdir(d)) != NULL) {
-		if (de->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
-		chmod(path, 0644);
-	}
-	closedir(d);
-}
-
 /* The product's access control: the broker admits provisioned nodes only,
  * with the ACL edged renders (a node reads its own subtree and the
  * campaign topics, writes only its own requests). A campaign to four
@@ -958,7 +940,7 @@ START_TEST(campaign_through_the_product_acl)
 				       "--gateway-user", "edged", "--gateway-secret", secret, NULL };
 		h_run(NULL, init);
 	}
-	chmod_all(idir);
+	h_make_readable(idir);
 	h_broker_config_args(broker_args);
 	h_broker_start(o.e);
 	h_broker_config_args(NULL);
