@@ -505,7 +505,6 @@ static void add_work(uv_work_t *w)
 	struct edge_ota_container c;
 	struct edge_msg_error perr = { 0 };
 	uint8_t digest[32];
-	char err[256] = "";
 	int rc;
 
 	j->code = read_package(j);
@@ -540,7 +539,17 @@ static void add_work(uv_work_t *w)
 	j->model.n_signers = c.n_sigs;
 	for (unsigned i = 0; i < c.n_sigs && i < EDGE_OTA_SIGS_MAX; i++)
 		memcpy(j->model.signers[i], c.sigs[i].key_id, EDGE_OTA_KEY_ID_LEN);
-	rc = edge_ota_store_write_file(j->dir, j->model.digest, j->buf, j->len, err, sizeof err);
+}
+
+/* The second pool stage, once the catalog took no objection: the file,
+ * content-addressed. */
+static void add_write_work(uv_work_t *w)
+{
+	struct add_job *j = w->data;
+	char err[256] = "";
+	int rc = edge_ota_store_write_file(j->dir, j->model.digest, j->buf, j->len, err,
+					  sizeof err);
+
 	if (rc < 0) {
 		snprintf(j->msg, sizeof j->msg, "cannot store the package in %s: %s", j->dir,
 			 err[0] ? err : strerror(-rc));
@@ -566,14 +575,77 @@ static void add_finish(struct add_job *j, int code, const char *msg)
 	edged_ctl_call_finish(j->call, code, extra, msg);
 }
 
+/* Removing a package file (unlink and the directory's fsync) on the pool:
+ * on an SD card either can take long. A failure leaves an orphan file,
+ * logged; nothing refers to it. */
+struct unlink_job {
+	uv_work_t work;
+	struct edged_ota *o;
+	struct edged_ctl_call *call;    /* answered once the file is gone, or NULL */
+	json_t *result;                 /* its answer (owned) */
+	char dir[EDGE_CONFIG_PATH_MAX];
+	char digest[EDGE_OTA_DIGEST_HEX + 1];
+	int rc;
+};
+
+static void unlink_work(uv_work_t *w)
+{
+	struct unlink_job *j = w->data;
+
+	j->rc = edge_ota_store_unlink_file(j->dir, j->digest);
+}
+
+static void unlink_after(uv_work_t *w, int status)
+{
+	struct unlink_job *j = w->data;
+
+	if (status == 0 && j->rc < 0)
+		edge_log(EDGE_LOG_WARNING, "ota", "package %s/%s.pkg not removed: %s", j->dir,
+			 j->digest, edge_strerror(j->rc));
+	j->o->unlinks--;
+	if (j->call)
+		edged_ctl_call_finish(j->call, 0, j->result, NULL);
+	(void)ota_job_end(j->o);
+	free(j);
+}
+
+/* Remove digest's file on the pool; then answer call (may be NULL) with
+ * result (owned). */
+static void unlink_later(struct edged_ota *o, const char *digest, struct edged_ctl_call *call,
+			 json_t *result)
+{
+	struct unlink_job *j = calloc(1, sizeof(*j));
+
+	if (j) {
+		j->o = o;
+		j->call = call;
+		j->result = result;
+		j->work.data = j;
+		snprintf(j->dir, sizeof j->dir, "%s", o->models_dir);
+		snprintf(j->digest, sizeof j->digest, "%s", digest);
+	}
+	if (!j || uv_queue_work(o->loop, &j->work, unlink_work, unlink_after) != 0) {
+		/* The file stays (an orphan nothing refers to). */
+		free(j);
+		if (call)
+			edged_ctl_call_finish(call, 0, result, NULL);
+		else
+			json_decref(result);
+		return;
+	}
+	o->unlinks++;
+	ota_job_begin(o);
+}
+
 /* A stored file no model refers to (the insert was refused). */
 static void drop_orphan(struct edged_ota *o, const char *digest)
 {
 	if (!edge_ota_catalog_find(o->catalog, digest, NULL))
-		(void)edge_ota_store_unlink_file(o->models_dir, digest);
+		unlink_later(o, digest, NULL, NULL);
 }
 
-static void add_refusal(struct add_job *j, int rc)
+/* Answer a refusal of the catalog or the store. */
+static void add_finish_refusal(struct add_job *j, int rc)
 {
 	struct edged_ota *o = j->o;
 	char msg[512];
@@ -592,7 +664,13 @@ static void add_refusal(struct add_job *j, int rc)
 		snprintf(msg, sizeof msg, "model not stored: %s", edge_strerror(rc));
 		add_finish(j, rc == EDGE_ELIMIT ? EDGE_CTL_E_BUSY : EDGE_CTL_E_INTERNAL, msg);
 	}
-	drop_orphan(o, j->model.digest);
+}
+
+/* A refusal after the file was written: it goes too. */
+static void add_refusal(struct add_job *j, int rc)
+{
+	add_finish_refusal(j, rc);
+	drop_orphan(j->o, j->model.digest);
 }
 
 static int add_op_run(edge_store_conn *conn, void *ud)
@@ -622,6 +700,8 @@ static void add_op_done(int result, void *ud)
 	add_job_free(j);
 }
 
+static void add_write_after(uv_work_t *w, int status);
+
 static void add_after(uv_work_t *w, int status)
 {
 	struct add_job *j = w->data;
@@ -638,12 +718,42 @@ static void add_after(uv_work_t *w, int status)
 	}
 	if (o->stopping) {
 		add_finish(j, EDGE_CTL_E_UNAVAILABLE, "edged is stopping");
-		drop_orphan(o, j->model.digest);
 		goto out;
 	}
+	/* Before anything is written: a refusal here leaves no file. */
 	rc = edge_ota_catalog_check_add(o->catalog, &j->model);
 	if (rc < 0) {
-		add_refusal(j, rc);
+		add_finish_refusal(j, rc);
+		goto out;
+	}
+	rc = uv_queue_work(o->loop, &j->work, add_write_work, add_write_after);
+	if (rc < 0) {
+		add_finish(j, EDGE_CTL_E_INTERNAL, "cannot queue the package's write");
+		goto out;
+	}
+	return; /* the job (and its ota_job_begin) goes on in add_write_after */
+out:
+	add_job_free(j);
+	(void)ota_job_end(o);
+}
+
+static void add_write_after(uv_work_t *w, int status)
+{
+	struct add_job *j = w->data;
+	struct edged_ota *o = j->o;
+	int rc;
+
+	if (status < 0 && !j->code) {
+		j->code = EDGE_CTL_E_UNAVAILABLE;
+		snprintf(j->msg, sizeof j->msg, "cancelled");
+	}
+	if (j->code) {
+		add_finish(j, j->code, j->msg);
+		goto out;
+	}
+	if (o->stopping) {
+		add_finish(j, EDGE_CTL_E_UNAVAILABLE, "edged is stopping");
+		drop_orphan(o, j->model.digest);
 		goto out;
 	}
 	rc = edge_store_submit(o->store, add_op_run, add_op_done, j);
@@ -677,6 +787,12 @@ int edged_ota_cmd_models_add(void *ud, json_t *args, struct edged_ctl_call *call
 		snprintf(msg, msglen, "no trusted model-signing key (ota.trust_dir): packages "
 			 "cannot be verified");
 		return EDGE_CTL_E_NO_TRUST;
+	}
+	if (o->unlinks > 0) {
+		/* A removed or refused package's file is being deleted: the
+		 * same file written now could be deleted after it. */
+		snprintf(msg, msglen, "a package file is being removed; try again");
+		return EDGE_CTL_E_BUSY;
 	}
 	j = calloc(1, sizeof *j);
 	if (!j)
@@ -725,9 +841,10 @@ static void remove_op_done(int result, void *ud)
 		edged_ctl_call_finish(op->call, EDGE_CTL_E_INTERNAL, NULL, msg);
 	} else {
 		edge_ota_catalog_remove(o->catalog, op->digest);
-		(void)edge_ota_store_unlink_file(o->models_dir, op->digest);
 		edge_log(EDGE_LOG_NOTICE, "ota", "model %s removed", op->digest);
-		edged_ctl_call_finish(op->call, 0, json_pack("{s:s}", "removed", op->digest), NULL);
+		/* answered once the file is gone: a models.add that follows
+		 * never races the deletion */
+		unlink_later(o, op->digest, op->call, json_pack("{s:s}", "removed", op->digest));
 	}
 	free(op);
 }

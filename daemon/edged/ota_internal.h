@@ -90,6 +90,7 @@ struct edged_ota {
 	bool stopping;
 	bool freeing;
 	unsigned jobs;                    /* pool work running */
+	unsigned unlinks;                 /* package files being removed on the pool */
 	uint64_t store_fail_log_ms;       /* last store-failure line */
 	struct edged_ota_stats stats;
 };

@@ -6,6 +6,7 @@
  * disconnects, node reboots, stalls and kill -9 of edged; a failed
  * self-test reverts the node. Run one case with `test-ota CASE`. */
 #include <check.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -479,6 +480,21 @@ START_TEST(import_refuses_every_attack)
 	r = h_edgectl_json(o.e, "models", "list", NULL);
 	ck_assert_int_eq((long long)json_array_size(json_object_get(r, "models")), 0);
 	json_decref(r);
+	/* Neither the refused packages nor the removed one left a file. */
+	{
+		char dir[400];
+		DIR *d;
+		struct dirent *de;
+		unsigned files = 0;
+
+		snprintf(dir, sizeof dir, "%s/models", o.e->state_dir);
+		d = opendir(dir);
+		ck_assert_msg(d != NULL, "opendir %s: %s", dir, strerror(errno));
+		while ((de = readdir(d)) != NULL)
+			files += de->d_name[0] != '.';
+		closedir(d);
+		ck_assert_uint_eq(files, 0);
+	}
 	h_env_free(o.e);
 }
 END_TEST
