@@ -702,24 +702,33 @@ static void add_op_done(int result, void *ud)
 
 static void add_write_after(uv_work_t *w, int status);
 
-static void add_after(uv_work_t *w, int status)
+/* After a pool stage: true when the job ends here (its pool work failed or
+ * was cancelled, or edged is stopping), answered. */
+static bool add_stage_ended(struct add_job *j, int status)
 {
-	struct add_job *j = w->data;
-	struct edged_ota *o = j->o;
-	int rc;
-
 	if (status < 0 && !j->code) {
 		j->code = EDGE_CTL_E_UNAVAILABLE;
 		snprintf(j->msg, sizeof j->msg, "cancelled");
 	}
 	if (j->code) {
 		add_finish(j, j->code, j->msg);
-		goto out;
+		return true;
 	}
-	if (o->stopping) {
+	if (j->o->stopping) {
 		add_finish(j, EDGE_CTL_E_UNAVAILABLE, "edged is stopping");
-		goto out;
+		return true;
 	}
+	return false;
+}
+
+static void add_after(uv_work_t *w, int status)
+{
+	struct add_job *j = w->data;
+	struct edged_ota *o = j->o;
+	int rc;
+
+	if (add_stage_ended(j, status))
+		goto out;
 	/* Before anything is written: a refusal here leaves no file. */
 	rc = edge_ota_catalog_check_add(o->catalog, &j->model);
 	if (rc < 0) {
@@ -743,17 +752,9 @@ static void add_write_after(uv_work_t *w, int status)
 	struct edged_ota *o = j->o;
 	int rc;
 
-	if (status < 0 && !j->code) {
-		j->code = EDGE_CTL_E_UNAVAILABLE;
-		snprintf(j->msg, sizeof j->msg, "cancelled");
-	}
-	if (j->code) {
-		add_finish(j, j->code, j->msg);
-		goto out;
-	}
-	if (o->stopping) {
-		add_finish(j, EDGE_CTL_E_UNAVAILABLE, "edged is stopping");
-		drop_orphan(o, j->model.digest);
+	if (add_stage_ended(j, status)) {
+		if (!j->code)
+			drop_orphan(o, j->model.digest);  /* written, never inserted */
 		goto out;
 	}
 	rc = edge_store_submit(o->store, add_op_run, add_op_done, j);

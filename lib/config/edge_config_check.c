@@ -66,6 +66,22 @@ static int join(char *out, size_t len, const char *dir, const char *name)
 	return n >= 0 && (size_t)n < len ? 0 : -1;
 }
 
+/* out = name resolved in the directory of dir_key (value dir); an
+ * overlong result is the error of key name_key, at the line of whichever
+ * of the two the file set. */
+static int join_checked(char *out, size_t len, const char *dir, const char *name,
+			const char *name_key, const char *dir_key, const char *file,
+			const unsigned *lines, char *err, size_t errlen)
+{
+	char at[EDGE_CONFIG_PATH_MAX + 32];
+
+	if (join(out, len, dir, name) == 0)
+		return 0;
+	return edge__cfg_error(err, errlen, "%s%s: the path within %s is longer than %zu characters",
+			       where(at, sizeof at, file, lines, either(lines, name_key, dir_key)),
+			       name_key, dir_key, len - 1);
+}
+
 /* Reads the first line of mqtt.password_file (resolved in dir when
  * relative) into s->mqtt.password_from_file. On error returns EDGE_ECONFIG
  * with what is wrong in why. */
@@ -200,6 +216,7 @@ int edge__cfg_check(struct edge_settings *s, const char *file,
 {
 	char at[EDGE_CONFIG_PATH_MAX + 32];
 	const char *k;
+	int rc;
 
 	if (s->mqtt.reconnect_min_ms > s->mqtt.reconnect_max_ms)
 		return order_error(err, errlen, file, lines,
@@ -238,22 +255,12 @@ int edge__cfg_check(struct edge_settings *s, const char *file,
 				   "store.group_commit_max_ops", s->store.group_commit_max_ops,
 				   "store.queue_max_ops", s->store.queue_max_ops);
 
-	if (join(s->paths.database_file, sizeof s->paths.database_file,
-		 s->paths.state_dir, s->paths.database) < 0) {
-		k = either(lines, "paths.database", "paths.state_dir");
-		return edge__cfg_error(err, errlen,
-				       "%spaths.database: the path within paths.state_dir is longer than %d characters",
-				       where(at, sizeof at, file, lines, k),
-				       EDGE_CONFIG_PATH_MAX - 1);
-	}
-	if (join(s->broker.pki_path, sizeof s->broker.pki_path, s->paths.state_dir,
-		 s->broker.pki_dir) < 0) {
-		k = either(lines, "broker.pki_dir", "paths.state_dir");
-		return edge__cfg_error(err, errlen,
-				       "%sbroker.pki_dir: the path within paths.state_dir is longer than %d characters",
-				       where(at, sizeof at, file, lines, k),
-				       EDGE_CONFIG_PATH_MAX - 1);
-	}
+	if ((rc = join_checked(s->paths.database_file, sizeof s->paths.database_file, s->paths.state_dir, s->paths.database,
+				 "paths.database", "paths.state_dir", file, lines, err, errlen)) < 0)
+		return rc;
+	if ((rc = join_checked(s->broker.pki_path, sizeof s->broker.pki_path, s->paths.state_dir, s->broker.pki_dir,
+				 "broker.pki_dir", "paths.state_dir", file, lines, err, errlen)) < 0)
+		return rc;
 	if (s->ota.rate_bytes_per_s != 0 && s->ota.rate_bytes_per_s < 1024)
 		return edge__cfg_error(err, errlen,
 				       "%sota.rate_bytes_per_s = %zu: must be 0 (unlimited) or at least 1024",
@@ -262,24 +269,15 @@ int edge__cfg_check(struct edge_settings *s, const char *file,
 	if (s->ota.rto_min_ms > s->ota.rto_max_ms)
 		return order_error(err, errlen, file, lines, "ota.rto_min_ms", s->ota.rto_min_ms,
 				   "ota.rto_max_ms", s->ota.rto_max_ms);
-	if (!s->ota.trust_dir[0]) {
+	if (!s->ota.trust_dir[0])
 		s->ota.trust_path[0] = '\0';
-	} else if (join(s->ota.trust_path, sizeof s->ota.trust_path, s->paths.state_dir,
-			s->ota.trust_dir) < 0) {
-		k = either(lines, "ota.trust_dir", "paths.state_dir");
-		return edge__cfg_error(err, errlen,
-				       "%sota.trust_dir: the path within paths.state_dir is longer than %d characters",
-				       where(at, sizeof at, file, lines, k),
-				       EDGE_CONFIG_PATH_MAX - 1);
-	}
-	if (join(s->ota.models_path, sizeof s->ota.models_path, s->paths.state_dir,
-		 s->ota.models_dir) < 0) {
-		k = either(lines, "ota.models_dir", "paths.state_dir");
-		return edge__cfg_error(err, errlen,
-				       "%sota.models_dir: the path within paths.state_dir is longer than %d characters",
-				       where(at, sizeof at, file, lines, k),
-				       EDGE_CONFIG_PATH_MAX - 1);
-	}
+	else if ((rc = join_checked(s->ota.trust_path, sizeof s->ota.trust_path,
+				    s->paths.state_dir, s->ota.trust_dir, "ota.trust_dir",
+				    "paths.state_dir", file, lines, err, errlen)) < 0)
+		return rc;
+	if ((rc = join_checked(s->ota.models_path, sizeof s->ota.models_path, s->paths.state_dir, s->ota.models_dir,
+				 "ota.models_dir", "paths.state_dir", file, lines, err, errlen)) < 0)
+		return rc;
 	if (join(s->paths.control_socket_path, sizeof s->paths.control_socket_path,
 		 s->paths.runtime_dir, s->paths.control_socket) < 0) {
 		k = either(lines, "paths.control_socket", "paths.runtime_dir");
