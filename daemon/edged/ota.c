@@ -801,6 +801,7 @@ static void ota_config_from(struct edge_ota_sender_config *c, const struct edge_
 	c->stall_timeout_ms = (uint32_t)s->ota.stall_timeout_ms;
 	c->result_timeout_ms = (uint32_t)s->ota.result_timeout_ms;
 	c->retry_interval_ms = (uint32_t)s->ota.retry_interval_ms;
+	c->give_up_ms = (uint32_t)s->ota.give_up_s * 1000u;
 }
 
 void edged_ota_apply_settings(struct edged_ota *o, const struct edge_settings *s)

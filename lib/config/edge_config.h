@@ -150,6 +150,7 @@ struct edge_settings {
 		int stall_timeout_ms;
 		int result_timeout_ms;
 		int retry_interval_ms;
+		int give_up_s;
 		int rto_min_ms;
 		int rto_max_ms;
 		/* Derived by check: trust_dir and models_dir within

@@ -273,6 +273,8 @@ const struct edge__cfg_key edge__cfg_keys[] = {
 	       "Longest wait for a node's result once it holds every chunk."),
 	MILLIS(ota, retry_interval_ms, "60000", 100, 86400000, R,
 	       "A stalled node is offered again (resuming) after this time, or at once when it comes back online."),
+	SECONDS(ota, give_up_s, "86400", 1, 2592000, R,
+		"A node that makes no progress this long (offline, no answer to offers, stalled) fails with reason timeout, so a node that never comes back does not hold its transfer open."),
 	MILLIS(ota, rto_min_ms, "200", 10, 60000, R,
 	       "Lower bound of the per-node retransmission timeout."),
 	MILLIS(ota, rto_max_ms, "10000", 100, 600000, R,

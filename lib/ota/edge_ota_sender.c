@@ -125,6 +125,7 @@ void edge_ota_sender_config_defaults(struct edge_ota_sender_config *c)
 		.stall_timeout_ms = 30000,
 		.result_timeout_ms = 60000,
 		.retry_interval_ms = 60000,
+		.give_up_ms = 86400000,
 	};
 }
 
@@ -154,6 +155,7 @@ struct node {
 	uint64_t offer_ms;       /* last offer sent */
 	uint64_t accept_ms;
 	uint64_t state_ms;       /* monotonic time of the last state change */
+	uint64_t stalled_ms;     /* first stall since the last accept, 0: none */
 	uint64_t progress_ms;    /* last ack that held a new chunk (or accept) */
 	uint64_t sent_ms;        /* last chunk sent to it alone */
 	uint64_t pacer_ms;       /* pacer refused: wait until then */
@@ -352,7 +354,20 @@ static void set_state(struct edge_ota_sender *s, struct node *n, enum edge_ota_n
 
 static void stall(struct edge_ota_sender *s, struct node *n, uint64_t wall_ms, uint64_t now_ms)
 {
+	if (n->stalled_ms == 0)
+		n->stalled_ms = now_ms;
 	set_state(s, n, EDGE_OTA_N_STALLED, EDGE_OTA_R_TIMEOUT, wall_ms, now_ms);
+}
+
+/* When a stalled node is next looked at: its retry, or giving up. */
+static uint64_t stalled_deadline(const struct edge_ota_sender *s, const struct node *n,
+				 uint64_t from_ms)
+{
+	uint64_t at = from_ms + s->cfg.retry_interval_ms;
+
+	if (n->stalled_ms && n->stalled_ms + s->cfg.give_up_ms < at)
+		at = n->stalled_ms + s->cfg.give_up_ms;
+	return at;
 }
 
 /* ---- frames ---- */
@@ -535,8 +550,14 @@ static uint64_t service(struct edge_ota_sender *s, struct node *n, uint64_t wall
 
 	switch ((enum edge_ota_node_state)n->st.state) {
 	case EDGE_OTA_N_STALLED:
+		if (n->stalled_ms && now_ms >= n->stalled_ms + s->cfg.give_up_ms) {
+			snprintf(n->st.detail, sizeof(n->st.detail),
+				 "no progress for %u s: given up", s->cfg.give_up_ms / 1000);
+			set_state(s, n, EDGE_OTA_N_FAILED, EDGE_OTA_R_TIMEOUT, wall_ms, now_ms);
+			return NO_DEADLINE;
+		}
 		if (now_ms < n->state_ms + s->cfg.retry_interval_ms)
-			return n->state_ms + s->cfg.retry_interval_ms;
+			return stalled_deadline(s, n, n->state_ms);
 		n->offer_round = 0;
 		set_state(s, n, EDGE_OTA_N_OFFERED, EDGE_OTA_R_OK, wall_ms, now_ms);
 		n->offer_ms = 0;
@@ -546,7 +567,7 @@ static uint64_t service(struct edge_ota_sender *s, struct node *n, uint64_t wall
 			return n->offer_ms + s->cfg.offer_timeout_ms;
 		if (n->offer_round >= s->cfg.offer_tries) {
 			stall(s, n, wall_ms, now_ms);
-			return now_ms + s->cfg.retry_interval_ms;
+			return stalled_deadline(s, n, now_ms);
 		}
 		if (send_offer(s, n, wall_ms, now_ms) != 0)
 			return n->pacer_ms > now_ms ? n->pacer_ms : now_ms + 1;
@@ -571,7 +592,7 @@ static uint64_t service(struct edge_ota_sender *s, struct node *n, uint64_t wall
 		uint64_t stall_at = n->progress_ms + s->cfg.stall_timeout_ms;
 		if (now_ms >= stall_at && now_ms < last_sent + s->cfg.stall_timeout_ms) {
 			stall(s, n, wall_ms, now_ms);
-			return now_ms + s->cfg.retry_interval_ms;
+			return stalled_deadline(s, n, now_ms);
 		}
 		if (stall_at > now_ms)
 			AT(stall_at);   /* else: re-checked when the next send is due */
@@ -751,7 +772,7 @@ EDGE_WUR int edge_ota_sender_new(uint32_t transfer, const uint8_t *pkg, size_t p
 	    cfg->window < 1 || cfg->window > EDGE_OTA_WINDOW_MAX || cfg->rto_min_ms == 0 ||
 	    cfg->rto_min_ms > cfg->rto_max_ms || cfg->offer_tries == 0 ||
 	    cfg->offer_timeout_ms == 0 || cfg->stall_timeout_ms == 0 ||
-	    cfg->result_timeout_ms == 0 || cfg->retry_interval_ms == 0)
+	    cfg->result_timeout_ms == 0 || cfg->retry_interval_ms == 0 || cfg->give_up_ms == 0)
 		return -EINVAL;
 
 	struct edge_ota_container c;
@@ -915,8 +936,10 @@ EDGE_WUR int edge_ota_sender_add(struct edge_ota_sender *s, const char *id, bool
 	n->st.state = online ? EDGE_OTA_N_OFFERED : EDGE_OTA_N_STALLED;
 	if (!online && n->st.reason == EDGE_OTA_R_OK)
 		n->st.reason = EDGE_OTA_R_TIMEOUT;
+	if (!online)
+		n->stalled_ms = now_ms;
 	s->stats.by_state[n->st.state]++;
-	set_deadline(s, n, online ? now_ms : now_ms + s->cfg.retry_interval_ms);
+	set_deadline(s, n, online ? now_ms : stalled_deadline(s, n, now_ms));
 	return 0;
 }
 
@@ -948,7 +971,7 @@ void edge_ota_sender_node_offline(struct edge_ota_sender *s, const char *id, uin
 	if (n->st.state == EDGE_OTA_N_OFFERED || n->st.state == EDGE_OTA_N_RECEIVING) {
 		stall(s, n, wall_at(s, now_ms), now_ms);
 		n->pacer_ms = 0;
-		set_deadline(s, n, now_ms + s->cfg.retry_interval_ms);
+		set_deadline(s, n, stalled_deadline(s, n, now_ms));
 	}
 }
 
@@ -1138,9 +1161,13 @@ int edge_ota_sender_on_answer(struct edge_ota_sender *s, const char *id,
 			break;  /* stale: stalled, re-offered, cancelled... */
 		/* Progress: new chunks, or nothing missing that was sent (a
 		 * node that holds what the pass publishes is not stalled). */
-		if (merge_have(s, n, &a->have, true, now_ms) > 0 ||
-		    (n->n_inf == 0 && n->scan_from >= (s->campaign ? s->cursor : s->n_chunks)))
+		if (merge_have(s, n, &a->have, true, now_ms) > 0) {
 			n->progress_ms = now_ms;
+			n->stalled_ms = 0;  /* new chunks: the give-up clock starts again */
+		} else if (n->n_inf == 0 &&
+			   n->scan_from >= (s->campaign ? s->cursor : s->n_chunks)) {
+			n->progress_ms = now_ms;
+		}
 		finish_held(s, n, wall_ms, now_ms);
 		break;
 	case EDGE_OTA_MSG_DENY:

@@ -20,15 +20,18 @@
  *   offered node answered or campaign_gather_ms after the first offer; a
  *   node that accepts later takes the rest of the pass. Chunk j of a node
  *   that the node's acks do not hold is repaired by unicast (same window
- *   and RTO rules) once the node has acked anything sent after j, or RTO
- *   after j was published.
+ *   and RTO rules) once the node has acked anything sent after j (frames
+ *   to one node arrive in order), or took nothing new for one RTO since j
+ *   was published.
  * - Every byte sent (campaign and unicast) takes tokens from the shared
  *   pacer: cfg.rate_bytes_per_s over all transfers.
  *
  * A node that goes offline, or whose acks make no progress for
  * stall_timeout_ms, is STALLED (reason timeout, counted); it is offered
  * again (resuming) when it comes back online (edge_ota_sender_node_online)
- * or retry_interval_ms later.
+ * or retry_interval_ms later. One that stays without progress (stalled,
+ * offered without an accept) for give_up_ms FAILS (timeout), so a node
+ * that never comes back does not hold its transfer open forever.
  *
  * Threading: loop thread only. Memory: O(nodes × (64 + n_chunks / 8)) plus
  * one timestamp per chunk of the campaign pass. */
@@ -68,6 +71,8 @@ struct edge_ota_sender_config {
 	uint32_t stall_timeout_ms;    /* no ack progress (30000) */
 	uint32_t result_timeout_ms;   /* all acked → result (60000) */
 	uint32_t retry_interval_ms;   /* a stalled node is offered again (60000) */
+	uint32_t give_up_ms;          /* stalled (offline, no accept, no progress) this
+				       * long without a break: failed, timeout (86400000) */
 };
 void edge_ota_sender_config_defaults(struct edge_ota_sender_config *c);
 

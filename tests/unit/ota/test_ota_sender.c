@@ -602,6 +602,29 @@ START_TEST(offer_retries_then_stalled)
 }
 END_TEST
 
+/* A node that never answers is offered again and again, then given up:
+ * failed (timeout) give_up_ms after its first stall, not held open. */
+START_TEST(silent_node_is_given_up)
+{
+	cfg.give_up_ms = 300000;
+	start();
+	add("n1", true);
+	add("gone", false);          /* offline from the start */
+	uint64_t t0 = now;
+	run_until(t0 + 15000 + 299999);
+	ck_assert_uint_eq(status("n1").state, EDGE_OTA_N_OFFERED);  /* re-offered meanwhile */
+	ck_assert_uint_eq(status("gone").state, EDGE_OTA_N_FAILED);
+	ck_assert_uint_eq(status("gone").reason, EDGE_OTA_R_TIMEOUT);
+	run_until(t0 + 15000 + 300000 + 1);
+	struct edge_ota_node_status st = status("n1");
+	ck_assert_uint_eq(st.state, EDGE_OTA_N_FAILED);
+	ck_assert_uint_eq(st.reason, EDGE_OTA_R_TIMEOUT);
+	ck_assert_ptr_nonnull(strstr(st.detail, "given up"));
+	ck_assert(edge_ota_sender_finished(s));
+	ck_assert_uint_eq(poll_(), UINT64_MAX);
+}
+END_TEST
+
 START_TEST(stall_timeout)
 {
 	start();
@@ -1053,6 +1076,7 @@ static Suite *sender_suite(void)
 	tcase_add_test(tc, campaign_gather_timeout);
 	tcase_add_test(tc, pacer_limits_rate);
 	tcase_add_test(tc, offer_retries_then_stalled);
+	tcase_add_test(tc, silent_node_is_given_up);
 	tcase_add_test(tc, stall_timeout);
 	tcase_add_test(tc, online_resumes_from_have);
 	tcase_add_test(tc, deny_is_final);
