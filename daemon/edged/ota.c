@@ -938,11 +938,41 @@ static int load_run(edge_store_conn *conn, void *ud)
 }
 
 /* A transfer that cannot resume (package gone): closed, logged. */
-static void close_unresumable(struct edged_ota *o, struct edge_ota_transfer_row *row,
-			      const char *why)
+/* A transfer that cannot go on after a restart: its nodes still in
+ * progress fail (internal, with why), then the transfer row is closed. */
+static void close_unresumable(struct edged_ota *o, struct load_transfer *t, const char *why)
 {
+	struct edge_ota_transfer_row *row = &t->row;
+	int64_t wall = (int64_t)ota_wall_ms();
+	struct ota_nodes_op *op = malloc(sizeof *op + t->n * sizeof op->st[0]);
+	int rc;
+
 	edge_log(EDGE_LOG_ERR, "ota", "transfer %u cannot resume (%s): closed", row->id, why);
-	row->finished_ms = (int64_t)ota_wall_ms();
+	if (op) {
+		op->o = o;
+		op->transfer = row->id;
+		op->n = 0;
+		for (unsigned i = 0; i < t->n; i++) {
+			struct edge_ota_node_status st = t->st[i];
+
+			if (edge_ota_node_state_final((enum edge_ota_node_state)st.state))
+				continue;
+			st.state = EDGE_OTA_N_FAILED;
+			st.reason = EDGE_OTA_R_INTERNAL;
+			st.finished_ms = st.updated_ms = (uint64_t)wall;
+			snprintf(st.detail, sizeof st.detail, "not resumed after a restart: %s", why);
+			op->st[op->n++] = st;
+			o->stats.nodes_failed++;
+			o->stats.reasons[EDGE_OTA_R_INTERNAL]++;
+		}
+		rc = op->n ? edge_store_submit(o->store, nodes_op_run, nodes_op_done, op) : -ENODATA;
+		if (rc < 0) {
+			if (op->n)
+				ota_store_failed(o, "transfer node statuses", rc);
+			free(op);
+		}
+	}
+	row->finished_ms = wall;
 	submit_transfer_row(o, row);
 }
 
@@ -959,7 +989,7 @@ static void resume_transfer(struct edged_ota *o, struct load_transfer *t)
 	int rc;
 
 	if (!m || t->n == 0) {
-		close_unresumable(o, &t->row, !m ? "its model is not stored" : "no nodes");
+		close_unresumable(o, t, !m ? "its model is not stored" : "no nodes");
 		return;
 	}
 	pkg = ota_pkg_find(o, m->digest);
@@ -968,12 +998,12 @@ static void resume_transfer(struct edged_ota *o, struct load_transfer *t)
 		rc = edge_ota_store_read_file(o->models_dir, m->digest,
 					      (size_t)m->pkg_size, &buf, &len, err, sizeof err);
 		if (rc < 0) {
-			close_unresumable(o, &t->row, err[0] ? err : edge_strerror(rc));
+			close_unresumable(o, t, err[0] ? err : edge_strerror(rc));
 			return;
 		}
 		pkg = ota_pkg_add(o, m->digest, buf, len);
 		if (!pkg) {
-			close_unresumable(o, &t->row, "out of memory");
+			close_unresumable(o, t, "out of memory");
 			return;
 		}
 	}
@@ -983,7 +1013,7 @@ static void resume_transfer(struct edged_ota *o, struct load_transfer *t)
 			pkg->refs = 1;
 			ota_pkg_unref(o, pkg);
 		}
-		close_unresumable(o, &t->row, "out of memory");
+		close_unresumable(o, t, "out of memory");
 		return;
 	}
 	x->row = t->row;
@@ -1003,7 +1033,7 @@ static void resume_transfer(struct edged_ota *o, struct load_transfer *t)
 	}
 	if (rc < 0) {
 		xfer_free(o, x);
-		close_unresumable(o, &t->row, edge_strerror(rc));
+		close_unresumable(o, t, edge_strerror(rc));
 		return;
 	}
 	xnodes_sort(x);

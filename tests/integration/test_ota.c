@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <sqlite3.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -852,6 +853,80 @@ START_TEST(kill9_mid_transfer_resumes)
 }
 END_TEST
 
+/* A transfer whose package file is gone when edged restarts cannot go on:
+ * it is closed and its node in progress fails (internal) in the database,
+ * instead of staying open forever. */
+START_TEST(transfer_without_its_package_is_closed_at_restart)
+{
+	static const char *const cfg[] = { "ota.rate_bytes_per_s", "4096", NULL };
+	struct ota o;
+	char pkg[512], path[700];
+	long long t;
+	sqlite3 *db;
+	sqlite3_stmt *st;
+
+	ota_env(&o, cfg);
+	pack(&o, "kws_ref_model.tflite", "kws", "1.0", "1", o.key1, NULL, NULL, NULL, pkg,
+	     sizeof pkg, "kws.pkg");
+	add_ok(&o, pkg);
+	sim_ota(&o, "1", NULL, NULL, NULL, NULL);
+	t = send_to(&o, "kws", h_node_id(0), NULL);
+	wait_chunks(&o, t, h_node_id(0), 1, 30000);
+	ck_assert_int_eq(h_edged_stop(o.e), 0);
+	/* the package's file, content-addressed under state_dir/models */
+	{
+		DIR *d;
+		struct dirent *de;
+		char dir[340];
+
+		snprintf(dir, sizeof dir, "%s/models", o.e->state_dir);
+		d = opendir(dir);
+		ck_assert_ptr_nonnull(d);
+		while ((de = readdir(d)) != NULL)
+			if (strstr(de->d_name, ".pkg")) {
+				snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+				ck_assert_int_eq(unlink(path), 0);
+			}
+		closedir(d);
+	}
+	h_edged_start(o.e);
+	/* Closed: not among the open transfers. */
+	{
+		json_t *r = h_edgectl_json(o.e, "status", NULL);
+		ck_assert_int_eq(h_json_int(r, "ota.transfers_open"), 0);
+		ck_assert_int_ge(h_json_int(r, "ota.reasons.internal"), 1);
+		json_decref(r);
+	}
+	snprintf(path, sizeof path, "%s/edged.db", o.e->state_dir);
+	ck_assert_int_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	sqlite3_busy_timeout(db, 5000);
+	ck_assert_int_eq(sqlite3_prepare_v2(db,
+					    "SELECT n.state, n.reason, t.finished_ms FROM ota_node n"
+					    " JOIN ota_transfer t ON t.id = n.transfer"
+					    " WHERE n.transfer = ?1 AND n.device = ?2",
+					    -1, &st, NULL),
+			 SQLITE_OK);
+	sqlite3_bind_int64(st, 1, t);
+	sqlite3_bind_text(st, 2, h_node_id(0), -1, SQLITE_STATIC);
+	for (uint64_t end = h_now_ms() + 10000;; h_sleep_ms(100)) {
+		int rc = sqlite3_step(st);
+		bool done = rc == SQLITE_ROW &&
+			    strcmp((const char *)sqlite3_column_text(st, 0), "failed") == 0 &&
+			    sqlite3_column_int64(st, 2) > 0;
+		if (done) {
+			ck_assert_str_eq((const char *)sqlite3_column_text(st, 1), "internal");
+			break;
+		}
+		sqlite3_reset(st);
+		ck_assert_msg(h_now_ms() < end, "node of transfer %lld never failed in the database",
+			      t);
+	}
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	h_env_free(o.e);
+}
+END_TEST
+
 /* A failed self-test reverts the node; the outcome is reported and kept. */
 START_TEST(failed_selftest_reverts)
 {
@@ -1064,6 +1139,8 @@ int main(int argc, char **argv)
 		{ "reboot_mid_transfer_resumes", reboot_mid_transfer_resumes, 180 },
 		{ "stalled_transfer_times_out_then_resumes", stalled_transfer_times_out_then_resumes, 150 },
 		{ "kill9_mid_transfer_resumes", kill9_mid_transfer_resumes, 200 },
+		{ "transfer_without_its_package_is_closed_at_restart",
+		  transfer_without_its_package_is_closed_at_restart, 120 },
 		{ "failed_selftest_reverts", failed_selftest_reverts, 120 },
 		{ "remove_refused_while_in_use_and_cancel", remove_refused_while_in_use_and_cancel, 120 },
 		{ "campaign_through_the_product_acl", campaign_through_the_product_acl, 120 },
