@@ -208,6 +208,19 @@ static void add_refused(struct ota *o, const char *pkg, const char *code, const 
 	json_decref(r);
 }
 
+/* ota_env, then tests/data/models/<file> packed as name 1.0 (counter 1,
+ * key1) and added to edged's store. */
+static void env_with_model(struct ota *o, const char *const *extra, const char *file,
+			   const char *name)
+{
+	char pkg[512], out[64];
+
+	ota_env(o, extra);
+	snprintf(out, sizeof out, "%s.pkg", name);
+	pack(o, file, name, "1.0", "1", o->key1, NULL, NULL, NULL, pkg, sizeof pkg, out);
+	add_ok(o, pkg);
+}
+
 /* The simulator with OTA on: nodes trust node_trust. */
 static void sim_ota(struct ota *o, const char *count, const char *a1, const char *a2,
 		    const char *a3, const char *a4)
@@ -552,15 +565,11 @@ END_TEST
 START_TEST(delivers_to_one_node)
 {
 	struct ota o;
-	char pkg[512];
 	json_t *x, *d;
 	char *want;
 	long long t;
 
-	ota_env(&o, NULL);
-	pack(&o, "hello_world_int8.tflite", "hw", "1.0", "1", o.key1, NULL, NULL, NULL, pkg,
-	     sizeof pkg, "hw.pkg");
-	add_ok(&o, pkg);
+	env_with_model(&o, NULL, "hello_world_int8.tflite", "hw");
 	want = selftest_hash(&o, "hw");
 	sim_ota(&o, "1", NULL, NULL, NULL, NULL);
 	t = send_to(&o, "hw", h_node_id(0), NULL);
@@ -602,15 +611,12 @@ END_TEST
 START_TEST(delivers_to_a_list_by_campaign)
 {
 	struct ota o;
-	char pkg[512], to[256];
+	char to[256];
 	json_t *x;
 	char *want;
 	long long t;
 
-	ota_env(&o, NULL);
-	pack(&o, "micro_speech.tflite", "ms", "1.0", "1", o.key1, NULL, NULL, NULL, pkg,
-	     sizeof pkg, "ms.pkg");
-	add_ok(&o, pkg);
+	env_with_model(&o, NULL, "micro_speech.tflite", "ms");
 	want = selftest_hash(&o, "ms@1.0");
 	sim_ota(&o, "5", NULL, NULL, NULL, NULL);
 	snprintf(to, sizeof to, "%s,%s,%s,%s", h_node_id(0), h_node_id(1), h_node_id(2),
@@ -639,14 +645,10 @@ END_TEST
 START_TEST(wrong_target_refused_before_any_chunk)
 {
 	struct ota o;
-	char pkg[512];
 	json_t *r = NULL, *unfit;
 	long long chunks;
 
-	ota_env(&o, NULL);
-	pack(&o, "hello_world_int8.tflite", "hw", "1.0", "1", o.key1, NULL, NULL, NULL, pkg,
-	     sizeof pkg, "hw.pkg");
-	add_ok(&o, pkg);
+	env_with_model(&o, NULL, "hello_world_int8.tflite", "hw");
 	sim_ota(&o, "1", "--ops", "CONV_2D,SOFTMAX", NULL, NULL);
 	r = h_edgectl_json(o.e, "models", "fit", "hw", NULL);
 	ck_assert_int_eq((long long)json_array_size(json_object_get(r, "fit")), 0);
@@ -669,14 +671,10 @@ END_TEST
 START_TEST(denied_offer_is_final_and_counted)
 {
 	struct ota o;
-	char pkg[512];
 	json_t *x, *st;
 	long long t;
 
-	ota_env(&o, NULL);
-	pack(&o, "hello_world_int8.tflite", "hw", "1.0", "1", o.key1, NULL, NULL, NULL, pkg,
-	     sizeof pkg, "hw.pkg");
-	add_ok(&o, pkg);
+	env_with_model(&o, NULL, "hello_world_int8.tflite", "hw");
 	sim_ota(&o, "1", "--ota-deny", "all", NULL, NULL);
 	t = send_to(&o, "hw", h_node_id(0), NULL);
 	x = wait_finished(&o, t, 30000);
@@ -722,15 +720,11 @@ END_TEST
 START_TEST(corrupted_chunks_are_resent)
 {
 	struct ota o;
-	char pkg[512];
 	json_t *x;
 	char *want;
 	long long t;
 
-	ota_env(&o, NULL);
-	pack(&o, "micro_speech.tflite", "ms", "1.0", "1", o.key1, NULL, NULL, NULL, pkg,
-	     sizeof pkg, "ms.pkg");
-	add_ok(&o, pkg);
+	env_with_model(&o, NULL, "micro_speech.tflite", "ms");
 	want = selftest_hash(&o, "ms");
 	sim_ota(&o, "1", "--ota-corrupt", "all", NULL, NULL);
 	t = send_to(&o, "ms", h_node_id(0), NULL);
@@ -752,15 +746,11 @@ static void resume_case(const char *flag)
 	static const char *const cfg[] = { "ota.rate_bytes_per_s", "20480", "ota.window", "8",
 					   NULL };
 	struct ota o;
-	char pkg[512];
 	json_t *x;
 	char *want;
 	long long t, n, sent;
 
-	ota_env(&o, cfg);
-	pack(&o, "kws_ref_model.tflite", "kws", "1.0", "1", o.key1, NULL, NULL, NULL, pkg,
-	     sizeof pkg, "kws.pkg");
-	add_ok(&o, pkg);
+	env_with_model(&o, cfg, "kws_ref_model.tflite", "kws");
 	want = selftest_hash(&o, "kws");
 	sim_ota(&o, "1", flag, "all", NULL, NULL);
 	t = send_to(&o, "kws", h_node_id(0), NULL);
@@ -794,14 +784,10 @@ START_TEST(stalled_transfer_times_out_then_resumes)
 {
 	static const char *const cfg[] = { "ota.rate_bytes_per_s", "20480", NULL };
 	struct ota o;
-	char pkg[512];
 	json_t *x;
 	long long t;
 
-	ota_env(&o, cfg);
-	pack(&o, "micro_speech.tflite", "ms", "1.0", "1", o.key1, NULL, NULL, NULL, pkg,
-	     sizeof pkg, "ms.pkg");
-	add_ok(&o, pkg);
+	env_with_model(&o, cfg, "micro_speech.tflite", "ms");
 	sim_ota(&o, "1", "--ota-stall", "all", "--ota-stall-s", "8");
 	t = send_to(&o, "ms", h_node_id(0), NULL);
 	wait_node_state(&o, t, h_node_id(0), "stalled", 30000);
@@ -822,15 +808,11 @@ START_TEST(kill9_mid_transfer_resumes)
 	static const char *const cfg[] = { "ota.rate_bytes_per_s", "20480", "ota.window", "8",
 					   NULL };
 	struct ota o;
-	char pkg[512];
 	json_t *x;
 	char *want;
 	long long t, n;
 
-	ota_env(&o, cfg);
-	pack(&o, "kws_ref_model.tflite", "kws", "1.0", "1", o.key1, NULL, NULL, NULL, pkg,
-	     sizeof pkg, "kws.pkg");
-	add_ok(&o, pkg);
+	env_with_model(&o, cfg, "kws_ref_model.tflite", "kws");
 	want = selftest_hash(&o, "kws");
 	sim_ota(&o, "1", NULL, NULL, NULL, NULL);
 	t = send_to(&o, "kws", h_node_id(0), NULL);
@@ -860,15 +842,12 @@ START_TEST(transfer_without_its_package_is_closed_at_restart)
 {
 	static const char *const cfg[] = { "ota.rate_bytes_per_s", "4096", NULL };
 	struct ota o;
-	char pkg[512], path[700];
+	char path[700];
 	long long t;
 	sqlite3 *db;
 	sqlite3_stmt *st;
 
-	ota_env(&o, cfg);
-	pack(&o, "kws_ref_model.tflite", "kws", "1.0", "1", o.key1, NULL, NULL, NULL, pkg,
-	     sizeof pkg, "kws.pkg");
-	add_ok(&o, pkg);
+	env_with_model(&o, cfg, "kws_ref_model.tflite", "kws");
 	sim_ota(&o, "1", NULL, NULL, NULL, NULL);
 	t = send_to(&o, "kws", h_node_id(0), NULL);
 	wait_chunks(&o, t, h_node_id(0), 1, 30000);
@@ -931,14 +910,10 @@ END_TEST
 START_TEST(failed_selftest_reverts)
 {
 	struct ota o;
-	char pkg[512];
 	json_t *x, *d;
 	long long t;
 
-	ota_env(&o, NULL);
-	pack(&o, "hello_world_int8.tflite", "hw", "1.0", "1", o.key1, NULL, NULL, NULL, pkg,
-	     sizeof pkg, "hw.pkg");
-	add_ok(&o, pkg);
+	env_with_model(&o, NULL, "hello_world_int8.tflite", "hw");
 	sim_ota(&o, "1", "--ota-fail-selftest", "all", NULL, NULL);
 	t = send_to(&o, "hw", h_node_id(0), NULL);
 	x = wait_finished(&o, t, 60000);
@@ -963,14 +938,10 @@ START_TEST(remove_refused_while_in_use_and_cancel)
 {
 	static const char *const cfg[] = { "ota.rate_bytes_per_s", "4096", NULL };
 	struct ota o;
-	char pkg[512];
 	json_t *r = NULL, *x;
 	long long t;
 
-	ota_env(&o, cfg);
-	pack(&o, "kws_ref_model.tflite", "kws", "1.0", "1", o.key1, NULL, NULL, NULL, pkg,
-	     sizeof pkg, "kws.pkg");
-	add_ok(&o, pkg);
+	env_with_model(&o, cfg, "kws_ref_model.tflite", "kws");
 	sim_ota(&o, "1", NULL, NULL, NULL, NULL);
 	t = send_to(&o, "kws", h_node_id(0), NULL);
 	wait_chunks(&o, t, h_node_id(0), 1, 30000);
@@ -1092,16 +1063,12 @@ START_TEST(thousand_nodes_with_loss)
 	const char *count = "1000";
 #endif
 	struct ota o;
-	char pkg[512];
 	json_t *x;
 	char *want;
 	long long t;
 
 	h_set_deadline(280);
-	ota_env(&o, cfg);
-	pack(&o, "ic_resnet8_int8.tflite", "ic", "1.0", "1", o.key1, NULL, NULL, NULL, pkg,
-	     sizeof pkg, "ic.pkg");
-	add_ok(&o, pkg);
+	env_with_model(&o, cfg, "ic_resnet8_int8.tflite", "ic");
 	want = selftest_hash(&o, "ic");
 	h_sim_start(o.e, "--count", count, "--heartbeat-s", "60", "--ota-trust", o.node_trust,
 		    "--ota-drop", "5", "--seed", "9", NULL);
