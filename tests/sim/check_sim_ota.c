@@ -14,6 +14,7 @@
 #include "edge_ota_transfer.h"
 #include "sim_msgs.h"
 #include "sim_ota.h"
+#include "test_data.h"
 #include "test_run.h"
 #include "test_tmpdir.h"
 
@@ -79,25 +80,6 @@ static unsigned count(uint8_t t)
 	return k;
 }
 
-static uint8_t *read_model(const char *name, size_t *len)
-{
-	const char *data = getenv("EDGE_TEST_DATA");
-	char p[PATH_MAX];
-	snprintf(p, sizeof(p), "%s/models/%s", data ? data : "tests/data", name);
-	FILE *f = fopen(p, "rb");
-	ck_assert_msg(f != NULL, "%s: %s (run through meson test)", p, strerror(errno));
-	ck_assert_int_eq(fseek(f, 0, SEEK_END), 0);
-	long n = ftell(f);
-	ck_assert_int_gt(n, 0);
-	ck_assert_int_eq(fseek(f, 0, SEEK_SET), 0);
-	uint8_t *b = malloc((size_t)n);
-	ck_assert_ptr_nonnull(b);
-	ck_assert_uint_eq(fread(b, 1, (size_t)n, f), (size_t)n);
-	fclose(f);
-	*len = (size_t)n;
-	return b;
-}
-
 /* A P-256 key in tmp (its .pub is the nodes' trust), the hello-world model
  * packed and signed with it, the fleet trusting tmp. */
 static void setup(void)
@@ -115,7 +97,7 @@ static void setup(void)
 	ck_assert_int_eq(edge_ota_key_generate(EDGE_OTA_SIG_ECDSA_P256, &k, err, sizeof(err)), 0);
 	test_tmpdir_path(&tmp, "k1", base, sizeof(base));
 	ck_assert_msg(edge_ota_key_save(k, base, err, sizeof(err)) == 0, "%s", err);
-	model = read_model("hello_world_int8.tflite", &model_len);
+	model = test_data_model("hello_world_int8.tflite", &model_len);
 	ck_assert_msg(edge_ota_pack(model, model_len, &args, &k, 1, &pkg, &pkg_len, &man, err,
 				    sizeof(err)) == 0, "%s", err);
 	edge_ota_key_free(k);

@@ -14,6 +14,7 @@
 #include "edge_ota_keys.h"
 #include "edge_ota_pack.h"
 #include "edge_ota_verify.h"
+#include "test_data.h"
 #include "test_run.h"
 #include "test_tmpdir.h"
 
@@ -38,25 +39,6 @@ static uint64_t now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-static uint8_t *read_model(const char *name, size_t *len)
-{
-	const char *data = getenv("EDGE_TEST_DATA");
-	char p[PATH_MAX];
-	snprintf(p, sizeof(p), "%s/models/%s", data ? data : "tests/data", name);
-	FILE *f = fopen(p, "rb");
-	ck_assert_msg(f != NULL, "%s: %s (run through meson test)", p, strerror(errno));
-	fseek(f, 0, SEEK_END);
-	long n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	ck_assert_int_gt(n, 0);
-	uint8_t *b = malloc((size_t)n);
-	ck_assert_ptr_nonnull(b);
-	ck_assert_uint_eq(fread(b, 1, (size_t)n, f), (size_t)n);
-	fclose(f);
-	*len = (size_t)n;
-	return b;
-}
-
 /* A key saved as tmp/NAME.{key,pub}; its .pub joins trust when not NULL. */
 static struct edge_ota_key *new_key(int alg, const char *name)
 {
@@ -78,7 +60,7 @@ static uint8_t *pack(const char *model, const struct edge_ota_pack_args *a,
 		     struct edge_ota_key *const *keys, unsigned n, size_t *len)
 {
 	size_t ml;
-	uint8_t *m = read_model(model, &ml);
+	uint8_t *m = test_data_model(model, &ml);
 	uint8_t *pkg = NULL;
 	int rc = edge_ota_pack(m, ml, a, keys, n, &pkg, len, NULL, err, sizeof(err));
 	ck_assert_msg(rc == 0, "pack: %d %s", rc, err);
@@ -179,7 +161,7 @@ END_TEST
 START_TEST(selftest_reproducible)
 {
 	size_t ml;
-	uint8_t *m = read_model("hello_world_int8.tflite", &ml);
+	uint8_t *m = test_data_model("hello_world_int8.tflite", &ml);
 	struct edge_ota_pack_args a = args;
 	a.seed = 12345;
 	struct edge_ota_manifest m1, m2;
@@ -197,7 +179,7 @@ START_TEST(refuses_unloadable_model)
 {
 	struct edge_ota_key *k = new_key(EDGE_OTA_SIG_ED25519, NULL);
 	size_t ml, len = 0;
-	uint8_t *m = read_model("mnist_lstm_int8.tflite", &ml), *pkg = NULL;
+	uint8_t *m = test_data_model("mnist_lstm_int8.tflite", &ml), *pkg = NULL;
 	int rc = edge_ota_pack(m, ml, &args, &k, 1, &pkg, &len, NULL, err, sizeof(err));
 	ck_assert_int_eq(rc, EDGE_INFER_EUNSUPPORTED);
 	ck_assert_ptr_null(pkg);

@@ -20,6 +20,7 @@
 #include "edge_ota_receiver.h"
 #include "edge_ota_sender.h"
 #include "edge_ota_transfer.h"
+#include "test_data.h"
 #include "test_run.h"
 
 #define T 0x51u
@@ -369,17 +370,7 @@ static void setup(void)
 	if (!key) {
 		ck_assert_int_eq(edge_ota_key_generate(EDGE_OTA_SIG_ED25519, &key, err, sizeof(err)),
 				 0);
-		const char *data = getenv("EDGE_TEST_DATA");
-		char p[PATH_MAX];
-		snprintf(p, sizeof(p), "%s/models/kws_ref_model.tflite", data ? data : "tests/data");
-		FILE *f = fopen(p, "rb");
-		ck_assert_msg(f != NULL, "%s: %s (run through meson test)", p, strerror(errno));
-		fseek(f, 0, SEEK_END);
-		model_len = (size_t)ftell(f);
-		fseek(f, 0, SEEK_SET);
-		model = malloc(model_len);
-		ck_assert_uint_eq(fread(model, 1, model_len, f), model_len);
-		fclose(f);
+		model = test_data_model("kws_ref_model.tflite", &model_len);
 		struct edge_ota_pack_args a = {.name = "kws", .version = "2.0.0", .counter = 2,
 					       .seed = 11};
 		ck_assert_msg(edge_ota_pack(model, model_len, &a, &key, 1, &pkg, &pkg_len, &man, err,

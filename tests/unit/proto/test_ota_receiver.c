@@ -18,6 +18,7 @@
 #include "edge_ota_pack.h"
 #include "edge_ota_receiver.h"
 #include "edge_ota_transfer.h"
+#include "test_data.h"
 #include "test_run.h"
 
 #define SLOT_MAX (512u * 1024u)
@@ -261,25 +262,6 @@ static const struct edge_ota_answer *last(void)
 
 /* ---------------------------------------------------------------- packages */
 
-static uint8_t *read_model(const char *name, size_t *len)
-{
-	const char *data = getenv("EDGE_TEST_DATA");
-	char p[PATH_MAX];
-	snprintf(p, sizeof(p), "%s/models/%s", data ? data : "tests/data", name);
-	FILE *f = fopen(p, "rb");
-	ck_assert_msg(f != NULL, "%s: %s (run through meson test)", p, strerror(errno));
-	fseek(f, 0, SEEK_END);
-	long n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	ck_assert_int_gt(n, 0);
-	uint8_t *b = malloc((size_t)n);
-	ck_assert_ptr_nonnull(b);
-	ck_assert_uint_eq(fread(b, 1, (size_t)n, f), (size_t)n);
-	fclose(f);
-	*len = (size_t)n;
-	return b;
-}
-
 struct pkg {
 	uint8_t *buf;
 	size_t len, head_len;
@@ -418,9 +400,9 @@ static void setup(void)
 						       sizeof err), 0);
 		ck_assert_int_eq(edge_ota_key_generate(EDGE_OTA_SIG_ED25519, &k_other, err,
 						       sizeof err), 0);
-		model = read_model("hello_world_int8.tflite", &model_len);
-		model2 = read_model("simple_add.tflite", &model2_len);
-		model3 = read_model("micro_speech.tflite", &model3_len);
+		model = test_data_model("hello_world_int8.tflite", &model_len);
+		model2 = test_data_model("simple_add.tflite", &model2_len);
+		model3 = test_data_model("micro_speech.tflite", &model3_len);
 	}
 	memset(&F, 0, sizeof F);
 	F.md = EVP_MD_CTX_new();
