@@ -187,13 +187,6 @@ static int explain(int rc)
 
 /* ---- formatting */
 
-static const char *str_or_dash(json_t *obj, const char *key)
-{
-	const char *s = json_string_value(json_object_get(obj, key));
-
-	return s && s[0] ? s : "-";
-}
-
 /* The shortest %g that reads back as the same double. */
 static void fmt_real(char *buf, size_t cap, double v)
 {
@@ -252,8 +245,8 @@ static int print_list(json_t *r)
 				 json_integer_value(severity));
 		else
 			snprintf(sev, sizeof sev, "-");
-		const char *cells[] = { when, str_or_dash(ev, "device"), str_or_dash(ev, "label"),
-					st, str_or_dash(ev, "model"), sev };
+		const char *cells[] = { when, edgectl_str_or(ev, "device", "-"), edgectl_str_or(ev, "label", "-"),
+					st, edgectl_str_or(ev, "model", "-"), sev };
 		edgectl_table_add(t, cells);
 	}
 	rc = edgectl_table_print(t, stdout);
@@ -485,7 +478,7 @@ static int print_stats(json_t *r)
 		if (by_day)
 			key[strcspn(key, " ")] = '\0'; /* the date alone */
 		else if (!by_time)
-			snprintf(key, sizeof key, "%s", str_or_dash(g, "key"));
+			snprintf(key, sizeof key, "%s", edgectl_str_or(g, "key", "-"));
 		stat_cells(g, c);
 		if (!by_time && peak > 0) {
 			/* At least one block for any count above 0. */
@@ -519,7 +512,7 @@ static int print_stats(json_t *r)
 			    "the oldest");
 	edgectl_format_time(to, sizeof to, json_integer_value(json_object_get(r, "until_ms")),
 			    "now");
-	printf("source %s, range %s .. %s (UTC)\n", str_or_dash(r, "source"), from, to);
+	printf("source %s, range %s .. %s (UTC)\n", edgectl_str_or(r, "source", "-"), from, to);
 	return rc < 0 ? EDGECTL_EDAEMON : EDGECTL_OK;
 }
 
@@ -585,9 +578,9 @@ static int print_episodes(json_t *r)
 		snprintf(count, sizeof count, "%" JSON_INTEGER_FORMAT,
 			 json_integer_value(json_object_get(ep, "count")));
 		fmt_score(peak, sizeof peak, json_object_get(ep, "peak_score"));
-		const char *cells[] = { id, str_or_dash(ep, "device"), str_or_dash(ep, "label"),
-					str_or_dash(ep, "state"), start, end, count, peak,
-					str_or_dash(ep, "model") };
+		const char *cells[] = { id, edgectl_str_or(ep, "device", "-"), edgectl_str_or(ep, "label", "-"),
+					edgectl_str_or(ep, "state", "-"), start, end, count, peak,
+					edgectl_str_or(ep, "model", "-") };
 		edgectl_table_add(t, cells);
 	}
 	rc = edgectl_table_print(t, stdout);
@@ -656,8 +649,8 @@ static int tail_frame(json_t *result, void *ud)
 			fmt_iso(when, sizeof when, ts);
 			fmt_score(score, sizeof score, json_object_get(ev, "score"));
 			fmt_score(thr, sizeof thr, json_object_get(ev, "threshold"));
-			printf("%s  %s  %s  %s/%s  %s\n", when, str_or_dash(ev, "device"),
-			       str_or_dash(ev, "label"), score, thr, str_or_dash(ev, "model"));
+			printf("%s  %s  %s  %s/%s  %s\n", when, edgectl_str_or(ev, "device", "-"),
+			       edgectl_str_or(ev, "label", "-"), score, thr, edgectl_str_or(ev, "model", "-"));
 		}
 		/* A reader at the other end of a pipe sees each line now. */
 		if (fflush(stdout) != 0 || ferror(stdout)) {
@@ -700,7 +693,7 @@ static int cmd_tail(int argc, char **argv)
 				"output is not read fast enough (too_slow), or it stopped\n");
 	if (rc == EDGECTL_OK)
 		fprintf(stderr, "edgectl anomalies: tail ended (%s)\n",
-			str_or_dash(final, "ended"));
+			edgectl_str_or(final, "ended", "-"));
 	json_decref(final);
 	return rc;
 }

@@ -106,18 +106,6 @@ int edgectl_check_model_ref(const char *what, const char *ref)
 	return EDGECTL_EUSAGE;
 }
 
-static const char *str_or(json_t *obj, const char *key, const char *none)
-{
-	const char *s = json_string_value(json_object_get(obj, key));
-
-	return s && s[0] ? s : none;
-}
-
-static json_int_t int_of(json_t *obj, const char *key)
-{
-	return json_integer_value(json_object_get(obj, key));
-}
-
 /* What to do about the refusals an operator can act on. */
 static int explain(int rc)
 {
@@ -152,11 +140,11 @@ static int print_added(json_t *r)
 	json_t *m = json_object_get(r, "model");
 	char size[32];
 
-	edgectl_format_bytes(size, sizeof size, int_of(m, "pkg_size"));
+	edgectl_format_bytes(size, sizeof size, edgectl_int(m, "pkg_size"));
 	printf("added %s@%s (counter %" JSON_INTEGER_FORMAT ", %s, %" JSON_INTEGER_FORMAT
 	       " signature(s))\ndigest %s\n",
-	       str_or(m, "name", "?"), str_or(m, "version", "?"), int_of(m, "counter"), size,
-	       int_of(m, "signers"), str_or(m, "digest", "-"));
+	       edgectl_str_or(m, "name", "?"), edgectl_str_or(m, "version", "?"), edgectl_int(m, "counter"), size,
+	       edgectl_int(m, "signers"), edgectl_str_or(m, "digest", "-"));
 	return EDGECTL_OK;
 }
 
@@ -205,17 +193,17 @@ static int print_list(json_t *r)
 		char counter[24], size[32], arena[32], ops[16], sigs[16], expires[32], added[32],
 			digest[17];
 
-		snprintf(counter, sizeof counter, "%" JSON_INTEGER_FORMAT, int_of(m, "counter"));
-		edgectl_format_bytes(size, sizeof size, int_of(m, "size"));
-		edgectl_format_bytes(arena, sizeof arena, int_of(m, "arena_bytes"));
-		snprintf(ops, sizeof ops, "%" JSON_INTEGER_FORMAT, int_of(m, "n_ops"));
-		snprintf(sigs, sizeof sigs, "%" JSON_INTEGER_FORMAT, int_of(m, "signers"));
-		edgectl_format_time(expires, sizeof expires, int_of(m, "expires_ms"), "never");
-		edgectl_format_time(added, sizeof added, int_of(m, "added_ms"), "-");
+		snprintf(counter, sizeof counter, "%" JSON_INTEGER_FORMAT, edgectl_int(m, "counter"));
+		edgectl_format_bytes(size, sizeof size, edgectl_int(m, "size"));
+		edgectl_format_bytes(arena, sizeof arena, edgectl_int(m, "arena_bytes"));
+		snprintf(ops, sizeof ops, "%" JSON_INTEGER_FORMAT, edgectl_int(m, "n_ops"));
+		snprintf(sigs, sizeof sigs, "%" JSON_INTEGER_FORMAT, edgectl_int(m, "signers"));
+		edgectl_format_time(expires, sizeof expires, edgectl_int(m, "expires_ms"), "never");
+		edgectl_format_time(added, sizeof added, edgectl_int(m, "added_ms"), "-");
 		/* 16 digits name it well beyond any fleet's catalogue. */
-		snprintf(digest, sizeof digest, "%s", str_or(m, "digest", "-"));
-		const char *cells[] = { str_or(m, "name", "-"), str_or(m, "version", "-"), counter,
-					size, str_or(m, "runtime", "-"), arena, ops, sigs,
+		snprintf(digest, sizeof digest, "%s", edgectl_str_or(m, "digest", "-"));
+		const char *cells[] = { edgectl_str_or(m, "name", "-"), edgectl_str_or(m, "version", "-"), counter,
+					size, edgectl_str_or(m, "runtime", "-"), arena, ops, sigs,
 					expires, added, digest };
 		edgectl_table_add(t, cells);
 	}
@@ -252,8 +240,8 @@ static int print_show(json_t *r)
 		char row[32], text[160];
 
 		snprintf(row, sizeof row, "signer[%zu]", i);
-		snprintf(text, sizeof text, "%s %s (%s)", str_or(s, "alg", "?"),
-			 str_or(s, "key_id", "?"),
+		snprintf(text, sizeof text, "%s %s (%s)", edgectl_str_or(s, "alg", "?"),
+			 edgectl_str_or(s, "key_id", "?"),
 			 json_is_true(json_object_get(s, "trusted")) ? "trusted" : "not trusted");
 		edgectl_table_add(t, (const char *[]){ row, text });
 	}
@@ -282,7 +270,7 @@ static int print_show(json_t *r)
 
 static int print_removed(json_t *r)
 {
-	printf("removed %s\n", str_or(r, "removed", "?"));
+	printf("removed %s\n", edgectl_str_or(r, "removed", "?"));
 	return EDGECTL_OK;
 }
 
@@ -302,8 +290,8 @@ int edgectl_print_unfit(FILE *out, const char *title, json_t *unfit)
 		return EDGECTL_EDAEMON;
 	fprintf(out, "%s (%zu):\n", title, json_array_size(unfit));
 	json_array_foreach(unfit, i, u) {
-		const char *cells[] = { str_or(u, "id", "?"), str_or(u, "reason", "?"),
-					str_or(u, "detail", "-") };
+		const char *cells[] = { edgectl_str_or(u, "id", "?"), edgectl_str_or(u, "reason", "?"),
+					edgectl_str_or(u, "detail", "-") };
 		edgectl_table_add(t, cells);
 	}
 	rc = edgectl_table_print(t, out);

@@ -78,18 +78,6 @@ __attribute__((format(printf, 2, 3))) static int usage_error(const char *verb,
 	return EDGECTL_EUSAGE;
 }
 
-static const char *str_or(json_t *obj, const char *key, const char *none)
-{
-	const char *s = json_string_value(json_object_get(obj, key));
-
-	return s && s[0] ? s : none;
-}
-
-static json_int_t int_of(json_t *obj, const char *key)
-{
-	return json_integer_value(json_object_get(obj, key));
-}
-
 /* A decimal integer in [min, max], all of text. */
 static bool parse_uint(const char *text, unsigned long long min, unsigned long long max,
 		       unsigned long long *out)
@@ -168,8 +156,8 @@ static void format_bar(char *buf, size_t cap, json_int_t held, json_int_t n)
 
 static void format_reason(char *buf, size_t cap, json_t *node)
 {
-	const char *reason = str_or(node, "reason", NULL);
-	const char *detail = str_or(node, "detail", NULL);
+	const char *reason = edgectl_str_or(node, "reason", NULL);
+	const char *detail = edgectl_str_or(node, "detail", NULL);
 
 	if (reason && strcmp(reason, "ok") == 0)
 		reason = NULL;
@@ -192,19 +180,19 @@ static int print_nodes(FILE *out, json_t *nodes)
 		return EDGECTL_EDAEMON;
 	json_array_foreach(nodes, i, n) {
 		char bar[BAR_WIDTH + 16], bytes[32], rate[40], retx[24], reason[200];
-		json_int_t bps = int_of(n, "rate_bps");
+		json_int_t bps = edgectl_int(n, "rate_bps");
 
-		format_bar(bar, sizeof bar, int_of(n, "chunks_held"), int_of(n, "n_chunks"));
-		edgectl_format_bytes(bytes, sizeof bytes, int_of(n, "bytes_held"));
+		format_bar(bar, sizeof bar, edgectl_int(n, "chunks_held"), edgectl_int(n, "n_chunks"));
+		edgectl_format_bytes(bytes, sizeof bytes, edgectl_int(n, "bytes_held"));
 		if (bps > 0) {
 			edgectl_format_bytes(rate, sizeof rate - 2, bps);
 			strcat(rate, "/s");
 		} else {
 			snprintf(rate, sizeof rate, "-");
 		}
-		snprintf(retx, sizeof retx, "%" JSON_INTEGER_FORMAT, int_of(n, "retransmits"));
+		snprintf(retx, sizeof retx, "%" JSON_INTEGER_FORMAT, edgectl_int(n, "retransmits"));
 		format_reason(reason, sizeof reason, n);
-		const char *cells[] = { str_or(n, "id", "?"), str_or(n, "state", "?"), bar, bytes,
+		const char *cells[] = { edgectl_str_or(n, "id", "?"), edgectl_str_or(n, "state", "?"), bar, bytes,
 					rate, retx, reason };
 		edgectl_table_add(t, cells);
 	}
@@ -222,18 +210,18 @@ static int print_transfer(FILE *out, json_t *tr)
 	char when[32], chunk[32], cb[32], ub[32];
 	bool first = true;
 
-	state = str_or(tr, "state", "?");
-	edgectl_format_bytes(chunk, sizeof chunk, int_of(tr, "chunk_size"));
+	state = edgectl_str_or(tr, "state", "?");
+	edgectl_format_bytes(chunk, sizeof chunk, edgectl_int(tr, "chunk_size"));
 	fprintf(out,
 		"transfer %" JSON_INTEGER_FORMAT ": %s@%s %s, %" JSON_INTEGER_FORMAT
 		" chunks of %s%s",
-		int_of(tr, "transfer"), str_or(m, "name", "?"), str_or(m, "version", "?"), state,
-		int_of(tr, "n_chunks"), chunk,
+		edgectl_int(tr, "transfer"), edgectl_str_or(m, "name", "?"), edgectl_str_or(m, "version", "?"), state,
+		edgectl_int(tr, "n_chunks"), chunk,
 		json_is_true(json_object_get(tr, "campaign")) ? ", campaign" : "");
-	edgectl_format_time(when, sizeof when, int_of(tr, "created_ms"), "-");
+	edgectl_format_time(when, sizeof when, edgectl_int(tr, "created_ms"), "-");
 	fprintf(out, ", created %s", when);
-	if (int_of(tr, "finished_ms") > 0) {
-		edgectl_format_time(when, sizeof when, int_of(tr, "finished_ms"), "-");
+	if (edgectl_int(tr, "finished_ms") > 0) {
+		edgectl_format_time(when, sizeof when, edgectl_int(tr, "finished_ms"), "-");
 		fprintf(out, ", ended %s", when);
 	}
 	fputs(" UTC\n  nodes:", out);
@@ -248,14 +236,14 @@ static int print_transfer(FILE *out, json_t *tr)
 		fputs(" none", out);
 	json_t *s = json_object_get(tr, "stats");
 
-	edgectl_format_bytes(cb, sizeof cb, int_of(s, "campaign_bytes"));
-	edgectl_format_bytes(ub, sizeof ub, int_of(s, "unicast_bytes"));
+	edgectl_format_bytes(cb, sizeof cb, edgectl_int(s, "campaign_bytes"));
+	edgectl_format_bytes(ub, sizeof ub, edgectl_int(s, "unicast_bytes"));
 	fprintf(out,
 		"; sent %" JSON_INTEGER_FORMAT " campaign chunks (%s), %" JSON_INTEGER_FORMAT
 		" unicast (%s), %" JSON_INTEGER_FORMAT " retransmitted, %" JSON_INTEGER_FORMAT
 		" offers\n",
-		int_of(s, "campaign_chunks"), cb, int_of(s, "unicast_chunks"), ub,
-		int_of(s, "retransmits"), int_of(s, "offers"));
+		edgectl_int(s, "campaign_chunks"), cb, edgectl_int(s, "unicast_chunks"), ub,
+		edgectl_int(s, "retransmits"), edgectl_int(s, "offers"));
 	return print_nodes(out, json_object_get(tr, "nodes"));
 }
 
@@ -301,7 +289,7 @@ static json_t *find_transfer(json_t *status, json_int_t id)
 	size_t i;
 
 	json_array_foreach(json_object_get(status, "transfers"), i, tr)
-		if (int_of(tr, "transfer") == id)
+		if (edgectl_int(tr, "transfer") == id)
 			return tr;
 	return NULL;
 }
@@ -314,7 +302,7 @@ static void log_changes(json_t *tr, json_t *seen)
 	size_t i;
 
 	json_array_foreach(json_object_get(tr, "nodes"), i, n) {
-		const char *id = str_or(n, "id", NULL), *state = str_or(n, "state", "?");
+		const char *id = edgectl_str_or(n, "id", NULL), *state = edgectl_str_or(n, "state", "?");
 		const char *before = json_string_value(json_object_get(seen, id ? id : ""));
 		char reason[200];
 
@@ -411,7 +399,7 @@ static int wait_transfer(json_int_t id)
 			log_changes(tr, seen);
 		json_decref(last);
 		last = status;
-		if (rc != EDGECTL_OK || strcmp(str_or(tr, "state", "running"), "running") != 0)
+		if (rc != EDGECTL_OK || strcmp(edgectl_str_or(tr, "state", "running"), "running") != 0)
 			break;
 		if (!pause_ms(WAIT_POLL_MS)) {
 			rc = EDGECTL_EINTR;
@@ -428,7 +416,7 @@ static int wait_transfer(json_int_t id)
 		size_t i, total = json_array_size(json_object_get(tr, "nodes")), ok = 0;
 
 		json_array_foreach(json_object_get(tr, "nodes"), i, n)
-			ok += strcmp(str_or(n, "state", ""), "activated") == 0;
+			ok += strcmp(edgectl_str_or(n, "state", ""), "activated") == 0;
 		if (edgectl_globals.json)
 			rc = edgectl_print_json(last);
 		else if (!tty)
@@ -436,7 +424,7 @@ static int wait_transfer(json_int_t id)
 		if (rc == EDGECTL_OK && (ok < total || total == 0)) {
 			fprintf(stderr, "edgectl ota: transfer %" JSON_INTEGER_FORMAT " %s: %zu of %zu "
 					"node(s) activated the model\n",
-				id, str_or(tr, "state", "?"), ok, total);
+				id, edgectl_str_or(tr, "state", "?"), ok, total);
 			rc = EDGECTL_EDAEMON;
 		}
 	}
@@ -450,7 +438,7 @@ static int wait_transfer(json_int_t id)
 
 static int print_sent(json_t *r)
 {
-	printf("transfer %" JSON_INTEGER_FORMAT " started\n", int_of(r, "transfer"));
+	printf("transfer %" JSON_INTEGER_FORMAT " started\n", edgectl_int(r, "transfer"));
 	edgectl_print_id_list("offered to", json_object_get(r, "nodes"));
 	return edgectl_print_unfit(stdout, "skipped", json_object_get(r, "skipped"));
 }
@@ -562,7 +550,7 @@ static int ota_send(int argc, char **argv)
 						  json_object_get(edgectl_last_error(), "skipped"));
 		return rc;
 	}
-	id = int_of(result, "transfer");
+	id = edgectl_int(result, "transfer");
 	rc = edgectl_globals.json ? edgectl_print_json(result) : print_sent(result);
 	json_decref(result);
 	if (rc != EDGECTL_OK || !set[1])
@@ -602,7 +590,7 @@ static int ota_status(int argc, char **argv)
 
 static int print_cancelled(json_t *r)
 {
-	printf("cancelled on %" JSON_INTEGER_FORMAT " node(s)\n", int_of(r, "cancelled"));
+	printf("cancelled on %" JSON_INTEGER_FORMAT " node(s)\n", edgectl_int(r, "cancelled"));
 	return EDGECTL_OK;
 }
 

@@ -14,18 +14,6 @@ static const char status_usage[] =
 	"and outbox figures, control connections\n"
 	"(open, limit, refused as busy, timed out).\n";
 
-static json_int_t num(json_t *obj, const char *key)
-{
-	return json_integer_value(json_object_get(obj, key));
-}
-
-static const char *str(json_t *obj, const char *key)
-{
-	const char *s = json_string_value(json_object_get(obj, key));
-
-	return s ? s : "";
-}
-
 static void format_bytes(char *buf, size_t cap, json_int_t bytes)
 {
 	if (bytes >= 10 * 1024 * 1024)
@@ -44,7 +32,7 @@ static int print_status(json_t *r)
 	json_t *st = json_object_get(r, "store"), *ob = json_object_get(b, "outbox");
 	json_t *ctl = json_object_get(r, "control");
 	json_t *an = json_object_get(r, "anomalies");
-	json_int_t up = num(r, "uptime_s");
+	json_int_t up = edgectl_int(r, "uptime_s");
 	struct edgectl_table *t = edgectl_table_new(2, NULL);
 	char line[1024], db[32], wal[32];
 	const char *key;
@@ -56,7 +44,7 @@ static int print_status(json_t *r)
 		return EDGECTL_EDAEMON;
 	snprintf(line, sizeof line, "%s (pid %" JSON_INTEGER_FORMAT "), %s, up %" JSON_INTEGER_FORMAT
 		 "d %02" JSON_INTEGER_FORMAT ":%02" JSON_INTEGER_FORMAT ":%02" JSON_INTEGER_FORMAT,
-		 str(r, "version"), num(r, "pid"), str(r, "state"), up / 86400, up / 3600 % 24,
+		 edgectl_str_or(r, "version", ""), edgectl_int(r, "pid"), edgectl_str_or(r, "state", ""), up / 86400, up / 3600 % 24,
 		 up / 60 % 60, up % 60);
 	edgectl_table_add(t, (const char *[]){ "edged", line });
 
@@ -64,40 +52,40 @@ static int print_status(json_t *r)
 		snprintf(line, sizeof line, "%s:%" JSON_INTEGER_FORMAT "%s %s%s, reconnects %"
 			 JSON_INTEGER_FORMAT ", outbox %" JSON_INTEGER_FORMAT "/%" JSON_INTEGER_FORMAT
 			 " (dropped %" JSON_INTEGER_FORMAT ")%s%s",
-			 str(b, "host"), num(b, "port"), json_is_true(json_object_get(b, "tls"))
+			 edgectl_str_or(b, "host", ""), edgectl_int(b, "port"), json_is_true(json_object_get(b, "tls"))
 				 ? " (TLS)" : "",
-			 str(b, "state"),
+			 edgectl_str_or(b, "state", ""),
 			 json_is_true(json_object_get(b, "session_present")) ? " (session resumed)" : "",
-			 num(b, "reconnects"), num(ob, "depth"), num(ob, "capacity"),
-			 num(ob, "dropped"), str(b, "last_error")[0] ? ", last error: " : "",
-			 str(b, "last_error"));
+			 edgectl_int(b, "reconnects"), edgectl_int(ob, "depth"), edgectl_int(ob, "capacity"),
+			 edgectl_int(ob, "dropped"), edgectl_str_or(b, "last_error", "")[0] ? ", last error: " : "",
+			 edgectl_str_or(b, "last_error", ""));
 	} else {
-		snprintf(line, sizeof line, "%s", str(b, "state"));
+		snprintf(line, sizeof line, "%s", edgectl_str_or(b, "state", ""));
 	}
 	edgectl_table_add(t, (const char *[]){ "broker", line });
 
 	snprintf(line, sizeof line, "%" JSON_INTEGER_FORMAT " total: %" JSON_INTEGER_FORMAT
 		 " online, %" JSON_INTEGER_FORMAT " stale, %" JSON_INTEGER_FORMAT " offline, %"
-		 JSON_INTEGER_FORMAT " revoked (max %" JSON_INTEGER_FORMAT ")", num(n, "total"),
-		 num(n, "online"), num(n, "stale"), num(n, "offline"), num(n, "revoked"),
-		 num(n, "max"));
+		 JSON_INTEGER_FORMAT " revoked (max %" JSON_INTEGER_FORMAT ")", edgectl_int(n, "total"),
+		 edgectl_int(n, "online"), edgectl_int(n, "stale"), edgectl_int(n, "offline"), edgectl_int(n, "revoked"),
+		 edgectl_int(n, "max"));
 	edgectl_table_add(t, (const char *[]){ "nodes", line });
 
 	if (json_is_true(json_object_get(id, "managed")))
 		snprintf(line, sizeof line, "%" JSON_INTEGER_FORMAT " active, %" JSON_INTEGER_FORMAT
 			 " revoked (%" JSON_INTEGER_FORMAT " password, %" JSON_INTEGER_FORMAT
-			 " certificate); broker files %s%s%s", num(id, "active"), num(id, "revoked"),
-			 num(id, "password"), num(id, "certificate"),
+			 " certificate); broker files %s%s%s", edgectl_int(id, "active"), edgectl_int(id, "revoked"),
+			 edgectl_int(id, "password"), edgectl_int(id, "certificate"),
 			 json_is_false(json_object_get(id, "files_in_sync")) ? "NOT in sync"
 									       : "in sync",
-			 str(id, "last_error")[0] ? ": " : "", str(id, "last_error"));
+			 edgectl_str_or(id, "last_error", "")[0] ? ": " : "", edgectl_str_or(id, "last_error", ""));
 	else
 		snprintf(line, sizeof line, "not managed by edged (broker.identity_dir unset)");
 	edgectl_table_add(t, (const char *[]){ "identities", line });
 
 	snprintf(line, sizeof line, "hello %" JSON_INTEGER_FORMAT ", status %" JSON_INTEGER_FORMAT
 		 ", heartbeat %" JSON_INTEGER_FORMAT ", log lines suppressed %" JSON_INTEGER_FORMAT,
-		 num(m, "hello"), num(m, "status"), num(m, "heartbeat"), num(m, "log_suppressed"));
+		 edgectl_int(m, "hello"), edgectl_int(m, "status"), edgectl_int(m, "heartbeat"), edgectl_int(m, "log_suppressed"));
 	edgectl_table_add(t, (const char *[]){ "messages", line });
 
 	line[0] = '\0';
@@ -115,9 +103,9 @@ static int print_status(json_t *r)
 			 " acks, %" JSON_INTEGER_FORMAT " deferred, %" JSON_INTEGER_FORMAT
 			 " failed, %" JSON_INTEGER_FORMAT " gaps, %" JSON_INTEGER_FORMAT
 			 " implausible times, %" JSON_INTEGER_FORMAT " pending",
-			 num(an, "reports"), num(an, "events_stored"), num(an, "duplicates"),
-			 num(an, "acks_sent"), num(an, "deferred"), num(an, "failed"),
-			 num(an, "gaps"), num(an, "implausible_time"), num(an, "pending"));
+			 edgectl_int(an, "reports"), edgectl_int(an, "events_stored"), edgectl_int(an, "duplicates"),
+			 edgectl_int(an, "acks_sent"), edgectl_int(an, "deferred"), edgectl_int(an, "failed"),
+			 edgectl_int(an, "gaps"), edgectl_int(an, "implausible_time"), edgectl_int(an, "pending"));
 		edgectl_table_add(t, (const char *[]){ "anomalies", line });
 	}
 
@@ -128,9 +116,9 @@ static int print_status(json_t *r)
 			 " activated, %" JSON_INTEGER_FORMAT " reverted, %" JSON_INTEGER_FORMAT
 			 " failed, %" JSON_INTEGER_FORMAT " denied, %" JSON_INTEGER_FORMAT
 			 " bad answers",
-			 num(ota, "models"), num(ota, "transfers_open"), num(ota, "transfers_total"),
-			 num(ota, "nodes_activated"), num(ota, "nodes_reverted"),
-			 num(ota, "nodes_failed"), num(ota, "nodes_denied"), num(ota, "bad_answers"));
+			 edgectl_int(ota, "models"), edgectl_int(ota, "transfers_open"), edgectl_int(ota, "transfers_total"),
+			 edgectl_int(ota, "nodes_activated"), edgectl_int(ota, "nodes_reverted"),
+			 edgectl_int(ota, "nodes_failed"), edgectl_int(ota, "nodes_denied"), edgectl_int(ota, "bad_answers"));
 		edgectl_table_add(t, (const char *[]){ "ota", line });
 		line[0] = '\0';
 		off = 0;
@@ -146,14 +134,14 @@ static int print_status(json_t *r)
 	}
 
 	if (json_object_get(st, "path")) {
-		format_bytes(db, sizeof db, num(st, "db_bytes"));
-		format_bytes(wal, sizeof wal, num(st, "wal_bytes"));
+		format_bytes(db, sizeof db, edgectl_int(st, "db_bytes"));
+		format_bytes(wal, sizeof wal, edgectl_int(st, "wal_bytes"));
 		snprintf(line, sizeof line, "%s, %s (+ %s WAL), %" JSON_INTEGER_FORMAT
 			 " ops committed, %" JSON_INTEGER_FORMAT " failed, queue %" JSON_INTEGER_FORMAT,
-			 str(st, "path"), db, wal, num(st, "ops_committed"), num(st, "ops_failed"),
-			 num(st, "queue_depth"));
+			 edgectl_str_or(st, "path", ""), db, wal, edgectl_int(st, "ops_committed"), edgectl_int(st, "ops_failed"),
+			 edgectl_int(st, "queue_depth"));
 	} else {
-		snprintf(line, sizeof line, "%s", str(st, "state"));
+		snprintf(line, sizeof line, "%s", edgectl_str_or(st, "state", ""));
 	}
 	edgectl_table_add(t, (const char *[]){ "store", line });
 	if (json_object_get(st, "checkpoints")) {
@@ -161,15 +149,15 @@ static int print_status(json_t *r)
 
 		/* what the storage wears: bytes written, and how the WAL is held */
 		if (json_is_integer(json_object_get(st, "bytes_written")))
-			format_bytes(written, sizeof written, num(st, "bytes_written"));
+			format_bytes(written, sizeof written, edgectl_int(st, "bytes_written"));
 		else
 			snprintf(written, sizeof written, "unknown");
-		format_bytes(limit, sizeof limit, num(st, "wal_max_bytes"));
+		format_bytes(limit, sizeof limit, edgectl_int(st, "wal_max_bytes"));
 		snprintf(line, sizeof line, "%s written, %" JSON_INTEGER_FORMAT " checkpoints (%"
 			 JSON_INTEGER_FORMAT " truncate, %" JSON_INTEGER_FORMAT " failed), WAL limit %s, %"
 			 JSON_INTEGER_FORMAT " failed writes%s",
-			 written, num(st, "checkpoints"), num(st, "checkpoints_truncate"),
-			 num(st, "checkpoint_failures"), limit, num(st, "write_failures"),
+			 written, edgectl_int(st, "checkpoints"), edgectl_int(st, "checkpoints_truncate"),
+			 edgectl_int(st, "checkpoint_failures"), limit, edgectl_int(st, "write_failures"),
 			 json_is_true(json_object_get(st, "disk_full")) ? ", DISK FULL (retrying)" : "");
 		edgectl_table_add(t, (const char *[]){ "writes", line });
 	}
@@ -180,9 +168,9 @@ static int print_status(json_t *r)
 			 JSON_INTEGER_FORMAT ", timeouts %" JSON_INTEGER_FORMAT
 			 ", not authorised %" JSON_INTEGER_FORMAT ", too large %" JSON_INTEGER_FORMAT
 			 ", refused role %" JSON_INTEGER_FORMAT,
-			 num(ctl, "clients"), num(ctl, "max_clients"), num(ctl, "reserved_clients"),
-			 num(ctl, "refused_busy"), num(ctl, "timeouts"), num(ctl, "refused_auth"),
-			 num(ctl, "too_large"), num(ctl, "refused_role"));
+			 edgectl_int(ctl, "clients"), edgectl_int(ctl, "max_clients"), edgectl_int(ctl, "reserved_clients"),
+			 edgectl_int(ctl, "refused_busy"), edgectl_int(ctl, "timeouts"), edgectl_int(ctl, "refused_auth"),
+			 edgectl_int(ctl, "too_large"), edgectl_int(ctl, "refused_role"));
 		edgectl_table_add(t, (const char *[]){ "control", line });
 	}
 	rc = edgectl_table_print(t, stdout);

@@ -117,4 +117,18 @@ void edgectl_print_id_list(const char *title, json_t *ids);
  * on out; nothing for an empty array. Returns an exit code. */
 int edgectl_print_unfit(FILE *out, const char *title, json_t *unfit);
 
+/* A string member of an answer, or `none` when it is absent or empty. */
+static inline const char *edgectl_str_or(json_t *obj, const char *key, const char *none)
+{
+	const char *s = json_string_value(json_object_get(obj, key));
+
+	return s && s[0] ? s : none;
+}
+
+/* An integer member of an answer, 0 when absent. */
+static inline json_int_t edgectl_int(json_t *obj, const char *key)
+{
+	return json_integer_value(json_object_get(obj, key));
+}
+
 #endif
