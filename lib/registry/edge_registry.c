@@ -589,6 +589,30 @@ int edge_registry_load(edge_registry *reg)
 	return 0;
 }
 
+/* ---- tags ---- */
+
+int edge_registry_set_tags(edge_registry *reg, const char *id, const char *const *tags,
+			   unsigned n)
+{
+	char joined[EDGE_REGISTRY_TAGS_TEXT_MAX];
+	struct edge__reg_node *node;
+	unsigned count = 0;
+	int rc;
+
+	if (!reg || !id)
+		return -EINVAL;
+	rc = edge__tags_join(tags, n, joined, sizeof joined, &count);
+	if (rc < 0)
+		return rc;
+	node = find(reg, id);
+	if (!node)
+		return EDGE_ENOTFOUND;
+	/* memory only: the caller wrote the rows (edge_registry_tags_op_*) */
+	snprintf(node->info.tags, sizeof node->info.tags, "%s", joined);
+	node->info.n_tags = count;
+	return 0;
+}
+
 /* ---- events ---- */
 
 static void copy_text(char *dst, size_t cap, const char *src)

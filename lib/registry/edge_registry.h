@@ -100,8 +100,14 @@ int edge_node_state_from_name(const char *name);
 #define EDGE_REGISTRY_PENDING_MAX 1024          /* statuses of unknown ids kept */
 #define EDGE_REGISTRY_PENDING_TTL_MS 300000     /* ... each for at most 5 min */
 #define EDGE_REGISTRY_FAIL_LOG_MS 10000         /* one store-failure line per 10 s */
+/* Tags (operator-set groups, see "Tags" below): [A-Za-z0-9_.-]{1,32}, at
+ * most EDGE_REGISTRY_TAGS_MAX per node. */
+#define EDGE_REGISTRY_TAG_MAX 32                /* characters, without the NUL */
+#define EDGE_REGISTRY_TAGS_MAX 16
+/* The tags joined with ',' (tags never hold one), NUL included. */
+#define EDGE_REGISTRY_TAGS_TEXT_MAX (EDGE_REGISTRY_TAGS_MAX * (EDGE_REGISTRY_TAG_MAX + 1))
 
-/* A snapshot of one node (plain data, copied out; about 2.7 KB, which is
+/* A snapshot of one node (plain data, copied out; about 3.2 KB, which is
  * also the registry's memory per node). */
 struct edge_node_info {
 	char id[EDGE_REGISTRY_ID_MAX + 1];
@@ -129,6 +135,10 @@ struct edge_node_info {
 	uint32_t reconnect_count;                       /* new MQTT sessions after the first */
 	char status_reason[EDGE_REGISTRY_TOKEN_MAX];    /* why the current state, "" if no status said */
 	int64_t revoked_ms;                             /* when revoked (state REVOKED), else 0 */
+
+	/* operator-set groups: a set, sorted (strcmp), joined with ',' */
+	unsigned n_tags;
+	char tags[EDGE_REGISTRY_TAGS_TEXT_MAX];         /* "" when untagged */
 
 	/* latest heartbeat (zero until the first one) */
 	uint32_t hb_seq;
@@ -323,6 +333,56 @@ unsigned edge_registry_unsaved(const edge_registry *reg);
  * run_completions until everything is committed (bounded rounds). Blocks the
  * calling thread: never from a loop callback. Returns 0 or the first error. */
 EDGE_WUR int edge_registry_save(edge_registry *reg);
+
+/* ---- tags ----
+ *
+ * Tags group nodes for the operator (edgectl devices tag, targets "tag:T").
+ * They are not part of a hello: a node's tags survive its hellos, revocation
+ * and reinstatement, and go only with edge_registry_forget (the forget's
+ * store op deletes them with the node's rows). Stored in table node_tag
+ * (schema 8), one row per (device, tag), loaded by edge_registry_load.
+ *
+ * Writes are the caller's: it runs edge_registry_tags_op_add/remove inside
+ * a store op of its own (so it can answer once the change is committed),
+ * then, on the loop thread, puts the committed set into memory with
+ * edge_registry_set_tags. */
+
+/* true if tag is a valid tag: [A-Za-z0-9_.-]{1,EDGE_REGISTRY_TAG_MAX}. */
+bool edge_registry_tag_valid(const char *tag);
+
+/* Replaces node id's tags in memory (nothing is written): tags[0..n) in any
+ * order, duplicates allowed (a set is kept, sorted). Errors: -EINVAL (reg
+ * or id NULL, tags NULL with n > 0, or an invalid tag: nothing changed),
+ * -E2BIG (more than EDGE_REGISTRY_TAGS_MAX distinct tags: nothing changed),
+ * EDGE_ENOTFOUND. */
+EDGE_WUR int edge_registry_set_tags(edge_registry *reg, const char *id,
+				    const char *const *tags, unsigned n);
+
+/* true if node carries tag (exact match). NULL-safe (false). */
+bool edge_registry_has_tag(const struct edge_node_info *node, const char *tag);
+
+/* Store-op helpers for the store's writer thread (inside an op given to
+ * edge_store_submit, so a failure rolls the whole op back). add inserts the
+ * tags node id does not have yet; remove deletes the ones it has (absent
+ * ones are no error). Neither checks that the node exists: the caller does,
+ * on the loop thread, before it submits (a forget submitted later deletes
+ * the rows again, the store runs ops in order). On success, when out is not
+ * NULL, the node's whole stored set after the change, sorted and joined with
+ * ',' (out_cap >= EDGE_REGISTRY_TAGS_TEXT_MAX), and *n_out its size.
+ * Errors: -EINVAL (invalid tag or arguments), -E2BIG (add would leave more
+ * than EDGE_REGISTRY_TAGS_MAX tags: the caller's op must fail so that its
+ * savepoint rolls the inserts back), the store's errors. */
+EDGE_WUR int edge_registry_tags_op_add(edge_store_conn *conn, const char *id,
+				       const char *const *tags, unsigned n, char *out,
+				       size_t out_cap, unsigned *n_out);
+EDGE_WUR int edge_registry_tags_op_remove(edge_store_conn *conn, const char *id,
+					  const char *const *tags, unsigned n, char *out,
+					  size_t out_cap, unsigned *n_out);
+
+/* Splits a joined tag list (edge_node_info.tags, or what the op helpers
+ * returned) into its parts: up to max pointers into buf, which is
+ * modified (',' become NUL). Returns the number of tags. */
+unsigned edge_registry_tags_split(char *buf, const char **parts, unsigned max);
 
 /* ---- queries ---- */
 

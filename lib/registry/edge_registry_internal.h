@@ -68,6 +68,18 @@ void edge__registry_write_done(edge_registry *reg, const struct edge__reg_write 
 typedef int (*edge__registry_row_fn)(const struct edge_node_info *row, void *ud);
 int edge__registry_load_rows(edge_store *store, edge__registry_row_fn fn, void *ud);
 
+/* ---- tags (edge_registry_tags.c) ---- */
+
+/* tags[0..n) validated, deduplicated, sorted and joined with ',' into out:
+ * 0 with *n_out, -EINVAL (invalid tag), -E2BIG (more than
+ * EDGE_REGISTRY_TAGS_MAX distinct), -ENOSPC (cap too small). */
+int edge__tags_join(const char *const *tags, unsigned n, char *out, size_t cap,
+		    unsigned *n_out);
+/* Writer thread: id's stored tags, sorted and joined (cap >=
+ * EDGE_REGISTRY_TAGS_TEXT_MAX). */
+int edge__registry_read_tags(edge_store_conn *conn, const char *id, char *out, size_t cap,
+			     unsigned *n_out);
+
 /* ---- pending statuses of unknown ids (edge_registry_pending.c) ---- */
 
 struct edge__pending;

@@ -7,7 +7,9 @@
  * of one wide row per heartbeat. When both tables have a node, load takes the
  * presence columns from node_presence. The revoked mark (nodes.revoked_ms,
  * schema 3) is rare and lives in the wide row, written with it; both tables
- * store a revoked node's state as "offline". */
+ * store a revoked node's state as "offline". Tags (node_tag, schema 8) are
+ * read with each node at load and deleted with it; they are written by the
+ * tags op helpers (edge_registry_tags.c), never by these ops. */
 #include "edge_registry_internal.h"
 
 #include <errno.h>
@@ -316,6 +318,7 @@ static int write_caps(edge_store_conn *conn, const struct edge_node_info *n)
 static int delete_node(edge_store_conn *conn, const char *id)
 {
 	static const char *const sql[] = {
+		"DELETE FROM node_tag WHERE device = ?1",
 		"DELETE FROM node_presence WHERE id = ?1",
 		"DELETE FROM nodes WHERE id = ?1",
 	};
@@ -402,6 +405,10 @@ static int load_run(edge_store_conn *conn, void *ud)
 			for (const char *p = row->ops; *p; p++)
 				row->n_ops += *p == ',';
 		}
+		rc = edge__registry_read_tags(conn, row->id, row->tags, sizeof row->tags,
+					      &row->n_tags);
+		if (rc < 0)
+			break;
 		rc = ctx->fn(row, ctx->ud);
 		if (rc < 0)
 			break;

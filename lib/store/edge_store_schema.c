@@ -266,6 +266,16 @@ static const char *const migrations[] = {
 	" CHECK ((active_sha256 IS NULL) = (active_name IS NULL)),"
 	" CHECK ((previous_sha256 IS NULL) = (previous_name IS NULL))"
 	") WITHOUT ROWID;",
+
+	/* 8: device tags (operator-set groups). A set per node, looked up both
+	 * ways: a node's tags (primary key) and a tag's nodes (the index). No
+	 * foreign key: the registry deletes a forgotten node's tags with it. */
+	"CREATE TABLE node_tag ("
+	" device TEXT NOT NULL,"
+	" tag TEXT NOT NULL,"
+	" PRIMARY KEY (device, tag)"
+	") WITHOUT ROWID;"
+	"CREATE INDEX node_tag_tag ON node_tag (tag, device);",
 };
 
 _Static_assert(sizeof migrations / sizeof migrations[0] == EDGE_STORE_SCHEMA_VERSION,

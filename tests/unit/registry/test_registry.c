@@ -1753,6 +1753,177 @@ START_TEST(summary_line_counts_revocations)
 }
 END_TEST
 
+/* ---- tags ---- */
+
+struct tags_op {
+	bool add;
+	const char *id;
+	const char *const *tags;
+	unsigned n;
+	char out[EDGE_REGISTRY_TAGS_TEXT_MAX];
+	unsigned n_out;
+};
+
+static int tags_run(edge_store_conn *c, void *ud)
+{
+	struct tags_op *op = ud;
+
+	return op->add ? edge_registry_tags_op_add(c, op->id, op->tags, op->n, op->out,
+						   sizeof op->out, &op->n_out)
+		       : edge_registry_tags_op_remove(c, op->id, op->tags, op->n, op->out,
+						      sizeof op->out, &op->n_out);
+}
+
+/* As edged does it: the rows first, then memory with the stored set. */
+static int tag_node(edge_store *s, edge_registry *reg, bool add, const char *id,
+		    const char *const *tags, unsigned n)
+{
+	struct tags_op op = { .add = add, .id = id, .tags = tags, .n = n };
+	const char *parts[EDGE_REGISTRY_TAGS_MAX];
+	unsigned k;
+	int rc = edge_store_read(s, tags_run, &op);
+
+	if (rc < 0)
+		return rc;
+	k = edge_registry_tags_split(op.out, parts, EDGE_REGISTRY_TAGS_MAX);
+	ck_assert_uint_eq(k, op.n_out);
+	return edge_registry_set_tags(reg, id, parts, k);
+}
+
+static long long stored_tag_rows(const char *id)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	long long n = -1;
+
+	ck_assert_int_eq(sqlite3_open_v2(test_db_path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_prepare_v2(db, "SELECT count(*) FROM node_tag WHERE device = ?1",
+					    -1, &st, NULL), SQLITE_OK);
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		n = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return n;
+}
+
+START_TEST(tags_set_in_memory)
+{
+	edge_registry *reg = new_registry(NULL, 8, NULL);
+	const char *const t1[] = { "zone-b", "floor.2", "zone-b", "A_1" };
+	const char *const bad[] = { "ok", "no space" };
+	const char *many[EDGE_REGISTRY_TAGS_MAX + 1];
+	char names[EDGE_REGISTRY_TAGS_MAX + 1][8];
+	char long_tag[EDGE_REGISTRY_TAG_MAX + 2];
+	struct edge_node_info info;
+
+	ck_assert(edge_registry_tag_valid("a"));
+	ck_assert(edge_registry_tag_valid("Zone_1.b-2"));
+	ck_assert(!edge_registry_tag_valid(""));
+	ck_assert(!edge_registry_tag_valid("a,b"));
+	ck_assert(!edge_registry_tag_valid("tag:x"));
+	ck_assert(!edge_registry_tag_valid("caf\xc3\xa9"));
+	memset(long_tag, 'x', sizeof long_tag - 1);
+	long_tag[sizeof long_tag - 1] = '\0';
+	ck_assert(!edge_registry_tag_valid(long_tag));
+	long_tag[EDGE_REGISTRY_TAG_MAX] = '\0';
+	ck_assert(edge_registry_tag_valid(long_tag));
+
+	ck_assert_int_eq(edge_registry_set_tags(reg, "n1", t1, 4), EDGE_ENOTFOUND);
+	hello(reg, "n1", 10, 0);
+	ck_assert_int_eq(edge_registry_set_tags(reg, "n1", t1, 4), 0);
+	info = get(reg, "n1");
+	/* a set, sorted by strcmp */
+	ck_assert_str_eq(info.tags, "A_1,floor.2,zone-b");
+	ck_assert_uint_eq(info.n_tags, 3);
+	ck_assert(edge_registry_has_tag(&info, "floor.2"));
+	ck_assert(edge_registry_has_tag(&info, "A_1"));
+	ck_assert(!edge_registry_has_tag(&info, "floor"));
+	ck_assert(!edge_registry_has_tag(&info, "zone"));
+	ck_assert(!edge_registry_has_tag(&info, ""));
+
+	/* refused whole: nothing changes */
+	ck_assert_int_eq(edge_registry_set_tags(reg, "n1", bad, 2), -EINVAL);
+	for (unsigned i = 0; i <= EDGE_REGISTRY_TAGS_MAX; i++) {
+		snprintf(names[i], sizeof names[i], "t%02u", i);
+		many[i] = names[i];
+	}
+	ck_assert_int_eq(edge_registry_set_tags(reg, "n1", many, EDGE_REGISTRY_TAGS_MAX + 1),
+			 -E2BIG);
+	ck_assert_str_eq(get(reg, "n1").tags, "A_1,floor.2,zone-b");
+	ck_assert_int_eq(edge_registry_set_tags(reg, "n1", many, EDGE_REGISTRY_TAGS_MAX), 0);
+	ck_assert_uint_eq(get(reg, "n1").n_tags, EDGE_REGISTRY_TAGS_MAX);
+
+	/* a hello keeps them; the empty set clears them */
+	hello(reg, "n1", 10, 1000);
+	ck_assert_uint_eq(get(reg, "n1").n_tags, EDGE_REGISTRY_TAGS_MAX);
+	ck_assert_int_eq(edge_registry_set_tags(reg, "n1", NULL, 0), 0);
+	info = get(reg, "n1");
+	ck_assert_uint_eq(info.n_tags, 0);
+	ck_assert_str_eq(info.tags, "");
+	edge_registry_free(reg);
+}
+END_TEST
+
+START_TEST(tags_persist_and_go_with_forget)
+{
+	edge_store *s = open_store();
+	edge_registry *reg = new_registry(s, 8, NULL);
+	const char *const t1[] = { "west", "cam" };
+	const char *const t2[] = { "cam", "west", "lab" };
+	const char *const rm[] = { "west", "absent" };
+	const char *const bad[] = { "fine", "not,fine" };
+	const char *many[EDGE_REGISTRY_TAGS_MAX];
+	char names[EDGE_REGISTRY_TAGS_MAX][8];
+	struct edge_node_info info;
+
+	ck_assert_int_eq(edge_registry_load(reg), 0);
+	hello(reg, "n1", 10, 0);
+	hello(reg, "n2", 10, 0);
+	ck_assert_int_eq(tag_node(s, reg, true, "n1", t1, 2), 0);
+	ck_assert_int_eq(tag_node(s, reg, true, "n1", t2, 3), 0); /* adds only "lab" */
+	ck_assert_int_eq(tag_node(s, reg, true, "n2", t1, 1), 0);
+	ck_assert_str_eq(get(reg, "n1").tags, "cam,lab,west");
+	ck_assert_int_eq(tag_node(s, reg, false, "n1", rm, 2), 0);
+	ck_assert_str_eq(get(reg, "n1").tags, "cam,lab");
+	/* a bad tag: nothing stored */
+	ck_assert_int_eq(tag_node(s, reg, true, "n2", bad, 2), -EINVAL);
+	ck_assert_int_eq(stored_tag_rows("n2"), 1);
+	/* past the limit: the op fails and its inserts are rolled back */
+	for (unsigned i = 0; i < EDGE_REGISTRY_TAGS_MAX; i++) {
+		snprintf(names[i], sizeof names[i], "x%02u", i);
+		many[i] = names[i];
+	}
+	ck_assert_int_eq(tag_node(s, reg, true, "n2", many, EDGE_REGISTRY_TAGS_MAX), -E2BIG);
+	ck_assert_int_eq(stored_tag_rows("n2"), 1);
+	ck_assert_int_eq(tag_node(s, reg, true, "n2", many, EDGE_REGISTRY_TAGS_MAX - 1), 0);
+	ck_assert_uint_eq(get(reg, "n2").n_tags, EDGE_REGISTRY_TAGS_MAX);
+	settle(s);
+	close_registry_and_store(reg, s);
+
+	/* loaded back with the nodes */
+	reg = reopen_loaded(&s, 8);
+	info = get(reg, "n1");
+	ck_assert_str_eq(info.tags, "cam,lab");
+	ck_assert_uint_eq(info.n_tags, 2);
+	ck_assert_uint_eq(get(reg, "n2").n_tags, EDGE_REGISTRY_TAGS_MAX);
+	ck_assert(edge_registry_has_tag(&info, "lab"));
+
+	/* forgotten: its rows go with it, and it registers afresh untagged */
+	ck_assert_int_eq(edge_registry_forget(reg, "n1", false), 0);
+	settle(s);
+	ck_assert_int_eq(stored_tag_rows("n1"), 0);
+	ck_assert_int_eq(stored_tag_rows("n2"), EDGE_REGISTRY_TAGS_MAX);
+	hello(reg, "n1", 10, 100);
+	ck_assert_uint_eq(get(reg, "n1").n_tags, 0);
+	settle(s);
+	close_registry_and_store(reg, s);
+	reg = reopen_loaded(&s, 8);
+	ck_assert_str_eq(get(reg, "n1").tags, "");
+	close_registry_and_store(reg, s);
+}
+END_TEST
+
 static Suite *registry_suite(void)
 {
 	Suite *s = suite_create("registry");
@@ -1779,6 +1950,7 @@ static Suite *registry_suite(void)
 	tcase_add_test(mem, reinstate_lifts_the_mark);
 	tcase_add_test(mem, admission_hook_refuses_unlisted_ids);
 	tcase_add_test(mem, summary_line_counts_revocations);
+	tcase_add_test(mem, tags_set_in_memory);
 	suite_add_tcase(s, mem);
 
 	tcase_add_checked_fixture(db, test_db_setup, test_db_teardown);
@@ -1796,6 +1968,7 @@ static Suite *registry_suite(void)
 	tcase_add_test(db, revoked_mark_persists_across_reload);
 	tcase_add_test(db, failed_revoke_write_is_retried);
 	tcase_add_test(db, forget_revoked_node);
+	tcase_add_test(db, tags_persist_and_go_with_forget);
 	suite_add_tcase(s, db);
 	return s;
 }
