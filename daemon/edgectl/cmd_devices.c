@@ -1,4 +1,5 @@
-/* edgectl devices [--state S] | devices show ID | devices remove ID [--force] */
+/* edgectl devices [--state S] [--tag T] | devices show ID | devices remove ID [--force]
+ * | devices tag ID TAG... | devices untag ID TAG... */
 #include <stdio.h>
 #include <string.h>
 
@@ -6,12 +7,19 @@
 #include "table.h"
 
 static const char devices_usage[] =
-	"Usage: edgectl devices [--state online|stale|offline|revoked] [--json]\n"
+	"Usage: edgectl devices [--state online|stale|offline|revoked] [--tag TAG] [--json]\n"
 	"       edgectl devices show ID [--json]\n"
 	"       edgectl devices remove ID [--force] [--json]\n"
+	"       edgectl devices tag ID TAG... [--json]\n"
+	"       edgectl devices untag ID TAG... [--json]\n"
 	"\n"
-	"List the nodes known to edged, or every registry field of one node and\n"
-	"its anomaly history (events, last 24 h, gaps, last event, episodes).\n"
+	"List the nodes known to edged (--tag: only those with that tag), or every\n"
+	"registry field of one node and its anomaly history (events, last 24 h,\n"
+	"gaps, last event, episodes).\n"
+	"'tag' and 'untag' add tags to a node or remove them: a tag is 1 to 32 of\n"
+	"A-Z a-z 0-9 _ . -, a node has at most 16. Tags are stored by edged and\n"
+	"group nodes for 'devices --tag', 'models fit --tag' and\n"
+	"'ota send --to tag:TAG'; 'remove' drops them with the node.\n"
 	"A node revoked with 'edgectl nodes revoke' stays listed in state revoked:\n"
 	"its hellos are refused (not_allowed) and its messages ignored.\n"
 	"'remove' makes edged forget a node (memory and database) and clears what\n"
@@ -31,12 +39,32 @@ static void format_time(char *buf, size_t cap, json_int_t ms)
 	edgectl_format_time(buf, cap, ms, "never");
 }
 
+/* A result's "tags" array joined with sep, or "-" when there are none. */
+#define EDGECTL_TAGS_TEXT 640 /* 16 tags of 32 characters and separators */
+static void tags_text(char *buf, size_t cap, json_t *tags, const char *sep)
+{
+	size_t used = 0, i;
+	json_t *v;
+
+	buf[0] = '\0';
+	json_array_foreach(tags, i, v) {
+		int w = snprintf(buf + used, cap - used, "%s%s", used ? sep : "",
+				 json_is_string(v) ? json_string_value(v) : "?");
+
+		if (w < 0 || (size_t)w >= cap - used)
+			break; /* edged sends at most 16 of 32: cannot happen */
+		used += (size_t)w;
+	}
+	if (!buf[0])
+		snprintf(buf, cap, "-");
+}
+
 static int print_list(json_t *r)
 {
 	static const char *const headers[] = { "ID",    "STATE",      "REASON",
 					       "FIRMWARE", "MODEL", "RECONNECTS",
-					       "LAST SEEN (UTC)" };
-	struct edgectl_table *t = edgectl_table_new(7, headers);
+					       "LAST SEEN (UTC)", "TAGS" };
+	struct edgectl_table *t = edgectl_table_new(8, headers);
 	json_t *dev;
 	size_t i;
 	int rc;
@@ -44,11 +72,12 @@ static int print_list(json_t *r)
 	if (!t)
 		return EDGECTL_EDAEMON;
 	json_array_foreach(json_object_get(r, "devices"), i, dev) {
-		char seen[32], reconnects[24];
+		char seen[32], reconnects[24], tags[EDGECTL_TAGS_TEXT];
 		const char *reason = json_string_value(json_object_get(dev, "reason"));
 		const char *model = json_string_value(json_object_get(dev, "model"));
 
 		format_time(seen, sizeof seen, json_integer_value(json_object_get(dev, "last_seen_ms")));
+		tags_text(tags, sizeof tags, json_object_get(dev, "tags"), ",");
 		snprintf(reconnects, sizeof reconnects, "%" JSON_INTEGER_FORMAT,
 			 json_integer_value(json_object_get(dev, "reconnects")));
 		const char *cells[] = {
@@ -59,6 +88,7 @@ static int print_list(json_t *r)
 			model && model[0] ? model : "-",
 			reconnects,
 			seen,
+			tags,
 		};
 		edgectl_table_add(t, cells);
 	}
@@ -160,7 +190,14 @@ static int print_one(json_t *r)
 	}
 	json_object_del(rest, "anomalies");
 	json_object_del(rest, "ota");
+	json_object_del(rest, "tags");
 	edgectl_table_add_fields(t, "", rest, device_time_field);
+	{
+		char tags[EDGECTL_TAGS_TEXT];
+
+		tags_text(tags, sizeof tags, json_object_get(r, "tags"), ", ");
+		edgectl_table_add(t, (const char *[]){ "tags", tags });
+	}
 	if (json_is_object(a))
 		add_anomalies(t, a);
 	if (json_is_object(ota))
@@ -218,10 +255,65 @@ static int devices_remove(int argc, char **argv)
 	return rc;
 }
 
+static int print_tags(json_t *r)
+{
+	char tags[EDGECTL_TAGS_TEXT];
+
+	tags_text(tags, sizeof tags, json_object_get(r, "tags"), ", ");
+	printf("%s tags: %s\n", json_string_value(json_object_get(r, "id")),
+	       strcmp(tags, "-") == 0 ? "(none)" : tags);
+	return EDGECTL_OK;
+}
+
+bool edgectl_tag_valid(const char *t)
+{
+	size_t len = strlen(t);
+
+	return len >= 1 && len <= 32 &&
+	       strspn(t, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-") ==
+		       len;
+}
+
+/* devices tag|untag ID TAG... */
+static int devices_tag(int argc, char **argv, bool add)
+{
+	const char *pos[2 + 16];
+	json_t *args, *tags;
+	int npos, rc;
+
+	rc = edgectl_parse_args(argc, argv, devices_usage, NULL, 0, pos,
+				(int)(sizeof pos / sizeof pos[0]), &npos);
+	if (rc < 0)
+		return edgectl_parse_exit(rc);
+	if (npos < 3) {
+		fprintf(stderr, "edgectl devices %s: which node and which tags? (devices %s ID "
+			"TAG...)\n", pos[0], pos[0]);
+		return EDGECTL_EUSAGE;
+	}
+	for (int i = 2; i < npos; i++)
+		if (!edgectl_tag_valid(pos[i])) {
+			fprintf(stderr, "edgectl devices %s: bad tag '%.40s' (1 to 32 of A-Z a-z "
+				"0-9 _ . -)\n", pos[0], pos[i]);
+			return EDGECTL_EUSAGE;
+		}
+	tags = json_array();
+	for (int i = 2; tags && i < npos; i++)
+		if (json_array_append_new(tags, json_string(pos[i])) < 0) {
+			json_decref(tags);
+			tags = NULL;
+		}
+	args = tags ? json_pack("{s:s, s:o}", "id", pos[1], "tags", tags) : NULL;
+	if (!args)
+		return EDGECTL_EDAEMON;
+	rc = edgectl_query(add ? "devices.tag" : "devices.untag", args, print_tags);
+	json_decref(args);
+	return rc;
+}
+
 int edgectl_cmd_devices(int argc, char **argv)
 {
-	const char *state = NULL, *pos[2];
-	const struct edgectl_opt opts[] = { { "--state", &state } };
+	const char *state = NULL, *tag = NULL, *pos[2];
+	const struct edgectl_opt opts[] = { { "--state", &state }, { "--tag", &tag } };
 	json_t *args;
 	bool show;
 	int npos, rc;
@@ -231,13 +323,15 @@ int edgectl_cmd_devices(int argc, char **argv)
 			continue;
 		if (strcmp(argv[i], "remove") == 0)
 			return devices_remove(argc, argv);
+		if (strcmp(argv[i], "tag") == 0 || strcmp(argv[i], "untag") == 0)
+			return devices_tag(argc, argv, strcmp(argv[i], "tag") == 0);
 		break;
 	}
-	rc = edgectl_parse_args(argc, argv, devices_usage, opts, 1, pos, 2, &npos);
+	rc = edgectl_parse_args(argc, argv, devices_usage, opts, 2, pos, 2, &npos);
 	if (rc < 0)
 		return edgectl_parse_exit(rc);
 	show = npos > 0;
-	if (show && (strcmp(pos[0], "show") != 0 || npos != 2 || state)) {
+	if (show && (strcmp(pos[0], "show") != 0 || npos != 2 || state || tag)) {
 		fputs(devices_usage, stderr);
 		return EDGECTL_EUSAGE;
 	}
@@ -247,10 +341,15 @@ int edgectl_cmd_devices(int argc, char **argv)
 			"revoked\n");
 		return EDGECTL_EUSAGE;
 	}
+	if (tag && !edgectl_tag_valid(tag)) {
+		fprintf(stderr, "edgectl devices: --tag: bad tag '%.40s' (1 to 32 of A-Z a-z 0-9 "
+			"_ . -)\n", tag);
+		return EDGECTL_EUSAGE;
+	}
 	if (show)
 		args = json_pack("{s:s}", "id", pos[1]);
 	else
-		args = state ? json_pack("{s:s}", "state", state) : json_object();
+		args = json_pack("{s:s?, s:s?}", "state", state, "tag", tag);
 	if (!args)
 		return EDGECTL_EDAEMON;
 	rc = edgectl_query(show ? "device" : "devices", args, show ? print_one : print_list);

@@ -1,7 +1,7 @@
 /* edgectl models: the signed model packages edged keeps (ota.models_dir).
  *
  *   models add PKG | models list | models show REF | models remove REF |
- *   models fit REF
+ *   models fit REF [--tag TAG]
  *
  * Not to be confused with `edgectl model ...` (cmd_model.c), the offline
  * tools on a local file. edged reads a package to add from its own file
@@ -23,7 +23,7 @@ static const char models_usage[] =
 	"       edgectl models list [--json]\n"
 	"       edgectl models show REF [--json]\n"
 	"       edgectl models remove REF [--json]\n"
-	"       edgectl models fit REF [--json]\n"
+	"       edgectl models fit REF [--tag TAG] [--json]\n"
 	"\n"
 	"The signed model packages stored by edged (ota.models_dir), which\n"
 	"'edgectl ota send' delivers to nodes. For the offline tools on a local\n"
@@ -40,6 +40,7 @@ static const char models_usage[] =
 	"        removing a model never allows an older one back.\n"
 	"fit     which registered nodes could run the model, and why the others\n"
 	"        cannot (missing_ops, insufficient_arena, already_have, ...).\n"
+	"        --tag: only the nodes with that tag ('edgectl devices tag').\n"
 	"\n"
 	"REF: a digest or model SHA-256 prefix (8 hex digits or more), NAME@VERSION,\n"
 	"or NAME (the highest counter of that name).\n"
@@ -338,7 +339,8 @@ int edgectl_cmd_models(int argc, char **argv)
 		{ "remove", "models.remove", print_removed },
 		{ "fit", "models.fit", print_fit },
 	};
-	const char *pos[2];
+	const char *pos[2], *tag = NULL;
+	const struct edgectl_opt opts[] = { { "--tag", &tag } };
 	json_t *args;
 	int npos, rc;
 
@@ -346,11 +348,20 @@ int edgectl_cmd_models(int argc, char **argv)
 		fputs(models_usage, stderr);
 		return EDGECTL_EUSAGE;
 	}
-	rc = edgectl_parse_args(argc, argv, models_usage, NULL, 0, pos, 2, &npos);
+	rc = edgectl_parse_args(argc, argv, models_usage, opts, 1, pos, 2, &npos);
 	if (rc < 0)
 		return edgectl_parse_exit(rc);
 	if (npos == 0) {
 		fputs(models_usage, stderr);
+		return EDGECTL_EUSAGE;
+	}
+	if (tag && strcmp(pos[0], "fit") != 0) {
+		fprintf(stderr, "edgectl models %s: --tag is an option of 'models fit'\n", pos[0]);
+		return EDGECTL_EUSAGE;
+	}
+	if (tag && !edgectl_tag_valid(tag)) {
+		fprintf(stderr, "edgectl models fit: --tag: bad tag '%.40s' (1 to 32 of A-Z a-z "
+			"0-9 _ . -)\n", tag);
 		return EDGECTL_EUSAGE;
 	}
 	if (strcmp(pos[0], "list") == 0) {
@@ -383,7 +394,7 @@ int edgectl_cmd_models(int argc, char **argv)
 		}
 		if (edgectl_check_model_ref(what, pos[1]) != EDGECTL_OK)
 			return EDGECTL_EUSAGE;
-		args = json_pack("{s:s}", "model", pos[1]);
+		args = json_pack("{s:s, s:s*}", "model", pos[1], "tag", tag);
 		if (!args)
 			return EDGECTL_EDAEMON;
 		rc = explain(edgectl_query(verbs[i].cmd, args, verbs[i].print));

@@ -1,6 +1,6 @@
 /* edgectl ota: deliver a stored model to nodes and follow the transfers.
  *
- *   ota send REF --to ID[,ID...]|all [--no-campaign] [--chunk-size N]
+ *   ota send REF --to ID[,ID...]|all|tag:TAG [--no-campaign] [--chunk-size N]
  *            [--window N] [--wait]
  *   ota status [ID] [--transfer N]
  *   ota cancel N [--device ID]
@@ -30,7 +30,7 @@
 #define MAX_ARGS 64
 
 static const char ota_usage[] =
-	"Usage: edgectl ota send REF --to ID[,ID...]|all [--no-campaign]\n"
+	"Usage: edgectl ota send REF --to ID[,ID...]|all|tag:TAG [--no-campaign]\n"
 	"                        [--chunk-size N] [--window N] [--wait] [--json]\n"
 	"       edgectl ota status [ID] [--transfer N] [--json]\n"
 	"       edgectl ota cancel N [--device ID] [--json]\n"
@@ -39,7 +39,8 @@ static const char ota_usage[] =
 	"follow or stop the transfer.\n"
 	"\n"
 	"send    offers model REF (see 'edgectl models --help') to the listed nodes,\n"
-	"        or to every registered node with --to all. Nodes that are unknown,\n"
+	"        to every registered node with --to all, or to every node tagged TAG\n"
+	"        ('edgectl devices tag') with --to tag:TAG. Nodes that are unknown,\n"
 	"        revoked, already in another transfer, or that cannot run the model\n"
 	"        ('edgectl models fit REF') are skipped with the reason; offline ones\n"
 	"        are kept and served when they come back. More than one node: each\n"
@@ -457,7 +458,7 @@ static json_t *parse_targets(const char *list)
 
 		if (len == 0 || len > EDGE_ID_MAX_LEN || !edge_id_valid(p, len)) {
 			fprintf(stderr, "edgectl ota send: --to: bad node id '%.*s' (1 to %d of "
-					"A-Z a-z 0-9 _ -, comma-separated, or all)\n",
+					"A-Z a-z 0-9 _ -, comma-separated, all or tag:TAG)\n",
 				(int)(len > 80 ? 80 : len), p, EDGE_ID_MAX_LEN);
 			goto bad;
 		}
@@ -509,12 +510,20 @@ static int ota_send(int argc, char **argv)
 	if (edgectl_check_model_ref("ota send", pos[0]) != EDGECTL_OK)
 		return EDGECTL_EUSAGE;
 	if (!to)
-		return usage_error("send", "--to is required: node ids, comma-separated, or all");
+		return usage_error("send", "--to is required: node ids, comma-separated, all or "
+				   "tag:TAG");
 	args = json_pack("{s:s}", "model", pos[0]);
 	if (!args)
 		return EDGECTL_EDAEMON;
 	if (strcmp(to, "all") == 0) {
 		json_object_set_new(args, "to", json_string("all"));
+	} else if (strncmp(to, "tag:", 4) == 0) {
+		if (!edgectl_tag_valid(to + 4)) {
+			json_decref(args);
+			return usage_error("send", "--to tag:TAG: bad tag '%.40s' (1 to 32 of A-Z a-z "
+					   "0-9 _ . -)", to + 4);
+		}
+		json_object_set_new(args, "to", json_string(to));
 	} else {
 		json_t *ids = parse_targets(to);
 

@@ -84,6 +84,10 @@ int edgectl_parse_exit(int parse_rc);
 int edgectl_run_plain(int argc, char **argv, const char *usage, const char *cmd,
 		      int (*print)(json_t *result));
 
+/* A tag's syntax as edged checks it (1 to 32 of A-Z a-z 0-9 _ . -), so
+ * that a typo is a usage error (cmd_devices.c). */
+bool edgectl_tag_valid(const char *tag);
+
 /* Subcommands: argv[0] is the subcommand name. Return an exit code. */
 int edgectl_cmd_status(int argc, char **argv);
 int edgectl_cmd_devices(int argc, char **argv);

@@ -18,6 +18,8 @@
 #include "notify.h"
 #include "ota.h"
 #include "router.h"
+#include "tags_commands.h"
+#include "targets.h"
 
 /* json_object_set_new that reports allocation failure through *ok. */
 static void put(json_t *obj, const char *key, json_t *value, bool *ok)
@@ -305,19 +307,30 @@ static json_t *node_summary(const struct edge_node_info *n)
 	char model[2 * sizeof n->model_name + 2];
 
 	node_model(n, model, sizeof model);
-	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I}", "id", n->id, "state",
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:o*}", "id", n->id, "state",
 			 edge_node_state_name(n->state), "reason", n->status_reason, "fw",
 			 n->fw_version, "model", model, "reconnects",
 			 (json_int_t)n->reconnect_count, "last_seen_ms",
-			 (json_int_t)n->last_seen_ms);
+			 (json_int_t)n->last_seen_ms, "tags", edged_tags_json(n));
 }
+
+struct devices_walk {
+	json_t *list;
+	const char *tag; /* NULL: every node */
+};
 
 static int devices_add(const struct edge_node_info *node, void *ud)
 {
-	json_t *j = node_summary(node);
+	struct devices_walk *w = ud;
+	json_t *j;
 
-	if (!j || json_array_append_new(ud, j) < 0)
+	if (w->tag && !edge_registry_has_tag(node, w->tag))
+		return 0;
+	j = node_summary(node);
+	if (!j || !json_object_get(j, "tags") || json_array_append_new(w->list, j) < 0) {
+		json_decref(j);
 		return -ENOMEM;
+	}
 	return 0;
 }
 
@@ -326,8 +339,13 @@ static int cmd_devices(void *ud, json_t *args, json_t **result, char *msg, size_
 	struct edged *d = ud;
 	json_t *jstate = json_object_get(args, "state");
 	unsigned mask = EDGE_NODE_MASK_ALL;
+	struct devices_walk w = { 0 };
 	json_t *list;
 	int rc;
+
+	rc = edged_tag_filter_arg(args, &w.tag, msg, msglen);
+	if (rc)
+		return rc;
 
 	if (jstate && !json_is_null(jstate)) {
 		int s = json_is_string(jstate) ? edge_node_state_from_name(json_string_value(jstate))
@@ -341,7 +359,8 @@ static int cmd_devices(void *ud, json_t *args, json_t **result, char *msg, size_
 	list = json_array();
 	if (!list)
 		return fail_internal(NULL, msg, msglen);
-	rc = d->registry ? edge_registry_foreach(d->registry, mask, devices_add, list) : 0;
+	w.list = list;
+	rc = d->registry ? edge_registry_foreach(d->registry, mask, devices_add, &w) : 0;
 	if (rc != 0)
 		return fail_internal(list, msg, msglen);
 	*result = json_pack("{s:I, s:o}", "count", (json_int_t)json_array_size(list), "devices",
@@ -401,6 +420,7 @@ static json_t *node_detail(const struct edge_node_info *n)
 	put(o, "status_reason", json_string(n->status_reason), &ok);
 	if (n->revoked_ms)
 		put(o, "revoked_ms", json_integer(n->revoked_ms), &ok);
+	put(o, "tags", edged_tags_json(n), &ok);
 	hb = json_object();
 	if (hb) {
 		put(hb, "seq", json_integer(n->hb_seq), &ok);
@@ -624,12 +644,17 @@ const struct edged_ctl_command edged_commands[] = {
 	{ "status", cmd_status, EDGED_CTL_ROLE_READ,
 	  "daemon, broker, node, reject and store summary", NULL },
 	{ "devices", cmd_devices, EDGED_CTL_ROLE_READ,
-	  "list nodes; args: state (online|stale|offline|revoked)", NULL },
+	  "list nodes; args: state (online|stale|offline|revoked), tag", NULL },
 	{ "device", NULL, EDGED_CTL_ROLE_READ,
 	  "all registry fields of one node and its anomaly summary; args: id", cmd_device },
 	{ "devices.remove", cmd_devices_remove, EDGED_CTL_ROLE_ADMIN,
 	  "forget a node (memory and database); args: id, force (refused while online/stale)",
 	  NULL },
+	{ "devices.tag", NULL, EDGED_CTL_ROLE_ADMIN,
+	  "add tags to a node (at most 16, [A-Za-z0-9_.-]{1,32}); args: id, tags",
+	  edged_cmd_devices_tag },
+	{ "devices.untag", NULL, EDGED_CTL_ROLE_ADMIN,
+	  "remove tags from a node; args: id, tags", edged_cmd_devices_untag },
 	{ "config", cmd_config, EDGED_CTL_ROLE_READ,
 	  "effective configuration (secrets hidden)", NULL },
 	{ "reload", cmd_reload, EDGED_CTL_ROLE_ADMIN,
@@ -665,10 +690,10 @@ const struct edged_ctl_command edged_commands[] = {
 	  "remove a stored model (refused while a transfer sends it); args: model",
 	  edged_ota_cmd_models_remove },
 	{ "models.fit", edged_ota_cmd_models_fit, EDGED_CTL_ROLE_READ,
-	  "which registered nodes can take a model; args: model", NULL },
+	  "which registered nodes can take a model; args: model, tag", NULL },
 	{ "ota.send", NULL, EDGED_CTL_ROLE_ADMIN,
-	  "send a stored model to nodes; args: model, to (ids or \"all\"), campaign, "
-	  "chunk_size, window", edged_ota_cmd_send },
+	  "send a stored model to nodes; args: model, to (ids, \"all\" or \"tag:T\"), "
+	  "campaign, chunk_size, window", edged_ota_cmd_send },
 	{ "ota.status", edged_ota_cmd_status, EDGED_CTL_ROLE_READ,
 	  "open and recently finished transfers; args: transfer, device", NULL },
 	{ "ota.cancel", edged_ota_cmd_cancel, EDGED_CTL_ROLE_ADMIN,

@@ -14,6 +14,7 @@
 #include "edge_time.h"
 #include "edged.h"
 #include "ota_internal.h"
+#include "targets.h"
 
 /* Largest file models.add reads: the largest head plus the largest model. */
 #define OTA_PKG_FILE_MAX \
@@ -888,6 +889,7 @@ int edged_ota_cmd_models_remove(void *ud, json_t *args, struct edged_ctl_call *c
 
 struct fit_ctx {
 	const struct edge_ota_model *m;
+	const char *tag; /* only nodes with this tag; NULL: all */
 	json_t *fit, *unfit;
 	bool ok;
 };
@@ -896,9 +898,12 @@ static int fit_node(const struct edge_node_info *node, void *ud)
 {
 	struct fit_ctx *c = ud;
 	char detail[256] = "";
-	enum edge_ota_reason r = edge_ota_fit(&c->m->manifest, node, detail, sizeof detail);
+	enum edge_ota_reason r;
 	int rc;
 
+	if (c->tag && !edge_registry_has_tag(node, c->tag))
+		return 0;
+	r = edge_ota_fit(&c->m->manifest, node, detail, sizeof detail);
 	if (r == EDGE_OTA_R_OK)
 		rc = json_array_append_new(c->fit, json_string(node->id));
 	else
@@ -920,6 +925,9 @@ int edged_ota_cmd_models_fit(void *ud, json_t *args, json_t **result, char *msg,
 
 	if (!o)
 		return EDGE_CTL_E_UNAVAILABLE;
+	code = edged_tag_filter_arg(args, &c.tag, msg, msglen);
+	if (code)
+		return code;
 	c.m = resolve_model(o, args, &code, msg, msglen);
 	if (!c.m)
 		return code;
@@ -974,7 +982,8 @@ static int skip(struct send_job *j, const char *id, enum edge_ota_reason r, cons
 					       detail ? detail : ""));
 }
 
-/* Decide one target: added to ids, or to skipped with its reason. */
+/* Decide one target the resolver (targets.h) found: a registered node that
+ * is not revoked, named once. Added to ids, or to skipped with its reason. */
 static int consider_target(struct send_job *j, const char *id)
 {
 	struct edged_ota *o = j->o;
@@ -982,14 +991,13 @@ static int consider_target(struct send_job *j, const char *id)
 	struct ota_xfer *busy;
 	char detail[256] = "";
 	enum edge_ota_reason r;
+	int rc = edge_registry_get(o->registry, id, &node);
 
-	for (unsigned i = 0; i < j->n_ids; i++)
-		if (strcmp(j->ids[i], id) == 0)
-			return 0; /* named twice */
-	if (strlen(id) > EDGE_OTA_NODE_ID_MAX || edge_registry_get(o->registry, id, &node) < 0)
+	_Static_assert(EDGE_OTA_NODE_ID_MAX >= EDGE_REGISTRY_ID_MAX, "a node id fits");
+	/* resolved in this same loop turn: nothing can have changed */
+	assert(rc == 0 && node.state != EDGE_NODE_REVOKED);
+	if (rc < 0)
 		return skip(j, id, EDGE_OTA_R_OK, "unknown_node", "not registered");
-	if (node.state == EDGE_NODE_REVOKED)
-		return skip(j, id, EDGE_OTA_R_OK, "not_allowed", "revoked");
 	busy = ota_xfer_of_node(o, id);
 	if (busy) {
 		snprintf(detail, sizeof detail, "in transfer %u", busy->row.id);
@@ -1009,11 +1017,6 @@ static int consider_target(struct send_job *j, const char *id)
 	}
 	snprintf(j->ids[j->n_ids++], sizeof j->ids[0], "%s", id);
 	return 0;
-}
-
-static int consider_node(const struct edge_node_info *node, void *ud)
-{
-	return consider_target(ud, node->id) < 0 ? 1 : 0;
 }
 
 /* Everything is checked again here: the package read took time. */
@@ -1135,6 +1138,7 @@ int edged_ota_cmd_send(void *ud, json_t *args, struct edged_ctl_call *call, char
 	struct edged_ota *o = service(ud, msg, msglen);
 	const struct edge_ota_model *m;
 	json_t *to = json_object_get(args, "to"), *jc = json_object_get(args, "campaign");
+	struct edged_targets targets;
 	struct send_job *j;
 	struct ota_pkg *pkg;
 	int code = 0, rc = 0;
@@ -1148,11 +1152,6 @@ int edged_ota_cmd_send(void *ud, json_t *args, struct edged_ctl_call *call, char
 	m = resolve_model(o, args, &code, msg, msglen);
 	if (!m)
 		return code;
-	if (!(json_is_string(to) && strcmp(json_string_value(to), "all") == 0) &&
-	    !(json_is_array(to) && json_array_size(to) > 0)) {
-		snprintf(msg, msglen, "args.to must be \"all\" or a non-empty array of node ids");
-		return EDGE_CTL_E_BAD_ARGS;
-	}
 	if (jc && !json_is_boolean(jc)) {
 		snprintf(msg, msglen, "args.campaign must be true or false");
 		return EDGE_CTL_E_BAD_ARGS;
@@ -1161,11 +1160,18 @@ int edged_ota_cmd_send(void *ud, json_t *args, struct edged_ctl_call *call, char
 		snprintf(msg, msglen, "%u transfers running (ota.max_transfers)", o->n_open);
 		return EDGE_CTL_E_BUSY;
 	}
+	code = edged_targets_resolve(o->registry, to, &targets, msg, msglen);
+	if (code) {
+		edged_targets_release(&targets);
+		return code;
+	}
 	j = calloc(1, sizeof *j);
-	if (!j || !(j->skipped = json_array())) {
-		free(j);
+	if (!j) {
+		edged_targets_release(&targets);
 		return oom(msg, msglen);
 	}
+	/* unknown and revoked nodes first, then what consider_target finds */
+	j->skipped = json_incref(targets.problems);
 	j->work.data = j;
 	j->o = o;
 	j->call = call;
@@ -1178,27 +1184,13 @@ int edged_ota_cmd_send(void *ud, json_t *args, struct edged_ctl_call *call, char
 			     &j->cfg.chunk_size, msg, msglen)) ||
 	    (code = get_uint(args, "window", 1, EDGE_OTA_WINDOW_MAX, &j->cfg.window, msg,
 			     msglen))) {
+		edged_targets_release(&targets);
 		send_job_free(j);
 		return code;
 	}
-	if (json_is_string(to)) {
-		rc = edge_registry_foreach(o->registry,
-					   EDGE_NODE_MASK_ALL & ~EDGE_NODE_MASK(EDGE_NODE_REVOKED),
-					   consider_node, j);
-	} else {
-		size_t i;
-		json_t *v;
-
-		json_array_foreach(to, i, v) {
-			if (!json_is_string(v)) {
-				snprintf(msg, msglen, "args.to[%zu] must be a node id", i);
-				send_job_free(j);
-				return EDGE_CTL_E_BAD_ARGS;
-			}
-			if ((rc = consider_target(j, json_string_value(v))) < 0)
-				break;
-		}
-	}
+	for (unsigned i = 0; i < targets.n && rc == 0; i++)
+		rc = consider_target(j, targets.ids[i]);
+	edged_targets_release(&targets);
 	if (rc != 0) {
 		send_job_free(j);
 		return oom(msg, msglen);
