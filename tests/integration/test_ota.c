@@ -906,6 +906,63 @@ START_TEST(transfer_without_its_package_is_closed_at_restart)
 }
 END_TEST
 
+/* Events per device from the rollups (`anomalies stats --by device`). */
+static long long device_events(struct ota *o, const char *id)
+{
+	json_t *r = h_edgectl_json(o->e, "anomalies", "stats", "--by", "device", "--since", "1d",
+				   NULL);
+	json_t *groups = json_object_get(r, "groups"), *g;
+	long long n = 0;
+	size_t i;
+
+	json_array_foreach(groups, i, g)
+		if (strcmp(json_string_value(json_object_get(g, "key")), id) == 0)
+			n = json_integer_value(json_object_get(g, "count"));
+	json_decref(r);
+	return n;
+}
+
+/* After an activation a node's anomaly reports name the model it runs,
+ * and the simulator can make a model raise the node's anomaly rate
+ * (--anomaly-factor): the ground the rollouts' model-aware health stands
+ * on. Node 0 runs ms@1.0 at 5 times the rate of node 1. */
+START_TEST(activated_model_names_the_reports)
+{
+	struct ota o;
+	json_t *x, *r, *g;
+	long long t, a0, b0, a1, b1;
+	bool seen = false;
+	size_t i;
+
+	env_with_model(&o, NULL, "micro_speech.tflite", "ms");
+	sim_ota(&o, "2", "--anomaly-rate", "4", "--anomaly-factor", "ms@1.0=5");
+	t = send_to(&o, "ms", h_node_id(0), NULL);
+	x = wait_finished(&o, t, 60000);
+	ck_assert_str_eq(node_str(x, h_node_id(0), "state"), "activated");
+	json_decref(x);
+	/* counts from a point after the activation, over the same time */
+	for (uint64_t end = h_now_ms() + 20000; device_events(&o, h_node_id(0)) < 20;
+	     h_sleep_ms(200))
+		ck_assert_msg(h_now_ms() < end, "no events from node 0");
+	a0 = device_events(&o, h_node_id(0));
+	b0 = device_events(&o, h_node_id(1));
+	for (uint64_t end = h_now_ms() + 60000; device_events(&o, h_node_id(0)) < a0 + 150;
+	     h_sleep_ms(200))
+		ck_assert_msg(h_now_ms() < end, "node 0's events did not grow");
+	a1 = device_events(&o, h_node_id(0));
+	b1 = device_events(&o, h_node_id(1));
+	/* 5x expected; Poisson noise on ~30 events of node 1 keeps it far from 2x */
+	ck_assert_msg((a1 - a0) > 2 * (b1 - b0), "node 0 +%lld events, node 1 +%lld", a1 - a0,
+		      b1 - b0);
+	r = h_edgectl_json(o.e, "anomalies", "stats", "--by", "model", "--since", "1d", NULL);
+	json_array_foreach(json_object_get(r, "groups"), i, g)
+		seen |= strcmp(json_string_value(json_object_get(g, "key")), "ms@1.0") == 0;
+	json_decref(r);
+	ck_assert_msg(seen, "no events under ms@1.0");
+	h_env_free(o.e);
+}
+END_TEST
+
 /* A failed self-test reverts the node; the outcome is reported and kept. */
 START_TEST(failed_selftest_reverts)
 {
@@ -1108,6 +1165,7 @@ int main(int argc, char **argv)
 		{ "kill9_mid_transfer_resumes", kill9_mid_transfer_resumes, 200 },
 		{ "transfer_without_its_package_is_closed_at_restart",
 		  transfer_without_its_package_is_closed_at_restart, 120 },
+		{ "activated_model_names_the_reports", activated_model_names_the_reports, 150 },
 		{ "failed_selftest_reverts", failed_selftest_reverts, 120 },
 		{ "remove_refused_while_in_use_and_cancel", remove_refused_while_in_use_and_cancel, 120 },
 		{ "campaign_through_the_product_acl", campaign_through_the_product_acl, 120 },

@@ -145,6 +145,10 @@ struct sim_opts {
 		sel_ota_disconnect, sel_ota_corrupt, sel_ota_fail_selftest;
 	double ota_stall_s;
 	double ota_drop_pct;
+	/* --anomaly-factor NAME@VERSION=F: nodes running that model detect
+	 * anomalies at F times --anomaly-rate (a model that behaves worse) */
+	char factor_model[2 * EDGE_MSG_TOKEN_CAP];
+	double factor;
 	unsigned ota_exit_after;    /* stop once this many nodes reported a result */
 	const char *ops;            /* --ops LIST for the hello (and the receiver) */
 	unsigned arena_bytes, flash_bytes;
@@ -719,6 +723,23 @@ static void on_ota_timer(uv_timer_t *t)
 	schedule_reconnect(nd);
 }
 
+/* Reports name the model the node runs now, at its model's rate. */
+static void report_model(struct node *nd)
+{
+	struct sim *s = nd->sim;
+	const struct edge_msg_model *m = sim_ota_model(nd->ota);
+	char ref[2 * EDGE_MSG_TOKEN_CAP + 2];
+	double factor = 1;
+
+	if (!nd->rep || !m)
+		return;
+	snprintf(ref, sizeof(ref), "%s@%s", m->name, m->version);
+	if (s->o.factor_model[0] && strcmp(ref, s->o.factor_model) == 0)
+		factor = s->o.factor;
+	if (sim_reports_set_model(nd->rep, m->name, m->version, factor, uv_now(s->loop)) == 0)
+		uv_timer_start(&nd->rep_timer, on_rep_timer, 0, 0);
+}
+
 /* What the receiver's work asked of the node. */
 static void ota_events(struct node *nd)
 {
@@ -726,6 +747,8 @@ static void ota_events(struct node *nd)
 	unsigned ev = sim_ota_take_events(nd->ota);
 	if (!ev)
 		return;
+	if (ev & (SIM_OTA_EV_MODEL | SIM_OTA_EV_FINAL))
+		report_model(nd);
 	/* The capabilities changed: hello again, now with the model. */
 	if ((ev & SIM_OTA_EV_MODEL) && sim_conn_is_connected(nd->conn))
 		send_hello(nd);
@@ -1328,6 +1351,9 @@ static void usage(FILE *f)
 "  --anomaly-rate R       each node detects R anomalies per second (mean,\n"
 "                         jittered; 0 = none, the default) and sends them\n"
 "                         as reports through the device SDK's queue\n"
+"  --anomaly-factor M=F   nodes running model M (NAME@VERSION, once an OTA\n"
+"                         transfer activated it) detect F times as many\n"
+"                         anomalies (their reports name the model they run)\n"
 "  --report-rto-ms T      report retransmission: first after U[T/2, T],\n"
 "  --report-rto-max-ms M  doubling up to M (the SDK's 5000 and 60000)\n"
 "  --report-slots N       report queue slots per node, 1..65536 (64; about\n"
@@ -1385,6 +1411,25 @@ static int opt_double(const char *name, const char *v, double lo, double hi,
 	return 0;
 }
 
+/* --anomaly-factor NAME@VERSION=F, F in (0, 1000]. */
+static int opt_factor(const char *v, struct sim_opts *o)
+{
+	const char *eq = strrchr(v, '=');
+	const char *at = strchr(v, '@');
+	size_t n = eq ? (size_t)(eq - v) : 0;
+
+	if (!eq || !at || at > eq || at == v || at + 1 == eq || n >= sizeof(o->factor_model)) {
+		fprintf(stderr, "%s: --anomaly-factor %s: expected NAME@VERSION=FACTOR\n", progname,
+			v);
+		return -EINVAL;
+	}
+	if (opt_double("anomaly-factor", eq + 1, 0.001, 1000, &o->factor))
+		return -EINVAL;
+	memcpy(o->factor_model, v, n);
+	o->factor_model[n] = '\0';
+	return 0;
+}
+
 static int opt_uint(const char *name, const char *v, unsigned lo, unsigned hi,
 		    unsigned *out)
 {
@@ -1421,7 +1466,7 @@ static int parse_opts(int argc, char **argv, struct sim_opts *o)
 		O_ANOMALY_RATE, O_REPORT_SLOTS, O_REPORT_RTO, O_REPORT_RTO_MAX,
 		O_NODELAY, O_SEED, O_OPS, O_ARENA, O_FLASH, O_OTA_TRUST, O_OTA_THRESHOLD,
 		O_OTA_DENY, O_OTA_STALL, O_OTA_STALL_S, O_OTA_REBOOT, O_OTA_DISC,
-		O_OTA_CORRUPT, O_OTA_FAIL_SELFTEST, O_OTA_DROP, O_OTA_EXIT_AFTER,
+		O_OTA_CORRUPT, O_OTA_FAIL_SELFTEST, O_OTA_DROP, O_OTA_EXIT_AFTER, O_ANOMALY_FACTOR,
 	};
 	static const struct option longopts[] = {
 		{"host", required_argument, NULL, O_HOST},
@@ -1472,6 +1517,7 @@ static int parse_opts(int argc, char **argv, struct sim_opts *o)
 		{"ota-fail-selftest", required_argument, NULL, O_OTA_FAIL_SELFTEST},
 		{"ota-drop", required_argument, NULL, O_OTA_DROP},
 		{"ota-exit-after", required_argument, NULL, O_OTA_EXIT_AFTER},
+		{"anomaly-factor", required_argument, NULL, O_ANOMALY_FACTOR},
 		{"help", no_argument, NULL, O_HELP},
 		{0},
 	};
@@ -1545,6 +1591,7 @@ static int parse_opts(int argc, char **argv, struct sim_opts *o)
 		case O_OTA_EXIT_AFTER:
 			rc = opt_uint("ota-exit-after", optarg, 1, SIM_MAX_NODES, &o->ota_exit_after);
 			break;
+		case O_ANOMALY_FACTOR: rc = opt_factor(optarg, o); break;
 		case O_HELP: usage(stdout); exit(0);
 		default: return -EINVAL;
 		}

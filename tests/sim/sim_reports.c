@@ -62,9 +62,26 @@ int sim_reports_init(struct sim_reports *r, size_t n_slots, double rate_per_s,
 	r->rng = seed ? seed : 1;
 	/* Epochs of different nodes start apart, as after years of reboots. */
 	r->nv_epoch = next_rand(&r->rng) % 100000;
-	r->mean_gap_ms = 1000.0 / rate_per_s;
+	r->mean_gap_ms = r->base_gap_ms = 1000.0 / rate_per_s;
+	strcpy(r->model_name, "vib-ae");
+	strcpy(r->model_version, "2.1.0");
 	r->next_event_ms = now_ms + gap_ms(r);
 	return start_queue(r);
+}
+
+int sim_reports_set_model(struct sim_reports *r, const char *name, const char *version,
+			  double factor, uint64_t now_ms)
+{
+	if (!(factor > 0) || strlen(name) >= sizeof(r->model_name) ||
+	    strlen(version) >= sizeof(r->model_version))
+		return -EINVAL;
+	strcpy(r->model_name, name);
+	strcpy(r->model_version, version);
+	r->mean_gap_ms = r->base_gap_ms / factor;
+	/* The new rate from now on (a calmed node stays calm). */
+	if (r->next_event_ms != UINT64_MAX)
+		r->next_event_ms = now_ms + gap_ms(r);
+	return 0;
 }
 
 int sim_reports_set_rto(struct sim_reports *r, uint32_t base_ms, uint32_t max_ms)
@@ -115,8 +132,8 @@ static void fill_event(struct sim_reports *r, struct edge_report_event *e,
 	unsigned i;
 
 	memset(e, 0, sizeof(*e));
-	strcpy(e->model_name, "vib-ae");
-	strcpy(e->model_version, "2.1.0");
+	strcpy(e->model_name, r->model_name);
+	strcpy(e->model_version, r->model_version);
 	e->threshold = 0.65;
 	e->score = e->threshold + 0.5 * rand01(&r->rng);
 	strcpy(e->label, labels[next_rand(&r->rng) % 3]);

@@ -19,6 +19,8 @@ struct sim_reports {
 	uint32_t nv_epoch;      /* the node's stored epoch (its flash) */
 	uint32_t rng;           /* event contents and gaps */
 	double mean_gap_ms;
+	double base_gap_ms;     /* at the node's --anomaly-rate, before a model factor */
+	char model_name[EDGE_MSG_TOKEN_CAP], model_version[EDGE_MSG_VERSION_CAP]; /* in events */
 	uint64_t next_event_ms; /* when the next anomaly is detected */
 	unsigned long detected_since_boot; /* the heartbeat's anomalies */
 	uint32_t last_seq;      /* seq of the last event of this epoch; 0: none */
@@ -38,6 +40,12 @@ void sim_reports_free(struct sim_reports *r);
  * init, before any event: the queue starts again, taking the next epoch.
  * 0 or -EINVAL (max below base). */
 int sim_reports_set_rto(struct sim_reports *r, uint32_t base_ms, uint32_t max_ms);
+
+/* The model the node runs now: its events carry name@version, and are
+ * detected at factor times the node's rate (a model that raises, or
+ * lowers, the anomaly rate). 0 or -EINVAL (a name too long, factor <= 0). */
+int sim_reports_set_model(struct sim_reports *r, const char *name, const char *version,
+			  double factor, uint64_t now_ms);
 
 /* Detect nothing more (the held events are still sent until acked). */
 void sim_reports_calm(struct sim_reports *r);
