@@ -276,6 +276,42 @@ static const char *const migrations[] = {
 	" PRIMARY KEY (device, tag)"
 	") WITHOUT ROWID;"
 	"CREATE INDEX node_tag_tag ON node_tag (tag, device);",
+
+	/* 9: staged rollouts (lib/rollout/edge_rollout_store.h). transfer is
+	 * the open OTA transfer of the current stage (0: none), so a restart
+	 * finds the stage again; accepted: the operator resumed the current
+	 * stage after a halt (the judge does not halt it again). Events are an append-only history. No
+	 * foreign keys to ota_model: the history outlives a removed model. */
+	"CREATE TABLE rollout ("
+	" id INTEGER PRIMARY KEY NOT NULL,"
+	" digest TEXT NOT NULL,"
+	" name TEXT NOT NULL,"
+	" version TEXT NOT NULL,"
+	" spec TEXT NOT NULL,"
+	" state TEXT NOT NULL,"
+	" stage INTEGER NOT NULL,"
+	" transfer INTEGER NOT NULL DEFAULT 0,"
+	" accepted INTEGER NOT NULL DEFAULT 0,"  /* the stage is taken over the threshold */
+	" created_ms INTEGER NOT NULL,"
+	" updated_ms INTEGER NOT NULL,"
+	" reason TEXT NOT NULL DEFAULT '',"
+	" CHECK (state IN ('running', 'soaking', 'paused', 'halted', 'done', 'aborted'))"
+	");"
+	"CREATE TABLE rollout_node ("
+	" rollout INTEGER NOT NULL,"
+	" device TEXT NOT NULL,"
+	" stage INTEGER NOT NULL,"
+	" outcome TEXT NOT NULL,"
+	" reason TEXT NOT NULL DEFAULT '',"
+	" CHECK (outcome IN ('pending', 'success', 'failure')),"
+	" PRIMARY KEY (rollout, device)"
+	") WITHOUT ROWID;"
+	"CREATE TABLE rollout_event ("
+	" rollout INTEGER NOT NULL,"
+	" ts_ms INTEGER NOT NULL,"
+	" text TEXT NOT NULL"
+	");"
+	"CREATE INDEX rollout_event_rollout ON rollout_event (rollout, ts_ms);",
 };
 
 _Static_assert(sizeof migrations / sizeof migrations[0] == EDGE_STORE_SCHEMA_VERSION,
