@@ -30,6 +30,8 @@ static const struct edgectl_subcommand subcommands[] = {
 	  "model packages stored by edged: add PKG, list, show/remove/fit REF" },
 	{ "ota", edgectl_cmd_ota,
 	  "send a stored model to nodes: send REF --to IDS|all [--wait]; status; cancel N" },
+	{ "rollout", edgectl_cmd_rollout,
+	  "staged rollouts: start REF --to T [--canary] [--waves] [--dry-run]; list; status ID; pause|resume|abort ID" },
 	{ "model", edgectl_cmd_model,
 	  "offline model tools on a local file: inspect, run, bench, pack, verify" },
 	{ "keys", edgectl_cmd_keys,

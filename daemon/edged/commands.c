@@ -17,6 +17,7 @@
 #include "mqtt.h"
 #include "notify.h"
 #include "ota.h"
+#include "rollout.h"
 #include "router.h"
 #include "tags_commands.h"
 #include "targets.h"
@@ -287,6 +288,18 @@ static int cmd_status(void *ud, json_t *args, json_t **result, char *msg, size_t
 		put(st, "control", status_control(d), &ok);
 	put(st, "identities", edged_identity_status(d->identity), &ok);
 	put(st, "ota", edged_ota_status_json(d->ota), &ok);
+	{
+		struct edged_rollout_stats rs;
+
+		edged_rollout_get_stats(d->rollout, &rs);
+		put(st, "rollouts",
+		    json_pack("{s:i, s:I, s:I, s:I, s:I, s:I, s:I}", "active", (int)rs.active,
+			      "started", (json_int_t)rs.started, "halted", (json_int_t)rs.halted,
+			      "done", (json_int_t)rs.done, "aborted", (json_int_t)rs.aborted,
+			      "store_failures", (json_int_t)rs.store_failures, "load_skipped",
+			      (json_int_t)rs.load_skipped),
+		    &ok);
+	}
 	if (!ok)
 		return fail_internal(st, msg, msglen);
 	*result = st;
@@ -698,5 +711,18 @@ const struct edged_ctl_command edged_commands[] = {
 	  "open and recently finished transfers; args: transfer, device", NULL },
 	{ "ota.cancel", edged_ota_cmd_cancel, EDGED_CTL_ROLE_ADMIN,
 	  "cancel a transfer, or one node of it; args: transfer, device", NULL },
+	{ "rollout.start", edged_rollout_cmd_start, EDGED_CTL_ROLE_ADMIN,
+	  "stage a model to nodes: canary, waves, halt on failures; args: model, to, canary, "
+	  "waves, max_failures, soak_s, dry_run", NULL },
+	{ "rollout.list", edged_rollout_cmd_list, EDGED_CTL_ROLE_READ,
+	  "rollouts, newest first", NULL },
+	{ "rollout.status", edged_rollout_cmd_status, EDGED_CTL_ROLE_READ,
+	  "one rollout: stages, nodes, events; args: id", NULL },
+	{ "rollout.pause", edged_rollout_cmd_pause, EDGED_CTL_ROLE_ADMIN,
+	  "pause a rollout (no new stage); args: id", NULL },
+	{ "rollout.resume", edged_rollout_cmd_resume, EDGED_CTL_ROLE_ADMIN,
+	  "resume a paused or halted rollout (after a halt: with the next stage); args: id", NULL },
+	{ "rollout.abort", edged_rollout_cmd_abort, EDGED_CTL_ROLE_ADMIN,
+	  "abort a rollout, cancelling its open transfer; args: id", NULL },
 };
 const size_t edged_commands_count = sizeof edged_commands / sizeof edged_commands[0];

@@ -21,6 +21,7 @@ struct edged_control;
 struct edged_notify;
 struct edged_signals;
 struct edged_ota;
+struct edged_rollout;
 
 struct edged {
 	uv_loop_t *loop;
@@ -40,6 +41,7 @@ struct edged {
 	struct edged_anomaly_query *query; /* owned: history queries (anomaly_query.h) */
 	struct edged_anomaly_tail *tail; /* owned: anomalies.tail followers (anomaly_tail.h) */
 	struct edged_ota *ota;        /* owned: model store and transfers (ota.h) */
+	struct edged_rollout *rollout; /* owned: staged rollouts (rollout.h) */
 	struct edged_control *control; /* owned */
 	struct edged_notify *notify;  /* owned */
 	struct edged_signals *signals; /* owned */

@@ -28,6 +28,7 @@
 #include "mqtt.h"
 #include "notify.h"
 #include "ota.h"
+#include "rollout.h"
 #include "router.h"
 #include "signals.h"
 
@@ -420,6 +421,10 @@ static int edged_start(struct edged *d)
 	if ((rc = edged_ota_new(d, &d->ota)) < 0)
 		return rc;
 	edged_router_set_ota(d->router, d->ota);
+	/* After the OTA service: a rollout's running stage is one of its
+	 * resumed transfers. */
+	if ((rc = edged_rollout_new(d, &d->rollout)) < 0)
+		return rc;
 	if ((rc = start_control(d, s)) < 0)
 		return rc;
 	if ((rc = edged_notify_new(d->loop, &d->notify)) < 0 ||
@@ -524,6 +529,7 @@ void edged_shutdown(struct edged *d)
 	 * again); those being stored are still acked. */
 	edged_anomaly_stop(d->anomaly);
 	/* Node statuses of open transfers go to the store before it drains. */
+	edged_rollout_stop(d->rollout);
 	edged_ota_stop(d->ota);
 	if (d->registry) {
 		rc = edge_registry_sync(d->registry);
@@ -571,6 +577,7 @@ static void edged_teardown(struct edged *d)
 	edged_router_free(d->router);
 	d->router = NULL;
 	edged_anomaly_detach(d->anomaly);
+	edged_rollout_stop(d->rollout);
 	edged_ota_stop(d->ota);
 	edged_ota_detach(d->ota);
 	edged_mqtt_free(d->mqtt);
@@ -593,6 +600,10 @@ static void edged_teardown(struct edged *d)
 	/* After the store: its last completions point into the slots. */
 	edged_anomaly_free(d->anomaly);
 	d->anomaly = NULL;
+	/* After the store (its completions count into it), before the OTA
+	 * service (it unhooks itself from it). */
+	edged_rollout_free(d->rollout);
+	d->rollout = NULL;
 	edged_ota_free(d->ota); /* after the store: its completions use it */
 	d->ota = NULL;
 	d->tail = NULL; /* freed with its handle: store completions found it stopped */

@@ -517,8 +517,18 @@ static void io_changed(void *ud, struct edge_ota_sender *s, const struct edge_ot
 			 edge_ota_reason_name((enum edge_ota_reason)st->reason),
 			 st->detail[0] ? ": " : "", st->detail);
 		record_device(x, st);
+		if (o->on_final)
+			o->on_final(o->on_final_ud, x->row.id, st);
 	}
 	ota_kick(o);
+}
+
+void edged_ota_set_final_hook(struct edged_ota *o, edged_ota_final_fn fn, void *ud)
+{
+	if (!o)
+		return;
+	o->on_final = fn;
+	o->on_final_ud = fn ? ud : NULL;
 }
 
 /* ---- transfers ---- */

@@ -97,6 +97,15 @@ void edged_ota_node_event(struct edged_ota *o, const char *id, enum edge_registr
 
 void edged_ota_get_stats(const struct edged_ota *o, struct edged_ota_stats *out);
 
+/* The rollout service (rollout.h) learns each final node state: fn runs on
+ * the loop thread from inside a sender's callback, so it must not start,
+ * cancel or finish transfers itself (it defers that). One hook; NULL fn
+ * removes it. */
+struct edge_ota_node_status;
+typedef void (*edged_ota_final_fn)(void *ud, uint32_t transfer,
+				   const struct edge_ota_node_status *st);
+void edged_ota_set_final_hook(struct edged_ota *o, edged_ota_final_fn fn, void *ud);
+
 /* The "ota" block of status, and of device (its OTA history). NULL on
  * ENOMEM. */
 json_t *edged_ota_status_json(const struct edged_ota *o);

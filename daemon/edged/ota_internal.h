@@ -92,6 +92,8 @@ struct edged_ota {
 	unsigned jobs;                    /* pool work running */
 	unsigned unlinks;                 /* package files being removed on the pool */
 	uint64_t store_fail_log_ms;       /* last store-failure line */
+	edged_ota_final_fn on_final;      /* the rollout service's hook, or NULL */
+	void *on_final_ud;
 	struct edged_ota_stats stats;
 };
 

@@ -1,0 +1,451 @@
+/* Staged rollouts end to end (issue 10): real keys, a packed model stored
+ * by edged, the real broker and simulated nodes running the SDK's OTA
+ * receiver. A clean rollout runs canary, waves and soaks to done; a canary
+ * that fails its self-test halts the rollout before wave 1 and `resume`
+ * after the fix goes on; kill -9 of edged mid-rollout continues where it
+ * was. Run one case with `test-rollout CASE`. */
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "test_run.h"
+
+static const char *const ota_cfg[] = {
+	"ota.offer_timeout_ms", "2000",
+	"ota.stall_timeout_ms", "3000",
+	"ota.retry_interval_ms", "2000",
+	"ota.result_timeout_ms", "30000",
+	"ota.campaign_gather_ms", "500",
+	"ota.rto_min_ms", "100",
+	NULL,
+};
+
+struct ro {
+	struct h_env *e;
+	char node_trust[400];
+};
+
+static void copy_file(const char *from, const char *to)
+{
+	size_t len = 0;
+	char *text = h_read_file(from, &len);
+	int fd;
+
+	ck_assert_msg(text != NULL, "read %s", from);
+	fd = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	ck_assert_msg(fd >= 0, "write %s: %s", to, strerror(errno));
+	ck_assert_int_eq(write(fd, text, len), (ssize_t)len);
+	close(fd);
+	free(text);
+}
+
+/* A key trusted by edged and the nodes; edged started; hello_world packed
+ * as hw@1.0 and stored. extra: configuration pairs. */
+static void env_with_model(struct ro *o, const char *const *extra)
+{
+	char keys[400], trust[400], key[420], pub[440], to[520], model[512], pkg[512], k[440];
+	const char *data = getenv("EDGE_TEST_DATA");
+	json_t *r = NULL;
+
+	ck_assert_msg(data != NULL, "EDGE_TEST_DATA not set (run through meson test)");
+	memset(o, 0, sizeof *o);
+	o->e = h_env_new();
+	snprintf(keys, sizeof keys, "%s/keys", o->e->dir);
+	snprintf(trust, sizeof trust, "%s/trust", o->e->dir);
+	snprintf(o->node_trust, sizeof o->node_trust, "%s/node-trust", o->e->dir);
+	ck_assert_int_eq(mkdir(keys, 0700), 0);
+	ck_assert_int_eq(mkdir(trust, 0755), 0);
+	ck_assert_int_eq(mkdir(o->node_trust, 0755), 0);
+	snprintf(key, sizeof key, "%s/k1", keys);
+	ck_assert_int_eq(h_edgectl(o->e, NULL, "keys", "generate", "--type", "ed25519", "--out",
+				   key, NULL), 0);
+	snprintf(pub, sizeof pub, "%s.pub", key);
+	snprintf(to, sizeof to, "%s/k1.pub", trust);
+	copy_file(pub, to);
+	snprintf(to, sizeof to, "%s/k1.pub", o->node_trust);
+	copy_file(pub, to);
+	h_broker_start(o->e);
+	h_cfg_set(o->e, "ota.trust_dir", trust);
+	for (const char *const *c = ota_cfg; *c; c += 2)
+		h_cfg_set(o->e, c[0], c[1]);
+	for (const char *const *c = extra; c && *c; c += 2)
+		h_cfg_set(o->e, c[0], c[1]);
+	h_edged_start(o->e);
+	snprintf(model, sizeof model, "%s/models/hello_world_int8.tflite", data);
+	snprintf(pkg, sizeof pkg, "%s/hw.pkg", o->e->dir);
+	snprintf(k, sizeof k, "%s.key", key);
+	ck_assert_int_eq(h_edgectl(o->e, NULL, "model", "pack", model, "--name", "hw", "--version",
+				   "1.0", "--counter", "1", "--key", k, "--out", pkg, NULL), 0);
+	ck_assert_int_eq(h_edgectl(o->e, &r, "models", "add", pkg, NULL), 0);
+	json_decref(r);
+}
+
+static void sim_ota(struct ro *o, const char *count, const char *a1, const char *a2)
+{
+	char want[64];
+	long from = h_sim_log_offset(o->e);
+
+	h_sim_start(o->e, "--count", count, "--heartbeat-s", "5", "--ota-trust", o->node_trust,
+		    a1, a2, NULL);
+	snprintf(want, sizeof want, "sim: registered all %s", count);
+	h_sim_wait_after(o->e, from, want, 60000);
+}
+
+static json_t *status(struct ro *o, long long id)
+{
+	char ids[24];
+
+	snprintf(ids, sizeof ids, "%lld", id);
+	return h_edgectl_json(o->e, "rollout", "status", ids, NULL);
+}
+
+/* Polls rollout.status until its state is `state`; returns it. */
+static json_t *wait_state(struct ro *o, long long id, const char *state, unsigned timeout_ms)
+{
+	uint64_t end = h_now_ms() + timeout_ms;
+
+	for (;;) {
+		json_t *s = status(o, id);
+		const char *st = h_json_str(s, "state");
+
+		if (st && strcmp(st, state) == 0)
+			return s;
+		if (h_now_ms() > end) {
+			char *dump = json_dumps(s, JSON_COMPACT);
+
+			ck_abort_msg("rollout %lld not %s after %u ms: %.2000s", id, state,
+				     timeout_ms, dump);
+		}
+		json_decref(s);
+		h_sleep_ms(200);
+	}
+}
+
+static json_t *stage(json_t *s, unsigned k)
+{
+	json_t *st = json_array_get(json_object_get(s, "stage_list"), k);
+
+	ck_assert_msg(st != NULL, "no stage %u", k);
+	return st;
+}
+
+/* An event whose text contains needle. */
+static bool has_event(json_t *s, const char *needle)
+{
+	json_t *ev;
+	size_t i;
+
+	json_array_foreach(json_object_get(s, "events"), i, ev)
+		if (strstr(json_string_value(json_object_get(ev, "text")), needle))
+			return true;
+	return false;
+}
+
+static long long start(struct ro *o, const char *canary, const char *waves, const char *maxf,
+		       const char *soak, json_t **answer)
+{
+	json_t *r = NULL;
+	long long id;
+	int rc = h_edgectl(o->e, &r, "rollout", "start", "hw", "--to", "all", "--canary", canary,
+			   "--waves", waves, "--max-failures", maxf, "--soak", soak, NULL);
+
+	if (rc != 0 || !r) {
+		const char *argv[] = { "rollout", "start", "hw", "--to", "all", "--canary", canary,
+				       "--waves", waves, "--max-failures", maxf, "--soak", soak,
+				       NULL };
+		char *err = NULL;
+
+		(void)h_edgectl_capture(o->e, 10000, NULL, &err, argv);
+		ck_abort_msg("rollout start: exit %d: %s", rc, err ? err : "");
+	}
+	id = h_json_int(r, "id");
+	ck_assert_int_gt(id, 0);
+	if (answer)
+		*answer = r;
+	else
+		json_decref(r);
+	return id;
+}
+
+/* 20 nodes, canary 2, waves 50 % and 100 %, soak 1 s: the dry run shows
+ * the stages the start then uses; every stage passes after its soak and
+ * every node activated. */
+START_TEST(staged_rollout_completes)
+{
+	struct ro o;
+	json_t *dry = NULL, *real = NULL, *s;
+	char *out = NULL;
+	long long id;
+	int rc;
+
+	env_with_model(&o, NULL);
+	sim_ota(&o, "20", NULL, NULL);
+	rc = h_edgectl(o.e, &dry, "rollout", "start", "hw", "--to", "all", "--canary", "2",
+		       "--waves", "50%,100%", "--soak", "1s", "--dry-run", NULL);
+	ck_assert_int_eq(rc, 0);
+	ck_assert(json_is_true(json_object_get(dry, "dry_run")));
+	ck_assert_int_eq((long long)json_array_size(json_object_get(dry, "stages")), 3);
+	{
+		const char *argv[] = { "rollout", "start", "hw", "--to", "all", "--canary", "2",
+				       "--waves", "50%,100%", "--dry-run", NULL };
+
+		ck_assert_int_eq(h_edgectl_capture(o.e, 10000, &out, NULL, argv), 0);
+		ck_assert_ptr_nonnull(strstr(out, "dry run: hw@1.0 would be rollout 1\n"));
+		ck_assert_ptr_nonnull(strstr(out, "canary: 2 nodes"));
+		ck_assert_ptr_nonnull(strstr(out, "wave 2: 10 nodes"));
+		free(out);
+		out = NULL;
+	}
+	/* a dry run changes nothing */
+	s = h_edgectl_json(o.e, "rollout", "list", NULL);
+	ck_assert_int_eq((long long)json_array_size(json_object_get(s, "rollouts")), 0);
+	json_decref(s);
+
+	id = start(&o, "2", "50%,100%", "10%", "1s", &real);
+	ck_assert_int_eq(id, h_json_int(dry, "id"));
+	{
+		/* the same plan: the dry run told the truth */
+		json_t *a = json_object_get(json_array_get(json_object_get(dry, "stages"), 0), "nodes");
+		json_t *b = json_object_get(json_array_get(json_object_get(real, "stages"), 0), "nodes");
+
+		ck_assert_int_eq((long long)json_array_size(a), 2);
+		ck_assert(json_equal(a, b));
+	}
+	json_decref(dry);
+	json_decref(real);
+
+	s = wait_state(&o, id, "done", 150000);
+	ck_assert_int_eq(h_json_int(s, "nodes"), 20);
+	ck_assert_int_eq(h_json_int(s, "decided"), 20);
+	ck_assert_int_eq(h_json_int(stage(s, 0), "nodes"), 2);
+	ck_assert_int_eq(h_json_int(stage(s, 1), "nodes"), 8);
+	ck_assert_int_eq(h_json_int(stage(s, 2), "nodes"), 10);
+	for (unsigned k = 0; k < 3; k++) {
+		ck_assert_int_eq(h_json_int(stage(s, k), "success"), h_json_int(stage(s, k), "nodes"));
+		ck_assert_int_eq(h_json_int(stage(s, k), "failure"), 0);
+	}
+	ck_assert(has_event(s, "canary: soaking 1 s"));
+	ck_assert(has_event(s, "wave 1: soaking 1 s"));
+	ck_assert(has_event(s, "wave 2 started: 10 nodes"));
+	ck_assert(has_event(s, "done: every stage passed"));
+	json_decref(s);
+	{
+		json_t *d = h_edgectl_json(o.e, "devices", "show", h_node_id(17), NULL);
+
+		ck_assert_str_eq(h_json_str(d, "ota.active.name"), "hw");
+		json_decref(d);
+	}
+	/* the human view: a full bar per stage */
+	{
+		char ids[24];
+		const char *argv[] = { "rollout", "status", ids, NULL };
+
+		snprintf(ids, sizeof ids, "%lld", id);
+		ck_assert_int_eq(h_edgectl_capture(o.e, 10000, &out, NULL, argv), 0);
+		ck_assert_ptr_nonnull(strstr(out, "done"));
+		ck_assert_ptr_nonnull(strstr(out, "[####################] 100%"));
+		free(out);
+	}
+	/* A done rollout does not block the model name; every node runs hw
+	 * now, so a second one finds nobody to update. */
+	{
+		const char *argv[] = { "rollout", "start", "hw", "--to", "all", NULL };
+		char *err = NULL;
+
+		ck_assert_int_eq(h_edgectl_capture(o.e, 10000, NULL, &err, argv), 1);
+		ck_assert_ptr_nonnull(strstr(err, "no eligible node"));
+		ck_assert_ptr_nonnull(strstr(err, "already_have"));
+		free(err);
+	}
+	h_env_free(o.e);
+}
+END_TEST
+
+/* 4 nodes failing the self-test, canary 1, max failures 0 %: the canary
+ * halts the rollout before wave 1; after the fix (the simulator restarted
+ * without the fault) `resume` goes on with wave 1 and ends done. */
+START_TEST(failing_canary_halts_and_resume_continues)
+{
+	struct ro o;
+	json_t *s, *r = NULL;
+	long long id;
+	char ids[24];
+
+	env_with_model(&o, NULL);
+	sim_ota(&o, "4", "--ota-fail-selftest", "all");
+	id = start(&o, "1", "50%,100%", "0%", "0", NULL);
+	snprintf(ids, sizeof ids, "%lld", id);
+
+	/* one rollout per model name */
+	ck_assert_int_ne(h_edgectl(o.e, NULL, "rollout", "start", "hw", "--to", "all", NULL), 0);
+
+	s = wait_state(&o, id, "halted", 90000);
+	ck_assert_int_eq(h_json_int(s, "stage"), 0);
+	ck_assert_ptr_nonnull(strstr(h_json_str(s, "reason"), "canary"));
+	ck_assert_int_eq(h_json_int(stage(s, 0), "failure"), 1);
+	ck_assert_int_eq(h_json_int(json_object_get(stage(s, 0), "failures"), "selftest_mismatch"),
+			 1);
+	/* nothing offered beyond the canary */
+	ck_assert_int_eq(h_json_int(stage(s, 1), "pending"), h_json_int(stage(s, 1), "nodes"));
+	ck_assert_int_eq(h_json_int(stage(s, 2), "pending"), h_json_int(stage(s, 2), "nodes"));
+	ck_assert(!has_event(s, "wave 1 started"));
+	ck_assert(has_event(s, "halted: canary"));
+	json_decref(s);
+	h_sleep_ms(1500); /* a halted rollout stays halted (no timer moves it on) */
+	s = status(&o, id);
+	ck_assert_str_eq(h_json_str(s, "state"), "halted");
+	json_decref(s);
+	ck_assert_int_eq(h_sim_stat(o.e, "ota_offers"), 1);
+
+	/* the fix */
+	ck_assert_int_eq(h_sim_stop(o.e), 0);
+	sim_ota(&o, "4", NULL, NULL);
+	ck_assert_int_eq(h_edgectl(o.e, &r, "rollout", "resume", ids, NULL), 0);
+	ck_assert_str_eq(h_json_str(r, "state"), "running");
+	json_decref(r);
+	s = wait_state(&o, id, "done", 90000);
+	ck_assert_int_eq(h_json_int(stage(s, 0), "failure"), 1);
+	ck_assert_int_eq(h_json_int(stage(s, 1), "success"), h_json_int(stage(s, 1), "nodes"));
+	ck_assert_int_eq(h_json_int(stage(s, 2), "success"), h_json_int(stage(s, 2), "nodes"));
+	ck_assert(has_event(s, "accepted by resume"));
+	json_decref(s);
+	/* resume of a done rollout is refused */
+	ck_assert_int_ne(h_edgectl(o.e, NULL, "rollout", "resume", ids, NULL), 0);
+	h_env_free(o.e);
+}
+END_TEST
+
+/* kill -9 of edged while a wave runs: after the restart the rollout goes
+ * on from its stage (the transfer resumes) and ends done. */
+START_TEST(kill9_mid_rollout_continues)
+{
+	static const char *const cfg[] = { "ota.rate_bytes_per_s", "2048", NULL };
+	struct ro o;
+	json_t *s;
+	long long id;
+
+	env_with_model(&o, cfg);
+	sim_ota(&o, "6", NULL, NULL);
+	id = start(&o, "1", "100%", "10%", "0", NULL);
+	/* wait for wave 1 to run */
+	for (uint64_t end = h_now_ms() + 60000;;) {
+		s = status(&o, id);
+		if (h_json_int(s, "stage") == 1) {
+			json_decref(s);
+			break;
+		}
+		ck_assert_msg(h_now_ms() < end, "wave 1 never started");
+		json_decref(s);
+		h_sleep_ms(100);
+	}
+	h_proc_signal(&o.e->edged, SIGKILL);
+	for (uint64_t end = h_now_ms() + 5000; h_proc_alive(&o.e->edged) && h_now_ms() < end;)
+		h_sleep_ms(10);
+	ck_assert(!h_proc_alive(&o.e->edged));
+	h_edged_start(o.e);
+	s = wait_state(&o, id, "done", 120000);
+	ck_assert_int_eq(h_json_int(stage(s, 0), "success"), 1);
+	ck_assert_int_eq(h_json_int(stage(s, 1), "success"), 5);
+	/* the stage's transfer was still open: the OTA service resumed it */
+	ck_assert(has_event(s, "still open"));
+	ck_assert(has_event(s, "done: every stage passed"));
+	json_decref(s);
+	h_env_free(o.e);
+}
+END_TEST
+
+/* Polls until the rollout's current stage is k. */
+static void wait_stage(struct ro *o, long long id, long long k, unsigned timeout_ms)
+{
+	uint64_t end = h_now_ms() + timeout_ms;
+
+	for (;;) {
+		json_t *s = status(o, id);
+		long long at = h_json_int(s, "stage");
+
+		json_decref(s);
+		if (at == k)
+			return;
+		ck_assert_msg(h_now_ms() < end, "rollout %lld never reached stage %lld", id, k);
+		h_sleep_ms(100);
+	}
+}
+
+/* pause: the canary's transfer runs to its end but wave 1 does not start;
+ * resume starts it; abort cancels its open transfer, its nodes count as
+ * failed and nothing moves any more. */
+START_TEST(pause_holds_the_next_stage_and_abort_cancels)
+{
+	static const char *const cfg[] = { "ota.rate_bytes_per_s", "1024", NULL };
+	struct ro o;
+	json_t *s, *r = NULL;
+	long long id;
+	char ids[24];
+
+	env_with_model(&o, cfg);
+	sim_ota(&o, "3", NULL, NULL);
+	id = start(&o, "1", "100%", "0%", "0", NULL);
+	snprintf(ids, sizeof ids, "%lld", id);
+	ck_assert_int_eq(h_edgectl(o.e, &r, "rollout", "pause", ids, NULL), 0);
+	ck_assert_str_eq(h_json_str(r, "state"), "paused");
+	json_decref(r);
+	/* a paused rollout cannot be paused again */
+	ck_assert_int_ne(h_edgectl(o.e, NULL, "rollout", "pause", ids, NULL), 0);
+	for (uint64_t end = h_now_ms() + 60000;;) {
+		s = status(&o, id);
+		if (h_json_int(stage(s, 0), "pending") == 0)
+			break;
+		ck_assert_msg(h_now_ms() < end, "the canary never ended");
+		json_decref(s);
+		h_sleep_ms(100);
+	}
+	ck_assert_int_eq(h_json_int(stage(s, 0), "success"), 1);
+	json_decref(s);
+	h_sleep_ms(1000);
+	s = status(&o, id);
+	ck_assert_str_eq(h_json_str(s, "state"), "paused");
+	ck_assert_int_eq(h_json_int(s, "stage"), 0);
+	ck_assert(!has_event(s, "wave 1 started"));
+	json_decref(s);
+
+	ck_assert_int_eq(h_edgectl(o.e, NULL, "rollout", "resume", ids, NULL), 0);
+	wait_stage(&o, id, 1, 30000);
+	ck_assert_int_eq(h_edgectl(o.e, &r, "rollout", "abort", ids, NULL), 0);
+	ck_assert_str_eq(h_json_str(r, "state"), "aborted");
+	json_decref(r);
+	s = status(&o, id);
+	ck_assert_str_eq(h_json_str(s, "state"), "aborted");
+	ck_assert_int_eq(h_json_int(stage(s, 1), "failure"), 2);
+	ck_assert_int_eq(h_json_int(json_object_get(stage(s, 1), "failures"), "transfer_failed"), 2);
+	ck_assert(has_event(s, "aborted by the operator (its open transfer cancelled)"));
+	json_decref(s);
+	ck_assert_int_ne(h_edgectl(o.e, NULL, "rollout", "resume", ids, NULL), 0);
+	/* aborted: the model name is free again */
+	s = h_edgectl_json(o.e, "rollout", "list", NULL);
+	ck_assert_str_eq(h_json_str(json_array_get(json_object_get(s, "rollouts"), 0), "state"),
+			 "aborted");
+	json_decref(s);
+	h_env_free(o.e);
+}
+END_TEST
+
+int main(int argc, char **argv)
+{
+	const struct h_case cases[] = {
+		{ "staged_rollout_completes", staged_rollout_completes, 200 },
+		{ "failing_canary_halts_and_resume_continues",
+		  failing_canary_halts_and_resume_continues, 200 },
+		{ "kill9_mid_rollout_continues", kill9_mid_rollout_continues, 200 },
+		{ "pause_holds_the_next_stage_and_abort_cancels",
+		  pause_holds_the_next_stage_and_abort_cancels, 200 },
+	};
+	return h_run_cases(argc, argv, "rollout", cases, sizeof cases / sizeof cases[0]);
+}
