@@ -299,6 +299,8 @@ Signed models over the air (kws 1.0 is in the store, signed by $ota/keys/release
   $edgectl -s $sock ota send kws --to all         # to every node: campaign + repair
   $edgectl -s $sock ota status                    # per node: state, progress, rate, retransmits
   $edgectl -s $sock devices show sim-00000        # active and previous model, last outcome
+  $edgectl -s $sock rollout start kws --to all --canary 2 --waves 50%,100% --soak 10s   # or staged
+  $edgectl -s $sock rollout status 1 --watch      # stages, outcomes, every decision
 EOF
 if ((!anonymous)); then
   cat <<EOF
