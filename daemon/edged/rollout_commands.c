@@ -477,15 +477,28 @@ static struct rollout *rollout_arg(struct edged_rollout *s, json_t *args, int *c
 	return r;
 }
 
-int edged_rollout_cmd_status(void *ud, json_t *args, json_t **result, char *msg, size_t msglen)
+/* The rollout a command names (args.id), from edged's service: NULL with
+ * *code (unavailable, bad_args, not_found) and msg when there is none. */
+static struct rollout *command_rollout(void *ud, json_t *args, struct edged_rollout **svc,
+				       int *code, char *msg, size_t msglen)
 {
 	struct edged_rollout *s = service(ud, msg, msglen);
+
+	*svc = s;
+	if (!s) {
+		*code = EDGE_CTL_E_UNAVAILABLE;
+		return NULL;
+	}
+	return rollout_arg(s, args, code, msg, msglen);
+}
+
+int edged_rollout_cmd_status(void *ud, json_t *args, json_t **result, char *msg, size_t msglen)
+{
+	struct edged_rollout *s;
 	struct rollout *r;
 	int code = 0;
 
-	if (!s)
-		return EDGE_CTL_E_UNAVAILABLE;
-	r = rollout_arg(s, args, &code, msg, msglen);
+	r = command_rollout(ud, args, &s, &code, msg, msglen);
 	if (!r)
 		return code;
 	*result = status_json(r);
@@ -508,13 +521,11 @@ static int answer_state(struct rollout *r, json_t **result, char *msg, size_t ms
 
 int edged_rollout_cmd_pause(void *ud, json_t *args, json_t **result, char *msg, size_t msglen)
 {
-	struct edged_rollout *s = service(ud, msg, msglen);
+	struct edged_rollout *s;
 	struct rollout *r;
 	int code = 0;
 
-	if (!s)
-		return EDGE_CTL_E_UNAVAILABLE;
-	r = rollout_arg(s, args, &code, msg, msglen);
+	r = command_rollout(ud, args, &s, &code, msg, msglen);
 	if (!r)
 		return code;
 	if (r->row.state != EDGE_ROLLOUT_RUNNING && r->row.state != EDGE_ROLLOUT_SOAKING)
@@ -527,14 +538,12 @@ int edged_rollout_cmd_pause(void *ud, json_t *args, json_t **result, char *msg, 
 
 int edged_rollout_cmd_resume(void *ud, json_t *args, json_t **result, char *msg, size_t msglen)
 {
-	struct edged_rollout *s = service(ud, msg, msglen);
+	struct edged_rollout *s;
 	struct rollout *r;
 	bool halted;
 	int code = 0;
 
-	if (!s)
-		return EDGE_CTL_E_UNAVAILABLE;
-	r = rollout_arg(s, args, &code, msg, msglen);
+	r = command_rollout(ud, args, &s, &code, msg, msglen);
 	if (!r)
 		return code;
 	if (r->row.state != EDGE_ROLLOUT_PAUSED && r->row.state != EDGE_ROLLOUT_HALTED)
@@ -552,14 +561,12 @@ int edged_rollout_cmd_resume(void *ud, json_t *args, json_t **result, char *msg,
 
 int edged_rollout_cmd_abort(void *ud, json_t *args, json_t **result, char *msg, size_t msglen)
 {
-	struct edged_rollout *s = service(ud, msg, msglen);
+	struct edged_rollout *s;
 	struct rollout *r;
 	uint32_t xfer;
 	int code = 0;
 
-	if (!s)
-		return EDGE_CTL_E_UNAVAILABLE;
-	r = rollout_arg(s, args, &code, msg, msglen);
+	r = command_rollout(ud, args, &s, &code, msg, msglen);
 	if (!r)
 		return code;
 	if (edge_rollout_state_final(r->row.state))
