@@ -1305,3 +1305,46 @@ void h_make_readable(const char *dir)
 	}
 	closedir(d);
 }
+
+json_t *h_ctl_call(struct h_env *e, const char *cmd, const char *args_fmt, ...)
+{
+	char args[1024], body[1200];
+	uint8_t frame[1300];
+	json_t *resp = NULL;
+	va_list ap;
+	int n;
+
+	va_start(ap, args_fmt);
+	n = vsnprintf(args, sizeof args, args_fmt, ap);
+	va_end(ap);
+	ck_assert(n >= 0 && (size_t)n < sizeof args);
+	n = snprintf(body, sizeof body, "{\"cmd\":\"%s\",\"args\":%s}", cmd, args);
+	ck_assert(n > 0 && (size_t)n < sizeof body);
+	frame[0] = (uint8_t)(n >> 24);
+	frame[1] = (uint8_t)(n >> 16);
+	frame[2] = (uint8_t)(n >> 8);
+	frame[3] = (uint8_t)n;
+	memcpy(frame + 4, body, (size_t)n);
+	ck_assert_int_eq(h_ctl_raw(e->sock_path, frame, (size_t)n + 4, &resp, 30000), 0);
+	ck_assert_ptr_nonnull(resp);
+	return resp;
+}
+
+const char *h_ctl_error(json_t *answer)
+{
+	return json_string_value(json_object_get(json_object_get(answer, "error"), "code"));
+}
+
+void h_copy_file(const char *from, const char *to)
+{
+	size_t len = 0;
+	char *text = h_read_file(from, &len);
+	int fd;
+
+	ck_assert_msg(text != NULL, "read %s", from);
+	fd = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	ck_assert_msg(fd >= 0, "write %s: %s", to, strerror(errno));
+	ck_assert_int_eq(write(fd, text, len), (ssize_t)len);
+	close(fd);
+	free(text);
+}

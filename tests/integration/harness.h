@@ -193,6 +193,14 @@ int h_edgectl_capture(struct h_env *e, unsigned timeout_ms, char **out_text, cha
 		      const char *const *args);
 
 /* ---- small shared pieces */
+/* One control request {"cmd": cmd, "args": <args_fmt, ...>} (args a JSON
+ * object text, printf-formatted); the parsed answer (never NULL). */
+json_t *h_ctl_call(struct h_env *e, const char *cmd, const char *args_fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* The error code of a control answer, NULL when it succeeded. */
+const char *h_ctl_error(json_t *answer);
+/* Copy a file (0644). */
+void h_copy_file(const char *from, const char *to);
 /* dir 0755 and every entry in it 0644: the broker (another user under
  * systemd, the same in tests) reads the identity files edged wrote. */
 void h_make_readable(const char *dir);

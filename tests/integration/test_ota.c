@@ -52,20 +52,6 @@ static void model_path(char *buf, size_t cap, const char *file)
 	snprintf(buf, cap, "%s/models/%s", data_dir(), file);
 }
 
-static void copy_file(const char *from, const char *to)
-{
-	size_t len = 0;
-	char *text = h_read_file(from, &len);
-	int fd;
-
-	ck_assert_msg(text != NULL, "read %s", from);
-	fd = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	ck_assert_msg(fd >= 0, "write %s: %s", to, strerror(errno));
-	ck_assert_int_eq(write(fd, text, len), (ssize_t)len);
-	close(fd);
-	free(text);
-}
-
 static void write_bytes(const char *path, const void *buf, size_t len)
 {
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -104,9 +90,9 @@ static void ota_env(struct ota *o, const char *const *extra)
 	for (const char *k = "k1"; k; k = strcmp(k, "k1") == 0 ? "k2" : NULL) {
 		snprintf(pub, sizeof pub, "%s/%s.pub", o->keys, k);
 		snprintf(to, sizeof to, "%s/%s.pub", o->trust, k);
-		copy_file(pub, to);
+		h_copy_file(pub, to);
 		snprintf(to, sizeof to, "%s/%s.pub", o->node_trust, k);
-		copy_file(pub, to);
+		h_copy_file(pub, to);
 	}
 	h_broker_start(o->e);
 	h_cfg_set(o->e, "ota.trust_dir", o->trust);
@@ -148,36 +134,6 @@ static void pack(struct ota *o, const char *file, const char *name, const char *
 					   "--out", out, NULL), 0);
 }
 
-/* One control request with args (a JSON object text); the answer. */
-static json_t *ctl(struct ota *o, const char *cmd, const char *args_fmt, ...)
-{
-	char args[1024], body[1200];
-	uint8_t frame[1300];
-	json_t *resp = NULL;
-	va_list ap;
-	int n;
-
-	va_start(ap, args_fmt);
-	vsnprintf(args, sizeof args, args_fmt, ap);
-	va_end(ap);
-	n = snprintf(body, sizeof body, "{\"cmd\":\"%s\",\"args\":%s}", cmd, args);
-	ck_assert(n > 0 && (size_t)n < sizeof body);
-	frame[0] = (uint8_t)(n >> 24);
-	frame[1] = (uint8_t)(n >> 16);
-	frame[2] = (uint8_t)(n >> 8);
-	frame[3] = (uint8_t)n;
-	memcpy(frame + 4, body, (size_t)n);
-	ck_assert_int_eq(h_ctl_raw(o->e->sock_path, frame, (size_t)n + 4, &resp, 30000), 0);
-	ck_assert_ptr_nonnull(resp);
-	return resp;
-}
-
-/* The error code of a control answer (NULL when it succeeded). */
-static const char *err_code(json_t *r)
-{
-	return json_string_value(json_object_get(json_object_get(r, "error"), "code"));
-}
-
 /* models add: 0 and the model, or the error code (and reason) refused. */
 static void add_ok(struct ota *o, const char *pkg)
 {
@@ -191,8 +147,8 @@ static void add_ok(struct ota *o, const char *pkg)
 
 static void add_refused(struct ota *o, const char *pkg, const char *code, const char *reason)
 {
-	json_t *r = ctl(o, "models.add", "{\"path\":\"%s\"}", pkg);
-	const char *got = err_code(r);
+	json_t *r = h_ctl_call(o->e, "models.add", "{\"path\":\"%s\"}", pkg);
+	const char *got = h_ctl_error(r);
 
 	ck_assert_msg(got && strcmp(got, code) == 0, "models add %s: error %s, expected %s", pkg,
 		      got ? got : "(none: accepted)", code);
@@ -550,8 +506,8 @@ START_TEST(no_trust_refuses_import)
 				   "1", "--counter", "1", "--key", key, "--out", pkg, NULL), 0);
 	{
 		struct ota o = { .e = e };
-		r = ctl(&o, "models.add", "{\"path\":\"%s\"}", pkg);
-		ck_assert_str_eq(err_code(r), "no_trust");
+		r = h_ctl_call(o.e, "models.add", "{\"path\":\"%s\"}", pkg);
+		ck_assert_str_eq(h_ctl_error(r), "no_trust");
 		json_decref(r);
 	}
 	h_env_free(e);
@@ -596,9 +552,9 @@ START_TEST(delivers_to_one_node)
 	}
 	/* Offered again: the node already has it, nothing is sent. */
 	{
-		json_t *r = ctl(&o, "ota.send", "{\"model\":\"hw\",\"to\":[\"%s\"]}",
+		json_t *r = h_ctl_call(o.e, "ota.send", "{\"model\":\"hw\",\"to\":[\"%s\"]}",
 				h_node_id(0));
-		ck_assert_str_eq(err_code(r), "no_target");
+		ck_assert_str_eq(h_ctl_error(r), "no_target");
 		json_decref(r);
 	}
 	free(want);
@@ -657,8 +613,8 @@ START_TEST(wrong_target_refused_before_any_chunk)
 	ck_assert_ptr_nonnull(strstr(json_string_value(json_object_get(unfit, "detail")),
 				     "FULLY_CONNECTED"));
 	json_decref(r);
-	r = ctl(&o, "ota.send", "{\"model\":\"hw\",\"to\":[\"%s\"]}", h_node_id(0));
-	ck_assert_str_eq(err_code(r), "no_target");
+	r = h_ctl_call(o.e, "ota.send", "{\"model\":\"hw\",\"to\":[\"%s\"]}", h_node_id(0));
+	ck_assert_str_eq(h_ctl_error(r), "no_target");
 	json_decref(r);
 	chunks = h_sim_stat(o.e, "ota_chunks");
 	ck_assert_int_eq(chunks, 0);
@@ -1002,8 +958,8 @@ START_TEST(remove_refused_while_in_use_and_cancel)
 	sim_ota(&o, "1", NULL, NULL, NULL, NULL);
 	t = send_to(&o, "kws", h_node_id(0), NULL);
 	wait_chunks(&o, t, h_node_id(0), 1, 30000);
-	r = ctl(&o, "models.remove", "{\"model\":\"kws\"}");
-	ck_assert_str_eq(err_code(r), "in_use");
+	r = h_ctl_call(o.e, "models.remove", "{\"model\":\"kws\"}");
+	ck_assert_str_eq(h_ctl_error(r), "in_use");
 	json_decref(r);
 	{
 		char ts[24];
@@ -1051,7 +1007,7 @@ START_TEST(campaign_through_the_product_acl)
 		char from[440], to[440];
 		snprintf(from, sizeof from, "%s.pub", o.key1);
 		snprintf(to, sizeof to, "%s/k1.pub", o.trust);
-		copy_file(from, to);
+		h_copy_file(from, to);
 	}
 	{
 		const char *init[] = { o.e->edgectl_bin, "broker-init", "--dir", idir, "--pki-dir",

@@ -33,20 +33,6 @@ struct ro {
 	char node_trust[400];
 };
 
-static void copy_file(const char *from, const char *to)
-{
-	size_t len = 0;
-	char *text = h_read_file(from, &len);
-	int fd;
-
-	ck_assert_msg(text != NULL, "read %s", from);
-	fd = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	ck_assert_msg(fd >= 0, "write %s: %s", to, strerror(errno));
-	ck_assert_int_eq(write(fd, text, len), (ssize_t)len);
-	close(fd);
-	free(text);
-}
-
 /* A key trusted by edged and the nodes; edged started; hello_world packed
  * as hw@1.0 and stored. extra: configuration pairs. */
 static void env_with_model(struct ro *o, const char *const *extra)
@@ -69,9 +55,9 @@ static void env_with_model(struct ro *o, const char *const *extra)
 				   key, NULL), 0);
 	snprintf(pub, sizeof pub, "%s.pub", key);
 	snprintf(to, sizeof to, "%s/k1.pub", trust);
-	copy_file(pub, to);
+	h_copy_file(pub, to);
 	snprintf(to, sizeof to, "%s/k1.pub", o->node_trust);
-	copy_file(pub, to);
+	h_copy_file(pub, to);
 	h_broker_start(o->e);
 	h_cfg_set(o->e, "ota.trust_dir", trust);
 	for (const char *const *c = ota_cfg; *c; c += 2)

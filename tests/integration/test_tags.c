@@ -16,38 +16,9 @@
 #include "harness.h"
 #include "test_run.h"
 
-/* One control request with args (a JSON object text); the answer. */
-static json_t *ctl(struct h_env *e, const char *cmd, const char *args_fmt, ...)
-{
-	char args[1024], body[1200];
-	uint8_t frame[1300];
-	json_t *resp = NULL;
-	va_list ap;
-	int n;
-
-	va_start(ap, args_fmt);
-	vsnprintf(args, sizeof args, args_fmt, ap);
-	va_end(ap);
-	n = snprintf(body, sizeof body, "{\"cmd\":\"%s\",\"args\":%s}", cmd, args);
-	ck_assert(n > 0 && (size_t)n < sizeof body);
-	frame[0] = (uint8_t)(n >> 24);
-	frame[1] = (uint8_t)(n >> 16);
-	frame[2] = (uint8_t)(n >> 8);
-	frame[3] = (uint8_t)n;
-	memcpy(frame + 4, body, (size_t)n);
-	ck_assert_int_eq(h_ctl_raw(e->sock_path, frame, (size_t)n + 4, &resp, 30000), 0);
-	ck_assert_ptr_nonnull(resp);
-	return resp;
-}
-
-static const char *err_code(json_t *r)
-{
-	return json_string_value(json_object_get(json_object_get(r, "error"), "code"));
-}
-
 static void assert_refused(json_t *r, const char *code)
 {
-	const char *got = err_code(r);
+	const char *got = h_ctl_error(r);
 
 	ck_assert_msg(got && strcmp(got, code) == 0, "error %s, expected %s", got ? got : "(none)",
 		      code);
@@ -150,19 +121,19 @@ START_TEST(tags_set_listed_and_kept_across_restart)
 		free(err);
 		err = NULL;
 	}
-	assert_refused(ctl(e, "devices.tag", "{\"id\":\"%s\",\"tags\":[\"ok\",\"has space\"]}",
+	assert_refused(h_ctl_call(e, "devices.tag", "{\"id\":\"%s\",\"tags\":[\"ok\",\"has space\"]}",
 			   h_node_id(0)), "bad_args");
-	assert_refused(ctl(e, "devices.tag", "{\"id\":\"%s\",\"tags\":[]}", h_node_id(0)),
+	assert_refused(h_ctl_call(e, "devices.tag", "{\"id\":\"%s\",\"tags\":[]}", h_node_id(0)),
 		       "bad_args");
-	assert_refused(ctl(e, "devices.tag", "{\"id\":\"%s\",\"tags\":[\"a,b\"]}", h_node_id(0)),
+	assert_refused(h_ctl_call(e, "devices.tag", "{\"id\":\"%s\",\"tags\":[\"a,b\"]}", h_node_id(0)),
 		       "bad_args");
-	assert_refused(ctl(e, "devices.tag",
+	assert_refused(h_ctl_call(e, "devices.tag",
 			   "{\"id\":\"%s\",\"tags\":[\"t1\",\"t2\",\"t3\",\"t4\",\"t5\",\"t6\","
 			   "\"t7\",\"t8\",\"t9\",\"t10\",\"t11\",\"t12\",\"t13\",\"t14\",\"t15\","
 			   "\"t16\"]}", h_node_id(0)), "bad_args"); /* 17 with "lab" */
-	assert_refused(ctl(e, "devices.tag", "{\"id\":\"nosuch\",\"tags\":[\"lab\"]}"),
+	assert_refused(h_ctl_call(e, "devices.tag", "{\"id\":\"nosuch\",\"tags\":[\"lab\"]}"),
 		       "not_found");
-	assert_refused(ctl(e, "devices", "{\"tag\":\"bad tag\"}"), "bad_args");
+	assert_refused(h_ctl_call(e, "devices", "{\"tag\":\"bad tag\"}"), "bad_args");
 	ck_assert_str_eq(device_tags(e, 0), "lab");
 
 	/* the table shows them */
@@ -196,20 +167,6 @@ START_TEST(tags_set_listed_and_kept_across_restart)
 END_TEST
 
 /* ---- ota send --to tag:T ---- */
-
-static void copy_file(const char *from, const char *to)
-{
-	size_t len = 0;
-	char *text = h_read_file(from, &len);
-	int fd;
-
-	ck_assert_msg(text != NULL, "read %s", from);
-	fd = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	ck_assert_msg(fd >= 0, "write %s: %s", to, strerror(errno));
-	ck_assert_int_eq(write(fd, text, len), (ssize_t)len);
-	close(fd);
-	free(text);
-}
 
 /* The transfer's entry of `ota status --transfer T` once it is no longer
  * running (new reference). */
@@ -257,9 +214,9 @@ START_TEST(ota_send_to_tag_reaches_only_tagged_nodes)
 				   NULL), 0);
 	snprintf(pub, sizeof pub, "%s.pub", key);
 	snprintf(to, sizeof to, "%s/k1.pub", trust);
-	copy_file(pub, to);
+	h_copy_file(pub, to);
 	snprintf(to, sizeof to, "%s/k1.pub", node_trust);
-	copy_file(pub, to);
+	h_copy_file(pub, to);
 	h_broker_start(e);
 	h_cfg_set(e, "ota.trust_dir", trust);
 	h_cfg_set(e, "ota.campaign_gather_ms", "500");
@@ -288,9 +245,9 @@ START_TEST(ota_send_to_tag_reaches_only_tagged_nodes)
 
 	/* a tag nobody has: nothing to send to; a bad one: refused */
 	ck_assert_int_eq(h_edgectl(e, NULL, "ota", "send", "hw", "--to", "tag:nobody", NULL), 1);
-	assert_refused(ctl(e, "ota.send", "{\"model\":\"hw\",\"to\":\"tag:no good\"}"),
+	assert_refused(h_ctl_call(e, "ota.send", "{\"model\":\"hw\",\"to\":\"tag:no good\"}"),
 		       "bad_args");
-	assert_refused(ctl(e, "ota.send", "{\"model\":\"hw\",\"to\":\"every\"}"), "bad_args");
+	assert_refused(h_ctl_call(e, "ota.send", "{\"model\":\"hw\",\"to\":\"every\"}"), "bad_args");
 
 	ck_assert_int_eq(h_edgectl(e, &r, "ota", "send", "hw", "--to", "tag:canary", NULL), 0);
 	ck_assert_str_eq(joined(json_object_get(r, "nodes")),
