@@ -9,7 +9,12 @@
  * - An offer is parsed into `offer`, never into `manifest`: while a
  *   transfer runs, a busy denial must leave its manifest intact.
  * - The answer JSON is built in work[], which the hash also uses: they
- *   never overlap (the result is encoded after the hash is done). */
+ *   never overlap (the result is encoded after the hash is done).
+ * - When idle, `manifest` is the running model's if active_known: an
+ *   activation or a revert sets it, an accepted offer overwrites it. A
+ *   revert to what runs then self-tests it again; after a reboot it is not
+ *   known and such a revert answers not_held (the gateway's offer then gets
+ *   already_have). */
 #include "edge_ota_receiver.h"
 
 #include <assert.h>
@@ -276,26 +281,35 @@ static void leave_campaign(struct edge_ota_rx *rx)
 	}
 }
 
-/* The transfer is over: the record goes, the result is sent. output: the
- * self-test's hash when it ran. */
-NOINLINE static void end_transfer(struct edge_ota_rx *rx, enum edge_ota_outcome o, enum edge_ota_reason r,
-			 const uint8_t *output)
+/* A result answer of a transfer or a revert. output: the self-test's hash
+ * when it ran. */
+NOINLINE static void send_result(struct edge_ota_rx *rx, uint32_t transfer, const char *sha_hex,
+				 enum edge_ota_outcome o, enum edge_ota_reason r,
+				 const uint8_t *output)
 {
 	struct edge_ota_answer a;
 
-	(void)record_clear(rx);
-	leave_campaign(rx);
-	rx->state = EDGE_OTA_RX_DONE;
 	memset(&a, 0, sizeof a);
 	a.type = EDGE_OTA_MSG_RESULT;
-	a.transfer = rx->transfer;
-	memcpy(a.sha256, rx->manifest.sha256, EDGE_MSG_SHA256_HEX);
+	a.transfer = transfer;
+	memcpy(a.sha256, sha_hex, EDGE_MSG_SHA256_HEX);
 	a.outcome = (uint8_t)o;
 	a.reason = (uint8_t)r;
 	if (output) {
 		a.has_output = true;
 		sha_to_hex(output, a.output_sha256);
 	}
+	(void)send_answer(rx, &a);
+}
+
+/* The transfer is over: the record goes, the result is sent. output: the
+ * self-test's hash when it ran. */
+static void end_transfer(struct edge_ota_rx *rx, enum edge_ota_outcome o, enum edge_ota_reason r,
+			 const uint8_t *output)
+{
+	(void)record_clear(rx);
+	leave_campaign(rx);
+	rx->state = EDGE_OTA_RX_DONE;
 	if (o == EDGE_OTA_OUTCOME_ACTIVATED) {
 		rx->stats.activated++;
 		rx->stats.last_reason = EDGE_OTA_R_OK;
@@ -306,7 +320,7 @@ NOINLINE static void end_transfer(struct edge_ota_rx *rx, enum edge_ota_outcome 
 			rx->stats.failed++;
 		count_reason(rx, r);
 	}
-	(void)send_answer(rx, &a);
+	send_result(rx, rx->transfer, rx->manifest.sha256, o, r, output);
 }
 
 NOINLINE static void send_ack(struct edge_ota_rx *rx)
@@ -363,11 +377,28 @@ static void abandon(struct edge_ota_rx *rx)
 
 /* ---------------------------------------------------------------- completion */
 
+/* Run m's self-test (m is the model that runs now) into out: ok,
+ * selftest_failed (it did not run: out is not set) or selftest_mismatch
+ * (not the manifest's golden hash). */
+static enum edge_ota_reason run_selftest(struct edge_ota_rx *rx, const struct edge_ota_manifest *m,
+					 uint8_t out[32])
+{
+	uint8_t want[32];
+
+	if (rx->p.selftest(rx->p.ud, m, out) < 0)
+		return EDGE_OTA_R_SELFTEST_FAILED;
+	/* The manifest parser checked the hex. */
+	if (sha_from_hex(m->selftest_output_sha256, want) != 0 || memcmp(out, want, 32) != 0)
+		return EDGE_OTA_R_SELFTEST_MISMATCH;
+	return EDGE_OTA_R_OK;
+}
+
 /* Every chunk is held: ack, hash the slot, activate, self-test, result. */
 static void complete(struct edge_ota_rx *rx, uint64_t now_ms)
 {
 	const struct edge_ota_manifest *m = &rx->manifest;
-	uint8_t digest[32], want[32];
+	enum edge_ota_reason r;
+	uint8_t digest[32];
 	uint64_t off;
 
 	assert(rx->held == rx->n_chunks && rx->next == rx->n_chunks);
@@ -396,15 +427,11 @@ static void complete(struct edge_ota_rx *rx, uint64_t now_ms)
 		end_transfer(rx, EDGE_OTA_OUTCOME_FAILED, EDGE_OTA_R_ACTIVATE_FAILED, NULL);
 		return;
 	}
-	if (rx->p.selftest(rx->p.ud, m, digest) < 0) {
+	r = run_selftest(rx, m, digest);
+	if (r != EDGE_OTA_R_OK) {
 		(void)rx->p.revert(rx->p.ud, m);
-		end_transfer(rx, EDGE_OTA_OUTCOME_REVERTED, EDGE_OTA_R_SELFTEST_FAILED, NULL);
-		return;
-	}
-	/* The manifest parser checked the hex. */
-	if (sha_from_hex(m->selftest_output_sha256, want) != 0 || memcmp(digest, want, 32) != 0) {
-		(void)rx->p.revert(rx->p.ud, m);
-		end_transfer(rx, EDGE_OTA_OUTCOME_REVERTED, EDGE_OTA_R_SELFTEST_MISMATCH, digest);
+		end_transfer(rx, EDGE_OTA_OUTCOME_REVERTED, r,
+			     r == EDGE_OTA_R_SELFTEST_MISMATCH ? digest : NULL);
 		return;
 	}
 	/* Anti-rollback is raised only for a model that runs; a model whose
@@ -416,6 +443,7 @@ static void complete(struct edge_ota_rx *rx, uint64_t now_ms)
 		return;
 	}
 	memcpy(rx->active_sha256, m->sha256, sizeof rx->active_sha256);
+	rx->active_known = true; /* manifest now describes what runs */
 	end_transfer(rx, EDGE_OTA_OUTCOME_ACTIVATED, EDGE_OTA_R_OK, digest);
 }
 
@@ -666,6 +694,7 @@ static int on_offer(struct edge_ota_rx *rx, const struct edge_ota_frame *f, uint
 	}
 	rx->resumable = true;
 	memcpy(&rx->manifest, &rx->offer, sizeof rx->manifest);
+	rx->active_known = false;
 	rx->state = EDGE_OTA_RX_RECEIVING;
 	/* Ack after half of what the gateway keeps in flight: its window
 	 * (the offer's, when stated) or ours, whichever is smaller, so a
@@ -744,6 +773,92 @@ static int on_chunk(struct edge_ota_rx *rx, const struct edge_ota_frame *f, uint
 	return 0;
 }
 
+/* ---------------------------------------------------------------- revert */
+
+/* A revert's answer, counted. output: the self-test's hash when it ran. */
+static void revert_done(struct edge_ota_rx *rx, uint32_t transfer, const char *sha_hex,
+			enum edge_ota_reason r, const uint8_t *output)
+{
+	assert(r != EDGE_OTA_R_OK || output); /* activated always carries the output */
+	if (r == EDGE_OTA_R_OK) {
+		rx->stats.reverts++;
+		rx->stats.last_reason = EDGE_OTA_R_OK;
+		send_result(rx, transfer, sha_hex, EDGE_OTA_OUTCOME_ACTIVATED, r, output);
+		return;
+	}
+	rx->stats.revert_failures++;
+	count_reason(rx, r);
+	send_result(rx, transfer, sha_hex, EDGE_OTA_OUTCOME_FAILED, r, output);
+}
+
+/* Run the model of the other slot again (receiver.md §10): no model bytes
+ * move; the platform switches slots, the self-test decides. */
+static int on_revert(struct edge_ota_rx *rx, const struct edge_ota_frame *f)
+{
+	struct edge_ota_manifest *m = &rx->offer;
+	enum edge_ota_reason r;
+	char hex[EDGE_MSG_SHA256_HEX + 1];
+	uint8_t target[32], held[32], out[32];
+	uint64_t counter;
+
+	if (edge_ota_revert_parse(f, target, NULL) != 0) {
+		rx->stats.bad_frames++; /* frame_parse holds reverts to 32 bytes: cannot happen */
+		return -EPROTO;
+	}
+	sha_to_hex(target, hex);
+	/* The inactive slot is the transfer's: switching to it now would run
+	 * half a model, and the transfer would write over what runs. */
+	if (rx->state == EDGE_OTA_RX_RECEIVING) {
+		revert_done(rx, f->transfer, hex, EDGE_OTA_R_BUSY, NULL);
+		return 0;
+	}
+	/* It runs already (a repeated frame whose answer was lost, a gateway
+	 * that restarted): the self-test again, no switch. */
+	if (rx->active_known && strcmp(rx->active_sha256, hex) == 0 &&
+	    strcmp(rx->manifest.sha256, hex) == 0) {
+		r = run_selftest(rx, &rx->manifest, out);
+		revert_done(rx, f->transfer, hex, r, r == EDGE_OTA_R_SELFTEST_FAILED ? NULL : out);
+		return 0;
+	}
+	if (!rx->p.slot_manifest || rx->p.slot_manifest(rx->p.ud, m) < 0 ||
+	    sha_from_hex(m->sha256, held) != 0 || memcmp(held, target, 32) != 0) {
+		revert_done(rx, f->transfer, hex, EDGE_OTA_R_NOT_HELD, NULL);
+		return 0;
+	}
+	/* Anti-rollback as for an offer: going back never goes below the
+	 * counter accepted for the name, and never lowers it. */
+	counter = rx->p.counter_get(rx->p.ud, m->name);
+	if (m->counter < counter) {
+		revert_done(rx, f->transfer, hex, EDGE_OTA_R_ROLLBACK, NULL);
+		return 0;
+	}
+	/* After the switch the inactive slot holds what runs now: a resume
+	 * record describing it goes first. */
+	if (rx->resumable && record_clear(rx) < 0) {
+		revert_done(rx, f->transfer, hex, EDGE_OTA_R_STORAGE_ERROR, NULL);
+		return 0;
+	}
+	if (rx->p.revert(rx->p.ud, m) < 0) {
+		revert_done(rx, f->transfer, hex, EDGE_OTA_R_ACTIVATE_FAILED, NULL);
+		return 0;
+	}
+	r = run_selftest(rx, m, out);
+	if (r == EDGE_OTA_R_OK && m->counter > counter &&
+	    rx->p.counter_set(rx->p.ud, m->name, m->counter) < 0)
+		r = EDGE_OTA_R_STORAGE_ERROR;
+	if (r != EDGE_OTA_R_OK) {
+		/* Back to the model that ran before this frame. */
+		(void)rx->p.revert(rx->p.ud, m);
+		revert_done(rx, f->transfer, hex, r, r == EDGE_OTA_R_SELFTEST_FAILED ? NULL : out);
+		return 0;
+	}
+	memcpy(rx->active_sha256, hex, sizeof rx->active_sha256);
+	memcpy(&rx->manifest, m, sizeof rx->manifest);
+	rx->active_known = true;
+	revert_done(rx, f->transfer, hex, EDGE_OTA_R_OK, out);
+	return 0;
+}
+
 /* ---------------------------------------------------------------- API */
 
 int edge_ota_rx_init(struct edge_ota_rx *rx, const struct edge_ota_platform *p,
@@ -815,6 +930,8 @@ int edge_ota_rx_on_frame(struct edge_ota_rx *rx, const void *buf, size_t len, ui
 		if (rx->state == EDGE_OTA_RX_RECEIVING && f.transfer == rx->transfer)
 			abandon(rx);
 		return 0;
+	case EDGE_OTA_FRAME_REVERT:
+		return on_revert(rx, &f);
 	default:
 		rx->stats.bad_frames++;
 		return -EPROTO;
@@ -851,6 +968,9 @@ void edge_ota_rx_set_active(struct edge_ota_rx *rx, const char *sha256_hex)
 		sha_to_hex(b, rx->active_sha256); /* lowercase, as manifests have it */
 	else
 		rx->active_sha256[0] = '\0';
+	/* Another model than the one manifest describes runs now. */
+	if (strcmp(rx->active_sha256, rx->manifest.sha256) != 0)
+		rx->active_known = false;
 }
 
 bool edge_ota_rx_busy(const struct edge_ota_rx *rx)

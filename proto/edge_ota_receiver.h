@@ -83,8 +83,11 @@ struct edge_ota_platform {
 
 	/* Switch to the slot's model; run the self-test on it (input from
 	 * edge_ota_selftest_input(seed) in input 0, others zero; SHA-256 of
-	 * output 0 into out; < 0 when it did not run); go back to the
-	 * previous model. */
+	 * output 0 into out; < 0 when it did not run) -- m is then the model
+	 * that runs, also after a revert; revert: switch to the other slot's
+	 * model (after a failed self-test of m: the previous one again; for a
+	 * revert frame: m, the model slot_manifest described, then, if its
+	 * self-test fails, once more to go back). */
 	int (*activate)(void *ud, const struct edge_ota_manifest *m);
 	int (*selftest)(void *ud, const struct edge_ota_manifest *m, uint8_t out[32]);
 	int (*revert)(void *ud, const struct edge_ota_manifest *m);
@@ -98,6 +101,12 @@ struct edge_ota_platform {
 
 	/* Subscribe to (on) or leave (!on) the campaign topic of transfer. */
 	int (*campaign)(void *ud, uint32_t transfer, bool on);
+
+	/* Revert frames (may be NULL: every revert answers not_held). The
+	 * manifest of the model the inactive slot holds whole -- the one that
+	 * ran before the last activation or revert -- into m: 0; < 0 when the
+	 * slot holds none (erased, partly written, never had one). */
+	int (*slot_manifest)(void *ud, struct edge_ota_manifest *m);
 };
 
 struct edge_ota_rx_config {
@@ -126,6 +135,7 @@ struct edge_ota_rx_stats {
 	uint32_t activated, reverted, failed;
 	uint32_t reasons[EDGE_OTA_R_COUNT];      /* every deny/failure by reason */
 	uint8_t last_reason;
+	uint32_t reverts, revert_failures;       /* revert frames answered activated / failed */
 };
 
 struct edge_ota_rx {
@@ -138,13 +148,14 @@ struct edge_ota_rx {
 	bool resumable;                          /* st[] describes what the slot holds */
 	bool campaign;                           /* subscribed to campaign_transfer's topic */
 	bool unacked;                            /* a chunk arrived since the last ack */
+	bool active_known;                       /* manifest is the running model's (idle only) */
 	uint32_t transfer, campaign_transfer;
 	uint32_t chunk_size, n_chunks, held, next, since_ack, ack_every;
 	uint64_t model_size;
 	uint8_t sha[32];                         /* the model's SHA-256 (transfer or st[]) */
 	uint64_t last_rx_ms, last_ack_ms, first_unacked_ms;
-	struct edge_ota_manifest manifest;       /* the transfer's */
-	struct edge_ota_manifest offer;          /* scratch: the offer being checked */
+	struct edge_ota_manifest manifest;       /* the transfer's; idle: the running model's */
+	struct edge_ota_manifest offer;          /* scratch: the offer or revert target checked */
 	uint8_t st[EDGE_OTA_RX_STATE_MAX];       /* resume record: 64-byte head, bitmap */
 	uint8_t work[EDGE_OTA_RX_WORK];          /* slot read-back; answer JSON */
 	struct edge_ota_rx_stats stats;
@@ -158,8 +169,9 @@ int edge_ota_rx_init(struct edge_ota_rx *rx, const struct edge_ota_platform *p,
 /* A message arrived on <p>/<id>/ota/frame or the campaign topic. Bad
  * frames are counted and dropped (never answered); an offer is answered
  * accept or deny; the last missing chunk triggers verify → activate →
- * self-test → result, inside this call. Returns 0, or -EPROTO for a frame
- * that was dropped. */
+ * self-test → result, inside this call; a revert frame switches to the
+ * other slot's model, self-tests it and answers a result, inside this call
+ * (receiver.md §10). Returns 0, or -EPROTO for a frame that was dropped. */
 int edge_ota_rx_on_frame(struct edge_ota_rx *rx, const void *buf, size_t len, uint64_t now_ms);
 
 /* Timers: delayed and idle acks, the stall bound. */

@@ -105,6 +105,7 @@ static const char *const reason_names[EDGE_OTA_R_COUNT] = {
 	[EDGE_OTA_R_CANCELLED] = "cancelled",
 	[EDGE_OTA_R_SUPERSEDED] = "superseded",
 	[EDGE_OTA_R_INTERNAL] = "internal",
+	[EDGE_OTA_R_NOT_HELD] = "not_held",
 };
 
 const char *edge_ota_reason_name(enum edge_ota_reason r)
@@ -158,7 +159,7 @@ static int frame_reject(struct edge_msg_error *err, enum edge_msg_reject reason,
 static int type_known(uint32_t type)
 {
 	return type == EDGE_OTA_FRAME_OFFER || type == EDGE_OTA_FRAME_CHUNK ||
-	       type == EDGE_OTA_FRAME_CANCEL;
+	       type == EDGE_OTA_FRAME_CANCEL || type == EDGE_OTA_FRAME_REVERT;
 }
 
 /* The payload lengths a frame of type may have. */
@@ -172,6 +173,10 @@ static void length_bounds(uint32_t type, uint32_t *min, uint32_t *max)
 	case EDGE_OTA_FRAME_CHUNK:
 		*min = 1;
 		*max = EDGE_OTA_CHUNK_MAX;
+		return;
+	case EDGE_OTA_FRAME_REVERT:
+		*min = EDGE_OTA_REVERT_PAYLOAD;
+		*max = EDGE_OTA_REVERT_PAYLOAD;
 		return;
 	default:
 		assert(type == EDGE_OTA_FRAME_CANCEL);
@@ -369,6 +374,34 @@ int edge_ota_offer_encode(void *buf, size_t cap, uint32_t transfer,
 	edge__put_le32(b + EDGE_OTA_FRAME_HDR + OFFER_FLAGS, o->flags);
 	edge__put_le32(b + EDGE_OTA_FRAME_HDR + OFFER_WINDOW, o->window);
 	return finish_frame(b, EDGE_OTA_FRAME_OFFER, transfer, 0, length);
+}
+
+/* ------------------------------------------------------------------ revert */
+
+int edge_ota_revert_encode(void *buf, size_t cap, uint32_t transfer, const uint8_t sha256[32])
+{
+	if (!sha256 || transfer == 0)
+		return -EINVAL;
+	return edge_ota_frame_encode(buf, cap, EDGE_OTA_FRAME_REVERT, transfer, 0, sha256,
+				     EDGE_OTA_REVERT_PAYLOAD);
+}
+
+int edge_ota_revert_parse(const struct edge_ota_frame *f, uint8_t sha256_out[32],
+			  struct edge_msg_error *err)
+{
+	assert(f && sha256_out);
+	if (err) {
+		err->reason = EDGE_MSG_OK;
+		err->field[0] = '\0';
+		err->offset = 0;
+	}
+	if (f->type != EDGE_OTA_FRAME_REVERT)
+		return frame_reject(err, EDGE_MSG_BAD_HEADER, "type", WIRE(type));
+	/* frame_parse holds every revert to this; a frame built by hand may not. */
+	if (!f->payload || f->length != EDGE_OTA_REVERT_PAYLOAD)
+		return frame_reject(err, EDGE_MSG_BAD_HEADER, "length", WIRE(length));
+	memcpy(sha256_out, f->payload, EDGE_OTA_REVERT_PAYLOAD);
+	return 0;
 }
 
 /* ------------------------------------------------------------- have bitmap */

@@ -5,8 +5,8 @@
  * no allocation.
  *
  * Topics (node-protocol.md §3; <p> is the topic prefix, edge/v1):
- *   <p>/<id>/ota/frame            gw → node  binary frames: offer, chunk, cancel (QoS 1 offer
- *                                            and cancel, QoS 0 chunks)
+ *   <p>/<id>/ota/frame            gw → node  binary frames: offer, chunk, cancel, revert (QoS 1
+ *                                            offer, cancel and revert, QoS 0 chunks)
  *   <p>/_campaign/<t>/frame       gw → nodes chunk frames of transfer t (8 lowercase hex
  *                                            digits) published once for every node of a
  *                                            campaign; every node may read <p>/_campaign/#,
@@ -21,7 +21,7 @@
  *   5  u8  type (enum edge_ota_frame_type)
  *   6  u16 flags (0; a receiver ignores unknown bits)
  *   8  u32 transfer id (gateway-assigned, never 0)
- *   12 u32 index (chunk index; 0 for offer and cancel)
+ *   12 u32 index (chunk index; 0 for offer, cancel and revert)
  *   16 u32 length of the payload
  *   20 u32 CRC-32C (edge_ota_crc32c) of bytes 0..19 and of the payload
  *
@@ -34,6 +34,13 @@
  * the package file (edge_ota_package.h); the model bytes follow as chunks.
  * Chunk payload: bytes [index * chunk_size, ...) of the model, chunk_size
  * of them except the last. Cancel payload: u8 reason (enum edge_ota_reason).
+ * Revert payload: exactly EDGE_OTA_REVERT_PAYLOAD bytes, the raw SHA-256
+ * of the model (the manifest's "sha256") the node must run again from its
+ * other slot; the transfer id is a gateway-assigned id from the same space
+ * as transfers, index 0. The node answers with a result (no accept, no
+ * chunks): activated/ok with output_sha256, or failed with a reason
+ * (not_held, rollback, busy, activate_failed, selftest_failed,
+ * selftest_mismatch, storage_error).
  *
  * Answers (JSON objects, proto's strict reader; unknown keys ignored):
  *   {"proto":1,"msg":"accept","transfer":T,"sha256":H,"max_chunk":C,
@@ -71,6 +78,7 @@ extern "C" {
 #define EDGE_OTA_CHUNK_MIN 64u
 #define EDGE_OTA_CHUNK_MAX 16384u
 #define EDGE_OTA_OFFER_FIXED 16          /* offer payload before the package head */
+#define EDGE_OTA_REVERT_PAYLOAD 32       /* revert payload: the target model's SHA-256 */
 #define EDGE_OTA_HAVE_BITS 2048u         /* selective bitmap after `next` */
 #define EDGE_OTA_WINDOW_MAX 256u
 #define EDGE_OTA_ANSWER_MAX 1024         /* longest answer a node sends, bytes */
@@ -89,6 +97,7 @@ enum edge_ota_frame_type {
 	EDGE_OTA_FRAME_OFFER = 1,
 	EDGE_OTA_FRAME_CHUNK = 2,
 	EDGE_OTA_FRAME_CANCEL = 3,
+	EDGE_OTA_FRAME_REVERT = 4,   /* run the model of the other slot again */
 };
 
 #define EDGE_OTA_OFFER_CAMPAIGN 0x1u
@@ -123,6 +132,7 @@ enum edge_ota_reason {
 	EDGE_OTA_R_CANCELLED,           /* "cancelled": the operator cancelled it */
 	EDGE_OTA_R_SUPERSEDED,          /* "superseded": a newer offer replaced it */
 	EDGE_OTA_R_INTERNAL,            /* "internal": the gateway failed */
+	EDGE_OTA_R_NOT_HELD,            /* "not_held": a revert's model is not whole in the other slot */
 	EDGE_OTA_R_COUNT
 };
 const char *edge_ota_reason_name(enum edge_ota_reason r);     /* "unknown" if out of range */
@@ -170,6 +180,16 @@ int edge_ota_offer_parse(const struct edge_ota_frame *f, struct edge_ota_offer *
 /* Write an offer frame. head[0..head_len) is copied. Length or -EINVAL/-ENOSPC. */
 int edge_ota_offer_encode(void *buf, size_t cap, uint32_t transfer,
 			  const struct edge_ota_offer *o);
+
+/* Write a revert frame: run again the model whose SHA-256 is sha256 (raw
+ * bytes). Length or -EINVAL (transfer 0, sha256 NULL) / -ENOSPC. */
+int edge_ota_revert_encode(void *buf, size_t cap, uint32_t transfer, const uint8_t sha256[32]);
+
+/* The target SHA-256 of a parsed revert frame into sha256_out. 0 or -EPROTO
+ * with *err: bad_header "type" (not a revert), bad_header "length" (the
+ * payload is not exactly EDGE_OTA_REVERT_PAYLOAD bytes). */
+int edge_ota_revert_parse(const struct edge_ota_frame *f, uint8_t sha256_out[32],
+			  struct edge_msg_error *err);
 
 /* ---- answers (node → gateway) ---- */
 

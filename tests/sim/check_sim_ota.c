@@ -477,6 +477,203 @@ START_TEST(fleet_options)
 }
 END_TEST
 
+/* ---- revert */
+
+/* A second package: simple_add, the same name and counter as hw. */
+struct pkg2 {
+	uint8_t *pkg, *model;
+	size_t pkg_len, head_len, model_len;
+	struct edge_ota_manifest man;
+};
+
+static void pack_v2(struct pkg2 *p)
+{
+	struct edge_ota_key *k = NULL;
+	char base[PATH_MAX];
+	struct edge_ota_container c;
+	struct edge_msg_error e;
+	static const struct edge_ota_pack_args args = {
+		.name = "hw", .version = "2.0.0", .counter = 7, .seed = 999,
+	};
+
+	/* Signed by a second key the fleet also trusts. */
+	ck_assert_int_eq(edge_ota_key_generate(EDGE_OTA_SIG_ED25519, &k, err, sizeof(err)), 0);
+	test_tmpdir_path(&tmp, "k2", base, sizeof(base));
+	ck_assert_msg(edge_ota_key_save(k, base, err, sizeof(err)) == 0, "%s", err);
+	p->model = test_data_model("simple_add.tflite", &p->model_len);
+	ck_assert_msg(edge_ota_pack(p->model, p->model_len, &args, &k, 1, &p->pkg, &p->pkg_len,
+				    &p->man, err, sizeof(err)) == 0, "%s", err);
+	edge_ota_key_free(k);
+	ck_assert_int_eq(edge_ota_container_parse(p->pkg, p->pkg_len, &c, &e), 0);
+	p->head_len = (size_t)(c.model - p->pkg);
+	sim_ota_fleet_free(&fleet);
+	ck_assert_msg(sim_ota_fleet_init(&fleet, tmp.dir, 1, NULL, 0, 0, err, sizeof(err)) == 0,
+		      "%s", err);
+}
+
+static void free_v2(struct pkg2 *p)
+{
+	free(p->pkg);
+	free(p->model);
+}
+
+/* The whole of a transfer of p (one chunk per frame, in order). */
+static void transfer(struct sim_ota_node *n, const struct pkg2 *p, uint32_t t, uint64_t *now)
+{
+	uint8_t f[EDGE_OTA_FRAME_MAX];
+	uint32_t nc = (uint32_t)((p->model_len + CHUNK - 1) / CHUNK);
+	struct edge_ota_offer o = {
+		.chunk_size = CHUNK, .n_chunks = nc, .head = p->pkg, .head_len = p->head_len,
+	};
+	int len = edge_ota_offer_encode(f, sizeof(f), t, &o);
+	ck_assert_int_gt(len, 0);
+	ck_assert_int_eq(sim_ota_on_frame(n, f, (size_t)len, *now += 10), 0);
+	for (uint32_t i = 0; i < nc; i++) {
+		size_t off = (size_t)i * CHUNK;
+		uint32_t l = (uint32_t)(p->model_len - off < CHUNK ? p->model_len - off : CHUNK);
+		len = edge_ota_frame_encode(f, sizeof(f), EDGE_OTA_FRAME_CHUNK, t, i,
+					    p->model + off, l);
+		ck_assert_int_gt(len, 0);
+		ck_assert_int_eq(sim_ota_on_frame(n, f, (size_t)len, *now += 10), 0);
+	}
+	const struct edge_ota_answer *r = last(EDGE_OTA_MSG_RESULT);
+	ck_assert_ptr_nonnull(r);
+	ck_assert_uint_eq(r->transfer, t);
+	ck_assert_uint_eq(r->outcome, EDGE_OTA_OUTCOME_ACTIVATED);
+}
+
+static const struct edge_ota_answer *revert(struct sim_ota_node *n, const char *sha_hex,
+					    uint32_t t, uint64_t now)
+{
+	uint8_t sha[32], f[EDGE_OTA_FRAME_HDR + EDGE_OTA_REVERT_PAYLOAD];
+	for (unsigned i = 0; i < 32; i++) {
+		unsigned v;
+		ck_assert_int_eq(sscanf(sha_hex + 2 * i, "%2x", &v), 1);
+		sha[i] = (uint8_t)v;
+	}
+	int len = edge_ota_revert_encode(f, sizeof(f), t, sha);
+	ck_assert_int_gt(len, 0);
+	unsigned before = cap.n;
+	ck_assert_int_eq(sim_ota_on_frame(n, f, (size_t)len, now), 0);
+	ck_assert_uint_eq(cap.n, before + 1);
+	const struct edge_ota_answer *a = &cap.a[before];
+	ck_assert_uint_eq(a->type, EDGE_OTA_MSG_RESULT);
+	ck_assert_uint_eq(a->transfer, t);
+	ck_assert_str_eq(a->sha256, sha_hex);
+	return a;
+}
+
+START_TEST(revert_runs_the_previous_model)
+{
+	struct sim_ota_node n;
+	struct pkg2 v1 = { .pkg = pkg, .model = model, .pkg_len = pkg_len, .head_len = head_len,
+			   .model_len = model_len, .man = man };
+	struct pkg2 v2;
+	uint64_t now = 1000;
+
+	pack_v2(&v2);
+	sim_ota_node_init(&n, &fleet, &host, 0, 1);
+	/* The initial model (none here) has no manifest: nothing to go back to. */
+	const struct edge_ota_answer *a = revert(&n, man.sha256, 900, now);
+	ck_assert_uint_eq(a->outcome, EDGE_OTA_OUTCOME_FAILED);
+	ck_assert_uint_eq(a->reason, EDGE_OTA_R_NOT_HELD);
+
+	transfer(&n, &v1, 901, &now);
+	transfer(&n, &v2, 902, &now);
+	ck_assert_str_eq(sim_ota_model(&n)->sha256, v2.man.sha256);
+	ck_assert_str_eq(last(EDGE_OTA_MSG_RESULT)->output_sha256, v2.man.selftest_output_sha256);
+	(void)sim_ota_take_events(&n);
+
+	/* Back to v1: no bytes, its stored self-test output, hello with it. */
+	a = revert(&n, v1.man.sha256, 903, now += 10);
+	ck_assert_msg(a->outcome == EDGE_OTA_OUTCOME_ACTIVATED, "%s/%s",
+		      edge_ota_outcome_name(a->outcome), edge_ota_reason_name(a->reason));
+	ck_assert(a->has_output);
+	ck_assert_str_eq(a->output_sha256, v1.man.selftest_output_sha256);
+	ck_assert_ptr_null(n.slot);
+	const struct edge_msg_model *m = sim_ota_model(&n);
+	ck_assert_ptr_nonnull(m);
+	ck_assert_str_eq(m->sha256, v1.man.sha256);
+	ck_assert_str_eq(m->version, "1.0.0");
+	ck_assert_uint_eq(sim_ota_take_events(&n), SIM_OTA_EV_MODEL);
+	/* Repeated (its answer lost): activated again, still v1. */
+	a = revert(&n, v1.man.sha256, 903, now += 10);
+	ck_assert_uint_eq(a->outcome, EDGE_OTA_OUTCOME_ACTIVATED);
+	ck_assert_str_eq(a->output_sha256, v1.man.selftest_output_sha256);
+	ck_assert_str_eq(sim_ota_model(&n)->sha256, v1.man.sha256);
+	/* And forward to v2, the other slot's now. */
+	a = revert(&n, v2.man.sha256, 904, now += 10);
+	ck_assert_uint_eq(a->outcome, EDGE_OTA_OUTCOME_ACTIVATED);
+	ck_assert_str_eq(a->output_sha256, v2.man.selftest_output_sha256);
+	ck_assert_str_eq(sim_ota_model(&n)->version, "2.0.0");
+
+	struct sim_ota_stats st = {0};
+	sim_ota_stats_add(&st, &n);
+	ck_assert_uint_eq(st.reverts, 3);
+	ck_assert_uint_eq(st.revert_failures, 1);
+	ck_assert_uint_eq(st.activated, 2); /* transfers only */
+	ck_assert_uint_eq(st.failed + st.reverted, 0);
+
+	/* A reboot keeps the flash: back to v1 once more. */
+	sim_ota_reboot(&n);
+	sim_ota_online(&n);
+	a = revert(&n, v1.man.sha256, 905, now += 10);
+	ck_assert_uint_eq(a->outcome, EDGE_OTA_OUTCOME_ACTIVATED);
+	ck_assert_str_eq(sim_ota_model(&n)->sha256, v1.man.sha256);
+	sim_ota_node_free(&n);
+	free_v2(&v2);
+}
+END_TEST
+
+START_TEST(forget_previous_answers_not_held)
+{
+	struct sim_ota_node n, busy;
+	struct pkg2 v1 = { .pkg = pkg, .model = model, .pkg_len = pkg_len, .head_len = head_len,
+			   .model_len = model_len, .man = man };
+	struct pkg2 v2;
+	uint64_t now = 1000;
+
+	pack_v2(&v2);
+	sim_ota_node_init(&n, &fleet, &host, SIM_OTA_FORGET_PREVIOUS, 1);
+	transfer(&n, &v1, 901, &now);
+	transfer(&n, &v2, 902, &now);
+	(void)sim_ota_take_events(&n);
+	const struct edge_ota_answer *a = revert(&n, v1.man.sha256, 903, now += 10);
+	ck_assert_uint_eq(a->outcome, EDGE_OTA_OUTCOME_FAILED);
+	ck_assert_uint_eq(a->reason, EDGE_OTA_R_NOT_HELD);
+	ck_assert(!a->has_output);
+	ck_assert_str_eq(sim_ota_model(&n)->sha256, v2.man.sha256);
+	ck_assert_uint_eq(sim_ota_take_events(&n), 0); /* no hello, no final */
+	/* The gateway's fallback, a transfer of v1, still works. */
+	transfer(&n, &v1, 904, &now);
+	ck_assert_str_eq(sim_ota_model(&n)->sha256, v1.man.sha256);
+	struct sim_ota_stats st = {0};
+	sim_ota_stats_add(&st, &n);
+	ck_assert_uint_eq(st.revert_failures, 1);
+	ck_assert_uint_eq(st.reverts, 0);
+
+	/* A node receiving a transfer answers busy and carries on. */
+	sim_ota_node_init(&busy, &fleet, &host, 0, 1);
+	transfer(&busy, &v1, 905, &now);
+	offer(&busy, now += 10); /* hw again: already_have, so offer v2 by hand */
+	uint8_t f[EDGE_OTA_FRAME_MAX];
+	struct edge_ota_offer o = {
+		.chunk_size = CHUNK, .n_chunks = (uint32_t)((v2.model_len + CHUNK - 1) / CHUNK),
+		.head = v2.pkg, .head_len = v2.head_len,
+	};
+	int len = edge_ota_offer_encode(f, sizeof(f), 906, &o);
+	ck_assert_int_eq(sim_ota_on_frame(&busy, f, (size_t)len, now += 10), 0);
+	ck_assert_uint_eq(last(EDGE_OTA_MSG_ACCEPT)->transfer, 906);
+	a = revert(&busy, v1.man.sha256, 907, now += 10);
+	ck_assert_uint_eq(a->reason, EDGE_OTA_R_BUSY);
+	ck_assert_ptr_nonnull(busy.slot); /* the transfer's slot stays */
+	ck_assert(edge_ota_rx_busy(busy.rx));
+	sim_ota_node_free(&busy);
+	sim_ota_node_free(&n);
+	free_v2(&v2);
+}
+END_TEST
+
 static Suite *sim_ota_suite(void)
 {
 	Suite *s = suite_create("sim-ota");
@@ -492,6 +689,8 @@ static Suite *sim_ota_suite(void)
 	tcase_add_test(tc, disconnect_keeps_the_receiver);
 	tcase_add_test(tc, drop_loses_a_share_of_chunks);
 	tcase_add_test(tc, fleet_options);
+	tcase_add_test(tc, revert_runs_the_previous_model);
+	tcase_add_test(tc, forget_previous_answers_not_held);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -142,7 +142,8 @@ struct sim_opts {
 	const char *ota_trust;      /* DIR of *.pub: OTA on */
 	unsigned ota_threshold;
 	struct sim_select sel_ota_deny, sel_ota_stall, sel_ota_reboot,
-		sel_ota_disconnect, sel_ota_corrupt, sel_ota_fail_selftest;
+		sel_ota_disconnect, sel_ota_corrupt, sel_ota_fail_selftest,
+		sel_ota_forget_previous;
 	double ota_stall_s;
 	double ota_drop_pct;
 	/* --anomaly-factor NAME@VERSION=F: nodes running that model detect
@@ -267,10 +268,11 @@ static void print_counts(struct sim *s, const char *what)
 			 " ota_offers=%lu ota_accepted=%lu ota_denied=%lu ota_chunks=%lu "
 			 "ota_dups=%lu ota_bad=%lu ota_stray=%lu ota_activated=%lu ota_reverted=%lu "
 			 "ota_failed=%lu ota_dropped=%lu ota_corrupted=%lu ota_ignored=%lu "
-			 "ota_stalls=%lu ota_reboots=%lu ota_disconnects=%lu ota_send_errors=%lu",
+			 "ota_stalls=%lu ota_reboots=%lu ota_disconnects=%lu ota_send_errors=%lu "
+			 "ota_reverts=%lu ota_revert_failures=%lu",
 			 t.offers, t.accepted, t.denied, t.chunks, t.dups, t.bad, t.stray, t.activated,
 			 t.reverted, t.failed, t.dropped, t.corrupted, t.ignored, t.stalled,
-			 t.reboots, t.disconnects, t.send_errors);
+			 t.reboots, t.disconnects, t.send_errors, t.reverts, t.revert_failures);
 	}
 	say("%s nodes=%u connected=%u registered=%u refused=%u "
 	    "registered_acks=%lu refusals=%lu hellos=%lu heartbeats=%lu "
@@ -1378,6 +1380,8 @@ static void usage(FILE *f)
 "  --ota-disconnect NODES once at half the chunks: lose the connection\n"
 "  --ota-corrupt NODES    flip a byte in each of the first 3 chunk frames\n"
 "  --ota-fail-selftest NODES  the self-test hash is wrong: reverted\n"
+"  --ota-forget-previous NODES  the other slot was erased: a revert frame\n"
+"                         answers not_held\n"
 "  --ota-drop PCT         lose PCT %% of the incoming chunk frames (--seed)\n"
 "  --ota-exit-after N     stop (exit 0) once N nodes reported a result\n"
 "  --verbose              print per-node errors\n"
@@ -1467,6 +1471,7 @@ static int parse_opts(int argc, char **argv, struct sim_opts *o)
 		O_NODELAY, O_SEED, O_OPS, O_ARENA, O_FLASH, O_OTA_TRUST, O_OTA_THRESHOLD,
 		O_OTA_DENY, O_OTA_STALL, O_OTA_STALL_S, O_OTA_REBOOT, O_OTA_DISC,
 		O_OTA_CORRUPT, O_OTA_FAIL_SELFTEST, O_OTA_DROP, O_OTA_EXIT_AFTER, O_ANOMALY_FACTOR,
+		O_OTA_FORGET_PREVIOUS,
 	};
 	static const struct option longopts[] = {
 		{"host", required_argument, NULL, O_HOST},
@@ -1515,6 +1520,7 @@ static int parse_opts(int argc, char **argv, struct sim_opts *o)
 		{"ota-disconnect", required_argument, NULL, O_OTA_DISC},
 		{"ota-corrupt", required_argument, NULL, O_OTA_CORRUPT},
 		{"ota-fail-selftest", required_argument, NULL, O_OTA_FAIL_SELFTEST},
+		{"ota-forget-previous", required_argument, NULL, O_OTA_FORGET_PREVIOUS},
 		{"ota-drop", required_argument, NULL, O_OTA_DROP},
 		{"ota-exit-after", required_argument, NULL, O_OTA_EXIT_AFTER},
 		{"anomaly-factor", required_argument, NULL, O_ANOMALY_FACTOR},
@@ -1587,6 +1593,10 @@ static int parse_opts(int argc, char **argv, struct sim_opts *o)
 		case O_OTA_FAIL_SELFTEST:
 			rc = opt_select("ota-fail-selftest", optarg, 16, &o->sel_ota_fail_selftest);
 			break;
+		case O_OTA_FORGET_PREVIOUS:
+			rc = opt_select("ota-forget-previous", optarg, 17,
+					&o->sel_ota_forget_previous);
+			break;
 		case O_OTA_DROP: rc = opt_double("ota-drop", optarg, 0, 100, &o->ota_drop_pct); break;
 		case O_OTA_EXIT_AFTER:
 			rc = opt_uint("ota-exit-after", optarg, 1, SIM_MAX_NODES, &o->ota_exit_after);
@@ -1645,7 +1655,8 @@ static int parse_opts(int argc, char **argv, struct sim_opts *o)
 		o->sel_ota_deny.fraction > 0 || o->ota_drop_pct > 0 || o->ota_exit_after ||
 		o->ota_threshold;
 	const struct sim_select *sels[] = { &o->sel_ota_stall, &o->sel_ota_reboot,
-		&o->sel_ota_disconnect, &o->sel_ota_corrupt, &o->sel_ota_fail_selftest };
+		&o->sel_ota_disconnect, &o->sel_ota_corrupt, &o->sel_ota_fail_selftest,
+		&o->sel_ota_forget_previous };
 	for (size_t i = 0; i < sizeof(sels) / sizeof(sels[0]); i++)
 		ota_behaviour |= sels[i]->all || sels[i]->n_ranges || sels[i]->fraction > 0;
 	if (ota_behaviour && !o->ota_trust) {
@@ -1890,7 +1901,9 @@ static int setup_nodes(struct sim *s)
 				(sim_select_has(&o->sel_ota_disconnect, i) ? SIM_OTA_DISCONNECT : 0) |
 				(sim_select_has(&o->sel_ota_corrupt, i) ? SIM_OTA_CORRUPT : 0) |
 				(sim_select_has(&o->sel_ota_fail_selftest, i) ?
-				 SIM_OTA_FAIL_SELFTEST : 0);
+				 SIM_OTA_FAIL_SELFTEST : 0) |
+				(sim_select_has(&o->sel_ota_forget_previous, i) ?
+				 SIM_OTA_FORGET_PREVIOUS : 0);
 			nd->ota = malloc(sizeof(*nd->ota));
 			if (!nd->ota)
 				return -ENOMEM;

@@ -126,11 +126,25 @@ void sim_ota_fleet_free(struct sim_ota_fleet *f)
 
 /* ---- the platform: flash */
 
+/* A model a slot holds whole, as far as a revert needs it. */
+struct sim_ota_held {
+	struct edge_ota_manifest m;
+	bool tested;                     /* out is its self-test's output */
+	uint8_t out[32];
+};
+
+static void forget_other(struct sim_ota_node *n)
+{
+	free(n->other_m);
+	n->other_m = NULL;
+}
+
 static int p_slot_erase(void *ud, uint32_t len)
 {
 	struct sim_ota_node *n = ud;
 	if (len == 0 || len > n->fleet->flash_bytes)
 		return -ENOSPC;
+	forget_other(n); /* the inactive slot held it */
 	if (len != n->slot_len) {
 		uint8_t *b = realloc(n->slot, len);
 		if (!b)
@@ -267,6 +281,14 @@ static void model_of(struct edge_msg_model *mm, const struct edge_ota_manifest *
 static int p_activate(void *ud, const struct edge_ota_manifest *m)
 {
 	struct sim_ota_node *n = ud;
+	struct sim_ota_held *h = calloc(1, sizeof(*h));
+	if (!h)
+		return -ENOMEM;
+	h->m = *m;
+	/* The model that ran is now the other slot's. */
+	forget_other(n);
+	n->other_m = n->run_m;
+	n->run_m = h;
 	n->had_model = n->has_model;
 	n->previous = n->model;
 	model_of(&n->model, m);
@@ -277,7 +299,16 @@ static int p_activate(void *ud, const struct edge_ota_manifest *m)
 static int p_selftest(void *ud, const struct edge_ota_manifest *m, uint8_t out[32])
 {
 	struct sim_ota_node *n = ud;
+	struct sim_ota_held *run = n->run_m;
 	char err[256];
+	bool same = run && strcmp(run->m.sha256, m->sha256) == 0;
+	if (same && run->tested) {
+		/* After a revert or again: the output its first run stored. */
+		memcpy(out, run->out, 32);
+		if (n->behave & SIM_OTA_FAIL_SELFTEST)
+			out[0] ^= 0x5a;
+		return 0;
+	}
 	if (!n->slot || m->size > n->slot_len)
 		return -EIO;
 	struct sim_ota_memo *memo = n->fleet->memo;
@@ -304,17 +335,38 @@ static int p_selftest(void *ud, const struct edge_ota_manifest *m, uint8_t out[3
 				memo->n++;
 		}
 	}
+	if (same) {
+		memcpy(run->out, out, 32);
+		run->tested = true;
+	}
 	if (n->behave & SIM_OTA_FAIL_SELFTEST)
 		out[0] ^= 0x5a; /* a model that runs but computes something else */
 	return 0;
 }
 
+/* A/B: the other slot's model runs, the running one becomes the other's. */
 static int p_revert(void *ud, const struct edge_ota_manifest *m)
 {
 	struct sim_ota_node *n = ud;
 	(void)m;
-	n->has_model = n->had_model;
-	n->model = n->previous;
+	bool had = n->had_model;
+	struct edge_msg_model prev = n->previous;
+	struct sim_ota_held *h = n->other_m;
+	n->had_model = n->has_model;
+	n->previous = n->model;
+	n->has_model = had;
+	n->model = prev;
+	n->other_m = n->run_m;
+	n->run_m = h;
+	return 0;
+}
+
+static int p_slot_manifest(void *ud, struct edge_ota_manifest *m)
+{
+	struct sim_ota_node *n = ud;
+	if ((n->behave & SIM_OTA_FORGET_PREVIOUS) || !n->other_m)
+		return -ENOENT;
+	*m = n->other_m->m;
 	return 0;
 }
 
@@ -339,6 +391,16 @@ static void count_answer(struct sim_ota_node *n, const char *json, size_t len)
 	case EDGE_OTA_MSG_ACCEPT: n->st.accepted++; break;
 	case EDGE_OTA_MSG_DENY: n->st.denied++; break;
 	case EDGE_OTA_MSG_RESULT:
+		/* A revert's answer: no transfer ended, the slot stays. */
+		if (n->reverting) {
+			if (a.outcome == EDGE_OTA_OUTCOME_ACTIVATED) {
+				n->st.reverts++;
+				n->events |= SIM_OTA_EV_MODEL;
+			} else {
+				n->st.revert_failures++;
+			}
+			break;
+		}
 		if (a.outcome == EDGE_OTA_OUTCOME_ACTIVATED) {
 			n->st.activated++;
 			n->events |= SIM_OTA_EV_MODEL;
@@ -422,6 +484,9 @@ void sim_ota_node_free(struct sim_ota_node *n)
 	free(n->state);
 	n->state = NULL;
 	n->state_len = 0;
+	free(n->run_m);
+	n->run_m = NULL;
+	forget_other(n);
 }
 
 void sim_ota_reboot(struct sim_ota_node *n)
@@ -470,6 +535,8 @@ void sim_ota_stats_add(struct sim_ota_stats *sum, const struct sim_ota_node *n)
 	sum->reboots += s.reboots;
 	sum->disconnects += s.disconnects;
 	sum->send_errors += s.send_errors;
+	sum->reverts += s.reverts;
+	sum->revert_failures += s.revert_failures;
 }
 
 /* The receiver, created from the saved resume state ("boot"). */
@@ -498,6 +565,7 @@ static int ensure_rx(struct sim_ota_node *n)
 		.wall_ms = p_wall_ms,
 		.send = p_send,
 		.campaign = p_campaign,
+		.slot_manifest = p_slot_manifest,
 	};
 	struct edge_ota_rx_config cfg = {
 		.runtime = "tflm",
@@ -661,7 +729,9 @@ int sim_ota_on_frame(struct sim_ota_node *n, const void *buf, size_t len, uint64
 	}
 	bool ours = chunk && edge_ota_rx_busy(n->rx) && fr.transfer == n->transfer;
 	uint32_t bad_before = edge_ota_rx_stats(n->rx)->bad_frames;
+	n->reverting = known && fr.type == EDGE_OTA_FRAME_REVERT;
 	(void)edge_ota_rx_on_frame(n->rx, feed, len, now_ms);
+	n->reverting = false;
 	/* The receiver's bad_frames has both refused frames and late chunks
 	 * of a transfer that ended; tell them apart. */
 	if (edge_ota_rx_stats(n->rx)->bad_frames != bad_before) {

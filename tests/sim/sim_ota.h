@@ -4,8 +4,11 @@
  *
  * The platform models a node's flash in the node struct, so it survives a
  * simulated reboot: the inactive slot (allocated at erase to the model's
- * size, freed after the result), the receiver's resume state and the
- * anti-rollback counters. Signatures and SHA-256 go through lib/ota
+ * size, freed after the result), the receiver's resume state, the
+ * anti-rollback counters, and what the two slots hold whole for a revert
+ * frame: the manifest and self-test output of the running model and of the
+ * one that ran before it (no model bytes: the stored output serves a
+ * revert's self-test; an erase for a new transfer forgets the other slot's). Signatures and SHA-256 go through lib/ota
  * (OpenSSL EVP); the self-test runs the slot's bytes on lib/infer
  * (edge_ota_selftest_run, the code that computed the golden hash).
  *
@@ -62,11 +65,12 @@ enum sim_ota_behave {
 	SIM_OTA_DISCONNECT = 1u << 3,    /* once at half: lose the connection */
 	SIM_OTA_CORRUPT = 1u << 4,       /* flip a byte in the first 3 chunk frames */
 	SIM_OTA_FAIL_SELFTEST = 1u << 5, /* the self-test hash comes out wrong */
+	SIM_OTA_FORGET_PREVIOUS = 1u << 6, /* the other slot was erased: reverts are not_held */
 };
 
 /* Events for the host (sim_ota_take_events). */
 enum sim_ota_event {
-	SIM_OTA_EV_MODEL = 1u << 0,      /* a model activated: say hello with it */
+	SIM_OTA_EV_MODEL = 1u << 0,      /* a model activated or a revert ran: say hello with it */
 	SIM_OTA_EV_FINAL = 1u << 1,      /* the node's first final result went out */
 	SIM_OTA_EV_REBOOT = 1u << 2,     /* drop the connection without DISCONNECT, boot again */
 	SIM_OTA_EV_DISCONNECT = 1u << 3, /* drop the connection, reconnect */
@@ -88,6 +92,7 @@ struct sim_ota_stats {
 	unsigned long activated, reverted, failed;
 	unsigned long dropped, corrupted, stalled, ignored, reboots, disconnects;
 	unsigned long send_errors;
+	unsigned long reverts, revert_failures; /* revert frames answered activated / failed */
 };
 
 struct sim_ota_node {
@@ -106,8 +111,11 @@ struct sim_ota_node {
 		char name[EDGE_MSG_TOKEN_CAP];
 		uint64_t counter;
 	} counters[SIM_OTA_COUNTERS_MAX];
-	bool has_model, had_model;       /* running model; the one before activate */
+	bool has_model, had_model;       /* running model; the one in the other slot */
 	struct edge_msg_model model, previous;
+	/* Their manifests and self-test outputs, NULL when unknown (the
+	 * initial model has none; an erase forgets other_m). */
+	struct sim_ota_held *run_m, *other_m;
 	bool reboot_done, disconnect_done, stall_done, reported;
 	unsigned corrupted;
 
@@ -120,7 +128,8 @@ struct sim_ota_node {
 	uint32_t transfer, n_chunks, seen; /* the offer being received, chunks fed */
 	uint32_t campaign;               /* campaign transfer subscribed, 0: none */
 	unsigned events;                 /* enum sim_ota_event, not yet taken */
-	bool result_sent;                /* a result went out in this call */
+	bool result_sent;                /* a transfer's result went out in this call */
+	bool reverting;                  /* a revert frame is with the receiver */
 	struct sim_ota_stats st;         /* with the counters of receivers gone */
 };
 

@@ -1,6 +1,6 @@
 /* Fuzz target for OTA transfer frames (proto/ota/transfer.md): the input is
  * one frame as a node receives it, fed to the frame reader and, when that
- * accepts an offer, to the offer reader.
+ * accepts an offer or a revert, to the offer or the revert reader.
  *
  * Invariants beyond "no crash, no overread": an accepted frame's payload is
  * the input after the header and of the length the header states, within
@@ -82,6 +82,21 @@ static void check_offer(const uint8_t *data, size_t size, const struct edge_ota_
 	}
 }
 
+/* An accepted revert is index 0 and the 32 bytes of the target's SHA-256,
+ * which the revert reader returns and its encoder writes back. */
+static void check_revert(const uint8_t *data, size_t size, const struct edge_ota_frame *f)
+{
+	struct edge_msg_error err;
+	uint8_t sha[32];
+	int n;
+
+	CHECK(f->index == 0 && f->length == EDGE_OTA_REVERT_PAYLOAD);
+	CHECK(edge_ota_revert_parse(f, sha, &err) == 0 && err.reason == EDGE_MSG_OK);
+	CHECK(memcmp(sha, f->payload, sizeof sha) == 0);
+	n = edge_ota_revert_encode(enc, sizeof enc, f->transfer, sha);
+	check_same_frame(data, size, n, f->flags);
+}
+
 static void check_frame(const uint8_t *data, size_t size)
 {
 	struct edge_ota_frame f;
@@ -113,6 +128,9 @@ static void check_frame(const uint8_t *data, size_t size)
 	case EDGE_OTA_FRAME_CANCEL:
 		CHECK(f.index == 0 && f.length == 1);
 		break;
+	case EDGE_OTA_FRAME_REVERT:
+		check_revert(data, size, &f);
+		return;
 	default:
 		CHECK(0);
 	}

@@ -29,6 +29,13 @@
 
 /* ---------------------------------------------------------------- fake platform */
 
+/* A model a slot holds whole: its manifest and a copy of its bytes. */
+struct held {
+	bool set;
+	struct edge_ota_manifest m;
+	uint8_t *bytes;
+};
+
 struct fake {
 	uint8_t slot[SLOT_MAX];
 	uint32_t erased;             /* [0, erased) writable */
@@ -56,6 +63,12 @@ struct fake {
 	unsigned n_answers;
 	struct { uint32_t transfer; bool on; } campaigns[16];
 	unsigned n_campaigns;
+	/* A/B: activate makes the slot's model run and the one that ran the
+	 * other slot's; revert swaps the two; an erase forgets the other. */
+	struct held cur, other;
+	bool fail_revert, slot_manifest_fails;
+	unsigned slot_manifests;
+	char tested[EDGE_MSG_SHA256_HEX + 1]; /* the model the last self-test ran */
 };
 
 static struct fake F;
@@ -81,6 +94,8 @@ static int f_erase(void *ud, uint32_t len)
 	memset(F.slot, 0xff, SLOT_MAX);
 	F.erased = len;
 	F.erases++;
+	free(F.other.bytes);
+	memset(&F.other, 0, sizeof F.other);
 	return 0;
 }
 
@@ -178,6 +193,13 @@ static int f_activate(void *ud, const struct edge_ota_manifest *m)
 	if (F.fail_activate)
 		return -EIO;
 	F.active = true;
+	free(F.other.bytes);
+	F.other = F.cur;
+	F.cur.set = true;
+	F.cur.m = *m;
+	F.cur.bytes = malloc((size_t)m->size);
+	ck_assert_ptr_nonnull(F.cur.bytes);
+	memcpy(F.cur.bytes, F.slot, (size_t)m->size);
 	return 0;
 }
 
@@ -188,15 +210,19 @@ static int f_selftest(void *ud, const struct edge_ota_manifest *m, uint8_t out[3
 	edge_infer_ctx *ctx = NULL;
 	struct edge_infer_error ie;
 	size_t n = 0;
+	/* The running model's bytes (after a revert not the slot's). */
+	const uint8_t *bytes = F.cur.set && strcmp(F.cur.m.sha256, m->sha256) == 0 ? F.cur.bytes
+										     : F.slot;
 	(void)ud;
 	F.selftests++;
+	snprintf(F.tested, sizeof F.tested, "%s", m->sha256);
 	if (F.snapshot) {
 		memcpy(F.snap, F.saved, F.saved_len);
 		F.snap_len = F.saved_len;
 	}
 	if (F.fail_selftest)
 		return -1;
-	ck_assert_int_eq(edge_infer_model_load(F.slot, (size_t)m->size, NULL, &mdl, &ie), 0);
+	ck_assert_int_eq(edge_infer_model_load(bytes, (size_t)m->size, NULL, &mdl, &ie), 0);
 	ck_assert_int_eq(edge_infer_ctx_new(mdl, NULL, 0, &ctx), 0);
 	for (int i = 0; i < edge_infer_model_input_count(mdl); i++) {
 		uint8_t *in = edge_infer_input(ctx, i, &n);
@@ -218,10 +244,26 @@ static int f_selftest(void *ud, const struct edge_ota_manifest *m, uint8_t out[3
 
 static int f_revert(void *ud, const struct edge_ota_manifest *m)
 {
+	struct held t;
 	(void)ud;
 	(void)m;
 	F.reverts++;
+	if (F.fail_revert)
+		return -EIO;
 	F.active = false;
+	t = F.cur;
+	F.cur = F.other;
+	F.other = t;
+	return 0;
+}
+
+static int f_slot_manifest(void *ud, struct edge_ota_manifest *m)
+{
+	(void)ud;
+	F.slot_manifests++;
+	if (F.slot_manifest_fails || !F.other.set)
+		return -ENOENT;
+	*m = F.other.m;
 	return 0;
 }
 
@@ -432,6 +474,7 @@ static void setup(void)
 	plat.wall_ms = f_wall;
 	plat.send = f_send;
 	plat.campaign = f_campaign;
+	plat.slot_manifest = f_slot_manifest;
 
 	memset(&cfg, 0, sizeof cfg);
 	cfg.runtime = "tflm";
@@ -449,6 +492,8 @@ static void setup(void)
 static void teardown(void)
 {
 	EVP_MD_CTX_free(F.md);
+	free(F.cur.bytes);
+	free(F.other.bytes);
 }
 
 static void pkg_free(struct pkg *p)
@@ -1248,6 +1293,292 @@ START_TEST(have_bitmap_capped)
 }
 END_TEST
 
+/* ---------------------------------------------------------------- revert */
+
+#define T3 0x303u
+#define T4 0x404u
+
+static int revert_frame(const char *sha_hex, uint32_t transfer)
+{
+	uint8_t sha[32];
+	for (unsigned i = 0; i < 32; i++) {
+		unsigned v;
+		ck_assert_int_eq(sscanf(sha_hex + 2 * i, "%2x", &v), 1);
+		sha[i] = (uint8_t)v;
+	}
+	int n = edge_ota_revert_encode(frame, sizeof frame, transfer, sha);
+	ck_assert_int_eq(n, EDGE_OTA_FRAME_HDR + EDGE_OTA_REVERT_PAYLOAD);
+	return edge_ota_rx_on_frame(&rx, frame, (size_t)n, 100);
+}
+
+static void expect_revert(uint32_t transfer, const struct pkg *target, enum edge_ota_outcome o,
+			  enum edge_ota_reason r)
+{
+	expect_result(transfer, o, r);
+	ck_assert_str_eq(last()->sha256, target->m.sha256);
+	ck_assert(!F.is_ack[F.n_answers - 1]);
+}
+
+/* v1 (hello_world) then v2 (simple_add, the same name and counter) by
+ * transfers: v2 runs, the other slot holds v1. */
+static void two_models(struct pkg *v1, struct pkg *v2, uint64_t v2_counter)
+{
+	main_pkg(v1);
+	pack(v2, model2, model2_len, v2_counter, 0, &k_ed, 1);
+	run_all(v1, T1);
+	expect_result(T1, EDGE_OTA_OUTCOME_ACTIVATED, EDGE_OTA_R_OK);
+	run_all(v2, T2);
+	expect_result(T2, EDGE_OTA_OUTCOME_ACTIVATED, EDGE_OTA_R_OK);
+	ck_assert(F.other.set);
+	ck_assert_str_eq(F.other.m.sha256, v1->m.sha256);
+	ck_assert_str_eq(F.cur.m.sha256, v2->m.sha256);
+}
+
+START_TEST(revert_runs_the_other_slot)
+{
+	struct pkg v1, v2;
+	two_models(&v1, &v2, 7);
+	unsigned selftests = F.selftests, erases = F.erases, writes = F.writes;
+	unsigned activates = F.activates, sets = F.counter_sets;
+
+	ck_assert_int_eq(revert_frame(v1.m.sha256, T3), 0);
+	expect_revert(T3, &v1, EDGE_OTA_OUTCOME_ACTIVATED, EDGE_OTA_R_OK);
+	ck_assert(last()->has_output);
+	ck_assert_str_eq(last()->output_sha256, v1.m.selftest_output_sha256);
+	ck_assert_uint_eq(F.selftests, selftests + 1);
+	ck_assert_str_eq(F.tested, v1.m.sha256);
+	ck_assert_uint_eq(F.reverts, 1);
+	ck_assert_str_eq(F.cur.m.sha256, v1.m.sha256);
+	/* No model bytes moved, no activation, the counter as it was. */
+	ck_assert_uint_eq(F.erases, erases);
+	ck_assert_uint_eq(F.writes, writes);
+	ck_assert_uint_eq(F.activates, activates);
+	ck_assert_uint_eq(F.counter_sets, sets);
+	ck_assert_uint_eq(F.counter, 7);
+	const struct edge_ota_rx_stats *st = edge_ota_rx_stats(&rx);
+	ck_assert_uint_eq(st->reverts, 1);
+	ck_assert_uint_eq(st->revert_failures, 0);
+	ck_assert_uint_eq(st->activated, 2);
+	ck_assert_uint_eq(st->last_reason, EDGE_OTA_R_OK);
+	ck_assert(!edge_ota_rx_busy(&rx));
+
+	/* v1 runs now: its offer is already_have. */
+	ck_assert_int_eq(offer(&v1, T4, 200), 0);
+	expect_deny(EDGE_OTA_R_ALREADY_HAVE);
+
+	/* The same frame again (its answer was lost): the self-test again,
+	 * no switch. */
+	ck_assert_int_eq(revert_frame(v1.m.sha256, T3), 0);
+	expect_revert(T3, &v1, EDGE_OTA_OUTCOME_ACTIVATED, EDGE_OTA_R_OK);
+	ck_assert_str_eq(last()->output_sha256, v1.m.selftest_output_sha256);
+	ck_assert_uint_eq(F.reverts, 1);
+	ck_assert_uint_eq(F.selftests, selftests + 2);
+	ck_assert_uint_eq(st->reverts, 2);
+
+	/* And forward: v2 is the other slot's model now. */
+	ck_assert_int_eq(revert_frame(v2.m.sha256, T4), 0);
+	expect_revert(T4, &v2, EDGE_OTA_OUTCOME_ACTIVATED, EDGE_OTA_R_OK);
+	ck_assert_str_eq(last()->output_sha256, v2.m.selftest_output_sha256);
+	ck_assert_str_eq(F.tested, v2.m.sha256);
+	ck_assert_uint_eq(F.reverts, 2);
+	ck_assert_uint_eq(st->reverts, 3);
+	pkg_free(&v1);
+	pkg_free(&v2);
+}
+END_TEST
+
+START_TEST(revert_not_held)
+{
+	static const char other[] =
+		"00000000000000000000000000000000000000000000000000000000000000aa";
+	struct pkg v1, v2;
+	main_pkg(&v1);
+	const struct edge_ota_rx_stats *st = edge_ota_rx_stats(&rx);
+
+	/* Nothing activated yet: the other slot holds nothing. */
+	ck_assert_int_eq(revert_frame(v1.m.sha256, T1), 0);
+	expect_revert(T1, &v1, EDGE_OTA_OUTCOME_FAILED, EDGE_OTA_R_NOT_HELD);
+	ck_assert(!last()->has_output);
+	ck_assert_uint_eq(F.slot_manifests, 1);
+	ck_assert_uint_eq(st->revert_failures, 1);
+	ck_assert_uint_eq(st->reasons[EDGE_OTA_R_NOT_HELD], 1);
+	ck_assert_uint_eq(st->last_reason, EDGE_OTA_R_NOT_HELD);
+	ck_assert_uint_eq(F.reverts + F.selftests, 0);
+
+	pkg_free(&v1);
+	two_models(&v1, &v2, 7);
+	/* A model the other slot does not hold. */
+	ck_assert_int_eq(revert_frame(other, T3), 0);
+	ck_assert_str_eq(last()->sha256, other);
+	ck_assert_int_eq(last()->reason, EDGE_OTA_R_NOT_HELD);
+	/* The platform cannot tell what it holds. */
+	F.slot_manifest_fails = true;
+	ck_assert_int_eq(revert_frame(v1.m.sha256, T3), 0);
+	expect_revert(T3, &v1, EDGE_OTA_OUTCOME_FAILED, EDGE_OTA_R_NOT_HELD);
+	F.slot_manifest_fails = false;
+	/* A damaged revert frame is dropped, never answered. */
+	unsigned answers = F.n_answers, bad = st->bad_frames;
+	int n = edge_ota_revert_encode(frame, sizeof frame, T3, (const uint8_t *)other);
+	frame[n - 1] ^= 1;
+	ck_assert_int_eq(edge_ota_rx_on_frame(&rx, frame, (size_t)n, 100), -EPROTO);
+	ck_assert_uint_eq(F.n_answers, answers);
+	ck_assert_uint_eq(st->bad_frames, bad + 1);
+
+	/* A platform without slot_manifest answers not_held to everything. */
+	plat.slot_manifest = NULL;
+	init_rx();
+	ck_assert_int_eq(revert_frame(v1.m.sha256, T3), 0);
+	expect_revert(T3, &v1, EDGE_OTA_OUTCOME_FAILED, EDGE_OTA_R_NOT_HELD);
+	ck_assert_uint_eq(F.reverts, 0);
+
+	/* With it, after a reboot (the running model's manifest unknown):
+	 * the other slot's model still runs again. */
+	plat.slot_manifest = f_slot_manifest;
+	cfg.active_sha256 = v2.m.sha256;
+	init_rx();
+	st = edge_ota_rx_stats(&rx);
+	ck_assert_int_eq(revert_frame(v1.m.sha256, T3), 0);
+	expect_revert(T3, &v1, EDGE_OTA_OUTCOME_ACTIVATED, EDGE_OTA_R_OK);
+	ck_assert_uint_eq(F.reverts, 1);
+
+	/* An erase for a new transfer forgets the other slot's model (v2):
+	 * while that transfer is cancelled, and after it activated. */
+	ck_assert_int_eq(offer(&v2, T4, 200), 0);
+	ck_assert_int_eq(last()->type, EDGE_OTA_MSG_ACCEPT);
+	ck_assert_int_eq(chunk(&v2, T4, 0, 201), 0);
+	n = edge_ota_frame_encode(frame, sizeof frame, EDGE_OTA_FRAME_CANCEL, T4, 0,
+				  (const uint8_t[]){ EDGE_OTA_R_CANCELLED }, 1);
+	ck_assert_int_eq(edge_ota_rx_on_frame(&rx, frame, (size_t)n, 202), 0);
+	ck_assert(!edge_ota_rx_busy(&rx));
+	ck_assert_int_eq(revert_frame(v2.m.sha256, T3), 0);
+	expect_revert(T3, &v2, EDGE_OTA_OUTCOME_FAILED, EDGE_OTA_R_NOT_HELD);
+	/* The cancelled transfer still resumes. */
+	ck_assert_int_eq(offer(&v2, T4, 300), 0);
+	ck_assert_uint_eq(last()->have.next, 1);
+	for (uint32_t i = 1; i < n_chunks(&v2, CHUNK); i++)
+		ck_assert_int_eq(chunk(&v2, T4, i, 301), 0);
+	expect_result(T4, EDGE_OTA_OUTCOME_ACTIVATED, EDGE_OTA_R_OK);
+	ck_assert_uint_eq(st->reverts, 1); /* since the reboot */
+	ck_assert_uint_eq(st->revert_failures, 1);
+	pkg_free(&v1);
+	pkg_free(&v2);
+}
+END_TEST
+
+START_TEST(revert_busy_while_receiving)
+{
+	struct pkg v1, v2;
+	two_models(&v1, &v2, 7);
+	unsigned asked = F.slot_manifests;
+
+	ck_assert_int_eq(offer(&v1, T3, 0), 0);
+	ck_assert_int_eq(chunk(&v1, T3, 0, 1), 0);
+	ck_assert_int_eq(revert_frame(v1.m.sha256, T4), 0);
+	const struct edge_ota_answer *a = last();
+	ck_assert_int_eq(a->type, EDGE_OTA_MSG_RESULT);
+	ck_assert_uint_eq(a->transfer, T4);
+	ck_assert_str_eq(a->sha256, v1.m.sha256);
+	ck_assert_int_eq(a->outcome, EDGE_OTA_OUTCOME_FAILED);
+	ck_assert_int_eq(a->reason, EDGE_OTA_R_BUSY);
+	/* Not even asked; the transfer goes on and completes. */
+	ck_assert_uint_eq(F.slot_manifests, asked);
+	ck_assert_uint_eq(F.reverts, 0);
+	ck_assert(edge_ota_rx_busy(&rx));
+	for (uint32_t i = 1; i < n_chunks(&v1, CHUNK); i++)
+		ck_assert_int_eq(chunk(&v1, T3, i, 2), 0);
+	expect_result(T3, EDGE_OTA_OUTCOME_ACTIVATED, EDGE_OTA_R_OK);
+	ck_assert_uint_eq(edge_ota_rx_stats(&rx)->revert_failures, 1);
+	ck_assert_uint_eq(edge_ota_rx_stats(&rx)->reasons[EDGE_OTA_R_BUSY], 1);
+	pkg_free(&v1);
+	pkg_free(&v2);
+}
+END_TEST
+
+START_TEST(revert_rollback_and_counter)
+{
+	struct pkg v1, v2;
+	two_models(&v1, &v2, 8); /* v2 raised the counter above v1's 7 */
+	unsigned selftests = F.selftests, sets = F.counter_sets;
+
+	ck_assert_int_eq(revert_frame(v1.m.sha256, T3), 0);
+	expect_revert(T3, &v1, EDGE_OTA_OUTCOME_FAILED, EDGE_OTA_R_ROLLBACK);
+	ck_assert_uint_eq(F.reverts, 0);
+	ck_assert_uint_eq(F.selftests, selftests);
+	ck_assert_uint_eq(F.counter, 8);
+	ck_assert_uint_eq(F.counter_sets, sets);
+	ck_assert_str_eq(F.cur.m.sha256, v2.m.sha256);
+
+	/* A counter below the target's is raised to it, after the self-test;
+	 * one that cannot be stored sends it back. */
+	F.counter = 5;
+	F.fail_counter = true;
+	ck_assert_int_eq(revert_frame(v1.m.sha256, T3), 0);
+	expect_revert(T3, &v1, EDGE_OTA_OUTCOME_FAILED, EDGE_OTA_R_STORAGE_ERROR);
+	ck_assert_uint_eq(F.reverts, 2);
+	ck_assert_str_eq(F.cur.m.sha256, v2.m.sha256);
+	F.fail_counter = false;
+	ck_assert_int_eq(revert_frame(v1.m.sha256, T3), 0);
+	expect_revert(T3, &v1, EDGE_OTA_OUTCOME_ACTIVATED, EDGE_OTA_R_OK);
+	ck_assert_uint_eq(F.counter, 7);
+	ck_assert_uint_eq(F.counter_sets, sets + 1);
+	pkg_free(&v1);
+	pkg_free(&v2);
+}
+END_TEST
+
+START_TEST(revert_selftest_failure_goes_back)
+{
+	struct pkg v1, v2;
+	two_models(&v1, &v2, 7);
+	const struct edge_ota_rx_stats *st = edge_ota_rx_stats(&rx);
+
+	F.wrong_selftest = true;
+	ck_assert_int_eq(revert_frame(v1.m.sha256, T3), 0);
+	expect_revert(T3, &v1, EDGE_OTA_OUTCOME_FAILED, EDGE_OTA_R_SELFTEST_MISMATCH);
+	ck_assert(last()->has_output);
+	ck_assert_str_ne(last()->output_sha256, v1.m.selftest_output_sha256);
+	ck_assert_uint_eq(F.reverts, 2); /* there and back */
+	ck_assert_str_eq(F.cur.m.sha256, v2.m.sha256);
+	ck_assert_str_eq(F.other.m.sha256, v1.m.sha256);
+	F.wrong_selftest = false;
+	/* v2 still runs. */
+	ck_assert_int_eq(offer(&v2, T4, 100), 0);
+	expect_deny(EDGE_OTA_R_ALREADY_HAVE);
+
+	F.fail_selftest = true;
+	ck_assert_int_eq(revert_frame(v1.m.sha256, T3), 0);
+	expect_revert(T3, &v1, EDGE_OTA_OUTCOME_FAILED, EDGE_OTA_R_SELFTEST_FAILED);
+	ck_assert(!last()->has_output);
+	ck_assert_uint_eq(F.reverts, 4);
+	ck_assert_str_eq(F.cur.m.sha256, v2.m.sha256);
+	F.fail_selftest = false;
+
+	/* The switch itself fails: nothing ran, nothing to go back from. */
+	unsigned selftests = F.selftests;
+	F.fail_revert = true;
+	ck_assert_int_eq(revert_frame(v1.m.sha256, T3), 0);
+	expect_revert(T3, &v1, EDGE_OTA_OUTCOME_FAILED, EDGE_OTA_R_ACTIVATE_FAILED);
+	ck_assert_uint_eq(F.reverts, 5);
+	ck_assert_uint_eq(F.selftests, selftests);
+	F.fail_revert = false;
+	ck_assert_uint_eq(st->revert_failures, 3);
+
+	/* Then it works; a repeat whose self-test now fails stays where it is. */
+	ck_assert_int_eq(revert_frame(v1.m.sha256, T3), 0);
+	expect_revert(T3, &v1, EDGE_OTA_OUTCOME_ACTIVATED, EDGE_OTA_R_OK);
+	F.wrong_selftest = true;
+	ck_assert_int_eq(revert_frame(v1.m.sha256, T3), 0);
+	expect_revert(T3, &v1, EDGE_OTA_OUTCOME_FAILED, EDGE_OTA_R_SELFTEST_MISMATCH);
+	ck_assert_uint_eq(F.reverts, 6);
+	ck_assert_str_eq(F.cur.m.sha256, v1.m.sha256);
+	ck_assert_uint_eq(st->reverts, 1);
+	ck_assert_uint_eq(st->revert_failures, 4);
+	ck_assert_uint_eq(st->reasons[EDGE_OTA_R_SELFTEST_MISMATCH], 2);
+	pkg_free(&v1);
+	pkg_free(&v2);
+}
+END_TEST
+
 START_TEST(init_rejects)
 {
 	struct edge_ota_rx_config c = cfg;
@@ -1312,6 +1643,11 @@ static Suite *receiver_suite(void)
 	tcase_add_test(tc, reboot_before_result_completes_on_offer);
 	tcase_add_test(tc, have_bitmap_capped);
 	tcase_add_test(tc, init_rejects);
+	tcase_add_test(tc, revert_runs_the_other_slot);
+	tcase_add_test(tc, revert_not_held);
+	tcase_add_test(tc, revert_busy_while_receiving);
+	tcase_add_test(tc, revert_rollback_and_counter);
+	tcase_add_test(tc, revert_selftest_failure_goes_back);
 	suite_add_tcase(s, tc);
 	return s;
 }

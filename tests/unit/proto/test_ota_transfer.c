@@ -283,7 +283,10 @@ START_TEST(frame_rejects)
 	EDIT(b[6] ^= 1, len, 0, "bad_header", "crc");
 	EDIT(b[20] ^= 1, len, 0, "bad_header", "crc");
 	EDIT(b[5] = 0, len, 1, "bad_header", "type");
-	EDIT(b[5] = 4, len, 1, "bad_header", "type");
+	EDIT(b[5] = 5, len, 1, "bad_header", "type");
+	/* A revert is exactly 32 bytes: this 9-byte payload is not one. */
+	EDIT(b[5] = EDGE_OTA_FRAME_REVERT, len, 1, "bad_header", "index");
+	EDIT((b[5] = EDGE_OTA_FRAME_REVERT, put32(b + 12, 0)), len, 1, "bad_header", "length");
 	EDIT(b[5] = 0xff, len, 1, "bad_header", "type");
 	EDIT(put32(b + 8, 0), len, 1, "bad_header", "transfer");
 	/* Offer and cancel carry index 0. */
@@ -308,7 +311,9 @@ START_TEST(frame_encode_rules)
 
 	memset(big, 1, sizeof big);
 	ck_assert_int_eq(edge_ota_frame_encode(buf, sizeof buf, 0, 1, 0, "x", 1), -EINVAL);
-	ck_assert_int_eq(edge_ota_frame_encode(buf, sizeof buf, 4, 1, 0, "x", 1), -EINVAL);
+	ck_assert_int_eq(edge_ota_frame_encode(buf, sizeof buf, 5, 1, 0, "x", 1), -EINVAL);
+	ck_assert_int_eq(edge_ota_frame_encode(buf, sizeof buf, EDGE_OTA_FRAME_REVERT, 1, 0, "x", 1),
+			 -EINVAL);
 	ck_assert_int_eq(edge_ota_frame_encode(buf, sizeof buf, EDGE_OTA_FRAME_CHUNK, 0, 0, "x", 1),
 			 -EINVAL);
 	ck_assert_int_eq(edge_ota_frame_encode(buf, sizeof buf, EDGE_OTA_FRAME_CHUNK, 1, 0, NULL, 1),
@@ -333,6 +338,84 @@ START_TEST(frame_encode_rules)
 			 -ENOSPC);
 	ck_assert_int_eq(edge_ota_frame_encode(NULL, 0, EDGE_OTA_FRAME_CHUNK, 1, 0, "abcd", 4),
 			 -ENOSPC);
+}
+END_TEST
+
+/* ------------------------------------------------------------------- revert */
+
+START_TEST(revert_round_trip)
+{
+	uint8_t sha[32], out[32], buf[EDGE_OTA_FRAME_HDR + EDGE_OTA_REVERT_PAYLOAD];
+	struct edge_ota_frame f;
+	struct edge_msg_error err;
+	int i, n;
+
+	for (i = 0; i < 32; i++)
+		sha[i] = (uint8_t)(0xa0 + i);
+	n = edge_ota_revert_encode(buf, sizeof buf, 0x1234, sha);
+	ck_assert_int_eq(n, EDGE_OTA_FRAME_HDR + 32);
+	ck_assert_uint_eq(buf[5], EDGE_OTA_FRAME_REVERT);
+	ck_assert_uint_eq(get32(buf + 8), 0x1234);
+	ck_assert_uint_eq(get32(buf + 12), 0);
+	ck_assert_uint_eq(get32(buf + 16), 32);
+	ck_assert_mem_eq(buf + EDGE_OTA_FRAME_HDR, sha, 32);
+	ck_assert_int_eq(edge_ota_frame_parse(buf, (size_t)n, &f, &err), 0);
+	ck_assert_uint_eq(f.type, EDGE_OTA_FRAME_REVERT);
+	ck_assert_uint_eq(f.transfer, 0x1234);
+	memset(out, 0, sizeof out);
+	ck_assert_int_eq(edge_ota_revert_parse(&f, out, &err), 0);
+	ck_assert_int_eq(err.reason, EDGE_MSG_OK);
+	ck_assert_mem_eq(out, sha, 32);
+	/* The same through the generic encoder. */
+	ck_assert_int_eq(edge_ota_frame_encode(buf, sizeof buf, EDGE_OTA_FRAME_REVERT, 0x1234, 0, sha,
+					       32), n);
+
+	/* Encoder rules: transfer 0, no hash, no room. */
+	ck_assert_int_eq(edge_ota_revert_encode(buf, sizeof buf, 0, sha), -EINVAL);
+	ck_assert_int_eq(edge_ota_revert_encode(buf, sizeof buf, 1, NULL), -EINVAL);
+	ck_assert_int_eq(edge_ota_revert_encode(buf, sizeof buf - 1, 1, sha), -ENOSPC);
+	ck_assert_int_eq(edge_ota_revert_encode(NULL, 0, 1, sha), -ENOSPC);
+
+	/* A frame built by hand: only a revert of exactly 32 bytes parses. */
+	f.length = 31;
+	memset(&err, 0xa5, sizeof err);
+	ck_assert_int_eq(edge_ota_revert_parse(&f, out, &err), -EPROTO);
+	ck_assert_str_eq(edge_msg_reject_name(err.reason), "bad_header");
+	ck_assert_str_eq(err.field, "length");
+	f.length = 33;
+	ck_assert_int_eq(edge_ota_revert_parse(&f, out, &err), -EPROTO);
+	ck_assert_str_eq(err.field, "length");
+	f.length = 32;
+	f.payload = NULL;
+	ck_assert_int_eq(edge_ota_revert_parse(&f, out, &err), -EPROTO);
+	ck_assert_str_eq(err.field, "length");
+	f.payload = sha;
+	f.type = EDGE_OTA_FRAME_CANCEL;
+	ck_assert_int_eq(edge_ota_revert_parse(&f, out, &err), -EPROTO);
+	ck_assert_str_eq(err.field, "type");
+	ck_assert_int_eq(edge_ota_revert_parse(&f, out, NULL), -EPROTO);
+}
+END_TEST
+
+START_TEST(revert_reason_not_held)
+{
+	struct edge_ota_answer a;
+	static const char want[] =
+		"{\"proto\":1,\"msg\":\"result\",\"transfer\":9,\"sha256\":\"" HASH_A
+		"\",\"outcome\":\"failed\",\"reason\":\"not_held\"}";
+
+	ck_assert_str_eq(edge_ota_reason_name(EDGE_OTA_R_NOT_HELD), "not_held");
+	ck_assert_int_eq(edge_ota_reason_from_name("not_held", 8), EDGE_OTA_R_NOT_HELD);
+	/* Appended: the names before it keep their numbers. */
+	ck_assert_int_eq(EDGE_OTA_R_NOT_HELD, EDGE_OTA_R_INTERNAL + 1);
+	ck_assert_int_eq(EDGE_OTA_R_COUNT, EDGE_OTA_R_NOT_HELD + 1);
+	memset(&a, 0, sizeof a);
+	a.type = EDGE_OTA_MSG_RESULT;
+	a.transfer = 9;
+	memcpy(a.sha256, HASH_A, sizeof a.sha256);
+	a.outcome = EDGE_OTA_OUTCOME_FAILED;
+	a.reason = EDGE_OTA_R_NOT_HELD;
+	answer_round_trip(&a, want);
 }
 END_TEST
 
@@ -1020,11 +1103,14 @@ static int run_frame(const char *kind, const uint8_t *data, size_t len,
 	static uint8_t enc[EDGE_OTA_FRAME_MAX];
 	struct edge_ota_frame f;
 	struct edge_ota_offer o;
-	int rc, n;
+	uint8_t target[32];
+	int rc, n, i;
 
 	rc = edge_ota_frame_parse(data, len, &f, err);
 	if (rc == 0 && strcmp(kind, "offer") == 0)
 		rc = edge_ota_offer_parse(&f, &o, err);
+	if (rc == 0 && strcmp(kind, "revert") == 0)
+		rc = edge_ota_revert_parse(&f, target, err);
 	if (rc != 0)
 		return rc;
 	ck_assert_uint_eq(f.type, kv_num(keys, nk, "type"));
@@ -1043,6 +1129,17 @@ static int run_frame(const char *kind, const uint8_t *data, size_t len,
 		if (kv(keys, nk, "window"))
 			ck_assert_uint_eq(o.window, kv_num(keys, nk, "window"));
 		n = edge_ota_offer_encode(enc, sizeof enc, f.transfer, &o);
+	} else if (strcmp(kind, "revert") == 0) {
+		static const char digits[] = "0123456789abcdef";
+		char hex[65];
+
+		for (i = 0; i < 32; i++) {
+			hex[2 * i] = digits[target[i] >> 4];
+			hex[2 * i + 1] = digits[target[i] & 15];
+		}
+		hex[64] = '\0';
+		ck_assert_str_eq(hex, kv(keys, nk, "target"));
+		n = edge_ota_revert_encode(enc, sizeof enc, f.transfer, target);
 	} else {
 		n = edge_ota_frame_encode(enc, sizeof enc, f.type, f.transfer, f.index, f.payload,
 					  f.length);
@@ -1177,6 +1274,8 @@ int main(void)
 	tcase_add_test(tc, frame_unknown_flags_ignored);
 	tcase_add_test(tc, frame_rejects);
 	tcase_add_test(tc, frame_encode_rules);
+	tcase_add_test(tc, revert_round_trip);
+	tcase_add_test(tc, revert_reason_not_held);
 	tcase_add_test(tc, offer_round_trip);
 	tcase_add_test(tc, offer_largest_head);
 	tcase_add_test(tc, offer_rejects);

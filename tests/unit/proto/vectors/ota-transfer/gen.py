@@ -13,14 +13,15 @@ HASH_A = "0123456789abcdef" * 4
 HASH_B = "fedcba9876543210" * 4
 
 MAGIC = 0x41544F45
-OFFER, CHUNK, CANCEL = 1, 2, 3
+OFFER, CHUNK, CANCEL, REVERT = 1, 2, 3, 4
 # enum edge_ota_reason, in order (append only).
 REASONS = ["ok", "busy", "already_have", "incompatible", "missing_ops",
            "insufficient_arena", "insufficient_flash", "rollback", "unsigned",
            "bad_signature", "unknown_key", "threshold_not_met", "expired",
            "malformed", "chunk_size", "size_mismatch", "hash_mismatch",
            "flash_error", "storage_error", "activate_failed", "selftest_failed",
-           "selftest_mismatch", "timeout", "cancelled", "superseded", "internal"]
+           "selftest_mismatch", "timeout", "cancelled", "superseded", "internal",
+           "not_held"]
 
 
 def crc32c(data, crc=0):
@@ -59,6 +60,7 @@ HEAD = package_head(len(MODEL))
 index = ["# OTA transfer golden vectors (gen.py writes this file and the vectors).",
          "# <kind> <file> <expected reason|ok> <field|-> [key=value ...]",
          "# kind frame: edge_ota_frame_parse; kind offer: then edge_ota_offer_parse;",
+         "# kind revert: then edge_ota_revert_parse (target= the payload's hex);",
          "# kind answer: edge_ota_answer_parse. A valid file's values must be the",
          "# listed ones and the codec must reproduce its bytes (unless exact=0)."]
 
@@ -104,6 +106,13 @@ p = offer_payload(256, 4, 0x80000001, HEAD)
 write("offer_unknown_flags.bin", frame(OFFER, 5, 0, p), "offer", exact=0,
       chunk_size=256, n_chunks=4, offer_flags=0x80000001, **frame_values(OFFER, 5, 0, p))
 
+# Revert: the raw SHA-256 of the model to run again from the other slot.
+TARGET = bytes.fromhex(HASH_A)
+write("revert_good.bin", frame(REVERT, 0x1002, 0, TARGET), "revert", target=HASH_A,
+      **frame_values(REVERT, 0x1002, 0, TARGET))
+write("revert_max_transfer.bin", frame(REVERT, 0xFFFFFFFF, 0, bytes.fromhex(HASH_B)), "revert",
+      target=HASH_B, **frame_values(REVERT, 0xFFFFFFFF, 0, bytes.fromhex(HASH_B)))
+
 # ---- frames: rejected
 good = frame(CHUNK, 0x1001, 1, MODEL[256:512])
 write("frame_bad_magic.bin", frame(CHUNK, 1, 0, b"x", magic=0x41544F46), "frame",
@@ -119,7 +128,14 @@ write("frame_bad_crc.bin", frame(CHUNK, 1, 0, b"xyz", crc_flip=0x80000000), "fra
 flipped = bytearray(good)
 flipped[100] ^= 0x01  # one payload bit: the CRC covers the payload
 write("frame_payload_bit_flip.bin", bytes(flipped), "frame", "bad_header", "crc")
-write("frame_type_4.bin", frame(4, 1, 0, b"x"), "frame", "bad_header", "type")
+write("frame_type_5.bin", frame(5, 1, 0, b"x"), "frame", "bad_header", "type")
+write("revert_length_31.bin", frame(REVERT, 1, 0, TARGET[:31]), "revert", "bad_header", "length")
+write("revert_length_33.bin", frame(REVERT, 1, 0, TARGET + b"\0"), "revert", "bad_header",
+      "length")
+write("revert_index_1.bin", frame(REVERT, 1, 1, TARGET), "revert", "bad_header", "index")
+write("revert_transfer_0.bin", frame(REVERT, 0, 0, TARGET), "revert", "bad_header", "transfer")
+write("revert_bad_crc.bin", frame(REVERT, 1, 0, TARGET, crc_flip=1), "revert", "bad_header",
+      "crc")
 write("frame_transfer_0.bin", frame(CHUNK, 0, 0, b"x"), "frame", "bad_header", "transfer")
 write("frame_offer_index_1.bin", frame(OFFER, 1, 1, offer_payload(256, 4, 0, HEAD)), "frame",
       "bad_header", "index")
@@ -201,6 +217,15 @@ write("result_failed.json",
       answer(*env("result", 12), ("sha256", s(HASH_A)), ("outcome", s("failed")),
              ("reason", s("hash_mismatch"))),
       "answer", msg="result", transfer=12, outcome="failed", reason="hash_mismatch")
+write("result_not_held.json",
+      answer(*env("result", 0x1002), ("sha256", s(HASH_A)), ("outcome", s("failed")),
+             ("reason", s("not_held"))),
+      "answer", msg="result", transfer=0x1002, sha256=HASH_A, outcome="failed", reason="not_held")
+write("result_revert_activated.json",
+      answer(*env("result", 0x1002), ("sha256", s(HASH_A)), ("outcome", s("activated")),
+             ("reason", s("ok")), ("output_sha256", s(HASH_B))),
+      "answer", msg="result", transfer=0x1002, sha256=HASH_A, outcome="activated", reason="ok",
+      output_sha256=HASH_B)
 write("answer_pretty_unknown_keys.json",
       b'{\n  "transfer": 8,\n  "msg": "ack",\n  "later": {"k": [true, null]},\n'
       b'  "next": 2,\n  "proto": 1\n}\n',
