@@ -32,7 +32,9 @@
  * end. Empty time buckets count towards max_groups. */
 #include "edge_anomaly_query.h"
 
+#include <assert.h>
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <sqlite3.h>
 #include <stdatomic.h>
@@ -862,4 +864,114 @@ int edge_anomaly_device_summary(edge_anomaly_reader *r, const char *device, int6
 	if (rc == 0)
 		*out = d;
 	return rc;
+}
+
+/* ---- a window of one device (rollout health) ---- */
+
+/* ?4 NULL: any model; else (model = ?4) must equal ?5 (1: the model, 0:
+ * any other). Both walk the device's range of its time index; the model
+ * is a residual filter, so the cost is the device's rows in the window. */
+static const char window_events_sql[] =
+	"SELECT score FROM anomaly_event INDEXED BY anomaly_event_device_ts"
+	" WHERE device = ?1 AND ts_ms >= ?2 AND ts_ms < ?3"
+	" AND (?4 IS NULL OR (model = ?4) = ?5)";
+static const char window_episodes_sql[] =
+	"SELECT count(*) FROM anomaly_episode INDEXED BY anomaly_episode_device_start"
+	" WHERE device = ?1 AND start_ms >= ?2 AND start_ms < ?3"
+	" AND (?4 IS NULL OR (model = ?4) = ?5)";
+
+void edge_anomaly_window_init(struct edge_anomaly_window *w)
+{
+	if (!w)
+		return;
+	w->events = 0;
+	w->episodes = 0;
+	edge_score_sketch_init(&w->scores);
+}
+
+static void window_bind(sqlite3_stmt *st, const char *device, int64_t since_ms,
+			int64_t until_ms, const char *model, bool model_equal)
+{
+	sqlite3_bind_text(st, 1, device, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, since_ms);
+	sqlite3_bind_int64(st, 3, until_ms);
+	bind_opt_text(st, 4, model);
+	sqlite3_bind_int(st, 5, model_equal);
+}
+
+/* The events' count and scores into *w. */
+static int window_events(edge_anomaly_reader *r, const char *device, int64_t since_ms,
+			 int64_t until_ms, const char *model, bool model_equal,
+			 struct edge_anomaly_window *w)
+{
+	sqlite3_stmt *st;
+	int rc = prepare(r, window_events_sql, &st);
+	int src;
+
+	if (rc < 0)
+		return rc;
+	window_bind(st, device, since_ms, until_ms, model, model_equal);
+	while ((src = sqlite3_step(st)) == SQLITE_ROW) {
+		double score = sqlite3_column_double(st, 0);
+
+		/* The ingest stores finite scores only; a bulk-loaded infinity
+		 * still counts, at the sketch's top bin, so the KS test's n
+		 * matches the event count. (NaN cannot be stored: SQLite makes
+		 * it NULL, which score's NOT NULL refuses.) */
+		if (isinf(score))
+			score = score > 0 ? DBL_MAX : -DBL_MAX;
+		if (w->events == UINT64_MAX || edge_score_sketch_add(&w->scores, score, 1) < 0) {
+			rc = -EOVERFLOW;
+			break;
+		}
+		w->events++;
+	}
+	if (rc == 0 && src != SQLITE_DONE)
+		rc = map_rc(r, src);
+	sqlite3_reset(st);
+	return rc;
+}
+
+static int window_episodes(edge_anomaly_reader *r, const char *device, int64_t since_ms,
+			   int64_t until_ms, const char *model, bool model_equal,
+			   struct edge_anomaly_window *w)
+{
+	sqlite3_stmt *st;
+	int rc = prepare(r, window_episodes_sql, &st);
+	int src;
+
+	if (rc < 0)
+		return rc;
+	window_bind(st, device, since_ms, until_ms, model, model_equal);
+	src = sqlite3_step(st);
+	if (src == SQLITE_ROW) {
+		int64_t n = sqlite3_column_int64(st, 0);
+
+		assert(n >= 0);
+		if ((uint64_t)n > UINT64_MAX - w->episodes)
+			rc = -EOVERFLOW;
+		else
+			w->episodes += (uint64_t)n;
+	} else {
+		/* count(*) always yields a row: anything else is an error. */
+		rc = src == SQLITE_DONE ? EDGE_ESTORE : map_rc(r, src);
+	}
+	sqlite3_reset(st);
+	return rc;
+}
+
+int edge_anomaly_window_add(edge_anomaly_reader *r, const char *device, int64_t since_ms,
+			    int64_t until_ms, const char *model, bool model_equal,
+			    struct edge_anomaly_window *w)
+{
+	int rc;
+
+	if (!r || !device || !*device || (model && !*model) || since_ms >= until_ms || !w)
+		return -EINVAL;
+	rc = call_begin(r);
+	if (rc == 0)
+		rc = window_events(r, device, since_ms, until_ms, model, model_equal, w);
+	if (rc == 0)
+		rc = window_episodes(r, device, since_ms, until_ms, model, model_equal, w);
+	return call_end(r, rc);
 }

@@ -38,6 +38,7 @@
 
 #include "edge_anomaly.h"
 #include "edge_error.h"
+#include "edge_score_sketch.h"
 #include "edge_topic.h" /* EDGE_ID_MAX_LEN */
 
 typedef struct edge_anomaly_reader edge_anomaly_reader;
@@ -181,5 +182,29 @@ struct edge_anomaly_device_summary {
  * and store errors as above. */
 EDGE_WUR int edge_anomaly_device_summary(edge_anomaly_reader *r, const char *device,
 					 int64_t now_ms, struct edge_anomaly_device_summary *out);
+
+/* What one device, or a set of devices summed, did in a time window: the
+ * input of a rollout stage's health check (lib/rollout). About 8 KiB (the
+ * sketch): keep it off small stacks. */
+struct edge_anomaly_window {
+	uint64_t events;                 /* ts_ms in [since_ms, until_ms) */
+	uint64_t episodes;               /* start_ms in [since_ms, until_ms) */
+	struct edge_score_sketch scores; /* the counted events' scores */
+};
+/* Zeroes w (sketch initialised). */
+void edge_anomaly_window_init(struct edge_anomaly_window *w);
+/* Adds device's events and episodes in [since_ms, until_ms) to *w (not
+ * reset: call once per device to sum a stage). model NULL: any model;
+ * else model_equal true counts rows whose model is exactly `model`
+ * ("name@version"), false rows whose model is anything else. Raw rows
+ * through the (device, ts_ms) and (device, start_ms) indexes, within the
+ * reader's budget (EDGE_ELIMIT past it; *w may then hold part of the
+ * device's rows: the caller discards it). An infinite stored score counts
+ * in the sketch as +-DBL_MAX, so scores.count grows with events.
+ * -EINVAL (NULL, empty device or model, since >= until), EDGE_ESTORE,
+ * -ECANCELED (interrupted), -EOVERFLOW (a count of *w would wrap). */
+EDGE_WUR int edge_anomaly_window_add(edge_anomaly_reader *r, const char *device,
+				     int64_t since_ms, int64_t until_ms, const char *model,
+				     bool model_equal, struct edge_anomaly_window *w);
 
 #endif

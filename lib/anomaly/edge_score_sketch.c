@@ -184,6 +184,53 @@ double edge_score_sketch_quantile(const struct edge_score_sketch *s, double q)
 	return s->pos.len ? value_of(s->pos.offset + (int32_t)s->pos.len - 1) : 0;
 }
 
+/* bins_out's writer: appends (v, c), folding it into the last bin when v
+ * equals that bin's value so values stay strictly increasing. */
+struct bins_writer {
+	double *values;
+	uint64_t *counts;
+	size_t cap, n;
+	double last;
+};
+
+static void bins_put(struct bins_writer *w, double v, uint64_t c)
+{
+	assert(c > 0);
+	assert(w->n == 0 || v >= w->last);
+	if (w->n > 0 && v == w->last) {
+		if (w->n - 1 < w->cap)
+			w->counts[w->n - 1] += c; /* <= s->count: cannot overflow */
+		return;
+	}
+	if (w->n < w->cap) {
+		w->values[w->n] = v;
+		w->counts[w->n] = c;
+	}
+	w->n++;
+	w->last = v;
+}
+
+size_t edge_score_sketch_bins_out(const struct edge_score_sketch *s, double *values,
+				  uint64_t *counts, size_t cap)
+{
+	struct bins_writer w = { .values = values, .counts = counts, .cap = cap };
+
+	assert(cap == 0 || (values && counts));
+	if (!s || (cap && (!values || !counts)))
+		return 0;
+	/* The order quantile walks: most negative (highest negative key) first. */
+	for (uint32_t i = s->neg.len; i-- > 0;)
+		if (s->neg.counts[i])
+			bins_put(&w, -value_of(s->neg.offset + (int32_t)i), s->neg.counts[i]);
+	if (s->zero)
+		bins_put(&w, 0, s->zero);
+	for (uint32_t i = 0; i < s->pos.len; i++)
+		if (s->pos.counts[i])
+			bins_put(&w, value_of(s->pos.offset + (int32_t)i), s->pos.counts[i]);
+	assert(w.n <= 2 * (size_t)EDGE_SCORE_SKETCH_MAX_BINS + 1);
+	return w.n;
+}
+
 /* ---- blob ---- */
 
 struct wbuf {

@@ -75,6 +75,17 @@ EDGE_WUR int edge_score_sketch_merge(struct edge_score_sketch *dst,
  * rank floor(q * (count - 1)) (0-based, ascending). 0 when empty. */
 double edge_score_sketch_quantile(const struct edge_score_sketch *s, double q);
 
+/* The sketch as ascending (value, count) bins: negative bins by falling
+ * magnitude, the zero bin (value 0) when it holds any, then positive bins;
+ * each bin's value is its representative (what quantile answers), counts
+ * > 0 only. Writes at most cap bins; returns how many the sketch has
+ * (<= 2 * EDGE_SCORE_SKETCH_MAX_BINS + 1), so cap that large always suffices.
+ * Values are strictly increasing (what a KS test over bins needs): bins
+ * whose representatives coincide (only the top keys, clamped to DBL_MAX)
+ * come out as one. values and counts may be NULL when cap is 0. */
+size_t edge_score_sketch_bins_out(const struct edge_score_sketch *s, double *values,
+				  uint64_t *counts, size_t cap);
+
 /* Writes the blob to buf[cap]; returns its length, or -ENOSPC when cap is
  * short (EDGE_SCORE_SKETCH_BLOB_MAX always suffices). */
 EDGE_WUR int edge_score_sketch_encode(const struct edge_score_sketch *s, uint8_t *buf,

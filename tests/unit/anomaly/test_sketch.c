@@ -4,6 +4,7 @@
  * round trip and every kind of malformed blob refused. */
 #include <check.h>
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -348,6 +349,158 @@ START_TEST(merge_blob_and_reset)
 }
 END_TEST
 
+/* ---- bins_out: the sketch as (value, count) bins for a KS test ---- */
+
+#define BINS_CAP (2 * EDGE_SCORE_SKETCH_MAX_BINS + 1)
+
+static void assert_near(double got, double want)
+{
+	ck_assert_msg(fabs(got - want) <= EDGE_SCORE_SKETCH_ACCURACY * fabs(want) * (1 + 1e-9),
+		      "%.9g, want %.9g", got, want);
+}
+
+START_TEST(bins_out_mixed_signs_ascending)
+{
+	struct edge_score_sketch *s = sketch_new();
+	double v[BINS_CAP], few[3] = { -1, -1, 42 };
+	uint64_t c[BINS_CAP], few_c[3] = { 0, 0, 42 };
+	size_t n;
+
+	ck_assert_uint_eq(edge_score_sketch_bins_out(s, v, c, BINS_CAP), 0);
+	ck_assert_uint_eq(edge_score_sketch_bins_out(s, NULL, NULL, 0), 0);
+	/* Added out of order; 1e-12 is below MIN_VALUE and counts as zero. */
+	ck_assert_int_eq(edge_score_sketch_add(s, 5.0, 1), 0);
+	ck_assert_int_eq(edge_score_sketch_add(s, -0.5, 1), 0);
+	ck_assert_int_eq(edge_score_sketch_add(s, 0.0, 3), 0);
+	ck_assert_int_eq(edge_score_sketch_add(s, 0.5, 4), 0);
+	ck_assert_int_eq(edge_score_sketch_add(s, -5.0, 2), 0);
+	ck_assert_int_eq(edge_score_sketch_add(s, 1e-12, 1), 0);
+	n = edge_score_sketch_bins_out(s, v, c, BINS_CAP);
+	ck_assert_uint_eq(n, 5);
+	assert_near(v[0], -5.0);
+	ck_assert_uint_eq(c[0], 2);
+	assert_near(v[1], -0.5);
+	ck_assert_uint_eq(c[1], 1);
+	ck_assert(v[2] == 0);
+	ck_assert_uint_eq(c[2], 4);
+	assert_near(v[3], 0.5);
+	ck_assert_uint_eq(c[3], 4);
+	assert_near(v[4], 5.0);
+	ck_assert_uint_eq(c[4], 1);
+	/* cap short: exactly cap bins written, the full number returned. */
+	ck_assert_uint_eq(edge_score_sketch_bins_out(s, few, few_c, 2), 5);
+	assert_near(few[0], -5.0);
+	ck_assert_uint_eq(few_c[0], 2);
+	assert_near(few[1], -0.5);
+	ck_assert_uint_eq(few_c[1], 1);
+	ck_assert(few[2] == 42);
+	ck_assert_uint_eq(few_c[2], 42);
+	ck_assert_uint_eq(edge_score_sketch_bins_out(s, NULL, NULL, 0), 5);
+	/* Without zeros: no zero bin. */
+	edge_score_sketch_reset(s);
+	ck_assert_int_eq(edge_score_sketch_add(s, -2.0, 1), 0);
+	ck_assert_int_eq(edge_score_sketch_add(s, 3.0, 1), 0);
+	ck_assert_uint_eq(edge_score_sketch_bins_out(s, v, c, BINS_CAP), 2);
+	ck_assert(v[0] < 0 && v[1] > 0);
+	free(s);
+}
+END_TEST
+
+/* Random mixed scores: bins strictly increasing, counts summing to the
+ * sketch's, and each quantile the value of the bin its rank falls in. */
+START_TEST(bins_out_agree_with_quantile)
+{
+	static const double qs[] = { 0, 0.01, 0.1, 0.25, 0.5, 0.75, 0.9, 0.99, 1 };
+	struct edge_score_sketch *s = sketch_new();
+	double *v = malloc(BINS_CAP * sizeof *v);
+	uint64_t *c = malloc(BINS_CAP * sizeof *c), sum = 0;
+	size_t n, zero_bins = 0;
+
+	for (size_t i = 0; i < 20000; i++)
+		ck_assert_int_eq(edge_score_sketch_add(s, gen_mixed(i), 1), 0);
+	n = edge_score_sketch_bins_out(s, v, c, BINS_CAP);
+	ck_assert_uint_gt(n, 100);
+	ck_assert_uint_le(n, BINS_CAP);
+	for (size_t i = 0; i < n; i++) {
+		ck_assert_uint_gt(c[i], 0);
+		ck_assert(isfinite(v[i]));
+		if (i)
+			ck_assert_msg(v[i] > v[i - 1], "bin %zu: %.17g after %.17g", i, v[i],
+				      v[i - 1]);
+		zero_bins += v[i] == 0;
+		sum += c[i];
+	}
+	ck_assert_uint_eq(zero_bins, 1);
+	ck_assert_uint_eq(sum, s->count);
+	for (size_t k = 0; k < sizeof qs / sizeof qs[0]; k++) {
+		uint64_t rank = (uint64_t)floor(qs[k] * (double)(s->count - 1)), seen = 0;
+		size_t i = 0;
+
+		while ((seen += c[i]) <= rank)
+			i++;
+		ck_assert_msg(edge_score_sketch_quantile(s, qs[k]) == v[i], "q %g", qs[k]);
+	}
+	free(s);
+	free(v);
+	free(c);
+}
+END_TEST
+
+static size_t put_varint(uint8_t *p, uint64_t x)
+{
+	size_t n = 0;
+
+	do {
+		p[n] = (uint8_t)(x & 0x7f);
+		x >>= 7;
+		if (x)
+			p[n] |= 0x80;
+		n++;
+	} while (x);
+	return n;
+}
+
+/* The topmost keys a blob may hold all stand for DBL_MAX (exp overflows):
+ * they come out as one bin, so values stay strictly increasing. */
+START_TEST(bins_out_folds_equal_representatives)
+{
+	struct edge_score_sketch *s = sketch_new();
+	uint8_t blob[64];
+	size_t len = 0;
+	double v[4];
+	uint64_t c[4];
+
+	blob[len++] = EDGE_SCORE_SKETCH_VERSION;
+	blob[len++] = 0;
+	len += put_varint(blob + len, 1);         /* zero count */
+	len += put_varint(blob + len, 2);         /* positive bins */
+	len += put_varint(blob + len, 2 * 35499); /* zigzag(35499) */
+	len += put_varint(blob + len, 1);
+	len += put_varint(blob + len, 1);         /* key 35500 */
+	len += put_varint(blob + len, 2);
+	len += put_varint(blob + len, 2);         /* negative bins, mirrored */
+	len += put_varint(blob + len, 2 * 35499);
+	len += put_varint(blob + len, 5);
+	len += put_varint(blob + len, 1);
+	len += put_varint(blob + len, 7);
+	ck_assert_int_eq(edge_score_sketch_decode(s, blob, len), 0);
+	ck_assert_uint_eq(s->count, 16);
+	ck_assert_uint_eq(edge_score_sketch_bins_out(s, v, c, 4), 3);
+	ck_assert(v[0] == -DBL_MAX);
+	ck_assert_uint_eq(c[0], 12);
+	ck_assert(v[1] == 0);
+	ck_assert_uint_eq(c[1], 1);
+	ck_assert(v[2] == DBL_MAX);
+	ck_assert_uint_eq(c[2], 3);
+	/* Folding into a bin past cap writes nothing beyond it. */
+	c[1] = 99;
+	ck_assert_uint_eq(edge_score_sketch_bins_out(s, v, c, 1), 3);
+	ck_assert_uint_eq(c[0], 12);
+	ck_assert_uint_eq(c[1], 99);
+	free(s);
+}
+END_TEST
+
 static Suite *sketch_suite(void)
 {
 	Suite *s = suite_create("anomaly-sketch");
@@ -360,6 +513,9 @@ static Suite *sketch_suite(void)
 	tcase_add_test(tc, blob_round_trip);
 	tcase_add_test(tc, malformed_blobs_refused);
 	tcase_add_test(tc, merge_blob_and_reset);
+	tcase_add_test(tc, bins_out_mixed_signs_ascending);
+	tcase_add_test(tc, bins_out_agree_with_quantile);
+	tcase_add_test(tc, bins_out_folds_equal_representatives);
 	suite_add_tcase(s, tc);
 	return s;
 }
