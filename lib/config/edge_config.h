@@ -158,6 +158,26 @@ struct edge_settings {
 		char trust_path[EDGE_CONFIG_PATH_MAX];
 		char models_path[EDGE_CONFIG_PATH_MAX];
 	} ota;
+	struct {
+		int node_timeout_s;
+		int online_timeout_s;
+		bool health;                   /* default of rollout start --health */
+		bool auto_revert;
+		int health_count;              /* enum edge_config_health_count */
+		int health_alpha_ppm;
+		int health_looks;
+		int health_min_rate_percent;
+		int health_min_ks_percent;
+		int health_min_scores;
+		int health_min_exposure_s;
+		int health_baseline_s;
+	} rollout;
+};
+
+/* rollout.health_count */
+enum edge_config_health_count {
+	EDGE_CONFIG_HEALTH_EPISODES,
+	EDGE_CONFIG_HEALTH_EVENTS,
 };
 
 /* registry.admission */

@@ -66,6 +66,12 @@ static const struct edge__cfg_enum_value admissions[] = {
 	{ NULL, 0 },
 };
 
+static const struct edge__cfg_enum_value health_counts[] = {
+	{ "episodes", EDGE_CONFIG_HEALTH_EPISODES },
+	{ "events", EDGE_CONFIG_HEALTH_EVENTS },
+	{ NULL, 0 },
+};
+
 static const struct edge__cfg_enum_value log_levels[] = {
 	{ "err", EDGE_LOG_ERR },
 	{ "warning", EDGE_LOG_WARNING },
@@ -115,6 +121,7 @@ const struct edge__cfg_section edge__cfg_sections[] = {
 	{ "anomaly", "Anomaly reports from nodes: stored once, then acknowledged." },
 	{ "broker", "The broker's node identities edged manages: passwords, access rules, node certificates (docs/broker-security.md)." },
 	{ "ota", "Signed model updates: the trusted signing keys, the model store and the transfers to nodes (proto/ota/package.md, proto/ota/transfer.md)." },
+	{ "rollout", "Staged rollouts (docs/rollouts.md): how long a stage waits for its nodes, and the model-aware health check of each soak. 'edgectl rollout start' may override health and auto_revert per rollout." },
 };
 const size_t edge__cfg_nsections =
 	sizeof edge__cfg_sections / sizeof edge__cfg_sections[0];
@@ -279,6 +286,31 @@ const struct edge__cfg_key edge__cfg_keys[] = {
 	       "Lower bound of the per-node retransmission timeout."),
 	MILLIS(ota, rto_max_ms, "10000", 100, 600000, R,
 	       "Upper bound of the per-node retransmission timeout; at least rto_min_ms."),
+
+	SECONDS(rollout, node_timeout_s, "3600", 1, 2592000, R,
+		"A node of a stage not decided this long after its stage started (offline, retried whenever it comes back, or stalled) fails the stage with not_online (or transfer_failed when it is online), so one absent node does not hold a rollout."),
+	SECONDS(rollout, online_timeout_s, "300", 1, 86400, R,
+		"After a node reports its new model activated, it must be online saying hello with that model within this time, else it fails with not_online."),
+	BOOL(rollout, health, "true", R,
+	     "Model-aware health check during each soak: the stage's anomaly rate and scores under the new model against the same nodes' history and the nodes not yet updated (docs/rollouts.md). Default of 'rollout start --health'."),
+	BOOL(rollout, auto_revert, "false", R,
+	     "When a stage's health check halts a rollout, send that stage's nodes back to their previous model at once (as 'rollout revert'). Default of 'rollout start --auto-revert'."),
+	ENUM(rollout, health_count, "episodes", health_counts, R,
+	     "What the rate test counts: episodes (anomaly.episode_* group a burst into one; bursts would otherwise overdisperse the counts and raise false alarms) or events."),
+	INT(rollout, health_alpha_ppm, "1000", 1, 500000, R,
+	    "False-alarm probability of one stage's soak, in parts per million (1000 = 0.1 %), split by Bonferroni over its tests and looks."),
+	INT(rollout, health_looks, "4", 1, 100, R,
+	    "Health evaluations per soak, evenly spaced, the last at its end; the first one that halts stops the soak."),
+	INT(rollout, health_min_rate_percent, "150", 100, 100000, R,
+	    "Halt on the rate only when the new model's rate is at least this percent of the baseline's (and the test is significant): a large fleet makes tiny harmless differences significant."),
+	INT(rollout, health_min_ks_percent, "10", 0, 99, R,
+	    "Halt on the scores only when the Kolmogorov-Smirnov distance exceeds this percent (and the test is significant)."),
+	INT(rollout, health_min_scores, "50", 1, 1000000000, R,
+	    "Scores each side needs before the score test runs."),
+	SECONDS(rollout, health_min_exposure_s, "3600", 1, 31536000, R,
+		"Node-seconds of observation each side needs before the rate test runs (3600 = one node-hour)."),
+	SECONDS(rollout, health_baseline_s, "86400", 60, 31536000, R,
+		"How far back before its stage started a node's own history under the old model is read."),
 };
 const size_t edge__cfg_nkeys = sizeof edge__cfg_keys / sizeof edge__cfg_keys[0];
 

@@ -1,4 +1,4 @@
-/* Persisted rollouts (schema 9, edge_rollout_store.h). Writes go through the
+/* Persisted rollouts (schemas 9 and 10, edge_rollout_store.h). Writes go through the
  * store's cached statements on the writer thread; the load prepares its own
  * statements once, at start. */
 #include <assert.h>
@@ -11,10 +11,10 @@
 #include "edge_rollout_store.h"
 
 static const char *const state_names[EDGE_ROLLOUT_STATE_COUNT] = {
-	"running", "soaking", "paused", "halted", "done", "aborted",
+	"running", "soaking", "paused", "halted", "done", "aborted", "reverting", "reverted",
 };
 static const char *const outcome_names[EDGE_ROLLOUT_NODE_OUTCOME_COUNT] = {
-	"pending", "success", "failure",
+	"pending", "success", "failure", "reverted",
 };
 
 const char *edge_rollout_state_name(enum edge_rollout_state s)
@@ -60,6 +60,7 @@ static bool terminated(const char *s, size_t cap)
 static bool row_valid(const struct edge_rollout_row *r)
 {
 	return r && r->id != 0 && (unsigned)r->state < EDGE_ROLLOUT_STATE_COUNT &&
+	       r->revert_stage >= EDGE_ROLLOUT_REVERT_ALL &&
 	       terminated(r->digest, sizeof r->digest) && strlen(r->digest) == EDGE_ROLLOUT_DIGEST_HEX &&
 	       terminated(r->name, sizeof r->name) && r->name[0] &&
 	       terminated(r->version, sizeof r->version) && terminated(r->spec, sizeof r->spec) &&
@@ -76,12 +77,17 @@ int edge_rollout_store_rollout_op(edge_store_conn *conn, const struct edge_rollo
 	/* What a rollout is never changes; its progress does. */
 	rc = edge_store_conn_prepare(conn,
 				     "INSERT INTO rollout (id, digest, name, version, spec, state, stage,"
-				     " transfer, created_ms, updated_ms, reason, accepted)"
-				     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
+				     " transfer, created_ms, updated_ms, reason, accepted,"
+				     " stage_started_ms, soak_started_ms, revert_stage)"
+				     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14,"
+				     " ?15)"
 				     " ON CONFLICT (id) DO UPDATE SET state = excluded.state,"
 				     " stage = excluded.stage, transfer = excluded.transfer,"
 				     " updated_ms = excluded.updated_ms, reason = excluded.reason,"
-				     " accepted = excluded.accepted",
+				     " accepted = excluded.accepted,"
+				     " stage_started_ms = excluded.stage_started_ms,"
+				     " soak_started_ms = excluded.soak_started_ms,"
+				     " revert_stage = excluded.revert_stage",
 				     &st);
 	if (rc < 0)
 		return rc;
@@ -97,6 +103,9 @@ int edge_rollout_store_rollout_op(edge_store_conn *conn, const struct edge_rollo
 	(void)sqlite3_bind_int64(st, 10, r->updated_ms);
 	bind_text(st, 11, r->reason);
 	(void)sqlite3_bind_int(st, 12, r->accepted ? 1 : 0);
+	(void)sqlite3_bind_int64(st, 13, r->stage_started_ms);
+	(void)sqlite3_bind_int64(st, 14, r->soak_started_ms);
+	(void)sqlite3_bind_int(st, 15, r->revert_stage);
 	return edge_store_conn_step(conn, st);
 }
 
@@ -268,9 +277,11 @@ int edge_rollout_store_load(edge_store_conn *conn, edge_rollout_load_fn fn, void
 	/* Unfinished ones all; finished ones only the newest few. */
 	rc = sqlite3_prepare_v2(c->db,
 				"SELECT id, digest, name, version, spec, state, stage, transfer,"
-				" created_ms, updated_ms, reason, accepted FROM rollout"
-				" WHERE state NOT IN ('done', 'aborted') OR id IN (SELECT id FROM"
-				" rollout WHERE state IN ('done', 'aborted') ORDER BY id DESC LIMIT ?1)"
+				" created_ms, updated_ms, reason, accepted, stage_started_ms,"
+				" soak_started_ms, revert_stage FROM rollout"
+				" WHERE state NOT IN ('done', 'aborted', 'reverted') OR id IN (SELECT id"
+				" FROM rollout WHERE state IN ('done', 'aborted', 'reverted')"
+				" ORDER BY id DESC LIMIT ?1)"
 				" ORDER BY id",
 				-1, &rows, NULL);
 	if (rc == SQLITE_OK)
@@ -303,6 +314,9 @@ int edge_rollout_store_load(edge_store_conn *conn, edge_rollout_load_fn fn, void
 		r.updated_ms = sqlite3_column_int64(rows, 9);
 		col_text(rows, 10, r.reason, sizeof r.reason);
 		r.accepted = sqlite3_column_int64(rows, 11) != 0;
+		r.stage_started_ms = sqlite3_column_int64(rows, 12);
+		r.soak_started_ms = sqlite3_column_int64(rows, 13);
+		r.revert_stage = sqlite3_column_int(rows, 14);
 		if (id <= 0 || id > UINT32_MAX || stage < 0 || stage > UINT32_MAX || xfer < 0 ||
 		    xfer > UINT32_MAX || edge_rollout_state_parse(state, &r.state) < 0) {
 			c->skipped++;

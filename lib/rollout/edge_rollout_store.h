@@ -1,12 +1,13 @@
-/* Persisted staged rollouts (schema 9): the writer-thread operations and the
+/* Persisted staged rollouts (schemas 9, 10): the writer-thread operations and the
  * load at start-up (pattern: lib/ota/edge_ota_store.h).
  *
  * Tables:
  *   rollout       (id PK, digest, name, version, spec JSON, state, stage,
  *                  transfer (the current stage's open OTA transfer, 0 none),
  *                  accepted (0/1: the operator resumed the current stage
- *                  after a halt), created_ms, updated_ms, reason)
- *   rollout_node  (rollout, device, stage, outcome pending|success|failure,
+ *                  after a halt), created_ms, updated_ms, reason,
+ *                  stage_started_ms, soak_started_ms, revert_stage (schema 10))
+ *   rollout_node  (rollout, device, stage, outcome pending|success|failure|reverted,
  *                  reason (the outcome's name or why it failed); PK (rollout,
  *                  device))
  *   rollout_event (rollout, ts_ms, text): every decision, append-only
@@ -42,6 +43,8 @@ enum edge_rollout_state {
 	EDGE_ROLLOUT_HALTED,      /* by the judge: too many failures */
 	EDGE_ROLLOUT_DONE,
 	EDGE_ROLLOUT_ABORTED,
+	EDGE_ROLLOUT_REVERTING,   /* `rollout revert`: its nodes go back to their previous model */
+	EDGE_ROLLOUT_REVERT_ENDED, /* "reverted": every node went back (or could not) */
 	EDGE_ROLLOUT_STATE_COUNT
 };
 
@@ -49,6 +52,7 @@ enum edge_rollout_node_outcome {
 	EDGE_ROLLOUT_NODE_PENDING = 0,
 	EDGE_ROLLOUT_NODE_SUCCESS,
 	EDGE_ROLLOUT_NODE_FAILURE,
+	EDGE_ROLLOUT_NODE_REVERTED, /* it ran the new model and went back (reason: how) */
 	EDGE_ROLLOUT_NODE_OUTCOME_COUNT
 };
 
@@ -58,10 +62,10 @@ const char *edge_rollout_state_name(enum edge_rollout_state s);
 EDGE_WUR int edge_rollout_state_parse(const char *s, enum edge_rollout_state *out);
 const char *edge_rollout_node_outcome_name(enum edge_rollout_node_outcome o);
 EDGE_WUR int edge_rollout_node_outcome_parse(const char *s, enum edge_rollout_node_outcome *out);
-/* done or aborted: nothing will change any more. */
+/* done, aborted or reverted: nothing will change any more. */
 static inline int edge_rollout_state_final(enum edge_rollout_state s)
 {
-	return s == EDGE_ROLLOUT_DONE || s == EDGE_ROLLOUT_ABORTED;
+	return s == EDGE_ROLLOUT_DONE || s == EDGE_ROLLOUT_ABORTED || s == EDGE_ROLLOUT_REVERT_ENDED;
 }
 
 struct edge_rollout_row {
@@ -76,7 +80,14 @@ struct edge_rollout_row {
 	bool accepted;      /* the current stage resumed after a halt */
 	int64_t created_ms, updated_ms;
 	char reason[EDGE_ROLLOUT_REASON_MAX];
+	int64_t stage_started_ms;  /* wall ms the current stage's transfer started, 0: not yet */
+	int64_t soak_started_ms;   /* wall ms the current soak began, 0: not soaking */
+	int32_t revert_stage;      /* a revert in progress: its stage, EDGE_ROLLOUT_REVERT_ALL,
+				      or EDGE_ROLLOUT_REVERT_NONE */
 };
+
+#define EDGE_ROLLOUT_REVERT_NONE (-1)
+#define EDGE_ROLLOUT_REVERT_ALL (-2)
 
 struct edge_rollout_node_row {
 	char device[EDGE_ROLLOUT_ID_MAX + 1];

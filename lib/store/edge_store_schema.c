@@ -312,6 +312,49 @@ static const char *const migrations[] = {
 	" text TEXT NOT NULL"
 	");"
 	"CREATE INDEX rollout_event_rollout ON rollout_event (rollout, ts_ms);",
+	/* 10: rollout health and revert. stage_started_ms / soak_started_ms:
+	 * wall ms when the current stage's transfer and its soak began (0: not
+	 * yet), the windows of the health check and the node timeout, kept
+	 * across a restart; revert_stage: what a revert in progress sends back. New states reverting/reverted and the node outcome
+	 * reverted: SQLite cannot change a CHECK, so both tables are rebuilt. */
+	"CREATE TABLE rollout_v10 ("
+	" id INTEGER PRIMARY KEY NOT NULL,"
+	" digest TEXT NOT NULL,"
+	" name TEXT NOT NULL,"
+	" version TEXT NOT NULL,"
+	" spec TEXT NOT NULL,"
+	" state TEXT NOT NULL,"
+	" stage INTEGER NOT NULL,"
+	" transfer INTEGER NOT NULL DEFAULT 0,"
+	" accepted INTEGER NOT NULL DEFAULT 0,"
+	" created_ms INTEGER NOT NULL,"
+	" updated_ms INTEGER NOT NULL,"
+	" reason TEXT NOT NULL DEFAULT '',"
+	" stage_started_ms INTEGER NOT NULL DEFAULT 0,"
+	" soak_started_ms INTEGER NOT NULL DEFAULT 0,"
+	" revert_stage INTEGER NOT NULL DEFAULT -1,"  /* -1 none, -2 every stage, else the stage */
+	" CHECK (state IN ('running', 'soaking', 'paused', 'halted', 'done', 'aborted',"
+	" 'reverting', 'reverted'))"
+	");"
+	"INSERT INTO rollout_v10 (id, digest, name, version, spec, state, stage, transfer,"
+	" accepted, created_ms, updated_ms, reason)"
+	" SELECT id, digest, name, version, spec, state, stage, transfer, accepted, created_ms,"
+	" updated_ms, reason FROM rollout;"
+	"DROP TABLE rollout;"
+	"ALTER TABLE rollout_v10 RENAME TO rollout;"
+	"CREATE TABLE rollout_node_v10 ("
+	" rollout INTEGER NOT NULL,"
+	" device TEXT NOT NULL,"
+	" stage INTEGER NOT NULL,"
+	" outcome TEXT NOT NULL,"
+	" reason TEXT NOT NULL DEFAULT '',"
+	" CHECK (outcome IN ('pending', 'success', 'failure', 'reverted')),"
+	" PRIMARY KEY (rollout, device)"
+	") WITHOUT ROWID;"
+	"INSERT INTO rollout_node_v10 SELECT rollout, device, stage, outcome, reason"
+	" FROM rollout_node;"
+	"DROP TABLE rollout_node;"
+	"ALTER TABLE rollout_node_v10 RENAME TO rollout_node;",
 };
 
 _Static_assert(sizeof migrations / sizeof migrations[0] == EDGE_STORE_SCHEMA_VERSION,

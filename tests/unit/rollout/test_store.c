@@ -1,10 +1,11 @@
-/* Suite 'rollout': the rollouts' tables (schema 9) over a real database
+/* Suite 'rollout': the rollouts' tables (schemas 9, 10) over a real database
  * file and the store's writer thread: rows upserted by id, node outcomes by
  * (rollout, device), events appended; the start-up load returns the
  * unfinished rollouts and the newest finished ones with their nodes in
  * stage order and their newest events oldest first; invalid rows are
  * refused before anything is written, unreadable ones skipped and
- * counted. */
+ * counted; schema 10's fields round-trip and its migration keeps what
+ * version 9 stored. */
 #include <check.h>
 #include <errno.h>
 #include <limits.h>
@@ -93,7 +94,7 @@ static int put_event(edge_store *st, uint32_t id, int64_t ts, const char *text)
 static struct edge_rollout_row row(uint32_t id, enum edge_rollout_state state)
 {
 	struct edge_rollout_row r = { .id = id, .state = state, .created_ms = 1000,
-				      .updated_ms = 2000 };
+				      .updated_ms = 2000, .revert_stage = EDGE_ROLLOUT_REVERT_NONE };
 
 	snprintf(r.digest, sizeof r.digest, "%s", DIGEST);
 	snprintf(r.name, sizeof r.name, "hw");
@@ -361,6 +362,88 @@ START_TEST(invalid_rows_are_refused_and_unreadable_ones_skipped)
 }
 END_TEST
 
+/* Schema 10: stage and soak starts, the revert in progress, the states
+ * reverting/reverted and the outcome reverted round-trip; a database of
+ * version 9 (its rollout tables as they were) migrates keeping every row. */
+START_TEST(schema_10_fields_and_migration_from_9)
+{
+	edge_store *st = NULL;
+	struct edge_rollout_row r = row(5, EDGE_ROLLOUT_REVERTING);
+	struct edge_rollout_node_row nv[1] = { node("node-a", 0, EDGE_ROLLOUT_NODE_REVERTED, "slot") };
+	struct seen *s = calloc(1, sizeof *s);
+	struct load_call c;
+	sqlite3 *db;
+
+	ck_assert_ptr_nonnull(s);
+	ck_assert_int_eq(edge_store_open(test_db_path, NULL, &st), 0);
+	r.stage_started_ms = 111;
+	r.soak_started_ms = 222;
+	r.revert_stage = EDGE_ROLLOUT_REVERT_ALL;
+	ck_assert_int_eq(put_row(st, &r), 0);
+	ck_assert_int_eq(put_nodes(st, 5, nv, 1), 0);
+	r.revert_stage = -3; /* neither a stage nor a marker */
+	ck_assert_int_eq(put_row(st, &r), -EINVAL);
+	edge_store_close(st);
+	ck_assert_int_eq(edge_store_open(test_db_path, NULL, &st), 0);
+	ck_assert_int_eq(load(st, s, &c), 0);
+	ck_assert_uint_eq(s->n, 1);
+	ck_assert_int_eq(s->rows[0].state, EDGE_ROLLOUT_REVERTING);
+	ck_assert_int_eq(s->rows[0].stage_started_ms, 111);
+	ck_assert_int_eq(s->rows[0].soak_started_ms, 222);
+	ck_assert_int_eq(s->rows[0].revert_stage, EDGE_ROLLOUT_REVERT_ALL);
+	ck_assert_int_eq(s->first_node[0].outcome, EDGE_ROLLOUT_NODE_REVERTED);
+	ck_assert_str_eq(s->first_node[0].reason, "slot");
+	edge_store_close(st);
+
+	/* back to version 9's tables, with a row of each */
+	ck_assert_int_eq(sqlite3_open(test_db_path, &db), SQLITE_OK);
+	ck_assert_int_eq(
+		sqlite3_exec(db,
+			     "DROP TABLE rollout; DROP TABLE rollout_node;"
+			     "CREATE TABLE rollout (id INTEGER PRIMARY KEY NOT NULL,"
+			     " digest TEXT NOT NULL, name TEXT NOT NULL, version TEXT NOT NULL,"
+			     " spec TEXT NOT NULL, state TEXT NOT NULL, stage INTEGER NOT NULL,"
+			     " transfer INTEGER NOT NULL DEFAULT 0,"
+			     " accepted INTEGER NOT NULL DEFAULT 0, created_ms INTEGER NOT NULL,"
+			     " updated_ms INTEGER NOT NULL, reason TEXT NOT NULL DEFAULT '',"
+			     " CHECK (state IN ('running', 'soaking', 'paused', 'halted', 'done',"
+			     " 'aborted')));"
+			     "CREATE TABLE rollout_node (rollout INTEGER NOT NULL,"
+			     " device TEXT NOT NULL, stage INTEGER NOT NULL, outcome TEXT NOT NULL,"
+			     " reason TEXT NOT NULL DEFAULT '',"
+			     " CHECK (outcome IN ('pending', 'success', 'failure')),"
+			     " PRIMARY KEY (rollout, device)) WITHOUT ROWID;"
+			     "INSERT INTO rollout (id, digest, name, version, spec, state, stage,"
+			     " transfer, accepted, created_ms, updated_ms, reason) VALUES (9, '" DIGEST
+			     "', 'hw', '1.9', '{\"canary\":\"1\"}', 'soaking', 1, 4, 1, 10, 20,"
+			     " 'x');"
+			     "INSERT INTO rollout_node VALUES (9, 'node-q', 1, 'success', 'success');"
+			     "PRAGMA user_version = 9;",
+			     NULL, NULL, NULL),
+		SQLITE_OK);
+	sqlite3_close(db);
+	ck_assert_int_eq(edge_store_open(test_db_path, NULL, &st), 0);
+	ck_assert_int_eq(load(st, s, &c), 0);
+	ck_assert_uint_eq(s->n, 1);
+	ck_assert_uint_eq(s->rows[0].id, 9);
+	ck_assert_int_eq(s->rows[0].state, EDGE_ROLLOUT_SOAKING);
+	ck_assert_uint_eq(s->rows[0].stage, 1);
+	ck_assert_uint_eq(s->rows[0].transfer, 4);
+	ck_assert(s->rows[0].accepted);
+	ck_assert_str_eq(s->rows[0].reason, "x");
+	ck_assert_int_eq(s->rows[0].stage_started_ms, 0);
+	ck_assert_int_eq(s->rows[0].soak_started_ms, 0);
+	ck_assert_int_eq(s->rows[0].revert_stage, EDGE_ROLLOUT_REVERT_NONE);
+	ck_assert_str_eq(s->first_node[0].device, "node-q");
+	ck_assert_int_eq(s->first_node[0].outcome, EDGE_ROLLOUT_NODE_SUCCESS);
+	/* the new checks hold in the rebuilt tables */
+	nv[0] = node("node-q", 1, EDGE_ROLLOUT_NODE_REVERTED, "bytes");
+	ck_assert_int_eq(put_nodes(st, 9, nv, 1), 0);
+	edge_store_close(st);
+	free(s);
+}
+END_TEST
+
 static Suite *store_suite(void)
 {
 	Suite *s = suite_create("rollout-store");
@@ -371,6 +454,7 @@ static Suite *store_suite(void)
 	tcase_add_test(tc, rows_nodes_events_survive_a_reopen);
 	tcase_add_test(tc, load_keeps_unfinished_and_newest_finished);
 	tcase_add_test(tc, invalid_rows_are_refused_and_unreadable_ones_skipped);
+	tcase_add_test(tc, schema_10_fields_and_migration_from_9);
 	suite_add_tcase(s, tc);
 	return s;
 }
