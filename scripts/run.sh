@@ -50,7 +50,7 @@ done
   { echo "run.sh: --nodes must be 1..10000" >&2; exit 2; }
 if ((${#sim_extra[@]} == 0)); then
   sim_extra=(--silent 4% --flap 4% --flap-every-s 30 --crash 2% --crash-after-s 20
-    --malformed all --malformed-nodes 0 --anomaly-rate 0.05)
+    --malformed all --malformed-nodes 0 --anomaly-rate 0.05 --anomaly-factor kws@1.1=10)
 fi
 
 if ((do_setup)); then
@@ -146,6 +146,13 @@ runtime_dir = $run/run
 
 [ota]
 trust_dir = $ota/trust
+
+# The demo soaks for minutes, not hours: the health check needs a minute of
+# one node's reports (not an hour), and counts events (the demo's anomalies
+# are rare and independent; a real fleet's come in bursts: episodes).
+[rollout]
+health_count = events
+health_min_exposure_s = 60
 
 [mqtt]
 host = 127.0.0.1
@@ -264,9 +271,20 @@ if [[ ! -f $pkg ]]; then
     --version 1.0 --counter 1 --key "$ota/keys/release.key" --out "$pkg" >"$run/ota.log" 2>&1 ||
     { cat "$run/ota.log" >&2; exit 1; }
 fi
-"$edgectl" -s "$sock" models add "$pkg" >>"$run/ota.log" 2>&1 ||
-  grep -q "exists" "$run/ota.log" ||
-  { echo "run.sh: models add failed; see $run/ota.log" >&2; tail -n 5 "$run/ota.log" >&2; }
+# kws 1.1: a retrained model (the speech-commands network of tests/data) that
+# makes the simulated nodes running it report ten times as many anomalies
+# (--anomaly-factor kws@1.1=10): the staged rollout's health check halts it.
+pkg11="$ota/kws-1.1.pkg"
+if [[ ! -f $pkg11 ]]; then
+  "$edgectl" model pack "$root/tests/data/models/micro_speech.tflite" --name kws \
+    --version 1.1 --counter 1 --key "$ota/keys/release.key" --out "$pkg11" >>"$run/ota.log" 2>&1 ||
+    { cat "$run/ota.log" >&2; exit 1; }
+fi
+for p in "$pkg" "$pkg11"; do
+  "$edgectl" -s "$sock" models add "$p" >>"$run/ota.log" 2>&1 ||
+    grep -q "exists" "$run/ota.log" ||
+    { echo "run.sh: models add failed; see $run/ota.log" >&2; tail -n 5 "$run/ota.log" >&2; }
+done
 
 if ((anonymous)); then
   broker_line="broker 127.0.0.1:$port, anonymous"
@@ -292,15 +310,20 @@ The anomaly history (every node reports; within a minute there is something to s
   $edgectl -s $sock anomalies episodes --open     # what is going on now
   $edgectl -s $sock anomalies tail                # follow new events live (Ctrl-C)
 
-Signed models over the air (kws 1.0 is in the store, signed by $ota/keys/release.key):
+Signed models over the air (kws 1.0 and 1.1 are in the store, signed by $ota/keys/release.key):
 
   $edgectl -s $sock models list                   # the verified packages
-  $edgectl -s $sock models fit kws                # which nodes can run it, and why not
-  $edgectl -s $sock ota send kws --to all         # to every node: campaign + repair
+  $edgectl -s $sock models fit kws@1.0            # which nodes can run it, and why not
+  $edgectl -s $sock ota send kws@1.0 --to all     # to every node: campaign + repair
   $edgectl -s $sock ota status                    # per node: state, progress, rate, retransmits
   $edgectl -s $sock devices show sim-00000        # active and previous model, last outcome
-  $edgectl -s $sock rollout start kws --to all --canary 2 --waves 50%,100% --soak 10s   # or staged
-  $edgectl -s $sock rollout status 1 --watch      # stages, outcomes, every decision
+
+Then stage kws 1.1, which makes the nodes running it report ten times as many anomalies:
+
+  $edgectl -s $sock rollout start kws@1.1 --to all --canary 5 --waves 50%,100% --soak 3m --auto-revert on
+  $edgectl -s $sock rollout status 1 --watch      # the canary's health looks halt it; the canary goes
+                                                  # back to kws 1.0 from its other slot (no bytes sent)
+  $edgectl -s $sock rollout revert 1              # or send nodes back by hand
 EOF
 if ((!anonymous)); then
   cat <<EOF

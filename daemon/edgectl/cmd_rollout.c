@@ -3,10 +3,10 @@
  *
  *   rollout start REF --to ID[,ID...]|all|tag:TAG [--canary N|P%]
  *                 [--waves P%,...,100%] [--max-failures P%] [--soak DURATION]
- *                 [--dry-run]
+ *                 [--health on|off] [--auto-revert on|off] [--dry-run]
  *   rollout list
  *   rollout status ID [--watch]
- *   rollout pause|resume|abort ID */
+ *   rollout pause|resume|abort|revert ID */
 #include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -28,10 +28,11 @@
 static const char rollout_usage[] =
 	"Usage: edgectl rollout start REF --to ID[,ID...]|all|tag:TAG [--canary N|P%]\n"
 	"                     [--waves P%,...,100%] [--max-failures P%]\n"
-	"                     [--soak DURATION] [--dry-run] [--json]\n"
+	"                     [--soak DURATION] [--health on|off]\n"
+	"                     [--auto-revert on|off] [--dry-run] [--json]\n"
 	"       edgectl rollout list [--json]\n"
 	"       edgectl rollout status ID [--watch] [--json]\n"
-	"       edgectl rollout pause|resume|abort ID [--json]\n"
+	"       edgectl rollout pause|resume|abort|revert ID [--json]\n"
 	"\n"
 	"Send a stored model to nodes in stages: a canary (N nodes or P% of the\n"
 	"eligible ones, default 1), then waves given as cumulative shares (default\n"
@@ -41,6 +42,12 @@ static const char rollout_usage[] =
 	"the next one starts. Incompatible, busy and unknown nodes are excluded\n"
 	"with the reason. --dry-run shows the stages and changes nothing.\n"
 	"\n"
+	"--health (default: edged's rollout.health, on) checks each soak: the\n"
+	"stage's anomaly rate and scores under the new model against the same\n"
+	"nodes' history under the old one and against the nodes not yet updated;\n"
+	"a significant rise halts the rollout (docs/rollouts.md). --auto-revert on\n"
+	"(default: rollout.auto_revert) then sends that stage back at once.\n"
+	"\n"
 	"list    rollouts, newest first.\n"
 	"status  per stage its nodes: success, failure, pending, with a progress\n"
 	"        bar; the events, newest first. --watch refreshes every second\n"
@@ -49,9 +56,13 @@ static const char rollout_usage[] =
 	"resume  a paused or halted rollout; after a halt the halted stage is\n"
 	"        accepted and the next one follows.\n"
 	"abort   ends the rollout and cancels its open transfer.\n"
+	"revert  cancels its open transfer and sends every node that activated the\n"
+	"        model back to its previous one: from the node's other slot (no\n"
+	"        model bytes), else as a transfer of the stored previous model.\n"
 	"\n"
 	"Exit codes: 0 done, 1 refused or failed, 2 bad usage, 3 edged not\n"
-	"running, 4 not authorised (start, pause, resume and abort need admin).\n";
+	"running, 4 not authorised (start, pause, resume, abort and revert need\n"
+	"admin).\n";
 
 __attribute__((format(printf, 2, 3))) static int usage_error(const char *verb,
 								 const char *fmt, ...)
@@ -199,12 +210,14 @@ static int print_plan(json_t *r)
 static int rollout_start(int argc, char **argv)
 {
 	const char *to = NULL, *canary = NULL, *waves = NULL, *maxf = NULL, *soak = NULL,
-		   *pos[1];
+		   *health = NULL, *revert = NULL, *pos[1];
 	const struct edgectl_opt opts[] = { { "--to", &to },
 					    { "--canary", &canary },
 					    { "--waves", &waves },
 					    { "--max-failures", &maxf },
-					    { "--soak", &soak } };
+					    { "--soak", &soak },
+					    { "--health", &health },
+					    { "--auto-revert", &revert } };
 	char *rest[MAX_ARGS];
 	bool dry = false;
 	unsigned long long soak_s = 0;
@@ -219,7 +232,7 @@ static int rollout_start(int argc, char **argv)
 		else
 			rest[n++] = argv[i];
 	}
-	rc = edgectl_parse_args(n, rest, rollout_usage, opts, 5, pos, 1, &npos);
+	rc = edgectl_parse_args(n, rest, rollout_usage, opts, 7, pos, 1, &npos);
 	if (rc < 0)
 		return edgectl_parse_exit(rc);
 	if (npos == 0)
@@ -231,6 +244,10 @@ static int rollout_start(int argc, char **argv)
 	if (soak && !parse_duration(soak, &soak_s))
 		return usage_error("start", "--soak: a duration (90, 90s, 5m, 2h; at most 7 days), "
 				   "not '%s'", soak);
+	if (health && strcmp(health, "on") != 0 && strcmp(health, "off") != 0)
+		return usage_error("start", "--health: on or off, not '%s'", health);
+	if (revert && strcmp(revert, "on") != 0 && strcmp(revert, "off") != 0)
+		return usage_error("start", "--auto-revert: on or off, not '%s'", revert);
 	jto = parse_to(to);
 	if (!jto)
 		return EDGECTL_EUSAGE;
@@ -244,6 +261,10 @@ static int rollout_start(int argc, char **argv)
 		json_object_set_new(args, "waves", json_string(waves));
 	if (maxf)
 		json_object_set_new(args, "max_failures", json_string(maxf));
+	if (health)
+		json_object_set_new(args, "health", json_boolean(strcmp(health, "on") == 0));
+	if (revert)
+		json_object_set_new(args, "auto_revert", json_boolean(strcmp(revert, "on") == 0));
 	rc = edgectl_call("rollout.start", args, &result);
 	json_decref(args);
 	if (rc != EDGECTL_OK)
@@ -281,6 +302,40 @@ static int print_list(json_t *r)
 	return EDGECTL_OK;
 }
 
+static void print_rate(const char *what, json_t *t)
+{
+	const char *v = edgectl_str_or(t, "verdict", "?");
+
+	if (strcmp(v, "insufficient_data") == 0 && edgectl_real(t, "node_hours_base") <= 0) {
+		printf("           %-9s no baseline\n", what);
+		return;
+	}
+	printf("           %-9s %.3g vs %.3g per node-hour (%" JSON_INTEGER_FORMAT
+	       " in %.2f h vs %" JSON_INTEGER_FORMAT " in %.2f h), ratio %.2f, p %.2g: %s\n",
+	       what, edgectl_real(t, "rate_new"), edgectl_real(t, "rate_base"),
+	       edgectl_int(t, "count_new"), edgectl_real(t, "node_hours_new"),
+	       edgectl_int(t, "count_base"), edgectl_real(t, "node_hours_base"),
+	       edgectl_real(t, "ratio"), edgectl_real(t, "p_value"), v);
+}
+
+/* A stage's last health look: the comparison behind its verdict. */
+static void print_health(json_t *h)
+{
+	json_t *ks = json_object_get(h, "scores");
+
+	if (!json_is_object(h))
+		return;
+	printf("           health look %" JSON_INTEGER_FORMAT "/%" JSON_INTEGER_FORMAT ": %s\n",
+	       edgectl_int(h, "look"), edgectl_int(h, "looks"), edgectl_str_or(h, "verdict", "?"));
+	print_rate("own past", json_object_get(h, "vs_own"));
+	print_rate("peers", json_object_get(h, "vs_peers"));
+	printf("           %-9s KS D %.3f (critical %.3f) over %" JSON_INTEGER_FORMAT " vs %"
+	       JSON_INTEGER_FORMAT " scores: %s\n",
+	       "scores", edgectl_real(ks, "d"), edgectl_real(ks, "d_crit"),
+	       edgectl_int(ks, "n_new"), edgectl_int(ks, "n_base"),
+	       edgectl_str_or(ks, "verdict", "?"));
+}
+
 static int print_status(json_t *r)
 {
 	json_t *stages = json_object_get(r, "stage_list"), *events = json_object_get(r, "events"),
@@ -303,6 +358,11 @@ static int print_status(json_t *r)
 		       "  failed %" JSON_INTEGER_FORMAT "  pending %" JSON_INTEGER_FORMAT,
 		       edgectl_str_or(st, "name", "?"), nodes, bar, edgectl_int(st, "success"),
 		       edgectl_int(st, "failure"), pending);
+		if (edgectl_int(st, "activated"))
+			printf("  activated, not yet back online %" JSON_INTEGER_FORMAT,
+			       edgectl_int(st, "activated"));
+		if (edgectl_int(st, "reverted"))
+			printf("  reverted %" JSON_INTEGER_FORMAT, edgectl_int(st, "reverted"));
 		if (x)
 			printf("  (transfer %" JSON_INTEGER_FORMAT ": %" JSON_INTEGER_FORMAT
 			       " receiving, %" JSON_INTEGER_FORMAT " verifying, %" JSON_INTEGER_FORMAT
@@ -310,6 +370,7 @@ static int print_status(json_t *r)
 			       edgectl_int(x, "id"), edgectl_int(x, "receiving"),
 			       edgectl_int(x, "verifying"), edgectl_int(x, "stalled"));
 		putchar('\n');
+		print_health(json_object_get(st, "health"));
 	}
 	printf("events (newest first):\n");
 	json_array_foreach(events, i, ev) {
@@ -355,7 +416,7 @@ static int watch(json_int_t id)
 		rc = edgectl_globals.json ? edgectl_print_json(result) : print_status(result);
 		state = edgectl_str_or(result, "state", "");
 		end = strcmp(state, "done") == 0 || strcmp(state, "aborted") == 0 ||
-		      strcmp(state, "halted") == 0;
+		      strcmp(state, "halted") == 0 || strcmp(state, "reverted") == 0;
 		json_decref(result);
 		if (rc != EDGECTL_OK || end || fflush(stdout) != 0)
 			break;
@@ -416,7 +477,7 @@ static int print_state(json_t *r)
 	return EDGECTL_OK;
 }
 
-/* pause, resume, abort: rollout.<verb> {"id"}. */
+/* pause, resume, abort, revert: rollout.<verb> {"id"}. */
 static int rollout_verb(int argc, char **argv)
 {
 	const char *pos[1];
@@ -449,6 +510,7 @@ int edgectl_cmd_rollout(int argc, char **argv)
 		{ "start", rollout_start }, { "list", rollout_list },
 		{ "status", rollout_status }, { "pause", rollout_verb },
 		{ "resume", rollout_verb }, { "abort", rollout_verb },
+		{ "revert", rollout_verb },
 	};
 
 	if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {

@@ -4,6 +4,7 @@
 #define EDGECTL_H
 
 #include <jansson.h>
+#include <math.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -135,6 +136,14 @@ static inline const char *edgectl_str_or(json_t *obj, const char *key, const cha
 static inline json_int_t edgectl_int(json_t *obj, const char *key)
 {
 	return json_integer_value(json_object_get(obj, key));
+}
+
+/* A number member of an answer (integer or real), NAN when absent or null. */
+static inline double edgectl_real(json_t *obj, const char *key)
+{
+	json_t *v = json_object_get(obj, key);
+
+	return json_is_number(v) ? json_number_value(v) : NAN;
 }
 
 #endif

@@ -293,11 +293,16 @@ static int cmd_status(void *ud, json_t *args, json_t **result, char *msg, size_t
 
 		edged_rollout_get_stats(d->rollout, &rs);
 		put(st, "rollouts",
-		    json_pack("{s:i, s:I, s:I, s:I, s:I, s:I, s:I}", "active", (int)rs.active,
-			      "started", (json_int_t)rs.started, "halted", (json_int_t)rs.halted,
-			      "done", (json_int_t)rs.done, "aborted", (json_int_t)rs.aborted,
-			      "store_failures", (json_int_t)rs.store_failures, "load_skipped",
-			      (json_int_t)rs.load_skipped),
+		    json_pack("{s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+			      "active", (int)rs.active, "started", (json_int_t)rs.started,
+			      "halted", (json_int_t)rs.halted, "done", (json_int_t)rs.done,
+			      "aborted", (json_int_t)rs.aborted, "store_failures",
+			      (json_int_t)rs.store_failures, "load_skipped",
+			      (json_int_t)rs.load_skipped, "health_looks",
+			      (json_int_t)rs.health_looks, "health_halts",
+			      (json_int_t)rs.health_halts, "health_unread",
+			      (json_int_t)rs.health_unread, "reverts", (json_int_t)rs.reverts,
+			      "nodes_reverted", (json_int_t)rs.nodes_reverted),
 		    &ok);
 	}
 	if (!ok)
@@ -724,5 +729,8 @@ const struct edged_ctl_command edged_commands[] = {
 	  "resume a paused or halted rollout (after a halt: with the next stage); args: id", NULL },
 	{ "rollout.abort", edged_rollout_cmd_abort, EDGED_CTL_ROLE_ADMIN,
 	  "abort a rollout, cancelling its open transfer; args: id", NULL },
+	{ "rollout.revert", edged_rollout_cmd_revert, EDGED_CTL_ROLE_ADMIN,
+	  "send a rollout's activated nodes back to their previous model (from their other slot "
+	  "where they hold it); args: id", NULL },
 };
 const size_t edged_commands_count = sizeof edged_commands / sizeof edged_commands[0];

@@ -193,8 +193,10 @@ static void on_registry_change(const struct edge_node_info *node, enum edge_node
 		 edge_node_state_name(old_state), node->fw_version,
 		 node->has_model ? node->model_name : "none", node->has_model ? "@" : "",
 		 node->has_model ? node->model_version : "");
-	/* Transfers pause and resume with their nodes' presence. */
+	/* Transfers pause and resume with their nodes' presence; rollouts
+	 * see activated nodes come back with their new model. */
 	edged_ota_node_event(((struct edged *)ud)->ota, node->id, ev);
+	edged_rollout_node_event(((struct edged *)ud)->rollout, ev);
 }
 
 static int start_registry(struct edged *d, const struct edge_settings *s)

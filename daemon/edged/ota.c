@@ -531,6 +531,98 @@ void edged_ota_set_final_hook(struct edged_ota *o, edged_ota_final_fn fn, void *
 	o->on_final_ud = fn ? ud : NULL;
 }
 
+void edged_ota_set_revert_hook(struct edged_ota *o, edged_ota_revert_fn fn, void *ud)
+{
+	if (!o)
+		return;
+	o->on_revert = fn;
+	o->on_revert_ud = fn ? ud : NULL;
+}
+
+/* ---- reverts ---- */
+
+uint32_t ota_take_id(struct edged_ota *o)
+{
+	if (o->next_id == 0)
+		o->next_id = 1; /* 0 is never an id */
+	return o->next_id++;
+}
+
+static int hex_byte(const char *p)
+{
+	static const char digits[] = "0123456789abcdef";
+	const char *hi = strchr(digits, p[0]), *lo = strchr(digits, p[1]);
+
+	return p[0] && p[1] && hi && lo ? (int)((hi - digits) << 4 | (lo - digits)) : -1;
+}
+
+int ota_revert_send(struct edged_ota *o, const char *id, uint32_t rid, const char *sha256_hex)
+{
+	uint8_t sha[32], frame[EDGE_OTA_FRAME_HDR + EDGE_OTA_REVERT_PAYLOAD];
+	struct ota_xfer fake = { .o = o };
+	int len;
+
+	if (strlen(sha256_hex) != 64)
+		return -EINVAL;
+	for (unsigned i = 0; i < 32; i++) {
+		int b = hex_byte(sha256_hex + 2 * i);
+
+		if (b < 0)
+			return -EINVAL;
+		sha[i] = (uint8_t)b;
+	}
+	len = edge_ota_revert_encode(frame, sizeof frame, rid, sha);
+	if (len < 0)
+		return len;
+	o->stats.reverts_sent++;
+	return io_send_node(&fake, id, frame, (size_t)len, true);
+}
+
+void ota_record_revert(struct edged_ota *o, const char *id, uint32_t rid)
+{
+	struct edge_ota_device_row *r = ota_dev_find(o, id);
+	struct ota_device_op *op;
+	int rc;
+
+	/* Only the device row knows what the previous model was. */
+	if (!r || !r->previous_sha256[0])
+		return;
+	op = calloc(1, sizeof *op);
+	if (!op) {
+		ota_store_failed(o, "device OTA history", -ENOMEM);
+		return;
+	}
+	op->o = o;
+	snprintf(op->device, sizeof op->device, "%s", id);
+	op->transfer = rid;
+	snprintf(op->manifest.name, sizeof op->manifest.name, "%s", r->previous_name);
+	snprintf(op->manifest.version, sizeof op->manifest.version, "%s", r->previous_version);
+	snprintf(op->manifest.sha256, sizeof op->manifest.sha256, "%s", r->previous_sha256);
+	op->state = EDGE_OTA_N_ACTIVATED;
+	op->reason = EDGE_OTA_R_OK;
+	op->wall_ms = (int64_t)ota_wall_ms();
+	/* the same swap the store makes: the previous model is active again */
+	{
+		struct edge_ota_device_row was = *r;
+
+		snprintf(r->active_name, sizeof r->active_name, "%s", was.previous_name);
+		snprintf(r->active_version, sizeof r->active_version, "%s", was.previous_version);
+		snprintf(r->active_sha256, sizeof r->active_sha256, "%s", was.previous_sha256);
+		snprintf(r->previous_name, sizeof r->previous_name, "%s", was.active_name);
+		snprintf(r->previous_version, sizeof r->previous_version, "%s", was.active_version);
+		snprintf(r->previous_sha256, sizeof r->previous_sha256, "%s", was.active_sha256);
+		r->last_transfer = rid;
+		snprintf(r->last_outcome, sizeof r->last_outcome, "reverted");
+		snprintf(r->last_reason, sizeof r->last_reason, "ok");
+		r->updated_ms = op->wall_ms;
+	}
+	rc = edge_store_submit(o->store, device_op_run, device_op_done, op);
+	if (rc < 0) {
+		free(op);
+		ota_store_failed(o, "device OTA history", rc);
+	}
+}
+
 /* ---- transfers ---- */
 
 static void xfer_free(struct edged_ota *o, struct ota_xfer *x)
@@ -717,6 +809,8 @@ int edged_ota_on_answer(struct edged_ota *o, const char *id, const struct edge_o
 	if (!o || o->stopping)
 		return 0;
 	x = ota_xfer_find(o, a->transfer);
+	if (!x && o->on_revert && o->on_revert(o->on_revert_ud, id, a) == 0)
+		return 0;
 	if (!x || !xnode_find(x, id)) {
 		o->stats.bad_answers++;
 		return EDGE_ENOTFOUND;

@@ -58,6 +58,7 @@ struct edged_ota_stats {
 	uint64_t bad_answers;          /* unparsable, unknown transfer, contradicting */
 	uint64_t frames_lost;          /* publishes refused (back-pressure, offline) */
 	uint64_t store_failures;       /* OTA store operations that failed */
+	uint64_t reverts_sent;         /* revert frames published (rollout revert) */
 	uint64_t reasons[EDGE_OTA_R_COUNT]; /* per final state's reason */
 };
 
@@ -105,6 +106,13 @@ struct edge_ota_node_status;
 typedef void (*edged_ota_final_fn)(void *ud, uint32_t transfer,
 				   const struct edge_ota_node_status *st);
 void edged_ota_set_final_hook(struct edged_ota *o, edged_ota_final_fn fn, void *ud);
+
+/* Answers that name no open transfer go to this hook first (the rollout
+ * service's reverts, ota_revert_send): it returns 0 when it took the
+ * answer, EDGE_ENOTFOUND when not (counted as a bad answer). */
+struct edge_ota_answer;
+typedef int (*edged_ota_revert_fn)(void *ud, const char *id, const struct edge_ota_answer *a);
+void edged_ota_set_revert_hook(struct edged_ota *o, edged_ota_revert_fn fn, void *ud);
 
 /* The "ota" block of status, and of device (its OTA history). NULL on
  * ENOMEM. */

@@ -254,6 +254,7 @@ json_t *edged_ota_status_json(const struct edged_ota *o)
 	put(j, "transfers_total", json_integer((json_int_t)st.transfers_total), &ok);
 	put(j, "nodes_activated", json_integer((json_int_t)st.nodes_activated), &ok);
 	put(j, "nodes_reverted", json_integer((json_int_t)st.nodes_reverted), &ok);
+	put(j, "reverts_sent", json_integer((json_int_t)st.reverts_sent), &ok);
 	put(j, "nodes_failed", json_integer((json_int_t)st.nodes_failed), &ok);
 	put(j, "nodes_denied", json_integer((json_int_t)st.nodes_denied), &ok);
 	put(j, "nodes_cancelled", json_integer((json_int_t)st.nodes_cancelled), &ok);

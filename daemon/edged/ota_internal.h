@@ -94,6 +94,8 @@ struct edged_ota {
 	uint64_t store_fail_log_ms;       /* last store-failure line */
 	edged_ota_final_fn on_final;      /* the rollout service's hook, or NULL */
 	void *on_final_ud;
+	edged_ota_revert_fn on_revert;    /* the rollout service's revert answers, or NULL */
+	void *on_revert_ud;
 	struct edged_ota_stats stats;
 };
 
@@ -114,6 +116,14 @@ int ota_xfer_start(struct edged_ota *o, const struct edge_ota_model *m, struct o
 		   const struct edge_ota_sender_config *cfg, char (*ids)[EDGE_OTA_NODE_ID_MAX + 1],
 		   unsigned n, struct ota_xfer **out);
 void ota_kick(struct edged_ota *o);
+/* A fresh id from the transfers' id space (a revert's). */
+uint32_t ota_take_id(struct edged_ota *o);
+/* A revert frame (proto/ota/transfer.md) to node id: run the model whose
+ * SHA-256 is sha256_hex again, from its other slot. QoS 1. 0 or < 0. */
+int ota_revert_send(struct edged_ota *o, const char *id, uint32_t rid, const char *sha256_hex);
+/* The node reverted (answer to revert rid): its previous model is active
+ * again and the one it left is now its previous, in memory and the store. */
+void ota_record_revert(struct edged_ota *o, const char *id, uint32_t rid);
 struct ota_trust *ota_trust_ref(struct ota_trust *t);
 void ota_trust_unref(struct ota_trust *t);
 void ota_job_begin(struct edged_ota *o);

@@ -109,7 +109,7 @@ static void submit(struct edged_rollout *s, edge_store_run_fn run, edge_store_do
 	}
 }
 
-static void save_row(struct rollout *r)
+void ro_save_row(struct rollout *r)
 {
 	struct ro_row_op *op = malloc(sizeof *op);
 
@@ -128,10 +128,11 @@ static void node_row(const struct ro_node *n, struct edge_rollout_node_row *out)
 	out->stage = n->stage;
 	out->outcome = n->outcome;
 	snprintf(out->reason, sizeof out->reason, "%s", n->reason);
+	out->baseline_from_ms = n->baseline_from_ms;
 }
 
 /* Nodes [first, first + n) of r. */
-static void save_nodes(struct rollout *r, unsigned first, unsigned n)
+void ro_save_nodes(struct rollout *r, unsigned first, unsigned n)
 {
 	struct ro_nodes_op *op;
 
@@ -220,7 +221,7 @@ void ro_stage_name(const struct rollout *r, uint32_t k, char *buf, size_t cap)
 
 static void on_timer(uv_timer_t *t);
 
-static void arm(struct edged_rollout *s, uint64_t delay_ms)
+void ro_arm(struct edged_rollout *s, uint64_t delay_ms)
 {
 	if (!s->timer || s->freeing)
 		return;
@@ -235,7 +236,7 @@ static void arm(struct edged_rollout *s, uint64_t delay_ms)
 
 void ro_kick(struct edged_rollout *s)
 {
-	arm(s, 0);
+	ro_arm(s, 0);
 }
 
 /* ---- outcomes ---- */
@@ -263,7 +264,20 @@ static void decide(struct rollout *r, struct ro_node *n, enum edge_rollout_outco
 					       : EDGE_ROLLOUT_NODE_FAILURE;
 	n->why = o;
 	snprintf(n->reason, sizeof n->reason, "%s", edge_rollout_outcome_name(o));
-	save_nodes(r, (unsigned)(n - r->nodes), 1);
+	ro_save_nodes(r, (unsigned)(n - r->nodes), 1);
+}
+
+/* A node's final OTA state in its stage's transfer: a failure is decided
+ * now; an activation once the node is seen online with the new model
+ * (confirm_step). */
+static void node_final(struct rollout *r, struct ro_node *n, const struct edge_ota_node_status *st)
+{
+	enum edge_rollout_outcome o = outcome_of(st);
+
+	if (o != EDGE_ROLLOUT_SUCCESS)
+		decide(r, n, o);
+	else if (n->activated_ms == 0)
+		n->activated_ms = (int64_t)wall_ms();
 }
 
 /* The OTA service's hook (inside a sender callback: record only, act
@@ -274,14 +288,98 @@ static void on_final(void *ud, uint32_t transfer, const struct edge_ota_node_sta
 	struct ro_node *n;
 
 	for (struct rollout *r = s->list; r; r = r->next) {
-		if (r->row.transfer != transfer || edge_rollout_state_final(r->row.state))
+		if (edge_rollout_state_final(r->row.state))
+			continue;
+		if (r->revert_xfer == transfer) {
+			ro_revert_on_final(r, st);
+			ro_kick(s);
+			return;
+		}
+		if (r->row.transfer != transfer)
 			continue;
 		n = node_find(r, st->id);
 		if (!n || n->stage != r->row.stage || n->outcome != EDGE_ROLLOUT_NODE_PENDING)
 			return;
-		decide(r, n, outcome_of(st));
+		node_final(r, n, st);
 		ro_kick(s);
 		return;
+	}
+}
+
+/* Activated nodes of the current stage become successes once the registry
+ * shows them online with the new model (they restarted into it), failures
+ * (not_online) after rollout.online_timeout_s. Returns true while any
+ * waits. */
+static bool confirm_step(struct rollout *r, int64_t now_wall)
+{
+	const struct edge_settings *cfg = ro_settings(r->svc);
+	unsigned first, n;
+	bool waiting = false;
+
+	ro_stage_range(r, r->row.stage, &first, &n);
+	for (unsigned i = first; i < first + n; i++) {
+		struct ro_node *nd = &r->nodes[i];
+		struct edge_node_info info;
+
+		if (nd->outcome != EDGE_ROLLOUT_NODE_PENDING || nd->activated_ms == 0)
+			continue;
+		if (edge_registry_get(r->svc->ota->registry, nd->id, &info) == 0 &&
+		    info.state == EDGE_NODE_ONLINE && info.has_model &&
+		    strcmp(info.model_name, r->row.name) == 0 &&
+		    strcmp(info.model_version, r->row.version) == 0)
+			decide(r, nd, EDGE_ROLLOUT_SUCCESS);
+		else if (now_wall - nd->activated_ms >= (int64_t)cfg->rollout.online_timeout_s * 1000)
+			decide(r, nd, EDGE_ROLLOUT_NOT_ONLINE);
+		else
+			waiting = true;
+	}
+	return waiting;
+}
+
+/* rollout.node_timeout_s after its stage started, a node still undecided
+ * (offline and retried whenever it came back, or stalled) leaves the
+ * transfer and fails the stage: not_online when the registry does not
+ * show it online, transfer_failed when it is there but did not finish. */
+static void timeout_step(struct rollout *r, int64_t now_wall, uint64_t *next_ms)
+{
+	const struct edge_settings *cfg = ro_settings(r->svc);
+	int64_t due = r->row.stage_started_ms + (int64_t)cfg->rollout.node_timeout_s * 1000;
+	struct ota_xfer *x;
+	unsigned first, n, late = 0;
+	char name[16];
+
+	if (r->row.stage_started_ms == 0)
+		return;
+	if (now_wall < due) {
+		if ((uint64_t)(due - now_wall) < *next_ms)
+			*next_ms = (uint64_t)(due - now_wall);
+		return;
+	}
+	x = r->row.transfer ? ota_xfer_find(r->svc->ota, r->row.transfer) : NULL;
+	ro_stage_range(r, r->row.stage, &first, &n);
+	for (unsigned i = first; i < first + n; i++) {
+		struct ro_node *nd = &r->nodes[i];
+		struct edge_node_info info;
+		bool online;
+
+		if (nd->outcome != EDGE_ROLLOUT_NODE_PENDING)
+			continue;
+		online = edge_registry_get(r->svc->ota->registry, nd->id, &info) == 0 &&
+			 info.state == EDGE_NODE_ONLINE;
+		/* decided first: the cancel reports the node's end through
+		 * on_final at once, which then finds it decided */
+		decide(r, nd, online && nd->activated_ms == 0 ? EDGE_ROLLOUT_TRANSFER_FAILED
+							      : EDGE_ROLLOUT_NOT_ONLINE);
+		if (x && ota_xfer_has_node(x, nd->id))
+			edge_ota_sender_cancel(x->sender, nd->id, ota_wall_ms(),
+					       edge_time_monotonic_ms());
+		late++;
+	}
+	if (late) {
+		ro_stage_name(r, r->row.stage, name, sizeof name);
+		ro_event(r, "%s: %u node%s not decided %d s after the stage started: failed", name,
+			 late, late == 1 ? "" : "s", cfg->rollout.node_timeout_s);
+		ota_kick(r->svc->ota);
 	}
 }
 
@@ -294,17 +392,19 @@ void ro_set_state(struct rollout *r, enum edge_rollout_state st, const char *rea
 
 	r->row.state = st;
 	snprintf(r->row.reason, sizeof r->row.reason, "%s", reason ? reason : "");
+	if (was_final && !edge_rollout_state_final(st))
+		s->stats.active++; /* a done rollout being reverted */
 	if (!was_final && edge_rollout_state_final(st)) {
 		assert(s->stats.active > 0);
 		s->stats.active--;
 		if (st == EDGE_ROLLOUT_DONE)
 			s->stats.done++;
-		else
+		else if (st == EDGE_ROLLOUT_ABORTED)
 			s->stats.aborted++;
 	}
 	if (st == EDGE_ROLLOUT_HALTED)
 		s->stats.halted++;
-	save_row(r);
+	ro_save_row(r);
 }
 
 void ro_cancel_transfer(struct rollout *r)
@@ -320,7 +420,19 @@ void ro_cancel_transfer(struct rollout *r)
 
 /* ---- stages ---- */
 
-static void stage_range(const struct rollout *r, uint32_t k, unsigned *first, unsigned *n)
+int64_t ro_running_since(const struct edge_node_info *info)
+{
+	int64_t since = info->first_seen_ms;
+
+	if (info->state != EDGE_NODE_ONLINE)
+		return 0;
+	/* the uptime is as of its last heartbeat, about its last message */
+	if (info->hb_seq > 0 && info->last_seen_ms - (int64_t)info->hb_uptime_s * 1000 > since)
+		since = info->last_seen_ms - (int64_t)info->hb_uptime_s * 1000;
+	return since;
+}
+
+void ro_stage_range(const struct rollout *r, uint32_t k, unsigned *first, unsigned *n)
 {
 	unsigned i = 0;
 
@@ -336,6 +448,7 @@ struct read_job {
 	uv_work_t work;
 	struct edged_rollout *s;
 	uint32_t rollout;
+	ro_pkg_fn launch;
 	char dir[EDGE_CONFIG_PATH_MAX];
 	char digest[EDGE_OTA_DIGEST_HEX + 1];
 	size_t max;
@@ -344,8 +457,6 @@ struct read_job {
 	int rc;
 	char err[256];
 };
-
-static void stage_launch(struct rollout *r, struct ota_pkg *pkg);
 
 static void read_work(uv_work_t *w)
 {
@@ -357,6 +468,14 @@ static void read_work(uv_work_t *w)
 
 static void svc_release(struct edged_rollout *s);
 
+/* Hands the package to launch (holding a reference for the call). */
+static void pkg_launch(struct rollout *r, struct ota_pkg *pkg, ro_pkg_fn launch)
+{
+	pkg->refs++;
+	launch(r, pkg, NULL);
+	ota_pkg_unref(r->svc->ota, pkg);
+}
+
 static void read_after(uv_work_t *w, int status)
 {
 	struct read_job *j = w->data;
@@ -365,50 +484,71 @@ static void read_after(uv_work_t *w, int status)
 	struct rollout *r;
 	struct ota_pkg *pkg;
 
-	assert(s->jobs > 0);
-	s->jobs--;
 	r = s->freeing ? NULL : ro_find(s, j->rollout);
 	if (r)
 		r->reading = false;
 	if (!r || status < 0 || s->stopping || o->stopping || o->freeing) {
-		/* stopping: the stage starts again after the restart */
+		/* stopping: the work starts again after the restart */
 	} else if (j->rc < 0) {
 		char why[EDGE_ROLLOUT_REASON_MAX];
 
 		snprintf(why, sizeof why, "cannot read the stored package: %.150s",
 			 j->err[0] ? j->err : edge_strerror(j->rc));
-		ro_set_state(r, EDGE_ROLLOUT_HALTED, why);
-		ro_event(r, "halted: %s", why);
+		j->launch(r, NULL, why);
 	} else {
 		pkg = ota_pkg_find(o, j->digest);
 		if (!pkg) {
 			pkg = ota_pkg_add(o, j->digest, j->buf, j->len);
 			j->buf = NULL;
 		}
-		if (pkg) {
-			pkg->refs++;
-			stage_launch(r, pkg);
-			ota_pkg_unref(o, pkg);
-		} else {
-			r->retry_at_ms = edge_time_monotonic_ms() + ROLLOUT_RETRY_MS;
-			arm(s, ROLLOUT_RETRY_MS);
-		}
+		if (pkg)
+			pkg_launch(r, pkg, j->launch);
+		else
+			j->launch(r, NULL, NULL);
 	}
 	free(j->buf);
 	free(j);
-	/* The OTA service kept its memory for this job; it may go now. */
-	(void)ota_job_end(o);
-	if (s->freeing && s->jobs == 0)
-		svc_release(s);
+	(void)ro_job_end(s);
 }
+
+int ro_with_package(struct rollout *r, const struct edge_ota_model *m, ro_pkg_fn launch)
+{
+	struct edged_rollout *s = r->svc;
+	struct edged_ota *o = s->ota;
+	struct ota_pkg *pkg = ota_pkg_find(o, m->digest);
+	struct read_job *j;
+
+	if (pkg) {
+		pkg_launch(r, pkg, launch);
+		return 0;
+	}
+	j = calloc(1, sizeof *j);
+	if (!j)
+		return -ENOMEM;
+	j->work.data = j;
+	j->s = s;
+	j->rollout = r->row.id;
+	j->launch = launch;
+	snprintf(j->dir, sizeof j->dir, "%s", o->models_dir);
+	snprintf(j->digest, sizeof j->digest, "%s", m->digest);
+	j->max = (size_t)m->pkg_size;
+	if (uv_queue_work(s->loop, &j->work, read_work, read_after) < 0) {
+		free(j);
+		return -ENOMEM;
+	}
+	s->jobs++;
+	ota_job_begin(o);
+	r->reading = true;
+	return 0;
+}
+
+static void stage_launch(struct rollout *r, struct ota_pkg *pkg, const char *err);
 
 /* Starts the transfer of the current stage's pending nodes. */
 static void stage_start(struct rollout *r)
 {
 	struct edged_rollout *s = r->svc;
 	struct edged_ota *o = s->ota;
-	struct ota_pkg *pkg;
-	struct read_job *j;
 	const struct edge_ota_model *m;
 
 	r->retry_at_ms = 0;
@@ -418,41 +558,13 @@ static void stage_start(struct rollout *r)
 		ro_event(r, "halted: the model was removed from the store");
 		return;
 	}
-	if (o->n_open + o->sends_pending >= o->max_transfers) {
+	if (o->n_open + o->sends_pending >= o->max_transfers || ro_with_package(r, m, stage_launch) < 0) {
 		r->retry_at_ms = edge_time_monotonic_ms() + ROLLOUT_RETRY_MS;
-		arm(s, ROLLOUT_RETRY_MS);
-		return;
+		ro_arm(s, ROLLOUT_RETRY_MS);
 	}
-	pkg = ota_pkg_find(o, r->row.digest);
-	if (pkg) {
-		pkg->refs++;
-		stage_launch(r, pkg);
-		ota_pkg_unref(o, pkg);
-		return;
-	}
-	j = calloc(1, sizeof *j);
-	if (!j)
-		goto retry;
-	j->work.data = j;
-	j->s = s;
-	j->rollout = r->row.id;
-	snprintf(j->dir, sizeof j->dir, "%s", o->models_dir);
-	snprintf(j->digest, sizeof j->digest, "%s", r->row.digest);
-	j->max = (size_t)m->pkg_size;
-	if (uv_queue_work(s->loop, &j->work, read_work, read_after) < 0) {
-		free(j);
-		goto retry;
-	}
-	s->jobs++;
-	ota_job_begin(o);
-	r->reading = true;
-	return;
-retry:
-	r->retry_at_ms = edge_time_monotonic_ms() + ROLLOUT_RETRY_MS;
-	arm(s, ROLLOUT_RETRY_MS);
 }
 
-static void stage_launch(struct rollout *r, struct ota_pkg *pkg)
+static void stage_launch(struct rollout *r, struct ota_pkg *pkg, const char *err)
 {
 	struct edged_rollout *s = r->svc;
 	struct edged_ota *o = s->ota;
@@ -465,16 +577,29 @@ static void stage_launch(struct rollout *r, struct ota_pkg *pkg)
 
 	if (r->row.state != EDGE_ROLLOUT_RUNNING || r->row.transfer != 0)
 		return; /* paused or aborted while the package was read */
+	if (!pkg && err) {
+		char why[EDGE_ROLLOUT_REASON_MAX];
+
+		snprintf(why, sizeof why, "%s", err);
+		ro_set_state(r, EDGE_ROLLOUT_HALTED, why);
+		ro_event(r, "halted: %s", why);
+		return;
+	}
+	if (!pkg) {
+		r->retry_at_ms = edge_time_monotonic_ms() + ROLLOUT_RETRY_MS;
+		ro_arm(s, ROLLOUT_RETRY_MS);
+		return;
+	}
 	if (!m) {
 		ro_set_state(r, EDGE_ROLLOUT_HALTED, "the model was removed from the store");
 		ro_event(r, "halted: the model was removed from the store");
 		return;
 	}
-	stage_range(r, r->row.stage, &first, &n);
+	ro_stage_range(r, r->row.stage, &first, &n);
 	ids = calloc(n ? n : 1, sizeof *ids);
 	if (!ids) {
 		r->retry_at_ms = edge_time_monotonic_ms() + ROLLOUT_RETRY_MS;
-		arm(s, ROLLOUT_RETRY_MS);
+		ro_arm(s, ROLLOUT_RETRY_MS);
 		return;
 	}
 	for (unsigned i = first; i < first + n; i++) {
@@ -491,8 +616,14 @@ static void stage_launch(struct rollout *r, struct ota_pkg *pkg)
 			busy++;
 			continue;
 		}
+		/* Where its own history starts (saved with its outcome): an
+		 * offline node's is unknown, it joins no own baseline. */
+		nd->baseline_from_ms = ro_running_since(&info);
+		if (nd->baseline_from_ms == 0)
+			nd->baseline_from_ms = (int64_t)wall_ms();
 		snprintf(ids[k++], sizeof ids[0], "%s", nd->id);
 	}
+	ro_save_nodes(r, first, n); /* their outcomes and where their own history starts */
 	ro_stage_name(r, r->row.stage, name, sizeof name);
 	if (busy)
 		ro_event(r, "%s: %u node%s gone, revoked or busy in another transfer: failed", name,
@@ -508,11 +639,13 @@ static void stage_launch(struct rollout *r, struct ota_pkg *pkg)
 		edge_log(EDGE_LOG_WARNING, "rollout", "rollout %u: transfer not started: %s",
 			 r->row.id, edge_strerror(rc));
 		r->retry_at_ms = edge_time_monotonic_ms() + ROLLOUT_RETRY_MS;
-		arm(s, ROLLOUT_RETRY_MS);
+		ro_arm(s, ROLLOUT_RETRY_MS);
 		return;
 	}
 	r->row.transfer = x->row.id;
-	save_row(r);
+	if (r->row.stage_started_ms == 0)
+		r->row.stage_started_ms = (int64_t)wall_ms();
+	ro_save_row(r);
 	ro_event(r, "%s started: %u node%s, transfer %u", name, k, k == 1 ? "" : "s", x->row.id);
 }
 
@@ -523,6 +656,10 @@ static void advance(struct rollout *r)
 
 	r->row.accepted = false;
 	r->row.transfer = 0;
+	r->row.stage_started_ms = 0;
+	r->row.soak_started_ms = 0;
+	r->looks_done = 0;
+	r->soak_looks = 0;
 	if (r->row.stage + 1 >= r->n_stages) {
 		ro_set_state(r, EDGE_ROLLOUT_DONE, "");
 		ro_event(r, "done: every stage passed");
@@ -541,7 +678,7 @@ static void judge_stage(struct rollout *r, struct edge_rollout_decision *d)
 	unsigned first, n;
 	int rc;
 
-	stage_range(r, r->row.stage, &first, &n);
+	ro_stage_range(r, r->row.stage, &first, &n);
 	c.nodes = n;
 	for (unsigned i = first; i < first + n; i++) {
 		if (r->nodes[i].outcome == EDGE_ROLLOUT_NODE_PENDING)
@@ -558,10 +695,15 @@ static void judge_stage(struct rollout *r, struct edge_rollout_decision *d)
 static void step(struct rollout *r, uint64_t now, uint64_t *next_ms)
 {
 	struct edge_rollout_decision d;
+	int64_t now_wall = (int64_t)wall_ms();
 	char name[16];
 
+	if (!edge_rollout_state_final(r->row.state) && ro_reverting(r))
+		ro_revert_step(r, now, next_ms);
 	switch (r->row.state) {
 	case EDGE_ROLLOUT_SOAKING:
+		if (ro_health_step(r, now, next_ms) || r->row.state != EDGE_ROLLOUT_SOAKING)
+			return; /* a look is due or running, or it halted */
 		if (now >= r->soak_until_ms) {
 			ro_stage_name(r, r->row.stage, name, sizeof name);
 			ro_event(r, "%s: soak of %u s over", name, r->soak_s);
@@ -571,6 +713,15 @@ static void step(struct rollout *r, uint64_t now, uint64_t *next_ms)
 		}
 		return;
 	case EDGE_ROLLOUT_RUNNING:
+	case EDGE_ROLLOUT_PAUSED:
+	case EDGE_ROLLOUT_HALTED:
+		/* the stage's transfer may still run: its nodes are decided
+		 * whatever the state */
+		if (confirm_step(r, now_wall) && ROLLOUT_POLL_MS < *next_ms)
+			*next_ms = ROLLOUT_POLL_MS;
+		timeout_step(r, now_wall, next_ms);
+		if (r->row.state != EDGE_ROLLOUT_RUNNING)
+			return;
 		break;
 	default:
 		return;
@@ -605,13 +756,20 @@ static void step(struct rollout *r, uint64_t now, uint64_t *next_ms)
 	 * it over the threshold with resume) */
 	ro_event(r, "%s passed: %u of %u activated, %u failed (allowed %u)%s", name, d.succeeded,
 		 d.nodes, d.failed, d.allowed, r->row.accepted ? ", accepted by resume" : "");
-	if (r->row.stage + 1 < r->n_stages && r->soak_s > 0) {
+	if (r->soak_s > 0) {
+		/* Every stage soaks, the last one too: its health decides
+		 * whether the rollout is done or halts. An operator's accept
+		 * (resume after a halt) also takes the health check off. */
 		r->soak_until_ms = now + (uint64_t)r->soak_s * 1000u;
-		r->row.accepted = false;
+		r->row.soak_started_ms = now_wall;
+		r->looks_done = 0;
+		r->soak_looks = 0;
 		ro_set_state(r, EDGE_ROLLOUT_SOAKING, "");
-		ro_event(r, "%s: soaking %u s", name, r->soak_s);
-		if (r->soak_s * 1000ull < *next_ms)
-			*next_ms = r->soak_s * 1000ull;
+		ro_event(r, "%s: soaking %u s%s", name, r->soak_s,
+			 !r->health	      ? " (health check off)"
+			 : r->row.accepted ? " (accepted: health check off)"
+					   : "");
+		ro_kick(r->svc);
 		return;
 	}
 	advance(r);
@@ -627,7 +785,7 @@ static void on_timer(uv_timer_t *t)
 	for (struct rollout *r = s->list; r; r = r->next)
 		step(r, now, &next);
 	if (next != UINT64_MAX)
-		arm(s, next);
+		ro_arm(s, next);
 }
 
 /* ---- creation ---- */
@@ -647,10 +805,18 @@ static struct rollout *ro_alloc(struct edged_rollout *s, unsigned n_nodes)
 	return r;
 }
 
+static int ro_alloc_stages(struct rollout *r)
+{
+	assert(r->n_stages > 0 && !r->health_of);
+	r->health_of = calloc(r->n_stages, sizeof *r->health_of);
+	return r->health_of ? 0 : -ENOMEM;
+}
+
 static void ro_free(struct rollout *r)
 {
 	if (!r)
 		return;
+	free(r->health_of);
 	free(r->nodes);
 	free(r);
 }
@@ -685,6 +851,9 @@ static int spec_parse(struct rollout *r, const char *json)
 	waves = json_string_value(json_object_get(j, "waves"));
 	maxf = json_string_value(json_object_get(j, "max_failures"));
 	soak = json_integer_value(json_object_get(j, "soak_s"));
+	/* absent in rollouts started before the health check existed: off */
+	r->health = json_is_true(json_object_get(j, "health"));
+	r->auto_revert = json_is_true(json_object_get(j, "auto_revert"));
 	if (canary && waves && maxf && soak >= 0 && soak <= ROLLOUT_SOAK_MAX_S &&
 	    edge_rollout_parse_canary(canary, &r->spec.canary, NULL) == 0 &&
 	    edge_rollout_parse_waves(waves, &r->spec, NULL, NULL) == 0 &&
@@ -712,11 +881,16 @@ int ro_create(struct edged_rollout *s, const struct edge_ota_model *m, const cha
 	snprintf(r->row.version, sizeof r->row.version, "%s", m->manifest.version);
 	snprintf(r->row.spec, sizeof r->row.spec, "%s", spec_json);
 	r->row.state = EDGE_ROLLOUT_RUNNING;
+	r->row.revert_stage = EDGE_ROLLOUT_REVERT_NONE;
 	r->row.created_ms = (int64_t)wall_ms();
 	r->spec = *spec;
 	r->max_failures_bp = max_failures_bp;
 	r->soak_s = soak_s;
 	r->n_stages = 1 + spec->n_waves;
+	if (spec_parse(r, spec_json) < 0 || ro_alloc_stages(r) < 0) {
+		ro_free(r);
+		return -ENOMEM;
+	}
 	for (unsigned i = 0; i < n; i++) {
 		assert(i == 0 || stage_of[i] >= stage_of[i - 1]);
 		snprintf(r->nodes[i].id, sizeof r->nodes[i].id, "%s", ids[i]);
@@ -729,8 +903,8 @@ int ro_create(struct edged_rollout *s, const struct edge_ota_model *m, const cha
 	s->stats.started++;
 	ro_trim(s);
 	/* The row first: the node rows and events refer to it. */
-	save_row(r);
-	save_nodes(r, 0, n);
+	ro_save_row(r);
+	ro_save_nodes(r, 0, n);
 	*out = r;
 	return 0;
 }
@@ -756,7 +930,7 @@ static int load_one(const struct edge_rollout_row *row, const struct edge_rollou
 	if (!r)
 		return -ENOMEM;
 	r->row = *row;
-	if (spec_parse(r, row->spec) < 0) {
+	if (spec_parse(r, row->spec) < 0 || ro_alloc_stages(r) < 0) {
 		s->stats.load_skipped++;
 		edge_log(EDGE_LOG_WARNING, "rollout", "rollout %u: unreadable spec, skipped", row->id);
 		ro_free(r);
@@ -769,6 +943,7 @@ static int load_one(const struct edge_rollout_row *row, const struct edge_rollou
 		nd->stage = nv[i].stage;
 		nd->outcome = nv[i].outcome;
 		snprintf(nd->reason, sizeof nd->reason, "%s", nv[i].reason);
+		nd->baseline_from_ms = nv[i].baseline_from_ms;
 		nd->why = EDGE_ROLLOUT_SUCCESS;
 		if (nd->outcome == EDGE_ROLLOUT_NODE_FAILURE &&
 		    parse_outcome(nd->reason, &nd->why) < 0)
@@ -817,7 +992,7 @@ static int catchup_node(const struct edge_ota_node_status *st, void *ud)
 
 	if (n && n->outcome == EDGE_ROLLOUT_NODE_PENDING && n->stage == c->r->row.stage &&
 	    edge_ota_node_state_final((enum edge_ota_node_state)st->state)) {
-		decide(c->r, n, outcome_of(st));
+		node_final(c->r, n, st);
 		c->decided++;
 	}
 	return 0;
@@ -845,7 +1020,7 @@ static void catch_up(struct rollout *r)
 	if (x) {
 		edge_ota_sender_foreach(x->sender, catchup_node, &c);
 	} else {
-		stage_range(r, r->row.stage, &first, &n);
+		ro_stage_range(r, r->row.stage, &first, &n);
 		for (unsigned i = first; i < first + n; i++) {
 			struct ro_node *nd = &r->nodes[i];
 			const struct edge_ota_device_row *dev;
@@ -861,7 +1036,7 @@ static void catch_up(struct rollout *r)
 					if (strcmp(dev->last_reason,
 						   edge_ota_reason_name((enum edge_ota_reason)k)) == 0)
 						st.reason = (uint8_t)k;
-				decide(r, nd, outcome_of(&st));
+				node_final(r, nd, &st);
 				c.decided++;
 			} else {
 				/* Its end was never recorded: the bytes did not
@@ -895,6 +1070,7 @@ int edged_rollout_new(struct edged *d, struct edged_rollout **out)
 	s->store = d->store;
 	s->ota = d->ota;
 	s->next_id = 1;
+	snprintf(s->db_path, sizeof s->db_path, "%s", edge_store_path(d->store));
 	s->timer = malloc(sizeof *s->timer);
 	if (!s->timer) {
 		free(s);
@@ -914,15 +1090,31 @@ int edged_rollout_new(struct edged *d, struct edged_rollout **out)
 		return rc;
 	}
 	for (struct rollout *r = s->list; r; r = r->next) {
-		if (r->row.state == EDGE_ROLLOUT_RUNNING && r->row.transfer != 0)
+		int64_t wall = (int64_t)wall_ms(), end;
+
+		if (edge_rollout_state_final(r->row.state))
+			continue;
+		if (r->row.revert_stage != EDGE_ROLLOUT_REVERT_NONE) {
+			ro_revert_resume(r);
+			if (r->row.state == EDGE_ROLLOUT_REVERTING)
+				continue;
+		}
+		if (r->row.transfer != 0 && r->row.state != EDGE_ROLLOUT_SOAKING) {
 			catch_up(r);
-		else if (r->row.state == EDGE_ROLLOUT_SOAKING) {
-			r->soak_until_ms = now + (uint64_t)r->soak_s * 1000u;
-			ro_event(r, "resumed after a restart: the soak of %u s starts again",
-				 r->soak_s);
+		} else if (r->row.state == EDGE_ROLLOUT_SOAKING) {
+			/* The soak goes on where it was (a soak begun before
+			 * schema 10 kept no start: it starts again). */
+			if (r->row.soak_started_ms <= 0 || r->row.soak_started_ms > wall)
+				r->row.soak_started_ms = wall;
+			end = r->row.soak_started_ms + (int64_t)r->soak_s * 1000;
+			r->soak_until_ms = now + (end > wall ? (uint64_t)(end - wall) : 0);
+			ro_health_resume(r, wall);
+			ro_event(r, "resumed after a restart: the soak goes on, %lld s left",
+				 (long long)(end > wall ? (end - wall) / 1000 : 0));
 		}
 	}
 	edged_ota_set_final_hook(s->ota, on_final, s);
+	edged_ota_set_revert_hook(s->ota, ro_revert_on_answer, s);
 	if (s->stats.active)
 		edge_log(EDGE_LOG_NOTICE, "rollout", "%u unfinished rollout%s loaded",
 			 s->stats.active, s->stats.active == 1 ? "" : "s");
@@ -940,8 +1132,27 @@ void edged_rollout_stop(struct edged_rollout *s)
 		uv_timer_stop(s->timer);
 }
 
+const struct edge_settings *ro_settings(const struct edged_rollout *s)
+{
+	return edge_config_settings(s->d->config);
+}
+
+bool ro_job_end(struct edged_rollout *s)
+{
+	assert(s->jobs > 0);
+	s->jobs--;
+	/* The OTA service kept its memory for this job; it may go now. */
+	(void)ota_job_end(s->ota);
+	if (s->freeing && s->jobs == 0) {
+		svc_release(s);
+		return true;
+	}
+	return false;
+}
+
 static void svc_release(struct edged_rollout *s)
 {
+	ro_health_close(s);
 	while (s->list) {
 		struct rollout *r = s->list;
 
@@ -957,8 +1168,10 @@ void edged_rollout_free(struct edged_rollout *s)
 		return;
 	s->stopping = true;
 	s->freeing = true;
-	if (s->ota)
+	if (s->ota) {
 		edged_ota_set_final_hook(s->ota, NULL, NULL);
+		edged_ota_set_revert_hook(s->ota, NULL, NULL);
+	}
 	if (s->timer) {
 		uv_timer_stop(s->timer);
 		uv_close((uv_handle_t *)s->timer, timer_closed);
@@ -966,6 +1179,15 @@ void edged_rollout_free(struct edged_rollout *s)
 	}
 	if (s->jobs == 0)
 		svc_release(s);
+}
+
+void edged_rollout_node_event(struct edged_rollout *s, enum edge_registry_event ev)
+{
+	/* Coalesced: one step per loop turn however many hellos came. */
+	if (s && !s->stopping && s->stats.active > 0 &&
+	    (ev == EDGE_REGISTRY_REGISTERED || ev == EDGE_REGISTRY_UPDATED ||
+	     ev == EDGE_REGISTRY_RECONNECTED || ev == EDGE_REGISTRY_ONLINE))
+		ro_kick(s);
 }
 
 void edged_rollout_get_stats(const struct edged_rollout *s, struct edged_rollout_stats *out)

@@ -14,15 +14,18 @@
  * paused, halted); a node is never in two unfinished rollouts, nor started
  * while another transfer holds it.
  *
- * Persisted (lib/rollout/edge_rollout_store.h, schema 9): the row at every
+ * Persisted (lib/rollout/edge_rollout_store.h, schemas 9 and 10): the row at every
  * change of state or stage, each node's outcome as it is decided, every
  * decision as an event (also logged at NOTICE). After a restart a running
  * stage whose transfer is still open goes on with the OTA service's own
  * resume (the row keeps the transfer id); outcomes decided while edged was
  * down are read from the OTA device history; a soak starts its timer again.
  *
- * Not yet: model-aware health (edge_rollout_health.h), revert, node
- * online timeouts beyond the OTA sender's own.
+ * An activated node is a success once the registry shows it online with
+ * the new model (rollout.online_timeout_s, else not_online); a node not
+ * decided rollout.node_timeout_s after its stage started fails (offline:
+ * not_online). Each soak runs model-aware health looks (rollout_health.c);
+ * `rollout revert` and auto-revert send nodes back (rollout_revert.c).
  *
  * Threading: loop thread; the package read on libuv's pool. */
 #ifndef EDGED_ROLLOUT_H
@@ -32,6 +35,7 @@
 #include <stdint.h>
 
 #include "edge_error.h"
+#include "edge_registry.h"
 
 struct edged;
 struct edged_rollout;
@@ -41,6 +45,11 @@ struct edged_rollout_stats {
 	uint64_t started, halted, done, aborted;
 	uint64_t store_failures;  /* rollout store operations that failed */
 	uint64_t load_skipped;    /* rows the load could not read */
+	uint64_t health_looks;    /* health evaluations made */
+	uint64_t health_halts;    /* of them, halts */
+	uint64_t health_unread;   /* looks whose history could not be read (budget, store) */
+	uint64_t reverts;         /* revert runs started (rollout revert, auto-revert) */
+	uint64_t nodes_reverted;  /* nodes back on their previous model */
 };
 
 /* Creates the service and loads the persisted rollouts (blocking: before
@@ -54,6 +63,10 @@ void edged_rollout_stop(struct edged_rollout *r);
  * NULL-safe. */
 void edged_rollout_free(struct edged_rollout *r);
 
+/* A registry event: a node seen again (hello, online) may be one an
+ * activation waits for. NULL-safe. */
+void edged_rollout_node_event(struct edged_rollout *s, enum edge_registry_event ev);
+
 void edged_rollout_get_stats(const struct edged_rollout *r, struct edged_rollout_stats *out);
 
 /* Control commands (proto/control-protocol.md, "Rollouts"); ud is struct
@@ -64,5 +77,6 @@ int edged_rollout_cmd_status(void *ud, json_t *args, json_t **result, char *msg,
 int edged_rollout_cmd_pause(void *ud, json_t *args, json_t **result, char *msg, size_t msglen);
 int edged_rollout_cmd_resume(void *ud, json_t *args, json_t **result, char *msg, size_t msglen);
 int edged_rollout_cmd_abort(void *ud, json_t *args, json_t **result, char *msg, size_t msglen);
+int edged_rollout_cmd_revert(void *ud, json_t *args, json_t **result, char *msg, size_t msglen);
 
 #endif

@@ -51,7 +51,7 @@ static int live_node(const struct edge_ota_node_status *st, void *ud)
 static json_t *stage_json(const struct rollout *r, uint32_t k)
 {
 	struct edge_rollout_counts c = { 0 };
-	unsigned pending = 0, success = 0, failure = 0;
+	unsigned pending = 0, activated = 0, success = 0, failure = 0, reverted = 0;
 	json_t *outcomes = json_object(), *j;
 	char name[16];
 
@@ -64,7 +64,12 @@ static json_t *stage_json(const struct rollout *r, uint32_t k)
 			continue;
 		c.nodes++;
 		if (n->outcome == EDGE_ROLLOUT_NODE_PENDING) {
-			pending++;
+			/* activated: waiting to see it online with the model */
+			n->activated_ms ? activated++ : pending++;
+			continue;
+		}
+		if (n->outcome == EDGE_ROLLOUT_NODE_REVERTED) {
+			reverted++;
 			continue;
 		}
 		n->outcome == EDGE_ROLLOUT_NODE_SUCCESS ? success++ : failure++;
@@ -77,9 +82,11 @@ static json_t *stage_json(const struct rollout *r, uint32_t k)
 				outcomes, edge_rollout_outcome_name((enum edge_rollout_outcome)o),
 				json_integer(c.outcome[o]));
 	ro_stage_name(r, k, name, sizeof name);
-	j = json_pack("{s:i, s:s, s:i, s:i, s:i, s:i, s:o}", "stage", (int)k, "name", name,
-		      "nodes", (int)c.nodes, "pending", (int)pending, "success", (int)success,
-		      "failure", (int)failure, "failures", outcomes);
+	j = json_pack("{s:i, s:s, s:i, s:i, s:i, s:i, s:i, s:i, s:o, s:o}", "stage", (int)k,
+		      "name", name, "nodes", (int)c.nodes, "pending", (int)pending, "activated",
+		      (int)activated, "success", (int)success, "failure", (int)failure,
+		      "reverted", (int)reverted, "failures", outcomes, "health",
+		      ro_health_json(&r->health_of[k]));
 	/* The running stage: where its pending nodes are in the transfer. */
 	if (j && k == r->row.stage && r->row.transfer && !edge_rollout_state_final(r->row.state)) {
 		struct ota_xfer *x = ota_xfer_find(r->svc->ota, r->row.transfer);
@@ -162,6 +169,22 @@ static json_t *status_json(const struct rollout *r)
 
 /* ---- rollout.start ---- */
 
+static int bool_arg(json_t *args, const char *key, bool dflt, bool *out, char *msg, size_t msglen)
+{
+	json_t *v = json_object_get(args, key);
+
+	if (!v || json_is_null(v)) {
+		*out = dflt;
+		return 0;
+	}
+	if (!json_is_boolean(v)) {
+		snprintf(msg, msglen, "args.%s must be true or false", key);
+		return EDGE_CTL_E_BAD_ARGS;
+	}
+	*out = json_is_true(v);
+	return 0;
+}
+
 static int str_arg(json_t *args, const char *key, const char *dflt, const char **out, char *msg,
 		   size_t msglen)
 {
@@ -227,7 +250,7 @@ int edged_rollout_cmd_start(void *ud, json_t *args, json_t **result, char *msg, 
 	struct edged_ota *o = s ? s->ota : NULL;
 	const char *canary_s, *waves_s, *maxf_s, *ref;
 	json_t *to = json_object_get(args, "to"), *jsoak = json_object_get(args, "soak_s"),
-	       *jdry = json_object_get(args, "dry_run"), *stages = NULL, *spec_j;
+	       *stages = NULL, *spec_j;
 	struct edge_rollout_spec spec = { 0 };
 	enum edge_rollout_spec_error se;
 	struct edge_rollout_plan plan;
@@ -237,7 +260,8 @@ int edged_rollout_cmd_start(void *ud, json_t *args, json_t **result, char *msg, 
 	uint32_t maxf_bp = 0, soak_s = 0;
 	char rid[16], desc[128], *spec_text = NULL;
 	struct rollout *other, *r;
-	bool dry, ambiguous = false;
+	const struct edge_settings *cfg = s ? ro_settings(s) : NULL;
+	bool dry, ambiguous = false, health = false, auto_revert = false;
 	int code, rc;
 
 	if (!s)
@@ -255,11 +279,12 @@ int edged_rollout_cmd_start(void *ud, json_t *args, json_t **result, char *msg, 
 		snprintf(msg, msglen, "missing model reference (args.model)");
 		return EDGE_CTL_E_BAD_ARGS;
 	}
-	if (jdry && !json_is_boolean(jdry)) {
-		snprintf(msg, msglen, "args.dry_run must be true or false");
-		return EDGE_CTL_E_BAD_ARGS;
-	}
-	dry = json_is_true(jdry);
+	if ((code = bool_arg(args, "dry_run", false, &dry, msg, msglen)))
+		return code;
+	if ((code = bool_arg(args, "health", cfg->rollout.health, &health, msg, msglen)) ||
+	    (code = bool_arg(args, "auto_revert", cfg->rollout.auto_revert, &auto_revert, msg,
+			     msglen)))
+		return code;
 	if (jsoak && (!json_is_integer(jsoak) || json_integer_value(jsoak) < 0 ||
 		      json_integer_value(jsoak) > ROLLOUT_SOAK_MAX_S)) {
 		snprintf(msg, msglen, "args.soak_s must be seconds in 0..%u", ROLLOUT_SOAK_MAX_S);
@@ -405,9 +430,10 @@ int edged_rollout_cmd_start(void *ud, json_t *args, json_t **result, char *msg, 
 		start_ctx_free(&c);
 		return *result ? 0 : oom(msg, msglen);
 	}
-	spec_j = json_pack("{s:s, s:s, s:s, s:s, s:i}", "to", target_desc(to, desc, sizeof desc),
-			   "canary", canary_s, "waves", waves_s, "max_failures", maxf_s, "soak_s",
-			   (int)soak_s);
+	spec_j = json_pack("{s:s, s:s, s:s, s:s, s:i, s:b, s:b}", "to",
+			   target_desc(to, desc, sizeof desc), "canary", canary_s, "waves", waves_s,
+			   "max_failures", maxf_s, "soak_s", (int)soak_s, "health", health,
+			   "auto_revert", auto_revert);
 	spec_text = spec_j ? json_dumps(spec_j, JSON_COMPACT) : NULL;
 	json_decref(spec_j);
 	if (!spec_text || strlen(spec_text) >= EDGE_ROLLOUT_SPEC_JSON_MAX) {
@@ -427,8 +453,9 @@ int edged_rollout_cmd_start(void *ud, json_t *args, json_t **result, char *msg, 
 		return oom(msg, msglen);
 	}
 	ro_event(r, "started to %s: %u node%s in %u stages (canary %s, waves %s, max failures %s, "
-		    "soak %u s), %zu excluded",
+		    "soak %u s, health %s%s), %zu excluded",
 		 desc, c.n, c.n == 1 ? "" : "s", plan.n_stages, canary_s, waves_s, maxf_s, soak_s,
+		 health ? "on" : "off", auto_revert ? ", auto-revert" : "",
 		 json_array_size(c.excluded));
 	ro_kick(s);
 	*result = json_pack("{s:I, s:o, s:O}", "id", (json_int_t)r->row.id, "stages", stages,
@@ -575,5 +602,26 @@ int edged_rollout_cmd_abort(void *ud, json_t *args, json_t **result, char *msg, 
 	ro_cancel_transfer(r);
 	ro_set_state(r, EDGE_ROLLOUT_ABORTED, "aborted by the operator");
 	ro_event(r, "aborted by the operator%s", xfer ? " (its open transfer cancelled)" : "");
+	return answer_state(r, result, msg, msglen);
+}
+
+int edged_rollout_cmd_revert(void *ud, json_t *args, json_t **result, char *msg, size_t msglen)
+{
+	struct edged_rollout *s;
+	struct rollout *r, *other;
+	int code = 0;
+
+	r = command_rollout(ud, args, &s, &code, msg, msglen);
+	if (!r)
+		return code;
+	if (r->row.state == EDGE_ROLLOUT_REVERTING || r->row.state == EDGE_ROLLOUT_REVERT_ENDED)
+		return refuse_state(r, "revert", msg, msglen);
+	other = ro_of_name(s, r->row.name);
+	if (other && other != r) {
+		snprintf(msg, msglen, "rollout %u of %s is %s: one rollout per model name",
+			 other->row.id, other->row.name, edge_rollout_state_name(other->row.state));
+		return EDGE_CTL_E_BUSY;
+	}
+	ro_revert_start(r, UINT32_MAX);
 	return answer_state(r, result, msg, msglen);
 }

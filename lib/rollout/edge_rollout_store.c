@@ -130,10 +130,11 @@ int edge_rollout_store_nodes_op(edge_store_conn *conn, uint32_t rollout,
 	for (unsigned i = 0; i < n; i++) {
 		rc = edge_store_conn_prepare(conn,
 					     "INSERT INTO rollout_node (rollout, device, stage, outcome,"
-					     " reason) VALUES (?1, ?2, ?3, ?4, ?5)"
+					     " reason, baseline_from_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
 					     " ON CONFLICT (rollout, device) DO UPDATE"
 					     " SET stage = excluded.stage, outcome = excluded.outcome,"
-					     " reason = excluded.reason",
+					     " reason = excluded.reason,"
+					     " baseline_from_ms = excluded.baseline_from_ms",
 					     &st);
 		if (rc < 0)
 			return rc;
@@ -142,6 +143,7 @@ int edge_rollout_store_nodes_op(edge_store_conn *conn, uint32_t rollout,
 		(void)sqlite3_bind_int64(st, 3, v[i].stage);
 		bind_text(st, 4, edge_rollout_node_outcome_name(v[i].outcome));
 		bind_text(st, 5, v[i].reason);
+		(void)sqlite3_bind_int64(st, 6, v[i].baseline_from_ms);
 		rc = edge_store_conn_step(conn, st);
 		if (rc < 0)
 			return rc;
@@ -223,6 +225,7 @@ static int load_children(struct load_ctx *c, uint32_t id)
 		col_text(c->nodes, 0, n.device, sizeof n.device);
 		col_text(c->nodes, 2, outcome, sizeof outcome);
 		col_text(c->nodes, 3, n.reason, sizeof n.reason);
+		n.baseline_from_ms = sqlite3_column_int64(c->nodes, 4);
 		if (stage < 0 || stage > UINT32_MAX || !n.device[0] ||
 		    edge_rollout_node_outcome_parse(outcome, &n.outcome) < 0) {
 			c->skipped++;
@@ -286,7 +289,8 @@ int edge_rollout_store_load(edge_store_conn *conn, edge_rollout_load_fn fn, void
 				-1, &rows, NULL);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_prepare_v2(c->db,
-					"SELECT device, stage, outcome, reason FROM rollout_node"
+					"SELECT device, stage, outcome, reason, baseline_from_ms"
+					" FROM rollout_node"
 					" WHERE rollout = ?1 ORDER BY stage, device",
 					-1, &c->nodes, NULL);
 	if (rc == SQLITE_OK)

@@ -8,6 +8,7 @@
  *                  after a halt), created_ms, updated_ms, reason,
  *                  stage_started_ms, soak_started_ms, revert_stage (schema 10))
  *   rollout_node  (rollout, device, stage, outcome pending|success|failure|reverted,
+ *                  baseline_from_ms (schema 10),
  *                  reason (the outcome's name or why it failed); PK (rollout,
  *                  device))
  *   rollout_event (rollout, ts_ms, text): every decision, append-only
@@ -94,6 +95,7 @@ struct edge_rollout_node_row {
 	uint32_t stage;
 	enum edge_rollout_node_outcome outcome;
 	char reason[48];
+	int64_t baseline_from_ms; /* wall ms: running since, when its stage started (0: unknown) */
 };
 
 struct edge_rollout_event_row {

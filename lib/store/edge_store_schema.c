@@ -315,7 +315,9 @@ static const char *const migrations[] = {
 	/* 10: rollout health and revert. stage_started_ms / soak_started_ms:
 	 * wall ms when the current stage's transfer and its soak began (0: not
 	 * yet), the windows of the health check and the node timeout, kept
-	 * across a restart; revert_stage: what a revert in progress sends back. New states reverting/reverted and the node outcome
+	 * across a restart; revert_stage: what a revert in progress sends back;
+	 * rollout_node.baseline_from_ms: since when the node had been running
+	 * when its stage started (the start of its own history's window). New states reverting/reverted and the node outcome
 	 * reverted: SQLite cannot change a CHECK, so both tables are rebuilt. */
 	"CREATE TABLE rollout_v10 ("
 	" id INTEGER PRIMARY KEY NOT NULL,"
@@ -348,11 +350,12 @@ static const char *const migrations[] = {
 	" stage INTEGER NOT NULL,"
 	" outcome TEXT NOT NULL,"
 	" reason TEXT NOT NULL DEFAULT '',"
+	" baseline_from_ms INTEGER NOT NULL DEFAULT 0,"  /* its own history starts here */
 	" CHECK (outcome IN ('pending', 'success', 'failure', 'reverted')),"
 	" PRIMARY KEY (rollout, device)"
 	") WITHOUT ROWID;"
-	"INSERT INTO rollout_node_v10 SELECT rollout, device, stage, outcome, reason"
-	" FROM rollout_node;"
+	"INSERT INTO rollout_node_v10 (rollout, device, stage, outcome, reason)"
+	" SELECT rollout, device, stage, outcome, reason FROM rollout_node;"
 	"DROP TABLE rollout_node;"
 	"ALTER TABLE rollout_node_v10 RENAME TO rollout_node;",
 };

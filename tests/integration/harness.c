@@ -565,8 +565,9 @@ void h_edged_write_config(struct h_env *e)
 {
 	static const char *const sections[] = {
 		"log", "paths", "mqtt", "registry", "store", "control", "anomaly", "broker",
-		"ota",
+		"ota", "rollout",
 	};
+	unsigned written = 0;
 	if (e->broker_port) {
 		char port[16];
 		snprintf(port, sizeof(port), "%d", e->broker_port);
@@ -586,9 +587,13 @@ void h_edged_write_config(struct h_env *e)
 				fprintf(f, "\n[%s]\n", sections[s]);
 			header = true;
 			fprintf(f, "%s = %s\n", e->cfg[i].name + sl + 1, e->cfg[i].value);
+			written++;
 		}
 	}
 	fclose(f);
+	/* a setting of a section not listed above would be lost silently */
+	ck_assert_msg(written == e->n_cfg, "h_edged_write_config: %u of %u settings have a "
+		      "section the harness does not know", e->n_cfg - written, e->n_cfg);
 }
 
 void h_edged_start(struct h_env *e)

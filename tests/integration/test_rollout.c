@@ -1,9 +1,16 @@
-/* Staged rollouts end to end (issue 10): real keys, a packed model stored
+/* Staged rollouts end to end (issue 10): real keys, packed models stored
  * by edged, the real broker and simulated nodes running the SDK's OTA
- * receiver. A clean rollout runs canary, waves and soaks to done; a canary
- * that fails its self-test halts the rollout before wave 1 and `resume`
- * after the fix goes on; kill -9 of edged mid-rollout continues where it
- * was. Run one case with `test-rollout CASE`. */
+ * receiver and reporting anomalies through the SDK's report queue. A clean
+ * rollout runs canary, waves and soaks to done; a canary that fails its
+ * self-test halts the rollout before wave 1 and `resume` after the fix goes
+ * on; kill -9 of edged mid-stage and mid-soak continues where it was;
+ * 1,000 nodes with 5 % of chunk frames lost complete; a node offline in its
+ * wave is retried when it comes back, one that never does fails
+ * not_online; a model that raises the anomaly rate is halted by the
+ * canary's health look and reverted from the nodes' other slot (no model
+ * byte sent); an unchanged one passes every look, and `rollout revert`
+ * sends every node back (from the slot, or by bytes where the slot was
+ * overwritten). Run one case with `test-rollout CASE`. */
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -31,15 +38,31 @@ static const char *const ota_cfg[] = {
 struct ro {
 	struct h_env *e;
 	char node_trust[400];
+	char key[440];                 /* the signing key, PEM */
 };
+
+/* Packs tests/data/models/<file> as hw@version (counter) with the test's
+ * key and adds it to edged's store. */
+static void add_version(struct ro *o, const char *file, const char *version, const char *counter)
+{
+	char model[512], pkg[512];
+	json_t *r = NULL;
+
+	snprintf(model, sizeof model, "%s/models/%s", getenv("EDGE_TEST_DATA"), file);
+	snprintf(pkg, sizeof pkg, "%s/hw-%s.pkg", o->e->dir, version);
+	ck_assert_int_eq(h_edgectl(o->e, NULL, "model", "pack", model, "--name", "hw", "--version",
+				   version, "--counter", counter, "--key", o->key, "--out", pkg,
+				   NULL), 0);
+	ck_assert_int_eq(h_edgectl(o->e, &r, "models", "add", pkg, NULL), 0);
+	json_decref(r);
+}
 
 /* A key trusted by edged and the nodes; edged started; hello_world packed
  * as hw@1.0 and stored. extra: configuration pairs. */
 static void env_with_model(struct ro *o, const char *const *extra)
 {
-	char keys[400], trust[400], key[420], pub[440], to[520], model[512], pkg[512], k[440];
+	char keys[400], trust[400], key[420], pub[440], to[520];
 	const char *data = getenv("EDGE_TEST_DATA");
-	json_t *r = NULL;
 
 	ck_assert_msg(data != NULL, "EDGE_TEST_DATA not set (run through meson test)");
 	memset(o, 0, sizeof *o);
@@ -65,13 +88,8 @@ static void env_with_model(struct ro *o, const char *const *extra)
 	for (const char *const *c = extra; c && *c; c += 2)
 		h_cfg_set(o->e, c[0], c[1]);
 	h_edged_start(o->e);
-	snprintf(model, sizeof model, "%s/models/hello_world_int8.tflite", data);
-	snprintf(pkg, sizeof pkg, "%s/hw.pkg", o->e->dir);
-	snprintf(k, sizeof k, "%s.key", key);
-	ck_assert_int_eq(h_edgectl(o->e, NULL, "model", "pack", model, "--name", "hw", "--version",
-				   "1.0", "--counter", "1", "--key", k, "--out", pkg, NULL), 0);
-	ck_assert_int_eq(h_edgectl(o->e, &r, "models", "add", pkg, NULL), 0);
-	json_decref(r);
+	snprintf(o->key, sizeof o->key, "%s.key", key);
+	add_version(o, "hello_world_int8.tflite", "1.0", "1");
 }
 
 static void sim_ota(struct ro *o, const char *count, const char *a1, const char *a2)
@@ -387,7 +405,9 @@ START_TEST(pause_holds_the_next_stage_and_abort_cancels)
 	ck_assert_int_ne(h_edgectl(o.e, NULL, "rollout", "pause", ids, NULL), 0);
 	for (uint64_t end = h_now_ms() + 60000;;) {
 		s = status(&o, id);
-		if (h_json_int(stage(s, 0), "pending") == 0)
+		/* decided: neither pending nor activated-but-not-yet-seen */
+		if (h_json_int(stage(s, 0), "pending") == 0 &&
+		    h_json_int(stage(s, 0), "activated") == 0)
 			break;
 		ck_assert_msg(h_now_ms() < end, "the canary never ended");
 		json_decref(s);
@@ -423,6 +443,334 @@ START_TEST(pause_holds_the_next_stage_and_abort_cancels)
 }
 END_TEST
 
+/* rollout start REF with extra options (NULL-terminated pairs or flags). */
+static long long start_with(struct ro *o, const char *ref, ...)
+{
+	const char *argv[32] = { "rollout", "start", ref, "--to", "all" };
+	unsigned n = 5;
+	json_t *r = NULL;
+	long long id;
+	char *out = NULL, *err = NULL;
+	va_list ap;
+	int rc;
+
+	va_start(ap, ref);
+	for (const char *a; (a = va_arg(ap, const char *)) && n < 29;)
+		argv[n++] = a;
+	va_end(ap);
+	argv[n++] = "--json";
+	argv[n] = NULL;
+	rc = h_edgectl_capture(o->e, 10000, &out, &err, argv);
+	ck_assert_msg(rc == 0, "rollout start %s: exit %d: %s", ref, rc, err ? err : "");
+	r = json_loads(out, 0, NULL);
+	ck_assert_ptr_nonnull(r);
+	id = h_json_int(r, "id");
+	ck_assert_int_gt(id, 0);
+	json_decref(r);
+	free(out);
+	free(err);
+	return id;
+}
+
+/* The stage a node is in, from rollout.status. */
+static long long stage_of(json_t *s, const char *id)
+{
+	json_t *n;
+	size_t i;
+
+	json_array_foreach(json_object_get(s, "node_list"), i, n)
+		if (strcmp(json_string_value(json_object_get(n, "id")), id) == 0)
+			return json_integer_value(json_object_get(n, "stage"));
+	ck_abort_msg("node %s not in the rollout", id);
+	return -1;
+}
+
+static json_t *node_of(json_t *s, const char *id)
+{
+	json_t *n;
+	size_t i;
+
+	json_array_foreach(json_object_get(s, "node_list"), i, n)
+		if (strcmp(json_string_value(json_object_get(n, "id")), id) == 0)
+			return n;
+	ck_abort_msg("node %s not in the rollout", id);
+	return NULL;
+}
+
+/* 1,000 nodes (100 under ASan), 5 % of chunk frames dropped: canary 1 %,
+ * waves 10/50/100 %, no soak: every stage passes, every node activated. */
+START_TEST(thousand_node_rollout_with_loss)
+{
+	static const char *const cfg[] = { "ota.rate_bytes_per_s", "4194304",
+					   "ota.result_timeout_ms", "120000",
+					   "ota.stall_timeout_ms", "20000",
+					   "ota.campaign_gather_ms", "2000", NULL };
+#ifdef H_ASAN
+	const char *count = "100";
+#else
+	const char *count = "1000";
+#endif
+	struct ro o;
+	json_t *s;
+	long long id, n = atoll(count), sum = 0;
+	char line[64];
+
+	h_set_deadline(280);
+	env_with_model(&o, cfg);
+	h_sim_start(o.e, "--count", count, "--heartbeat-s", "60", "--ota-trust", o.node_trust,
+		    "--ota-drop", "5", "--seed", "11", NULL);
+	snprintf(line, sizeof line, "sim: registered all %s", count);
+	h_sim_wait(o.e, line, 120000);
+	id = start_with(&o, "hw", "--canary", "1%", "--waves", "10%,50%,100%", "--soak", "0",
+			NULL);
+	s = wait_state(&o, id, "done", 240000);
+	ck_assert_int_eq(h_json_int(s, "nodes"), n);
+	ck_assert_int_eq(h_json_int(stage(s, 0), "nodes"), n / 100);
+	for (unsigned k = 0; k < 4; k++) {
+		ck_assert_int_eq(h_json_int(stage(s, k), "success"), h_json_int(stage(s, k), "nodes"));
+		sum += h_json_int(stage(s, k), "nodes");
+	}
+	ck_assert_int_eq(sum, n);
+	ck_assert_int_gt(h_sim_stat(o.e, "ota_dropped"), 0);
+	ck_assert(has_event(s, "done: every stage passed"));
+	json_decref(s);
+	h_env_free(o.e);
+}
+END_TEST
+
+/* Two nodes are down when the rollout starts. One comes back while its
+ * stage runs: it is offered the model then and activates. The other never
+ * does: rollout.node_timeout_s after its stage started it fails with
+ * not_online, and the rollout goes on. */
+START_TEST(offline_node_is_retried_then_fails)
+{
+	static const char *const cfg[] = { "rollout.node_timeout_s", "8", NULL };
+	struct ro o;
+	json_t *s;
+	long long id, back_stage;
+	char back[80], gone[80];
+
+	env_with_model(&o, cfg);
+	sim_ota(&o, "6", NULL, NULL);
+	snprintf(back, sizeof back, "%s", h_node_id(4));
+	snprintf(gone, sizeof gone, "%s", h_node_id(5));
+	h_sim_cmd(o.e, "kill 4,5");
+	json_decref(h_wait_device_state(o.e, back, "offline", 30000));
+	json_decref(h_wait_device_state(o.e, gone, "offline", 30000));
+	id = start_with(&o, "hw", "--canary", "1", "--waves", "100%", "--max-failures", "100%",
+			"--soak", "0", NULL);
+	s = status(&o, id);
+	back_stage = stage_of(s, back);
+	json_decref(s);
+	/* its stage runs without it for a while, then it comes back */
+	wait_stage(&o, id, back_stage, 60000);
+	h_sleep_ms(1500);
+	s = status(&o, id);
+	ck_assert_str_eq(h_json_str(node_of(s, back), "outcome"), "pending");
+	json_decref(s);
+	h_sim_cmd(o.e, "connect 4");
+	s = wait_state(&o, id, "done", 90000);
+	ck_assert_str_eq(h_json_str(node_of(s, back), "outcome"), "success");
+	ck_assert_str_eq(h_json_str(node_of(s, gone), "outcome"), "failure");
+	ck_assert_str_eq(h_json_str(node_of(s, gone), "reason"), "not_online");
+	ck_assert_int_eq(h_json_int(json_object_get(stage(s, stage_of(s, gone)), "failures"),
+				    "not_online"), 1);
+	ck_assert(has_event(s, "not decided 8 s after the stage started: failed"));
+	json_decref(s);
+	h_env_free(o.e);
+}
+END_TEST
+
+static const char *const health_cfg[] = {
+	"rollout.health_count", "events",
+	"rollout.health_looks", "2",
+	"rollout.health_min_exposure_s", "1",
+	"rollout.health_min_scores", "20",
+	"rollout.health_baseline_s", "60",
+	NULL,
+};
+
+/* Every node runs hw@1.0 (delivered by OTA, so its other slot holds the
+ * model before), anomalies at `rate` per node and second; hw@2.0 (another
+ * model under the same name and security counter) is stored. */
+static void fleet_on_v1(struct ro *o, const char *count, const char *rate, const char *a1,
+			const char *a2)
+{
+	char line[64];
+	long from = h_sim_log_offset(o->e);
+	json_t *r = NULL;
+
+	/* other bytes: a node running 1.0 does not already have it */
+	add_version(o, "micro_speech.tflite", "2.0", "1");
+	h_sim_start(o->e, "--count", count, "--heartbeat-s", "5", "--ota-trust", o->node_trust,
+		    "--anomaly-rate", rate, a1, a2, NULL);
+	snprintf(line, sizeof line, "sim: registered all %s", count);
+	h_sim_wait_after(o->e, from, line, 60000);
+	ck_assert_int_eq(h_edgectl(o->e, &r, "ota", "send", "hw@1.0", "--to", "all", "--wait",
+				   NULL), 0);
+	json_decref(r);
+	h_wait_status(o->e, "ota.nodes_activated", ">=", atoll(count), 30000);
+	/* history under the old model: its anomaly rate before any update */
+	h_wait_status(o->e, "anomalies.events_stored", ">=", 20 * atoll(count), 60000);
+}
+
+/* hw@2.0 makes the canary's nodes detect 8 times as many anomalies: the
+ * first health look halts the rollout before wave 1, says why with the
+ * numbers, and (auto-revert) sends the canary back to hw@1.0 from its other
+ * slot: no offer, no chunk, no transfer. */
+START_TEST(health_halts_a_worse_model_and_reverts)
+{
+	struct ro o;
+	json_t *s, *h, *st;
+	long long id, offers, chunks, transfers;
+	char ids[24];
+	char *out = NULL;
+
+	env_with_model(&o, health_cfg);
+	fleet_on_v1(&o, "10", "4", "--anomaly-factor", "hw@2.0=8");
+	offers = h_sim_stat(o.e, "ota_offers");
+	id = start_with(&o, "hw@2.0", "--canary", "3", "--waves", "100%", "--soak", "6s",
+			"--health", "on", "--auto-revert", "on", NULL);
+	snprintf(ids, sizeof ids, "%lld", id);
+	s = wait_state(&o, id, "halted", 90000);
+	ck_assert_ptr_nonnull(strstr(h_json_str(s, "reason"), "canary: health"));
+	h = json_object_get(stage(s, 0), "health");
+	ck_assert_str_eq(h_json_str(h, "verdict"), "halt");
+	ck_assert_str_eq(h_json_str(h, "vs_own.verdict"), "halt");
+	ck_assert(json_real_value(json_object_get(json_object_get(h, "vs_own"), "ratio")) > 3.0);
+	ck_assert(json_real_value(json_object_get(json_object_get(h, "vs_own"), "p_value")) <
+		  1e-6);
+	ck_assert_int_eq(h_json_int(stage(s, 1), "pending"), 7); /* wave 1 never started */
+	ck_assert(!has_event(s, "wave 1 started"));
+	json_decref(s);
+	/* the human view shows the comparison */
+	{
+		const char *argv[] = { "rollout", "status", ids, NULL };
+
+		ck_assert_int_eq(h_edgectl_capture(o.e, 10000, &out, NULL, argv), 0);
+		ck_assert_ptr_nonnull(strstr(out, "health look 1/2: halt"));
+		ck_assert_ptr_nonnull(strstr(out, "own past"));
+		free(out);
+	}
+	/* auto-revert: the canary runs hw@1.0 again, from its other slot */
+	chunks = h_sim_stat(o.e, "ota_chunks");
+	s = h_edgectl_json(o.e, "status", NULL);
+	transfers = h_json_int(s, "ota.transfers_total");
+	json_decref(s);
+	for (uint64_t end = h_now_ms() + 30000;;) {
+		s = status(&o, id);
+		if (h_json_int(stage(s, 0), "reverted") == 3)
+			break;
+		ck_assert_msg(h_now_ms() < end, "the canary was not reverted");
+		json_decref(s);
+		h_sleep_ms(200);
+	}
+	ck_assert(has_event(s, "revert of canary started: 3 nodes"));
+	st = json_array_get(json_object_get(s, "node_list"), 0);
+	ck_assert_str_eq(h_json_str(st, "outcome"), "reverted");
+	ck_assert_str_eq(h_json_str(st, "reason"), "slot");
+	{
+		json_t *d = h_edgectl_json(o.e, "devices", "show", h_json_str(st, "id"), NULL);
+
+		ck_assert_str_eq(h_json_str(d, "ota.active.version"), "1.0");
+		ck_assert_str_eq(h_json_str(d, "ota.previous.version"), "2.0");
+		json_decref(d);
+	}
+	json_decref(s);
+	/* no model byte moved: 3 offers of hw@2.0 (the canary) only */
+	ck_assert_int_eq(h_sim_stat(o.e, "ota_offers"), offers + 3);
+	ck_assert_int_eq(h_sim_stat(o.e, "ota_chunks"), chunks);
+	ck_assert_int_eq(h_sim_stat(o.e, "ota_reverts"), 3);
+	s = h_edgectl_json(o.e, "status", NULL);
+	ck_assert_int_eq(h_json_int(s, "ota.transfers_total"), transfers);
+	ck_assert_int_eq(h_json_int(s, "ota.reverts_sent"), 3);
+	ck_assert_int_eq(h_json_int(s, "rollouts.health_halts"), 1);
+	json_decref(s);
+	h_env_free(o.e);
+}
+END_TEST
+
+/* hw@2.0 behaves as hw@1.0: every look of both soaks passes (or lacks
+ * data), the rollout is done. Then `rollout revert` sends every node back:
+ * from the other slot, except one whose slot was overwritten, which gets
+ * hw@1.0's bytes. */
+START_TEST(health_passes_an_unchanged_model_then_revert)
+{
+	struct ro o;
+	json_t *s, *ev;
+	long long id, chunks;
+	char ids[24];
+	size_t i;
+
+	env_with_model(&o, health_cfg);
+	fleet_on_v1(&o, "8", "4", "--ota-forget-previous", "7");
+	id = start_with(&o, "hw@2.0", "--canary", "2", "--waves", "100%", "--soak", "4s",
+			"--health", "on", NULL);
+	snprintf(ids, sizeof ids, "%lld", id);
+	s = wait_state(&o, id, "done", 90000);
+	ck_assert(!has_event(s, "halted"));
+	json_array_foreach(json_object_get(s, "events"), i, ev) {
+		const char *t = json_string_value(json_object_get(ev, "text"));
+
+		ck_assert_msg(!strstr(t, "health look") || strstr(t, ": pass: ") ||
+				      strstr(t, ": insufficient_data: "),
+			      "%s", t);
+	}
+	ck_assert(has_event(s, "canary: health look 2/2: pass"));
+	ck_assert_str_eq(h_json_str(json_object_get(stage(s, 0), "health"), "verdict"), "pass");
+	json_decref(s);
+
+	chunks = h_sim_stat(o.e, "ota_chunks");
+	ck_assert_int_eq(h_edgectl(o.e, NULL, "rollout", "revert", ids, NULL), 0);
+	s = wait_state(&o, id, "reverted", 90000);
+	ck_assert_int_eq(h_json_int(stage(s, 0), "reverted") + h_json_int(stage(s, 1), "reverted"),
+			 8);
+	ck_assert_str_eq(h_json_str(node_of(s, h_node_id(7)), "reason"), "bytes");
+	ck_assert_str_eq(h_json_str(node_of(s, h_node_id(0)), "reason"), "slot");
+	ck_assert(has_event(s, "reverted: 8 nodes back on their previous model, 0 could not"));
+	json_decref(s);
+	/* 7 nodes from the slot (no chunk); one transfer of hw@1.0's chunks to
+	 * the node that no longer held it */
+	ck_assert_int_eq(h_sim_stat(o.e, "ota_reverts"), 7);
+	ck_assert_int_gt(h_sim_stat(o.e, "ota_chunks"), chunks);
+	s = h_edgectl_json(o.e, "devices", "show", h_node_id(3), NULL);
+	ck_assert_str_eq(h_json_str(s, "ota.active.version"), "1.0");
+	json_decref(s);
+	/* a reverted rollout cannot be reverted again, nor resumed */
+	ck_assert_int_ne(h_edgectl(o.e, NULL, "rollout", "revert", ids, NULL), 0);
+	ck_assert_int_ne(h_edgectl(o.e, NULL, "rollout", "resume", ids, NULL), 0);
+	h_env_free(o.e);
+}
+END_TEST
+
+/* kill -9 of edged while the canary soaks: after the restart the soak goes
+ * on where it was (not from the start), its remaining looks run, and the
+ * rollout ends done. */
+START_TEST(kill9_mid_soak_goes_on)
+{
+	struct ro o;
+	json_t *s;
+	long long id;
+
+	env_with_model(&o, health_cfg);
+	sim_ota(&o, "4", "--anomaly-rate", "2");
+	id = start_with(&o, "hw", "--canary", "1", "--waves", "100%", "--soak", "8s", NULL);
+	json_decref(wait_state(&o, id, "soaking", 60000));
+	h_proc_signal(&o.e->edged, SIGKILL);
+	for (uint64_t end = h_now_ms() + 5000; h_proc_alive(&o.e->edged) && h_now_ms() < end;)
+		h_sleep_ms(10);
+	ck_assert(!h_proc_alive(&o.e->edged));
+	h_edged_start(o.e);
+	s = wait_state(&o, id, "done", 90000);
+	ck_assert(has_event(s, "resumed after a restart: the soak goes on"));
+	ck_assert(has_event(s, "canary: soak of 8 s over"));
+	ck_assert(has_event(s, "canary: health look 2/2"));
+	ck_assert(!has_event(s, "halted"));
+	json_decref(s);
+	h_env_free(o.e);
+}
+END_TEST
+
 int main(int argc, char **argv)
 {
 	const struct h_case cases[] = {
@@ -432,6 +780,13 @@ int main(int argc, char **argv)
 		{ "kill9_mid_rollout_continues", kill9_mid_rollout_continues, 200 },
 		{ "pause_holds_the_next_stage_and_abort_cancels",
 		  pause_holds_the_next_stage_and_abort_cancels, 200 },
+		{ "thousand_node_rollout_with_loss", thousand_node_rollout_with_loss, 290 },
+		{ "offline_node_is_retried_then_fails", offline_node_is_retried_then_fails, 200 },
+		{ "health_halts_a_worse_model_and_reverts", health_halts_a_worse_model_and_reverts,
+		  200 },
+		{ "health_passes_an_unchanged_model_then_revert",
+		  health_passes_an_unchanged_model_then_revert, 200 },
+		{ "kill9_mid_soak_goes_on", kill9_mid_soak_goes_on, 200 },
 	};
 	return h_run_cases(argc, argv, "rollout", cases, sizeof cases / sizeof cases[0]);
 }

@@ -340,8 +340,10 @@ START_TEST(invalid_rows_are_refused_and_unreadable_ones_skipped)
 	 * store's back) */
 	ck_assert_int_eq(sqlite3_open(test_db_path, &db), SQLITE_OK);
 	ck_assert_int_eq(sqlite3_exec(db,
-				      "INSERT INTO rollout_node VALUES (3, 'node-z', 0, 'pending', '');"
-				      "INSERT INTO rollout_node VALUES (3, 'node-y', -1, 'pending', '');"
+				      "INSERT INTO rollout_node (rollout, device, stage, outcome,"
+				      " reason) VALUES (3, 'node-z', 0, 'pending', '');"
+				      "INSERT INTO rollout_node (rollout, device, stage, outcome,"
+				      " reason) VALUES (3, 'node-y', -1, 'pending', '');"
 				      "INSERT INTO rollout (id, digest, name, version, spec, state,"
 				      " stage, created_ms, updated_ms) VALUES (4, '" DIGEST "', 'hw',"
 				      " '2', '{}', 'running', -2, 1, 1);",
@@ -376,6 +378,7 @@ START_TEST(schema_10_fields_and_migration_from_9)
 
 	ck_assert_ptr_nonnull(s);
 	ck_assert_int_eq(edge_store_open(test_db_path, NULL, &st), 0);
+	nv[0].baseline_from_ms = 99;
 	r.stage_started_ms = 111;
 	r.soak_started_ms = 222;
 	r.revert_stage = EDGE_ROLLOUT_REVERT_ALL;
@@ -393,6 +396,7 @@ START_TEST(schema_10_fields_and_migration_from_9)
 	ck_assert_int_eq(s->rows[0].revert_stage, EDGE_ROLLOUT_REVERT_ALL);
 	ck_assert_int_eq(s->first_node[0].outcome, EDGE_ROLLOUT_NODE_REVERTED);
 	ck_assert_str_eq(s->first_node[0].reason, "slot");
+	ck_assert_int_eq(s->first_node[0].baseline_from_ms, 99);
 	edge_store_close(st);
 
 	/* back to version 9's tables, with a row of each */
@@ -436,6 +440,7 @@ START_TEST(schema_10_fields_and_migration_from_9)
 	ck_assert_int_eq(s->rows[0].revert_stage, EDGE_ROLLOUT_REVERT_NONE);
 	ck_assert_str_eq(s->first_node[0].device, "node-q");
 	ck_assert_int_eq(s->first_node[0].outcome, EDGE_ROLLOUT_NODE_SUCCESS);
+	ck_assert_int_eq(s->first_node[0].baseline_from_ms, 0);
 	/* the new checks hold in the rebuilt tables */
 	nv[0] = node("node-q", 1, EDGE_ROLLOUT_NODE_REVERTED, "bytes");
 	ck_assert_int_eq(put_nodes(st, 9, nv, 1), 0);
