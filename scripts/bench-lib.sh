@@ -146,3 +146,36 @@ wait_online() { # count timeout_s → prints the seconds it took, or fails
   done
   fail "not all $want nodes online within $limit s (last: ${n:-?})"
 }
+
+# ---- OTA fleet benchmarks (bench-ota.sh, bench-rollout.sh)
+
+# The model packed as its next version (counter + 1) and added to edged;
+# sets ref (name@version) and pkg_bytes. Uses: counter, name, model, keys,
+# dir, sock, edgectl.
+bench_next_package() {
+  counter=$((counter + 1))
+  local pkg="$dir/$name-$counter.pkg"
+  "$edgectl" model pack "$model" --name "$name" --version "1.0.$counter" --counter "$counter" \
+    --key "$keys/bench" --out "$pkg" >>"$dir/pack.log" 2>&1 || fail "edgectl model pack"
+  pkg_bytes=$(stat -c %s "$pkg")
+  "$edgectl" -s "$sock" models add "$pkg" >>"$dir/models.log" 2>&1 || fail "edgectl models add"
+  ref="$name@1.0.$counter"
+}
+
+# N nodes with the OTA receiver (TCP_NODELAY as edged's client: an ack
+# goes out at once), trusting $trust; returns once all are registered
+# (bounded); sets sim_pid (also in pids, stopped at exit).
+bench_start_ota_sim() { # log count id_prefix duration_s
+  local args=(--port "$port" --count "$2" --id-prefix "$3" --connect-rate 2000
+    --max-pending 200 --heartbeat-s 60 --keepalive-s 60 --duration-s "$4"
+    --tcp-nodelay --ota-trust "$trust")
+  "$sim" "${args[@]}" </dev/null >"$1" 2>&1 &
+  sim_pid=$!
+  pids+=("$sim_pid")
+  for _ in $(seq 1 1200); do # 120 s
+    grep -q '^sim: registered all' "$1" 2>/dev/null && return 0
+    kill -0 "$sim_pid" 2>/dev/null || fail "edge-sim exited"
+    sleep 0.1
+  done
+  fail "not all $2 nodes registered within 120 s"
+}

@@ -157,18 +157,6 @@ mkdir -p "$keys" "$trust"
 cp "$keys/bench.pub" "$trust/"
 name=ic-bench
 counter=0
-# The model packed as its next version (counter + 1) and added to edged;
-# sets ref (name@version) and pkg_bytes.
-next_package() {
-  counter=$((counter + 1))
-  local pkg="$dir/$name-$counter.pkg"
-  "$edgectl" model pack "$model" --name "$name" --version "1.0.$counter" --counter "$counter" \
-    --key "$keys/bench" --out "$pkg" >>"$dir/pack.log" 2>&1 || fail "edgectl model pack"
-  pkg_bytes=$(stat -c %s "$pkg")
-  "$edgectl" -s "$sock" models add "$pkg" >>"$dir/models.log" 2>&1 || fail "edgectl models add"
-  ref="$name@1.0.$counter"
-}
-
 # A key may appear once: --edged-set replaces these defaults.
 conf=("ota.trust_dir=$trust" ota.rate_bytes_per_s=0)
 for kv in "${edged_set[@]}"; do
@@ -178,23 +166,10 @@ done
 bench_edged_conf "$dir/edged.conf" "${conf[@]}"
 bench_start_edged "$dir/edged.conf"
 
-# N nodes with the OTA receiver (TCP_NODELAY as edged's client: an ack
-# goes out at once); returns once all are registered (bounded). Stopped by
-# PID once edged has every result: --ota-exit-after stops the simulator
-# while the last results may still be unsent.
+# The simulator is stopped by PID once edged has every result:
+# --ota-exit-after stops it while the last results may still be unsent.
 start_sim() { # log count id_prefix
-  local args=(--port "$port" --count "$2" --id-prefix "$3" --connect-rate 2000
-    --max-pending 200 --heartbeat-s 60 --keepalive-s 60 --duration-s $((timeout_s * 2 + 300))
-    --tcp-nodelay --ota-trust "$trust")
-  "$sim" "${args[@]}" </dev/null >"$1" 2>&1 &
-  sim_pid=$!
-  pids+=("$sim_pid")
-  for _ in $(seq 1 1200); do # 120 s
-    grep -q '^sim: registered all' "$1" 2>/dev/null && return 0
-    kill -0 "$sim_pid" 2>/dev/null || fail "edge-sim exited"
-    sleep 0.1
-  done
-  fail "not all $2 nodes registered within 120 s"
+  bench_start_ota_sim "$1" "$2" "$3" $((timeout_s * 2 + 300))
 }
 
 # One line of key=value about the newest transfer of version VERSION:
@@ -304,7 +279,7 @@ send_wait() { # args for `ota send` after REF
 
 
 # ---- 1. campaign
-next_package
+bench_next_package
 echo "bench-ota: campaign: $ref ($pkg_bytes B package) to $nodes nodes ..." >&2
 start_sim "$dir/sim-campaign.log" "$nodes" sim
 send_wait --to all --chunk-size "$chunk"
@@ -315,7 +290,7 @@ stop_pid "$sim_pid"
 camp_sim=$(grep '^sim: summary' "$dir/sim-campaign.log" | tail -n 1 || true)
 
 # ---- 3. stop-and-wait unicast to the same N ids, fresh nodes
-next_package
+bench_next_package
 echo "bench-ota: stop-and-wait unicast: $ref to $nodes nodes, window 1, no campaign ..." >&2
 start_sim "$dir/sim-unicast.log" "$nodes" sim
 send_wait --to all --no-campaign --window 1 --chunk-size "$chunk"
