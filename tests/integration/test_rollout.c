@@ -643,13 +643,18 @@ START_TEST(health_halts_a_worse_model_and_reverts)
 	ck_assert_int_eq(h_json_int(stage(s, 1), "pending"), 7); /* wave 1 never started */
 	ck_assert(!has_event(s, "wave 1 started"));
 	json_decref(s);
-	/* the human view shows the comparison */
+	/* the human view shows the comparison; --watch ends by itself once
+	 * the rollout is halted */
 	{
 		const char *argv[] = { "rollout", "status", ids, NULL };
+		const char *watch[] = { "rollout", "status", ids, "--watch", NULL };
 
 		ck_assert_int_eq(h_edgectl_capture(o.e, 10000, &out, NULL, argv), 0);
 		ck_assert_ptr_nonnull(strstr(out, "health look 1/2: halt"));
 		ck_assert_ptr_nonnull(strstr(out, "own past"));
+		free(out);
+		ck_assert_int_eq(h_edgectl_capture(o.e, 10000, &out, NULL, watch), 0);
+		ck_assert_ptr_nonnull(strstr(out, "halted"));
 		free(out);
 	}
 	/* auto-revert: the canary runs hw@1.0 again, from its other slot */
