@@ -821,6 +821,7 @@ int edge_registry_on_heartbeat(edge_registry *reg, const char *id,
 	i->hb_min_free_heap_bytes = hb->has_min_free_heap ? hb->min_free_heap_bytes : 0;
 	i->hb_has_rssi = hb->has_rssi != 0;
 	i->hb_rssi_dbm = hb->has_rssi ? hb->rssi_dbm : 0;
+	i->hb_wall_ms = wall_ms;
 	i->last_seen_ms = wall_ms;
 	n->last_heard_ms = now_ms;
 	n->dirty = true; /* counters: written with the next interval */

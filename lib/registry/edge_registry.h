@@ -151,6 +151,8 @@ struct edge_node_info {
 	uint32_t hb_min_free_heap_bytes;
 	bool hb_has_rssi;
 	int32_t hb_rssi_dbm;
+	int64_t hb_wall_ms;  /* when that heartbeat arrived (wall ms; 0: none since edged
+				started): hb_uptime_s counts back from here */
 };
 
 /* Why a state hook fired. */

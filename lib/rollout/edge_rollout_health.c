@@ -321,14 +321,19 @@ int edge_health_evaluate(const struct edge_health_config *cfg, const struct edge
 		return rc;
 	}
 
-	/* Verdict: halt if any test halts, else pass if any could and did. */
+	/* Verdict. The rate halts when every baseline with enough data says
+	 * halt: the own past alone rises with any trend in time (a shift, a
+	 * season), the peers alone differ by node; together they say "the
+	 * model". The scores halt on their own. Else pass if any test could
+	 * and did. */
 	v[0] = rep->vs_own.verdict;
 	v[1] = rep->vs_peers.verdict;
 	v[2] = rep->scores.verdict;
-	for (size_t i = 0; i < 3; i++) {
-		any_halt |= v[i] == EDGE_HEALTH_HALT;
+	any_halt = (v[0] == EDGE_HEALTH_HALT || v[1] == EDGE_HEALTH_HALT) &&
+		   v[0] != EDGE_HEALTH_PASS && v[1] != EDGE_HEALTH_PASS;
+	any_halt |= v[2] == EDGE_HEALTH_HALT;
+	for (size_t i = 0; i < 3; i++)
 		any_pass |= v[i] == EDGE_HEALTH_PASS;
-	}
 	rep->verdict = any_halt ? EDGE_HEALTH_HALT :
 		       any_pass ? EDGE_HEALTH_PASS : EDGE_HEALTH_INSUFFICIENT;
 

@@ -13,9 +13,15 @@
  *    is P(X >= k_new), summed in log space from lgamma terms, outward from
  *    k_new while the terms matter (or 1 minus the lower tail when k_new is
  *    below the mode), so no cancellation and no overflow at any count.
- *    Halt when p < alpha' AND the rate ratio exceeds min_rate_ratio (1.5 by
- *    default): a large fleet makes tiny, harmless differences significant,
- *    and the ratio bound is the configurable "how much worse" part. Being
+ *    A baseline's test halts when p < alpha' AND the rate ratio exceeds
+ *    min_rate_ratio (1.5 by default): a large fleet makes tiny, harmless
+ *    differences significant, and the ratio bound is the configurable "how
+ *    much worse" part. The rate halts the stage only when every baseline
+ *    with enough data halts (an intersection-union test: its level is the
+ *    single test's): the own past alone is confounded by time (a shift, a
+ *    season, an incident), the peers alone by the nodes' differences; both
+ *    together point at the model. With one baseline (no peers in the last
+ *    wave, no history for new nodes) that one decides. Being
  *    conditional and exact (discrete), the test's real false-alarm rate is
  *    at most alpha', usually below it.
  *    Insufficient data: a side with fewer than min_node_hours, or so few
@@ -40,8 +46,10 @@
  * at each of `looks` evaluations (1 by default: once at the end of the
  * soak; a daemon checking every hour of a 12-hour soak sets 12), and each
  * test uses alpha' = alpha / (3 * looks) (Bonferroni, valid whatever the
- * correlation between looks). With the defaults a rollout of a canary and
- * three waves falsely halts with probability at most 4 * 0.001. The unit
+ * correlation between looks; the two rate tests need each other to halt,
+ * so they spend less than their two shares). With the defaults a rollout
+ * of a canary and three waves falsely halts with probability at most
+ * 4 * 0.001. The unit
  * tests check this by Monte Carlo (2000 seeded trials of equal rates) and
  * the power (a 3x rate raise on a 10-node, 24-hour canary halts in nearly
  * every trial).
@@ -155,8 +163,10 @@ struct edge_health_input {
 };
 
 struct edge_health_report {
-	enum edge_health_verdict verdict; /* halt if any test halts, else pass if any
-					     passes, else insufficient */
+	enum edge_health_verdict verdict; /* halt when the scores halt, or the rate
+					     against every baseline with enough data
+					     (own past, peers) halts; else pass if any
+					     test passes, else insufficient */
 	struct edge_health_rate vs_own, vs_peers;
 	struct edge_health_ks scores;
 	char reason[224];                 /* one line with the numbers behind it */

@@ -274,6 +274,34 @@ START_TEST(evaluate_combines)
 		ck_assert_msg(strncmp(rep.reason, want, strlen(want)) == 0, "%s", rep.reason);
 	}
 
+	/* The own past says worse, the peers (the same hours) say the same
+	 * rise happened to them: a trend in time, not the model: pass. */
+	in.events_peers = 648;
+	in.hours_peers = 2160;
+	ck_assert_int_eq(edge_health_evaluate(&cfg, &in, &rep), 0);
+	ck_assert_int_eq(rep.vs_own.verdict, EDGE_HEALTH_HALT);
+	ck_assert_int_eq(rep.vs_peers.verdict, EDGE_HEALTH_PASS);
+	ck_assert_int_eq(rep.verdict, EDGE_HEALTH_PASS);
+	/* Peers at the old rate: both baselines say worse: halt. */
+	in.events_peers = 216;
+	ck_assert_int_eq(edge_health_evaluate(&cfg, &in, &rep), 0);
+	ck_assert_int_eq(rep.vs_peers.verdict, EDGE_HEALTH_HALT);
+	ck_assert_int_eq(rep.verdict, EDGE_HEALTH_HALT);
+	/* Scores shifted far with rates equal: the score test halts alone. */
+	{
+		static const struct edge_health_bin lo[] = { { 0.5, 200 } }, hi[] = { { 5.0, 200 } };
+		struct edge_health_input k = in;
+
+		k.events_new = 24;
+		k.scores_new = hi;
+		k.n_scores_new = 1;
+		k.scores_base = lo;
+		k.n_scores_base = 1;
+		ck_assert_int_eq(edge_health_evaluate(&cfg, &k, &rep), 0);
+		ck_assert_int_eq(rep.scores.verdict, EDGE_HEALTH_HALT);
+		ck_assert_int_eq(rep.verdict, EDGE_HEALTH_HALT);
+	}
+
 	/* The same rate under the new model: pass. */
 	in.events_new = 24;
 	in.events_peers = 216;
