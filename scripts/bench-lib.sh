@@ -163,12 +163,13 @@ bench_next_package() {
 }
 
 # N nodes with the OTA receiver (TCP_NODELAY as edged's client: an ack
-# goes out at once), trusting $trust; returns once all are registered
-# (bounded); sets sim_pid (also in pids, stopped at exit).
-bench_start_ota_sim() { # log count id_prefix duration_s
+# goes out at once), trusting $trust, and any further edge-sim arguments;
+# returns once all are registered (bounded); sets sim_pid (also in pids,
+# stopped at exit).
+bench_start_ota_sim() { # log count id_prefix duration_s [edge-sim args...]
   local args=(--port "$port" --count "$2" --id-prefix "$3" --connect-rate 2000
     --max-pending 200 --heartbeat-s 60 --keepalive-s 60 --duration-s "$4"
-    --tcp-nodelay --ota-trust "$trust")
+    --tcp-nodelay --ota-trust "$trust" "${@:5}")
   "$sim" "${args[@]}" </dev/null >"$1" 2>&1 &
   sim_pid=$!
   pids+=("$sim_pid")

@@ -16,6 +16,11 @@
 #           the time until `rollout status` says done (polled every 0.2 s),
 #           edged's own time (the rollout's first event -> its "done"
 #           event) and each stage's (its "started" -> its "passed" event).
+# Then the health check's cost: one more staged rollout (--canary as above,
+# --waves 100%, --soak 12 s, --health on) on a fresh fleet reporting 0.2
+# anomalies a second per node for 20 s first; per stage, how many nodes its
+# looks read (the stage and its peers) and how long a look took on the
+# thread pool (median and max of its looks, from the looks' events).
 # Every measurement gets a fresh simulator (the same N ids, no model yet):
 # a node that runs the model is never offered the same model bytes again
 # (already_have), whatever the version. Prints one table of medians:
@@ -138,7 +143,11 @@ name=ic-bench
 counter=100
 # Both measurements use ota.chunk_size (rollout start has no --chunk-size).
 # A key may appear once: --edged-set replaces these defaults.
-conf=("ota.trust_dir=$trust" ota.rate_bytes_per_s=0 "ota.chunk_size=$chunk")
+# The health looks' rollout counts events (the simulated anomalies are
+# independent, not bursts) and needs 10 node-seconds a side (its soak is
+# seconds, not hours): neither touches the soak-0 measurements.
+conf=("ota.trust_dir=$trust" ota.rate_bytes_per_s=0 "ota.chunk_size=$chunk"
+  rollout.health_count=events rollout.health_min_exposure_s=10)
 for kv in "${edged_set[@]}"; do
   for i in "${!conf[@]}"; do [[ "${conf[i]%%=*}" == "${kv%%=*}" ]] && unset 'conf[i]'; done
   conf+=("$kv")
@@ -147,8 +156,8 @@ bench_edged_conf "$dir/edged.conf" "${conf[@]}"
 bench_start_edged "$dir/edged.conf"
 
 # N fresh nodes (the same ids each time, no model yet).
-start_sim() { # log
-  bench_start_ota_sim "$1" "$nodes" sim $((timeout_s + 300))
+start_sim() { # log [edge-sim args...]
+  bench_start_ota_sim "$1" "$nodes" sim $((timeout_s + 300)) "${@:2}"
 }
 
 # The newest transfer's id (0 if none): taken before a measurement, outside
@@ -343,6 +352,49 @@ for ((rep = 1; rep <= reps; rep++)); do
   else measure staged "$rep"; measure plain "$rep"; fi
 done
 
+# ---- the health check's cost: one more staged rollout, with a soak and
+# health looks, on a fresh fleet reporting anomalies (look_rate per node
+# and second) that ran look_history_s first; each look's event says how
+# many nodes it read (stage + peers) and how long that took on the pool.
+look_rate=0.2
+look_history_s=20
+look_soak_s=12
+look_cost() {
+  local t0 out id
+  bench_next_package
+  echo "bench-rollout: health looks: $ref to $nodes nodes reporting $look_rate anomalies/s each," \
+    "soak $look_soak_s s ..." >&2
+  start_sim "$dir/sim-looks.log" --anomaly-rate "$look_rate"
+  # the nodes' own history under the old model (bounded: twice as long)
+  for _ in $(seq 1 $((look_history_s * 20))); do
+    (($(status_int events_stored) >= nodes * look_history_s / 10)) && break
+    sleep 0.1
+  done
+  t0=$(now)
+  out=$("$edgectl" -s "$sock" --json rollout start "$ref" --to all --canary "$canary" \
+    --waves 100% --soak "$look_soak_s" --health on 2>>"$dir/rollout.log") ||
+    fail "rollout start: $(tail -n 1 "$dir/rollout.log")"
+  id=$(python3 -c 'import json, sys; print(json.loads(sys.argv[1])["id"])' "$out")
+  poll_until "$t0" done,aborted,halted,reverted "$edgectl" -s "$sock" --json rollout status "$id" \
+    >/dev/null
+  # per stage: its looks' node counts and read times (ms)
+  look_lines=$("$edgectl" -s "$sock" --json rollout status "$id" | python3 -c '
+import json, re, sys
+st = json.load(sys.stdin)
+looks = {}
+for e in st.get("events", []):
+    m = re.match(r"^(.+): health look (\d+)/(\d+) \((\d+)\+(\d+) nodes read in (\d+) ms\): (\w+)", e["text"])
+    if m:
+        looks.setdefault(m.group(1), []).append((int(m.group(4)), int(m.group(5)), int(m.group(6)), m.group(7)))
+print("state=%s" % st.get("state"))
+for name, v in looks.items():
+    ms = sorted(x[2] for x in v)
+    print("%s|%d|%d|%d|%d|%s" % (name, v[0][0], v[0][1], ms[len(ms) // 2], ms[-1],
+                                ",".join(sorted({x[3] for x in v}))))')
+  stop_pid "$sim_pid"
+}
+look_cost
+
 # ---- the table: medians over the repetitions
 med() { # KEY plain|staged [FORMAT] → the median of KEY over that kind's lines
   local l vals=()
@@ -395,6 +447,12 @@ for ((k = 0; k < ${n_stages:-0}; k++)); do
   row "    of it its transfer, created -> finished s" "$(med "s${k}_xs" staged)" "-" "-"
 done
 row "  between stages (judge, next stage's start) s" "$(med gaps_s staged)" "-" "-"
+printf '\nhealth looks (one rollout --waves 100%% --soak %d s, %s anomalies/s a node, %s):\n' \
+  "$look_soak_s" "$look_rate" "$(head -n 1 <<<"$look_lines")"
+printf '%-12s %8s %8s %14s %12s  %s\n' stage nodes peers "median ms" "max ms" verdicts
+tail -n +2 <<<"$look_lines" | while IFS='|' read -r name n p med mx verdicts; do
+  printf '%-12s %8s %8s %14s %12s  %s\n' "$name" "$n" "$p" "$med" "$mx" "$verdicts"
+done
 printf '\nNotes:\n'
 for l in "${p_lines[@]}"; do printf -- '- plain:  %s\n' "$l"; done
 for l in "${s_lines[@]}"; do printf -- '- staged: %s\n' "$l"; done

@@ -351,13 +351,14 @@ static int print_status(json_t *r)
 	json_array_foreach(stages, i, st) {
 		json_int_t nodes = edgectl_int(st, "nodes"), pending = edgectl_int(st, "pending");
 		json_t *x = json_object_get(st, "transfer");
-		char bar[64];
+		char bar[64], bytes[32];
 
 		format_bar(bar, sizeof bar, nodes - pending, nodes);
+		edgectl_format_bytes(bytes, sizeof bytes, edgectl_int(st, "bytes"));
 		printf("  %-8s %5" JSON_INTEGER_FORMAT " nodes %s  ok %" JSON_INTEGER_FORMAT
-		       "  failed %" JSON_INTEGER_FORMAT "  pending %" JSON_INTEGER_FORMAT,
+		       "  failed %" JSON_INTEGER_FORMAT "  pending %" JSON_INTEGER_FORMAT "  %s sent",
 		       edgectl_str_or(st, "name", "?"), nodes, bar, edgectl_int(st, "success"),
-		       edgectl_int(st, "failure"), pending);
+		       edgectl_int(st, "failure"), pending, bytes);
 		if (edgectl_int(st, "activated"))
 			printf("  activated, not yet back online %" JSON_INTEGER_FORMAT,
 			       edgectl_int(st, "activated"));

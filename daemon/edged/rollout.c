@@ -297,6 +297,7 @@ static void on_final(void *ud, uint32_t transfer, const struct edge_ota_node_sta
 		}
 		if (r->row.transfer != transfer)
 			continue;
+		(void)ro_stage_bytes(r, r->row.stage); /* kept for when the transfer is gone */
 		n = node_find(r, st->id);
 		if (!n || n->stage != r->row.stage || n->outcome != EDGE_ROLLOUT_NODE_PENDING)
 			return;
@@ -426,10 +427,25 @@ int64_t ro_running_since(const struct edge_node_info *info)
 
 	if (info->state != EDGE_NODE_ONLINE)
 		return 0;
-	/* the uptime is as of its last heartbeat, about its last message */
-	if (info->hb_seq > 0 && info->last_seen_ms - (int64_t)info->hb_uptime_s * 1000 > since)
-		since = info->last_seen_ms - (int64_t)info->hb_uptime_s * 1000;
+	/* its boot: the last heartbeat's uptime, counted back from when it
+	 * arrived (unknown after a restart of edged until the next one) */
+	if (info->hb_wall_ms > 0 && info->hb_wall_ms - (int64_t)info->hb_uptime_s * 1000 > since)
+		since = info->hb_wall_ms - (int64_t)info->hb_uptime_s * 1000;
 	return since;
+}
+
+uint64_t ro_stage_bytes(const struct rollout *r, uint32_t k)
+{
+	struct ota_xfer *x;
+	struct edge_ota_sender_stats st;
+
+	assert(k < r->n_stages);
+	if (k == r->row.stage && r->row.transfer &&
+	    (x = ota_xfer_find(r->svc->ota, r->row.transfer))) {
+		edge_ota_sender_get_stats(x->sender, &st);
+		r->stage_bytes[k] = st.campaign_bytes + st.unicast_bytes;
+	}
+	return r->stage_bytes[k];
 }
 
 void ro_stage_range(const struct rollout *r, uint32_t k, unsigned *first, unsigned *n)
@@ -754,8 +770,10 @@ static void step(struct rollout *r, uint64_t now, uint64_t *next_ms)
 	}
 	/* every node of the stage decided: it passed (or the operator took
 	 * it over the threshold with resume) */
-	ro_event(r, "%s passed: %u of %u activated, %u failed (allowed %u)%s", name, d.succeeded,
-		 d.nodes, d.failed, d.allowed, r->row.accepted ? ", accepted by resume" : "");
+	ro_event(r, "%s passed: %u of %u activated, %u failed (allowed %u), %llu model bytes sent%s",
+		 name, d.succeeded, d.nodes, d.failed, d.allowed,
+		 (unsigned long long)ro_stage_bytes(r, r->row.stage),
+		 r->row.accepted ? ", accepted by resume" : "");
 	if (r->soak_s > 0) {
 		/* Every stage soaks, the last one too: its health decides
 		 * whether the rollout is done or halts. An operator's accept
@@ -809,7 +827,8 @@ static int ro_alloc_stages(struct rollout *r)
 {
 	assert(r->n_stages > 0 && !r->health_of);
 	r->health_of = calloc(r->n_stages, sizeof *r->health_of);
-	return r->health_of ? 0 : -ENOMEM;
+	r->stage_bytes = calloc(r->n_stages, sizeof *r->stage_bytes);
+	return r->health_of && r->stage_bytes ? 0 : -ENOMEM;
 }
 
 static void ro_free(struct rollout *r)
@@ -817,6 +836,7 @@ static void ro_free(struct rollout *r)
 	if (!r)
 		return;
 	free(r->health_of);
+	free(r->stage_bytes);
 	free(r->nodes);
 	free(r);
 }

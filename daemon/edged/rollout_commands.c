@@ -82,11 +82,11 @@ static json_t *stage_json(const struct rollout *r, uint32_t k)
 				outcomes, edge_rollout_outcome_name((enum edge_rollout_outcome)o),
 				json_integer(c.outcome[o]));
 	ro_stage_name(r, k, name, sizeof name);
-	j = json_pack("{s:i, s:s, s:i, s:i, s:i, s:i, s:i, s:i, s:o, s:o}", "stage", (int)k,
+	j = json_pack("{s:i, s:s, s:i, s:i, s:i, s:i, s:i, s:i, s:I, s:o, s:o}", "stage", (int)k,
 		      "name", name, "nodes", (int)c.nodes, "pending", (int)pending, "activated",
 		      (int)activated, "success", (int)success, "failure", (int)failure,
-		      "reverted", (int)reverted, "failures", outcomes, "health",
-		      ro_health_json(&r->health_of[k]));
+		      "reverted", (int)reverted, "bytes", (json_int_t)ro_stage_bytes(r, k),
+		      "failures", outcomes, "health", ro_health_json(&r->health_of[k]));
 	/* The running stage: where its pending nodes are in the transfer. */
 	if (j && k == r->row.stage && r->row.transfer && !edge_rollout_state_final(r->row.state)) {
 		struct ota_xfer *x = ota_xfer_find(r->svc->ota, r->row.transfer);

@@ -56,6 +56,7 @@ struct look_job {
 	double hours_new, hours_own, hours_peers;
 	/* out */
 	int rc;
+	uint64_t read_ms;                /* the look's time on the pool */
 	struct edge_health_report rep;
 };
 
@@ -111,6 +112,7 @@ static void look_work(uv_work_t *w)
 	struct edge_health_bin *b_new = NULL, *b_own = NULL;
 	struct edge_health_input in = { 0 };
 	size_t nb_new = 0, nb_own = 0;
+	uint64_t t0 = edge_time_monotonic_ms();
 	int rc = 0;
 
 	if (!win) {
@@ -151,6 +153,7 @@ static void look_work(uv_work_t *w)
 		rc = edge_health_evaluate(&j->cfg, &in, &j->rep);
 	}
 	j->rc = rc;
+	j->read_ms = edge_time_monotonic_ms() - t0;
 	free(b_new);
 	free(b_own);
 	free(win);
@@ -178,7 +181,8 @@ static void look_act(struct rollout *r, struct look_job *j)
 	}
 	r->svc->stats.health_looks++;
 	if (h->rep.verdict != EDGE_HEALTH_HALT) {
-		ro_event(r, "%s: health look %u/%u: %s: %s", name, j->look, j->looks,
+		ro_event(r, "%s: health look %u/%u (%u+%u nodes read in %llu ms): %s: %s", name,
+			 j->look, j->looks, j->n_new, j->n_peers, (unsigned long long)j->read_ms,
 			 edge_health_verdict_name(h->rep.verdict), h->rep.reason);
 		return;
 	}

@@ -96,6 +96,8 @@ struct rollout {
 	unsigned soak_looks;           /* looks of the current soak, fixed at its start (0: not yet) */
 	bool looking;                  /* a health look is on the pool */
 	struct ro_health *health_of;   /* per stage, n_stages */
+	uint64_t *stage_bytes;         /* per stage: model bytes its transfer published (not kept
+					  across a restart; the "passed" event says it) */
 	uint32_t revert_xfer;          /* the fallback transfer of a revert, 0: none */
 	int64_t revert_started_ms;     /* wall: the revert frames' deadline counts from here */
 	bool revert_open;              /* a revert runs: its end is still to be told */
@@ -143,6 +145,9 @@ void ro_stage_name(const struct rollout *r, uint32_t k, char *buf, size_t cap);
  * its boot (its last heartbeat's uptime) or when it was first seen,
  * whichever is later; 0 when it is not online. */
 int64_t ro_running_since(const struct edge_node_info *info);
+/* Model bytes stage k's transfer published so far (its open transfer's
+ * count, else what was counted when it ended). */
+uint64_t ro_stage_bytes(const struct rollout *r, uint32_t k);
 /* Nodes of stage k: [*first, *first + *n). */
 void ro_stage_range(const struct rollout *r, uint32_t k, unsigned *first, unsigned *n);
 /* Persists nodes [first, first + n) of r. */

@@ -240,6 +240,10 @@ START_TEST(staged_rollout_completes)
 	ck_assert(has_event(s, "wave 1: soaking 1 s"));
 	ck_assert(has_event(s, "wave 2 started: 10 nodes"));
 	ck_assert(has_event(s, "done: every stage passed"));
+	/* every stage's transfer sent the model's bytes at least once */
+	for (unsigned k = 0; k < 3; k++)
+		ck_assert_int_ge(h_json_int(stage(s, k), "bytes"), 2704);
+	ck_assert(has_event(s, "model bytes sent"));
 	json_decref(s);
 	{
 		json_t *d = h_edgectl_json(o.e, "devices", "show", h_node_id(17), NULL);
@@ -721,7 +725,7 @@ START_TEST(health_passes_an_unchanged_model_then_revert)
 				      strstr(t, ": insufficient_data: "),
 			      "%s", t);
 	}
-	ck_assert(has_event(s, "canary: health look 2/2: pass"));
+	ck_assert(has_event(s, "canary: health look 2/2 (2+6 nodes read in "));
 	ck_assert_str_eq(h_json_str(json_object_get(stage(s, 0), "health"), "verdict"), "pass");
 	json_decref(s);
 
