@@ -91,6 +91,7 @@ static void revert_nodes(struct rollout *r, uint32_t stage, unsigned *sent, unsi
 			n->why = EDGE_ROLLOUT_SUCCESS;
 			snprintf(n->reason, sizeof n->reason, "%s",
 				 edge_rollout_outcome_name(EDGE_ROLLOUT_SUCCESS));
+			ro_save_nodes(r, i, 1);
 		}
 		if (n->outcome != EDGE_ROLLOUT_NODE_SUCCESS || n->revert == RO_REVERT_ENDED)
 			continue;
@@ -125,7 +126,7 @@ void ro_revert_start(struct rollout *r, uint32_t stage)
 	else
 		ro_stage_name(r, stage, name, sizeof name);
 	ro_event(r, "revert of %s started: %u node%s sent back to their previous model from "
-		    "their other slot, %u cannot be (no previous model known)",
+		    "their other slot, %u cannot be (no previous model known, or another runs)",
 		 name, sent, sent == 1 ? "" : "s", unknown);
 }
 
