@@ -169,6 +169,14 @@ static json_t *status_json(const struct rollout *r)
 
 /* ---- rollout.start ---- */
 
+/* One unfinished rollout per model name: `busy`, naming the one. */
+static int name_busy(const struct rollout *other, char *msg, size_t msglen)
+{
+	snprintf(msg, msglen, "rollout %u of %s is %s: one rollout per model name", other->row.id,
+		 other->row.name, edge_rollout_state_name(other->row.state));
+	return EDGE_CTL_E_BUSY;
+}
+
 static int bool_arg(json_t *args, const char *key, bool dflt, bool *out, char *msg, size_t msglen)
 {
 	json_t *v = json_object_get(args, key);
@@ -305,11 +313,8 @@ int edged_rollout_cmd_start(void *ud, json_t *args, json_t **result, char *msg, 
 		return ambiguous ? EDGE_CTL_E_AMBIGUOUS : EDGE_CTL_E_NOT_FOUND;
 	}
 	other = ro_of_name(s, m->manifest.name);
-	if (other && !dry) {
-		snprintf(msg, msglen, "rollout %u of %s is %s: one rollout per model name",
-			 other->row.id, other->row.name, edge_rollout_state_name(other->row.state));
-		return EDGE_CTL_E_BUSY;
-	}
+	if (other && !dry)
+		return name_busy(other, msg, msglen);
 	code = edged_targets_resolve(o->registry, to, &targets, msg, msglen);
 	if (code) {
 		edged_targets_release(&targets);
@@ -617,11 +622,8 @@ int edged_rollout_cmd_revert(void *ud, json_t *args, json_t **result, char *msg,
 	if (r->row.state == EDGE_ROLLOUT_REVERTING || r->row.state == EDGE_ROLLOUT_REVERT_ENDED)
 		return refuse_state(r, "revert", msg, msglen);
 	other = ro_of_name(s, r->row.name);
-	if (other && other != r) {
-		snprintf(msg, msglen, "rollout %u of %s is %s: one rollout per model name",
-			 other->row.id, other->row.name, edge_rollout_state_name(other->row.state));
-		return EDGE_CTL_E_BUSY;
-	}
+	if (other && other != r)
+		return name_busy(other, msg, msglen);
 	ro_revert_start(r, UINT32_MAX);
 	return answer_state(r, result, msg, msglen);
 }
