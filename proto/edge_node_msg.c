@@ -640,9 +640,20 @@ static int parse_registered_fields(struct edge_msg_ctx *c, void *msg)
 		return reject_at(c, EDGE_MSG_WRONG_TYPE, "accepted", NULL, -1, t);
 
 	if (out->accepted) {
+		uint64_t v;
+
 		if (parse_uints(c, registered_timing, EDGE_N_ELEMS(registered_timing),
 				out) < 0)
 			return -EPROTO;
+		/* Optional: absent means the node samples nothing. */
+		out->verify_permille = 0;
+		t = field(c, 0, NULL, "verify_permille", 0);
+		if (t >= 0) {
+			if (read_uint(c, t, NULL, "verify_permille", 0,
+				      EDGE_MSG_VERIFY_PERMILLE_MAX, &v) < 0)
+				return -EPROTO;
+			out->verify_permille = (uint32_t)v;
+		}
 		out->refusal = EDGE_MSG_REFUSE_NONE;
 		return 0;
 	}
@@ -844,7 +855,8 @@ int edge_msg_encode_registered(char *buf, size_t cap,
 	if (!m)
 		return -EINVAL;
 	if (m->accepted) {
-		if (!uints_valid(registered_timing, EDGE_N_ELEMS(registered_timing), m))
+		if (!uints_valid(registered_timing, EDGE_N_ELEMS(registered_timing), m) ||
+		    m->verify_permille > EDGE_MSG_VERIFY_PERMILLE_MAX)
 			return -EINVAL;
 	} else {
 		if (m->refusal == EDGE_MSG_REFUSE_NONE ||
@@ -862,6 +874,10 @@ int edge_msg_encode_registered(char *buf, size_t cap,
 	edge_json_bool(&w, m->accepted);
 	if (m->accepted) {
 		encode_uints(&w, registered_timing, EDGE_N_ELEMS(registered_timing), m);
+		if (m->verify_permille) {
+			edge_json_key(&w, "verify_permille");
+			edge_json_uint(&w, m->verify_permille);
+		}
 	} else {
 		edge_json_key(&w, "reason");
 		edge_json_str(&w, reason);

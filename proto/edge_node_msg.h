@@ -55,6 +55,7 @@ extern "C" {
 #define EDGE_MSG_HEARTBEAT_MIN_S 5
 #define EDGE_MSG_HEARTBEAT_MAX_S 3600
 #define EDGE_MSG_STALE_AFTER_MAX 1000
+#define EDGE_MSG_VERIFY_PERMILLE_MAX 1000
 
 /* What went wrong, for counters and logs. field is the JSON path of the
  * offending field ("model.sha256", "ops[3]") or "" for the whole message. */
@@ -155,6 +156,9 @@ struct edge_msg_registered {
 	 * how many missed heartbeats it marks the node stale. */
 	uint32_t heartbeat_s;
 	uint32_t stale_after;
+	/* accepted: the share, in thousandths, of its own inferences the node
+	 * sends as infer/verify messages (offload.md §5); 0 (absent) = none. */
+	uint32_t verify_permille;    /* 0 .. EDGE_MSG_VERIFY_PERMILLE_MAX */
 	/* refused: */
 	enum edge_msg_refusal refusal;
 	char refusal_text[EDGE_MSG_TOKEN_CAP]; /* as sent */

@@ -24,6 +24,10 @@
  *   sim: ota-results N nodes in S s     (--ota-exit-after N reached; the
  *                                        stats/summary lines end with the
  *                                        ota_* counters under --ota-trust)
+ *   sim: offload node=ID offload_sent=N ... (per node: `stats NODES`; the
+ *                                        stats/summary lines end with the
+ *                                        offload_* and verify_* counters
+ *                                        under --offload-model)
  *
  * Every node follows proto/node-protocol.md §2: CONNECT with its will,
  * SUBSCRIBE registered, the one `online` status of the connection (boot
@@ -32,7 +36,9 @@
  * accepted; full-jitter reconnect backoff. With --anomaly-rate, nodes
  * detect anomalies and send them through the device SDK's report queue
  * (§5.5-5.7): batches on report, acks applied, retransmission. With
- * --ota-trust, nodes run the device SDK's OTA receiver (sim_ota.h). */
+ * --ota-trust, nodes run the device SDK's OTA receiver (sim_ota.h). With
+ * --offload-model, nodes send inference requests and shadow verifications
+ * (sim_offload.h, proto/infer/offload.md). */
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
@@ -53,6 +59,7 @@
 #include "sim_malformed.h"
 #include "sim_msgs.h"
 #include "sim_nofile.h"
+#include "sim_offload.h"
 #include "sim_ota.h"
 #include "sim_pacer.h"
 #include "sim_reports.h"
@@ -106,6 +113,11 @@ struct node {
 	uv_timer_t ota_timer;      /* an OTA misbehaviour's drop, outside MQTT callbacks */
 	unsigned ota_pending;      /* SIM_OTA_EV_REBOOT / _DISCONNECT to act on */
 	bool booting;              /* the next online status says boot */
+	struct sim_offload_node *off; /* --offload-model: its offload client, else NULL */
+	bool off_requests;         /* in --offload-nodes, with --offload-rate */
+	uv_timer_t off_timer;      /* next offload request */
+	uv_timer_t own_timer;      /* next own inference (shadow sampling) */
+	char topic_infer_resp[EDGE_TOPIC_MAX_LEN + 1];
 };
 
 struct sim_opts {
@@ -153,6 +165,18 @@ struct sim_opts {
 	unsigned ota_exit_after;    /* stop once this many nodes reported a result */
 	const char *ops;            /* --ops LIST for the hello (and the receiver) */
 	unsigned arena_bytes, flash_bytes;
+	const char *offload_models[SIM_OFFLOAD_MODELS_MAX]; /* --offload-model */
+	unsigned n_offload_models;
+	double offload_rate;        /* requests per node per second; 0: none */
+	const char *offload_by_name; /* NAME@VERSION: model ref kind 2 */
+	unsigned offload_deadline_ms;
+	struct sim_select sel_offload;   /* --offload-nodes (all) */
+	const char *offload_bad;    /* --offload-bad KIND */
+	bool offload_check;
+	bool verify_permille_set;
+	unsigned verify_permille;
+	double own_rate;            /* own inferences per second (shadow) */
+	struct sim_select sel_verify_corrupt;
 };
 
 struct sim_counts {
@@ -191,6 +215,7 @@ struct sim {
 	struct sim_ota_fleet fleet;     /* trust and capabilities (--ota-trust, --ops) */
 	uv_timer_t ota_tick;            /* drives the busy receivers */
 	unsigned ota_final;             /* nodes that reported a final result */
+	struct sim_offload_fleet off;   /* --offload-model: models, interpreters */
 };
 
 static const char *progname = "edge-sim";
@@ -274,6 +299,16 @@ static void print_counts(struct sim *s, const char *what)
 			 t.reverted, t.failed, t.dropped, t.corrupted, t.ignored, t.stalled,
 			 t.reboots, t.disconnects, t.send_errors, t.reverts, t.revert_failures);
 	}
+	/* With offload: the clients' counters, summed over the fleet. */
+	char off[1024] = "";
+	if (s->off.n_models) {
+		static struct sim_offload_stats t; /* a histogram: not on the stack */
+		memset(&t, 0, sizeof(t));
+		for (unsigned i = 0; i < s->o.count; i++)
+			if (s->nodes[i].off)
+				sim_offload_stats_add(&t, &s->nodes[i].off->st);
+		(void)sim_offload_stats_format(off, sizeof(off), &t);
+	}
 	say("%s nodes=%u connected=%u registered=%u refused=%u "
 	    "registered_acks=%lu refusals=%lu hellos=%lu heartbeats=%lu "
 	    "malformed=%lu lost=%lu reconnects=%lu killed=%lu disconnected=%lu "
@@ -282,14 +317,14 @@ static void print_counts(struct sim *s, const char *what)
 	    "events=%lu events_sent=%lu events_resent=%lu reports=%lu acks=%lu "
 	    "events_acked=%lu events_dropped=%lu events_held=%lu "
 	    "events_lost_reboot=%lu events_found_lost=%lu foreign_acks=%lu "
-	    "err_ack=%lu%s",
+	    "err_ack=%lu%s%s",
 	    what, s->o.count, c->connected_now, c->registered_now, c->refused_now,
 	    c->registered_acks, c->refusals, c->hellos, c->heartbeats,
 	    c->malformed, c->lost, c->reconnects, c->kills, c->disconnects, errors,
 	    c->err_connect, c->err_connack, c->err_publish, c->err_reply,
 	    elapsed_s(s), sim_conn_poll_wakeups(),
 	    ev_pushed, ev_sent, ev_resent, reports, c->acks, ev_acked, ev_dropped,
-	    ev_held, ev_lost_reboot, ev_found_lost, foreign, c->err_ack, ota);
+	    ev_held, ev_lost_reboot, ev_found_lost, foreign, c->err_ack, ota, off);
 }
 
 /* One line per node with a report queue: the seqs of its current epoch it
@@ -780,6 +815,107 @@ static void on_ota_tick(uv_timer_t *t)
 	}
 }
 
+/* ---- offload (--offload-model): requests, responses, shadow verification */
+
+static int off_publish(struct node *nd, const char *sub, const void *buf, size_t len,
+		       const mosquitto_property *props)
+{
+	char topic[EDGE_TOPIC_MAX_LEN + 1];
+	int rc = edge_topic_build(topic, sizeof(topic), nd->id, EDGE_TOPIC_INFER, sub);
+	if (rc >= 0)
+		rc = sim_conn_publish(nd->conn, topic, buf, len, 0, false, props);
+	if (rc < 0) {
+		nd->sim->c.err_publish++;
+		if (nd->sim->o.verbose)
+			say("publish-error node=%s type=infer/%s: %s", nd->id, sub,
+			    strerror(-rc));
+	}
+	return rc < 0 ? rc : 0;
+}
+
+static int off_request(void *ud, const void *buf, size_t len, const uint8_t *corr,
+		       size_t corr_len, bool resp_topic)
+{
+	struct node *nd = ud;
+	mosquitto_property *props = NULL;
+	int rc = sim_offload_props(&props, resp_topic ? nd->topic_infer_resp : NULL, corr,
+				   corr_len);
+	if (rc == 0)
+		rc = off_publish(nd, EDGE_INFER_SUB_REQ, buf, len, props);
+	mosquitto_property_free_all(&props);
+	return rc;
+}
+
+static int off_verify(void *ud, const void *buf, size_t len)
+{
+	return off_publish(ud, EDGE_INFER_SUB_VERIFY, buf, len, NULL);
+}
+
+/* Exponential gaps: a Poisson process of `rate` per second. */
+static uint64_t poisson_ms(double rate)
+{
+	double ms = -log(1.0 - rand01()) / rate * 1000.0;
+	return ms < 1 ? 1 : (uint64_t)ms;
+}
+
+static void on_off_timer(uv_timer_t *t)
+{
+	struct node *nd = t->data;
+	struct sim *s = nd->sim;
+	/* Registered nodes only; on_registered starts the timer again. */
+	if (nd->st != N_REGISTERED || s->stopping)
+		return;
+	(void)sim_offload_request(nd->off, uv_hrtime() / 1000);
+	uv_timer_start(&nd->off_timer, on_off_timer, poisson_ms(s->o.offload_rate), 0);
+}
+
+static void on_own_timer(uv_timer_t *t)
+{
+	struct node *nd = t->data;
+	struct sim *s = nd->sim;
+	if (nd->st != N_REGISTERED || s->stopping || !sim_offload_shadow_on(nd->off))
+		return;
+	(void)sim_offload_own(nd->off);
+	uv_timer_start(&nd->own_timer, on_own_timer, jitter_ms(1.0 / s->o.own_rate), 0);
+}
+
+/* Registered: the gateway's sampling share, and the node's timers. */
+static void off_registered(struct node *nd, uint32_t verify_permille)
+{
+	struct sim *s = nd->sim;
+	if (!nd->off)
+		return;
+	sim_offload_set_permille(nd->off, verify_permille);
+	if (nd->off_requests)
+		uv_timer_start(&nd->off_timer, on_off_timer, poisson_ms(s->o.offload_rate), 0);
+	if (sim_offload_shadow_on(nd->off))
+		uv_timer_start(&nd->own_timer, on_own_timer, jitter_ms(1.0 / s->o.own_rate), 0);
+	else
+		uv_timer_stop(&nd->own_timer);
+}
+
+static void on_infer_resp(struct node *nd, const struct mosquitto_message *msg,
+			  const mosquitto_property *props)
+{
+	uint8_t corr[EDGE_INFER_CORR_MAX];
+	int n = sim_offload_corr(props, corr, sizeof(corr));
+	/* Longer than the protocol allows: matches nothing of ours. */
+	sim_offload_on_response(nd->off, msg->payload, (size_t)msg->payloadlen,
+				n > 0 ? corr : NULL, n > 0 ? (size_t)n : 0, uv_hrtime() / 1000);
+}
+
+static void print_offload_nodes(struct sim *s, const struct sim_select *sel)
+{
+	for (unsigned i = 0; i < s->o.count; i++) {
+		const struct node *nd = &s->nodes[i];
+		char line[1024];
+		if (!nd->off || !sim_select_has(sel, i))
+			continue;
+		(void)sim_offload_stats_format(line, sizeof(line), &nd->off->st);
+		say("offload node=%s%s", nd->id, line);
+	}
+}
+
 /* ---- MQTT events */
 
 static void on_connected(struct sim_conn *conn, int reason)
@@ -815,6 +951,9 @@ static void on_connected(struct sim_conn *conn, int reason)
 	if (sim_conn_subscribe(conn, nd->topic_registered, 1) != 0)
 		s->c.err_publish++;
 	if (nd->rep && sim_conn_subscribe(conn, nd->topic_ack, 1) != 0)
+		s->c.err_publish++;
+	/* offload.md §1: infer/resp before the first request */
+	if (nd->off && sim_conn_subscribe(conn, nd->topic_infer_resp, 0) != 0)
 		s->c.err_publish++;
 	if (nd->ota)
 		ota_online(nd);
@@ -909,6 +1048,9 @@ static void on_registered(struct node *nd, const struct mosquitto_message *msg)
 		return;
 	}
 	s->c.registered_acks++;
+	/* Also for the answer to a retried hello: its share may differ. (A
+	 * restarted Poisson clock is still Poisson: it has no memory.) */
+	off_registered(nd, r.verify_permille);
 	if (nd->st == N_REGISTERED)
 		return; /* an answer to a retried hello */
 	if (!nd->ever_registered && !nd->is_twin) {
@@ -954,7 +1096,8 @@ static void on_message(struct sim_conn *conn, const struct mosquitto_message *ms
 		(void)sim_ota_on_frame(nd->ota, msg->payload, (size_t)msg->payloadlen,
 				       uv_now(nd->sim->loop));
 		ota_events(nd);
-	}
+	} else if (nd->off && strcmp(msg->topic, nd->topic_infer_resp) == 0)
+		on_infer_resp(nd, msg, props);
 }
 
 static const struct sim_conn_handlers node_handlers = {
@@ -1057,9 +1200,18 @@ static int control_command(struct sim *s, char *line, char *why, size_t whylen)
 	if (!cmd)
 		return 0;
 	if (strcmp(cmd, "stats") == 0) {
+		/* stats NODES: also one offload line per selected node */
+		char *which = strtok_r(NULL, " \t", &save);
+		struct sim_select sel;
+		if (which && sim_select_parse(&sel, which, 99) != 0) {
+			snprintf(why, whylen, "expected: stats [NODES] (all | 3 | 1,4-9 | 10%%)");
+			return -EINVAL;
+		}
 		print_counts(s, "stats");
 		print_events(s);
 		print_acklat(s);
+		if (which)
+			print_offload_nodes(s, &sel);
 		return 0;
 	}
 	if (strcmp(cmd, "quit") == 0) {
@@ -1279,6 +1431,8 @@ static void stop_sim(struct sim *s)
 		uv_timer_stop(&nd->act_timer);
 		uv_timer_stop(&nd->rep_timer);
 		uv_timer_stop(&nd->ota_timer);
+		uv_timer_stop(&nd->off_timer);
+		uv_timer_stop(&nd->own_timer);
 		if (s->o.exit_crash)
 			crash(nd);
 		else if (sim_conn_has_socket(nd->conn))
@@ -1384,12 +1538,25 @@ static void usage(FILE *f)
 "                         answers not_held\n"
 "  --ota-drop PCT         lose PCT %% of the incoming chunk frames (--seed)\n"
 "  --ota-exit-after N     stop (exit 0) once N nodes reported a result\n"
+"  --offload-model FILE   a .tflite the nodes know (up to 4; lib/infer runs it)\n"
+"  --offload-rate R       offload requests per node per second (Poisson; 0)\n"
+"  --offload-nodes NODES  which nodes send requests (all)\n"
+"  --offload-by-name N@V  model ref name@version instead of the SHA-256\n"
+"  --offload-deadline-ms D  the requests' deadline (1000)\n"
+"  --offload-check        run each ok request's input locally, compare bytes\n"
+"                         (offload_wrong counts differences)\n"
+"  --offload-bad KIND     every request broken: bad_input, unknown_model,\n"
+"                         truncated, bad_magic, no_response_topic\n"
+"  --verify-permille N    shadow sampling share, overriding registered's\n"
+"  --own-rate R           own inferences per second while sampling (1)\n"
+"  --verify-corrupt NODES flip one output byte of their first verify only\n"
 "  --verbose              print per-node errors\n"
 "NODES: all | none | 3 | 1,4-9 | 12.5%% (deterministic fraction)\n"
 "\n"
 "stdin (when a pipe or tty) takes commands, one per line:\n"
 "  kill NODES | disconnect NODES | silence NODES | resume NODES |\n"
 "  connect NODES | hello NODES | malformed NODES [KIND|all] | stats | quit\n"
+"  stats NODES    also one 'offload node=ID ...' line per selected node\n"
 "  reboot NODES   crash, then power up again (status boot)\n"
 "  calm NODES     detect no more anomalies (held events are still sent)\n"
 "  drop NODES     lose the connection, reconnect after backoff (reconnect)\n"
@@ -1471,7 +1638,9 @@ static int parse_opts(int argc, char **argv, struct sim_opts *o)
 		O_NODELAY, O_SEED, O_OPS, O_ARENA, O_FLASH, O_OTA_TRUST, O_OTA_THRESHOLD,
 		O_OTA_DENY, O_OTA_STALL, O_OTA_STALL_S, O_OTA_REBOOT, O_OTA_DISC,
 		O_OTA_CORRUPT, O_OTA_FAIL_SELFTEST, O_OTA_DROP, O_OTA_EXIT_AFTER, O_ANOMALY_FACTOR,
-		O_OTA_FORGET_PREVIOUS,
+		O_OTA_FORGET_PREVIOUS, O_OFF_MODEL, O_OFF_RATE, O_OFF_BY_NAME, O_OFF_DEADLINE,
+		O_OFF_NODES, O_OFF_BAD, O_OFF_CHECK, O_VERIFY_PERMILLE, O_OWN_RATE,
+		O_VERIFY_CORRUPT,
 	};
 	static const struct option longopts[] = {
 		{"host", required_argument, NULL, O_HOST},
@@ -1524,6 +1693,16 @@ static int parse_opts(int argc, char **argv, struct sim_opts *o)
 		{"ota-drop", required_argument, NULL, O_OTA_DROP},
 		{"ota-exit-after", required_argument, NULL, O_OTA_EXIT_AFTER},
 		{"anomaly-factor", required_argument, NULL, O_ANOMALY_FACTOR},
+		{"offload-model", required_argument, NULL, O_OFF_MODEL},
+		{"offload-rate", required_argument, NULL, O_OFF_RATE},
+		{"offload-by-name", required_argument, NULL, O_OFF_BY_NAME},
+		{"offload-deadline-ms", required_argument, NULL, O_OFF_DEADLINE},
+		{"offload-nodes", required_argument, NULL, O_OFF_NODES},
+		{"offload-bad", required_argument, NULL, O_OFF_BAD},
+		{"offload-check", no_argument, NULL, O_OFF_CHECK},
+		{"verify-permille", required_argument, NULL, O_VERIFY_PERMILLE},
+		{"own-rate", required_argument, NULL, O_OWN_RATE},
+		{"verify-corrupt", required_argument, NULL, O_VERIFY_CORRUPT},
 		{"help", no_argument, NULL, O_HELP},
 		{0},
 	};
@@ -1602,6 +1781,32 @@ static int parse_opts(int argc, char **argv, struct sim_opts *o)
 			rc = opt_uint("ota-exit-after", optarg, 1, SIM_MAX_NODES, &o->ota_exit_after);
 			break;
 		case O_ANOMALY_FACTOR: rc = opt_factor(optarg, o); break;
+		case O_OFF_MODEL:
+			if (o->n_offload_models == SIM_OFFLOAD_MODELS_MAX) {
+				fprintf(stderr, "%s: --offload-model: at most %d\n", progname,
+					SIM_OFFLOAD_MODELS_MAX);
+				rc = -EINVAL;
+			} else
+				o->offload_models[o->n_offload_models++] = optarg;
+			break;
+		case O_OFF_RATE: rc = opt_double("offload-rate", optarg, 0, 10000, &o->offload_rate); break;
+		case O_OFF_BY_NAME: o->offload_by_name = optarg; break;
+		case O_OFF_DEADLINE:
+			rc = opt_uint("offload-deadline-ms", optarg, EDGE_INFER_DEADLINE_MIN,
+				      EDGE_INFER_DEADLINE_MAX, &o->offload_deadline_ms);
+			break;
+		case O_OFF_NODES: rc = opt_select("offload-nodes", optarg, 21, &o->sel_offload); break;
+		case O_OFF_BAD: o->offload_bad = optarg; break;
+		case O_OFF_CHECK: o->offload_check = true; break;
+		case O_VERIFY_PERMILLE:
+			rc = opt_uint("verify-permille", optarg, 0, EDGE_MSG_VERIFY_PERMILLE_MAX,
+				      &o->verify_permille);
+			o->verify_permille_set = true;
+			break;
+		case O_OWN_RATE: rc = opt_double("own-rate", optarg, 0.001, 1000, &o->own_rate); break;
+		case O_VERIFY_CORRUPT:
+			rc = opt_select("verify-corrupt", optarg, 22, &o->sel_verify_corrupt);
+			break;
 		case O_HELP: usage(stdout); exit(0);
 		default: return -EINVAL;
 		}
@@ -1668,6 +1873,29 @@ static int parse_opts(int argc, char **argv, struct sim_opts *o)
 			o->ota_exit_after, o->count);
 		return -EINVAL;
 	}
+	bool offload_opts = o->offload_rate > 0 || o->offload_by_name || o->offload_bad ||
+		o->offload_check || o->verify_permille_set || o->sel_verify_corrupt.all ||
+		o->sel_verify_corrupt.n_ranges || o->sel_verify_corrupt.fraction > 0;
+	if (offload_opts && !o->n_offload_models) {
+		fprintf(stderr, "%s: the --offload-* and --verify-* options need "
+			"--offload-model FILE\n", progname);
+		return -EINVAL;
+	}
+	if (o->offload_bad && sim_offload_bad_from_name(o->offload_bad) < 0) {
+		fprintf(stderr, "%s: --offload-bad %s: expected bad_input, unknown_model, "
+			"truncated, bad_magic or no_response_topic\n", progname, o->offload_bad);
+		return -EINVAL;
+	}
+	if (o->offload_by_name) {
+		size_t l = strlen(o->offload_by_name);
+		if (l > EDGE_INFER_REF_MAX ||
+		    !edge_infer_ref_valid(EDGE_INFER_REF_NAME,
+					  (const uint8_t *)o->offload_by_name, l)) {
+			fprintf(stderr, "%s: --offload-by-name %s: expected NAME@VERSION\n",
+				progname, o->offload_by_name);
+			return -EINVAL;
+		}
+	}
 	if (o->reconnect_max_s < o->reconnect_s)
 		o->reconnect_max_s = o->reconnect_s;
 	return 0;
@@ -1720,6 +1948,10 @@ static int setup_node_conn(struct sim *s, struct node *nd)
 	uv_timer_init(s->loop, &nd->act_timer);
 	uv_timer_init(s->loop, &nd->rep_timer);
 	uv_timer_init(s->loop, &nd->ota_timer);
+	uv_timer_init(s->loop, &nd->off_timer);
+	uv_timer_init(s->loop, &nd->own_timer);
+	nd->off_timer.data = nd;
+	nd->own_timer.data = nd;
 	nd->hb_timer.data = nd;
 	nd->act_timer.data = nd;
 	nd->rep_timer.data = nd;
@@ -1911,6 +2143,23 @@ static int setup_nodes(struct sim *s)
 			sim_ota_node_init(nd->ota, &s->fleet, &host, behave,
 					  ((uint32_t)rand() ^ (i * 2654435761u)) | 1u);
 		}
+		if (s->off.n_models) {
+			const struct sim_offload_host host = {
+				.ud = nd, .request = off_request, .verify = off_verify,
+			};
+			nd->off = malloc(sizeof(*nd->off));
+			if (!nd->off)
+				return -ENOMEM;
+			/* rand() is seeded by --seed: inputs repeat run to run */
+			sim_offload_node_init(nd->off, &s->off, &host,
+					      (uint32_t)rand() ^ (i * 2654435761u),
+					      sim_select_has(&s->o.sel_verify_corrupt, i));
+			nd->off_requests = s->o.offload_rate > 0 &&
+					   sim_select_has(&s->o.sel_offload, i);
+			if (edge_topic_build(nd->topic_infer_resp, sizeof(nd->topic_infer_resp),
+					     nd->id, EDGE_TOPIC_INFER, EDGE_INFER_SUB_RESP) < 0)
+				return -EINVAL;
+		}
 		int rc = setup_node_conn(s, nd);
 		if (rc)
 			return rc;
@@ -1952,10 +2201,14 @@ int main(int argc, char **argv)
 			.flap_every_s = 5,
 			.report_slots = 64,
 			.ota_stall_s = 20,
+			.offload_deadline_ms = 1000,
+			.own_rate = 1,
 		},
 	};
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	sim_select_parse(&s.o.sel_malformed, "0", 5);
+	sim_select_parse(&s.o.sel_offload, "all", 21);
+	sim_select_parse(&s.o.sel_verify_corrupt, "none", 22);
 	if (parse_opts(argc, argv, &s.o) != 0) {
 		fprintf(stderr, "Try '%s --help'.\n", progname);
 		return 2;
@@ -1975,6 +2228,28 @@ int main(int argc, char **argv)
 		}
 		s.fleet.stall_ms = (uint64_t)(s.o.ota_stall_s * 1000.0);
 		s.fleet.drop = s.o.ota_drop_pct / 100.0;
+	}
+
+	/* --offload-model: each file loaded once, run on lib/infer. */
+	sim_offload_fleet_init(&s.off);
+	if (s.o.n_offload_models) {
+		char err[512];
+		for (unsigned i = 0; i < s.o.n_offload_models; i++)
+			if (sim_offload_fleet_add(&s.off, s.o.offload_models[i], err,
+						  sizeof(err)) != 0) {
+				fprintf(stderr, "%s: --offload-model %s\n", progname, err);
+				sim_offload_fleet_free(&s.off);
+				sim_ota_fleet_free(&s.fleet);
+				return 2;
+			}
+		if (s.o.offload_by_name)
+			(void)sim_offload_fleet_by_name(&s.off, s.o.offload_by_name); /* checked */
+		s.off.deadline_ms = s.o.offload_deadline_ms;
+		s.off.check = s.o.offload_check;
+		s.off.bad = s.o.offload_bad ? (enum sim_offload_bad)
+				sim_offload_bad_from_name(s.o.offload_bad) : SIM_OFFLOAD_GOOD;
+		s.off.force_permille = s.o.verify_permille_set;
+		s.off.permille = s.o.verify_permille;
 	}
 
 	unsigned long have = 0, need = (unsigned long)s.o.count * SIM_CONN_FDS + 64;
@@ -2051,11 +2326,13 @@ int main(int argc, char **argv)
 			sim_ota_node_free(s.nodes[i].ota);
 			free(s.nodes[i].ota);
 		}
+		free(s.nodes[i].off);
 	}
 	free(s.nodes);
 	free(s.credentials_text);
 	free_bundles(&s);
 	sim_ota_fleet_free(&s.fleet);
+	sim_offload_fleet_free(&s.off);
 	sim_conn_lib_cleanup();
 	return 0;
 }

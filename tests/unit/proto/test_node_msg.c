@@ -197,6 +197,53 @@ START_TEST(registered_round_trip)
 }
 END_TEST
 
+/* verify_permille: optional, omitted when 0, 0 when absent, 1000 at most. */
+START_TEST(registered_verify_permille)
+{
+	static const char absent[] =
+		"{\"proto\":1,\"accepted\":true,\"heartbeat_s\":30,\"stale_after\":3}";
+	struct edge_msg_registered r, back;
+	struct edge_msg_error err;
+	char buf[512];
+	int n;
+
+	memset(&back, 0xa5, sizeof back);
+	ck_assert_int_eq(edge_msg_parse_registered(absent, sizeof absent - 1, &back, NULL), 0);
+	ck_assert_uint_eq(back.verify_permille, 0);
+
+	memset(&r, 0, sizeof r);
+	r.proto = 1;
+	r.accepted = 1;
+	r.heartbeat_s = 30;
+	r.stale_after = 3;
+	n = edge_msg_encode_registered(buf, sizeof buf, &r);
+	ck_assert_int_gt(n, 0);
+	ck_assert_ptr_null(strstr(buf, "verify_permille"));
+
+	r.verify_permille = 25;
+	n = edge_msg_encode_registered(buf, sizeof buf, &r);
+	ck_assert_int_gt(n, 0);
+	ck_assert_ptr_nonnull(strstr(buf, "\"verify_permille\":25"));
+	ck_assert_int_eq(edge_msg_parse_registered(buf, (size_t)n, &back, NULL), 0);
+	ck_assert_uint_eq(back.verify_permille, 25);
+	ck_assert(memcmp(&r, &back, sizeof r) == 0);
+
+	r.verify_permille = EDGE_MSG_VERIFY_PERMILLE_MAX;
+	n = edge_msg_encode_registered(buf, sizeof buf, &r);
+	ck_assert_int_gt(n, 0);
+	ck_assert_int_eq(edge_msg_parse_registered(buf, (size_t)n, &back, NULL), 0);
+	ck_assert_uint_eq(back.verify_permille, 1000);
+	r.verify_permille = 1001;
+	ck_assert_int_eq(edge_msg_encode_registered(buf, sizeof buf, &r), -EINVAL);
+
+	static const char big[] = "{\"proto\":1,\"accepted\":true,\"heartbeat_s\":30,"
+				  "\"stale_after\":3,\"verify_permille\":1001}";
+	ck_assert_int_eq(edge_msg_parse_registered(big, sizeof big - 1, &back, &err), -EPROTO);
+	ck_assert_int_eq(err.reason, EDGE_MSG_OUT_OF_RANGE);
+	ck_assert_str_eq(err.field, "verify_permille");
+}
+END_TEST
+
 START_TEST(node_dispatch)
 {
 	struct edge_msg_hello h;
@@ -279,6 +326,7 @@ TCase *test_node_msg_tcase(void)
 	tcase_add_test(tc, status_round_trip);
 	tcase_add_test(tc, heartbeat_round_trip);
 	tcase_add_test(tc, registered_round_trip);
+	tcase_add_test(tc, registered_verify_permille);
 	tcase_add_test(tc, node_dispatch);
 	tcase_add_test(tc, error_carries_field_and_offset);
 	tcase_add_test(tc, reject_names_are_stable_and_unique);
