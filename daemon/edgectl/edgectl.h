@@ -102,6 +102,8 @@ int edgectl_cmd_models(int argc, char **argv);
 int edgectl_cmd_ota(int argc, char **argv);
 /* `edgectl rollout` (cmd_rollout.c): staged rollouts of a stored model. */
 int edgectl_cmd_rollout(int argc, char **argv);
+/* `edgectl offload` (cmd_offload.c): inference offload and shadow checks. */
+int edgectl_cmd_offload(int argc, char **argv);
 /* Offline model tools (work on a local file, no daemon). */
 int edgectl_cmd_model(int argc, char **argv);
 /* `edgectl keys` (cmd_keys.c): model-signing keys, offline. */

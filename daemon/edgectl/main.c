@@ -32,6 +32,8 @@ static const struct edgectl_subcommand subcommands[] = {
 	  "send a stored model to nodes: send REF --to IDS|all [--wait]; status; cancel N" },
 	{ "rollout", edgectl_cmd_rollout,
 	  "staged rollouts: start REF --to T [--canary] [--waves] [--dry-run]; list; status ID; pause|resume|abort ID" },
+	{ "offload", edgectl_cmd_offload,
+	  "inference offloaded by nodes: list; enable|disable REF; status; mismatches [--limit N]" },
 	{ "model", edgectl_cmd_model,
 	  "offline model tools on a local file: inspect, run, bench, pack, verify" },
 	{ "keys", edgectl_cmd_keys,
