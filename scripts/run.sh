@@ -50,7 +50,9 @@ done
   { echo "run.sh: --nodes must be 1..10000" >&2; exit 2; }
 if ((${#sim_extra[@]} == 0)); then
   sim_extra=(--silent 4% --flap 4% --flap-every-s 30 --crash 2% --crash-after-s 20
-    --malformed all --malformed-nodes 0 --anomaly-rate 0.05 --anomaly-factor kws@1.1=10)
+    --malformed all --malformed-nodes 0 --anomaly-rate 0.05 --anomaly-factor kws@1.1=10
+    --offload-model "$root/tests/data/models/kws_ref_model.tflite" --offload-rate 0.5
+    --offload-nodes 20% --offload-check)
 fi
 
 if ((do_setup)); then
@@ -153,6 +155,11 @@ trust_dir = $ota/trust
 [rollout]
 health_count = events
 health_min_exposure_s = 60
+
+# Every node checks one own inference in twenty with the gateway (shadow
+# verification of the keyword-spotting model, enabled for offload below).
+[offload]
+verify_permille = 50
 
 [mqtt]
 host = 127.0.0.1
@@ -285,6 +292,10 @@ for p in "$pkg" "$pkg11"; do
     grep -q "exists" "$run/ota.log" ||
     { echo "run.sh: models add failed; see $run/ota.log" >&2; tail -n 5 "$run/ota.log" >&2; }
 done
+# kws 1.0 runs on the gateway for nodes that offload it (a fifth of the
+# fleet sends requests) and checks the others' own results.
+"$edgectl" -s "$sock" offload enable kws@1.0 >>"$run/ota.log" 2>&1 ||
+  { echo "run.sh: offload enable failed; see $run/ota.log" >&2; tail -n 5 "$run/ota.log" >&2; }
 
 if ((anonymous)); then
   broker_line="broker 127.0.0.1:$port, anonymous"
@@ -324,6 +335,13 @@ Then stage kws 1.1, which makes the nodes running it report ten times as many an
   $edgectl -s $sock rollout status 1 --watch      # the canary's health looks halt it; the canary goes
                                                   # back to kws 1.0 from its other slot (no bytes sent)
   $edgectl -s $sock rollout revert 1              # or send nodes back by hand
+
+Offloaded inference (kws 1.0 enabled; a fifth of the nodes send requests, every node
+has one own inference in twenty checked bit-exactly by the gateway):
+
+  $edgectl -s $sock offload status                # queue, outcomes, p50/p99 per model and node
+  $edgectl -s $sock offload list                  # which stored models may be offloaded
+  $edgectl -s $sock offload mismatches            # nodes whose own results differ (none here)
 EOF
 if ((!anonymous)); then
   cat <<EOF

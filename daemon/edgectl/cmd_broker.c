@@ -23,6 +23,9 @@
 #include "edgectl.h"
 
 /* mosquitto's hard limit for max_packet_size (the MQTT remaining length). */
+/* offload.max_payload_bytes' default; must stay >= EDGE_OTA_FRAME_MAX. */
+#define BROKER_DEFAULT_MESSAGE_LIMIT 65536ull
+_Static_assert(BROKER_DEFAULT_MESSAGE_LIMIT >= EDGE_OTA_FRAME_MAX, "an OTA frame must fit");
 #define BROKER_PACKET_MAX 268435455ULL
 /* Room for the fixed header, topic and properties of a node message on top
  * of its payload: topics are <prefix>/<id up to 64>/<kind>. */
@@ -419,9 +422,10 @@ static const char broker_usage[] =
 	"\n"
 	"Print a mosquitto.conf for the broker edged and its nodes use (offline: no\n"
 	"daemon needed). Defaults: --port 1883, --bind 127.0.0.1, --max-nodes 10000,\n"
-	"--persistence-dir /var/lib/mosquitto, --message-size-limit 16408 (the\n"
-	"largest OTA frame edged publishes: a 16 KB chunk; node messages stay within\n"
-	"4096, which edged enforces). --max-nodes should match registry.max_devices.\n"
+	"--persistence-dir /var/lib/mosquitto, --message-size-limit 65536 (edged's\n"
+	"default offload.max_payload_bytes, the largest offload request; an OTA\n"
+	"frame is at most 16408 bytes and node JSON messages stay within 4096, which\n"
+	"edged enforces). --max-nodes should match registry.max_devices.\n"
 	"\n"
 	"The output is a whole file for `mosquitto -c FILE`, not a conf.d snippet\n"
 	"(Debian's own mosquitto.conf already sets the persistence options).\n"
@@ -601,9 +605,11 @@ int edgectl_cmd_broker_config(int argc, char **argv)
 		.bind = "127.0.0.1",
 		.max_nodes = 10000,
 		.persistence_dir = "/var/lib/mosquitto",
-		/* The largest publish: an OTA frame of edged's (node messages
-		 * are refused above EDGE_MSG_MAX_PAYLOAD by edged itself). */
-		.message_size_limit = EDGE_OTA_FRAME_MAX,
+		/* The largest publish: an offload request at edged's default
+		 * offload.max_payload_bytes (65536), above an OTA frame of
+		 * edged's (node JSON messages are refused above
+		 * EDGE_MSG_MAX_PAYLOAD by edged itself). */
+		.message_size_limit = BROKER_DEFAULT_MESSAGE_LIMIT,
 	};
 	unsigned long long v;
 	int npos;

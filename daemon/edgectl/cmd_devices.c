@@ -72,9 +72,14 @@ static int print_list(json_t *r)
 	if (!t)
 		return EDGECTL_EDAEMON;
 	json_array_foreach(json_object_get(r, "devices"), i, dev) {
-		char seen[32], reconnects[24], tags[EDGECTL_TAGS_TEXT];
+		char seen[32], reconnects[24], tags[EDGECTL_TAGS_TEXT], state[48];
 		const char *reason = json_string_value(json_object_get(dev, "reason"));
 		const char *model = json_string_value(json_object_get(dev, "model"));
+
+		/* shadow verification caught it computing wrong */
+		snprintf(state, sizeof state, "%s%s",
+			 json_string_value(json_object_get(dev, "state")),
+			 json_is_true(json_object_get(dev, "flagged")) ? " FLAGGED" : "");
 
 		format_time(seen, sizeof seen, json_integer_value(json_object_get(dev, "last_seen_ms")));
 		tags_text(tags, sizeof tags, json_object_get(dev, "tags"), ",");
@@ -82,7 +87,7 @@ static int print_list(json_t *r)
 			 json_integer_value(json_object_get(dev, "reconnects")));
 		const char *cells[] = {
 			json_string_value(json_object_get(dev, "id")),
-			json_string_value(json_object_get(dev, "state")),
+			state,
 			reason && reason[0] ? reason : "-",
 			json_string_value(json_object_get(dev, "fw")),
 			model && model[0] ? model : "-",
@@ -153,6 +158,22 @@ static void ota_model_text(char *buf, size_t cap, json_t *m)
 		 sha ? sha : "-");
 }
 
+/* Its offload requests and shadow verification. */
+static void add_offload(struct edgectl_table *t, json_t *o)
+{
+	char text[160];
+
+	snprintf(text, sizeof text, "%" JSON_INTEGER_FORMAT " requests; verify %" JSON_INTEGER_FORMAT
+		 " matches, %" JSON_INTEGER_FORMAT " mismatches%s",
+		 json_integer_value(json_object_get(o, "requests")),
+		 json_integer_value(json_object_get(o, "matches")),
+		 json_integer_value(json_object_get(o, "mismatches")),
+		 json_is_true(json_object_get(o, "flagged"))
+			 ? " — FLAGGED (edgectl offload mismatches)"
+			 : "");
+	edgectl_table_add(t, (const char *[]){ "offload", text });
+}
+
 /* The node's models as delivered over the air, and its last transfer. */
 static void add_ota(struct edgectl_table *t, json_t *o)
 {
@@ -190,6 +211,7 @@ static int print_one(json_t *r)
 	}
 	json_object_del(rest, "anomalies");
 	json_object_del(rest, "ota");
+	json_object_del(rest, "offload");
 	json_object_del(rest, "tags");
 	edgectl_table_add_fields(t, "", rest, device_time_field);
 	{
@@ -202,6 +224,8 @@ static int print_one(json_t *r)
 		add_anomalies(t, a);
 	if (json_is_object(ota))
 		add_ota(t, ota);
+	if (json_is_object(json_object_get(r, "offload")))
+		add_offload(t, json_object_get(r, "offload"));
 	rc = edgectl_table_print(t, stdout);
 	edgectl_table_free(t);
 	json_decref(rest);

@@ -133,6 +133,24 @@ static int print_status(json_t *r)
 			edgectl_table_add(t, (const char *[]){ "ota reasons", line });
 	}
 
+	json_t *offl = json_object_get(r, "offload");
+	if (json_is_object(offl)) {
+		json_t *oc = json_object_get(offl, "outcomes"), *ov = json_object_get(offl, "verify");
+
+		snprintf(line, sizeof line, "%" JSON_INTEGER_FORMAT " models, %" JSON_INTEGER_FORMAT
+			 " workers, queue %" JSON_INTEGER_FORMAT "/%" JSON_INTEGER_FORMAT
+			 ": %" JSON_INTEGER_FORMAT " requests, %" JSON_INTEGER_FORMAT " ok, %"
+			 JSON_INTEGER_FORMAT " busy, %" JSON_INTEGER_FORMAT
+			 " deadline exceeded; verify %" JSON_INTEGER_FORMAT " matches, %"
+			 JSON_INTEGER_FORMAT " mismatches",
+			 edgectl_int(offl, "models_enabled"), edgectl_int(offl, "workers"),
+			 edgectl_int(offl, "queued"), edgectl_int(offl, "queue_max"),
+			 edgectl_int(offl, "requests"), edgectl_int(oc, "ok"), edgectl_int(oc, "busy"),
+			 edgectl_int(oc, "deadline_exceeded"), edgectl_int(ov, "matches"),
+			 edgectl_int(ov, "mismatches"));
+		edgectl_table_add(t, (const char *[]){ "offload", line });
+	}
+
 	if (json_object_get(st, "path")) {
 		format_bytes(db, sizeof db, edgectl_int(st, "db_bytes"));
 		format_bytes(wal, sizeof wal, edgectl_int(st, "wal_bytes"));

@@ -17,6 +17,7 @@
 #include "mqtt.h"
 #include "notify.h"
 #include "ota.h"
+#include "offload.h"
 #include "rollout.h"
 #include "router.h"
 #include "tags_commands.h"
@@ -292,6 +293,7 @@ static int cmd_status(void *ud, json_t *args, json_t **result, char *msg, size_t
 		struct edged_rollout_stats rs;
 
 		edged_rollout_get_stats(d->rollout, &rs);
+		put(st, "offload", edged_offload_status_json(d->offload), &ok);
 		put(st, "rollouts",
 		    json_pack("{s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
 			      "active", (int)rs.active, "started", (json_int_t)rs.started,
@@ -335,6 +337,7 @@ static json_t *node_summary(const struct edge_node_info *n)
 struct devices_walk {
 	json_t *list;
 	const char *tag; /* NULL: every node */
+	const struct edged_offload *offload;
 };
 
 static int devices_add(const struct edge_node_info *node, void *ud)
@@ -345,6 +348,9 @@ static int devices_add(const struct edge_node_info *node, void *ud)
 	if (w->tag && !edge_registry_has_tag(node, w->tag))
 		return 0;
 	j = node_summary(node);
+	/* shadow verification found it computing wrong */
+	if (j && edged_offload_flagged(w->offload, node->id))
+		(void)json_object_set_new(j, "flagged", json_true());
 	if (!j || !json_object_get(j, "tags") || json_array_append_new(w->list, j) < 0) {
 		json_decref(j);
 		return -ENOMEM;
@@ -357,7 +363,7 @@ static int cmd_devices(void *ud, json_t *args, json_t **result, char *msg, size_
 	struct edged *d = ud;
 	json_t *jstate = json_object_get(args, "state");
 	unsigned mask = EDGE_NODE_MASK_ALL;
-	struct devices_walk w = { 0 };
+	struct devices_walk w = { .offload = d->offload };
 	json_t *list;
 	int rc;
 
@@ -485,8 +491,9 @@ static int cmd_device(void *ud, json_t *args, struct edged_ctl_call *call, char 
 		return EDGE_CTL_E_INTERNAL;
 	}
 	detail = node_detail(&n);
-	if (!detail || json_object_set_new(detail, "ota",
-					   edged_ota_device_json(d->ota, n.id)) < 0)
+	if (!detail ||
+	    json_object_set_new(detail, "ota", edged_ota_device_json(d->ota, n.id)) < 0 ||
+	    json_object_set_new(detail, "offload", edged_offload_device_json(d->offload, n.id)) < 0)
 		return fail_internal(detail, msg, msglen);
 	return edged_anomaly_query_device(d->query, json_string_value(jid), detail, call);
 }
@@ -729,6 +736,16 @@ const struct edged_ctl_command edged_commands[] = {
 	  "resume a paused or halted rollout (after a halt: with the next stage); args: id", NULL },
 	{ "rollout.abort", edged_rollout_cmd_abort, EDGED_CTL_ROLE_ADMIN,
 	  "abort a rollout, cancelling its open transfer; args: id", NULL },
+	{ "offload.list", edged_offload_cmd_list, EDGED_CTL_ROLE_READ,
+	  "stored models and whether they are enabled for offload", NULL },
+	{ "offload.enable", edged_offload_cmd_enable, EDGED_CTL_ROLE_ADMIN,
+	  "let nodes offload inference to a stored model; args: model", NULL },
+	{ "offload.disable", edged_offload_cmd_disable, EDGED_CTL_ROLE_ADMIN,
+	  "stop offloading a model (its queued requests are answered); args: model", NULL },
+	{ "offload.status", edged_offload_cmd_status, EDGED_CTL_ROLE_READ,
+	  "offload queue, outcomes and latencies per model and node, shadow checks", NULL },
+	{ "offload.mismatches", edged_offload_cmd_mismatches, EDGED_CTL_ROLE_READ,
+	  "shadow-verification mismatches, newest first; args: limit", NULL },
 	{ "rollout.revert", edged_rollout_cmd_revert, EDGED_CTL_ROLE_ADMIN,
 	  "send a rollout's activated nodes back to their previous model (from their other slot "
 	  "where they hold it); args: id", NULL },

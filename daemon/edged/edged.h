@@ -42,6 +42,7 @@ struct edged {
 	struct edged_anomaly_tail *tail; /* owned: anomalies.tail followers (anomaly_tail.h) */
 	struct edged_ota *ota;        /* owned: model store and transfers (ota.h) */
 	struct edged_rollout *rollout; /* owned: staged rollouts (rollout.h) */
+	struct edged_offload *offload; /* owned: offloaded inference (offload.h); NULL when off */
 	struct edged_control *control; /* owned */
 	struct edged_notify *notify;  /* owned */
 	struct edged_signals *signals; /* owned */

@@ -28,6 +28,7 @@
 #include "mqtt.h"
 #include "notify.h"
 #include "ota.h"
+#include "offload.h"
 #include "rollout.h"
 #include "router.h"
 #include "signals.h"
@@ -427,6 +428,10 @@ static int edged_start(struct edged *d)
 	 * resumed transfers. */
 	if ((rc = edged_rollout_new(d, &d->rollout)) < 0)
 		return rc;
+	/* After the OTA service: the enabled models are stored packages. */
+	if ((rc = edged_offload_new(d, &d->offload)) < 0)
+		return rc;
+	edged_router_set_offload(d->router, d->offload);
 	if ((rc = start_control(d, s)) < 0)
 		return rc;
 	if ((rc = edged_notify_new(d->loop, &d->notify)) < 0 ||
@@ -530,6 +535,8 @@ void edged_shutdown(struct edged *d)
 	/* Reports arriving while draining are deferred (the nodes send them
 	 * again); those being stored are still acked. */
 	edged_anomaly_stop(d->anomaly);
+	/* Queued offload requests are answered `internal` while MQTT is up. */
+	edged_offload_stop(d->offload);
 	/* Node statuses of open transfers go to the store before it drains. */
 	edged_rollout_stop(d->rollout);
 	edged_ota_stop(d->ota);
@@ -579,6 +586,7 @@ static void edged_teardown(struct edged *d)
 	edged_router_free(d->router);
 	d->router = NULL;
 	edged_anomaly_detach(d->anomaly);
+	edged_offload_stop(d->offload);
 	edged_rollout_stop(d->rollout);
 	edged_ota_stop(d->ota);
 	edged_ota_detach(d->ota);
@@ -606,6 +614,9 @@ static void edged_teardown(struct edged *d)
 	 * service (it unhooks itself from it). */
 	edged_rollout_free(d->rollout);
 	d->rollout = NULL;
+	/* Before the OTA service: its package reads hold the service's dir. */
+	edged_offload_free(d->offload);
+	d->offload = NULL;
 	edged_ota_free(d->ota); /* after the store: its completions use it */
 	d->ota = NULL;
 	d->tail = NULL; /* freed with its handle: store completions found it stopped */

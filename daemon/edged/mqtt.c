@@ -678,7 +678,24 @@ static void mqtt_on_message(struct mosquitto *mosq, void *ud, const struct mosqu
 			.qos = msg->qos,
 			.retained = msg->retain,
 		};
+		char *response_topic = NULL;
+		void *corr = NULL;
+		uint16_t corr_len = 0;
+
+		/* The request/response properties (offload): read, never
+		 * kept beyond the callback. */
+		if (mosquitto_property_read_string(props, MQTT_PROP_RESPONSE_TOPIC, &response_topic,
+						   false))
+			in.response_topic = response_topic;
+		if (mosquitto_property_read_binary(props, MQTT_PROP_CORRELATION_DATA, &corr,
+						   &corr_len, false)) {
+			in.correlation = corr;
+			in.correlation_len = corr_len;
+			in.has_correlation = true;
+		}
 		m->cb.on_message(m->cb.ud, &in);
+		free(response_topic);
+		free(corr);
 	}
 }
 
@@ -911,11 +928,18 @@ int edged_mqtt_publish(struct edged_mqtt *m, const char *topic, const void *payl
 int edged_mqtt_publish_frame(struct edged_mqtt *m, const char *topic, const void *payload,
 			     size_t len, int qos)
 {
+	return edged_mqtt_publish_reply(m, topic, payload, len, qos, NULL, 0);
+}
+
+int edged_mqtt_publish_reply(struct edged_mqtt *m, const char *topic, const void *payload,
+			     size_t len, int qos, const void *correlation, size_t correlation_len)
+{
+	mosquitto_property *props = NULL;
 	int rc;
 
 	if (m->freeing || m->state == EDGED_MQTT_STOPPING || m->state == EDGED_MQTT_STOPPED)
 		return EDGE_ECLOSED;
-	if (len > INT32_MAX)
+	if (len > INT32_MAX || correlation_len > UINT16_MAX)
 		return -EMSGSIZE;
 	/* Never into the outbox: a frame is worth nothing later, and it
 	 * must not push out the replies that wait there. */
@@ -927,7 +951,12 @@ int edged_mqtt_publish_frame(struct edged_mqtt *m, const char *topic, const void
 		m->stats.frames_refused++;
 		return -EAGAIN;
 	}
-	rc = mosquitto_publish_v5(m->mosq, NULL, topic, (int)len, payload, qos, false, NULL);
+	if (correlation_len > 0 &&
+	    mosquitto_property_add_binary(&props, MQTT_PROP_CORRELATION_DATA, correlation,
+					  (uint16_t)correlation_len) != MOSQ_ERR_SUCCESS)
+		return -ENOMEM;
+	rc = mosquitto_publish_v5(m->mosq, NULL, topic, (int)len, payload, qos, false, props);
+	mosquitto_property_free_all(&props);
 	mqtt_after_call(m, rc, "publish");
 	if (rc == MOSQ_ERR_NOMEM)
 		return -ENOMEM;

@@ -55,6 +55,12 @@ struct edged_mqtt_message {
 	 * message, not one a client published just now (MQTT v5 with
 	 * Retain As Published off sets the flag only on such replays). */
 	bool retained;
+	/* MQTT v5 request/response properties (offload), NULL/0 when absent;
+	 * valid during the callback only. */
+	const char *response_topic;
+	const void *correlation;
+	size_t correlation_len;
+	bool has_correlation;
 };
 
 struct edged_mqtt_callbacks {
@@ -123,6 +129,13 @@ EDGE_WUR int edged_mqtt_publish(struct edged_mqtt *m, const char *topic, const v
  * lost. 0, -EAGAIN, -ENOMEM, -EMSGSIZE, -EINVAL, EDGE_ECLOSED. */
 EDGE_WUR int edged_mqtt_publish_frame(struct edged_mqtt *m, const char *topic,
 				      const void *payload, size_t len, int qos);
+
+/* As edged_mqtt_publish_frame, for the answer to a request (offload): with
+ * MQTT v5 Correlation Data when correlation_len > 0 (copied). The same
+ * refusals, and -EMSGSIZE for correlation data over 65535 bytes. */
+EDGE_WUR int edged_mqtt_publish_reply(struct edged_mqtt *m, const char *topic,
+				      const void *payload, size_t len, int qos,
+				      const void *correlation, size_t correlation_len);
 
 /* Apply reloadable settings (reconnect bounds, outbox size). */
 void edged_mqtt_apply_settings(struct edged_mqtt *m, const struct edge_settings *settings);

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "anomaly.h"
+#include "offload.h"
 #include "edge_log.h"
 #include "edge_node_msg.h"
 #include "edge_ota_transfer.h"
@@ -30,6 +31,7 @@ struct edged_router {
 	edge_registry *registry;
 	struct edged_anomaly *anomaly; /* NULL: reports count as unhandled_type */
 	struct edged_ota *ota;        /* NULL: OTA answers count as unhandled_type */
+	struct edged_offload *offload; /* NULL: infer/ messages count as unhandled_type */
 	const struct edge_settings *s;
 	edge_ratelimit *log_limit;    /* per node, plus the total budget */
 	edge_ratelimit *unsaved_log;  /* registrations not committed */
@@ -177,6 +179,11 @@ void edged_router_set_ota(struct edged_router *r, struct edged_ota *ota)
 	r->ota = ota;
 }
 
+void edged_router_set_offload(struct edged_router *r, struct edged_offload *offload)
+{
+	r->offload = offload;
+}
+
 void edged_router_set_clock(struct edged_router *r, uint64_t (*now_ms)(void *ud), void *ud)
 {
 	r->now_ms = now_ms ? now_ms : default_clock;
@@ -203,13 +210,35 @@ static const char *printable_topic(const char *topic, char *buf, size_t cap)
  * and log.bad_input_total_burst for all nodes per interval. A line that
  * follows suppressed ones says how many: of this node since its previous
  * line, and of all nodes since the previous line of any. */
+static void router_log_bad_v(struct edged_router *r, const char *id, const char *fmt,
+			     va_list ap) __attribute__((format(printf, 3, 0)));
 static void router_log_bad(struct edged_router *r, const char *id, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 static void router_log_bad(struct edged_router *r, const char *id, const char *fmt, ...)
 {
+	va_list ap;
+
+	va_start(ap, fmt);
+	router_log_bad_v(r, id, fmt, ap);
+	va_end(ap);
+}
+
+void edged_router_log_bad(struct edged_router *r, const char *id, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!r)
+		return;
+	va_start(ap, fmt);
+	router_log_bad_v(r, id, fmt, ap);
+	va_end(ap);
+}
+
+static void router_log_bad_v(struct edged_router *r, const char *id, const char *fmt,
+			     va_list ap)
+{
 	uint64_t mine = 0, all;
 	char msg[512];
-	va_list ap;
 
 	if (!edge_ratelimit_allow(r->log_limit, id, r->now_ms(r->clock_ud), &mine)) {
 		r->stats.log_suppressed++;
@@ -217,9 +246,7 @@ static void router_log_bad(struct edged_router *r, const char *id, const char *f
 	}
 	all = r->stats.log_suppressed - r->suppressed_at_last_line;
 	r->suppressed_at_last_line = r->stats.log_suppressed;
-	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
-	va_end(ap);
 	if (mine && all)
 		edge_log(EDGE_LOG_WARNING, "router",
 			 "%s (%llu similar suppressed; %llu bad-input lines suppressed since "
@@ -337,6 +364,9 @@ static void router_saved(void *ud, const char *id, enum edge_registry_event ev, 
 	/* The interval the gateway judges the node by: the latest hello's. */
 	reg.heartbeat_s = node.heartbeat_interval_ms / 1000;
 	reg.stale_after = (uint32_t)r->s->registry.stale_after_missed_heartbeats;
+	/* Shadow verification: the share of its own inferences to send. */
+	if (r->offload)
+		reg.verify_permille = (uint32_t)r->s->offload.verify_permille;
 	router_reply(r, id, &reg);
 }
 
@@ -493,6 +523,23 @@ void edged_router_on_message(struct edged_router *r, const struct edged_mqtt_mes
 			       "is retained): retained", id, edge_topic_type_name(parsed.type));
 		if (edged_mqtt_publish(r->mqtt, topic, NULL, 0, 1, true) < 0)
 			r->stats.refusals[EDGED_ROUTER_INTERNAL]++;
+		return;
+	}
+	/* Offload messages are binary, with a limit of their own. */
+	if (parsed.type == EDGE_TOPIC_INFER && r->offload) {
+		if (len > r->s->offload.max_payload_bytes) {
+			r->stats.rejects[EDGE_MSG_TOO_LARGE]++;
+			router_log_bad(r, id, "node %s: %zu-byte offload message rejected (limit %zu)",
+				       id, len, r->s->offload.max_payload_bytes);
+			return;
+		}
+		rc = edge_registry_get_state(r->registry, id);
+		if (rc < 0 || rc == EDGE_NODE_REVOKED) {
+			router_known_node_result(r, id, "offload message",
+						 rc < 0 ? EDGE_ENOTFOUND : EDGE_EAUTH);
+			return;
+		}
+		edged_offload_on_message(r->offload, id, parsed.sub, parsed.sub_len, in);
 		return;
 	}
 	/* Checked before parsing: an oversized payload costs nothing. */

@@ -93,6 +93,17 @@ struct edged_ota;
  * other bad input. */
 void edged_router_set_ota(struct edged_router *r, struct edged_ota *ota);
 
+/* Offload messages (<p>/<id>/infer/req, verify) of a registered, not
+ * revoked node go to the offload service, after their own size limit
+ * (offload.max_payload_bytes). NULL: counted as unhandled_type. */
+struct edged_offload;
+void edged_router_set_offload(struct edged_router *r, struct edged_offload *offload);
+
+/* A line about bad input from node id, rate-limited with the router's own
+ * (log.bad_input_*): for the services the router hands messages to. */
+void edged_router_log_bad(struct edged_router *r, const char *id, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
 /* Feed one message (the mqtt on_message callback). */
 void edged_router_on_message(struct edged_router *r, const struct edged_mqtt_message *in);
 

@@ -159,6 +159,16 @@ struct edge_settings {
 		char models_path[EDGE_CONFIG_PATH_MAX];
 	} ota;
 	struct {
+		bool enabled;
+		int workers;                   /* 0 = one per core */
+		int queue_max;
+		int node_queue_max;
+		size_t memory_budget;
+		size_t max_payload_bytes;
+		int verify_permille;
+		int mismatches_keep;
+	} offload;
+	struct {
 		int node_timeout_s;
 		int online_timeout_s;
 		bool health;                   /* default of rollout start --health */

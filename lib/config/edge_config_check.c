@@ -250,6 +250,14 @@ int edge__cfg_check(struct edge_settings *s, const char *file,
 				       where(at, sizeof at, file, lines,
 					     either(lines, "mqtt.max_packet_bytes", "mqtt.max_payload_bytes")),
 				       s->mqtt.max_packet_bytes, s->mqtt.max_payload_bytes + 512);
+	/* An offload request is its payload plus topic, Response Topic and
+	 * Correlation Data: the same headroom plus the response topic. */
+	if (s->offload.enabled && s->mqtt.max_packet_bytes < s->offload.max_payload_bytes + 768)
+		return edge__cfg_error(err, errlen,
+				       "%smqtt.max_packet_bytes (%zu) must be at least offload.max_payload_bytes + 768 (%zu), or set offload.enabled = false",
+				       where(at, sizeof at, file, lines,
+					     either(lines, "mqtt.max_packet_bytes", "offload.max_payload_bytes")),
+				       s->mqtt.max_packet_bytes, s->offload.max_payload_bytes + 768);
 	if (s->store.group_commit_max_ops > s->store.queue_max_ops)
 		return order_error(err, errlen, file, lines,
 				   "store.group_commit_max_ops", s->store.group_commit_max_ops,

@@ -121,6 +121,7 @@ const struct edge__cfg_section edge__cfg_sections[] = {
 	{ "anomaly", "Anomaly reports from nodes: stored once, then acknowledged." },
 	{ "broker", "The broker's node identities edged manages: passwords, access rules, node certificates (docs/broker-security.md)." },
 	{ "ota", "Signed model updates: the trusted signing keys, the model store and the transfers to nodes (proto/ota/package.md, proto/ota/transfer.md)." },
+	{ "offload", "Offloaded inference (proto/infer/offload.md): the worker pool that runs stored models for nodes, its queue and memory bounds, and shadow verification of the nodes' own results. Which models may be offloaded: 'edgectl offload enable'." },
 	{ "rollout", "Staged rollouts (docs/rollouts.md): how long a stage waits for its nodes, and the model-aware health check of each soak. 'edgectl rollout start' may override health and auto_revert per rollout." },
 };
 const size_t edge__cfg_nsections =
@@ -174,8 +175,8 @@ const struct edge__cfg_key edge__cfg_keys[] = {
 	       "Topic prefix of the node subtrees (<prefix>/<id>/...): no wildcards, no '/' at either end."),
 	SIZE(mqtt, max_payload_bytes, "4096", 64, EDGE_MSG_MAX_PAYLOAD, R,
 	     "Largest node message accepted; bigger ones are rejected before parsing. The node protocol allows at most 4096."),
-	SIZE(mqtt, max_packet_bytes, "16384", 1024, 268435455, 0,
-	     "MQTT v5 Maximum Packet Size edged declares when it connects: the broker discards a larger packet for edged instead of sending it, so an oversized publish never reaches edged's memory. Must exceed max_payload_bytes plus topic and headers."),
+	SIZE(mqtt, max_packet_bytes, "69632", 1024, 268435455, 0,
+	     "MQTT v5 Maximum Packet Size edged declares when it connects: the broker discards a larger packet for edged instead of sending it, so an oversized publish never reaches edged's memory. Must exceed max_payload_bytes plus topic and headers, and offload.max_payload_bytes plus 768 while offload is enabled."),
 	SECONDS(mqtt, session_expiry_s, "600", 0, 86400, 0,
 		"Session Expiry Interval of edged's own MQTT session: while edged restarts or reconnects within it, the broker queues what nodes publish for it (QoS 1). 0 = a clean session on every connect."),
 
@@ -286,6 +287,23 @@ const struct edge__cfg_key edge__cfg_keys[] = {
 	       "Lower bound of the per-node retransmission timeout."),
 	MILLIS(ota, rto_max_ms, "10000", 100, 600000, R,
 	       "Upper bound of the per-node retransmission timeout; at least rto_min_ms."),
+
+	BOOL(offload, enabled, "true", 0,
+	     "Run the offload service: requests on <prefix>/<id>/infer/req for enabled models are answered, verify messages checked. false = such messages are counted and dropped."),
+	INT(offload, workers, "0", 0, 256, 0,
+	    "Inference worker threads; 0 = one per online core."),
+	INT(offload, queue_max, "1024", 1, 1000000, 0,
+	    "Requests queued at once, all nodes; beyond it a request is answered busy."),
+	INT(offload, node_queue_max, "64", 1, 1000000, 0,
+	    "Requests of one node queued at once; beyond it that node's requests are answered busy, so a flooding node cannot hold the queue."),
+	SIZE(offload, memory_budget, "268435456", 65536, 68719476736LL, 0,
+	     "Bytes of loaded interpreters over all workers (model, arena, persistent buffers); the least recently used idle one is unloaded first."),
+	SIZE(offload, max_payload_bytes, "65536", 1024, 16777216, 0,
+	     "Largest offload request or verify message accepted (binary, separate from mqtt.max_payload_bytes): a 96x96x3 image is 27648 bytes. mqtt.max_packet_bytes must exceed it by 768."),
+	INT(offload, verify_permille, "0", 0, 1000, R,
+	    "Share of their own inferences (per thousand) every node is asked, in its registered message, to send as infer/verify for a bit-exact check; 0 = shadow verification off."),
+	INT(offload, mismatches_keep, "256", 1, 100000, R,
+	    "Shadow-verification mismatches kept as evidence for 'edgectl offload mismatches' (in memory, newest first)."),
 
 	SECONDS(rollout, node_timeout_s, "3600", 1, 2592000, R,
 		"A node of a stage not decided this long after its stage started (offline, retried whenever it comes back, or stalled) fails the stage with not_online (or transfer_failed when it is online), so one absent node does not hold a rollout."),

@@ -53,7 +53,7 @@ struct edge__cfg_section {
 	const char *doc;
 };
 
-#define EDGE__CFG_MAX_KEYS 96
+#define EDGE__CFG_MAX_KEYS 128
 
 extern const struct edge__cfg_key edge__cfg_keys[];
 extern const size_t edge__cfg_nkeys;

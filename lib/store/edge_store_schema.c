@@ -358,6 +358,13 @@ static const char *const migrations[] = {
 	" SELECT rollout, device, stage, outcome, reason FROM rollout_node;"
 	"DROP TABLE rollout_node;"
 	"ALTER TABLE rollout_node_v10 RENAME TO rollout_node;",
+	/* 11: offloaded inference (lib/offload/edge_offload_store.h): the
+	 * stored models an operator enabled for offload, by package digest
+	 * (ota_model's key; no foreign key: removing a model disables it). */
+	"CREATE TABLE offload_model ("
+	" digest TEXT PRIMARY KEY NOT NULL,"
+	" enabled_ms INTEGER NOT NULL"
+	") WITHOUT ROWID;",
 };
 
 _Static_assert(sizeof migrations / sizeof migrations[0] == EDGE_STORE_SCHEMA_VERSION,

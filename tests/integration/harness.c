@@ -565,7 +565,7 @@ void h_edged_write_config(struct h_env *e)
 {
 	static const char *const sections[] = {
 		"log", "paths", "mqtt", "registry", "store", "control", "anomaly", "broker",
-		"ota", "rollout",
+		"ota", "offload", "rollout",
 	};
 	unsigned written = 0;
 	if (e->broker_port) {

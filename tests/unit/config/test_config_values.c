@@ -211,7 +211,7 @@ START_TEST(foreach_lists_every_key_and_hides_secrets)
 	char err[256];
 
 	ck_assert_int_eq(edge_config_foreach(c, collect, got), 0);
-	ck_assert_int_eq(got->count, 88);
+	ck_assert_int_eq(got->count, 96);
 	int pw = find(got, "mqtt.password");
 	ck_assert_str_eq(got->values[pw], ""); /* unset: nothing to hide */
 	ck_assert_uint_eq(got->flags[pw], EDGE_CONFIG_SECRET | EDGE_CONFIG_EMPTY_OK);

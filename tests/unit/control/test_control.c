@@ -870,7 +870,7 @@ END_TEST
 #define ROLE_READ_GID 4301
 #define ROLE_SOCKET_GID 4303
 #define ROLE_REPLY_MAX 65536
-#define ROLE_CELLS_MAX 32
+#define ROLE_CELLS_MAX 48
 
 /* A group database standing in for /etc/group: uid 4400 is listed in the
  * admin group, uid 4410 in the read group, nobody else anywhere. */

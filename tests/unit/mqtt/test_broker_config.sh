@@ -28,8 +28,8 @@ has persistence true
 has persistence_location /var/lib/mosquitto/
 has max_queued_messages 21000
 has max_inflight_messages 200
-has message_size_limit 16408
-has max_packet_size 17432
+has message_size_limit 65536
+has max_packet_size 66560
 has set_tcp_nodelay true
 grep -q '^# ' "$tmp/out" || fail "no comments"
 

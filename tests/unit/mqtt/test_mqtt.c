@@ -609,7 +609,7 @@ START_TEST(session_expiry_zero_is_clean_start)
 	parse_connect(&fx.peer.connect[0], &ci);
 	ck_assert_int_eq(ci.flags & 0x02, 0x02);
 	ck_assert_int_eq(ci.session_expiry, -1);
-	ck_assert_int_eq(ci.max_packet, 16384); /* the default */
+	ck_assert_int_eq(ci.max_packet, 69632); /* the default */
 }
 END_TEST
 
