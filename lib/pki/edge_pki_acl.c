@@ -13,8 +13,8 @@
 #include "edge_pki_internal.h"
 
 /* node-protocol.md §3 and §9. ota and infer carry both directions; their
- * sub-levels are reserved: a node writes requests (ota/req/..., infer/req)
- * and reads what the gateway sends (ota/..., infer/resp). A new type or
+ * sub-levels are reserved: a node writes requests (ota/req/..., infer/req,
+ * infer/verify) and reads what the gateway sends (ota/..., infer/resp). A new type or
  * sub-level is one row here. */
 static const struct edge_pki_acl_rule rules[] = {
 	{ EDGE_TOPIC_HELLO, "", EDGE_PKI_ACL_WRITE },
@@ -23,6 +23,7 @@ static const struct edge_pki_acl_rule rules[] = {
 	{ EDGE_TOPIC_REPORT, "", EDGE_PKI_ACL_WRITE },
 	{ EDGE_TOPIC_OTA, "req/#", EDGE_PKI_ACL_WRITE },
 	{ EDGE_TOPIC_INFER, "req", EDGE_PKI_ACL_WRITE },
+	{ EDGE_TOPIC_INFER, "verify", EDGE_PKI_ACL_WRITE },
 	{ EDGE_TOPIC_REGISTERED, "", EDGE_PKI_ACL_READ },
 	{ EDGE_TOPIC_ACK, "", EDGE_PKI_ACL_READ },
 	{ EDGE_TOPIC_OTA, "#", EDGE_PKI_ACL_READ },

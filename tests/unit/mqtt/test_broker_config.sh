@@ -127,11 +127,11 @@ before_user=$(sed -n '/^user /q;p' "$tmp/out" | grep -c '^topic')
 [ "$before_user" -eq 0 ] || fail "a topic line applies to anonymous clients"
 has user edged
 has topic "readwrite edge/v1/#"
-for t in hello status heartbeat report ota/req/# infer/req; do has pattern "write edge/v1/%u/$t"; done
+for t in hello status heartbeat report ota/req/# infer/req infer/verify; do has pattern "write edge/v1/%u/$t"; done
 for t in registered ack ota/# infer/resp; do has pattern "read edge/v1/%u/$t"; done
 # Campaign chunks: every node reads them, none writes them.
 has pattern "read edge/v1/_campaign/#"
-[ "$(grep -c '^pattern' "$tmp/out")" -eq 11 ] || fail "unexpected pattern lines"
+[ "$(grep -c '^pattern' "$tmp/out")" -eq 12 ] || fail "unexpected pattern lines"
 "$edgectl" broker-config --print-acl --prefix site/3/edge --gateway-user gw-1 > "$tmp/out" ||
 	fail "--print-acl with options"
 has user gw-1

@@ -644,6 +644,7 @@ START_TEST(acl_file)
 		"\npattern write edge/v1/%u/report\n",
 		"\npattern write edge/v1/%u/ota/req/#\n",
 		"\npattern write edge/v1/%u/infer/req\n",
+		"\npattern write edge/v1/%u/infer/verify\n",
 		"\npattern read edge/v1/%u/registered\n",
 		"\npattern read edge/v1/%u/ack\n",
 		"\npattern read edge/v1/%u/ota/#\n",
@@ -661,7 +662,7 @@ START_TEST(acl_file)
 		if (!strchr(l, '\n'))
 			break;
 	}
-	ck_assert_int_eq(grants, 13);
+	ck_assert_int_eq(grants, 14);
 	/* Campaign frames: read for every node, written by none. */
 	ck_assert_ptr_null(strstr(text, "write edge/v1/_campaign"));
 
