@@ -29,6 +29,7 @@ static const char offload_usage[] =
 	"       edgectl offload disable REF [--json]\n"
 	"       edgectl offload status [--json]\n"
 	"       edgectl offload mismatches [--limit N] [--json]\n"
+	"       edgectl offload verify ID|tag:TAG PERMILLE|default [--json]\n"
 	"\n"
 	"Nodes send an input tensor on infer/req and edged answers with the output\n"
 	"computed by its own engine, on deadline; nodes told to sample their own\n"
@@ -48,13 +49,17 @@ static const char offload_usage[] =
 	"mismatches  the shadow checks that disagreed, newest first (default 50):\n"
 	"            node, model, the node's sequence number, the first differing\n"
 	"            byte and up to 16 bytes from there, the node's and edged's.\n"
+	"verify      the share (per thousand) of its own inferences a node, or every\n"
+	"            node with a tag, sends for a shadow check (0 = none; default =\n"
+	"            back to offload.verify_permille); online nodes are told at once.\n"
+	"            A node's own setting wins over its tags' (the largest of those).\n"
 	"\n"
 	"REF: a digest or model SHA-256 prefix (8 hex digits or more), NAME@VERSION,\n"
 	"or NAME (the highest counter of that name).\n"
 	"\n"
 	"Exit codes: 0 done, 1 refused or failed (not_found, ambiguous, bad_args,\n"
-	"unavailable), 2 bad usage, 3 edged not running, 4 not authorised (enable\n"
-	"and disable need the admin role).\n";
+	"unavailable), 2 bad usage, 3 edged not running, 4 not authorised (enable,\n"
+	"disable and verify need the admin role).\n";
 
 /* The statuses of a response (proto/infer/offload.md), in its order, and
  * "malformed" (a request too broken to answer). */
@@ -540,6 +545,52 @@ static int offload_mismatches(int argc, char **argv)
 	return rc;
 }
 
+static int print_verify(json_t *r)
+{
+	json_t *p = json_object_get(r, "permille");
+
+	if (json_is_integer(p))
+		printf("%s: %" JSON_INTEGER_FORMAT " per thousand of its own inferences checked; "
+		       "%" JSON_INTEGER_FORMAT " online node(s) told\n",
+		       edgectl_str_or(r, "target", "?"), json_integer_value(p), edgectl_int(r, "told"));
+	else
+		printf("%s: back to offload.verify_permille; %" JSON_INTEGER_FORMAT
+		       " online node(s) told\n",
+		       edgectl_str_or(r, "target", "?"), edgectl_int(r, "told"));
+	return EDGECTL_OK;
+}
+
+/* verify TARGET PERMILLE|default: offload.verify {"to", "permille"}. */
+static int offload_verify(int argc, char **argv)
+{
+	const char *pos[2];
+	unsigned long long v = 0;
+	json_t *args;
+	char *end = NULL;
+	int npos, rc = parse_verb(argc, argv, NULL, 0, pos, 2, &npos);
+
+	if (rc < 0)
+		return edgectl_parse_exit(rc);
+	if (npos < 2)
+		return usage_error("verify", "which node or tag, and how many per thousand? "
+				   "(offload verify ID|tag:TAG PERMILLE|default)");
+	if (strcmp(pos[1], "default") != 0) {
+		errno = 0;
+		v = pos[1][0] >= '0' && pos[1][0] <= '9' ? strtoull(pos[1], &end, 10) : 1001;
+		if (errno || (end && *end) || v > 1000)
+			return usage_error("verify", "PERMILLE must be 0..1000 or default, not '%s'",
+					   pos[1]);
+	}
+	args = strcmp(pos[1], "default") == 0
+		       ? json_pack("{s:s, s:n}", "to", pos[0], "permille")
+		       : json_pack("{s:s, s:I}", "to", pos[0], "permille", (json_int_t)v);
+	if (!args)
+		return EDGECTL_EDAEMON;
+	rc = explain(edgectl_query("offload.verify", args, print_verify));
+	json_decref(args);
+	return rc;
+}
+
 int edgectl_cmd_offload(int argc, char **argv)
 {
 	static const struct {
@@ -548,7 +599,7 @@ int edgectl_cmd_offload(int argc, char **argv)
 	} verbs[] = {
 		{ "list", offload_list },     { "enable", offload_toggle },
 		{ "disable", offload_toggle }, { "status", offload_status },
-		{ "mismatches", offload_mismatches },
+		{ "mismatches", offload_mismatches }, { "verify", offload_verify },
 	};
 
 	if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {

@@ -602,14 +602,63 @@ static int load_enabled(const char *digest, int64_t enabled_ms, void *ud)
 	return 0;
 }
 
+static int load_rule(const char *target, int permille, void *ud)
+{
+	return off_rule_set(ud, target, permille);
+}
+
 static int load_run(edge_store_conn *conn, void *ud)
 {
 	struct edged_offload *o = ud;
-	unsigned skipped = 0;
+	unsigned skipped = 0, bad_rules = 0;
 	int rc = edge_offload_store_load(conn, load_enabled, o, &skipped);
 
-	o->stats.load_skipped += skipped;
+	if (rc == 0)
+		rc = edge_offload_store_verify_load(conn, load_rule, o, &bad_rules);
+	o->stats.load_skipped += skipped + bad_rules;
 	return rc;
+}
+
+int off_rule_set(struct edged_offload *o, const char *target, int permille)
+{
+	for (unsigned i = 0; i < o->n_rules; i++)
+		if (strcmp(o->rules[i].target, target) == 0) {
+			if (permille >= 0)
+				o->rules[i].permille = permille;
+			else
+				o->rules[i] = o->rules[--o->n_rules];
+			return 0;
+		}
+	if (permille < 0)
+		return 0;
+	{
+		struct off_rule *p = realloc(o->rules, (o->n_rules + 1) * sizeof *o->rules);
+
+		if (!p)
+			return -ENOMEM;
+		o->rules = p;
+	}
+	snprintf(o->rules[o->n_rules].target, sizeof o->rules[0].target, "%s", target);
+	o->rules[o->n_rules++].permille = permille;
+	return 0;
+}
+
+int edged_offload_verify_permille(const struct edged_offload *o, const struct edge_node_info *n)
+{
+	int best = -1;
+
+	if (!o)
+		return 0;
+	for (unsigned i = 0; i < o->n_rules; i++) {
+		const struct off_rule *r = &o->rules[i];
+
+		if (strncmp(r->target, "id:", 3) == 0 && strcmp(r->target + 3, n->id) == 0)
+			return r->permille; /* the node's own rule wins */
+		if (strncmp(r->target, "tag:", 4) == 0 && edge_registry_has_tag(n, r->target + 4) &&
+		    r->permille > best)
+			best = r->permille;
+	}
+	return best >= 0 ? best : edge_config_settings(o->d->config)->offload.verify_permille;
 }
 
 static void async_closed(uv_handle_t *h)
@@ -712,6 +761,7 @@ static void release(struct edged_offload *o)
 		free(o->pend[i].node_output);
 	free(o->pend);
 	free(o->models);
+	free(o->rules);
 	free(o->nodes);
 	free(o->mm);
 	free(o);

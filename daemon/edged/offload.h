@@ -59,6 +59,11 @@ void edged_offload_on_message(struct edged_offload *o, const char *id, const cha
  * the node has no offload history). NULL on ENOMEM. */
 json_t *edged_offload_status_json(const struct edged_offload *o);
 json_t *edged_offload_device_json(const struct edged_offload *o, const char *id);
+/* The shadow-sampling share (per thousand) for node n: its own rule
+ * ("id:"), else the largest rule of its tags ("tag:"), else
+ * offload.verify_permille; 0 when o is NULL. */
+struct edge_node_info;
+int edged_offload_verify_permille(const struct edged_offload *o, const struct edge_node_info *n);
 /* true when node id is flagged by shadow verification. */
 bool edged_offload_flagged(const struct edged_offload *o, const char *id);
 
@@ -69,5 +74,6 @@ int edged_offload_cmd_disable(void *ud, json_t *args, json_t **result, char *msg
 int edged_offload_cmd_status(void *ud, json_t *args, json_t **result, char *msg, size_t msglen);
 int edged_offload_cmd_mismatches(void *ud, json_t *args, json_t **result, char *msg,
 				 size_t msglen);
+int edged_offload_cmd_verify(void *ud, json_t *args, json_t **result, char *msg, size_t msglen);
 
 #endif

@@ -11,8 +11,10 @@
 #include "edge_log.h"
 #include "edge_offload_store.h"
 #include "edged.h"
+#include "edge_topic.h"
 #include "offload_internal.h"
 #include "ota_internal.h"
+#include "router.h"
 
 static int oom(char *msg, size_t msglen)
 {
@@ -237,6 +239,11 @@ json_t *edged_offload_status_json(const struct edged_offload *o)
 	return j;
 }
 
+static int off_default_permille(const struct edged_offload *o)
+{
+	return edge_config_settings(o->d->config)->offload.verify_permille;
+}
+
 static const struct off_node *node_find(const struct edged_offload *o, const char *id)
 {
 	for (unsigned i = 0; i < o->n_nodes; i++)
@@ -308,6 +315,22 @@ int edged_offload_cmd_status(void *ud, json_t *args, json_t **result, char *msg,
 						 o->nodes[i].flagged));
 	}
 	edge_offload_stats_free(&st);
+	{
+		json_t *rules = json_array();
+
+		for (unsigned i = 0; rules && i < o->n_rules; i++)
+			(void)json_array_append_new(rules, json_pack("{s:s, s:i}", "target",
+								     o->rules[i].target, "permille",
+								     o->rules[i].permille));
+		if (j && rules)
+			(void)json_object_set_new(j, "verify_rules", rules);
+		else
+			json_decref(rules);
+		if (j)
+			(void)json_object_set_new(
+				j, "verify_default",
+				json_integer(off_default_permille(o)));
+	}
 	if (!j || !models || !nodes || json_object_set_new(j, "models", models) < 0 ||
 	    json_object_set_new(j, "nodes", nodes) < 0) {
 		json_decref(j);
@@ -371,4 +394,97 @@ json_t *edged_offload_device_json(const struct edged_offload *o, const char *id)
 	return json_pack("{s:I, s:I, s:I, s:b}", "requests", (json_int_t)requests, "matches",
 			 (json_int_t)(n ? n->matches : 0), "mismatches",
 			 (json_int_t)(n ? n->mismatches : 0), "flagged", n && n->flagged);
+}
+
+struct verify_op {
+	char target[EDGE_OFFLOAD_TARGET_MAX + 1];
+	int permille;
+};
+
+static int verify_run(edge_store_conn *conn, void *ud)
+{
+	struct verify_op *op = ud;
+
+	return edge_offload_store_verify_op(conn, op->target, op->permille);
+}
+
+static void verify_done(int result, void *ud)
+{
+	struct verify_op *op = ud;
+
+	if (result < 0)
+		edge_log(EDGE_LOG_WARNING, "offload", "shadow sampling of %s not stored: %s",
+			 op->target, edge_strerror(result));
+	free(op);
+}
+
+struct tell_ctx {
+	struct edged *d;
+	const char *target;
+	unsigned told;
+};
+
+/* Online nodes the rule applies to get registered again: the new share
+ * reaches them at once. */
+static int tell_node(const struct edge_node_info *n, void *ud)
+{
+	struct tell_ctx *c = ud;
+	bool hit = strncmp(c->target, "id:", 3) == 0 ? strcmp(n->id, c->target + 3) == 0
+						      : edge_registry_has_tag(n, c->target + 4);
+
+	if (hit && edged_router_send_registered(c->d->router, n->id) == 0)
+		c->told++;
+	return 0;
+}
+
+int edged_offload_cmd_verify(void *ud, json_t *args, json_t **result, char *msg, size_t msglen)
+{
+	struct edged *d = ud;
+	struct edged_offload *o = service(ud, msg, msglen);
+	const char *to = json_string_value(json_object_get(args, "to"));
+	json_t *jp = json_object_get(args, "permille");
+	char target[EDGE_OFFLOAD_TARGET_MAX + 1];
+	struct tell_ctx c = { .d = d, .target = target };
+	struct verify_op *op;
+	int permille;
+
+	if (!o)
+		return EDGE_CTL_E_UNAVAILABLE;
+	if (!to || !to[0]) {
+		snprintf(msg, msglen, "args.to must be a node id or tag:TAG");
+		return EDGE_CTL_E_BAD_ARGS;
+	}
+	if (strncmp(to, "tag:", 4) == 0 ? !edge_registry_tag_valid(to + 4) : !edge_id_valid_str(to)) {
+		snprintf(msg, msglen, "args.to '%.80s': not a node id or tag:TAG", to);
+		return EDGE_CTL_E_BAD_ARGS;
+	}
+	if (!jp || json_is_null(jp))
+		permille = -1; /* back to the default */
+	else if (json_is_integer(jp) && json_integer_value(jp) >= 0 &&
+		 json_integer_value(jp) <= 1000)
+		permille = (int)json_integer_value(jp);
+	else {
+		snprintf(msg, msglen, "args.permille must be 0..1000, or null for the default");
+		return EDGE_CTL_E_BAD_ARGS;
+	}
+	snprintf(target, sizeof target, "%s%s", strncmp(to, "tag:", 4) == 0 ? "" : "id:", to);
+	if (off_rule_set(o, target, permille) < 0)
+		return oom(msg, msglen);
+	op = calloc(1, sizeof *op);
+	if (op) {
+		snprintf(op->target, sizeof op->target, "%s", target);
+		op->permille = permille;
+		if (edge_store_submit(o->store, verify_run, verify_done, op) < 0) {
+			free(op);
+			op = NULL;
+		}
+	}
+	if (!op)
+		edge_log(EDGE_LOG_WARNING, "offload", "shadow sampling of %s not stored", target);
+	(void)edge_registry_foreach(d->registry, EDGE_NODE_MASK(EDGE_NODE_ONLINE), tell_node, &c);
+	edge_log(EDGE_LOG_NOTICE, "offload", "shadow sampling of %s: %s (%u online node%s told)",
+		 target, permille < 0 ? "default" : "set", c.told, c.told == 1 ? "" : "s");
+	*result = json_pack("{s:s, s:o, s:i}", "target", target, "permille",
+			    permille < 0 ? json_null() : json_integer(permille), "told", (int)c.told);
+	return *result ? 0 : oom(msg, msglen);
 }

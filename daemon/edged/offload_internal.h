@@ -10,6 +10,7 @@
 #include "edge_infer_msg.h"
 #include "edge_node_msg.h"
 #include "edge_offload_pool.h"
+#include "edge_offload_store.h"
 #include "edge_ota_store.h"
 #include "edge_store.h"
 #include "offload.h"
@@ -73,6 +74,12 @@ struct off_mismatch {
 	char input_sha[65];
 };
 
+/* A shadow-sampling rule: "id:<node>" or "tag:<tag>". */
+struct off_rule {
+	char target[EDGE_OFFLOAD_TARGET_MAX + 1];
+	int permille;
+};
+
 struct off_stats {
 	uint64_t requests, outcomes[EDGE_INFER_S_COUNT];
 	uint64_t no_response_topic, reply_failed, unknown_sub, load_skipped, nodes_evicted;
@@ -98,6 +105,8 @@ struct edged_offload {
 	struct off_node *nodes;
 	unsigned n_nodes;
 	uint64_t clock;
+	struct off_rule *rules;                /* shadow sampling per node or tag */
+	unsigned n_rules;
 	struct off_mismatch *mm;               /* ring, newest last */
 	unsigned mm_cap, mm_head, mm_n;
 	struct off_stats stats;
@@ -108,5 +117,7 @@ struct off_model *off_model_by_digest(struct edged_offload *o, const char *diges
 struct off_model *off_model_add(struct edged_offload *o, const char *digest, int64_t enabled_ms);
 void off_model_remove(struct edged_offload *o, struct off_model *m);
 void off_model_load(struct edged_offload *o, struct off_model *m);
+/* Sets (permille >= 0) or drops (-1) a rule in memory. -ENOMEM. */
+int off_rule_set(struct edged_offload *o, const char *target, int permille);
 
 #endif

@@ -338,8 +338,6 @@ static void router_hello(struct edged_router *r, const struct edge_msg_hello *he
 static void router_saved(void *ud, const char *id, enum edge_registry_event ev, int result)
 {
 	struct edged_router *r = ud;
-	struct edge_msg_registered reg = { .proto = EDGE_PROTO_VERSION, .accepted = 1 };
-	struct edge_node_info node;
 	uint64_t suppressed = 0;
 	char more[64] = "";
 
@@ -358,16 +356,24 @@ static void router_saved(void *ud, const char *id, enum edge_registry_event ev, 
 		router_refuse(r, id, EDGE_MSG_REFUSE_INTERNAL, NULL);
 		return;
 	}
+	(void)edged_router_send_registered(r, id);
+}
+
+int edged_router_send_registered(struct edged_router *r, const char *id)
+{
+	struct edge_msg_registered reg = { .proto = EDGE_PROTO_VERSION, .accepted = 1 };
+	struct edge_node_info node;
+
 	/* Removed or revoked meanwhile: no answer, the node asks again. */
 	if (edge_registry_get(r->registry, id, &node) < 0 || node.state == EDGE_NODE_REVOKED)
-		return;
+		return EDGE_ENOTFOUND;
 	/* The interval the gateway judges the node by: the latest hello's. */
 	reg.heartbeat_s = node.heartbeat_interval_ms / 1000;
 	reg.stale_after = (uint32_t)r->s->registry.stale_after_missed_heartbeats;
 	/* Shadow verification: the share of its own inferences to send. */
-	if (r->offload)
-		reg.verify_permille = (uint32_t)r->s->offload.verify_permille;
+	reg.verify_permille = (uint32_t)edged_offload_verify_permille(r->offload, &node);
 	router_reply(r, id, &reg);
+	return 0;
 }
 
 static void router_known_node_result(struct edged_router *r, const char *id, const char *what,

@@ -99,6 +99,12 @@ void edged_router_set_ota(struct edged_router *r, struct edged_ota *ota);
 struct edged_offload;
 void edged_router_set_offload(struct edged_router *r, struct edged_offload *offload);
 
+/* Sends node id an accepted `registered` again (its heartbeat interval
+ * and shadow-sampling share as now): the answer to its hello, and how a
+ * changed share reaches a node at once. 0 or EDGE_ENOTFOUND (unknown or
+ * revoked). */
+int edged_router_send_registered(struct edged_router *r, const char *id);
+
 /* A line about bad input from node id, rate-limited with the router's own
  * (log.bad_input_*): for the services the router hands messages to. */
 void edged_router_log_bad(struct edged_router *r, const char *id, const char *fmt, ...)

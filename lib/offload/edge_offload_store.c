@@ -71,3 +71,71 @@ int edge_offload_store_load(edge_store_conn *conn,
 		*skipped = bad;
 	return rc;
 }
+
+static bool target_valid(const char *t)
+{
+	size_t n = t ? strlen(t) : 0;
+
+	return n > 4 && n <= EDGE_OFFLOAD_TARGET_MAX &&
+	       (strncmp(t, "id:", 3) == 0 || strncmp(t, "tag:", 4) == 0) &&
+	       t[strncmp(t, "id:", 3) == 0 ? 3 : 4] != '\0';
+}
+
+int edge_offload_store_verify_op(edge_store_conn *conn, const char *target, int permille)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (!target_valid(target) || permille < -1 || permille > 1000)
+		return -EINVAL;
+	rc = edge_store_conn_prepare(conn,
+				     permille >= 0
+					     ? "INSERT INTO offload_verify (target, permille)"
+					       " VALUES (?1, ?2) ON CONFLICT (target)"
+					       " DO UPDATE SET permille = excluded.permille"
+					     : "DELETE FROM offload_verify WHERE target = ?1",
+				     &st);
+	if (rc < 0)
+		return rc;
+	(void)sqlite3_bind_text(st, 1, target, -1, SQLITE_STATIC);
+	if (permille >= 0)
+		(void)sqlite3_bind_int(st, 2, permille);
+	return edge_store_conn_step(conn, st);
+}
+
+int edge_offload_store_verify_load(edge_store_conn *conn,
+				   int (*fn)(const char *target, int permille, void *ud), void *ud,
+				   unsigned *skipped)
+{
+	sqlite3 *db = edge_store_conn_db(conn);
+	sqlite3_stmt *st = NULL;
+	unsigned bad = 0;
+	int rc;
+
+	rc = sqlite3_prepare_v2(db, "SELECT target, permille FROM offload_verify ORDER BY target",
+				-1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return rc == SQLITE_NOMEM ? -ENOMEM : EDGE_ESTORE;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *t = (const char *)sqlite3_column_text(st, 0);
+		int p = sqlite3_column_int(st, 1);
+
+		if (!target_valid(t) || p < 0 || p > 1000) {
+			bad++;
+			continue;
+		}
+		rc = fn(t, p, ud);
+		if (rc != 0)
+			break;
+	}
+	if (rc == SQLITE_DONE)
+		rc = 0;
+	else if (rc == SQLITE_NOMEM)
+		rc = -ENOMEM;
+	else if (rc > 0)
+		rc = EDGE_ESTORE;
+	sqlite3_finalize(st);
+	if (skipped)
+		*skipped = bad;
+	return rc;
+}

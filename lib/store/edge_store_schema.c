@@ -360,10 +360,17 @@ static const char *const migrations[] = {
 	"ALTER TABLE rollout_node_v10 RENAME TO rollout_node;",
 	/* 11: offloaded inference (lib/offload/edge_offload_store.h): the
 	 * stored models an operator enabled for offload, by package digest
-	 * (ota_model's key; no foreign key: removing a model disables it). */
+	 * (ota_model's key; no foreign key: removing a model disables it),
+	 * and the shadow-sampling shares set per node or tag. */
 	"CREATE TABLE offload_model ("
 	" digest TEXT PRIMARY KEY NOT NULL,"
 	" enabled_ms INTEGER NOT NULL"
+	") WITHOUT ROWID;"
+	/* Shadow-sampling shares set per node ('id:<id>') or tag ('tag:<t>'),
+	 * over offload.verify_permille. */
+	"CREATE TABLE offload_verify ("
+	" target TEXT PRIMARY KEY NOT NULL,"
+	" permille INTEGER NOT NULL CHECK (permille BETWEEN 0 AND 1000)"
 	") WITHOUT ROWID;",
 };
 

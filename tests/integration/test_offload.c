@@ -533,13 +533,13 @@ END_TEST
 
 /* The simulated fleet through the product: 8 nodes (the device SDK's
  * codec) send kws requests and check every answer against their own
- * engine run (no difference), and sample every own inference
- * (offload.verify_permille 1000, sent in their registered message) as
- * verify messages. Node 2 corrupts one byte of its first verify: it alone
+ * engine run (no difference). Shadow sampling is off by default; nodes 0-3
+ * get the tag `check` and `offload verify tag:check 1000`: they are told
+ * at once (registered again) and send every own inference as a verify,
+ * the others none. Node 2 corrupts one byte of its first verify: it alone
  * is flagged, with the evidence. */
 START_TEST(fleet_offloads_and_a_corrupt_node_is_flagged)
 {
-	static const char *const cfg[] = { "offload.verify_permille", "1000", NULL };
 	struct env v;
 	uint8_t sha[32];
 	json_t *s, *n;
@@ -547,13 +547,24 @@ START_TEST(fleet_offloads_and_a_corrupt_node_is_flagged)
 	unsigned flagged = 0;
 
 	h_broker_config_args(broker_64k);
-	env_new(&v, cfg);
+	env_new(&v, NULL);
 	add_model(&v, "kws_ref_model.tflite", "kws", sha);
 	ck_assert(enable(&v, "kws"));
 	h_sim_start(v.e, "--count", "8", "--heartbeat-s", "30", "--offload-model",
 		    data_path("kws_ref_model.tflite"), "--offload-rate", "10", "--offload-check",
 		    "--own-rate", "5", "--verify-corrupt", "2", NULL);
 	h_sim_wait(v.e, "sim: registered all 8", 30000);
+	for (unsigned k = 0; k < 4; k++)
+		ck_assert_int_eq(h_edgectl(v.e, NULL, "devices", "tag", h_node_id(k), "check",
+					   NULL), 0);
+	{
+		json_t *a = NULL;
+
+		ck_assert_int_eq(h_edgectl(v.e, &a, "offload", "verify", "tag:check", "1000",
+					   NULL), 0);
+		ck_assert_int_eq(h_json_int(a, "told"), 4);
+		json_decref(a);
+	}
 	h_wait_status(v.e, "offload.outcomes.ok", ">=", 100, 60000);
 	h_wait_status(v.e, "offload.verify.matches", ">=", 40, 60000);
 	h_wait_status(v.e, "offload.verify.mismatches", "==", 1, 30000);
@@ -572,6 +583,22 @@ START_TEST(fleet_offloads_and_a_corrupt_node_is_flagged)
 	}
 	json_decref(s);
 	ck_assert_uint_eq(flagged, 1);
+	/* only the tagged nodes were asked to sample */
+	s = h_edgectl_json(v.e, "offload", "status", NULL);
+	json_array_foreach(json_object_get(s, "nodes"), i, n) {
+		const char *id = json_string_value(json_object_get(n, "id"));
+		bool tagged = false;
+
+		for (unsigned k = 0; k < 4; k++)
+			tagged |= strcmp(id, h_node_id(k)) == 0;
+		if (!tagged)
+			ck_assert_msg(h_json_int(n, "matches") + h_json_int(n, "mismatches") == 0,
+				      "%s sent verifies", id);
+	}
+	ck_assert_str_eq(h_json_str(json_array_get(json_object_get(s, "verify_rules"), 0),
+				    "target"),
+			 "tag:check");
+	json_decref(s);
 	s = h_edgectl_json(v.e, "devices", "show", h_node_id(2), NULL);
 	ck_assert(json_is_true(json_object_get(json_object_get(s, "offload"), "flagged")));
 	ck_assert_int_eq(h_json_int(s, "offload.mismatches"), 1);
