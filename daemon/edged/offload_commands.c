@@ -106,6 +106,20 @@ static const struct edge_ota_model *model_arg(struct edged_offload *o, json_t *a
 	return m;
 }
 
+/* The service and the stored model a command names (args.model): NULL
+ * with *code (unavailable, bad_args, not_found, ambiguous) and msg. */
+static const struct edge_ota_model *command_model(void *ud, json_t *args,
+						  struct edged_offload **svc, int *code,
+						  char *msg, size_t msglen)
+{
+	*svc = service(ud, msg, msglen);
+	if (!*svc) {
+		*code = EDGE_CTL_E_UNAVAILABLE;
+		return NULL;
+	}
+	return model_arg(*svc, args, code, msg, msglen);
+}
+
 struct set_op {
 	struct edged_offload *o;
 	char digest[EDGE_OFFLOAD_DIGEST_HEX + 1];
@@ -151,14 +165,12 @@ static void persist(struct edged_offload *o, const char *digest, bool enabled)
 
 int edged_offload_cmd_enable(void *ud, json_t *args, json_t **result, char *msg, size_t msglen)
 {
-	struct edged_offload *o = service(ud, msg, msglen);
+	struct edged_offload *o;
 	const struct edge_ota_model *cm;
 	struct off_model *m;
 	int code = 0;
 
-	if (!o)
-		return EDGE_CTL_E_UNAVAILABLE;
-	cm = model_arg(o, args, &code, msg, msglen);
+	cm = command_model(ud, args, &o, &code, msg, msglen);
 	if (!cm)
 		return code;
 	m = off_model_by_digest(o, cm->digest);
@@ -177,14 +189,12 @@ int edged_offload_cmd_enable(void *ud, json_t *args, json_t **result, char *msg,
 
 int edged_offload_cmd_disable(void *ud, json_t *args, json_t **result, char *msg, size_t msglen)
 {
-	struct edged_offload *o = service(ud, msg, msglen);
+	struct edged_offload *o;
 	const struct edge_ota_model *cm;
 	struct off_model *m;
 	int code = 0;
 
-	if (!o)
-		return EDGE_CTL_E_UNAVAILABLE;
-	cm = model_arg(o, args, &code, msg, msglen);
+	cm = command_model(ud, args, &o, &code, msg, msglen);
 	if (!cm)
 		return code;
 	m = off_model_by_digest(o, cm->digest);

@@ -36,6 +36,22 @@ int edge_offload_store_set_op(edge_store_conn *conn, const char *digest, bool en
 	return edge_store_conn_step(conn, st);
 }
 
+/* The end of a load's step loop: rc is the last step's (SQLITE_DONE: all
+ * read) or the callback's negative code. */
+static int load_end(sqlite3_stmt *st, int rc, unsigned bad, unsigned *skipped)
+{
+	if (rc == SQLITE_DONE)
+		rc = 0;
+	else if (rc == SQLITE_NOMEM)
+		rc = -ENOMEM;
+	else if (rc > 0)
+		rc = EDGE_ESTORE;
+	sqlite3_finalize(st);
+	if (skipped)
+		*skipped = bad;
+	return rc;
+}
+
 int edge_offload_store_load(edge_store_conn *conn,
 			    int (*fn)(const char *digest, int64_t enabled_ms, void *ud), void *ud,
 			    unsigned *skipped)
@@ -60,16 +76,7 @@ int edge_offload_store_load(edge_store_conn *conn,
 		if (rc != 0)
 			break;
 	}
-	if (rc == SQLITE_DONE)
-		rc = 0;
-	else if (rc == SQLITE_NOMEM)
-		rc = -ENOMEM;
-	else if (rc > 0)
-		rc = EDGE_ESTORE; /* a step error; a callback's code is negative or kept */
-	sqlite3_finalize(st);
-	if (skipped)
-		*skipped = bad;
-	return rc;
+	return load_end(st, rc, bad, skipped);
 }
 
 static bool target_valid(const char *t)
@@ -128,14 +135,5 @@ int edge_offload_store_verify_load(edge_store_conn *conn,
 		if (rc != 0)
 			break;
 	}
-	if (rc == SQLITE_DONE)
-		rc = 0;
-	else if (rc == SQLITE_NOMEM)
-		rc = -ENOMEM;
-	else if (rc > 0)
-		rc = EDGE_ESTORE;
-	sqlite3_finalize(st);
-	if (skipped)
-		*skipped = bad;
-	return rc;
+	return load_end(st, rc, bad, skipped);
 }
