@@ -625,6 +625,90 @@ START_TEST(fleet_offloads_and_a_corrupt_node_is_flagged)
 }
 END_TEST
 
+/* The same through the product's access control: a broker with the
+ * identity files edged writes (passwords, the generated ACL), provisioned
+ * nodes. Requests are answered and shadow verifies arrive (the ACL lets a
+ * node write its infer/req and infer/verify, read its infer/resp). */
+START_TEST(offload_through_the_product_acl)
+{
+	static const char *const cfg[] = { "offload.verify_permille", "1000", NULL };
+	struct env v;
+	char idir[400], pki[400], secret[400], pidfile[400], bundles[400], pid[32];
+	const char *broker_args[] = { "--identity-dir", idir, "--message-size-limit", "65536",
+				      NULL };
+	uint8_t sha[32];
+
+	memset(&v, 0, sizeof v);
+	v.e = h_env_new();
+	snprintf(idir, sizeof idir, "%s/identity", v.e->dir);
+	snprintf(pki, sizeof pki, "%s/pki", v.e->state_dir);
+	snprintf(secret, sizeof secret, "%s/gateway-secret", v.e->dir);
+	snprintf(pidfile, sizeof pidfile, "%s/mosquitto.pid", v.e->dir);
+	snprintf(bundles, sizeof bundles, "%s/bundles", v.e->dir);
+	ck_assert_int_eq(mkdir(v.e->state_dir, 0750), 0);
+	ck_assert_int_eq(mkdir(bundles, 0700), 0);
+	{
+		const char *init[] = { v.e->edgectl_bin, "broker-init", "--dir", idir, "--pki-dir",
+				       pki, "--name", "edged-test-ca", "--san", "127.0.0.1",
+				       "--gateway-user", "edged", "--gateway-secret", secret, NULL };
+		h_run(NULL, init);
+	}
+	h_make_readable(idir);
+	h_broker_config_args(broker_args);
+	h_broker_start(v.e);
+	h_broker_config_args(NULL);
+	snprintf(pid, sizeof pid, "%d\n", (int)v.e->broker.pid);
+	write_all(pidfile, pid, strlen(pid));
+	h_cfg_set(v.e, "mqtt.username", "edged");
+	h_cfg_set(v.e, "mqtt.password_file", secret);
+	h_cfg_set(v.e, "registry.admission", "provisioned");
+	h_cfg_set(v.e, "broker.identity_dir", idir);
+	h_cfg_set(v.e, "broker.pki_dir", pki);
+	h_cfg_set(v.e, "broker.pid_file", pidfile);
+	h_cfg_set(v.e, "broker.file_mode", "0644");
+	{
+		char keys[400], trust[400], key[420], pub[440], to[520];
+
+		snprintf(keys, sizeof keys, "%s/keys", v.e->dir);
+		snprintf(trust, sizeof trust, "%s/trust", v.e->dir);
+		ck_assert_int_eq(mkdir(keys, 0700), 0);
+		ck_assert_int_eq(mkdir(trust, 0755), 0);
+		snprintf(key, sizeof key, "%s/k1", keys);
+		ck_assert_int_eq(h_edgectl(v.e, NULL, "keys", "generate", "--type", "ed25519",
+					   "--out", key, NULL), 0);
+		snprintf(pub, sizeof pub, "%s.pub", key);
+		snprintf(to, sizeof to, "%s/k1.pub", trust);
+		h_copy_file(pub, to);
+		snprintf(v.key, sizeof v.key, "%s.key", key);
+		h_cfg_set(v.e, "ota.trust_dir", trust);
+	}
+	for (const char *const *c = cfg; *c; c += 2)
+		h_cfg_set(v.e, c[0], c[1]);
+	h_edged_start(v.e);
+	{
+		const char *argv[] = { "nodes", "provision", "n-00000", "n-00001", "n-00002",
+				       "n-00003", "--out", bundles, NULL };
+		char *err = NULL;
+		int rc = h_edgectl_capture(v.e, 60000, NULL, &err, argv);
+
+		ck_assert_msg(rc == 0, "nodes provision: exit %d: %s", rc, err);
+		free(err);
+	}
+	add_model(&v, "kws_ref_model.tflite", "kws", sha);
+	ck_assert(enable(&v, "kws"));
+	h_sim_start(v.e, "--id-prefix", "n", "--count", "4", "--bundle-dir", bundles,
+		    "--heartbeat-s", "30", "--offload-model", data_path("kws_ref_model.tflite"),
+		    "--offload-rate", "10", "--offload-check", "--own-rate", "5", "--verify-corrupt",
+		    "1", NULL);
+	h_sim_wait(v.e, "sim: registered all 4", 60000);
+	h_wait_status(v.e, "offload.outcomes.ok", ">=", 40, 60000);
+	h_wait_status(v.e, "offload.verify.matches", ">=", 20, 60000);
+	h_wait_status(v.e, "offload.verify.mismatches", "==", 1, 30000);
+	ck_assert_int_eq(h_sim_stat(v.e, "offload_wrong"), 0);
+	h_env_free(v.e);
+}
+END_TEST
+
 int main(int argc, char **argv)
 {
 	const struct h_case cases[] = {
@@ -633,6 +717,7 @@ int main(int argc, char **argv)
 		  200 },
 		{ "fleet_offloads_and_a_corrupt_node_is_flagged",
 		  fleet_offloads_and_a_corrupt_node_is_flagged, 200 },
+		{ "offload_through_the_product_acl", offload_through_the_product_acl, 200 },
 	};
 
 	mosquitto_lib_init();
