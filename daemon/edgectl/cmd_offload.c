@@ -30,6 +30,7 @@ static const char offload_usage[] =
 	"       edgectl offload status [--json]\n"
 	"       edgectl offload mismatches [--limit N] [--json]\n"
 	"       edgectl offload verify ID|tag:TAG PERMILLE|default [--json]\n"
+	"       edgectl offload clear ID [--json]\n"
 	"\n"
 	"Nodes send an input tensor on infer/req and edged answers with the output\n"
 	"computed by its own engine, on deadline; nodes told to sample their own\n"
@@ -53,13 +54,14 @@ static const char offload_usage[] =
 	"            node with a tag, sends for a shadow check (0 = none; default =\n"
 	"            back to offload.verify_permille); online nodes are told at once.\n"
 	"            A node's own setting wins over its tags' (the largest of those).\n"
+	"clear       unflag a node and drop its mismatch evidence (after a fix).\n"
 	"\n"
 	"REF: a digest or model SHA-256 prefix (8 hex digits or more), NAME@VERSION,\n"
 	"or NAME (the highest counter of that name).\n"
 	"\n"
 	"Exit codes: 0 done, 1 refused or failed (not_found, ambiguous, bad_args,\n"
 	"unavailable), 2 bad usage, 3 edged not running, 4 not authorised (enable,\n"
-	"disable and verify need the admin role).\n";
+	"disable, verify and clear need the admin role).\n";
 
 /* The statuses of a response (proto/infer/offload.md), in its order, and
  * "malformed" (a request too broken to answer). */
@@ -591,6 +593,32 @@ static int offload_verify(int argc, char **argv)
 	return rc;
 }
 
+static int print_cleared(json_t *r)
+{
+	printf("%s: unflagged, %" JSON_INTEGER_FORMAT " mismatch record(s) dropped\n",
+	       edgectl_str_or(r, "id", "?"), edgectl_int(r, "dropped"));
+	return EDGECTL_OK;
+}
+
+/* clear ID: offload.clear {"id"}. */
+static int offload_clear(int argc, char **argv)
+{
+	const char *pos[1];
+	json_t *args;
+	int npos, rc = parse_verb(argc, argv, NULL, 0, pos, 1, &npos);
+
+	if (rc < 0)
+		return edgectl_parse_exit(rc);
+	if (npos == 0)
+		return usage_error("clear", "which node? (offload clear ID)");
+	args = json_pack("{s:s}", "id", pos[0]);
+	if (!args)
+		return EDGECTL_EDAEMON;
+	rc = explain(edgectl_query("offload.clear", args, print_cleared));
+	json_decref(args);
+	return rc;
+}
+
 int edgectl_cmd_offload(int argc, char **argv)
 {
 	static const struct {
@@ -600,6 +628,7 @@ int edgectl_cmd_offload(int argc, char **argv)
 		{ "list", offload_list },     { "enable", offload_toggle },
 		{ "disable", offload_toggle }, { "status", offload_status },
 		{ "mismatches", offload_mismatches }, { "verify", offload_verify },
+		{ "clear", offload_clear },
 	};
 
 	if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {

@@ -746,6 +746,8 @@ const struct edged_ctl_command edged_commands[] = {
 	  "offload queue, outcomes and latencies per model and node, shadow checks", NULL },
 	{ "offload.mismatches", edged_offload_cmd_mismatches, EDGED_CTL_ROLE_READ,
 	  "shadow-verification mismatches, newest first; args: limit", NULL },
+	{ "offload.clear", edged_offload_cmd_clear, EDGED_CTL_ROLE_ADMIN,
+	  "unflag a node and drop its mismatch evidence (after it was fixed); args: id", NULL },
 	{ "offload.verify", edged_offload_cmd_verify, EDGED_CTL_ROLE_ADMIN,
 	  "shadow-sampling share of a node or tag (told at once); args: to, permille|null", NULL },
 	{ "rollout.revert", edged_rollout_cmd_revert, EDGED_CTL_ROLE_ADMIN,

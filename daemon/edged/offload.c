@@ -395,21 +395,63 @@ static void verify_done(struct edged_offload *o, struct off_pending *p,
 		e->ts_ms = (int64_t)ota_wall_ms();
 		snprintf(e->node, sizeof e->node, "%s", p->id);
 		snprintf(e->model, sizeof e->model, "%s@%s", m ? m->name : "?", m ? m->version : "?");
-		snprintf(e->sha, sizeof e->sha, "%s", m ? m->sha : "");
+		snprintf(e->sha256, sizeof e->sha256, "%s", m ? m->sha : "");
 		e->seq = p->seq;
 		e->first_diff = i;
 		e->length = res->output_len;
 		e->node_length = len;
 		hex_span(e->node_bytes, sizeof e->node_bytes, p->node_output + i,
 			 len - i < span ? len - i : span);
-		hex_span(e->gw_bytes, sizeof e->gw_bytes, res->output + (i < res->output_len ? i : 0),
+		hex_span(e->gateway_bytes, sizeof e->gateway_bytes,
+			 res->output + (i < res->output_len ? i : 0),
 			 i < res->output_len ? (res->output_len - i < span ? res->output_len - i : span)
 					     : 0);
-		memcpy(e->input_sha, p->input_sha, sizeof e->input_sha);
+		snprintf(e->input_sha256, sizeof e->input_sha256, "%s", p->input_sha);
 		edge_log(EDGE_LOG_WARNING, "offload",
 			 "node %s: shadow mismatch on %s seq %u: output byte %zu of %zu differs "
 			 "(node %s, gateway %s); node flagged",
-			 p->id, e->model, p->seq, i, res->output_len, e->node_bytes, e->gw_bytes);
+			 p->id, e->model, p->seq, i, res->output_len, e->node_bytes,
+			 e->gateway_bytes);
+		off_mismatch_store(o, e);
+	}
+}
+
+struct mm_op {
+	struct edge_offload_mismatch_row row;
+	unsigned keep;
+};
+
+static int mm_run(edge_store_conn *conn, void *ud)
+{
+	struct mm_op *op = ud;
+
+	return edge_offload_store_mismatch_op(conn, &op->row, op->keep);
+}
+
+static void mm_done(int result, void *ud)
+{
+	if (result < 0)
+		edge_log(EDGE_LOG_WARNING, "offload", "shadow mismatch evidence not stored: %s",
+			 edge_strerror(result));
+	free(ud);
+}
+
+/* The evidence goes to the store too: a restart keeps it and the flag. */
+void off_mismatch_store(struct edged_offload *o, const struct edge_offload_mismatch_row *e)
+{
+	struct mm_op *op = malloc(sizeof *op);
+
+	if (!op) {
+		edge_log(EDGE_LOG_WARNING, "offload", "shadow mismatch evidence not stored: out of "
+			 "memory");
+		return;
+	}
+	op->row = *e;
+	op->keep = o->mm_cap;
+	if (edge_store_submit(o->store, mm_run, mm_done, op) < 0) {
+		edge_log(EDGE_LOG_WARNING, "offload", "shadow mismatch evidence not stored: the "
+			 "store refused");
+		free(op);
 	}
 }
 
@@ -607,6 +649,24 @@ static int load_rule(const char *target, int permille, void *ud)
 	return off_rule_set(ud, target, permille);
 }
 
+/* Kept evidence: back into the ring, its node flagged again. */
+static int load_mismatch(const struct edge_offload_mismatch_row *r, void *ud)
+{
+	struct edged_offload *o = ud;
+	struct off_node *n = node_get(o, r->node);
+
+	o->mm[(o->mm_head + o->mm_n) % o->mm_cap] = *r;
+	if (o->mm_n == o->mm_cap)
+		o->mm_head = (o->mm_head + 1) % o->mm_cap;
+	else
+		o->mm_n++;
+	if (n) {
+		n->mismatches++;
+		n->flagged = true;
+	}
+	return 0;
+}
+
 static int load_run(edge_store_conn *conn, void *ud)
 {
 	struct edged_offload *o = ud;
@@ -615,6 +675,8 @@ static int load_run(edge_store_conn *conn, void *ud)
 
 	if (rc == 0)
 		rc = edge_offload_store_verify_load(conn, load_rule, o, &bad_rules);
+	if (rc == 0)
+		rc = edge_offload_store_mismatch_load(conn, o->mm_cap, load_mismatch, o);
 	o->stats.load_skipped += skipped + bad_rules;
 	return rc;
 }

@@ -21,7 +21,8 @@
  * the gateway holds its bytes, by SHA-256); the outputs are compared byte
  * by byte. A mismatch is logged with the first differing byte, counted per
  * node and model, the node is flagged (devices, devices show) and the
- * evidence kept (offload.mismatches_keep, in memory). Verify messages are
+ * evidence kept (offload.mismatches_keep, in memory and in SQLite, so a
+ * restart keeps both; `offload.clear` drops a node's). Verify messages are
  * never answered.
  *
  * Bounds: the pool's queue and per-node caps; pending requests (their
@@ -75,5 +76,6 @@ int edged_offload_cmd_status(void *ud, json_t *args, json_t **result, char *msg,
 int edged_offload_cmd_mismatches(void *ud, json_t *args, json_t **result, char *msg,
 				 size_t msglen);
 int edged_offload_cmd_verify(void *ud, json_t *args, json_t **result, char *msg, size_t msglen);
+int edged_offload_cmd_clear(void *ud, json_t *args, json_t **result, char *msg, size_t msglen);
 
 #endif

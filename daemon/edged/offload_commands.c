@@ -374,11 +374,12 @@ int edged_offload_cmd_mismatches(void *ud, json_t *args, json_t **result, char *
 		(void)json_array_append_new(
 			list, json_pack("{s:I, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:s, s:s, s:s}",
 					"ts_ms", (json_int_t)e->ts_ms, "node", e->node, "model",
-					e->model, "sha256", e->sha, "seq", (json_int_t)e->seq,
+					e->model, "sha256", e->sha256, "seq", (json_int_t)e->seq,
 					"first_diff", (json_int_t)e->first_diff, "length",
 					(json_int_t)e->length, "node_length",
 					(json_int_t)e->node_length, "node_bytes", e->node_bytes,
-					"gateway_bytes", e->gw_bytes, "input_sha256", e->input_sha));
+					"gateway_bytes", e->gateway_bytes, "input_sha256",
+					e->input_sha256));
 	}
 	*result = list ? json_pack("{s:o}", "mismatches", list) : NULL;
 	return *result ? 0 : oom(msg, msglen);
@@ -496,5 +497,73 @@ int edged_offload_cmd_verify(void *ud, json_t *args, json_t **result, char *msg,
 		 target, permille < 0 ? "default" : "set", c.told, c.told == 1 ? "" : "s");
 	*result = json_pack("{s:s, s:o, s:i}", "target", target, "permille",
 			    permille < 0 ? json_null() : json_integer(permille), "told", (int)c.told);
+	return *result ? 0 : oom(msg, msglen);
+}
+
+struct clear_op {
+	char node[EDGE_OFFLOAD_NODE_ID_MAX + 1];
+};
+
+static int clear_run(edge_store_conn *conn, void *ud)
+{
+	return edge_offload_store_clear_op(conn, ((struct clear_op *)ud)->node);
+}
+
+static void clear_done(int result, void *ud)
+{
+	if (result < 0)
+		edge_log(EDGE_LOG_WARNING, "offload", "clearing %s's evidence not stored: %s",
+			 ((struct clear_op *)ud)->node, edge_strerror(result));
+	free(ud);
+}
+
+int edged_offload_cmd_clear(void *ud, json_t *args, json_t **result, char *msg, size_t msglen)
+{
+	struct edged_offload *o = service(ud, msg, msglen);
+	const char *id = json_string_value(json_object_get(args, "id"));
+	struct off_node *n = NULL;
+	struct clear_op *op;
+	unsigned kept = 0, dropped = 0;
+
+	if (!o)
+		return EDGE_CTL_E_UNAVAILABLE;
+	if (!id || !edge_id_valid_str(id)) {
+		snprintf(msg, msglen, "args.id must be a node id");
+		return EDGE_CTL_E_BAD_ARGS;
+	}
+	for (unsigned i = 0; i < o->n_nodes; i++)
+		if (strcmp(o->nodes[i].id, id) == 0)
+			n = &o->nodes[i];
+	if (!n || !n->flagged) {
+		snprintf(msg, msglen, "node %.64s is not flagged", id);
+		return EDGE_CTL_E_NOT_FOUND;
+	}
+	/* Its evidence leaves the ring (the others keep their order). */
+	for (unsigned i = 0; i < o->mm_n; i++) {
+		struct off_mismatch *e = &o->mm[(o->mm_head + i) % o->mm_cap];
+
+		if (strcmp(e->node, id) == 0) {
+			dropped++;
+			continue;
+		}
+		if (kept != i)
+			o->mm[(o->mm_head + kept) % o->mm_cap] = *e;
+		kept++;
+	}
+	o->mm_n = kept;
+	n->flagged = false;
+	op = calloc(1, sizeof *op);
+	if (op) {
+		snprintf(op->node, sizeof op->node, "%s", id);
+		if (edge_store_submit(o->store, clear_run, clear_done, op) < 0) {
+			free(op);
+			op = NULL;
+		}
+	}
+	if (!op)
+		edge_log(EDGE_LOG_WARNING, "offload", "clearing %s's evidence not stored", id);
+	edge_log(EDGE_LOG_NOTICE, "offload", "node %s cleared: %u mismatch record%s dropped", id,
+		 dropped, dropped == 1 ? "" : "s");
+	*result = json_pack("{s:s, s:i}", "id", id, "dropped", (int)dropped);
 	return *result ? 0 : oom(msg, msglen);
 }

@@ -62,17 +62,9 @@ struct off_node {
 	uint64_t seen;                         /* o->clock when last seen */
 };
 
-/* One shadow-verification mismatch: the evidence. */
-struct off_mismatch {
-	int64_t ts_ms;
-	char node[EDGE_OFFLOAD_NODE_ID_MAX + 1];
-	char model[2 * EDGE_MSG_TOKEN_CAP + 2];
-	char sha[65];
-	uint32_t seq;
-	size_t first_diff, length, node_length;
-	char node_bytes[33], gw_bytes[33];     /* hex, up to 16 bytes from first_diff */
-	char input_sha[65];
-};
+/* One shadow-verification mismatch, the evidence: as stored
+ * (edge_offload_store.h). */
+#define off_mismatch edge_offload_mismatch_row
 
 /* A shadow-sampling rule: "id:<node>" or "tag:<tag>". */
 struct off_rule {
@@ -117,6 +109,8 @@ struct off_model *off_model_by_digest(struct edged_offload *o, const char *diges
 struct off_model *off_model_add(struct edged_offload *o, const char *digest, int64_t enabled_ms);
 void off_model_remove(struct edged_offload *o, struct off_model *m);
 void off_model_load(struct edged_offload *o, struct off_model *m);
+/* Stores mismatch evidence (the writer thread). */
+void off_mismatch_store(struct edged_offload *o, const struct edge_offload_mismatch_row *e);
 /* Sets (permille >= 0) or drops (-1) a rule in memory. -ENOMEM. */
 int off_rule_set(struct edged_offload *o, const char *target, int permille);
 

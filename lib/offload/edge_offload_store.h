@@ -40,4 +40,27 @@ EDGE_WUR int edge_offload_store_verify_load(edge_store_conn *conn,
 					    int (*fn)(const char *target, int permille, void *ud),
 					    void *ud, unsigned *skipped);
 
+/* One shadow-verification mismatch (offload_mismatch). */
+struct edge_offload_mismatch_row {
+	int64_t ts_ms;
+	char node[65];
+	char model[66];            /* name@version */
+	char sha256[65];
+	uint32_t seq;
+	uint64_t first_diff, length, node_length;
+	char node_bytes[33], gateway_bytes[33];   /* hex, up to 16 bytes */
+	char input_sha256[65];
+};
+/* Appends r and deletes all but the newest keep rows. -EINVAL for a row
+ * with an empty node. */
+EDGE_WUR int edge_offload_store_mismatch_op(edge_store_conn *conn,
+					    const struct edge_offload_mismatch_row *r,
+					    unsigned keep);
+/* Deletes node's rows (its flag goes with them). */
+EDGE_WUR int edge_offload_store_clear_op(edge_store_conn *conn, const char *node);
+/* fn for the newest `limit` rows, oldest first; a negative return stops. */
+EDGE_WUR int edge_offload_store_mismatch_load(
+	edge_store_conn *conn, unsigned limit,
+	int (*fn)(const struct edge_offload_mismatch_row *r, void *ud), void *ud);
+
 #endif

@@ -371,7 +371,24 @@ static const char *const migrations[] = {
 	"CREATE TABLE offload_verify ("
 	" target TEXT PRIMARY KEY NOT NULL,"
 	" permille INTEGER NOT NULL CHECK (permille BETWEEN 0 AND 1000)"
-	") WITHOUT ROWID;",
+	") WITHOUT ROWID;"
+	/* Shadow-verification mismatches: the evidence, newest kept (a node
+	 * with a row is flagged until `offload clear`). */
+	"CREATE TABLE offload_mismatch ("
+	" id INTEGER PRIMARY KEY,"
+	" ts_ms INTEGER NOT NULL,"
+	" node TEXT NOT NULL,"
+	" model TEXT NOT NULL,"
+	" sha256 TEXT NOT NULL,"
+	" seq INTEGER NOT NULL,"
+	" first_diff INTEGER NOT NULL,"
+	" length INTEGER NOT NULL,"
+	" node_length INTEGER NOT NULL,"
+	" node_bytes TEXT NOT NULL,"
+	" gateway_bytes TEXT NOT NULL,"
+	" input_sha256 TEXT NOT NULL"
+	");"
+	"CREATE INDEX offload_mismatch_node ON offload_mismatch (node);",
 };
 
 _Static_assert(sizeof migrations / sizeof migrations[0] == EDGE_STORE_SCHEMA_VERSION,

@@ -537,7 +537,8 @@ END_TEST
  * get the tag `check` and `offload verify tag:check 1000`: they are told
  * at once (registered again) and send every own inference as a verify,
  * the others none. Node 2 corrupts one byte of its first verify: it alone
- * is flagged, with the evidence. */
+ * is flagged, with the evidence, which a restart keeps and `offload clear`
+ * drops. */
 START_TEST(fleet_offloads_and_a_corrupt_node_is_flagged)
 {
 	struct env v;
@@ -621,6 +622,28 @@ START_TEST(fleet_offloads_and_a_corrupt_node_is_flagged)
 		ck_assert_ptr_nonnull(strstr(out, "FLAGGED"));
 		free(out);
 	}
+	/* A restart keeps the evidence and the flag; clear drops both. */
+	ck_assert_int_eq(h_sim_stop(v.e), 0);
+	ck_assert_int_eq(h_edged_stop(v.e), 0);
+	h_edged_start(v.e);
+	s = h_edgectl_json(v.e, "devices", "show", h_node_id(2), NULL);
+	ck_assert(json_is_true(json_object_get(json_object_get(s, "offload"), "flagged")));
+	json_decref(s);
+	s = h_edgectl_json(v.e, "offload", "mismatches", NULL);
+	ck_assert_int_eq((long long)json_array_size(json_object_get(s, "mismatches")), 1);
+	ck_assert_str_eq(h_json_str(json_array_get(json_object_get(s, "mismatches"), 0), "node"),
+			 h_node_id(2));
+	json_decref(s);
+	ck_assert_int_eq(h_edgectl(v.e, NULL, "offload", "clear", h_node_id(2), NULL), 0);
+	s = h_edgectl_json(v.e, "offload", "mismatches", NULL);
+	ck_assert_int_eq((long long)json_array_size(json_object_get(s, "mismatches")), 0);
+	json_decref(s);
+	ck_assert_int_ne(h_edgectl(v.e, NULL, "offload", "clear", h_node_id(2), NULL), 0);
+	ck_assert_int_eq(h_edged_stop(v.e), 0);
+	h_edged_start(v.e);
+	s = h_edgectl_json(v.e, "offload", "mismatches", NULL);
+	ck_assert_int_eq((long long)json_array_size(json_object_get(s, "mismatches")), 0);
+	json_decref(s);
 	h_env_free(v.e);
 }
 END_TEST

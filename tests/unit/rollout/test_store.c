@@ -404,7 +404,7 @@ START_TEST(schema_10_fields_and_migration_from_9)
 	ck_assert_int_eq(
 		sqlite3_exec(db,
 			     "DROP TABLE rollout; DROP TABLE rollout_node; DROP TABLE offload_model;"
-			     " DROP TABLE offload_verify;"
+			     " DROP TABLE offload_verify; DROP TABLE offload_mismatch;"
 			     "CREATE TABLE rollout (id INTEGER PRIMARY KEY NOT NULL,"
 			     " digest TEXT NOT NULL, name TEXT NOT NULL, version TEXT NOT NULL,"
 			     " spec TEXT NOT NULL, state TEXT NOT NULL, stage INTEGER NOT NULL,"
