@@ -18,6 +18,7 @@
 #include "edge_infer_msg.h"
 #include "edge_topic.h"
 #include "test_run.h"
+#include "test_vector_index.h"
 
 #define EDGE_N(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -953,46 +954,10 @@ END_TEST
 
 /* ------------------------------------------------------------ golden vectors */
 
-static char vec_dir[4096];
-
-static uint8_t *read_all(const char *name, size_t *len)
-{
-	char path[4200];
-	FILE *f;
-	uint8_t *buf;
-	long n;
-
-	snprintf(path, sizeof path, "%s/%s", vec_dir, name);
-	f = fopen(path, "rb");
-	ck_assert_msg(f != NULL, "cannot open %s", path);
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	/* Exactly n bytes: ASan sees any read past them. */
-	buf = malloc(n > 0 ? (size_t)n : 1);
-	ck_assert_ptr_nonnull(buf);
-	ck_assert_uint_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
-	fclose(f);
-	*len = (size_t)n;
-	return buf;
-}
-
-/* The value of key in the "k=v k=v" list, or NULL. */
-static const char *kv(char *const *keys, int n, const char *key)
-{
-	size_t kl = strlen(key);
-	int i;
-
-	for (i = 0; i < n; i++)
-		if (strncmp(keys[i], key, kl) == 0 && keys[i][kl] == '=')
-			return keys[i] + kl + 1;
-	return NULL;
-}
-
 /* Compare an optional numeric key. */
 static void check_num(char *const *keys, int nk, const char *key, unsigned long got)
 {
-	const char *v = kv(keys, nk, key);
+	const char *v = test_vector_kv(keys, nk, key);
 
 	if (v)
 		ck_assert_msg(strtoul(v, NULL, 0) == got, "%s: %lu, want %s", key, got, v);
@@ -1004,7 +969,7 @@ static void check_model(char *const *keys, int nk, const struct edge_infer_ref *
 	char text[2 * EDGE_INFER_REF_MAX + 1];
 	size_t i;
 
-	ck_assert_ptr_nonnull(kv(keys, nk, "model"));
+	ck_assert_ptr_nonnull(test_vector_kv(keys, nk, "model"));
 	check_num(keys, nk, "model_kind", m->kind);
 	if (m->kind == EDGE_INFER_REF_SHA256) {
 		for (i = 0; i < m->length; i++) {
@@ -1016,7 +981,7 @@ static void check_model(char *const *keys, int nk, const struct edge_infer_ref *
 		memcpy(text, m->ref, m->length);
 		text[m->length] = '\0';
 	}
-	ck_assert_str_eq(text, kv(keys, nk, "model"));
+	ck_assert_str_eq(text, test_vector_kv(keys, nk, "model"));
 }
 
 static int run_vector(const char *kind, const uint8_t *data, size_t len,
@@ -1043,7 +1008,7 @@ static int run_vector(const char *kind, const uint8_t *data, size_t len,
 		if (rc)
 			return rc;
 		ck_assert_str_eq(edge_infer_status_name((enum edge_infer_offload_status)r.status),
-				 kv(keys, nk, "status"));
+				 test_vector_kv(keys, nk, "status"));
 		check_num(keys, nk, "flags", r.flags);
 		check_num(keys, nk, "top_class", r.top_class);
 		check_num(keys, nk, "queued_us", r.queued_us);
@@ -1066,7 +1031,7 @@ static int run_vector(const char *kind, const uint8_t *data, size_t len,
 		n = edge_infer_verify_encode(enc, sizeof enc, &v);
 	}
 	ck_assert_int_eq(n, (int)len);
-	if (kv(keys, nk, "exact") && strcmp(kv(keys, nk, "exact"), "0") == 0) {
+	if (test_vector_kv(keys, nk, "exact") && strcmp(test_vector_kv(keys, nk, "exact"), "0") == 0) {
 		/* Only the flags differ: the encoder writes 0. */
 		ck_assert_mem_eq(enc, data, 6);
 		ck_assert_uint_eq(get16(enc + 6), 0);
@@ -1079,57 +1044,12 @@ static int run_vector(const char *kind, const uint8_t *data, size_t len,
 
 START_TEST(golden_vectors)
 {
-	char line[1024], path[4200];
-	size_t len;
-	FILE *idx;
-	int count = 0, valid = 0;
+	int valid = 0, count = test_vectors_run("infer", run_vector, &valid);
 
-	snprintf(path, sizeof path, "%s/index.txt", vec_dir);
-	idx = fopen(path, "r");
-	ck_assert_msg(idx != NULL, "cannot open %s", path);
-	while (fgets(line, sizeof line, idx)) {
-		char *tok[32], *save = NULL, *t;
-		int nt = 0, rc;
-		struct edge_msg_error err;
-		uint8_t *data;
-
-		if (line[0] == '#' || line[0] == '\n')
-			continue;
-		for (t = strtok_r(line, " \n", &save); t && nt < 32; t = strtok_r(NULL, " \n", &save))
-			tok[nt++] = t;
-		/* <kind> <file> <ok|reason> <field|-> [key=value ...] */
-		ck_assert_int_ge(nt, 4);
-		data = read_all(tok[1], &len);
-		memset(&err, 0, sizeof err);
-		rc = run_vector(tok[0], data, len, &err, tok + 4, nt - 4);
-		if (strcmp(tok[2], "ok") == 0) {
-			ck_assert_msg(rc == 0, "%s: %s %s", tok[1], edge_msg_reject_name(err.reason),
-				      err.field);
-			valid++;
-		} else {
-			ck_assert_msg(rc == -EPROTO, "%s accepted", tok[1]);
-			ck_assert_msg(strcmp(edge_msg_reject_name(err.reason), tok[2]) == 0,
-				      "%s: reason %s, want %s", tok[1],
-				      edge_msg_reject_name(err.reason), tok[2]);
-			ck_assert_msg(strcmp(err.field, strcmp(tok[3], "-") ? tok[3] : "") == 0,
-				      "%s: field %s, want %s", tok[1], err.field, tok[3]);
-		}
-		free(data);
-		count++;
-	}
-	fclose(idx);
 	ck_assert_int_ge(count, 80);
 	ck_assert_int_ge(valid, 20);
 }
 END_TEST
-
-static void find_vectors(void)
-{
-	const char *root = getenv("EDGE_SOURCE_ROOT");
-
-	ck_assert_msg(root != NULL, "EDGE_SOURCE_ROOT not set");
-	snprintf(vec_dir, sizeof vec_dir, "%s/tests/unit/proto/vectors/infer", root);
-}
 
 int main(void)
 {
@@ -1157,7 +1077,6 @@ int main(void)
 	tcase_add_test(tc, top_class);
 	tcase_add_test(tc, topics);
 	suite_add_tcase(s, tc);
-	tcase_add_checked_fixture(vec, find_vectors, NULL);
 	tcase_add_test(vec, golden_vectors);
 	suite_add_tcase(s, vec);
 	return test_run_suite(s, TEST_REPORT_TAP, CK_FORK_GETENV);

@@ -13,6 +13,7 @@
 #include "edge_ota_package.h"
 #include "edge_ota_transfer.h"
 #include "test_run.h"
+#include "test_vector_index.h"
 
 #define HASH_A "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 #define HASH_B "fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210"
@@ -1051,45 +1052,9 @@ END_TEST
 
 /* ------------------------------------------------------------ golden vectors */
 
-static char vec_dir[4096];
-
-static uint8_t *read_all(const char *name, size_t *len)
-{
-	char path[4200];
-	FILE *f;
-	uint8_t *buf;
-	long n;
-
-	snprintf(path, sizeof path, "%s/%s", vec_dir, name);
-	f = fopen(path, "rb");
-	ck_assert_msg(f != NULL, "cannot open %s", path);
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	/* Exactly n bytes: ASan sees any read past them. */
-	buf = malloc(n > 0 ? (size_t)n : 1);
-	ck_assert_ptr_nonnull(buf);
-	ck_assert_uint_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
-	fclose(f);
-	*len = (size_t)n;
-	return buf;
-}
-
-/* The value of key in the "k=v k=v" list, or NULL. */
-static const char *kv(char *const *keys, int n, const char *key)
-{
-	size_t kl = strlen(key);
-	int i;
-
-	for (i = 0; i < n; i++)
-		if (strncmp(keys[i], key, kl) == 0 && keys[i][kl] == '=')
-			return keys[i] + kl + 1;
-	return NULL;
-}
-
 static unsigned long kv_num(char *const *keys, int n, const char *key)
 {
-	const char *v = kv(keys, n, key);
+	const char *v = test_vector_kv(keys, n, key);
 
 	ck_assert_msg(v != NULL, "vector lacks %s", key);
 	return strtoul(v, NULL, 0);
@@ -1117,16 +1082,16 @@ static int run_frame(const char *kind, const uint8_t *data, size_t len,
 	ck_assert_uint_eq(f.transfer, kv_num(keys, nk, "transfer"));
 	ck_assert_uint_eq(f.index, kv_num(keys, nk, "index"));
 	ck_assert_uint_eq(f.length, kv_num(keys, nk, "length"));
-	if (kv(keys, nk, "flags"))
+	if (test_vector_kv(keys, nk, "flags"))
 		ck_assert_uint_eq(f.flags, kv_num(keys, nk, "flags"));
-	if (kv(keys, nk, "cancel_reason"))
+	if (test_vector_kv(keys, nk, "cancel_reason"))
 		ck_assert_str_eq(edge_ota_reason_name((enum edge_ota_reason)f.payload[0]),
-				 kv(keys, nk, "cancel_reason"));
+				 test_vector_kv(keys, nk, "cancel_reason"));
 	if (strcmp(kind, "offer") == 0) {
 		ck_assert_uint_eq(o.chunk_size, kv_num(keys, nk, "chunk_size"));
 		ck_assert_uint_eq(o.n_chunks, kv_num(keys, nk, "n_chunks"));
 		ck_assert_uint_eq(o.flags, kv_num(keys, nk, "offer_flags"));
-		if (kv(keys, nk, "window"))
+		if (test_vector_kv(keys, nk, "window"))
 			ck_assert_uint_eq(o.window, kv_num(keys, nk, "window"));
 		n = edge_ota_offer_encode(enc, sizeof enc, f.transfer, &o);
 	} else if (strcmp(kind, "revert") == 0) {
@@ -1138,13 +1103,13 @@ static int run_frame(const char *kind, const uint8_t *data, size_t len,
 			hex[2 * i + 1] = digits[target[i] & 15];
 		}
 		hex[64] = '\0';
-		ck_assert_str_eq(hex, kv(keys, nk, "target"));
+		ck_assert_str_eq(hex, test_vector_kv(keys, nk, "target"));
 		n = edge_ota_revert_encode(enc, sizeof enc, f.transfer, target);
 	} else {
 		n = edge_ota_frame_encode(enc, sizeof enc, f.type, f.transfer, f.index, f.payload,
 					  f.length);
 	}
-	if (kv(keys, nk, "exact") && strcmp(kv(keys, nk, "exact"), "0") == 0)
+	if (test_vector_kv(keys, nk, "exact") && strcmp(test_vector_kv(keys, nk, "exact"), "0") == 0)
 		return 0;
 	ck_assert_int_eq(n, (int)len);
 	ck_assert_mem_eq(enc, data, len);
@@ -1153,7 +1118,7 @@ static int run_frame(const char *kind, const uint8_t *data, size_t len,
 
 static void check_str_key(char *const *keys, int nk, const char *key, const char *got)
 {
-	const char *v = kv(keys, nk, key);
+	const char *v = test_vector_kv(keys, nk, key);
 
 	if (v)
 		ck_assert_str_eq(got, v);
@@ -1171,14 +1136,14 @@ static int run_answer(const uint8_t *data, size_t len, struct edge_msg_error *er
 
 	if (rc != 0)
 		return rc;
-	ck_assert_str_eq(types[a.type], kv(keys, nk, "msg"));
+	ck_assert_str_eq(types[a.type], test_vector_kv(keys, nk, "msg"));
 	ck_assert_uint_eq(a.transfer, kv_num(keys, nk, "transfer"));
 	check_str_key(keys, nk, "sha256", a.sha256);
-	if (kv(keys, nk, "max_chunk"))
+	if (test_vector_kv(keys, nk, "max_chunk"))
 		ck_assert_uint_eq(a.max_chunk, kv_num(keys, nk, "max_chunk"));
-	if (kv(keys, nk, "window"))
+	if (test_vector_kv(keys, nk, "window"))
 		ck_assert_uint_eq(a.window, kv_num(keys, nk, "window"));
-	if (kv(keys, nk, "next"))
+	if (test_vector_kv(keys, nk, "next"))
 		ck_assert_uint_eq(a.have.next, kv_num(keys, nk, "next"));
 	for (i = 0; i < a.have.n_bits / 8; i++) {
 		have[2 * i] = digits[a.have.bits[i] >> 4];
@@ -1186,81 +1151,39 @@ static int run_answer(const uint8_t *data, size_t len, struct edge_msg_error *er
 	}
 	have[a.have.n_bits / 4] = '\0';
 	check_str_key(keys, nk, "have", have);
-	if (kv(keys, nk, "reason"))
+	if (test_vector_kv(keys, nk, "reason"))
 		ck_assert_str_eq(edge_ota_reason_name((enum edge_ota_reason)a.reason),
-				 kv(keys, nk, "reason"));
+				 test_vector_kv(keys, nk, "reason"));
 	check_str_key(keys, nk, "detail", a.detail);
-	if (kv(keys, nk, "outcome"))
+	if (test_vector_kv(keys, nk, "outcome"))
 		ck_assert_str_eq(edge_ota_outcome_name((enum edge_ota_outcome)a.outcome),
-				 kv(keys, nk, "outcome"));
-	if (kv(keys, nk, "output_sha256")) {
+				 test_vector_kv(keys, nk, "outcome"));
+	if (test_vector_kv(keys, nk, "output_sha256")) {
 		ck_assert(a.has_output);
-		ck_assert_str_eq(a.output_sha256, kv(keys, nk, "output_sha256"));
+		ck_assert_str_eq(a.output_sha256, test_vector_kv(keys, nk, "output_sha256"));
 	}
 	n = edge_ota_answer_encode(enc, sizeof enc, &a);
 	ck_assert_int_gt(n, 0);
-	if (kv(keys, nk, "exact") && strcmp(kv(keys, nk, "exact"), "0") == 0)
+	if (test_vector_kv(keys, nk, "exact") && strcmp(test_vector_kv(keys, nk, "exact"), "0") == 0)
 		return 0;
 	ck_assert_int_eq(n, (int)len);
 	ck_assert_mem_eq(enc, data, len);
 	return 0;
 }
 
+/* Answers and frames share the index. */
+static int run_any(const char *kind, const uint8_t *data, size_t len, struct edge_msg_error *err,
+		   char *const *keys, int nk)
+{
+	return strcmp(kind, "answer") == 0 ? run_answer(data, len, err, keys, nk)
+					   : run_frame(kind, data, len, err, keys, nk);
+}
+
 START_TEST(golden_vectors)
 {
-	char line[1024];
-	size_t len;
-	FILE *idx;
-	int count = 0;
-	char path[4200];
-
-	snprintf(path, sizeof path, "%s/index.txt", vec_dir);
-	idx = fopen(path, "r");
-	ck_assert_msg(idx != NULL, "cannot open %s", path);
-	while (fgets(line, sizeof line, idx)) {
-		char *tok[32], *save = NULL, *t;
-		int nt = 0, rc;
-		struct edge_msg_error err;
-		uint8_t *data;
-
-		if (line[0] == '#' || line[0] == '\n')
-			continue;
-		for (t = strtok_r(line, " \n", &save); t && nt < 32; t = strtok_r(NULL, " \n", &save))
-			tok[nt++] = t;
-		/* <kind> <file> <ok|reason> <field|-> [key=value ...] */
-		ck_assert_int_ge(nt, 4);
-		data = read_all(tok[1], &len);
-		memset(&err, 0, sizeof err);
-		if (strcmp(tok[0], "answer") == 0)
-			rc = run_answer(data, len, &err, tok + 4, nt - 4);
-		else
-			rc = run_frame(tok[0], data, len, &err, tok + 4, nt - 4);
-		if (strcmp(tok[2], "ok") == 0) {
-			ck_assert_msg(rc == 0, "%s: %s %s", tok[1], edge_msg_reject_name(err.reason),
-				      err.field);
-		} else {
-			ck_assert_msg(rc == -EPROTO, "%s accepted", tok[1]);
-			ck_assert_msg(strcmp(edge_msg_reject_name(err.reason), tok[2]) == 0,
-				      "%s: reason %s, want %s", tok[1],
-				      edge_msg_reject_name(err.reason), tok[2]);
-			ck_assert_msg(strcmp(err.field, strcmp(tok[3], "-") ? tok[3] : "") == 0,
-				      "%s: field %s, want %s", tok[1], err.field, tok[3]);
-		}
-		free(data);
-		count++;
-	}
-	fclose(idx);
-	ck_assert_int_ge(count, 20);
+	ck_assert_int_ge(test_vectors_run("ota-transfer", run_any, NULL), 20);
 }
 END_TEST
-
-static void find_vectors(void)
-{
-	const char *root = getenv("EDGE_SOURCE_ROOT");
-
-	ck_assert_msg(root != NULL, "EDGE_SOURCE_ROOT not set");
-	snprintf(vec_dir, sizeof vec_dir, "%s/tests/unit/proto/vectors/ota-transfer", root);
-}
 
 int main(void)
 {
@@ -1287,7 +1210,6 @@ int main(void)
 	tcase_add_test(tc, answer_encode_rules);
 	tcase_add_test(tc, campaign_topic);
 	suite_add_tcase(s, tc);
-	tcase_add_checked_fixture(vec, find_vectors, NULL);
 	tcase_add_test(vec, golden_vectors);
 	suite_add_tcase(s, vec);
 	return test_run_suite(s, TEST_REPORT_TAP, CK_FORK_GETENV);
