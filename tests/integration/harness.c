@@ -1353,3 +1353,48 @@ void h_copy_file(const char *from, const char *to)
 	close(fd);
 	free(text);
 }
+
+void h_broker_start_secured(struct h_env *e, const char *const *extra, struct h_secured *out)
+{
+	const char *args[32];
+	char pid[32];
+	FILE *f;
+	int n = 0;
+
+	snprintf(out->idir, sizeof out->idir, "%s/identity", e->dir);
+	snprintf(out->pki, sizeof out->pki, "%s/pki", e->state_dir);
+	snprintf(out->secret, sizeof out->secret, "%s/gateway-secret", e->dir);
+	snprintf(out->pidfile, sizeof out->pidfile, "%s/mosquitto.pid", e->dir);
+	if (mkdir(e->state_dir, 0750) != 0)
+		ck_assert_msg(errno == EEXIST, "mkdir %s: %s", e->state_dir, strerror(errno));
+	{
+		const char *init[] = { e->edgectl_bin, "broker-init", "--dir", out->idir,
+				       "--pki-dir", out->pki, "--name", "edged-test-ca", "--san",
+				       "127.0.0.1", "--gateway-user", "edged", "--gateway-secret",
+				       out->secret, NULL };
+		h_run(NULL, init);
+	}
+	h_make_readable(out->idir);
+	args[n++] = "--identity-dir";
+	args[n++] = out->idir;
+	for (const char *const *a = extra; a && *a; a++) {
+		ck_assert_int_lt(n, (int)(sizeof args / sizeof args[0]) - 1);
+		args[n++] = *a;
+	}
+	args[n] = NULL;
+	h_broker_config_args(args);
+	h_broker_start(e);
+	h_broker_config_args(NULL);
+	snprintf(pid, sizeof pid, "%d\n", (int)e->broker.pid);
+	f = fopen(out->pidfile, "w");
+	ck_assert_msg(f != NULL, "write %s: %s", out->pidfile, strerror(errno));
+	ck_assert_int_eq(fputs(pid, f) >= 0, 1);
+	ck_assert_int_eq(fclose(f), 0);
+	h_cfg_set(e, "mqtt.username", "edged");
+	h_cfg_set(e, "mqtt.password_file", out->secret);
+	h_cfg_set(e, "registry.admission", "provisioned");
+	h_cfg_set(e, "broker.identity_dir", out->idir);
+	h_cfg_set(e, "broker.pki_dir", out->pki);
+	h_cfg_set(e, "broker.pid_file", out->pidfile);
+	h_cfg_set(e, "broker.file_mode", "0644");
+}

@@ -204,6 +204,18 @@ void h_copy_file(const char *from, const char *to);
 /* dir 0755 and every entry in it 0644: the broker (another user under
  * systemd, the same in tests) reads the identity files edged wrote. */
 void h_make_readable(const char *dir);
+
+/* The product's access control, as an operator sets it up: `edgectl
+ * broker-init` writes the gateway CA (state_dir/pki) and the broker's
+ * identity files (<dir>/identity: passwords, the generated ACL, ...); the
+ * broker starts with --identity-dir and extra (more broker-config
+ * arguments, NULL-terminated; NULL: none); edged's settings follow (MQTT
+ * user edged with its secret, provisioned admission, broker.identity_dir,
+ * pki_dir, pid_file, file_mode). edged is not started. */
+struct h_secured {
+	char idir[400], pki[400], secret[400], pidfile[400];
+};
+void h_broker_start_secured(struct h_env *e, const char *const *extra, struct h_secured *out);
 /* CLOCK_MONOTONIC in milliseconds. */
 uint64_t h_now_ms(void);
 /* The test helper over lib/pki (tests/unit/pki/pki_tool.c) in the build

@@ -656,39 +656,16 @@ START_TEST(offload_through_the_product_acl)
 {
 	static const char *const cfg[] = { "offload.verify_permille", "1000", NULL };
 	struct env v;
-	char idir[400], pki[400], secret[400], pidfile[400], bundles[400], pid[32];
-	const char *broker_args[] = { "--identity-dir", idir, "--message-size-limit", "65536",
-				      NULL };
+	struct h_secured sec;
+	const char *broker_args[] = { "--message-size-limit", "65536", NULL };
+	char bundles[400];
 	uint8_t sha[32];
 
 	memset(&v, 0, sizeof v);
 	v.e = h_env_new();
-	snprintf(idir, sizeof idir, "%s/identity", v.e->dir);
-	snprintf(pki, sizeof pki, "%s/pki", v.e->state_dir);
-	snprintf(secret, sizeof secret, "%s/gateway-secret", v.e->dir);
-	snprintf(pidfile, sizeof pidfile, "%s/mosquitto.pid", v.e->dir);
 	snprintf(bundles, sizeof bundles, "%s/bundles", v.e->dir);
-	ck_assert_int_eq(mkdir(v.e->state_dir, 0750), 0);
 	ck_assert_int_eq(mkdir(bundles, 0700), 0);
-	{
-		const char *init[] = { v.e->edgectl_bin, "broker-init", "--dir", idir, "--pki-dir",
-				       pki, "--name", "edged-test-ca", "--san", "127.0.0.1",
-				       "--gateway-user", "edged", "--gateway-secret", secret, NULL };
-		h_run(NULL, init);
-	}
-	h_make_readable(idir);
-	h_broker_config_args(broker_args);
-	h_broker_start(v.e);
-	h_broker_config_args(NULL);
-	snprintf(pid, sizeof pid, "%d\n", (int)v.e->broker.pid);
-	write_all(pidfile, pid, strlen(pid));
-	h_cfg_set(v.e, "mqtt.username", "edged");
-	h_cfg_set(v.e, "mqtt.password_file", secret);
-	h_cfg_set(v.e, "registry.admission", "provisioned");
-	h_cfg_set(v.e, "broker.identity_dir", idir);
-	h_cfg_set(v.e, "broker.pki_dir", pki);
-	h_cfg_set(v.e, "broker.pid_file", pidfile);
-	h_cfg_set(v.e, "broker.file_mode", "0644");
+	h_broker_start_secured(v.e, broker_args, &sec);
 	{
 		char keys[400], trust[400], key[420], pub[440], to[520];
 

@@ -982,23 +982,18 @@ END_TEST
 START_TEST(campaign_through_the_product_acl)
 {
 	struct ota o;
-	char idir[400], pki[400], secret[400], pidfile[400], bundles[400], pid[32], pkg[512];
-	const char *broker_args[] = { "--identity-dir", idir, NULL };
+	struct h_secured sec;
+	char bundles[400], pkg[512];
 	json_t *x;
 	char *want;
 	long long t;
 
 	memset(&o, 0, sizeof o);
 	o.e = h_env_new();
-	snprintf(idir, sizeof idir, "%s/identity", o.e->dir);
-	snprintf(pki, sizeof pki, "%s/pki", o.e->state_dir);
-	snprintf(secret, sizeof secret, "%s/gateway-secret", o.e->dir);
-	snprintf(pidfile, sizeof pidfile, "%s/mosquitto.pid", o.e->dir);
 	snprintf(bundles, sizeof bundles, "%s/bundles", o.e->dir);
 	snprintf(o.keys, sizeof o.keys, "%s/keys", o.e->dir);
 	snprintf(o.trust, sizeof o.trust, "%s/trust", o.e->dir);
 	snprintf(o.key1, sizeof o.key1, "%s/k1", o.keys);
-	ck_assert_int_eq(mkdir(o.e->state_dir, 0750), 0);
 	ck_assert_int_eq(mkdir(o.keys, 0700), 0);
 	ck_assert_int_eq(mkdir(o.trust, 0755), 0);
 	ck_assert_int_eq(mkdir(bundles, 0700), 0);
@@ -1009,25 +1004,7 @@ START_TEST(campaign_through_the_product_acl)
 		snprintf(to, sizeof to, "%s/k1.pub", o.trust);
 		h_copy_file(from, to);
 	}
-	{
-		const char *init[] = { o.e->edgectl_bin, "broker-init", "--dir", idir, "--pki-dir",
-				       pki, "--name", "edged-test-ca", "--san", "127.0.0.1",
-				       "--gateway-user", "edged", "--gateway-secret", secret, NULL };
-		h_run(NULL, init);
-	}
-	h_make_readable(idir);
-	h_broker_config_args(broker_args);
-	h_broker_start(o.e);
-	h_broker_config_args(NULL);
-	snprintf(pid, sizeof pid, "%d\n", (int)o.e->broker.pid);
-	write_bytes(pidfile, pid, strlen(pid));
-	h_cfg_set(o.e, "mqtt.username", "edged");
-	h_cfg_set(o.e, "mqtt.password_file", secret);
-	h_cfg_set(o.e, "registry.admission", "provisioned");
-	h_cfg_set(o.e, "broker.identity_dir", idir);
-	h_cfg_set(o.e, "broker.pki_dir", pki);
-	h_cfg_set(o.e, "broker.pid_file", pidfile);
-	h_cfg_set(o.e, "broker.file_mode", "0644");
+	h_broker_start_secured(o.e, NULL, &sec);
 	h_cfg_set(o.e, "ota.trust_dir", o.trust);
 	for (const char *const *c = ota_cfg; *c; c += 2)
 		h_cfg_set(o.e, c[0], c[1]);
