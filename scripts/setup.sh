@@ -15,6 +15,9 @@ packages=(
   # tests: unit framework, the real broker, sanitizers/fuzzing, tools
   check mosquitto mosquitto-clients python3 clang libclang-rt-14-dev sqlite3 openssl
   procps util-linux groff-base
+  # central anomaly history (libpq) and the multi-site tests: a private
+  # PostgreSQL and a 3-node NATS cluster (the upstream broker) on loopback
+  libpq-dev postgresql nats-server
   # runtime supervision (unit files, systemd-analyze verify)
   systemd
   # the system test: a Debian 12 root built once with debootstrap, booted

@@ -7,16 +7,25 @@
  *
  * An export (--format) and tail are streams: rows are written as their
  * frames arrive and each frame is freed before the next is read, so a
- * million rows need the memory of one frame. */
+ * million rows need the memory of one frame.
+ *
+ * --central answers list and episodes from the central PostgreSQL instead
+ * (every gateway's forwarded history, docs/central.md): the same filters
+ * and output, a gateway column and a --gateway filter, keyset pages over
+ * the indexes of the central schema. */
+#include <assert.h>
 #include <errno.h>
 #include <math.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
+
+#include <libpq-fe.h>
 
 #include "edge_timespec.h"
 #include "edgectl.h"
@@ -35,6 +44,7 @@ static const char anomalies_usage[] =
 	"                               [--max-groups N] [--json]\n"
 	"       edgectl anomalies episodes [--open] [FILTERS] [--limit N] [--json]\n"
 	"       edgectl anomalies tail [--device ID] [--label L] [--json]\n"
+	"       edgectl anomalies list|stats|episodes ... --central [--gateway ID]\n"
 	"\n"
 	"FILTERS: --device ID, --label L, --model M, --since T, --until T\n"
 	"(since inclusive, until exclusive). T is a date and time in ISO 8601\n"
@@ -46,12 +56,24 @@ static const char anomalies_usage[] =
 	"          then one line per event; --limit defaults to all).\n"
 	"stats     count and score percentiles per group. Default range: the last\n"
 	"          24 h by hour, the last 30 days by day, all time otherwise.\n"
+	"          --central: exact percentiles of the raw rows; --by gateway, and\n"
+	"          --by device groups GATEWAY/DEVICE.\n"
 	"episodes  runs of events of one device and label; --open: not closed.\n"
 	"tail      prints events as edged stores them, until Ctrl-C.\n"
 	"\n"
+	"--central list, stats and episodes of every gateway from the central\n"
+	"          PostgreSQL (edged need not run), with a GATEWAY column. With it:\n"
+	"          --gateway ID     one gateway's rows\n"
+	"          --conninfo STR   the database (default: central.conninfo of\n"
+	"          --config FILE    FILE, else of the installed edged.conf)\n"
+	"          --cursor JSON    list, episodes: the page after the \"cursor\"\n"
+	"                           of a --json answer\n"
+	"          --explain        PostgreSQL's plan of the query instead of rows\n"
+	"\n"
 	"Exit codes: 0 done, 1 edged refused or failed (budget: the query read more\n"
 	"rows than anomaly.query_max_rows or ran too long; too_slow: tail could not\n"
-	"keep up), 2 bad usage, 3 edged not running, 4 not authorised.\n";
+	"keep up), 2 bad usage, 3 edged not running (--central: the database cannot\n"
+	"be reached), 4 not authorised.\n";
 
 /* ---- options */
 
@@ -59,7 +81,17 @@ struct opts {
 	const char *device, *label, *model, *since, *until, *min_score, *limit, *format, *by,
 		*max_groups;
 	bool open;
+	/* --central and what only it takes */
+	bool central, explain;
+	const char *gateway, *conninfo, *config, *cursor;
 };
+
+/* --central (defined at the end): list or export events, list episodes
+ * from the central database; args holds the parsed filters and limit as
+ * for edged. */
+static int central_list(const struct opts *o, json_t *args, const char *format);
+static int central_episodes(const struct opts *o, json_t *args);
+static int central_stats(const struct opts *o, json_t *args);
 
 static int usage_error(const char *fmt_what, const char *value)
 {
@@ -88,6 +120,8 @@ static int parse(int argc, char **argv, const char *allowed, struct opts *o, boo
 		{ "--until", &o->until },   { "--min-score", &o->min_score },
 		{ "--limit", &o->limit },   { "--format", &o->format },
 		{ "--by", &o->by },         { "--max-groups", &o->max_groups },
+		{ "--gateway", &o->gateway }, { "--conninfo", &o->conninfo },
+		{ "--config", &o->config }, { "--cursor", &o->cursor },
 	};
 	struct edgectl_opt opts[sizeof all / sizeof all[0]];
 	char *rest[MAX_ARGS], name[48];
@@ -109,6 +143,10 @@ static int parse(int argc, char **argv, const char *allowed, struct opts *o, boo
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--open") == 0 && strstr(allowed, "open"))
 			o->open = true;
+		else if (strcmp(argv[i], "--central") == 0 && strstr(allowed, "central"))
+			o->central = true;
+		else if (strcmp(argv[i], "--explain") == 0 && strstr(allowed, "explain"))
+			o->explain = true;
 		else
 			rest[n++] = argv[i];
 	}
@@ -116,6 +154,11 @@ static int parse(int argc, char **argv, const char *allowed, struct opts *o, boo
 	if (rc < 0) {
 		*done = true;
 		return edgectl_parse_exit(rc);
+	}
+	if (!o->central && (o->gateway || o->conninfo || o->config || o->cursor || o->explain)) {
+		*done = true;
+		return usage_error("--gateway, --conninfo, --config, --cursor and --explain "
+				   "need --central", NULL);
 	}
 	return EDGECTL_OK;
 }
@@ -220,11 +263,15 @@ static void fmt_iso(char *buf, size_t cap, json_int_t ms)
 
 /* ---- list */
 
+/* The rows come from the central database: a GATEWAY column first. */
+static bool central_rows;
+
 static int print_list(json_t *r)
 {
-	static const char *const headers[] = { "TIME (UTC)", "DEVICE", "LABEL",
+	static const char *const headers[] = { "GATEWAY", "TIME (UTC)", "DEVICE", "LABEL",
 					       "SCORE/THRESHOLD", "MODEL", "SEVERITY" };
-	struct edgectl_table *t = edgectl_table_new(6, headers);
+	int skip = central_rows ? 0 : 1;
+	struct edgectl_table *t = edgectl_table_new(7 - skip, headers + skip);
 	json_t *ev, *events = json_object_get(r, "events");
 	size_t i;
 	int rc;
@@ -245,9 +292,10 @@ static int print_list(json_t *r)
 				 json_integer_value(severity));
 		else
 			snprintf(sev, sizeof sev, "-");
-		const char *cells[] = { when, edgectl_str_or(ev, "device", "-"), edgectl_str_or(ev, "label", "-"),
+		const char *cells[] = { edgectl_str_or(ev, "gateway", "-"), when,
+					edgectl_str_or(ev, "device", "-"), edgectl_str_or(ev, "label", "-"),
 					st, edgectl_str_or(ev, "model", "-"), sev };
-		edgectl_table_add(t, cells);
+		edgectl_table_add(t, cells + skip);
 	}
 	rc = edgectl_table_print(t, stdout);
 	edgectl_table_free(t);
@@ -281,11 +329,17 @@ static const char *const csv_columns[] = {
 	"score", "threshold", "label", "severity", "summary",
 };
 #define CSV_NCOLS (sizeof csv_columns / sizeof csv_columns[0])
+/* --central: the central key instead of the local row id. */
+static const char *const csv_central_columns[] = {
+	"gateway", "device", "epoch", "seq", "ts_ms", "time", "received_ms", "time_source", "model",
+	"score", "threshold", "label", "severity", "summary", "forwarded_ms",
+};
+#define CSV_CENTRAL_NCOLS (sizeof csv_central_columns / sizeof csv_central_columns[0])
 
-static void csv_row(FILE *out, json_t *ev)
+static void csv_row(FILE *out, json_t *ev, const char *const *cols, size_t ncols)
 {
-	for (size_t c = 0; c < CSV_NCOLS; c++) {
-		const char *key = csv_columns[c];
+	for (size_t c = 0; c < ncols; c++) {
+		const char *key = cols[c];
 		json_t *v = json_object_get(ev, strcmp(key, "time") == 0 ? "ts_ms" : key);
 		char buf[48];
 		char *dumped = NULL;
@@ -308,7 +362,7 @@ static void csv_row(FILE *out, json_t *ev)
 			dumped = json_dumps(v, JSON_COMPACT | JSON_REAL_PRECISION(9));
 			text = dumped ? dumped : "";
 		}
-		csv_field(out, text, c + 1 == CSV_NCOLS);
+		csv_field(out, text, c + 1 == ncols);
 		free(dumped);
 	}
 }
@@ -316,6 +370,8 @@ static void csv_row(FILE *out, json_t *ev)
 struct export {
 	bool csv, header_done;
 	unsigned long long rows;
+	const char *const *cols; /* CSV columns */
+	size_t ncols;
 };
 
 /* Once edged answered: a refused export writes nothing on stdout. */
@@ -323,8 +379,8 @@ static void csv_header(struct export *x)
 {
 	if (!x->csv || x->header_done)
 		return;
-	for (size_t c = 0; c < CSV_NCOLS; c++)
-		csv_field(stdout, csv_columns[c], c + 1 == CSV_NCOLS);
+	for (size_t c = 0; c < x->ncols; c++)
+		csv_field(stdout, x->cols[c], c + 1 == x->ncols);
 	x->header_done = true;
 }
 
@@ -337,7 +393,7 @@ static int export_frame(json_t *result, void *ud)
 	csv_header(x);
 	json_array_foreach(json_object_get(result, "events"), i, ev) {
 		if (x->csv)
-			csv_row(stdout, ev);
+			csv_row(stdout, ev, x->cols, x->ncols);
 		else if (json_dumpf(ev, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER) < 0 ||
 			 fputc('\n', stdout) == EOF)
 			break;
@@ -356,7 +412,7 @@ static int export_frame(json_t *result, void *ud)
 
 static int list_export(json_t *args, bool csv)
 {
-	struct export x = { .csv = csv };
+	struct export x = { .csv = csv, .cols = csv_columns, .ncols = CSV_NCOLS };
 	json_t *final = NULL;
 	int rc;
 
@@ -388,8 +444,10 @@ static int cmd_list(int argc, char **argv)
 	bool done, csv = false, jsonl = false;
 	long long limit = -1;
 	json_t *args;
-	int rc = parse(argc, argv, "device label model since until min-score limit format", &o,
-		       &done);
+	int rc = parse(argc, argv,
+		       "device label model since until min-score limit format "
+		       "central gateway conninfo config cursor explain",
+		       &o, &done);
 
 	if (done || rc != EDGECTL_OK)
 		return rc;
@@ -421,7 +479,9 @@ static int cmd_list(int argc, char **argv)
 	}
 	json_object_set_new(args, "limit",
 			    json_integer(limit >= 0 ? limit : o.format ? 0 : LIST_LIMIT_DEFAULT));
-	if (o.format)
+	if (o.central)
+		rc = central_list(&o, args, o.format);
+	else if (o.format)
 		rc = list_export(args, csv);
 	else
 		rc = explain(edgectl_query("anomalies.list", args, print_list));
@@ -452,6 +512,7 @@ static int print_stats(json_t *r)
 			    : by_time ? "HOUR (UTC)"
 			    : by && strcmp(by, "device") == 0 ? "DEVICE"
 			    : by && strcmp(by, "model") == 0 ? "MODEL"
+			    : by && strcmp(by, "gateway") == 0 ? "GATEWAY"
 							       : "LABEL";
 	const char *headers[] = { first, "COUNT", "MIN", "P50", "P90", "P99", "MAX", "" };
 	json_t *groups = json_object_get(r, "groups"), *g;
@@ -468,7 +529,7 @@ static int print_stats(json_t *r)
 	if (!t)
 		return EDGECTL_EDAEMON;
 	json_array_foreach(groups, i, g) {
-		char key[40], c[6][16], bar[BAR_WIDTH * 3 + 1] = "";
+		char key[160], c[6][16], bar[BAR_WIDTH * 3 + 1] = "";
 		json_int_t n = json_integer_value(json_object_get(g, "count"));
 
 		json_int_t bucket = json_integer_value(json_object_get(g, "bucket_ms"));
@@ -523,16 +584,25 @@ static int cmd_stats(int argc, char **argv)
 	bool done, known = false;
 	long long max_groups = -1;
 	json_t *args;
-	int rc = parse(argc, argv, "device label model since until by max-groups", &o, &done);
+	int rc = parse(argc, argv,
+		       "device label model since until by max-groups "
+		       "central gateway conninfo config explain",
+		       &o, &done);
 
 	if (done || rc != EDGECTL_OK)
 		return rc;
+	if (o.cursor)
+		return usage_error("stats takes no --cursor", NULL);
 	if (!o.by)
 		o.by = "hour";
 	for (size_t i = 0; i < sizeof bys / sizeof bys[0]; i++)
 		known |= strcmp(o.by, bys[i]) == 0;
+	/* Only the central database has more than one gateway. */
+	known |= o.central && strcmp(o.by, "gateway") == 0;
 	if (!known)
-		return usage_error("--by must be hour, day, device, label or model, not ", o.by);
+		return usage_error("--by must be hour, day, device, label or model (--central: "
+				   "or gateway), not ",
+				   o.by);
 	if (o.max_groups && parse_count("--max-groups", o.max_groups, 100000, &max_groups) !=
 				    EDGECTL_OK)
 		return EDGECTL_EUSAGE;
@@ -547,7 +617,10 @@ static int cmd_stats(int argc, char **argv)
 	json_object_set_new(args, "by", json_string(o.by));
 	if (max_groups >= 0)
 		json_object_set_new(args, "max_groups", json_integer(max_groups));
-	rc = explain(edgectl_query("anomalies.stats", args, print_stats));
+	if (o.central)
+		rc = central_stats(&o, args);
+	else
+		rc = explain(edgectl_query("anomalies.stats", args, print_stats));
 	json_decref(args);
 	return rc;
 }
@@ -556,10 +629,11 @@ static int cmd_stats(int argc, char **argv)
 
 static int print_episodes(json_t *r)
 {
-	static const char *const headers[] = { "ID", "DEVICE", "LABEL", "STATE",
+	static const char *const headers[] = { "GATEWAY", "ID", "DEVICE", "LABEL", "STATE",
 					       "START (UTC)", "END (UTC)", "EVENTS", "PEAK",
 					       "MODEL" };
-	struct edgectl_table *t = edgectl_table_new(9, headers);
+	int skip = central_rows ? 0 : 1;
+	struct edgectl_table *t = edgectl_table_new(10 - skip, headers + skip);
 	json_t *ep, *eps = json_object_get(r, "episodes");
 	size_t i;
 	int rc;
@@ -578,10 +652,11 @@ static int print_episodes(json_t *r)
 		snprintf(count, sizeof count, "%" JSON_INTEGER_FORMAT,
 			 json_integer_value(json_object_get(ep, "count")));
 		fmt_score(peak, sizeof peak, json_object_get(ep, "peak_score"));
-		const char *cells[] = { id, edgectl_str_or(ep, "device", "-"), edgectl_str_or(ep, "label", "-"),
+		const char *cells[] = { edgectl_str_or(ep, "gateway", "-"), id,
+					edgectl_str_or(ep, "device", "-"), edgectl_str_or(ep, "label", "-"),
 					edgectl_str_or(ep, "state", "-"), start, end, count, peak,
 					edgectl_str_or(ep, "model", "-") };
-		edgectl_table_add(t, cells);
+		edgectl_table_add(t, cells + skip);
 	}
 	rc = edgectl_table_print(t, stdout);
 	edgectl_table_free(t);
@@ -597,7 +672,10 @@ static int cmd_episodes(int argc, char **argv)
 	bool done;
 	long long limit = LIST_LIMIT_DEFAULT;
 	json_t *args;
-	int rc = parse(argc, argv, "device label model since until limit open", &o, &done);
+	int rc = parse(argc, argv,
+		       "device label model since until limit open "
+		       "central gateway conninfo config cursor explain",
+		       &o, &done);
 
 	if (done || rc != EDGECTL_OK)
 		return rc;
@@ -611,7 +689,10 @@ static int cmd_episodes(int argc, char **argv)
 	if (o.open)
 		json_object_set_new(args, "open", json_true());
 	json_object_set_new(args, "limit", json_integer(limit));
-	rc = explain(edgectl_query("anomalies.episodes", args, print_episodes));
+	if (o.central)
+		rc = central_episodes(&o, args);
+	else
+		rc = explain(edgectl_query("anomalies.episodes", args, print_episodes));
 	json_decref(args);
 	return rc;
 }
@@ -695,6 +776,711 @@ static int cmd_tail(int argc, char **argv)
 		fprintf(stderr, "edgectl anomalies: tail ended (%s)\n",
 			edgectl_str_or(final, "ended", "-"));
 	json_decref(final);
+	return rc;
+}
+
+/* ---- --central: the same questions to the central PostgreSQL */
+
+/* Rows per page of a central export: one page in memory at a time. */
+#define CENTRAL_PAGE_ROWS 1000
+#define CENTRAL_MAX_PARAMS 16
+
+/* One parameterised statement: the text and its $n values (text format;
+ * the SQL casts each). Strings are borrowed, numbers formatted in own. */
+struct central_query {
+	char sql[2048];
+	size_t len;
+	bool where, overflow;
+	int n;
+	const char *values[CENTRAL_MAX_PARAMS];
+	char own[CENTRAL_MAX_PARAMS][64];
+};
+
+static void cq_add(struct central_query *q, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void cq_add(struct central_query *q, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (q->overflow)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(q->sql + q->len, sizeof q->sql - q->len, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof q->sql - q->len)
+		q->overflow = true;
+	else
+		q->len += (size_t)n;
+}
+
+/* A parameter: its number for $n. */
+static int cq_param(struct central_query *q, const char *text)
+{
+	if (q->n == CENTRAL_MAX_PARAMS) {
+		q->overflow = true;
+		return 1;
+	}
+	q->values[q->n] = text;
+	return ++q->n;
+}
+
+static int cq_param_int(struct central_query *q, long long v)
+{
+	if (q->n == CENTRAL_MAX_PARAMS) {
+		q->overflow = true;
+		return 1;
+	}
+	snprintf(q->own[q->n], sizeof q->own[0], "%lld", v);
+	return cq_param(q, q->own[q->n]);
+}
+
+static int cq_param_real(struct central_query *q, double v)
+{
+	if (q->n == CENTRAL_MAX_PARAMS) {
+		q->overflow = true;
+		return 1;
+	}
+	snprintf(q->own[q->n], sizeof q->own[0], "%.17g", v);
+	return cq_param(q, q->own[q->n]);
+}
+
+/* " WHERE cond" the first time, " AND cond" after. */
+static void cq_cond(struct central_query *q)
+{
+	cq_add(q, q->where ? " AND " : " WHERE ");
+	q->where = true;
+}
+
+/* The filters both lists share: gateway, device, label, model, and the time
+ * range on time_col (since inclusive, until exclusive). */
+static void cq_filters(struct central_query *q, const struct opts *o, json_t *args,
+		       const char *time_col)
+{
+	json_t *since = json_object_get(args, "since_ms"), *until = json_object_get(args, "until_ms");
+
+	if (o->gateway) {
+		cq_cond(q);
+		cq_add(q, "gateway = $%d::text", cq_param(q, o->gateway));
+	}
+	if (o->device) {
+		cq_cond(q);
+		cq_add(q, "device = $%d::text", cq_param(q, o->device));
+	}
+	if (o->label) {
+		cq_cond(q);
+		cq_add(q, "label = $%d::text", cq_param(q, o->label));
+	}
+	if (o->model) {
+		cq_cond(q);
+		cq_add(q, "model = $%d::text", cq_param(q, o->model));
+	}
+	if (json_is_integer(since)) {
+		cq_cond(q);
+		cq_add(q, "%s >= $%d::bigint", time_col, cq_param_int(q, json_integer_value(since)));
+	}
+	if (json_is_integer(until)) {
+		cq_cond(q);
+		cq_add(q, "%s < $%d::bigint", time_col, cq_param_int(q, json_integer_value(until)));
+	}
+}
+
+/* Keyset paging: rows strictly after the cursor in the list's order
+ * (newest first). keys[0] is the time column (bigint), then the tie
+ * breakers with their casts; the cursor is a JSON object of them, as the
+ * last page's "cursor" gave it. The redundant `time <= $t` keeps the time
+ * index usable whatever the planner makes of the row comparison. */
+struct cursor_key {
+	const char *name;
+	bool integer;
+};
+
+static void cq_after(struct central_query *q, json_t *cursor, const struct cursor_key *keys,
+		     size_t nkeys)
+{
+	int p[8];
+
+	assert(nkeys > 0 && nkeys <= sizeof p / sizeof p[0] && keys[0].integer);
+	if (!cursor || json_is_null(cursor))
+		return;
+	for (size_t k = 0; k < nkeys; k++) {
+		json_t *v = json_object_get(cursor, keys[k].name);
+		p[k] = keys[k].integer ? cq_param_int(q, json_integer_value(v))
+				       : cq_param(q, json_string_value(v));
+	}
+	cq_cond(q);
+	cq_add(q, "%s <= $%d::bigint AND (", keys[0].name, p[0]);
+	for (size_t k = 0; k < nkeys; k++)
+		cq_add(q, "%s%s", k ? ", " : "", keys[k].name);
+	cq_add(q, ") < (");
+	for (size_t k = 0; k < nkeys; k++)
+		cq_add(q, "%s$%d::%s", k ? ", " : "", p[k], keys[k].integer ? "bigint" : "text");
+	cq_add(q, ")");
+}
+
+/* ORDER BY every key descending, and LIMIT. */
+static void cq_order(struct central_query *q, const struct cursor_key *keys, size_t nkeys,
+		     long long limit)
+{
+	cq_add(q, " ORDER BY ");
+	for (size_t k = 0; k < nkeys; k++)
+		cq_add(q, "%s%s DESC", k ? ", " : "", keys[k].name);
+	cq_add(q, " LIMIT $%d::bigint", cq_param_int(q, limit));
+}
+
+/* The --cursor text: a JSON object with every key of the list's order. */
+static int parse_cursor(const char *text, const struct cursor_key *keys, size_t nkeys,
+			json_t **out)
+{
+	json_t *c = json_loads(text, 0, NULL);
+
+	*out = NULL;
+	for (size_t k = 0; c && k < nkeys; k++) {
+		json_t *v = json_object_get(c, keys[k].name);
+		if (keys[k].integer ? !json_is_integer(v) : !json_is_string(v)) {
+			json_decref(c);
+			c = NULL;
+		}
+	}
+	if (!json_is_object(c)) {
+		json_decref(c);
+		fprintf(stderr, "edgectl anomalies: --cursor must be the \"cursor\" object of a "
+				"--central --json answer of the same command, not '%s'\n", text);
+		return EDGECTL_EUSAGE;
+	}
+	*out = c;
+	return EDGECTL_OK;
+}
+
+static json_t *cursor_of(json_t *row, const struct cursor_key *keys, size_t nkeys)
+{
+	json_t *c = json_object();
+
+	for (size_t k = 0; c && k < nkeys; k++)
+		if (json_object_set(c, keys[k].name, json_object_get(row, keys[k].name)) < 0) {
+			json_decref(c);
+			c = NULL;
+		}
+	return c;
+}
+
+/* ---- columns to JSON */
+
+static bool put_col(json_t *o, const char *key, json_t *v)
+{
+	return v && json_object_set_new(o, key, v) == 0;
+}
+
+static json_t *col_text(PGresult *r, int row, int col)
+{
+	return json_string(PQgetvalue(r, row, col));
+}
+
+static json_t *col_int(PGresult *r, int row, int col)
+{
+	return json_integer(strtoll(PQgetvalue(r, row, col), NULL, 10));
+}
+
+/* A double; PostgreSQL's NaN and infinities (no JSON for them) are null. */
+static json_t *col_real(PGresult *r, int row, int col)
+{
+	double v = strtod(PQgetvalue(r, row, col), NULL);
+
+	return isfinite(v) ? json_real(v) : json_null();
+}
+
+/* real[] in PostgreSQL's text form ("{0.5,-1.25,NaN}") as a JSON array;
+ * NULL and non-finite elements are null. */
+static json_t *col_real_array(const char *text)
+{
+	json_t *a = json_array();
+	const char *p = text;
+
+	if (!a || *p++ != '{')
+		goto bad;
+	while (*p && *p != '}') {
+		char *end;
+		json_t *v;
+
+		if (strncmp(p, "NULL", 4) == 0) {
+			v = json_null();
+			end = (char *)p + 4;
+		} else {
+			double d = strtod(p, &end);
+			if (end == p)
+				goto bad;
+			v = isfinite(d) ? json_real(d) : json_null();
+		}
+		if (json_array_append_new(a, v) < 0)
+			goto bad;
+		p = end;
+		if (*p == ',')
+			p++;
+		else if (*p != '}')
+			goto bad;
+	}
+	if (*p != '}')
+		goto bad;
+	return a;
+bad:
+	json_decref(a);
+	return NULL;
+}
+
+static const char event_columns_sql[] =
+	"SELECT gateway, device, epoch, seq, ts_ms, received_ms, time_source, model, score,"
+	" threshold, label, severity, summary, forwarded_ms FROM anomaly_event";
+enum {
+	EV_GATEWAY, EV_DEVICE, EV_EPOCH, EV_SEQ, EV_TS, EV_RECEIVED, EV_SOURCE, EV_MODEL, EV_SCORE,
+	EV_THRESHOLD, EV_LABEL, EV_SEVERITY, EV_SUMMARY, EV_FORWARDED, EV_NCOLS
+};
+static const struct cursor_key event_keys[] = {
+	{ "ts_ms", true }, { "gateway", false }, { "device", false },
+	{ "epoch", true }, { "seq", true },
+};
+#define EVENT_NKEYS (sizeof event_keys / sizeof event_keys[0])
+
+/* The local list's event fields, with gateway and forwarded_ms for id. */
+static json_t *event_json(PGresult *r, int i)
+{
+	json_t *o = json_object();
+	bool ok = o && put_col(o, "gateway", col_text(r, i, EV_GATEWAY)) &&
+		  put_col(o, "device", col_text(r, i, EV_DEVICE)) &&
+		  put_col(o, "epoch", col_int(r, i, EV_EPOCH)) &&
+		  put_col(o, "seq", col_int(r, i, EV_SEQ)) &&
+		  put_col(o, "ts_ms", col_int(r, i, EV_TS)) &&
+		  put_col(o, "received_ms", col_int(r, i, EV_RECEIVED)) &&
+		  put_col(o, "time_source", col_text(r, i, EV_SOURCE)) &&
+		  put_col(o, "model", col_text(r, i, EV_MODEL)) &&
+		  put_col(o, "score", col_real(r, i, EV_SCORE)) &&
+		  put_col(o, "threshold", col_real(r, i, EV_THRESHOLD)) &&
+		  put_col(o, "label", col_text(r, i, EV_LABEL));
+
+	if (ok && !PQgetisnull(r, i, EV_SEVERITY))
+		ok = put_col(o, "severity", col_int(r, i, EV_SEVERITY));
+	if (ok && !PQgetisnull(r, i, EV_SUMMARY)) {
+		/* A summary that does not parse is left out, as edged does. */
+		json_t *s = col_real_array(PQgetvalue(r, i, EV_SUMMARY));
+		if (s)
+			ok = put_col(o, "summary", s);
+	}
+	if (ok)
+		ok = put_col(o, "forwarded_ms", col_int(r, i, EV_FORWARDED));
+	if (ok)
+		return o;
+	json_decref(o);
+	return NULL;
+}
+
+static const char episode_columns_sql[] =
+	"SELECT gateway, store_uid, id, device, label, model, state, start_ms, end_ms, count,"
+	" peak_score, confirmed_ms, closed_ms, rev FROM anomaly_episode";
+enum {
+	EP_GATEWAY, EP_STORE, EP_ID, EP_DEVICE, EP_LABEL, EP_MODEL, EP_STATE, EP_START, EP_END,
+	EP_COUNT, EP_PEAK, EP_CONFIRMED, EP_CLOSED, EP_REV, EP_NCOLS
+};
+static const struct cursor_key episode_keys[] = {
+	{ "start_ms", true }, { "gateway", false }, { "store_uid", false }, { "id", true },
+};
+#define EPISODE_NKEYS (sizeof episode_keys / sizeof episode_keys[0])
+
+static json_t *episode_json(PGresult *r, int i)
+{
+	json_t *o = json_object();
+	bool ok = o && put_col(o, "gateway", col_text(r, i, EP_GATEWAY)) &&
+		  put_col(o, "store_uid", col_text(r, i, EP_STORE)) &&
+		  put_col(o, "id", col_int(r, i, EP_ID)) &&
+		  put_col(o, "device", col_text(r, i, EP_DEVICE)) &&
+		  put_col(o, "label", col_text(r, i, EP_LABEL)) &&
+		  put_col(o, "model", col_text(r, i, EP_MODEL)) &&
+		  put_col(o, "state", col_text(r, i, EP_STATE)) &&
+		  put_col(o, "start_ms", col_int(r, i, EP_START)) &&
+		  put_col(o, "end_ms", col_int(r, i, EP_END)) &&
+		  put_col(o, "count", col_int(r, i, EP_COUNT)) &&
+		  put_col(o, "peak_score", col_real(r, i, EP_PEAK)) &&
+		  put_col(o, "confirmed_ms", PQgetisnull(r, i, EP_CONFIRMED)
+						     ? json_null()
+						     : col_int(r, i, EP_CONFIRMED)) &&
+		  put_col(o, "closed_ms", PQgetisnull(r, i, EP_CLOSED) ? json_null()
+									: col_int(r, i, EP_CLOSED)) &&
+		  put_col(o, "rev", col_int(r, i, EP_REV));
+
+	if (ok)
+		return o;
+	json_decref(o);
+	return NULL;
+}
+
+/* ---- running them */
+
+static int central_fail(PGconn *pg, const char *what)
+{
+	char msg[512];
+
+	snprintf(msg, sizeof msg, "%s", PQerrorMessage(pg));
+	msg[strcspn(msg, "\n")] = '\0';
+	fprintf(stderr, "edgectl anomalies: %s: %s\n", what, msg);
+	return EDGECTL_EDAEMON;
+}
+
+static PGresult *central_exec(PGconn *pg, const struct central_query *q, int ncols)
+{
+	PGresult *r;
+
+	/* Our own text, bounded by the options: never near the buffer. */
+	assert(!q->overflow);
+	r = PQexecParams(pg, q->sql, q->n, NULL, q->values, NULL, NULL, 0);
+	if (PQresultStatus(r) == PGRES_TUPLES_OK && PQnfields(r) == ncols)
+		return r;
+	central_fail(pg, "central query");
+	PQclear(r);
+	return NULL;
+}
+
+/* --explain: PostgreSQL's plan of the query, one line each. */
+static int central_explain(PGconn *pg, const struct central_query *q)
+{
+	struct central_query e = *q;
+	PGresult *r;
+
+	int n = snprintf(e.sql, sizeof e.sql, "EXPLAIN %s", q->sql);
+	assert(n > 0 && (size_t)n < sizeof e.sql);
+	/* Numbers point into q->own: e uses its own copy of them. */
+	for (int i = 0; i < e.n; i++)
+		if (q->values[i] == q->own[i])
+			e.values[i] = e.own[i];
+	r = PQexecParams(pg, e.sql, e.n, NULL, e.values, NULL, NULL, 0);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+		int rc = central_fail(pg, "EXPLAIN");
+		PQclear(r);
+		return rc;
+	}
+	for (int i = 0; i < PQntuples(r); i++)
+		printf("%s\n", PQgetvalue(r, i, 0));
+	PQclear(r);
+	return EDGECTL_OK;
+}
+
+/* The events query of one page: up to `rows` + 1 rows after cursor (the
+ * one beyond tells whether more match). */
+static void events_query(struct central_query *q, const struct opts *o, json_t *args,
+			 json_t *cursor, long long rows)
+{
+	json_t *min = json_object_get(args, "min_score");
+
+	memset(q, 0, sizeof *q);
+	cq_add(q, "%s", event_columns_sql);
+	cq_filters(q, o, args, "ts_ms");
+	if (json_is_number(min)) {
+		cq_cond(q);
+		cq_add(q, "score >= $%d::float8", cq_param_real(q, json_number_value(min)));
+	}
+	cq_after(q, cursor, event_keys, EVENT_NKEYS);
+	cq_order(q, event_keys, EVENT_NKEYS, rows + 1);
+}
+
+static void episodes_query(struct central_query *q, const struct opts *o, json_t *args,
+			   json_t *cursor, long long rows)
+{
+	memset(q, 0, sizeof *q);
+	cq_add(q, "%s", episode_columns_sql);
+	cq_filters(q, o, args, "start_ms");
+	if (json_is_true(json_object_get(args, "open"))) {
+		cq_cond(q);
+		cq_add(q, "state <> 'closed'");
+	}
+	cq_after(q, cursor, episode_keys, EPISODE_NKEYS);
+	cq_order(q, episode_keys, EPISODE_NKEYS, rows + 1);
+}
+
+/* One page as the local answer's shape: {"events"|"episodes": [...],
+ * "count", "more", "cursor"} (cursor: the last row's keys, null when
+ * empty). NULL on ENOMEM. */
+static json_t *central_page(PGresult *r, long long rows, const char *what,
+			    json_t *(*to_json)(PGresult *, int), const struct cursor_key *keys,
+			    size_t nkeys)
+{
+	json_t *page = json_object(), *arr = json_array(), *last = NULL;
+	int n = PQntuples(r) > rows ? (int)rows : PQntuples(r);
+	bool ok = page && arr;
+
+	for (int i = 0; ok && i < n; i++) {
+		json_t *row = to_json(r, i);
+		ok = row && json_array_append_new(arr, row) == 0;
+		last = row;
+	}
+	json_t *cursor = ok && last ? cursor_of(last, keys, nkeys) : json_null();
+	if (ok && cursor && json_object_set_new(page, what, arr) == 0) {
+		arr = NULL;
+		ok = json_object_set_new(page, "count", json_integer(n)) == 0 &&
+		     json_object_set_new(page, "more", json_boolean(PQntuples(r) > rows)) == 0 &&
+		     json_object_set_new(page, "cursor", cursor) == 0;
+		cursor = NULL;
+		if (ok)
+			return page;
+	}
+	json_decref(cursor);
+	json_decref(arr);
+	json_decref(page);
+	return NULL;
+}
+
+static int central_print(json_t *page, int (*print)(json_t *))
+{
+	if (edgectl_globals.json)
+		return edgectl_print_json(page);
+	central_rows = true;
+	return print(page);
+}
+
+/* Rows per query of an export: a page, or what --limit leaves. */
+static long long export_page_rows(long long limit, unsigned long long done)
+{
+	if (limit > 0 && limit - (long long)done < CENTRAL_PAGE_ROWS)
+		return limit - (long long)done;
+	return CENTRAL_PAGE_ROWS;
+}
+
+/* --format: every matching event (up to --limit, 0 = all) after cursor
+ * (NULL: from the newest; the reference is taken) in pages of
+ * CENTRAL_PAGE_ROWS, each freed before the next is read. */
+static int central_export(PGconn *pg, const struct opts *o, json_t *args, json_t *cursor,
+			  bool csv)
+{
+	struct export x = { .csv = csv, .cols = csv_central_columns, .ncols = CSV_CENTRAL_NCOLS };
+	long long limit = json_integer_value(json_object_get(args, "limit"));
+	bool more = true;
+	int rc = EDGECTL_OK;
+
+	(void)setpriority(PRIO_PROCESS, 0, EXPORT_NICE);
+	/* Each page moves the cursor strictly back in the list's order or
+	 * ends the loop: at most (matching rows / page) + 1 rounds. */
+	while (more && rc == EDGECTL_OK && (limit == 0 || (long long)x.rows < limit)) {
+		long long rows = export_page_rows(limit, x.rows);
+		struct central_query q;
+		PGresult *r;
+		json_t *page;
+
+		events_query(&q, o, args, cursor, rows);
+		r = central_exec(pg, &q, EV_NCOLS);
+		if (!r) {
+			rc = EDGECTL_EDAEMON;
+			break;
+		}
+		page = central_page(r, rows, "events", event_json, event_keys, EVENT_NKEYS);
+		PQclear(r);
+		if (!page) {
+			rc = EDGECTL_EDAEMON;
+			break;
+		}
+		more = json_is_true(json_object_get(page, "more"));
+		json_decref(cursor);
+		cursor = json_incref(json_object_get(page, "cursor"));
+		rc = export_frame(page, &x);
+		json_decref(page);
+	}
+	json_decref(cursor);
+	if (rc != EDGECTL_OK)
+		return rc;
+	csv_header(&x); /* an empty export is a header line */
+	if (more)
+		fprintf(stderr, "edgectl anomalies: stopped at --limit %llu; more events match\n",
+			x.rows);
+	return EDGECTL_OK;
+}
+
+static int central_list(const struct opts *o, json_t *args, const char *format)
+{
+	long long limit = json_integer_value(json_object_get(args, "limit"));
+	struct central_query q;
+	json_t *cursor = NULL, *page;
+	PGresult *r;
+	PGconn *pg;
+	int rc;
+
+	if (o->cursor &&
+	    (rc = parse_cursor(o->cursor, event_keys, EVENT_NKEYS, &cursor)) != EDGECTL_OK)
+		return rc;
+	rc = edgectl_central_connect(o->conninfo, o->config, true, &pg);
+	if (rc != EDGECTL_OK) {
+		json_decref(cursor);
+		return rc;
+	}
+	if (o->explain) {
+		events_query(&q, o, args, cursor, format ? export_page_rows(limit, 0) : limit);
+		rc = central_explain(pg, &q);
+	} else if (format) {
+		rc = central_export(pg, o, args, cursor, strcmp(format, "csv") == 0);
+		cursor = NULL;
+	} else {
+		events_query(&q, o, args, cursor, limit);
+		r = central_exec(pg, &q, EV_NCOLS);
+		page = r ? central_page(r, limit, "events", event_json, event_keys, EVENT_NKEYS)
+			 : NULL;
+		PQclear(r);
+		rc = page ? central_print(page, print_list) : EDGECTL_EDAEMON;
+		json_decref(page);
+	}
+	json_decref(cursor);
+	PQfinish(pg);
+	return rc;
+}
+
+static int central_episodes(const struct opts *o, json_t *args)
+{
+	long long limit = json_integer_value(json_object_get(args, "limit"));
+	struct central_query q;
+	json_t *cursor = NULL, *page;
+	PGresult *r;
+	PGconn *pg;
+	int rc;
+
+	if (o->cursor &&
+	    (rc = parse_cursor(o->cursor, episode_keys, EPISODE_NKEYS, &cursor)) != EDGECTL_OK)
+		return rc;
+	rc = edgectl_central_connect(o->conninfo, o->config, true, &pg);
+	if (rc != EDGECTL_OK) {
+		json_decref(cursor);
+		return rc;
+	}
+	episodes_query(&q, o, args, cursor, limit);
+	if (o->explain) {
+		rc = central_explain(pg, &q);
+	} else {
+		r = central_exec(pg, &q, EP_NCOLS);
+		page = r ? central_page(r, limit, "episodes", episode_json, episode_keys,
+					EPISODE_NKEYS)
+			 : NULL;
+		PQclear(r);
+		rc = page ? central_print(page, print_episodes) : EDGECTL_EDAEMON;
+		json_decref(page);
+	}
+	json_decref(cursor);
+	PQfinish(pg);
+	return rc;
+}
+
+/* ---- stats --central: exact, from the raw rows */
+
+#define STATS_GROUPS_DEFAULT 1000
+#define HOUR_MS 3600000LL
+#define DAY_MS 86400000LL
+
+enum { ST_KEY, ST_COUNT, ST_MIN, ST_MAX, ST_MEAN, ST_P50, ST_P90, ST_P99, ST_NCOLS };
+
+/* The aggregates after the key column, in ST_ order. */
+static const char stats_aggregates_sql[] =
+	"count(*), min(score), max(score), avg(score),"
+	" percentile_cont(0.5) WITHIN GROUP (ORDER BY score),"
+	" percentile_cont(0.9) WITHIN GROUP (ORDER BY score),"
+	" percentile_cont(0.99) WITHIN GROUP (ORDER BY score) FROM anomaly_event";
+
+/* One group as edged answers it: bucket_ms (by time) or key, count, and the
+ * score statistics when count > 0. */
+static json_t *stat_json(PGresult *r, int i, bool by_time, long long bucket)
+{
+	json_t *o = json_object();
+	bool ok = o != NULL;
+	long long n = r ? strtoll(PQgetvalue(r, i, ST_COUNT), NULL, 10) : 0;
+
+	if (ok && by_time)
+		ok = put_col(o, "bucket_ms", json_integer(bucket));
+	else if (ok)
+		ok = put_col(o, "key", r ? col_text(r, i, ST_KEY) : json_string(""));
+	if (ok)
+		ok = put_col(o, "count", json_integer(n));
+	if (ok && n > 0)
+		ok = put_col(o, "min", col_real(r, i, ST_MIN)) &&
+		     put_col(o, "max", col_real(r, i, ST_MAX)) &&
+		     put_col(o, "mean", col_real(r, i, ST_MEAN)) &&
+		     put_col(o, "p50", col_real(r, i, ST_P50)) &&
+		     put_col(o, "p90", col_real(r, i, ST_P90)) &&
+		     put_col(o, "p99", col_real(r, i, ST_P99));
+	if (ok)
+		return o;
+	json_decref(o);
+	return NULL;
+}
+
+static int central_stats(const struct opts *o, json_t *args)
+{
+	const char *by = json_string_value(json_object_get(args, "by"));
+	json_t *mg = json_object_get(args, "max_groups");
+	long long max_groups = json_is_integer(mg) ? json_integer_value(mg) : STATS_GROUPS_DEFAULT;
+	bool by_hour = strcmp(by, "hour") == 0, by_day = strcmp(by, "day") == 0;
+	bool by_time = by_hour || by_day;
+	long long step = by_day ? DAY_MS : HOUR_MS;
+	struct central_query q, total;
+	char key[64];
+	PGconn *pg;
+	int rc;
+
+	/* Device ids are unique within a gateway only: a device's group is
+	 * GATEWAY/DEVICE. Time buckets are UTC hours and days (ts_ms >= 0). */
+	if (by_time)
+		snprintf(key, sizeof key, "(ts_ms / %lld) * %lld", step, step);
+	else
+		snprintf(key, sizeof key, "%s",
+			 strcmp(by, "device") == 0 ? "gateway || '/' || device" : by);
+	memset(&q, 0, sizeof q);
+	cq_add(&q, "SELECT %s, %s", key, stats_aggregates_sql);
+	cq_filters(&q, o, args, "ts_ms");
+	cq_add(&q, " GROUP BY 1 ORDER BY %s LIMIT $%d::bigint", by_time ? "1" : "2 DESC, 1",
+	       cq_param_int(&q, max_groups));
+	memset(&total, 0, sizeof total);
+	cq_add(&total, "SELECT '', %s", stats_aggregates_sql);
+	cq_filters(&total, o, args, "ts_ms");
+
+	rc = edgectl_central_connect(o->conninfo, o->config, true, &pg);
+	if (rc != EDGECTL_OK)
+		return rc;
+	if (o->explain) {
+		rc = central_explain(pg, &q);
+		PQfinish(pg);
+		return rc;
+	}
+	PGresult *groups = central_exec(pg, &q, ST_NCOLS);
+	PGresult *sum = groups ? central_exec(pg, &total, ST_NCOLS) : NULL;
+	json_t *res = json_object(), *arr = json_array(), *t = NULL;
+	bool ok = groups && sum && res && arr;
+
+	/* Time buckets in order with the empty ones between (count 0), as
+	 * edged answers; bounded by max_groups entries in all. */
+	long long next = 0;
+	for (int i = 0; ok && i < PQntuples(groups); i++) {
+		long long bucket = by_time ? strtoll(PQgetvalue(groups, i, ST_KEY), NULL, 10) : 0;
+		for (; ok && by_time && i > 0 && next < bucket &&
+		       (long long)json_array_size(arr) < max_groups;
+		     next += step)
+			ok = json_array_append_new(arr, stat_json(NULL, 0, true, next)) == 0;
+		if (ok && (long long)json_array_size(arr) < max_groups)
+			ok = json_array_append_new(arr, stat_json(groups, i, by_time, bucket)) == 0;
+		next = bucket + step;
+	}
+	if (ok)
+		t = stat_json(sum, 0, false, 0);
+	json_t *since = json_object_get(args, "since_ms"), *until = json_object_get(args, "until_ms");
+	ok = ok && t && json_object_set_new(res, "by", json_string(by)) == 0 &&
+	     json_object_set_new(res, "source", json_string("central")) == 0 &&
+	     json_object_set_new(res, "since_ms",
+				 json_integer(json_is_integer(since) ? json_integer_value(since)
+								      : 0)) == 0 &&
+	     json_object_set_new(res, "until_ms",
+				 json_integer(json_is_integer(until) ? json_integer_value(until)
+								      : 0)) == 0 &&
+	     json_object_set_new(res, "groups", arr) == 0;
+	if (ok) {
+		arr = NULL;
+		ok = json_object_set_new(res, "total", t) == 0;
+		t = NULL;
+	}
+	rc = !ok ? EDGECTL_EDAEMON : edgectl_globals.json ? edgectl_print_json(res) : print_stats(res);
+	json_decref(t);
+	json_decref(arr);
+	json_decref(res);
+	PQclear(groups);
+	PQclear(sum);
+	PQfinish(pg);
 	return rc;
 }
 

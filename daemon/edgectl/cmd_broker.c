@@ -7,8 +7,10 @@
  * --clientid-plugin loads broker/edged_clientid.c to refuse a client id
  * other than the username;
  * --print-acl prints that ACL file from the table of the node protocol's
- * topics below. */
+ * topics below. --bridge-address adds a bridge of the node topics operators
+ * need to an upstream MQTT cluster (docs/upstream.md). */
 #include <arpa/inet.h>
+#include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -31,6 +33,17 @@ _Static_assert(BROKER_DEFAULT_MESSAGE_LIMIT >= EDGE_OTA_FRAME_MAX, "an OTA frame
  * of its payload: topics are <prefix>/<id up to 64>/<kind>. */
 #define BROKER_PACKET_OVERHEAD 1024ULL
 
+/* The bridge: at most this many cluster nodes in its `address` line. */
+#define BRIDGE_ADDR_MAX 8
+/* mosquitto's default max_queued_messages, which drops a burst's rest: the
+ * bridge's queue must be above it. */
+#define BRIDGE_QUEUE_MIN 1000ULL
+#define BRIDGE_QUEUE_DEFAULT 100000ULL
+#define BRIDGE_ID_MAX 64
+#define BRIDGE_PASSWORD_MAX 256
+/* Node topic prefix (--prefix) and remote prefix, in bytes. */
+#define BRIDGE_PREFIX_MAX 128
+
 struct broker_opts {
 	unsigned long port;
 	const char *bind;
@@ -48,6 +61,19 @@ struct broker_opts {
 	const char *pid_file; /* NULL = none */
 	const char *unix_socket; /* NULL = no Unix socket listener */
 	const char *clientid_plugin; /* NULL = client ids are renamed, not refused */
+	/* Bridge upstream: naddr 0 = none; then gateway_id, name, the prefixes
+	 * and topics are set. */
+	const char *bridge_addr[BRIDGE_ADDR_MAX];
+	size_t bridge_naddr;
+	const char *bridge_gateway_id;
+	const char *bridge_name;
+	const char *node_prefix;     /* edged's mqtt.topic_prefix, no trailing '/' */
+	char bridge_prefix[BRIDGE_PREFIX_MAX + BRIDGE_ID_MAX + 8]; /* ends in '/' */
+	unsigned bridge_topics;      /* bit (1u << enum edge_topic_type) */
+	const char *bridge_user;     /* NULL = no credentials upstream */
+	char bridge_password[BRIDGE_PASSWORD_MAX + 1];
+	const char *bridge_cafile, *bridge_certfile, *bridge_keyfile; /* NULL = plain */
+	unsigned long long bridge_queue;
 };
 
 /* One directive: its value is printed by value() into buf, and comment says
@@ -60,11 +86,21 @@ struct broker_line {
 	bool (*when)(const struct broker_opts *o);
 };
 
+/* A directive given several times (the bridge's topic lines): count()
+ * lines under one comment, the i-th printed by value(). */
+struct broker_repeat {
+	const char *directive;
+	size_t (*count)(const struct broker_opts *o);
+	void (*value)(const struct broker_opts *o, size_t i, char *buf, size_t cap);
+	const char *comment;
+};
+
 struct broker_section {
 	const char *title;
 	const struct broker_line *lines;
 	size_t nlines;
 	bool (*when)(const struct broker_opts *o); /* NULL = always */
+	const struct broker_repeat *repeat;        /* after the lines; NULL = none */
 };
 
 static bool w_auth(const struct broker_opts *o)
@@ -119,6 +155,31 @@ static bool w_rename_tls(const struct broker_opts *o)
 static bool w_plugin(const struct broker_opts *o)
 {
 	return o->clientid_plugin != NULL;
+}
+
+static bool w_bridge(const struct broker_opts *o)
+{
+	return o->bridge_naddr > 0;
+}
+
+static bool w_no_bridge(const struct broker_opts *o)
+{
+	return o->bridge_naddr == 0;
+}
+
+static bool w_bridge_auth(const struct broker_opts *o)
+{
+	return o->bridge_user != NULL;
+}
+
+static bool w_bridge_tls(const struct broker_opts *o)
+{
+	return o->bridge_cafile != NULL;
+}
+
+static bool w_bridge_cert(const struct broker_opts *o)
+{
+	return o->bridge_certfile != NULL;
 }
 
 static void v_plugin(const struct broker_opts *o, char *buf, size_t cap)
@@ -210,6 +271,12 @@ static void v_autosave(const struct broker_opts *o, char *buf, size_t cap)
 	snprintf(buf, cap, "300");
 }
 
+static void v_bridge_autosave(const struct broker_opts *o, char *buf, size_t cap)
+{
+	(void)o;
+	snprintf(buf, cap, "60");
+}
+
 static void v_client_expiration(const struct broker_opts *o, char *buf, size_t cap)
 {
 	(void)o;
@@ -219,6 +286,15 @@ static void v_client_expiration(const struct broker_opts *o, char *buf, size_t c
 static void v_max_queued(const struct broker_opts *o, char *buf, size_t cap)
 {
 	snprintf(buf, cap, "%llu", 2 * o->max_nodes + 1000);
+}
+
+/* The fleet's need or the bridge's queue, whichever is larger: mosquitto 2
+ * has one per-client limit for both. */
+static void v_bridge_max_queued(const struct broker_opts *o, char *buf, size_t cap)
+{
+	unsigned long long fleet = 2 * o->max_nodes + 1000;
+
+	snprintf(buf, cap, "%llu", fleet > o->bridge_queue ? fleet : o->bridge_queue);
 }
 
 static void v_max_inflight(const struct broker_opts *o, char *buf, size_t cap)
@@ -268,6 +344,125 @@ static void v_log_notice(const struct broker_opts *o, char *buf, size_t cap)
 {
 	(void)o;
 	snprintf(buf, cap, "notice");
+}
+
+static void v_bridge_connection(const struct broker_opts *o, char *buf, size_t cap)
+{
+	snprintf(buf, cap, "%s", o->bridge_name);
+}
+
+static void v_bridge_address(const struct broker_opts *o, char *buf, size_t cap)
+{
+	size_t n = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < o->bridge_naddr && n < cap; i++) {
+		int w = snprintf(buf + n, cap - n, "%s%s", i ? " " : "", o->bridge_addr[i]);
+
+		assert(w > 0 && (size_t)w < cap - n); /* sized by broker_print */
+		n += (size_t)w;
+	}
+}
+
+static void v_mqttv311(const struct broker_opts *o, char *buf, size_t cap)
+{
+	(void)o;
+	snprintf(buf, cap, "mqttv311");
+}
+
+static void v_remote_clientid(const struct broker_opts *o, char *buf, size_t cap)
+{
+	snprintf(buf, cap, "edged-%s", o->bridge_gateway_id);
+}
+
+static void v_local_clientid(const struct broker_opts *o, char *buf, size_t cap)
+{
+	snprintf(buf, cap, "edged-bridge-%s", o->bridge_name);
+}
+
+static void v_remote_username(const struct broker_opts *o, char *buf, size_t cap)
+{
+	snprintf(buf, cap, "%s", o->bridge_user);
+}
+
+static void v_remote_password(const struct broker_opts *o, char *buf, size_t cap)
+{
+	snprintf(buf, cap, "%s", o->bridge_password);
+}
+
+static void v_keepalive(const struct broker_opts *o, char *buf, size_t cap)
+{
+	(void)o;
+	snprintf(buf, cap, "30");
+}
+
+static void v_restart_timeout(const struct broker_opts *o, char *buf, size_t cap)
+{
+	(void)o;
+	snprintf(buf, cap, "2 30");
+}
+
+static void v_automatic(const struct broker_opts *o, char *buf, size_t cap)
+{
+	(void)o;
+	snprintf(buf, cap, "automatic");
+}
+
+static void v_notification_topic(const struct broker_opts *o, char *buf, size_t cap)
+{
+	snprintf(buf, cap, "$SYS/broker/connection/%s/state", o->bridge_name);
+}
+
+static void v_bridge_cafile(const struct broker_opts *o, char *buf, size_t cap)
+{
+	snprintf(buf, cap, "%s", o->bridge_cafile);
+}
+
+static void v_bridge_certfile(const struct broker_opts *o, char *buf, size_t cap)
+{
+	snprintf(buf, cap, "%s", o->bridge_certfile);
+}
+
+static void v_bridge_keyfile(const struct broker_opts *o, char *buf, size_t cap)
+{
+	snprintf(buf, cap, "%s", o->bridge_keyfile);
+}
+
+/* The node message types a bridge may send upstream, in topic-line order:
+ * node→gateway types and edged's registered answer; never ack, OTA or
+ * offload traffic (per node, large, and meaningless away from the site). */
+static const enum edge_topic_type bridge_types[] = {
+	EDGE_TOPIC_HELLO, EDGE_TOPIC_STATUS, EDGE_TOPIC_REPORT, EDGE_TOPIC_HEARTBEAT,
+	EDGE_TOPIC_REGISTERED,
+};
+#define BRIDGE_TOPICS_DEFAULT \
+	((1u << EDGE_TOPIC_REPORT) | (1u << EDGE_TOPIC_STATUS) | (1u << EDGE_TOPIC_HELLO))
+
+static size_t c_bridge_topics(const struct broker_opts *o)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < sizeof bridge_types / sizeof bridge_types[0]; i++)
+		n += (o->bridge_topics >> bridge_types[i]) & 1u;
+	return n;
+}
+
+/* The i-th selected type: `+/<type> out 1 <node prefix>/ <remote prefix><node
+ * prefix>/`, so edge/v1/<id>/report goes up as
+ * site/<gateway-id>/edge/v1/<id>/report (the protocol version stays in it). */
+static void v_bridge_topic(const struct broker_opts *o, size_t i, char *buf, size_t cap)
+{
+	buf[0] = '\0';
+	for (size_t t = 0; t < sizeof bridge_types / sizeof bridge_types[0]; t++) {
+		if (!((o->bridge_topics >> bridge_types[t]) & 1u))
+			continue;
+		if (i-- == 0) {
+			snprintf(buf, cap, "+/%s out 1 %s/ %s%s/", edge_topic_type_name(bridge_types[t]),
+				 o->node_prefix, o->bridge_prefix, o->node_prefix);
+			return;
+		}
+	}
+	assert(!"topic line out of range");
 }
 
 /* The client-id rule, after every listener (mosquitto keeps it per listener). */
@@ -356,7 +551,18 @@ static const struct broker_line persistence_lines[] = {
 	  "Directory of mosquitto.db; must exist and be writable by the broker.", NULL },
 	{ "autosave_interval", v_autosave,
 	  "Seconds between saves while running (a clean stop always saves): a crash\n"
-	  "# of the broker loses at most this much; shorter means more flash wear.", NULL },
+	  "# of the broker loses at most this much; shorter means more flash wear.",
+	  w_no_bridge },
+	{ "autosave_interval", v_bridge_autosave,
+	  "Seconds between saves while running. A clean stop or restart always\n"
+	  "# saves, so the bridge's queue (what nodes sent while the upstream was\n"
+	  "# away) survives it; a kill -9 or power loss loses what arrived since the\n"
+	  "# last save, at most this much. Shorter means more flash wear: each save\n"
+	  "# rewrites the whole queue.", w_bridge },
+	{ "autosave_on_changes", v_false,
+	  "autosave_interval counts seconds, not messages: a save every N messages\n"
+	  "# would rewrite a 100,000-message backlog again and again in an outage.",
+	  w_bridge },
 	{ "persistent_client_expiration", v_client_expiration,
 	  "Forget sessions of MQTT 3.1.1 clients gone for a day (MQTT v5 clients,\n"
 	  "# edged included, state their own Session Expiry Interval).", NULL },
@@ -366,7 +572,16 @@ static const struct broker_line limit_lines[] = {
 	{ "max_queued_messages", v_max_queued,
 	  "Per client: when edged (re)subscribes the broker replays one retained\n"
 	  "# status per node and queues what nodes sent while edged was away; 2 x\n"
-	  "# the fleet + 1000 holds both (the default of 1000 drops the rest).", NULL },
+	  "# the fleet + 1000 holds both (the default of 1000 drops the rest).",
+	  w_no_bridge },
+	{ "max_queued_messages", v_bridge_max_queued,
+	  "Per client, and in mosquitto 2 also the bridge's queue (there is no\n"
+	  "# per-bridge limit): what nodes send while the upstream is away waits\n"
+	  "# there. --bridge-queue or 2 x the fleet + 1000 (edged's replay after its\n"
+	  "# own reconnect), whichever is larger; the default of 1000 silently\n"
+	  "# dropped 10,820 of a 20,000-message burst. Memory: up to this many\n"
+	  "# messages (each within message_size_limit) per client that falls behind.",
+	  w_bridge },
 	{ "max_inflight_messages", v_max_inflight,
 	  "QoS 1 messages a client may have unacknowledged towards the broker (and\n"
 	  "# towards MQTT 3.1.1 clients; v5 clients such as edged state their own\n"
@@ -395,7 +610,79 @@ static const struct broker_line process_lines[] = {
 	  "# the password file, ACL or CRL.", NULL },
 };
 
-#define SECTION(t, l, w) { t, l, sizeof l / sizeof l[0], w }
+/* The bridge to the upstream cluster (docs/upstream.md): last in the file,
+ * since every directive after `connection` belongs to that bridge. */
+static const struct broker_line bridge_lines[] = {
+	{ "connection", v_bridge_connection,
+	  "One bridge to the upstream cluster; its name is in the state topic below.",
+	  NULL },
+	{ "address", v_bridge_address,
+	  "The cluster's nodes: when the one in use fails, the bridge connects to\n"
+	  "# the next. Measured after a NATS node was killed: 2.5 to 17 s (longer\n"
+	  "# when its streams had to elect new leaders first), nothing lost.", NULL },
+	{ "round_robin", v_false,
+	  "The first address is this gateway's own node (spread the gateways by\n"
+	  "# ordering the list); after a failover mosquitto returns to it once it\n"
+	  "# answers again.", NULL },
+	{ "bridge_protocol_version", v_mqttv311,
+	  "NATS and RabbitMQ speak MQTT 3.1.1 only.", NULL },
+	{ "try_private", v_false,
+	  "Upstream brokers other than mosquitto refuse the private bridge flag\n"
+	  "# (bit 0x80 of the protocol version) that mosquitto sets by default.", NULL },
+	{ "cleansession", v_false,
+	  "A persistent session at both ends: the local broker keeps the bridge's\n"
+	  "# queue across reconnects (and, with persistence, restarts), and the\n"
+	  "# upstream keeps the session across a failover.", NULL },
+	{ "remote_clientid", v_remote_clientid,
+	  "Unique per gateway: two gateways with one id would end each other's\n"
+	  "# session upstream over and over.", NULL },
+	{ "local_clientid", v_local_clientid,
+	  "The bridge's own session in the local broker, where its queue lives.", NULL },
+	{ "remote_username", v_remote_username,
+	  "This gateway's own upstream credentials: a site compromised is one user\n"
+	  "# to revoke upstream, not every site.", w_bridge_auth },
+	{ "remote_password", v_remote_password,
+	  "From --bridge-password-file: this mosquitto.conf now holds a secret, so\n"
+	  "# it must be mode 0600 (or 0640 with mosquitto's group).",
+	  w_bridge_auth },
+	{ "keepalive_interval", v_keepalive,
+	  "A silent path (a WAN cut, no TCP reset) is noticed within 1.5 x this; a\n"
+	  "# killed node resets the connection at once.", NULL },
+	{ "restart_timeout", v_restart_timeout,
+	  "Reconnect after a random wait from 2 s, backing off to 30 s: many\n"
+	  "# gateways do not hit a recovering cluster all at once.", NULL },
+	{ "start_type", v_automatic,
+	  "Connected at start and reconnected after any loss.", NULL },
+	{ "notifications", v_true,
+	  "The bridge publishes its state: \"1\" connected, \"0\" not (retained).", NULL },
+	{ "notifications_local_only", v_true,
+	  "To the local broker only: upstream, every gateway's bridge would publish\n"
+	  "# (and leave a will) on the same $SYS topic.", NULL },
+	{ "notification_topic", v_notification_topic,
+	  "edged reads the bridge's state here: keep this exact topic.", NULL },
+	{ "bridge_cafile", v_bridge_cafile,
+	  "TLS to the upstream, verified against this CA and the address's name.",
+	  w_bridge_tls },
+	{ "bridge_insecure", v_false,
+	  "Never skip the name check: it is what stops a man in the middle.", w_bridge_tls },
+	{ "bridge_tls_version", v_tls_version, "TLS 1.2 or later.", w_bridge_tls },
+	{ "bridge_certfile", v_bridge_certfile,
+	  "The gateway's client certificate, for an upstream that wants one.",
+	  w_bridge_cert },
+	{ "bridge_keyfile", v_bridge_keyfile,
+	  "Its private key, readable by the broker's user only.", w_bridge_cert },
+};
+
+static const struct broker_repeat bridge_topic_lines = {
+	"topic", c_bridge_topics, v_bridge_topic,
+	"Node messages operators need, QoS 1 out (NATS has no QoS 2), under the\n"
+	"# gateway's prefix upstream. Heartbeats stay local unless asked for: one\n"
+	"# per node every few seconds is most of the volume, and edged's presence\n"
+	"# already turns them into online/stale/offline.",
+};
+
+#define SECTION(t, l, w) { t, l, sizeof l / sizeof l[0], w, NULL }
+#define SECTION_REPEAT(t, l, w, r) { t, l, sizeof l / sizeof l[0], w, r }
 static const struct broker_section broker_sections[] = {
 	SECTION("Listener", listener_lines, NULL),
 	SECTION("Unix socket listener", unix_lines, w_unix),
@@ -405,6 +692,7 @@ static const struct broker_section broker_sections[] = {
 	SECTION("Limits", limit_lines, NULL),
 	SECTION("Logging", log_lines, NULL),
 	SECTION("Process", process_lines, w_pid),
+	SECTION_REPEAT("Bridge upstream", bridge_lines, w_bridge, &bridge_topic_lines),
 };
 
 static const char broker_usage[] =
@@ -418,6 +706,13 @@ static const char broker_usage[] =
 	"                             [--tls-listener PORT [--tls-bind ADDR] --cafile FILE\n"
 	"                              --certfile FILE --keyfile FILE\n"
 	"                              [--require-certificate [--crlfile FILE]]]\n"
+	"                             [--bridge-address HOST:PORT ... --bridge-gateway-id ID\n"
+	"                              [--bridge-name NAME] [--bridge-prefix PREFIX]\n"
+	"                              [--prefix P] [--bridge-topics LIST]\n"
+	"                              [--bridge-user USER --bridge-password-file FILE]\n"
+	"                              [--bridge-cafile FILE [--bridge-certfile FILE\n"
+	"                               --bridge-keyfile FILE]] [--bridge-allow-plain]\n"
+	"                              [--bridge-queue N]]\n"
 	"       edgectl broker-config --print-acl [--prefix P] [--gateway-user USER]\n"
 	"\n"
 	"Print a mosquitto.conf for the broker edged and its nodes use (offline: no\n"
@@ -448,6 +743,21 @@ static const char broker_usage[] =
 	"renamed (the mutual-TLS listener still renames: mosquitto runs no plugin\n"
 	"for a certificate login). It is installed as\n"
 	"  " EDGE_PLUGINDIR "/edged_clientid.so\n"
+	"--bridge-address HOST:PORT (1 to 8 times: the upstream cluster's nodes)\n"
+	"adds a bridge to an upstream MQTT cluster (docs/upstream.md): the node\n"
+	"topics of --bridge-topics (default report,status,hello; also heartbeat,\n"
+	"registered) under the node prefix --prefix (edged's mqtt.topic_prefix,\n"
+	"default edge/v1) go up with QoS 1 under --bridge-prefix (default\n"
+	"site/<gateway-id>/). --bridge-gateway-id (required; [A-Za-z0-9_-], 1 to 64)\n"
+	"makes the upstream client id edged-<ID>. --bridge-name names the connection\n"
+	"(default upstream; its state is on $SYS/broker/connection/NAME/state).\n"
+	"--bridge-user and --bridge-password-file (its first line goes into the\n"
+	"output: keep that file 0600) are the gateway's upstream credentials.\n"
+	"--bridge-cafile turns on TLS to the upstream (with --bridge-certfile and\n"
+	"--bridge-keyfile for a client certificate); without it the upstream must\n"
+	"be a loopback address unless --bridge-allow-plain. --bridge-queue N (above\n"
+	"1000, default 100000) is how many messages wait while the upstream is away;\n"
+	"it raises mosquitto's per-client max_queued_messages for every client.\n"
 	"--print-acl prints the ACL file for the node protocol instead (defaults:\n"
 	"--prefix edge/v1, --gateway-user edged).\n";
 
@@ -471,11 +781,16 @@ static bool parse_ull(const char *opt, const char *s, unsigned long long min,
 
 static int broker_print(const struct broker_opts *o)
 {
-	char value[PATH_MAX + 64]; /* a path, or a listener line */
+	/* a path, a listener line, or the bridge's addresses (each at most
+	 * 255 + 1 + 5 bytes and a blank: check_bridge_address) */
+	char value[PATH_MAX + BRIDGE_ADDR_MAX * 264];
 
 	printf("# mosquitto.conf generated by edgectl broker-config\n"
 	       "# (port %lu, bind %s, up to %llu nodes, payloads up to %llu bytes)\n",
 	       o->port, o->bind, o->max_nodes, o->message_size_limit);
+	if (o->bridge_naddr)
+		printf("# (bridge %s of gateway %s to %zu upstream node%s)\n", o->bridge_name,
+		       o->bridge_gateway_id, o->bridge_naddr, o->bridge_naddr == 1 ? "" : "s");
 	for (size_t s = 0; s < sizeof broker_sections / sizeof broker_sections[0]; s++) {
 		const struct broker_section *sec = &broker_sections[s];
 
@@ -491,6 +806,17 @@ static int broker_print(const struct broker_opts *o)
 			if (l->comment)
 				printf("# %s\n", l->comment);
 			printf("%s %s\n", l->directive, value);
+		}
+		if (sec->repeat) {
+			const struct broker_repeat *r = sec->repeat;
+			size_t n = r->count(o);
+
+			if (r->comment && n > 0)
+				printf("# %s\n", r->comment);
+			for (size_t k = 0; k < n; k++) {
+				r->value(o, k, value, sizeof value);
+				printf("%s %s\n", r->directive, value);
+			}
 		}
 	}
 	return EDGECTL_OK;
@@ -547,6 +873,253 @@ static int take_flags(int argc, char **argv, bool *require_cert, bool *allow_pla
 	return n;
 }
 
+/* Takes every --bridge-address (repeatable, which edgectl_parse_args is
+ * not) and --bridge-allow-plain out of argv; returns the new argc, or -1
+ * after printing why. */
+static int take_bridge_args(int argc, char **argv, const char **addr, size_t *naddr,
+			    bool *allow_plain)
+{
+	static const char opt[] = "--bridge-address";
+	const size_t ol = sizeof opt - 1;
+	int n = 0;
+
+	for (int i = 0; i < argc; i++) {
+		const char *v = NULL;
+
+		if (i > 0 && strcmp(argv[i], "--bridge-allow-plain") == 0) {
+			*allow_plain = true;
+			continue;
+		}
+		if (i == 0 || strncmp(argv[i], opt, ol) != 0 ||
+		    (argv[i][ol] != '\0' && argv[i][ol] != '=')) {
+			argv[n++] = argv[i];
+			continue;
+		}
+		if (argv[i][ol] == '=')
+			v = argv[i] + ol + 1;
+		else if (i + 1 < argc)
+			v = argv[++i];
+		if (!v) {
+			fprintf(stderr, "edgectl broker-config: %s needs a value\n", opt);
+			return -1;
+		}
+		if (*naddr == BRIDGE_ADDR_MAX) {
+			fprintf(stderr, "edgectl broker-config: at most %d --bridge-address\n",
+				BRIDGE_ADDR_MAX);
+			return -1;
+		}
+		addr[(*naddr)++] = v;
+	}
+	return n;
+}
+
+/* [A-Za-z0-9_-]{1,max}: a gateway id or a connection name, which become
+ * client ids and topic levels (upstream also NATS subject tokens). */
+static bool check_name(const char *opt, const char *s, size_t max)
+{
+	size_t n = strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-");
+
+	if (n == 0 || s[n] || n > max) {
+		fprintf(stderr, "edgectl broker-config: %s must be 1 to %zu of A-Z a-z 0-9 _ -\n",
+			opt, max);
+		return false;
+	}
+	return true;
+}
+
+/* Topic levels of [A-Za-z0-9_-] joined by single '/', with (slash) or
+ * without a trailing '/': no wildcard, no '.' (a NATS subject separator),
+ * no blank (mosquitto splits the topic line at blanks). */
+static bool check_levels(const char *opt, const char *s, bool slash)
+{
+	size_t len = strlen(s), level = 0;
+	bool ok = len > 0 && len <= BRIDGE_PREFIX_MAX && s[0] != '/' &&
+		  (s[len - 1] == '/') == slash;
+
+	for (size_t i = 0; ok && i < len; i++) {
+		char c = s[i];
+
+		if (c == '/') {
+			ok = level > 0;
+			level = 0;
+		} else {
+			ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+			     (c >= '0' && c <= '9') || c == '_' || c == '-';
+			level++;
+		}
+	}
+	if (!ok)
+		fprintf(stderr, "edgectl broker-config: %s must be topic levels of A-Z a-z 0-9 _ - "
+				"joined by '/'%s, at most %d bytes\n", opt,
+			slash ? ", ending in '/'" : ", not ending in '/'", BRIDGE_PREFIX_MAX);
+	return ok;
+}
+
+/* HOST:PORT as mosquitto's `address` takes it: a host without ':' (an IPv4
+ * literal or a name; its parser has no IPv6 literal form) and a port. A
+ * plain bridge is refused to a host not known to be loopback. */
+static bool check_bridge_address(const char *a, bool tls, bool allow_plain)
+{
+	const char *colon = strchr(a, ':');
+	char host[256];
+	unsigned long long port;
+
+	if (!colon || colon == a || strchr(colon + 1, ':') || (size_t)(colon - a) >= sizeof host ||
+	    strlen(colon + 1) > 5 || strpbrk(a, " \t\r\n#")) {
+		fprintf(stderr, "edgectl broker-config: --bridge-address %s must be HOST:PORT "
+				"(an IPv4 address or a name)\n", a);
+		return false;
+	}
+	if (!parse_ull("--bridge-address's port", colon + 1, 1, 65535, &port))
+		return false;
+	memcpy(host, a, (size_t)(colon - a));
+	host[colon - a] = '\0';
+	if (!tls && !allow_plain && !is_loopback(host)) {
+		fprintf(stderr, "edgectl broker-config: --bridge-address %s is not a loopback "
+				"address: the bridge would carry its credentials and the site's "
+				"messages in clear; give --bridge-cafile for TLS, or "
+				"--bridge-allow-plain\n", a);
+		return false;
+	}
+	return true;
+}
+
+/* A comma list of type names of bridge_types into a bit set. */
+static bool parse_bridge_topics(const char *list, unsigned *out)
+{
+	const char *p = list;
+
+	*out = 0;
+	for (;;) {
+		size_t n = strcspn(p, ",");
+		bool found = false;
+
+		for (size_t t = 0; t < sizeof bridge_types / sizeof bridge_types[0]; t++) {
+			const char *name = edge_topic_type_name(bridge_types[t]);
+
+			if (strlen(name) == n && strncmp(p, name, n) == 0) {
+				*out |= 1u << bridge_types[t];
+				found = true;
+			}
+		}
+		if (!found) {
+			fprintf(stderr, "edgectl broker-config: --bridge-topics: unknown type '%.*s' "
+					"(allowed: hello, status, report, heartbeat, registered)\n",
+				(int)n, p);
+			return false;
+		}
+		if (!p[n])
+			return true;
+		p += n + 1;
+	}
+}
+
+/* The password file's first line (without its newline): 1 to
+ * BRIDGE_PASSWORD_MAX bytes, no control character, no blank at either end
+ * (mosquitto takes the rest of the line and would keep or trim them). */
+static bool read_bridge_password(const char *path, char *out, size_t cap)
+{
+	FILE *f = fopen(path, "re");
+	size_t n;
+	bool ok = true;
+
+	assert(cap == BRIDGE_PASSWORD_MAX + 1);
+	if (!f) {
+		fprintf(stderr, "edgectl broker-config: --bridge-password-file %s: %s\n", path,
+			strerror(errno));
+		return false;
+	}
+	if (!fgets(out, (int)cap, f))
+		out[0] = '\0';
+	n = strcspn(out, "\n");
+	if (out[n] != '\n' && !feof(f) && n == cap - 1)
+		ok = false; /* longer than the limit */
+	out[n] = '\0';
+	if (n > 0 && out[n - 1] == '\r')
+		out[--n] = '\0';
+	fclose(f);
+	for (size_t i = 0; ok && i < n; i++)
+		ok = (unsigned char)out[i] >= 0x20 && out[i] != 0x7f;
+	if (!ok || n == 0 || out[0] == ' ' || out[n - 1] == ' ') {
+		fprintf(stderr, "edgectl broker-config: --bridge-password-file %s: the first line "
+				"must be the password, 1 to %d printable bytes without a blank at "
+				"either end\n", path, BRIDGE_PASSWORD_MAX);
+		memset(out, 0, cap);
+		return false;
+	}
+	return true;
+}
+
+/* The bridge's options into o (o->bridge_addr/naddr already taken). */
+static bool bridge_setup(struct broker_opts *o, const char *gw_id, const char *name,
+			 const char *rprefix, const char *prefix, const char *topics,
+			 const char *user, const char *pwfile, const char *cafile,
+			 const char *certfile, const char *keyfile, const char *queue,
+			 bool allow_plain)
+{
+	if (!gw_id) {
+		fprintf(stderr, "edgectl broker-config: --bridge-address needs "
+				"--bridge-gateway-id\n");
+		return false;
+	}
+	if (!check_name("--bridge-gateway-id", gw_id, BRIDGE_ID_MAX))
+		return false;
+	o->bridge_gateway_id = gw_id;
+	o->bridge_name = name ? name : "upstream";
+	if (!check_name("--bridge-name", o->bridge_name, BRIDGE_ID_MAX))
+		return false;
+	o->node_prefix = prefix ? prefix : EDGE_PKI_ACL_PREFIX_DEFAULT;
+	if (!check_levels("--prefix", o->node_prefix, false))
+		return false;
+	if (rprefix) {
+		if (!check_levels("--bridge-prefix", rprefix, true))
+			return false;
+		snprintf(o->bridge_prefix, sizeof o->bridge_prefix, "%s", rprefix);
+	} else {
+		snprintf(o->bridge_prefix, sizeof o->bridge_prefix, "site/%s/", gw_id);
+	}
+	o->bridge_topics = BRIDGE_TOPICS_DEFAULT;
+	if (topics && !parse_bridge_topics(topics, &o->bridge_topics))
+		return false;
+	assert(o->bridge_topics != 0);
+	if (!user != !pwfile) {
+		fprintf(stderr, "edgectl broker-config: --bridge-user and --bridge-password-file "
+				"go together\n");
+		return false;
+	}
+	if (user) {
+		if (!check_token("--bridge-user", user) || !check_path("--bridge-password-file", pwfile) ||
+		    !read_bridge_password(pwfile, o->bridge_password, sizeof o->bridge_password))
+			return false;
+		o->bridge_user = user;
+	}
+	if ((certfile || keyfile) && !cafile) {
+		fprintf(stderr, "edgectl broker-config: --bridge-certfile and --bridge-keyfile "
+				"need --bridge-cafile\n");
+		return false;
+	}
+	if (!certfile != !keyfile) {
+		fprintf(stderr, "edgectl broker-config: --bridge-certfile and --bridge-keyfile "
+				"go together\n");
+		return false;
+	}
+	if ((cafile && !check_path("--bridge-cafile", cafile)) ||
+	    (certfile && !check_path("--bridge-certfile", certfile)) ||
+	    (keyfile && !check_path("--bridge-keyfile", keyfile)))
+		return false;
+	o->bridge_cafile = cafile;
+	o->bridge_certfile = certfile;
+	o->bridge_keyfile = keyfile;
+	for (size_t i = 0; i < o->bridge_naddr; i++)
+		if (!check_bridge_address(o->bridge_addr[i], cafile != NULL, allow_plain))
+			return false;
+	o->bridge_queue = BRIDGE_QUEUE_DEFAULT;
+	if (queue && !parse_ull("--bridge-queue", queue, BRIDGE_QUEUE_MIN + 1, 100000000,
+				&o->bridge_queue))
+		return false;
+	return true;
+}
+
 /* The ACL file comes from lib/pki's table of the node protocol's topics:
  * the same text edged will write when it manages the broker's files. */
 static int broker_acl_mode(const char *prefix, const char *user)
@@ -577,6 +1150,10 @@ int edgectl_cmd_broker_config(int argc, char **argv)
 	const char *cafile = NULL, *certfile = NULL, *keyfile = NULL, *crlfile = NULL;
 	const char *prefix = NULL, *gw_user = NULL, *id_dir = NULL, *pid_file = NULL;
 	const char *unix_socket = NULL, *clientid_plugin = NULL;
+	const char *br_id = NULL, *br_name = NULL, *br_prefix = NULL, *br_topics = NULL;
+	const char *br_user = NULL, *br_pwfile = NULL, *br_cafile = NULL, *br_certfile = NULL;
+	const char *br_keyfile = NULL, *br_queue = NULL;
+	bool br_allow_plain = false;
 	char id_paths[6][PATH_MAX];
 	bool require_cert = false, allow_plain = false, print_acl = false;
 	const struct edgectl_opt opts[] = {
@@ -599,6 +1176,16 @@ int edgectl_cmd_broker_config(int argc, char **argv)
 		{ "--pid-file", &pid_file },
 		{ "--unix-socket", &unix_socket },
 		{ "--clientid-plugin", &clientid_plugin },
+		{ "--bridge-gateway-id", &br_id },
+		{ "--bridge-name", &br_name },
+		{ "--bridge-prefix", &br_prefix },
+		{ "--bridge-topics", &br_topics },
+		{ "--bridge-user", &br_user },
+		{ "--bridge-password-file", &br_pwfile },
+		{ "--bridge-cafile", &br_cafile },
+		{ "--bridge-certfile", &br_certfile },
+		{ "--bridge-keyfile", &br_keyfile },
+		{ "--bridge-queue", &br_queue },
 	};
 	struct broker_opts o = {
 		.port = 1883,
@@ -616,6 +1203,9 @@ int edgectl_cmd_broker_config(int argc, char **argv)
 	int rc;
 
 	argc = take_flags(argc, argv, &require_cert, &allow_plain, &print_acl);
+	argc = take_bridge_args(argc, argv, o.bridge_addr, &o.bridge_naddr, &br_allow_plain);
+	if (argc < 0)
+		return EDGECTL_EUSAGE;
 	rc = edgectl_parse_args(argc, argv, broker_usage, opts, (int)(sizeof opts / sizeof opts[0]),
 				NULL, 0, &npos);
 	if (rc < 0)
@@ -623,18 +1213,33 @@ int edgectl_cmd_broker_config(int argc, char **argv)
 	if (print_acl) {
 		if (port || bind || nodes || dir || size || pwfile || aclfile || tls_port ||
 		    tls_bind || cafile || certfile || keyfile || crlfile || require_cert ||
-		    allow_plain || id_dir || pid_file || unix_socket || clientid_plugin) {
+		    allow_plain || id_dir || pid_file || unix_socket || clientid_plugin ||
+		    o.bridge_naddr || br_allow_plain || br_id || br_name || br_prefix ||
+		    br_topics || br_user || br_pwfile || br_cafile || br_certfile || br_keyfile ||
+		    br_queue) {
 			fprintf(stderr, "edgectl broker-config: --print-acl takes only --prefix "
 					"and --gateway-user\n");
 			return EDGECTL_EUSAGE;
 		}
 		return broker_acl_mode(prefix, gw_user);
 	}
-	if (prefix || gw_user) {
-		fprintf(stderr, "edgectl broker-config: --prefix and --gateway-user go with "
-				"--print-acl\n");
+	/* --prefix is the node topic prefix, which the bridge's topics need too. */
+	if (gw_user || (prefix && !o.bridge_naddr)) {
+		fprintf(stderr, "edgectl broker-config: --gateway-user goes with --print-acl, "
+				"--prefix with --print-acl or --bridge-address\n");
 		return EDGECTL_EUSAGE;
 	}
+	if (!o.bridge_naddr && (br_allow_plain || br_id || br_name || br_prefix || br_topics ||
+				br_user || br_pwfile || br_cafile || br_certfile || br_keyfile ||
+				br_queue)) {
+		fprintf(stderr, "edgectl broker-config: the --bridge-* options need at least one "
+				"--bridge-address\n");
+		return EDGECTL_EUSAGE;
+	}
+	if (o.bridge_naddr &&
+	    !bridge_setup(&o, br_id, br_name, br_prefix, prefix, br_topics, br_user, br_pwfile,
+			  br_cafile, br_certfile, br_keyfile, br_queue, br_allow_plain))
+		return EDGECTL_EUSAGE;
 	if (port) {
 		if (!parse_ull("--port", port, 1, 65535, &v))
 			return EDGECTL_EUSAGE;

@@ -2,6 +2,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "edgectl.h"
 #include "table.h"
@@ -22,6 +23,61 @@ static void format_bytes(char *buf, size_t cap, json_int_t bytes)
 		snprintf(buf, cap, "%" JSON_INTEGER_FORMAT " KiB", bytes / 1024);
 	else
 		snprintf(buf, cap, "%" JSON_INTEGER_FORMAT " B", bytes);
+}
+
+/* Forwarding to the central database: connected or why not, the backlog
+ * and how old its oldest event is, the last success. */
+static void central_lines(struct edgectl_table *t, json_t *c)
+{
+	char line[512], last[48];
+	const long long now_ms = (long long)time(NULL) * 1000;
+	const long long success_ms = (long long)edgectl_int(c, "last_success_ms");
+
+	if (!json_is_object(c) || !json_is_true(json_object_get(c, "enabled")))
+		return;
+	if (success_ms > 0)
+		snprintf(last, sizeof last, "%lld s ago", (now_ms - success_ms) / 1000);
+	else
+		snprintf(last, sizeof last, "never");
+	snprintf(line, sizeof line, "gateway %s, %s; backlog %" JSON_INTEGER_FORMAT " events, %"
+		 JSON_INTEGER_FORMAT " episodes, %" JSON_INTEGER_FORMAT " summaries, lag %lld s;"
+		 " %" JSON_INTEGER_FORMAT " events forwarded, last success %s",
+		 edgectl_str_or(c, "gateway_id", "?"),
+		 json_is_true(json_object_get(c, "connected")) ? "connected" : "not connected",
+		 edgectl_int(c, "backlog_events"), edgectl_int(c, "backlog_episodes"),
+		 edgectl_int(c, "backlog_summaries"), (long long)edgectl_int(c, "lag_ms") / 1000,
+		 edgectl_int(c, "forwarded_events"), last);
+	edgectl_table_add(t, (const char *[]){ "central", line });
+	if (edgectl_int(c, "dropped_unforwarded_events") > 0 ||
+	    edgectl_int(c, "dropped_unforwarded_episodes") > 0) {
+		snprintf(line, sizeof line, "%" JSON_INTEGER_FORMAT " events and %" JSON_INTEGER_FORMAT
+			 " episodes deleted by retention before they were forwarded",
+			 edgectl_int(c, "dropped_unforwarded_events"),
+			 edgectl_int(c, "dropped_unforwarded_episodes"));
+		edgectl_table_add(t, (const char *[]){ "central lost", line });
+	}
+	if (edgectl_str_or(c, "last_error", "")[0] && !json_is_true(json_object_get(c, "connected")))
+		edgectl_table_add(t, (const char *[]){ "central error",
+						       edgectl_str_or(c, "last_error", "") });
+}
+
+/* The broker's upstream bridges, one line each. */
+static void upstream_lines(struct edgectl_table *t, json_t *bridges)
+{
+	const long long now_ms = (long long)time(NULL) * 1000;
+	char key[96], line[160];
+	size_t i;
+	json_t *b;
+
+	json_array_foreach(bridges, i, b) {
+		long long since = (long long)edgectl_int(b, "since_ms");
+
+		snprintf(key, sizeof key, "upstream %s", edgectl_str_or(b, "name", "?"));
+		snprintf(line, sizeof line, "%s for %lld s, %" JSON_INTEGER_FORMAT " times down",
+			 json_is_true(json_object_get(b, "connected")) ? "connected" : "NOT connected",
+			 since > 0 ? (now_ms - since) / 1000 : 0, edgectl_int(b, "downs"));
+		edgectl_table_add(t, (const char *[]){ key, line });
+	}
 }
 
 static int print_status(json_t *r)
@@ -150,6 +206,8 @@ static int print_status(json_t *r)
 			 edgectl_int(ov, "mismatches"));
 		edgectl_table_add(t, (const char *[]){ "offload", line });
 	}
+	central_lines(t, json_object_get(r, "central"));
+	upstream_lines(t, json_object_get(json_object_get(r, "upstream"), "bridges"));
 
 	if (json_object_get(st, "path")) {
 		format_bytes(db, sizeof db, edgectl_int(st, "db_bytes"));

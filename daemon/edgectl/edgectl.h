@@ -112,6 +112,16 @@ int edgectl_cmd_keys(int argc, char **argv);
 int edgectl_cmd_broker_config(int argc, char **argv);
 /* Offline: create the gateway CA and the broker's identity files. */
 int edgectl_cmd_broker_init(int argc, char **argv);
+/* `edgectl central` (cmd_central.c): the central PostgreSQL, offline. */
+int edgectl_cmd_central(int argc, char **argv);
+/* A connection to the central database (a libpq PGconn) from conninfo,
+ * else central.conninfo of the edged.conf at config_path (NULL: the
+ * default path); check_schema: refuse a schema this build cannot read.
+ * Returns EDGECTL_OK and *out (the caller PQfinish-es it), or the exit code
+ * with the reason printed (EDGECTL_ENOTRUNNING: cannot connect). */
+struct pg_conn;
+int edgectl_central_connect(const char *conninfo, const char *config_path, bool check_schema,
+			    struct pg_conn **out);
 
 /* Shared by the OTA commands (defined in cmd_models.c). */
 /* A byte count as a table cell: "812 B", "1.5 KiB", "12.0 MiB". */

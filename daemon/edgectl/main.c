@@ -42,6 +42,8 @@ static const struct edgectl_subcommand subcommands[] = {
 	  "print the mosquitto.conf for edged's broker (offline, no daemon)" },
 	{ "broker-init", edgectl_cmd_broker_init,
 	  "create the gateway CA and the broker's identity files (offline, once)" },
+	{ "central", edgectl_cmd_central,
+	  "the central PostgreSQL of many gateways: init, status (offline, no daemon)" },
 };
 #define NSUBCOMMANDS (sizeof subcommands / sizeof subcommands[0])
 

@@ -64,6 +64,9 @@ struct edged_anomaly {
 	struct edge_anomaly_retention_result ret_result;
 	int64_t max_age_ms;          /* settings */
 	uint64_t max_db_bytes;
+	bool central;                /* central.conninfo set: count unforwarded deletions */
+	void (*on_stored)(void *ud); /* new events committed (central forwarding) */
+	void *on_stored_ud;
 	bool size_deleting;          /* the last step deleted for size */
 	uint64_t size_log_ms;        /* monotonic, the last size line; 0: none */
 	struct edged_anomaly_tail *tail;
@@ -134,6 +137,13 @@ void edged_anomaly_apply_settings(struct edged_anomaly *a, const struct edge_set
 	a->ep.quiet_ms = (int64_t)s->anomaly.episode_quiet_s * 1000;
 	a->max_age_ms = (int64_t)s->anomaly.retention_days * 24 * 3600 * 1000;
 	a->max_db_bytes = (uint64_t)s->anomaly.max_db_bytes;
+	a->central = s->central.conninfo[0] != '\0';
+}
+
+void edged_anomaly_set_stored_hook(struct edged_anomaly *a, void (*fn)(void *ud), void *ud)
+{
+	a->on_stored = fn;
+	a->on_stored_ud = ud;
 }
 
 void edged_anomaly_set_tail(struct edged_anomaly *a, struct edged_anomaly_tail *tail)
@@ -280,6 +290,8 @@ static void slot_done(int result, void *ud)
 		a->stats.episodes_closed += slot->result.episodes_closed;
 		a->stats.episode_late += slot->result.episode_late;
 		slot_publish_ack(a, slot);
+		if (slot->result.stored && a->on_stored)
+			a->on_stored(a->on_stored_ud);
 		for (unsigned i = 0; i < slot->n_rows; i++)
 			edged_anomaly_tail_event(a->tail, &slot->rows[i]);
 	}
@@ -393,6 +405,7 @@ static void retention_maybe(struct edged_anomaly *a, uint64_t now)
 	a->ret.max_age_ms = a->max_age_ms;
 	a->ret.max_db_bytes = a->max_db_bytes;
 	a->ret.batch_rows = ANOMALY_RETENTION_BATCH;
+	a->ret.central = a->central;
 	memset(&a->ret_result, 0, sizeof a->ret_result);
 	/* Refused (store stopping, full or its queue full): at the next
 	 * interval, or the next tick while more is left. */

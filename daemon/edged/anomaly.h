@@ -86,6 +86,9 @@ EDGE_WUR int edged_anomaly_new(edge_store *store, struct edged_mqtt *mqtt,
 struct edged_anomaly_tail;
 
 /* Newly stored events go to tail (borrowed; NULL: nobody). */
+/* Called on the loop after a report's new events were committed (the
+ * central forwarder's kick). fn NULL: none. */
+void edged_anomaly_set_stored_hook(struct edged_anomaly *a, void (*fn)(void *ud), void *ud);
 void edged_anomaly_set_tail(struct edged_anomaly *a, struct edged_anomaly_tail *tail);
 
 /* At start-up, before the loop runs (blocks): fills the rollups of events

@@ -18,6 +18,8 @@
 #include "notify.h"
 #include "ota.h"
 #include "offload.h"
+#include "central.h"
+#include "upstream.h"
 #include "rollout.h"
 #include "router.h"
 #include "tags_commands.h"
@@ -294,6 +296,8 @@ static int cmd_status(void *ud, json_t *args, json_t **result, char *msg, size_t
 
 		edged_rollout_get_stats(d->rollout, &rs);
 		put(st, "offload", edged_offload_status_json(d->offload), &ok);
+		put(st, "central", edged_central_status_json(d->central), &ok);
+		put(st, "upstream", edged_upstream_status_json(d->upstream), &ok);
 		put(st, "rollouts",
 		    json_pack("{s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
 			      "active", (int)rs.active, "started", (json_int_t)rs.started,

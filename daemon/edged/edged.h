@@ -22,6 +22,8 @@ struct edged_notify;
 struct edged_signals;
 struct edged_ota;
 struct edged_rollout;
+struct edged_central;
+struct edged_upstream;
 
 struct edged {
 	uv_loop_t *loop;
@@ -43,6 +45,8 @@ struct edged {
 	struct edged_ota *ota;        /* owned: model store and transfers (ota.h) */
 	struct edged_rollout *rollout; /* owned: staged rollouts (rollout.h) */
 	struct edged_offload *offload; /* owned: offloaded inference (offload.h); NULL when off */
+	struct edged_central *central; /* owned: forwarding to the central history (central.h); NULL when off */
+	struct edged_upstream *upstream; /* owned: the broker's upstream bridges' state (upstream.h) */
 	struct edged_control *control; /* owned */
 	struct edged_notify *notify;  /* owned */
 	struct edged_signals *signals; /* owned */

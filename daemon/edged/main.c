@@ -29,6 +29,8 @@
 #include "notify.h"
 #include "ota.h"
 #include "offload.h"
+#include "central.h"
+#include "upstream.h"
 #include "rollout.h"
 #include "router.h"
 #include "signals.h"
@@ -233,6 +235,8 @@ static void on_mqtt_message(void *ud, const struct edged_mqtt_message *msg)
 {
 	struct edged *d = ud;
 
+	if (edged_upstream_on_message(d->upstream, msg))
+		return;
 	if (d->router)
 		edged_router_on_message(d->router, msg);
 }
@@ -256,6 +260,11 @@ static int start_mqtt(struct edged *d, const struct edge_settings *s)
 		rc = edged_router_new(d->mqtt, d->registry, s, &d->router);
 	if (rc == 0)
 		rc = edged_anomaly_new(d->store, d->mqtt, s, &d->anomaly);
+	/* The upstream bridges' notifications (QoS 0: a state is retained). */
+	if (rc == 0)
+		rc = edged_upstream_new(&d->upstream);
+	if (rc == 0)
+		rc = edged_mqtt_subscribe(d->mqtt, EDGED_UPSTREAM_FILTER, 0);
 	if (rc == 0) {
 		edged_router_set_anomaly(d->router, d->anomaly);
 		rc = edged_mqtt_start(d->mqtt);
@@ -400,6 +409,13 @@ void edged_update_status(struct edged *d)
 			    rc.by_state[EDGE_NODE_OFFLINE], rc.by_state[EDGE_NODE_REVOKED]);
 }
 
+static void central_kick(void *ud)
+{
+	struct edged *d = ud;
+
+	edged_central_kick(d->central);
+}
+
 static int edged_start(struct edged *d)
 {
 	const struct edge_settings *s = edge_config_settings(d->config);
@@ -432,6 +448,9 @@ static int edged_start(struct edged *d)
 	if ((rc = edged_offload_new(d, &d->offload)) < 0)
 		return rc;
 	edged_router_set_offload(d->router, d->offload);
+	if ((rc = edged_central_new(d, &d->central)) < 0)
+		return rc;
+	edged_anomaly_set_stored_hook(d->anomaly, central_kick, d);
 	if ((rc = start_control(d, s)) < 0)
 		return rc;
 	if ((rc = edged_notify_new(d->loop, &d->notify)) < 0 ||
@@ -537,6 +556,8 @@ void edged_shutdown(struct edged *d)
 	edged_anomaly_stop(d->anomaly);
 	/* Queued offload requests are answered `internal` while MQTT is up. */
 	edged_offload_stop(d->offload);
+	/* The forwarder's last position goes to the store before it drains. */
+	edged_central_stop(d->central);
 	/* Node statuses of open transfers go to the store before it drains. */
 	edged_rollout_stop(d->rollout);
 	edged_ota_stop(d->ota);
@@ -587,11 +608,14 @@ static void edged_teardown(struct edged *d)
 	d->router = NULL;
 	edged_anomaly_detach(d->anomaly);
 	edged_offload_stop(d->offload);
+	edged_central_stop(d->central);
 	edged_rollout_stop(d->rollout);
 	edged_ota_stop(d->ota);
 	edged_ota_detach(d->ota);
 	edged_mqtt_free(d->mqtt);
 	d->mqtt = NULL;
+	edged_upstream_free(d->upstream);
+	d->upstream = NULL;
 	if (d->registry) {
 		/* What changed while draining (messages keep arriving until the
 		 * broker connection is closed), or everything after a failed
@@ -614,6 +638,9 @@ static void edged_teardown(struct edged *d)
 	 * service (it unhooks itself from it). */
 	edged_rollout_free(d->rollout);
 	d->rollout = NULL;
+	/* After the store: a cursor save's completion points into it. */
+	edged_central_free(d->central);
+	d->central = NULL;
 	/* Before the OTA service: its package reads hold the service's dir. */
 	edged_offload_free(d->offload);
 	d->offload = NULL;

@@ -125,12 +125,18 @@ struct edge_anomaly_retention {
 				    * while (page_count - freelist_count) * page_size
 				    * is above it. Rollups stay. */
 	unsigned batch_rows;       /* rows deleted per step at most, e.g. 500 */
+	/* Forwarding to the central history is on: count the rows deleted
+	 * above its cursors (central_cursor) into anomaly_meta's
+	 * 'central_dropped_events' / 'central_dropped_episodes'. */
+	bool central;
 };
 struct edge_anomaly_retention_result {
 	uint64_t events_by_age;    /* deleted this step */
 	uint64_t events_by_size;
 	uint64_t episodes;         /* closed episodes deleted */
 	uint64_t rollup_rows;      /* rollup rows deleted */
+	uint64_t unforwarded_events;   /* of the deleted: not yet forwarded centrally */
+	uint64_t unforwarded_episodes;
 	uint64_t db_used_bytes;    /* after the step */
 	bool more;                 /* something is left to delete: step again soon */
 };

@@ -182,6 +182,15 @@ struct edge_settings {
 		int health_min_exposure_s;
 		int health_baseline_s;
 	} rollout;
+	struct {
+		char conninfo[EDGE_CONFIG_PATH_MAX];  /* libpq; "" = no forwarding */
+		char gateway_id[EDGE_CONFIG_NAME_MAX];
+		int batch_rows;
+		int retry_min_ms;
+		int retry_max_ms;
+		int summary_interval_s;
+		int timeout_s;
+	} central;
 };
 
 /* rollout.health_count */

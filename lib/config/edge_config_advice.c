@@ -60,5 +60,16 @@ int edge_config_advice(const edge_config *c, edge_config_advice_fn cb, void *use
 		cb(msg, userdata);
 		n++;
 	}
+	/* The shipped unit has no network at all: forwarding to a central
+	 * database needs its drop-in, whatever the database's address. */
+	if (s->central.conninfo[0]) {
+		snprintf(msg, sizeof msg,
+			 "central.conninfo is set: the edged service has no network "
+			 "(PrivateNetwork=yes, IPAddressDeny=any); forwarding to the central "
+			 "database needs the drop-in of docs/production.md (\"Forwarding to a "
+			 "central database\") with IPAddressAllow=ADDRESS of the database");
+		cb(msg, userdata);
+		n++;
+	}
 	return n;
 }

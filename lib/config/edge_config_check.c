@@ -258,6 +258,13 @@ int edge__cfg_check(struct edge_settings *s, const char *file,
 				       where(at, sizeof at, file, lines,
 					     either(lines, "mqtt.max_packet_bytes", "offload.max_payload_bytes")),
 				       s->mqtt.max_packet_bytes, s->offload.max_payload_bytes + 768);
+	if (s->central.conninfo[0] && !s->central.gateway_id[0])
+		return edge__cfg_error(err, errlen, "%scentral.conninfo needs central.gateway_id",
+				       where(at, sizeof at, file, lines, "central.conninfo"));
+	if (s->central.retry_min_ms > s->central.retry_max_ms)
+		return order_error(err, errlen, file, lines, "central.retry_min_ms",
+				   s->central.retry_min_ms, "central.retry_max_ms",
+				   s->central.retry_max_ms);
 	if (s->store.group_commit_max_ops > s->store.queue_max_ops)
 		return order_error(err, errlen, file, lines,
 				   "store.group_commit_max_ops", s->store.group_commit_max_ops,

@@ -3,6 +3,7 @@
  * test keeps the two in step. */
 #include "edge_config_table.h"
 
+#include <ctype.h>
 #include <string.h>
 
 #include "edge_ctl_frame.h"
@@ -100,6 +101,21 @@ static const char *topic_prefix_rule(const struct edge__cfg_key *k,
 	return NULL;
 }
 
+/* central.gateway_id names the gateway in the central database and in the
+ * upstream topics (site/<id>/...): one topic level, one identifier. */
+static const char *gateway_id_rule(const struct edge__cfg_key *k, const void *field)
+{
+	const char *v = field;
+	size_t n = strlen(v);
+
+	if (n > 64)
+		return "must be at most 64 characters";
+	for (; *v; v++)
+		if (!isalnum((unsigned char)*v) && *v != '_' && *v != '-')
+			return "must consist of [A-Za-z0-9_-]";
+	return NULL;
+}
+
 static const char *no_blank_rule(const struct edge__cfg_key *k,
 				 const void *field)
 {
@@ -123,6 +139,7 @@ const struct edge__cfg_section edge__cfg_sections[] = {
 	{ "ota", "Signed model updates: the trusted signing keys, the model store and the transfers to nodes (proto/ota/package.md, proto/ota/transfer.md)." },
 	{ "offload", "Offloaded inference (proto/infer/offload.md): the worker pool that runs stored models for nodes, its queue and memory bounds, and shadow verification of the nodes' own results. Which models may be offloaded: 'edgectl offload enable'." },
 	{ "rollout", "Staged rollouts (docs/rollouts.md): how long a stage waits for its nodes, and the model-aware health check of each soak. 'edgectl rollout start' may override health and auto_revert per rollout." },
+	{ "central", "Forwarding the anomaly history, episodes and a periodic fleet summary into a central PostgreSQL shared by many gateways (docs/central.md), from the local database, exactly once, through outages of any length. The central schema: 'edgectl central init'." },
 };
 const size_t edge__cfg_nsections =
 	sizeof edge__cfg_sections / sizeof edge__cfg_sections[0];
@@ -329,6 +346,21 @@ const struct edge__cfg_key edge__cfg_keys[] = {
 		"Node-seconds of observation each side needs before the rate test runs (3600 = one node-hour)."),
 	SECONDS(rollout, health_baseline_s, "86400", 60, 31536000, R,
 		"How far back before its stage started a node's own history under the old model is read."),
+
+	STRING(central, conninfo, "", NULL, EMPTY,
+	       "libpq connection string of the central database, e.g. 'host=central.example port=5432 dbname=edged user=site17 sslmode=verify-full sslrootcert=/etc/edged/central-ca.crt passfile=/etc/edged/pgpass' (keep the password in a passfile, not here). Empty = no forwarding. Needs gateway_id."),
+	STRING(central, gateway_id, "", gateway_id_rule, EMPTY,
+	       "This gateway's name in the central database and the upstream topics (site/<gateway_id>/...): [A-Za-z0-9_-], at most 64, unique among the gateways sharing the database."),
+	INT(central, batch_rows, "500", 1, 10000, 0,
+	    "Rows of each kind (events, episodes, summaries) per forwarded batch; one batch is one central transaction."),
+	MILLIS(central, retry_min_ms, "1000", 100, 3600000, 0,
+	       "First wait after a failed connection or batch; doubled after each further failure."),
+	MILLIS(central, retry_max_ms, "60000", 100, 3600000, 0,
+	       "Longest wait between retries; at least retry_min_ms."),
+	SECONDS(central, summary_interval_s, "300", 1, 86400, 0,
+		"A fleet summary (nodes by state, inferences and anomalies of the day, open episodes) is stored for forwarding this often."),
+	SECONDS(central, timeout_s, "30", 1, 3600, 0,
+		"Bound on connecting to the central database and on each of its statements; beyond it the batch fails and is retried."),
 };
 const size_t edge__cfg_nkeys = sizeof edge__cfg_keys / sizeof edge__cfg_keys[0];
 

@@ -79,7 +79,12 @@ int edge_pki_acl_render(const struct edge_pki_acl_options *o, char **out, size_t
 	used += (size_t)snprintf(buf + used, cap - used,
 		"# mosquitto ACL for edged, generated from edged's topic table: do not edit.\n"
 		"# A node's MQTT username is its node id (%%u); it may publish only its\n"
-		"# node->gateway types and receive only its gateway->node types.\n");
+		"# node->gateway types and receive only its gateway->node types.\n"
+		"\n# The broker's own upstream bridges (docs/upstream.md) have no user\n"
+		"# name: this line, before any user, is theirs (anonymous clients are\n"
+		"# refused). They publish their link state here, retained; with\n"
+		"# check_retain_source the broker shows it only while they may write it.\n"
+		"topic write $SYS/broker/connection/+/state\n\n");
 	for (size_t i = 0; i < nrules; i++) {
 		const struct edge_pki_acl_rule *r = &rules[i];
 		/* A rule that lets a node write a gateway→node type (or read a
@@ -102,7 +107,9 @@ int edge_pki_acl_render(const struct edge_pki_acl_options *o, char **out, size_t
 				 "pattern read %s/%s/#\n",
 				 EDGE_TOPIC_CAMPAIGN_ID, prefix, EDGE_TOPIC_CAMPAIGN_ID);
 	used += (size_t)snprintf(buf + used, cap - used,
-				 "\n# The gateway's own identity.\nuser %s\ntopic readwrite %s/#\n",
+				 "\n# The gateway's own identity; it also reads the state of the\n"
+				 "# broker's upstream bridges (docs/upstream.md).\n"
+				 "user %s\ntopic readwrite %s/#\ntopic read $SYS/broker/connection/#\n",
 				 o->gateway_user, prefix);
 	assert(used < cap);
 	*out = buf;

@@ -792,6 +792,27 @@ int edge_registry_on_status(edge_registry *reg, const char *id,
 	return 0;
 }
 
+/* The day's inferences (edge_registry_stats.inferences_day). */
+static void count_inferences(edge_registry *reg, const struct edge_node_info *i,
+			     const struct edge_msg_heartbeat *hb, int64_t wall_ms)
+{
+	const int64_t day_len = 24LL * 3600 * 1000;
+	const int64_t day = wall_ms - (wall_ms % day_len + day_len) % day_len;
+	uint64_t grew;
+
+	if (day != reg->stats.inferences_day_ms) {
+		reg->stats.inferences_day_ms = day;
+		reg->stats.inferences_day = 0;
+	}
+	if (i->hb_wall_ms == 0)
+		return;
+	if (hb->uptime_s >= i->hb_uptime_s && hb->inferences >= i->hb_inferences)
+		grew = hb->inferences - i->hb_inferences;
+	else
+		grew = hb->inferences; /* rebooted: counted from zero again */
+	reg->stats.inferences_day += grew;
+}
+
 int edge_registry_on_heartbeat(edge_registry *reg, const char *id,
 			       const struct edge_msg_heartbeat *hb, uint64_t now_ms, int64_t wall_ms)
 {
@@ -811,6 +832,7 @@ int edge_registry_on_heartbeat(edge_registry *reg, const char *id,
 		return EDGE_EAUTH;
 	}
 	i = &n->info;
+	count_inferences(reg, i, hb, wall_ms);
 	i->hb_seq = hb->seq;
 	i->hb_uptime_s = hb->uptime_s;
 	i->hb_inferences = hb->inferences;

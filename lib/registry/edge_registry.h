@@ -407,6 +407,13 @@ struct edge_registry_stats {
 	uint64_t refused_revoked;   /* hellos of revoked nodes */
 	uint64_t refused_admission; /* hellos (and statuses of unknown ids) the hook refused */
 	uint64_t revoked_ignored;   /* statuses and heartbeats of revoked nodes */
+	/* Inferences the fleet's heartbeats counted during the UTC day
+	 * inferences_day_ms (its midnight, wall ms): per heartbeat, the
+	 * growth of the node's counter since its previous heartbeat (all of
+	 * it after a reboot: the counter starts at boot). A node's first
+	 * heartbeat since edged started adds nothing (nothing to compare). */
+	uint64_t inferences_day;
+	int64_t inferences_day_ms;
 };
 void edge_registry_get_stats(const edge_registry *reg, struct edge_registry_stats *out);
 void edge_registry_counts(const edge_registry *reg, struct edge_registry_counts *out);

@@ -47,7 +47,7 @@
 #include "edge_error.h"
 
 /* Schema version this build creates and understands (see edge_store_schema.c). */
-#define EDGE_STORE_SCHEMA_VERSION 11
+#define EDGE_STORE_SCHEMA_VERSION 12
 
 struct sqlite3;
 struct sqlite3_stmt;

@@ -389,6 +389,57 @@ static const char *const migrations[] = {
 	" input_sha256 TEXT NOT NULL"
 	");"
 	"CREATE INDEX offload_mismatch_node ON offload_mismatch (node);",
+	/* 12: forwarding to the central history (lib/central/edge_central_local.h).
+	 * anomaly_episode.rev: a change counter (anomaly_meta 'episode_rev')
+	 * the triggers bump on every insert and every change of an episode, so
+	 * the forwarder finds what changed since its cursor through one index;
+	 * episodes stored before are numbered by id. anomaly_meta 'store_uid':
+	 * this database's own random id (episode ids are only unique within
+	 * one database). central_cursor: per stream ('event': anomaly_event.id,
+	 * 'episode': rev, 'summary': central_summary.id), the highest one the
+	 * central database committed. central_summary: the periodic fleet
+	 * summaries waiting to be forwarded (AUTOINCREMENT: an id is never
+	 * reused, so a cursor never skips a new row). anomaly_meta
+	 * 'central_dropped_events' / 'central_dropped_episodes': rows retention
+	 * deleted before they were forwarded. */
+	"ALTER TABLE anomaly_episode ADD COLUMN rev INTEGER NOT NULL DEFAULT 0;"
+	"UPDATE anomaly_episode SET rev = id;"
+	"CREATE INDEX anomaly_episode_rev ON anomaly_episode (rev);"
+	"INSERT INTO anomaly_meta (key, value) VALUES"
+	" ('episode_rev', (SELECT coalesce(max(id), 0) FROM anomaly_episode)),"
+	" ('store_uid', abs(random() >> 1) + 1),"
+	" ('central_dropped_events', 0), ('central_dropped_episodes', 0);"
+	"CREATE TRIGGER anomaly_episode_rev_insert AFTER INSERT ON anomaly_episode BEGIN"
+	" UPDATE anomaly_meta SET value = value + 1 WHERE key = 'episode_rev';"
+	" UPDATE anomaly_episode SET rev = (SELECT value FROM anomaly_meta"
+	" WHERE key = 'episode_rev') WHERE id = NEW.id;"
+	" END;"
+	/* Every column but rev: the trigger's own update of rev fires nothing. */
+	"CREATE TRIGGER anomaly_episode_rev_update AFTER UPDATE OF device, label, model,"
+	" state, start_ms, end_ms, count, peak_score, confirmed_ms, closed_ms"
+	" ON anomaly_episode BEGIN"
+	" UPDATE anomaly_meta SET value = value + 1 WHERE key = 'episode_rev';"
+	" UPDATE anomaly_episode SET rev = (SELECT value FROM anomaly_meta"
+	" WHERE key = 'episode_rev') WHERE id = NEW.id;"
+	" END;"
+	"CREATE TABLE central_cursor ("
+	" stream TEXT PRIMARY KEY NOT NULL CHECK (stream IN ('event', 'episode', 'summary')),"
+	" through INTEGER NOT NULL,"
+	" updated_ms INTEGER NOT NULL"
+	") WITHOUT ROWID;"
+	"CREATE TABLE central_summary ("
+	" id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" ts_ms INTEGER NOT NULL,"
+	" nodes_total INTEGER NOT NULL,"
+	" nodes_online INTEGER NOT NULL,"
+	" nodes_stale INTEGER NOT NULL,"
+	" nodes_offline INTEGER NOT NULL,"
+	" nodes_revoked INTEGER NOT NULL,"
+	" day_ms INTEGER NOT NULL,"
+	" inferences_day INTEGER NOT NULL,"
+	" anomalies_day INTEGER NOT NULL,"
+	" episodes_open INTEGER NOT NULL"
+	");",
 };
 
 _Static_assert(sizeof migrations / sizeof migrations[0] == EDGE_STORE_SCHEMA_VERSION,

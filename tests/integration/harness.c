@@ -31,7 +31,10 @@
 #define H_EDGECTL_TIMEOUT_MS 10000
 #define H_STOP_TIMEOUT_MS 10000
 
-static struct h_env *h_current;
+/* The envs of the running test not freed yet (a multi-site test has one
+ * per gateway): h_teardown stops them all. */
+#define H_ENVS_MAX 4
+static struct h_env *h_current[H_ENVS_MAX];
 
 /* ---- small utilities */
 
@@ -282,14 +285,33 @@ static void stop_all(struct h_env *e)
 	proc_stop(&e->broker, 5000);
 }
 
+/* h_teardown_hook: companions' cleanups (a database, a broker cluster). */
+#define H_TEARDOWN_HOOKS 8
+static void (*teardown_hooks[H_TEARDOWN_HOOKS])(void);
+
+void h_teardown_hook(void (*fn)(void))
+{
+	size_t i;
+
+	for (i = 0; i < H_TEARDOWN_HOOKS && teardown_hooks[i] && teardown_hooks[i] != fn; i++)
+		;
+	ck_assert_msg(i < H_TEARDOWN_HOOKS, "more than %d teardown hooks", H_TEARDOWN_HOOKS);
+	teardown_hooks[i] = fn;
+}
+
 void h_teardown(void)
 {
-	struct h_env *e = h_current;
-	if (!e)
-		return;
-	h_current = NULL;
-	dump_logs(e);
-	stop_all(e);
+	for (size_t i = 0; i < H_TEARDOWN_HOOKS && teardown_hooks[i]; i++)
+		teardown_hooks[i]();
+	for (size_t i = 0; i < H_ENVS_MAX; i++) {
+		struct h_env *e = h_current[i];
+
+		if (!e)
+			continue;
+		h_current[i] = NULL;
+		dump_logs(e);
+		stop_all(e);
+	}
 }
 
 static void h_atexit(void)
@@ -360,7 +382,14 @@ struct h_env *h_env_new(void)
 	h_cfg_set(e, "mqtt.reconnect_min_ms", "100");
 	h_cfg_set(e, "mqtt.reconnect_max_ms", "1000");
 
-	h_current = e;
+	{
+		size_t i = 0;
+
+		while (i < H_ENVS_MAX && h_current[i])
+			i++;
+		ck_assert_msg(i < H_ENVS_MAX, "more than %d envs at once", H_ENVS_MAX);
+		h_current[i] = e;
+	}
 	if (!hooked) {
 		hooked = true;
 		atexit(h_atexit);
@@ -402,7 +431,9 @@ void h_env_free(struct h_env *e)
 	}
 	ck_assert_msg(!edged_ran || edged_rc == 0, "edged exited with %d on SIGTERM", edged_rc);
 	ck_assert_msg(!sim_ran || sim_rc == 0, "edge-sim exited with %d on SIGTERM", sim_rc);
-	h_current = NULL;
+	for (size_t i = 0; i < H_ENVS_MAX; i++)
+		if (h_current[i] == e)
+			h_current[i] = NULL;
 	nftw(e->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 	free(e);
 }
@@ -565,7 +596,7 @@ void h_edged_write_config(struct h_env *e)
 {
 	static const char *const sections[] = {
 		"log", "paths", "mqtt", "registry", "store", "control", "anomaly", "broker",
-		"ota", "offload", "rollout",
+		"ota", "offload", "rollout", "central",
 	};
 	unsigned written = 0;
 	if (e->broker_port) {
@@ -763,7 +794,11 @@ static json_t *json_path(json_t *j, const char *path)
 			return NULL;
 		memcpy(key, p, n);
 		key[n] = '\0';
-		j = json_object_get(j, key);
+		/* A number indexes an array ("upstream.bridges.0.name"). */
+		if (json_is_array(j) && n > 0 && strspn(key, "0123456789") == n)
+			j = json_array_get(j, strtoul(key, NULL, 10));
+		else
+			j = json_object_get(j, key);
 		p += n + (dot ? 1 : 0);
 	}
 	return j;

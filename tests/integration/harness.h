@@ -56,6 +56,10 @@ struct h_env {
  * returns here): if the test did not reach h_env_free, print the logs, stop
  * every process and keep the temp dir. */
 void h_teardown(void);
+/* Also run fn from h_teardown (after every case, at the deadline, at exit),
+ * before the env's own cleanup: a companion harness stops what it started
+ * and has not freed yet. Idempotent per fn; at most 8. */
+void h_teardown_hook(void (*fn)(void));
 /* After `seconds`, print the logs, stop everything and exit 1: the last word
  * before an outer timeout would kill the test silently. */
 void h_set_deadline(unsigned seconds);
@@ -77,6 +81,8 @@ struct h_case {
 int h_run_cases(int argc, char **argv, const char *suite_name, const struct h_case *cases,
 		size_t n_cases);
 
+/* Up to 4 envs may live at once (a multi-site test has one per gateway);
+ * h_teardown stops every one not freed. */
 struct h_env *h_env_new(void);
 /* A new env with the broker and edged started; cfg: NULL, or pairs of
  * "section.key", "value" ending with NULL. */

@@ -3,8 +3,12 @@
  * publish out of its memory; its persistent session keeps what nodes send
  * while edged restarts or the broker does; every publish edged makes
  * carries Payload Format Indicator 1; edged reaches the broker over a Unix
- * socket as well as over TCP. Nodes are played by a libmosquitto v5
- * client in the test (and the simulator for a fleet). Run one case with
+ * socket as well as over TCP. The bridge broker-config generates sends the
+ * chosen node topics upstream under the site's prefix, and keeps what
+ * nodes sent while the upstream was away, also across a graceful restart
+ * of the gateway's broker (here the upstream is a second mosquitto; the
+ * NATS cluster is test_multisite.c's). Nodes are played by a libmosquitto
+ * v5 client in the test (and the simulator for a fleet). Run one case with
  * `test-broker CASE`. */
 #include <check.h>
 #include <errno.h>
@@ -385,6 +389,280 @@ START_TEST(edged_connects_over_unix_socket)
 }
 END_TEST
 
+/* ---- the bridge upstream */
+
+#define BRIDGE_GW "gw-t"
+#define BRIDGE_STATE "$SYS/broker/connection/upstream/state"
+#define BRIDGE_UP_PREFIX "site/" BRIDGE_GW "/edge/v1/"
+/* Above mosquitto's default max_queued_messages (1000), which would drop
+ * the rest while the upstream is away. */
+#define BRIDGE_BURST 5000
+
+/* A client of either broker that sorts what it receives. */
+struct sub {
+	struct mosquitto *mosq;
+	bool subscribed;
+	int published;          /* PUBACKs of its own publishes */
+	char state;             /* the bridge's last state payload */
+	int reports, hellos, statuses, others;
+	char other_topic[160];
+	unsigned char seen[BRIDGE_BURST + 2]; /* report payload "i" arrived */
+	int distinct;
+};
+
+static void sub_on_message(struct mosquitto *m, void *ud, const struct mosquitto_message *msg)
+{
+	struct sub *s = ud;
+	const char *t = msg->topic;
+
+	(void)m;
+	if (strcmp(t, BRIDGE_STATE) == 0) {
+		s->state = msg->payloadlen == 1 ? ((const char *)msg->payload)[0] : '?';
+	} else if (strcmp(t, BRIDGE_UP_PREFIX "n-1/report") == 0) {
+		char buf[16] = "";
+		long i;
+
+		s->reports++;
+		if (msg->payloadlen > 0 && msg->payloadlen < (int)sizeof buf)
+			memcpy(buf, msg->payload, (size_t)msg->payloadlen);
+		i = strtol(buf, NULL, 10);
+		if (i >= 1 && i <= BRIDGE_BURST + 1 && !s->seen[i]++)
+			s->distinct++;
+	} else if (strcmp(t, BRIDGE_UP_PREFIX "n-1/hello") == 0) {
+		s->hellos++;
+	} else if (strcmp(t, BRIDGE_UP_PREFIX "n-1/status") == 0) {
+		s->statuses++;
+	} else {
+		s->others++;
+		snprintf(s->other_topic, sizeof s->other_topic, "%s", t);
+	}
+}
+
+static void sub_on_publish(struct mosquitto *m, void *ud, int mid)
+{
+	struct sub *s = ud;
+
+	(void)m;
+	(void)mid;
+	s->published++;
+}
+
+static void sub_on_subscribe(struct mosquitto *m, void *ud, int mid, int n, const int *qos)
+{
+	struct sub *s = ud;
+
+	(void)m;
+	(void)mid;
+	s->subscribed = n == 1 && qos[0] == 1;
+}
+
+/* MQTT 3.1.1 (as the upstream's consumers), subscribed to filter at QoS 1;
+ * id NULL: a clean session; user NULL: anonymous. */
+static void sub_start(struct sub *s, struct h_env *e, const char *id, const char *filter,
+		      const char *user, const char *password)
+{
+	uint64_t end = now_ms() + 10000;
+
+	memset(s, 0, sizeof *s);
+	s->mosq = mosquitto_new(id, id == NULL, s);
+	ck_assert_ptr_nonnull(s->mosq);
+	if (user)
+		mosquitto_username_pw_set(s->mosq, user, password);
+	mosquitto_message_callback_set(s->mosq, sub_on_message);
+	mosquitto_subscribe_callback_set(s->mosq, sub_on_subscribe);
+	mosquitto_publish_callback_set(s->mosq, sub_on_publish);
+	ck_assert_int_eq(mosquitto_connect(s->mosq, "127.0.0.1", e->broker_port, 30),
+			 MOSQ_ERR_SUCCESS);
+	ck_assert_int_eq(mosquitto_subscribe(s->mosq, NULL, filter, 1), MOSQ_ERR_SUCCESS);
+	while (!s->subscribed && now_ms() < end)
+		ck_assert_int_eq(mosquitto_loop(s->mosq, 100, 1), MOSQ_ERR_SUCCESS);
+	ck_assert_msg(s->subscribed, "no QoS 1 subscription to %s", filter);
+}
+
+/* Runs the client's loop until *v >= want (bounded); a lost connection is
+ * reconnected (the upstream restarts in a case). */
+static void sub_wait(struct sub *s, const int *v, int want, unsigned timeout_ms, const char *what)
+{
+	uint64_t end = now_ms() + timeout_ms;
+
+	while (*v < want && now_ms() < end)
+		if (mosquitto_loop(s->mosq, 100, 1) != MOSQ_ERR_SUCCESS) {
+			h_sleep_ms(100);
+			mosquitto_reconnect(s->mosq);
+		}
+	ck_assert_msg(*v >= want, "%s: %d after %u ms, expected %d", what, *v, timeout_ms, want);
+}
+
+static void sub_wait_state(struct sub *s, char want, unsigned timeout_ms)
+{
+	uint64_t end = now_ms() + timeout_ms;
+
+	while (s->state != want && now_ms() < end)
+		ck_assert_int_eq(mosquitto_loop(s->mosq, 100, 1), MOSQ_ERR_SUCCESS);
+	ck_assert_msg(s->state == want, "bridge state '%c', expected '%c'",
+		      s->state ? s->state : '-', want);
+}
+
+static void sub_free(struct sub *s)
+{
+	mosquitto_disconnect(s->mosq);
+	mosquitto_destroy(s->mosq);
+}
+
+/* The upstream (a plain generated broker), then the gateway's broker with
+ * the generated bridge to it (its arguments in args, kept for restarts). */
+static void bridge_pair(struct h_env **up, struct h_env **gw, char port[16],
+			const char *args[8])
+{
+	*up = h_env_new();
+	h_broker_start(*up);
+	snprintf(port, 16, "127.0.0.1:%d", (*up)->broker_port);
+	args[0] = "--bridge-address";
+	args[1] = port;
+	args[2] = "--bridge-gateway-id";
+	args[3] = BRIDGE_GW;
+	args[4] = NULL;
+	*gw = h_env_new();
+	h_broker_config_args(args);
+	h_broker_start(*gw);
+	h_broker_config_args(NULL);
+}
+
+/* Hello, status and report go up under site/<id>/edge/v1/; heartbeat and
+ * the gateway's answers (ack, registered) stay local by default. */
+START_TEST(bridge_sends_chosen_topics_under_the_site_prefix)
+{
+	struct h_env *up, *gw;
+	struct sub state, central;
+	struct node n;
+	char port[16];
+	const char *args[8];
+	static const char *const local[] = { "heartbeat", "ack", "registered" };
+
+	bridge_pair(&up, &gw, port, args);
+	sub_start(&state, gw, NULL, BRIDGE_STATE, NULL, NULL);
+	sub_wait_state(&state, '1', 30000);
+	sub_start(&central, up, NULL, "#", NULL, NULL);
+	node_connect(gw, &n, "n-1");
+	node_hello(&n, "n-1");
+	for (size_t i = 0; i < sizeof local / sizeof local[0]; i++) {
+		char topic[64];
+
+		snprintf(topic, sizeof topic, "edge/v1/n-1/%s", local[i]);
+		node_publish(&n, topic, "{}", 2, false);
+	}
+	/* One bridge connection keeps the order: once this report is up, any
+	 * of the messages before it would be too. */
+	node_publish(&n, "edge/v1/n-1/report", "1", 1, false);
+	sub_wait(&central, &central.distinct, 1, 30000, "reports upstream");
+	ck_assert_int_eq(central.hellos, 1);
+	ck_assert_int_eq(central.statuses, 1);
+	ck_assert_msg(central.others == 0, "%d messages upstream that must stay local (%s)",
+		      central.others, central.other_topic);
+	node_free(&n);
+	sub_free(&central);
+	sub_free(&state);
+	h_env_free(gw);
+	h_env_free(up);
+}
+END_TEST
+
+/* The upstream away: nodes' reports wait in the bridge's queue (more than
+ * mosquitto's default limit of 1000), across a graceful restart of the
+ * gateway's broker, and all go up when the upstream is back. */
+START_TEST(bridge_queue_survives_outage_and_restart)
+{
+	struct h_env *up, *gw;
+	struct sub state, central;
+	struct node n;
+	char port[16], payload[16];
+	const char *args[8];
+
+	bridge_pair(&up, &gw, port, args);
+	sub_start(&state, gw, NULL, BRIDGE_STATE, NULL, NULL);
+	sub_wait_state(&state, '1', 30000);
+	/* A persistent session upstream, as a central consumer has. */
+	sub_start(&central, up, "central", BRIDGE_UP_PREFIX "+/report", NULL, NULL);
+	h_broker_stop(up);
+	sub_wait_state(&state, '0', 30000);
+	sub_free(&state);
+
+	node_connect(gw, &n, "n-1");
+	for (int i = 1; i <= BRIDGE_BURST; i++) {
+		int len = snprintf(payload, sizeof payload, "%d", i);
+
+		ck_assert_int_eq(mosquitto_publish_v5(n.mosq, NULL, "edge/v1/n-1/report", len,
+						      payload, 1, false, NULL), MOSQ_ERR_SUCCESS);
+		if (i % 500 == 0)
+			node_wait(&n, &n.published, i, 30000, "PUBACKs");
+	}
+	node_free(&n);
+	/* A clean stop saves the queue; the restarted broker has it back. */
+	h_broker_stop(gw);
+	h_broker_config_args(args);
+	h_broker_start(gw);
+	h_broker_config_args(NULL);
+	{
+		char *conf = h_read_file(gw->broker_conf, NULL);
+
+		ck_assert_ptr_nonnull(conf);
+		ck_assert_msg(strstr(conf, "\nconnection upstream\n") != NULL, "the restarted "
+			      "broker has no bridge");
+		free(conf);
+	}
+	h_broker_start(up);
+	sub_wait(&central, &central.distinct, BRIDGE_BURST, 90000, "reports upstream");
+	ck_assert_int_eq(central.others, 0);
+	printf("# %d reports queued while the upstream was away, across a restart of the "
+	       "gateway's broker: all delivered (%d copies)\n", central.distinct,
+	       central.reports);
+	sub_free(&central);
+	h_env_free(gw);
+	h_env_free(up);
+}
+END_TEST
+
+/* With the product's access control (--identity-dir: no anonymous client,
+ * the generated ACL) the bridge still reads the node topics, publishes its
+ * state, and edged's user reads that state. */
+START_TEST(bridge_works_with_access_control)
+{
+	struct h_env *up = h_env_new(), *gw;
+	struct h_secured sec;
+	struct sub edged, central;
+	char port[16], *secret;
+	const char *args[8];
+	int want;
+
+	h_broker_start(up);
+	snprintf(port, sizeof port, "127.0.0.1:%d", up->broker_port);
+	args[0] = "--bridge-address";
+	args[1] = port;
+	args[2] = "--bridge-gateway-id";
+	args[3] = BRIDGE_GW;
+	args[4] = NULL;
+	gw = h_env_new();
+	h_broker_start_secured(gw, args, &sec);
+	secret = h_read_file(sec.secret, NULL);
+	ck_assert_ptr_nonnull(secret);
+	secret[strcspn(secret, "\r\n")] = '\0';
+	/* edged's own identity, which may write every node topic. */
+	sub_start(&edged, gw, NULL, BRIDGE_STATE, "edged", secret);
+	free(secret);
+	sub_wait_state(&edged, '1', 30000);
+	sub_start(&central, up, NULL, "#", NULL, NULL);
+	want = central.distinct + 1;
+	ck_assert_int_eq(mosquitto_publish(edged.mosq, NULL, "edge/v1/n-1/report", 1, "1", 1,
+					   false), MOSQ_ERR_SUCCESS);
+	sub_wait(&edged, &edged.published, 1, 10000, "PUBACK");
+	sub_wait(&central, &central.distinct, want, 30000, "reports upstream");
+	sub_free(&central);
+	sub_free(&edged);
+	h_env_free(gw);
+	h_env_free(up);
+}
+END_TEST
+
 int main(int argc, char **argv)
 {
 	/* Check's test handles are variables: the table lives here. */
@@ -395,6 +673,11 @@ int main(int argc, char **argv)
 		{ "restart_replays_every_retained_status", restart_replays_every_retained_status, 240 },
 		{ "registered_carries_payload_format_indicator", registered_carries_payload_format_indicator, 60 },
 		{ "edged_connects_over_unix_socket", edged_connects_over_unix_socket, 60 },
+		{ "bridge_sends_chosen_topics_under_the_site_prefix",
+		  bridge_sends_chosen_topics_under_the_site_prefix, 90 },
+		{ "bridge_queue_survives_outage_and_restart", bridge_queue_survives_outage_and_restart,
+		  180 },
+		{ "bridge_works_with_access_control", bridge_works_with_access_control, 90 },
 	};
 	int rc;
 

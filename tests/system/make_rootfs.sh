@@ -11,7 +11,7 @@ cache=$1
 suite=bookworm
 # minbase + what the system test boots and runs. Keep procps out: the unit
 # must work without /bin/kill.
-packages="systemd,systemd-sysv,dbus,libuv1,libmosquitto1,libsqlite3-0,libjansson4,libssl3,libsystemd0,mosquitto"
+packages="systemd,systemd-sysv,dbus,libuv1,libmosquitto1,libsqlite3-0,libjansson4,libssl3,libsystemd0,libpq5,mosquitto"
 
 # The mirror this machine's apt uses for the suite (deb822 or one-line
 # sources), so the one-time download goes where apt goes.

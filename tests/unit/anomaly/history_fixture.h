@@ -5,6 +5,7 @@
 #define ANOMALY_HISTORY_FIXTURE_H
 
 #include <check.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -30,6 +31,42 @@ static uint32_t rnd(uint32_t n)
 static const char *const devices[] = { "node-a", "node-b", "node-c", "node-d" };
 static const char *const labels[] = { "vibration", "temp", "current" };
 static const char *const model_names[] = { "vib-ae", "gbt" };
+
+/* ---- reading the database inside an op (a store op: the writer's view) */
+
+typedef void (*db_check_fn)(sqlite3 *db, void *ud);
+struct db_call {
+	db_check_fn fn;
+	void *ud;
+};
+
+static inline int db_fn(edge_store_conn *conn, void *ud)
+{
+	struct db_call *c = ud;
+
+	c->fn(edge_store_conn_db(conn), c->ud);
+	return 0;
+}
+
+static inline void with_db(edge_store *st, db_check_fn fn, void *ud)
+{
+	struct db_call c = { fn, ud };
+
+	ck_assert_int_eq(edge_store_read(st, db_fn, &c), 0);
+}
+
+/* The first column of sql's one row. */
+static inline int64_t q_int(sqlite3 *db, const char *sql)
+{
+	sqlite3_stmt *s;
+	int64_t v;
+
+	ck_assert_int_eq(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_step(s), SQLITE_ROW);
+	v = sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	return v;
+}
 
 static edge_store *open_store(void)
 {

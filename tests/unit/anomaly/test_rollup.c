@@ -20,41 +20,6 @@
 
 #define MARK_SQL "SELECT value FROM anomaly_meta WHERE key = 'rollup_through_id'"
 
-/* ---- reading the database inside an op ---- */
-
-typedef void (*db_check_fn)(sqlite3 *db, void *ud);
-struct db_call {
-	db_check_fn fn;
-	void *ud;
-};
-
-static int db_fn(edge_store_conn *conn, void *ud)
-{
-	struct db_call *c = ud;
-
-	c->fn(edge_store_conn_db(conn), c->ud);
-	return 0;
-}
-
-static void with_db(edge_store *st, db_check_fn fn, void *ud)
-{
-	struct db_call c = { fn, ud };
-
-	ck_assert_int_eq(edge_store_read(st, db_fn, &c), 0);
-}
-
-static int64_t q_int(sqlite3 *db, const char *sql)
-{
-	sqlite3_stmt *s;
-	int64_t v;
-
-	ck_assert_int_eq(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK);
-	ck_assert_int_eq(sqlite3_step(s), SQLITE_ROW);
-	v = sqlite3_column_int64(s, 0);
-	sqlite3_finalize(s);
-	return v;
-}
-
 static void exec_sql(sqlite3 *db, const char *sql)
 {
 	char *err = NULL;
@@ -288,6 +253,7 @@ static int retention_fn(edge_store_conn *conn, void *ud)
 struct snapshot {
 	int64_t cut;
 	int64_t events_old, events_new, hour_old, day_old, ep_closed_old;
+	int64_t newest_old; /* 1: the newest event is old (retention keeps it) */
 	double hour_keep_sum, day_keep_sum;
 	int64_t hour_keep_rows, day_keep_rows, hour_keep_count, streams;
 };
@@ -326,6 +292,8 @@ static void take_snapshot(sqlite3 *db, void *ud)
 				  s->cut);
 	s->events_new = q_int_cut(db, "SELECT count(*) FROM anomaly_event WHERE ts_ms >= ?1",
 				  s->cut);
+	s->newest_old = q_int_cut(db, "SELECT count(*) FROM anomaly_event WHERE ts_ms < ?1"
+				  " AND id = (SELECT max(id) FROM anomaly_event)", s->cut);
 	s->hour_old = q_int_cut(db, "SELECT count(*) FROM anomaly_rollup_hour"
 				    " WHERE hour_ms + 3600000 <= ?1", s->cut);
 	s->day_old = q_int_cut(db, "SELECT count(*) FROM anomaly_rollup_day"
@@ -418,11 +386,11 @@ START_TEST(retention_by_age_in_batches)
 		ck_assert_uint_lt(++steps, 100);
 	} while (c.res.more);
 	ck_assert_uint_ge(steps, 3);
-	ck_assert_uint_eq(by_age, (uint64_t)before.events_old);
+	ck_assert_uint_eq(by_age + (uint64_t)before.newest_old, (uint64_t)before.events_old);
 	ck_assert_uint_eq(episodes, (uint64_t)before.ep_closed_old);
 	ck_assert_uint_eq(rollup_rows, (uint64_t)(before.hour_old + before.day_old));
 	with_db(st, take_snapshot, &after);
-	ck_assert_int_eq(after.events_old, 0);
+	ck_assert_int_eq(after.events_old, before.newest_old);
 	ck_assert_int_eq(after.events_new, before.events_new);
 	ck_assert_int_eq(after.hour_old, 0);
 	ck_assert_int_eq(after.day_old, 0);
@@ -448,6 +416,82 @@ START_TEST(retention_by_age_in_batches)
 	edge_store_close(st);
 	free(old);
 	free(live);
+}
+END_TEST
+
+struct cursor_set {
+	int64_t event_cursor, episode_cursor;
+	int64_t expect_events, expect_episodes, max_id;
+	int64_t cut;
+};
+
+/* Places the central cursors halfway and counts what retention will delete
+ * above them. */
+static void set_cursors(sqlite3 *db, void *ud)
+{
+	struct cursor_set *c = ud;
+	char sql[256];
+
+	c->max_id = q_int(db, "SELECT max(id) FROM anomaly_event");
+	c->event_cursor = q_int(db, "SELECT id FROM anomaly_event ORDER BY id"
+				    " LIMIT 1 OFFSET (SELECT count(*) / 2 FROM anomaly_event)");
+	c->episode_cursor = q_int(db, "SELECT coalesce(min(rev), 0) FROM anomaly_episode"
+				      " WHERE state = 'closed'");
+	snprintf(sql, sizeof sql,
+		 "INSERT INTO central_cursor VALUES ('event', %lld, 1), ('episode', %lld, 1)",
+		 (long long)c->event_cursor, (long long)c->episode_cursor);
+	exec_sql(db, sql);
+	/* Everything is old here; the newest event stays whatever its age. */
+	c->expect_events = q_int_cut(db, "SELECT count(*) FROM anomaly_event WHERE id > ?1",
+				     c->event_cursor) - 1;
+	c->expect_episodes = q_int_cut(db, "SELECT count(*) FROM anomaly_episode WHERE"
+				       " state = 'closed' AND rev > ?1", c->episode_cursor);
+}
+
+static void check_dropped(sqlite3 *db, void *ud)
+{
+	struct cursor_set *c = ud;
+
+	ck_assert_int_eq(q_int(db, "SELECT value FROM anomaly_meta"
+				   " WHERE key = 'central_dropped_events'"), c->expect_events);
+	ck_assert_int_eq(q_int(db, "SELECT value FROM anomaly_meta"
+				   " WHERE key = 'central_dropped_episodes'"), c->expect_episodes);
+	ck_assert_int_eq(q_int(db, "SELECT count(*) FROM anomaly_event"), 1);
+	ck_assert_int_eq(q_int(db, "SELECT max(id) FROM anomaly_event"), c->max_id);
+}
+
+/* With central forwarding on, retention counts the rows it deletes before
+ * they were forwarded (above the central cursors), keeps that count in
+ * anomaly_meta, and never deletes the newest event: its id must stay the
+ * highest, or the next event could take an id below the cursor. */
+START_TEST(retention_counts_rows_not_yet_forwarded)
+{
+	edge_store *st = open_store();
+	const int64_t now = RECV0 + 30 * DAY;
+	struct job *old = random_jobs(120, RECV0, 6 * DAY, RECV0 + 6 * DAY);
+	struct retention_call c = { .now_ms = now,
+				    .r = { .max_age_ms = 5 * DAY, .batch_rows = 50,
+					   .central = true } };
+	struct sweep_call sw = { .now = RECV0 + 7 * DAY };
+	struct cursor_set cs = { 0 };
+	uint64_t events = 0, episodes = 0;
+	unsigned steps = 0;
+
+	run_jobs(st, old, 120);
+	ck_assert_int_eq(edge_store_read(st, sweep_fn, &sw), 0);
+	with_db(st, set_cursors, &cs);
+	ck_assert_int_gt(cs.expect_events, 50);
+	do {
+		ck_assert_int_eq(edge_store_read(st, retention_fn, &c), 0);
+		events += c.res.unforwarded_events;
+		episodes += c.res.unforwarded_episodes;
+		ck_assert_uint_lt(++steps, 100);
+	} while (c.res.more);
+	ck_assert_uint_eq(events, (uint64_t)cs.expect_events);
+	ck_assert_uint_eq(episodes, (uint64_t)cs.expect_episodes);
+	with_db(st, check_dropped, &cs);
+	edge_store_close(st);
+	free(old);
 }
 END_TEST
 
@@ -521,6 +565,7 @@ static Suite *rollup_suite(void)
 	tcase_add_test(tc, catch_up_fills_an_old_history_without_double_counting);
 	tcase_add_test(tc, damaged_sketch_does_not_stop_the_ingest);
 	tcase_add_test(tc, retention_by_age_in_batches);
+	tcase_add_test(tc, retention_counts_rows_not_yet_forwarded);
 	tcase_add_test(tc, retention_by_size_shrinks_used_bytes);
 	suite_add_tcase(s, tc);
 	return s;

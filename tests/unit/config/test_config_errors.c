@@ -31,7 +31,7 @@ START_TEST(unknown_section)
 {
 	expect_error("# hello\n[mqt]\n",
 		     "t.conf:2: unknown section [mqt]; sections are [log] [paths] "
-		     "[mqtt] [registry] [store] [control] [anomaly] [broker] [ota] [offload] [rollout]");
+		     "[mqtt] [registry] [store] [control] [anomaly] [broker] [ota] [offload] [rollout] [central]");
 }
 END_TEST
 

@@ -121,7 +121,7 @@ START_TEST(mutated_configs_fail_cleanly_or_load_consistently)
 		edge_config_free(c);
 	}
 	/* The mutations exercise both outcomes. */
-	ck_assert_int_gt(loaded, ROUNDS / 20);
+	ck_assert_int_gt(loaded, ROUNDS / 30);
 	ck_assert_int_gt(refused, ROUNDS / 2);
 	free(buf);
 	free(base);

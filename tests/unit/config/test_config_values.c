@@ -171,11 +171,11 @@ END_TEST
 struct collected {
 	int count;
 	int stop_at;
-	char names[96][64];
-	char values[96][64];
-	unsigned flags[96];
-	char allowed[96][64];
-	char types[96][16];
+	char names[104][64];
+	char values[104][64];
+	unsigned flags[104];
+	char allowed[104][64];
+	char types[104][16];
 };
 
 static int collect(const struct edge_config_key_info *info, void *ud)
@@ -183,7 +183,7 @@ static int collect(const struct edge_config_key_info *info, void *ud)
 	struct collected *c = ud;
 	int i = c->count++;
 
-	ck_assert_int_lt(i, 96);
+	ck_assert_int_lt(i, 104);
 	ck_assert_ptr_nonnull(info->description);
 	ck_assert_ptr_nonnull(info->default_value);
 	snprintf(c->names[i], sizeof c->names[i], "%s.%s", info->section, info->key);
@@ -211,7 +211,7 @@ START_TEST(foreach_lists_every_key_and_hides_secrets)
 	char err[256];
 
 	ck_assert_int_eq(edge_config_foreach(c, collect, got), 0);
-	ck_assert_int_eq(got->count, 96);
+	ck_assert_int_eq(got->count, 103);
 	int pw = find(got, "mqtt.password");
 	ck_assert_str_eq(got->values[pw], ""); /* unset: nothing to hide */
 	ck_assert_uint_eq(got->flags[pw], EDGE_CONFIG_SECRET | EDGE_CONFIG_EMPTY_OK);

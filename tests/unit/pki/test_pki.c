@@ -650,7 +650,8 @@ START_TEST(acl_file)
 		"\npattern read edge/v1/%u/ota/#\n",
 		"\npattern read edge/v1/%u/infer/resp\n",
 		"\npattern read edge/v1/_campaign/#\n",
-		"\nuser edged\ntopic readwrite edge/v1/#\n",
+		"\nuser edged\ntopic readwrite edge/v1/#\ntopic read $SYS/broker/connection/#\n",
+		"\ntopic write $SYS/broker/connection/+/state\n",
 	};
 	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++)
 		ck_assert_msg(strstr(text, lines[i]), "missing %s in\n%s", lines[i], text);
@@ -662,7 +663,7 @@ START_TEST(acl_file)
 		if (!strchr(l, '\n'))
 			break;
 	}
-	ck_assert_int_eq(grants, 14);
+	ck_assert_int_eq(grants, 16);
 	/* Campaign frames: read for every node, written by none. */
 	ck_assert_ptr_null(strstr(text, "write edge/v1/_campaign"));
 

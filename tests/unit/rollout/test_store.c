@@ -405,6 +405,12 @@ START_TEST(schema_10_fields_and_migration_from_9)
 		sqlite3_exec(db,
 			     "DROP TABLE rollout; DROP TABLE rollout_node; DROP TABLE offload_model;"
 			     " DROP TABLE offload_verify; DROP TABLE offload_mismatch;"
+			     " DROP TABLE central_cursor; DROP TABLE central_summary;"
+			     " DROP TRIGGER anomaly_episode_rev_insert;"
+			     " DROP TRIGGER anomaly_episode_rev_update;"
+			     " DROP INDEX anomaly_episode_rev;"
+			     " ALTER TABLE anomaly_episode DROP COLUMN rev;"
+			     " DELETE FROM anomaly_meta WHERE key <> 'rollup_through_id';"
 			     "CREATE TABLE rollout (id INTEGER PRIMARY KEY NOT NULL,"
 			     " digest TEXT NOT NULL, name TEXT NOT NULL, version TEXT NOT NULL,"
 			     " spec TEXT NOT NULL, state TEXT NOT NULL, stage INTEGER NOT NULL,"

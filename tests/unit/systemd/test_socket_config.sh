@@ -53,4 +53,12 @@ grep -q "warning: mqtt.client_id (edged-1) differs from mqtt.username (edged).*c
 check 0 "[mqtt]\nusername = edged\n"
 grep -q warning "$tmp/err" && fail "a warning although client_id = username"
 echo "ok - a client id other than the username draws a warning"
+
+check 0 "[central]\nconninfo = host=192.0.2.9 dbname=edged\ngateway_id = site-1\n"
+grep -q "warning: central.conninfo is set: the edged service has no network.*docs/production.md" \
+	"$tmp/err" || fail "no warning naming the central drop-in"
+check 1 "[central]\nconninfo = host=192.0.2.9 dbname=edged\n"
+grep -q "central.conninfo needs central.gateway_id" "$tmp/err" ||
+	fail "no error about the missing gateway id"
+echo "ok - central forwarding: a warning naming its drop-in, a gateway id required"
 exit 0
