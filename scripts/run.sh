@@ -4,7 +4,7 @@
 # everything (by PID) and leaves no process behind.
 #
 #   scripts/run.sh [--nodes N] [--duration-s S] [--build-dir DIR] [--no-setup]
-#                  [--anonymous] [-- EDGE-SIM OPTIONS...]
+#                  [--anonymous] [--single-site] [-- EDGE-SIM OPTIONS...]
 #
 # Secure by default, as in production: `edgectl broker-init` makes the
 # gateway CA and the broker's identity files (.run/broker-identity), the
@@ -20,6 +20,13 @@
 # of each kind of malformed message (rejects counted by reason), and every
 # node reports an anomaly every 20 s on average (stored once, acked after
 # the commit: `edgectl status` shows them under anomalies).
+#
+# Many sites, as one site of them: edged forwards its anomaly history and a
+# fleet summary into a private PostgreSQL (.run/central, `edgectl central
+# init`), and the broker bridges the nodes' reports, presence and hellos to
+# an upstream broker under site/run-sh/ (a one-node NATS with JetStream
+# standing in for the cluster; the bridge block is `edgectl broker-config
+# --bridge-...`). --single-site runs the gateway alone.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -28,10 +35,11 @@ duration=3600
 build="$root/build"
 do_setup=1
 anonymous=0
+multi_site=1
 sim_extra=()
 
 usage() {
-  sed -n '2,22p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+  sed -n '2,29p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 }
 
 while (($#)); do
@@ -41,6 +49,7 @@ while (($#)); do
     --build-dir) build=$(realpath -m "${2:?--build-dir needs a path}"); shift 2 ;;
     --no-setup) do_setup=0; shift ;;
     --anonymous) anonymous=1; shift ;;
+    --single-site) multi_site=0; shift ;;
     -h|--help) usage; exit 0 ;;
     --) shift; sim_extra=("$@"); break ;;
     *) echo "run.sh: unknown option $1" >&2; usage >&2; exit 2 ;;
@@ -87,6 +96,13 @@ free_port() { # a free port other than $1
 }
 port=$(free_port)
 tls_port=$(free_port "$port")
+gateway_id=run-sh
+if ((multi_site)); then
+  pg_port=$(free_port "$port")
+  nats_port=$(free_port "$port")
+  nats_mqtt_port=$(free_port "$port")
+  conninfo="host=127.0.0.1 port=$pg_port dbname=edged user=edged"
+fi
 
 # The fleet: the plain listener for sim-*, the TLS listener (passwords over
 # TLS) for a tenth of it (tls-*), and the last sim-* node revoked once it
@@ -128,6 +144,11 @@ if ((!anonymous)); then
     --pid-file "$run/broker/mosquitto.pid"
     --clientid-plugin "$build/broker/edged_clientid.so")
 fi
+if ((multi_site)); then
+  # The bridge to the upstream (plain: it is on loopback here; production
+  # uses --bridge-cafile and credentials, docs/upstream.md).
+  config+=(--bridge-address "127.0.0.1:$nats_mqtt_port" --bridge-gateway-id "$gateway_id")
+fi
 "$edgectl" broker-config "${config[@]}" >"$run/mosquitto.conf"
 
 # Model signing: one release key (made once, kept in $run/ota/keys) that
@@ -155,6 +176,13 @@ trust_dir = $ota/trust
 [rollout]
 health_count = events
 health_min_exposure_s = 60
+
+# Forwarding to the central history (docs/multi-site.md), when it runs; a
+# summary every 30 s so the demo's dashboard moves.
+[central]
+conninfo = ${conninfo:-}
+gateway_id = $gateway_id
+summary_interval_s = 30
 
 # Every node checks one own inference in twenty with the gateway (shadow
 # verification of the keyword-spotting model, enabled for offload below).
@@ -208,6 +236,54 @@ start() { # name logfile command...
   pids+=($!)
   names+=("$name")
 }
+
+# ---- the central side: a private PostgreSQL and a one-node upstream NATS
+if ((multi_site)); then
+  pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+  [[ -x $pg_bin/postgres ]] || { echo "run.sh: no PostgreSQL server (scripts/setup.sh installs it); or --single-site" >&2; exit 1; }
+  pg_dir="$run/central"
+  as_pg=()
+  if ((EUID == 0)); then
+    # The server refuses root: it runs as postgres, which must reach its dir.
+    as_pg=(runuser -u postgres --)
+    runuser -u postgres -- test -x "$run" || pg_dir="/var/tmp/edged-run-central"
+  fi
+  if [[ ! -f $pg_dir/PG_VERSION ]]; then
+    mkdir -p "$pg_dir"
+    ((EUID != 0)) || chown postgres "$pg_dir"
+    "${as_pg[@]}" "$pg_bin/initdb" -D "$pg_dir" -A trust -U edged --no-sync >"$run/central-initdb.log" 2>&1 ||
+      { cat "$run/central-initdb.log" >&2; exit 1; }
+  fi
+  start postgres "$run/central.log" "${as_pg[@]}" "$pg_bin/postgres" -D "$pg_dir" -p "$pg_port" \
+    -k "$pg_dir" -c listen_addresses=127.0.0.1
+  for i in $(seq 1 100); do
+    "$pg_bin/pg_isready" -q -h 127.0.0.1 -p "$pg_port" && break
+    sleep 0.1
+    ((i < 100)) || { echo "run.sh: PostgreSQL did not start; see $run/central.log" >&2; exit 1; }
+  done
+  psql -q -h 127.0.0.1 -p "$pg_port" -U edged -d postgres -tAc \
+    "SELECT 1 FROM pg_database WHERE datname = 'edged'" | grep -q 1 ||
+    psql -q -h 127.0.0.1 -p "$pg_port" -U edged -d postgres -c "CREATE DATABASE edged" >/dev/null
+  "$edgectl" central init --conninfo "$conninfo" >>"$run/central.log" 2>&1 ||
+    { echo "run.sh: edgectl central init failed; see $run/central.log" >&2; exit 1; }
+
+  mkdir -p "$run/upstream"
+  cat >"$run/upstream.conf" <<CONF
+# generated by scripts/run.sh: a one-node NATS with JetStream and its MQTT
+# listener, standing in for the upstream cluster (docs/upstream.md)
+server_name: run-sh-upstream
+listen: 127.0.0.1:$nats_port
+jetstream { store_dir: "$run/upstream" }
+mqtt { listen: 127.0.0.1:$nats_mqtt_port }
+CONF
+  start nats-server "$run/upstream.log" "$(command -v nats-server || echo /usr/sbin/nats-server)" \
+    -c "$run/upstream.conf"
+  for i in $(seq 1 100); do
+    port_in_use "$nats_mqtt_port" && break
+    sleep 0.1
+    ((i < 100)) || { echo "run.sh: nats-server did not start; see $run/upstream.log" >&2; exit 1; }
+  done
+fi
 
 rm -f "$run/broker/mosquitto.pid"
 (ulimit -n "$(ulimit -Hn)"; exec "$mosquitto" -c "$run/mosquitto.conf") </dev/null >>"$run/mosquitto.log" 2>&1 &
@@ -343,6 +419,20 @@ has one own inference in twenty checked bit-exactly by the gateway):
   $edgectl -s $sock offload list                  # which stored models may be offloaded
   $edgectl -s $sock offload mismatches            # nodes whose own results differ (none here)
 EOF
+if ((multi_site)); then
+  cat <<EOF
+
+Many sites: this gateway ($gateway_id) forwards its history into the central PostgreSQL and
+its broker bridges the nodes' reports upstream under site/$gateway_id/ (docs/multi-site.md):
+
+  $edgectl -s $sock status                  # central: backlog, lag, last success; upstream: the bridge
+  $edgectl central status --conninfo '$conninfo'
+  $edgectl anomalies list --central --conninfo '$conninfo' --limit 20
+  $edgectl anomalies stats --central --by gateway --conninfo '$conninfo'
+  psql '$conninfo' -c 'SELECT * FROM fleet_latest'
+  mosquitto_sub -h 127.0.0.1 -p $nats_mqtt_port -V mqttv311 -t 'site/#' -v   # what reaches the upstream
+EOF
+fi
 if ((!anonymous)); then
   cat <<EOF
   $edgectl -s $sock nodes                   # identities: active and revoked${revoked_id:+ ($revoked_id)}
