@@ -1289,23 +1289,52 @@ static int central_export(PGconn *pg, const struct opts *o, json_t *args, json_t
 	return EDGECTL_OK;
 }
 
+/* The start of a paged --central command: --cursor read against keys
+ * (*cursor NULL without one), then the connection. EDGECTL_OK, or the
+ * status to exit with (nothing left open). */
+static int central_begin(const struct opts *o, const struct cursor_key *keys, size_t nkeys,
+			 json_t **cursor, PGconn **pg)
+{
+	int rc;
+
+	*cursor = NULL;
+	if (o->cursor && (rc = parse_cursor(o->cursor, keys, nkeys, cursor)) != EDGECTL_OK)
+		return rc;
+	rc = edgectl_central_connect(o->conninfo, o->config, true, pg);
+	if (rc != EDGECTL_OK) {
+		json_decref(*cursor);
+		*cursor = NULL;
+	}
+	return rc;
+}
+
+/* Runs q and prints its rows as one keyset page named what. */
+static int central_page_print(PGconn *pg, const struct central_query *q, int ncols,
+			      long long limit, const char *what,
+			      json_t *(*to_json)(PGresult *, int), const struct cursor_key *keys,
+			      size_t nkeys, int (*print)(json_t *))
+{
+	PGresult *r = central_exec(pg, q, ncols);
+	json_t *page = r ? central_page(r, limit, what, to_json, keys, nkeys) : NULL;
+	int rc;
+
+	PQclear(r);
+	rc = page ? central_print(page, print) : EDGECTL_EDAEMON;
+	json_decref(page);
+	return rc;
+}
+
 static int central_list(const struct opts *o, json_t *args, const char *format)
 {
 	long long limit = json_integer_value(json_object_get(args, "limit"));
 	struct central_query q;
-	json_t *cursor = NULL, *page;
-	PGresult *r;
+	json_t *cursor;
 	PGconn *pg;
 	int rc;
 
-	if (o->cursor &&
-	    (rc = parse_cursor(o->cursor, event_keys, EVENT_NKEYS, &cursor)) != EDGECTL_OK)
+	rc = central_begin(o, event_keys, EVENT_NKEYS, &cursor, &pg);
+	if (rc != EDGECTL_OK)
 		return rc;
-	rc = edgectl_central_connect(o->conninfo, o->config, true, &pg);
-	if (rc != EDGECTL_OK) {
-		json_decref(cursor);
-		return rc;
-	}
 	if (o->explain) {
 		events_query(&q, o, args, cursor, format ? export_page_rows(limit, 0) : limit);
 		rc = central_explain(pg, &q);
@@ -1314,12 +1343,8 @@ static int central_list(const struct opts *o, json_t *args, const char *format)
 		cursor = NULL;
 	} else {
 		events_query(&q, o, args, cursor, limit);
-		r = central_exec(pg, &q, EV_NCOLS);
-		page = r ? central_page(r, limit, "events", event_json, event_keys, EVENT_NKEYS)
-			 : NULL;
-		PQclear(r);
-		rc = page ? central_print(page, print_list) : EDGECTL_EDAEMON;
-		json_decref(page);
+		rc = central_page_print(pg, &q, EV_NCOLS, limit, "events", event_json, event_keys,
+					EVENT_NKEYS, print_list);
 	}
 	json_decref(cursor);
 	PQfinish(pg);
@@ -1330,31 +1355,19 @@ static int central_episodes(const struct opts *o, json_t *args)
 {
 	long long limit = json_integer_value(json_object_get(args, "limit"));
 	struct central_query q;
-	json_t *cursor = NULL, *page;
-	PGresult *r;
+	json_t *cursor;
 	PGconn *pg;
 	int rc;
 
-	if (o->cursor &&
-	    (rc = parse_cursor(o->cursor, episode_keys, EPISODE_NKEYS, &cursor)) != EDGECTL_OK)
+	rc = central_begin(o, episode_keys, EPISODE_NKEYS, &cursor, &pg);
+	if (rc != EDGECTL_OK)
 		return rc;
-	rc = edgectl_central_connect(o->conninfo, o->config, true, &pg);
-	if (rc != EDGECTL_OK) {
-		json_decref(cursor);
-		return rc;
-	}
 	episodes_query(&q, o, args, cursor, limit);
-	if (o->explain) {
+	if (o->explain)
 		rc = central_explain(pg, &q);
-	} else {
-		r = central_exec(pg, &q, EP_NCOLS);
-		page = r ? central_page(r, limit, "episodes", episode_json, episode_keys,
-					EPISODE_NKEYS)
-			 : NULL;
-		PQclear(r);
-		rc = page ? central_print(page, print_episodes) : EDGECTL_EDAEMON;
-		json_decref(page);
-	}
+	else
+		rc = central_page_print(pg, &q, EP_NCOLS, limit, "episodes", episode_json,
+					episode_keys, EPISODE_NKEYS, print_episodes);
 	json_decref(cursor);
 	PQfinish(pg);
 	return rc;

@@ -238,23 +238,29 @@ static void v_crlfile(const struct broker_opts *o, char *buf, size_t cap)
 	snprintf(buf, cap, "%s", o->crlfile);
 }
 
-static void v_tls_version(const struct broker_opts *o, char *buf, size_t cap)
-{
-	(void)o;
-	snprintf(buf, cap, "tlsv1.2");
-}
+/* A directive whose value never changes. */
+#define FIXED_VALUE(name, text)                                                    \
+	static void name(const struct broker_opts *o, char *buf, size_t cap)         \
+	{                                                                            \
+		(void)o;                                                             \
+		snprintf(buf, cap, "%s", text);                                      \
+	}
 
-static void v_true(const struct broker_opts *o, char *buf, size_t cap)
-{
-	(void)o;
-	snprintf(buf, cap, "true");
-}
-
-static void v_false(const struct broker_opts *o, char *buf, size_t cap)
-{
-	(void)o;
-	snprintf(buf, cap, "false");
-}
+FIXED_VALUE(v_tls_version, "tlsv1.2")
+FIXED_VALUE(v_true, "true")
+FIXED_VALUE(v_false, "false")
+FIXED_VALUE(v_autosave, "300")
+FIXED_VALUE(v_bridge_autosave, "60")
+FIXED_VALUE(v_client_expiration, "1d")
+FIXED_VALUE(v_unlimited, "-1")
+FIXED_VALUE(v_log_dest, "stderr")
+FIXED_VALUE(v_log_error, "error")
+FIXED_VALUE(v_log_warning, "warning")
+FIXED_VALUE(v_log_notice, "notice")
+FIXED_VALUE(v_mqttv311, "mqttv311")
+FIXED_VALUE(v_keepalive, "30")
+FIXED_VALUE(v_restart_timeout, "2 30")
+FIXED_VALUE(v_automatic, "automatic")
 
 static void v_persistence_dir(const struct broker_opts *o, char *buf, size_t cap)
 {
@@ -263,24 +269,6 @@ static void v_persistence_dir(const struct broker_opts *o, char *buf, size_t cap
 	/* mosquitto appends the file name to this string as is. */
 	snprintf(buf, cap, "%s%s", o->persistence_dir,
 		 n > 0 && o->persistence_dir[n - 1] == '/' ? "" : "/");
-}
-
-static void v_autosave(const struct broker_opts *o, char *buf, size_t cap)
-{
-	(void)o;
-	snprintf(buf, cap, "300");
-}
-
-static void v_bridge_autosave(const struct broker_opts *o, char *buf, size_t cap)
-{
-	(void)o;
-	snprintf(buf, cap, "60");
-}
-
-static void v_client_expiration(const struct broker_opts *o, char *buf, size_t cap)
-{
-	(void)o;
-	snprintf(buf, cap, "1d");
 }
 
 static void v_max_queued(const struct broker_opts *o, char *buf, size_t cap)
@@ -316,36 +304,6 @@ static void v_packet_size(const struct broker_opts *o, char *buf, size_t cap)
 	snprintf(buf, cap, "%llu", n > BROKER_PACKET_MAX ? BROKER_PACKET_MAX : n);
 }
 
-static void v_unlimited(const struct broker_opts *o, char *buf, size_t cap)
-{
-	(void)o;
-	snprintf(buf, cap, "-1");
-}
-
-static void v_log_dest(const struct broker_opts *o, char *buf, size_t cap)
-{
-	(void)o;
-	snprintf(buf, cap, "stderr");
-}
-
-static void v_log_error(const struct broker_opts *o, char *buf, size_t cap)
-{
-	(void)o;
-	snprintf(buf, cap, "error");
-}
-
-static void v_log_warning(const struct broker_opts *o, char *buf, size_t cap)
-{
-	(void)o;
-	snprintf(buf, cap, "warning");
-}
-
-static void v_log_notice(const struct broker_opts *o, char *buf, size_t cap)
-{
-	(void)o;
-	snprintf(buf, cap, "notice");
-}
-
 static void v_bridge_connection(const struct broker_opts *o, char *buf, size_t cap)
 {
 	snprintf(buf, cap, "%s", o->bridge_name);
@@ -362,12 +320,6 @@ static void v_bridge_address(const struct broker_opts *o, char *buf, size_t cap)
 		assert(w > 0 && (size_t)w < cap - n); /* sized by broker_print */
 		n += (size_t)w;
 	}
-}
-
-static void v_mqttv311(const struct broker_opts *o, char *buf, size_t cap)
-{
-	(void)o;
-	snprintf(buf, cap, "mqttv311");
 }
 
 static void v_remote_clientid(const struct broker_opts *o, char *buf, size_t cap)
@@ -388,24 +340,6 @@ static void v_remote_username(const struct broker_opts *o, char *buf, size_t cap
 static void v_remote_password(const struct broker_opts *o, char *buf, size_t cap)
 {
 	snprintf(buf, cap, "%s", o->bridge_password);
-}
-
-static void v_keepalive(const struct broker_opts *o, char *buf, size_t cap)
-{
-	(void)o;
-	snprintf(buf, cap, "30");
-}
-
-static void v_restart_timeout(const struct broker_opts *o, char *buf, size_t cap)
-{
-	(void)o;
-	snprintf(buf, cap, "2 30");
-}
-
-static void v_automatic(const struct broker_opts *o, char *buf, size_t cap)
-{
-	(void)o;
-	snprintf(buf, cap, "automatic");
 }
 
 static void v_notification_topic(const struct broker_opts *o, char *buf, size_t cap)

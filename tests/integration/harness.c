@@ -86,7 +86,7 @@ static long file_size(const char *path)
 	return stat(path, &st) == 0 ? (long)st.st_size : 0;
 }
 
-static void print_tail(const char *title, const char *path)
+void h_print_log_tail(const char *title, const char *path)
 {
 	size_t len = 0;
 	char *text = h_read_file(path, &len);
@@ -110,15 +110,20 @@ static void dump_logs(struct h_env *e)
 {
 	fprintf(stderr, "==== integration test did not finish cleanly; files kept in %s ====\n",
 		e->dir);
-	print_tail("mosquitto", e->broker.log_path);
-	print_tail("edged", e->edged.log_path);
-	print_tail("edge-sim", e->sim.log_path);
+	h_print_log_tail("mosquitto", e->broker.log_path);
+	h_print_log_tail("edged", e->edged.log_path);
+	h_print_log_tail("edge-sim", e->sim.log_path);
 }
 
 static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
 	remove(path);
 	return 0;
+}
+
+void h_remove_tree(const char *dir)
+{
+	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 /* Binaries come from the build tree; mosquitto from the system. */
@@ -215,7 +220,7 @@ static void proc_spawn(struct h_proc *p, char *const argv[], bool want_stdin,
 }
 
 /* Reap within timeout_ms; true when the process is gone. */
-static bool proc_reap(struct h_proc *p, unsigned timeout_ms)
+bool h_proc_reap(struct h_proc *p, unsigned timeout_ms)
 {
 	if (p->pid <= 0 || p->reaped)
 		return true;
@@ -238,16 +243,16 @@ static bool proc_reap(struct h_proc *p, unsigned timeout_ms)
  * ended by itself. */
 static bool proc_reap_or_kill(struct h_proc *p, unsigned timeout_ms)
 {
-	if (proc_reap(p, timeout_ms))
+	if (h_proc_reap(p, timeout_ms))
 		return true;
 	kill(p->pid, SIGKILL);
-	proc_reap(p, 5000);
+	h_proc_reap(p, 5000);
 	return false;
 }
 
 bool h_proc_alive(struct h_proc *p)
 {
-	return p->pid > 0 && !proc_reap(p, 0);
+	return p->pid > 0 && !h_proc_reap(p, 0);
 }
 
 void h_proc_signal(struct h_proc *p, int sig)
@@ -434,7 +439,7 @@ void h_env_free(struct h_env *e)
 	for (size_t i = 0; i < H_ENVS_MAX; i++)
 		if (h_current[i] == e)
 			h_current[i] = NULL;
-	nftw(e->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	h_remove_tree(e->dir);
 	free(e);
 }
 

@@ -222,6 +222,13 @@ struct h_secured {
 	char idir[400], pki[400], secret[400], pidfile[400];
 };
 void h_broker_start_secured(struct h_env *e, const char *const *extra, struct h_secured *out);
+/* Reap p within timeout_ms (0: only look); true when it is gone. */
+bool h_proc_reap(struct h_proc *p, unsigned timeout_ms);
+/* The last lines of a log on stderr, under a title (a failed test's
+ * evidence). */
+void h_print_log_tail(const char *title, const char *path);
+/* rm -r dir (a test's own files). */
+void h_remove_tree(const char *dir);
 /* CLOCK_MONOTONIC in milliseconds. */
 uint64_t h_now_ms(void);
 /* The test helper over lib/pki (tests/unit/pki/pki_tool.c) in the build

@@ -6,7 +6,6 @@
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
@@ -21,7 +20,6 @@
 
 #define NATS_HEALTHY_TIMEOUT_MS 60000
 #define NATS_STOP_TIMEOUT_MS 10000
-#define NATS_LOG_TAIL_BYTES 6000
 #define NATS_MAX_CLUSTERS 2
 
 /* Clusters started and not freed: h_teardown stops them (nats_teardown). */
@@ -56,44 +54,6 @@ void h_nats_require(void)
 	}
 }
 
-static void print_tail(const char *title, const char *path)
-{
-	size_t len = 0;
-	char *text = h_read_file(path, &len);
-	const char *start;
-
-	if (!text) {
-		fprintf(stderr, "---- %s: (no log at %s)\n", title, path);
-		return;
-	}
-	start = len > NATS_LOG_TAIL_BYTES ? text + len - NATS_LOG_TAIL_BYTES : text;
-	fprintf(stderr, "---- %s (%s, last %d bytes) ----\n%s\n", title, path,
-		NATS_LOG_TAIL_BYTES, start);
-	free(text);
-}
-
-/* Reap within timeout_ms; true when gone. */
-static bool reap(struct h_proc *p, unsigned timeout_ms)
-{
-	uint64_t end = h_now_ms() + timeout_ms;
-
-	if (p->pid <= 0 || p->reaped)
-		return true;
-	for (;;) {
-		int st;
-		pid_t r = waitpid(p->pid, &st, WNOHANG);
-
-		if (r == p->pid || (r < 0 && errno == ECHILD)) {
-			p->reaped = true;
-			p->status = r == p->pid ? st : 0;
-			return true;
-		}
-		if (h_now_ms() >= end)
-			return false;
-		h_sleep_ms(10);
-	}
-}
-
 /* sig, bounded wait, then SIGKILL. */
 static void node_stop(struct h_nats *n, int i, int sig)
 {
@@ -101,11 +61,11 @@ static void node_stop(struct h_nats *n, int i, int sig)
 
 	if (p->pid > 0 && !p->reaped) {
 		kill(p->pid, sig);
-		if (!reap(p, sig == SIGKILL ? 5000 : NATS_STOP_TIMEOUT_MS)) {
+		if (!h_proc_reap(p, sig == SIGKILL ? 5000 : NATS_STOP_TIMEOUT_MS)) {
 			fprintf(stderr, "harness_nats: node %d (pid %d) ignored signal %d: SIGKILL\n",
 				i, (int)p->pid, sig);
 			kill(p->pid, SIGKILL);
-			reap(p, 5000);
+			h_proc_reap(p, 5000);
 		}
 	}
 	p->pid = 0;
@@ -121,7 +81,7 @@ static void nats_teardown(void)
 		live[c] = NULL;
 		fprintf(stderr, "==== NATS cluster kept in %s ====\n", n->dir);
 		for (int i = 0; i < H_NATS_NODES; i++) {
-			print_tail(n->proc[i].name, n->proc[i].log_path);
+			h_print_log_tail(n->proc[i].name, n->proc[i].log_path);
 			node_stop(n, i, SIGTERM);
 		}
 	}
@@ -207,7 +167,7 @@ static int http_get(int port, const char *path, char *body, size_t cap, unsigned
 bool h_nats_running(struct h_nats *n, int i)
 {
 	ck_assert(i >= 0 && i < H_NATS_NODES);
-	return n->proc[i].pid > 0 && !reap(&n->proc[i], 0);
+	return n->proc[i].pid > 0 && !h_proc_reap(&n->proc[i], 0);
 }
 
 bool h_nats_has_mqtt_client(struct h_nats *n, int i, const char *client_id)
@@ -430,20 +390,11 @@ void h_nats_start_all(struct h_nats *n)
 	h_nats_wait_healthy(n, NATS_HEALTHY_TIMEOUT_MS);
 }
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	remove(path);
-	return 0;
-}
-
 void h_nats_free(struct h_nats *n)
 {
 	h_nats_stop_all(n);
 	for (size_t c = 0; c < NATS_MAX_CLUSTERS; c++)
 		if (live[c] == n)
 			live[c] = NULL;
-	nftw(n->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	h_remove_tree(n->dir);
 }

@@ -6,7 +6,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <grp.h>
 #include <libpq-fe.h>
 #include <pwd.h>
@@ -25,7 +24,6 @@
 #define PG_FAST_STOP_MS 10000
 #define PG_QUIT_STOP_MS 5000
 #define PG_START_ATTEMPTS 5 /* a port taken between choice and bind */
-#define PG_LOG_TAIL_BYTES 6000
 
 /* Clusters started and not freed, for h_teardown: copies, not pointers
  * into a test's stack frame, which a failed test has left. */
@@ -183,20 +181,6 @@ static struct pg_live *live_find(const struct h_pg *pg)
 	return NULL;
 }
 
-static void print_log_tail(const char *path)
-{
-	size_t len = 0;
-	char *text = h_read_file(path, &len);
-
-	if (!text) {
-		fprintf(stderr, "---- postgres: (no log at %s)\n", path);
-		return;
-	}
-	const char *start = len > PG_LOG_TAIL_BYTES ? text + len - PG_LOG_TAIL_BYTES : text;
-	fprintf(stderr, "---- postgres (%s, last %zu bytes) ----\n%s\n", path,
-		len - (size_t)(start - text), start);
-	free(text);
-}
 
 /* Stop the postmaster pid: SIGINT (fast), SIGQUIT (immediate), SIGKILL,
  * each bounded. */
@@ -230,7 +214,7 @@ static void pg_teardown(void)
 			continue;
 		fprintf(stderr, "==== PostgreSQL cluster not freed by the test; files kept in %s ====\n",
 			l->dir);
-		print_log_tail(l->log_path);
+		h_print_log_tail("postgres", l->log_path);
 		stop_pid(l->pid);
 		memset(l, 0, sizeof(*l));
 	}
@@ -258,14 +242,6 @@ static void live_set(struct h_pg *pg)
 
 /* ---- the server */
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	remove(path);
-	return 0;
-}
 
 static void close_conn(struct h_pg *pg)
 {
@@ -338,7 +314,7 @@ static bool server_try_start(struct h_pg *pg)
 			return true;
 		h_sleep_ms(50);
 	}
-	print_log_tail(pg->log_path);
+	h_print_log_tail("postgres", pg->log_path);
 	ck_abort_msg("postgres did not accept connections on port %d within %d ms", pg->port,
 		     PG_READY_TIMEOUT_MS);
 	return false;
@@ -357,7 +333,7 @@ static void server_start(struct h_pg *pg, bool new_port)
 			return;
 		h_sleep_ms(200 * (unsigned)(attempt + 1));
 	}
-	print_log_tail(pg->log_path);
+	h_print_log_tail("postgres", pg->log_path);
 	ck_abort_msg("postgres did not start after %d attempts (log %s)", PG_START_ATTEMPTS,
 		     pg->log_path);
 }
@@ -405,7 +381,7 @@ void h_pg_start(struct h_pg *pg, const char *parent_dir)
 			     pg->log_path);
 	}
 	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-		print_log_tail(pg->log_path);
+		h_print_log_tail("postgres", pg->log_path);
 		ck_abort_msg("initdb failed (status %d, log %s)", st, pg->log_path);
 	}
 
@@ -465,7 +441,7 @@ void h_pg_free(struct h_pg *pg)
 	struct pg_live *l = live_find(pg);
 	if (l)
 		memset(l, 0, sizeof(*l));
-	nftw(pg->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	h_remove_tree(pg->dir);
 	memset(pg, 0, sizeof(*pg));
 }
 

@@ -46,6 +46,16 @@ static json_t *status(struct h_env *e)
 	return h_edgectl_json(e, "status", NULL);
 }
 
+/* `edgectl status` as the operator reads it (caller frees). */
+static char *status_text(struct h_env *e)
+{
+	const char *const args[] = { "status", NULL };
+	char *text = NULL;
+
+	ck_assert_int_eq(h_edgectl_capture(e, 10000, &text, NULL, args), 0);
+	return text;
+}
+
 /* Until the forwarder is connected and holds nothing back. */
 static void wait_forwarded(struct h_env *e, unsigned timeout_ms)
 {
@@ -129,6 +139,7 @@ START_TEST(forwards_every_event_once)
 	unsigned long local;
 	long long central;
 	json_t *st;
+	char *text;
 
 	h_pg_roles(&pg);
 	h_pg_row_security(&pg);
@@ -148,15 +159,10 @@ START_TEST(forwards_every_event_once)
 	ck_assert_int_gt(h_json_int(st, "central.last_success_ms"), 0);
 	ck_assert_str_eq(h_json_str(st, "central.last_error"), "");
 	json_decref(st);
-	{
-		const char *const args[] = { "status", NULL };
-		char *text = NULL;
-
-		ck_assert_int_eq(h_edgectl_capture(e, 10000, &text, NULL, args), 0);
-		ck_assert_msg(strstr(text, "gateway site-a, connected; backlog 0 events"),
-			      "status: %s", text);
-		free(text);
-	}
+	text = status_text(e);
+	ck_assert_msg(strstr(text, "gateway site-a, connected; backlog 0 events"), "status: %s",
+		      text);
+	free(text);
 	central = compare_central(e, &pg, "site-a");
 	/* A fleet summary with the whole fleet online and today's events. */
 	h_wait_status(e, "central.forwarded_summaries", ">=", 2, 20000);
@@ -190,6 +196,7 @@ START_TEST(outage_and_kill9_lose_and_duplicate_nothing)
 	unsigned long local;
 	long long central;
 	json_t *st;
+	char *text;
 
 	h_cfg_set(e, "central.batch_rows", "50");
 	h_edged_start(e);
@@ -209,15 +216,10 @@ START_TEST(outage_and_kill9_lose_and_duplicate_nothing)
 	ck_assert_int_gt(h_json_int(st, "central.lag_ms"), 0);
 	ck_assert_int_gt((long long)strlen(h_json_str(st, "central.last_error")), 0);
 	json_decref(st);
-	{
-		const char *const args[] = { "status", NULL };
-		char *text = NULL;
-
-		ck_assert_int_eq(h_edgectl_capture(e, 10000, &text, NULL, args), 0);
-		ck_assert_msg(strstr(text, "gateway site-b, not connected") &&
-			      strstr(text, "central error"), "status: %s", text);
-		free(text);
-	}
+	text = status_text(e);
+	ck_assert_msg(strstr(text, "gateway site-b, not connected") && strstr(text, "central error"),
+		      "status: %s", text);
+	free(text);
 	h_pg_restart(&pg);
 	wait_forwarded(e, 60000);
 
@@ -288,6 +290,7 @@ START_TEST(bridge_state_shows_in_status)
 				     NULL };
 	struct h_secured sec;
 	json_t *st;
+	char *text;
 
 	h_broker_start(up);
 	snprintf(addr, sizeof addr, "127.0.0.1:%d", up->broker_port);
@@ -306,15 +309,10 @@ START_TEST(bridge_state_shows_in_status)
 	h_wait_status(e, "upstream.bridges.0.downs", "==", 1, 1000);
 	h_broker_start(up);
 	h_wait_status(e, "upstream.bridges.0.connected", "==", 1, 60000);
-	{
-		const char *const sargs[] = { "status", NULL };
-		char *text = NULL;
-
-		ck_assert_int_eq(h_edgectl_capture(e, 10000, &text, NULL, sargs), 0);
-		ck_assert_msg(strstr(text, "upstream upstream") && strstr(text, "1 times down"),
-			      "status: %s", text);
-		free(text);
-	}
+	text = status_text(e);
+	ck_assert_msg(strstr(text, "upstream upstream") && strstr(text, "1 times down"),
+		      "status: %s", text);
+	free(text);
 	h_env_free(e);
 	h_env_free(up);
 }
