@@ -405,28 +405,30 @@ static int read_batch(edge_central_forward *f, char *err, size_t errlen)
 
 /* ---- waiting ---- */
 
-/* Waits up to ms for stop or kick (or fd for events, when >= 0). Returns
- * 1 when stopping, 0 otherwise; *ready: fd is ready. */
-static int wait_for(edge_central_forward *f, int fd, short events, int ms, bool *ready)
+/* Waits up to ms for stop and, besides it, for fd's events when fd >= 0
+ * (the database socket), else for a kick when kick is true (the idle wait;
+ * the kick is consumed). A kick never ends a backoff nor a wait on the
+ * database: new rows are looked at once that is over. Returns 1 when
+ * stopping, 0 otherwise; *ready (may be NULL): fd is ready. */
+static int wait_for(edge_central_forward *f, int fd, short events, bool kick, int ms,
+		    bool *ready)
 {
-	struct pollfd p[3] = {
+	struct pollfd p[2] = {
 		{ .fd = f->stop_fd, .events = POLLIN },
-		{ .fd = f->kick_fd, .events = POLLIN },
-		{ .fd = fd, .events = events },
+		{ .fd = fd >= 0 ? fd : kick ? f->kick_fd : -1, .events = fd >= 0 ? events : POLLIN },
 	};
-	int n = fd >= 0 ? 3 : 2;
 	uint64_t v;
 
 	if (ready)
 		*ready = false;
-	if (poll(p, (nfds_t)n, ms < 0 ? 0 : ms) < 0 && errno != EINTR)
+	if (poll(p, 2, ms < 0 ? 0 : ms) < 0 && errno != EINTR)
 		return 0;
 	if (p[0].revents)
 		return 1;
-	if (p[1].revents && fd < 0)
-		(void)!read(f->kick_fd, &v, sizeof v);
-	if (n == 3 && p[2].revents && ready)
+	if (p[1].revents && fd >= 0 && ready)
 		*ready = true;
+	else if (p[1].revents && fd < 0)
+		(void)!read(f->kick_fd, &v, sizeof v);
 	return 0;
 }
 
@@ -487,7 +489,7 @@ static int pg_connect(edge_central_forward *f, char *err, size_t errlen)
 			return -ETIMEDOUT;
 		}
 		if (wait_for(f, PQsocket(f->pg), ps == PGRES_POLLING_READING ? POLLIN : POLLOUT,
-			     (int)(deadline - now), &ready)) {
+			     false, (int)(deadline - now), &ready)) {
 			snprintf(err, errlen, "stopping");
 			pg_close(f);
 			return EDGE_ECLOSED;
@@ -525,7 +527,7 @@ static int pg_input(edge_central_forward *f, uint64_t deadline, char *err, size_
 			snprintf(err, errlen, "no answer within %u s", f->timeout_ms / 1000);
 			return -ETIMEDOUT;
 		}
-		if (wait_for(f, PQsocket(f->pg), fl ? POLLIN | POLLOUT : POLLIN,
+		if (wait_for(f, PQsocket(f->pg), fl ? POLLIN | POLLOUT : POLLIN, false,
 			     (int)(deadline - now), &ready)) {
 			snprintf(err, errlen, "stopping");
 			return EDGE_ECLOSED;
@@ -778,11 +780,19 @@ static void committed(edge_central_forward *f, uint64_t new_events, uint64_t too
 		f->wake(f->wake_ud);
 }
 
+/* The backoff after a failure: only stop ends it (new rows do not: they
+ * wait with the rest); the backlog and lag in status keep moving. */
 static void backoff_wait(edge_central_forward *f)
 {
-	uint32_t ms = edge_backoff_next(f->backoff);
+	const uint64_t end = edge_time_monotonic_ms() + edge_backoff_next(f->backoff);
 
-	(void)wait_for(f, -1, 0, (int)ms, NULL);
+	for (uint64_t now = edge_time_monotonic_ms(); now < end; now = edge_time_monotonic_ms()) {
+		uint64_t ms = end - now < STATS_EVERY_MS ? end - now : STATS_EVERY_MS;
+
+		if (wait_for(f, -1, 0, false, (int)ms, NULL))
+			return;
+		look_at_backlog(f, false);
+	}
 }
 
 static void *forward_main(void *arg)
@@ -828,7 +838,7 @@ static void *forward_main(void *arg)
 		empty = f->b.n[0] + f->b.n[1] + f->b.n[2] == 0;
 		if (empty) {
 			look_at_backlog(f, false);
-			(void)wait_for(f, -1, 0, (int)f->idle_poll_ms, NULL);
+			(void)wait_for(f, -1, 0, true, (int)f->idle_poll_ms, NULL);
 			continue;
 		}
 		t0 = edge_time_monotonic_ms();

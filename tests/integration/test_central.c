@@ -247,6 +247,50 @@ START_TEST(outage_and_kill9_lose_and_duplicate_nothing)
 }
 END_TEST
 
+/* While the database is away the forwarder waits its backoff
+ * (central.retry_*): the reports that keep coming do not make it try again
+ * sooner; the backlog in status still grows. Back, everything arrives. */
+START_TEST(outage_waits_its_backoff)
+{
+	struct h_pg pg;
+	struct h_env *e = central_env(&pg, "site-d", true);
+	long long acks, errors, backlog;
+	json_t *st;
+
+	/* A backoff long enough that no retry falls in what follows. */
+	h_cfg_set(e, "central.retry_min_ms", "30000");
+	h_cfg_set(e, "central.retry_max_ms", "30000");
+	h_edged_start(e);
+	h_sim_start(e, "--count", "10", "--heartbeat-s", "5", "--anomaly-rate", "20", SIM_ARGS,
+		    NULL);
+	h_sim_wait(e, "sim: registered all 10", 30000);
+	h_wait_status(e, "central.forwarded_events", ">=", 50, 30000);
+	h_pg_stop(&pg);
+	h_wait_status(e, "central.errors", ">=", 1, 30000);
+	st = status(e);
+	acks = h_json_int(st, "anomalies.acks_sent");
+	errors = h_json_int(st, "central.errors");
+	backlog = h_json_int(st, "central.backlog_events");
+	json_decref(st);
+	/* Dozens of commits, each one kicking the forwarder. */
+	h_wait_status(e, "anomalies.acks_sent", ">=", acks + 60, 30000);
+	h_wait_status(e, "central.backlog_events", ">=", backlog + 1, 5000);
+	st = status(e);
+	ck_assert_msg(h_json_int(st, "central.errors") <= errors + 1,
+		      "%lld errors after %lld: retried before its backoff ended",
+		      h_json_int(st, "central.errors"), errors);
+	json_decref(st);
+	h_pg_restart(&pg);
+	h_sim_cmd(e, "calm all");
+	h_wait_sim_all_acked(e, 60000);
+	wait_forwarded(e, 90000);
+	ck_assert_int_eq(anomaly_finish_and_compare(e, 10, 60000),
+			 (unsigned long)compare_central(e, &pg, "site-d"));
+	h_pg_free(&pg);
+	h_env_free(e);
+}
+END_TEST
+
 /* Without `edgectl central init` the forwarder says what to do and keeps
  * everything; after it, forwarding starts without a restart. */
 START_TEST(missing_schema_is_reported_then_forwarded)
@@ -326,6 +370,7 @@ int main(int argc, char **argv)
 		  outage_and_kill9_lose_and_duplicate_nothing, 600 },
 		{ "missing_schema_is_reported_then_forwarded",
 		  missing_schema_is_reported_then_forwarded, 300 },
+		{ "outage_waits_its_backoff", outage_waits_its_backoff, 300 },
 		{ "bridge_state_shows_in_status", bridge_state_shows_in_status, 180 },
 	};
 
