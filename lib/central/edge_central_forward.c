@@ -219,49 +219,16 @@ static void el_text(struct sbuf *s, const char *v)
 	sb_put(s, "\"", 1);
 }
 
-/* An event's summary as a real[] literal: stored as little-endian float32
- * values (schema 6 on), or JSON array text (rows of schemas 4 and 5). NULL
- * when absent or unreadable. */
+/* An event's summary (edge_central_summary_literal), NULL when absent or
+ * unreadable. */
 static void el_summary(struct sbuf *s, sqlite3_stmt *st, int col)
 {
-	char lit[16 * 40 + 4];
-	size_t n = 0;
+	char lit[EDGE_CENTRAL_SUMMARY_LITERAL_MAX];
 
-	if (sqlite3_column_type(st, col) == SQLITE_BLOB) {
-		const unsigned char *b = sqlite3_column_blob(st, col);
-		int len = sqlite3_column_bytes(st, col);
-
-		if (!b || len <= 0 || len % 4 || len > 16 * 4) {
-			el_null(s);
-			return;
-		}
-		for (int i = 0; i < len; i += 4) {
-			uint32_t u = (uint32_t)b[i] | (uint32_t)b[i + 1] << 8 |
-				     (uint32_t)b[i + 2] << 16 | (uint32_t)b[i + 3] << 24;
-			float f;
-
-			memcpy(&f, &u, sizeof f);
-			n += (size_t)snprintf(lit + n, sizeof lit - n, "%s%.9g", i ? "," : "{",
-					      (double)f);
-		}
-		snprintf(lit + n, sizeof lit - n, "}");
-	} else if (sqlite3_column_type(st, col) == SQLITE_TEXT) {
-		const char *t = (const char *)sqlite3_column_text(st, col);
-		size_t len = t ? strlen(t) : 0;
-
-		if (len < 2 || len >= sizeof lit || t[0] != '[' || t[len - 1] != ']' ||
-		    strspn(t + 1, "0123456789.eE+-, ") != len - 2) {
-			el_null(s);
-			return;
-		}
-		memcpy(lit, t, len + 1);
-		lit[0] = '{';
-		lit[len - 1] = '}';
-	} else {
+	if (edge_central_summary_literal(st, col, lit))
+		el_text(s, lit);
+	else
 		el_null(s);
-		return;
-	}
-	el_text(s, lit);
 }
 
 static void col_int_or_null(struct sbuf *s, sqlite3_stmt *st, int col)

@@ -2,6 +2,8 @@
 #include <errno.h>
 #include <sqlite3.h>
 #include <stddef.h>
+#include <stdio.h>
+#include <string.h>
 
 #include "edge_central_local.h"
 
@@ -124,4 +126,43 @@ int edge_central_summary_add(edge_store_conn *conn, struct edge_central_summary 
 		return rc;
 	sqlite3_bind_int64(st, 1, dropped);
 	return edge_store_conn_step(conn, st);
+}
+
+bool edge_central_summary_literal(sqlite3_stmt *st, int col,
+				  char out[EDGE_CENTRAL_SUMMARY_LITERAL_MAX])
+{
+	const size_t cap = EDGE_CENTRAL_SUMMARY_LITERAL_MAX;
+	size_t n = 0;
+
+	if (sqlite3_column_type(st, col) == SQLITE_BLOB) {
+		const unsigned char *b = sqlite3_column_blob(st, col);
+		int len = sqlite3_column_bytes(st, col);
+
+		if (!b || len <= 0 || len % 4 || len > 16 * 4)
+			return false;
+		for (int i = 0; i < len; i += 4) {
+			uint32_t u = (uint32_t)b[i] | (uint32_t)b[i + 1] << 8 |
+				     (uint32_t)b[i + 2] << 16 | (uint32_t)b[i + 3] << 24;
+			float f;
+
+			memcpy(&f, &u, sizeof f);
+			n += (size_t)snprintf(out + n, cap - n, "%s%.9g", i ? "," : "{", (double)f);
+		}
+		snprintf(out + n, cap - n, "}");
+		return true;
+	}
+	if (sqlite3_column_type(st, col) == SQLITE_TEXT) {
+		const char *t = (const char *)sqlite3_column_text(st, col);
+		size_t len = t ? strlen(t) : 0;
+
+		/* Only numbers: the text goes into the literal as it is. */
+		if (len < 2 || len >= cap || t[0] != '[' || t[len - 1] != ']' ||
+		    strspn(t + 1, "0123456789.eE+-, ") != len - 2)
+			return false;
+		memcpy(out, t, len + 1);
+		out[0] = '{';
+		out[len - 1] = '}';
+		return true;
+	}
+	return false;
 }

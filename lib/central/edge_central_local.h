@@ -20,6 +20,7 @@
 #ifndef EDGE_CENTRAL_LOCAL_H
 #define EDGE_CENTRAL_LOCAL_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "edge_error.h"
@@ -63,6 +64,16 @@ struct edge_central_summary {
 /* Stores s for forwarding after reading its anomalies_day and
  * episodes_open (written back into *s). -EINVAL; mapped SQLite errors. */
 EDGE_WUR int edge_central_summary_add(edge_store_conn *conn, struct edge_central_summary *s);
+
+/* Room for the literal of a summary of at most 16 values. */
+#define EDGE_CENTRAL_SUMMARY_LITERAL_MAX (16 * 40 + 4)
+
+/* Column col of st, an event's stored summary (little-endian float32 values
+ * as a BLOB from schema 6 on, JSON array text before), as a PostgreSQL
+ * real[] literal ("{0.5,1.25}") in out. false when it is absent or
+ * unreadable (forwarded as NULL). Any thread (st is the caller's). */
+bool edge_central_summary_literal(struct sqlite3_stmt *st, int col,
+				  char out[EDGE_CENTRAL_SUMMARY_LITERAL_MAX]);
 
 /* The UTC day (ms at its midnight) a wall time falls in. */
 int64_t edge_central_day_ms(int64_t wall_ms);

@@ -21,6 +21,8 @@
 #include <libpq-fe.h>
 #include <sqlite3.h>
 
+#include "edge_central_local.h"
+
 #include "bench_anomaly_common.h"
 
 #define COLS 12            /* per row; $1 gateway and $2 forwarded_ms are shared */
@@ -72,44 +74,15 @@ static const char *put_double(struct page *p, double v)
 	return put(p, t);
 }
 
-/* A summary as a real[] literal: little-endian float32 values (a BLOB) or
- * JSON array text; NULL (SQL NULL) when absent or unreadable, as the
- * forwarder does. *bad is set when the arena is full. */
+/* A summary as the forwarder sends it (edge_central_summary_literal); NULL
+ * (SQL NULL) when absent or unreadable. *bad is set when the arena is full. */
 static const char *put_summary(struct page *p, sqlite3_stmt *st, int col, int *bad)
 {
-	char lit[16 * 40 + 4];
-	size_t n = 0;
+	char lit[EDGE_CENTRAL_SUMMARY_LITERAL_MAX];
 	const char *r;
 
-	if (sqlite3_column_type(st, col) == SQLITE_BLOB) {
-		const unsigned char *b = sqlite3_column_blob(st, col);
-		int len = sqlite3_column_bytes(st, col);
-
-		if (!b || len <= 0 || len % 4 || len > 16 * 4)
-			return NULL;
-		for (int i = 0; i < len; i += 4) {
-			uint32_t u = (uint32_t)b[i] | (uint32_t)b[i + 1] << 8 |
-				     (uint32_t)b[i + 2] << 16 | (uint32_t)b[i + 3] << 24;
-			float f;
-
-			memcpy(&f, &u, sizeof f);
-			n += (size_t)snprintf(lit + n, sizeof lit - n, "%s%.9g", i ? "," : "{",
-					      (double)f);
-		}
-		snprintf(lit + n, sizeof lit - n, "}");
-	} else if (sqlite3_column_type(st, col) == SQLITE_TEXT) {
-		const char *t = (const char *)sqlite3_column_text(st, col);
-		size_t len = t ? strlen(t) : 0;
-
-		if (len < 2 || len >= sizeof lit || t[0] != '[' || t[len - 1] != ']' ||
-		    strspn(t + 1, "0123456789.eE+-, ") != len - 2)
-			return NULL;
-		memcpy(lit, t, len + 1);
-		lit[0] = '{';
-		lit[len - 1] = '}';
-	} else {
+	if (!edge_central_summary_literal(st, col, lit))
 		return NULL;
-	}
 	r = put(p, lit);
 	if (!r)
 		*bad = 1;

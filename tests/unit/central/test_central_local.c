@@ -184,6 +184,44 @@ START_TEST(summaries_count_the_day_and_stay_bounded)
 }
 END_TEST
 
+/* Summaries leave as real[] literals: float32 blobs (schema 6 on) and JSON
+ * text (older rows); anything else as NULL, never as text of its own. */
+START_TEST(summary_literals)
+{
+	static const struct {
+		const char *sql;
+		const char *want; /* NULL: not forwarded */
+	} cases[] = {
+		{ "SELECT x'0000803F000020C0'", "{1,-2.5}" },
+		{ "SELECT '[0.5,1.25]'", "{0.5,1.25}" },
+		{ "SELECT '[1e-3, -2E+2]'", "{1e-3, -2E+2}" },
+		{ "SELECT NULL", NULL },
+		{ "SELECT x'000080'", NULL },                  /* not whole floats */
+		{ "SELECT zeroblob(68)", NULL },               /* more than 16 values */
+		{ "SELECT '[1,\"a\"]'", NULL },                /* not only numbers */
+		{ "SELECT '[1,2'", NULL },
+		{ "SELECT 42", NULL },
+	};
+	sqlite3 *db;
+
+	ck_assert_int_eq(sqlite3_open(":memory:", &db), SQLITE_OK);
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		char lit[EDGE_CENTRAL_SUMMARY_LITERAL_MAX];
+		sqlite3_stmt *st;
+		bool ok;
+
+		ck_assert_int_eq(sqlite3_prepare_v2(db, cases[i].sql, -1, &st, NULL), SQLITE_OK);
+		ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+		ok = edge_central_summary_literal(st, 0, lit);
+		ck_assert_msg(ok == (cases[i].want != NULL), "%s: %d", cases[i].sql, ok);
+		if (ok)
+			ck_assert_str_eq(lit, cases[i].want);
+		sqlite3_finalize(st);
+	}
+	sqlite3_close(db);
+}
+END_TEST
+
 static Suite *central_local_suite(void)
 {
 	Suite *s = suite_create("central-local");
@@ -194,6 +232,7 @@ static Suite *central_local_suite(void)
 	tcase_add_test(tc, episode_rev_moves_on_every_change);
 	tcase_add_test(tc, cursors_never_move_back);
 	tcase_add_test(tc, summaries_count_the_day_and_stay_bounded);
+	tcase_add_test(tc, summary_literals);
 	suite_add_tcase(s, tc);
 	return s;
 }
